@@ -1,0 +1,82 @@
+# tgrad toolkit -- GNU Make only.  `make help` lists the targets.
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -MMD -MP -Ilib -I/usr/include/cjson
+LDLIBS += -lcjson -lopenblas -lm -ldl
+SHELL := /bin/bash
+
+# CUDA is optional: found through $(shell command -v), never $(which ...)
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:lib/%.c=build/lib/%.o)
+TOOLS := tgrad tmatmul tbroadcast tdevice
+BINS := $(TOOLS:%=bin/%)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := build/tests/unit_tests
+
+.PHONY: all deps test demo install clean bench help unit bats
+all: deps-check $(BINS)
+	@echo "built: $(BINS) lib/libtg.a (nvcc: $(if $(NVCC),yes,no))"
+
+lib/libtg.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+build/cmd/%.o: cmd/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+bin/%: build/cmd/%.o lib/libtg.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< lib/libtg.a $(LDLIBS) -o $@
+
+$(UNIT_BIN): $(UNIT_SRC) lib/libtg.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRC) lib/libtg.a $(LDLIBS) -o $@
+
+# Dependencies: Debian packages.  Installed with apt-get as root; otherwise
+# the exact command is printed and the build stops.
+DEB_PKGS := libcjson-dev libopenblas-dev bats
+deps:
+	@./tests/deps.sh $(DEB_PKGS)
+deps-check:
+	@./tests/deps.sh --quiet $(DEB_PKGS)
+
+unit: deps-check $(UNIT_BIN)
+	./$(UNIT_BIN)
+
+bats: deps-check $(BINS)
+	bats tests/bats
+
+test: deps-check $(BINS) $(UNIT_BIN)
+	./$(UNIT_BIN)
+	bats tests/bats
+
+demo: deps-check $(BINS)
+	@./examples/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 lib/libtg.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/tg.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' lib/tg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tg.pc
+	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/man5/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+clean:
+	rm -rf build bin lib/libtg.a
+
+help:
+	@echo "make [all|test|demo|deps|install PREFIX=... DESTDIR=...|bench|clean]"
+
+-include $(LIB_OBJ:.o=.d) $(BINS:bin/%=build/cmd/%.d)

@@ -1,0 +1,268 @@
+/* tgrad -- the value and gradients of an expression (SPEC section 4).
+ *   tgrad 'x**3+2*x**2-5*x+3' --at 2   ->   {"value":9,"grad":{"x":15}}  */
+#include "tg.h"
+#include <ctype.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOOL "tgrad"
+#define MAX_VARS 256
+
+static const char usage[] =
+    "usage: tgrad EXPR [--at VALUE | --at NAME=VALUE ...] [--inputs FILE]\n"
+    "             [--wrt NAMES] [--grad-output VALUE] [--no-grad] [--dtype DTYPE]\n"
+    "             [--seed N] [--device DEV] [-o FILE] [--pretty] [--help] [--version]\n"
+    "Evaluates EXPR (PyTorch syntax) and prints {\"value\":...,\"grad\":{...}}.\n"
+    "  --at VALUE          the value of the one variable; VALUE is JSON, a .npy/.json file or -\n"
+    "  --at NAME=VALUE     the value of variable NAME (repeat for several)\n"
+    "  --inputs FILE       a JSON object of named values, {\"x\": 2, \"w\": [[1,2]]}\n"
+    "  --wrt NAMES         differentiate only these (comma-separated); default: every float variable\n"
+    "  --grad-output VALUE the upstream gradient for a non-scalar result (backward(gradient=...))\n"
+    "  --no-grad           evaluate only, build no graph (torch.no_grad)\n"
+    "  --dtype DTYPE       float32 (default) or float64 for JSON numbers and literals\n"
+    "  --seed N            seed for rand/randn in the expression\n"
+    "  --device DEV        cpu, cuda or auto\n"
+    "  -o, --out FILE      also write the value to FILE (.npy or .json)\n"
+    "  --pretty            indent the output object\n"
+    "See tgrad(1) and tg-expr(5).\n";
+
+typedef struct {
+    const char *expr;
+    const char *at[MAX_VARS];
+    int nat;
+    const char *inputs, *wrt, *grad_output, *out;
+    bool no_grad, pretty;
+} options;
+
+static bool is_identifier(const char *s, size_t n)
+{
+    if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+            return false;
+    return true;
+}
+
+static bool in_wrt(const char *wrt, const char *name)
+{
+    if (!wrt)
+        return true;
+    size_t n = strlen(name);
+    for (const char *p = wrt; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return true;
+        p += len + (e ? 1 : 0);
+    }
+    return false;
+}
+
+/* a variable: load it, decide whether it is differentiated, bind it */
+static tg_status bind(tg_env *env, const char *name, tg_tensor *t, int rg, const options *o)
+{
+    if (!t)
+        return tg_errcode();
+    if (tg_env_get(env, name)) {
+        tg_release(t);
+        return tg_error(TG_EUSAGE, "variable '%s' is given twice", name);
+    }
+    bool want = in_wrt(o->wrt, name) && rg != 0 && !o->no_grad;
+    if (want && !tg_dtype_is_float(t->dtype)) {
+        if (o->wrt || rg == 1) {
+            tg_release(t);
+            return tg_error(TG_EINPUT, "only floating point tensors can require gradients, and "
+                            "'%s' is %s (give it as a float, e.g. 2.0 or with \"dtype\":\"float32\")",
+                            name, tg_dtype_name(t->dtype));
+        }
+        want = false; /* integer inputs are never differentiated */
+    }
+    tg_set_requires_grad(t, want);
+    size_t len = strlen(name) + 1;
+    if (!(t->name = malloc(len))) {
+        tg_release(t);
+        return tg_error(TG_ERESOURCE, "out of memory");
+    }
+    memcpy(t->name, name, len);
+    return tg_env_set(env, name, t);
+}
+
+typedef struct {
+    tg_env *env;
+    const options *o;
+} named_ctx;
+
+static int bind_named(const char *name, tg_tensor *t, int rg, void *ctx)
+{
+    named_ctx *c = ctx;
+    return bind(c->env, name, t, rg, c->o);
+}
+
+tg_status tg_json_parse_named(const char *text, size_t len, int dtype_hint,
+                              int (*cb)(const char *, tg_tensor *, int, void *), void *ctx);
+
+static tg_status bind_inputs(tg_program *prog, tg_env *env, const options *o)
+{
+    const char *free_names[MAX_VARS];
+    int nfree = tg_program_free_names(prog, free_names, MAX_VARS);
+    for (int i = 0; i < o->nat; i++) {
+        const char *a = o->at[i], *eq = strchr(a, '=');
+        const char *name;
+        char namebuf[128];
+        const char *val = a;
+        if (eq && is_identifier(a, (size_t)(eq - a)) && eq - a < (int)sizeof namebuf) {
+            snprintf(namebuf, sizeof namebuf, "%.*s", (int)(eq - a), a);
+            name = namebuf;
+            val = eq + 1;
+        } else if (nfree == 1) {
+            name = free_names[0];
+        } else if (nfree == 0) {
+            return tg_error(TG_EUSAGE, "--at %.40s: the expression has no variables to give a value to", a);
+        } else {
+            return tg_error(TG_EUSAGE, "--at %.40s: the expression has %d variables (%s, %s%s): give "
+                            "each as --at NAME=VALUE", a, nfree, free_names[0], free_names[1],
+                            nfree > 2 ? ", ..." : "");
+        }
+        int rg = -1;
+        tg_tensor *t = tg_load_arg(val, -1, &rg);
+        if (bind(env, name, t, rg, o) != TG_OK)
+            return tg_errcode();
+    }
+    if (o->inputs) {
+        size_t len;
+        char *text = tg_read_file(o->inputs, &len);
+        if (!text)
+            return tg_errcode();
+        named_ctx c = {env, o};
+        tg_status st = tg_json_parse_named(text, len, -1, bind_named, &c);
+        free(text);
+        if (st != TG_OK)
+            return st;
+    }
+    if (o->wrt)
+        for (const char *p = o->wrt; *p;) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            char nm[128];
+            snprintf(nm, sizeof nm, "%.*s", (int)(len < 127 ? len : 127), p);
+            if (!tg_env_get(env, nm))
+                return tg_error(TG_EUSAGE, "--wrt names '%s', which is not given with --at", nm);
+            p += len + (e ? 1 : 0);
+        }
+    return TG_OK;
+}
+
+static int run(const options *o)
+{
+    tg_program *prog = tg_program_parse(o->expr);
+    if (!prog)
+        return tg_cli_fail(TOOL);
+    tg_env env = {0};
+    tg_tensor *grads[MAX_VARS] = {0};
+    tg_tensor *value = NULL;
+    tg_grad_opts go = {.no_grad = o->no_grad};
+    int status = 0;
+    if (bind_inputs(prog, &env, o) != TG_OK)
+        goto fail;
+    if (o->grad_output && !(go.grad_output = tg_load_arg(o->grad_output, -1, NULL)))
+        goto fail;
+    int nvars = env.n;
+    value = tg_grad_eval(prog, &env, nvars, &go, grads);
+    if (!value)
+        goto fail;
+    const char *names[MAX_VARS];
+    for (int i = 0; i < nvars; i++)
+        names[i] = env.names[i];
+    if (o->out && tg_save(o->out, value) != TG_OK)
+        goto fail;
+    if (tg_write_result(stdout, value, o->no_grad ? NULL : names, grads, nvars, o->pretty) != TG_OK ||
+        tg_cli_finish_output() != TG_OK)
+        goto fail;
+    goto done;
+fail:
+    status = tg_cli_fail(TOOL);
+done:
+    for (int i = 0; i < MAX_VARS; i++)
+        tg_release(grads[i]);
+    tg_release(value);
+    tg_env_free(&env);
+    tg_program_free(prog);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_AT = 256, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
+    static const struct option longopts[] = {
+        {"at", required_argument, 0, O_AT}, {"inputs", required_argument, 0, O_INPUTS},
+        {"wrt", required_argument, 0, O_WRT}, {"grad-output", required_argument, 0, O_GRAD_OUTPUT},
+        {"no-grad", no_argument, 0, O_NO_GRAD}, {"dtype", required_argument, 0, O_DTYPE},
+        {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
+        {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY},
+        {"version", no_argument, 0, O_VERSION}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+    options o = {0};
+    opterr = 0;
+    int c;
+    long seed;
+    tg_device dev;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_AT:
+            if (o.nat == MAX_VARS) {
+                tg_error(TG_EUSAGE, "too many --at options (at most %d)", MAX_VARS);
+                return tg_cli_fail(TOOL);
+            }
+            o.at[o.nat++] = optarg;
+            break;
+        case O_INPUTS: o.inputs = optarg; break;
+        case O_WRT: o.wrt = optarg; break;
+        case O_GRAD_OUTPUT: o.grad_output = optarg; break;
+        case O_NO_GRAD: o.no_grad = true; break;
+        case O_DTYPE: {
+            tg_dtype dt;
+            if (tg_dtype_parse(optarg, &dt) != TG_OK || !tg_dtype_is_float(dt)) {
+                tg_error_clear();
+                tg_error(TG_EUSAGE, "--dtype expects float32 or float64, not '%.40s'", optarg);
+                return tg_cli_fail(TOOL);
+            }
+            tg_default_float = dt;
+            break;
+        }
+        case O_SEED:
+            if (tg_cli_parse_long("--seed", optarg, 0, LONG_MAX, &seed) != TG_OK)
+                return tg_cli_fail(TOOL);
+            tg_seed((uint64_t)seed);
+            break;
+        case O_DEVICE:
+            if (tg_device_parse(optarg, &dev) != TG_OK)
+                return tg_cli_fail(TOOL);
+            break;
+        case 'o': o.out = optarg; break;
+        case O_PRETTY: o.pretty = true; break;
+        case O_VERSION: printf("tgrad %s\n", TG_VERSION); return 0;
+        case 'h':
+        case O_HELP: fputs(usage, stdout); return 0;
+        case ':':
+            tg_error(TG_EUSAGE, "option %s needs an argument (see tgrad --help)", argv[optind - 1]);
+            return tg_cli_fail(TOOL);
+        default:
+            tg_error(TG_EUSAGE, "unknown option '%s' (see tgrad --help)", argv[optind - 1]);
+            return tg_cli_fail(TOOL);
+        }
+    }
+    if (optind < argc && !o.expr)
+        o.expr = argv[optind++];
+    if (optind < argc) {
+        tg_error(TG_EUSAGE, "unexpected argument '%.40s' (one expression; values go with --at)", argv[optind]);
+        return tg_cli_fail(TOOL);
+    }
+    if (!o.expr) {
+        tg_error(TG_EUSAGE, "no expression given (usage: tgrad EXPR --at VALUE; see tgrad --help)");
+        return tg_cli_fail(TOOL);
+    }
+    tg_cli_set_source(o.expr);
+    return run(&o);
+}

@@ -1,0 +1,167 @@
+/* apply.c -- running one op: type promotion, shape rule, forward, and
+ * recording the node for autograd.  Every op goes through tg_apply. */
+#include "internal.h"
+#include <string.h>
+
+/* PyTorch's result_type: dimensioned tensors outrank 0-D tensors, which
+ * outrank wrapped Python numbers, unless the weaker tier is of a higher
+ * category (bool < integer < floating).  -1 stands for "none yet". */
+static int category(int dt) { return dt < 0 ? -1 : dt == TG_BOOL ? 0 : dt == TG_INT64 ? 1 : 2; }
+
+static int promote_skip_none(int a, int b)
+{
+    if (a < 0) return b;
+    if (b < 0) return a;
+    return (int)tg_dtype_promote((tg_dtype)a, (tg_dtype)b);
+}
+
+static int combine_categories(int higher, int lower)
+{
+    if (category(higher) == 2)
+        return higher;
+    if (higher == TG_BOOL || category(lower) == 2)
+        return promote_skip_none(higher, lower);
+    return higher >= 0 ? higher : lower;
+}
+
+static tg_dtype result_type(int n, tg_tensor **in)
+{
+    int tier[3] = {-1, -1, -1};
+    for (int i = 0; i < n; i++) {
+        tg_tensor *t = in[i];
+        int k = t->wrapped_number ? 2 : t->ndim == 0 ? 1 : 0;
+        int dt = t->dtype;
+        if (k == 2 && dt == TG_FLOAT64)
+            dt = tg_default_float; /* a Python float takes the default dtype */
+        tier[k] = promote_skip_none(tier[k], dt);
+    }
+    int r = combine_categories(tier[0], combine_categories(tier[1], tier[2]));
+    return r < 0 ? tg_default_float : (tg_dtype)r;
+}
+
+static void release_all(int n, tg_tensor **in)
+{
+    for (int i = 0; i < n; i++)
+        tg_release(in[i]);
+}
+
+static bool differentiable(const tg_tensor *t) { return tg_dtype_is_float(t->dtype); }
+
+/* In-place writes bump the storage's version; a node remembers the versions
+ * of what its backward reads, as PyTorch's saved variables do. */
+static void record_versions(tg_tensor *out)
+{
+    for (int i = 0; i < out->nin; i++)
+        out->saved_version[i] = out->in[i]->storage->version;
+    out->saved_version[3] = out->storage->version;
+}
+
+tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
+{
+    const tg_opdef *def = &tg_ops[op];
+    tg_tensor *args[3] = {0};
+    bool ok = n == def->arity;
+    for (int i = 0; i < n && i < 3; i++) {
+        args[i] = in[i];
+        ok = ok && in[i];
+    }
+    if (!ok) {
+        if (n != def->arity)
+            tg_error(TG_EINPUT, "%s takes %d argument%s, %d given", def->name, def->arity,
+                     def->arity == 1 ? "" : "s", n);
+        release_all(n < 3 ? n : 3, args);
+        return NULL;
+    }
+    for (int i = 1; i < n; i++)
+        if (args[i]->storage->device != args[0]->storage->device) {
+            tg_error(TG_EINPUT, "%s: expected all tensors to be on the same device, but found "
+                     "%s and %s", def->name, tg_device_name(args[0]->storage->device),
+                     tg_device_name(args[i]->storage->device));
+            release_all(n, args);
+            return NULL;
+        }
+
+    /* type promotion: cast inputs (a differentiable op) to the common dtype */
+    int first = (def->flags & TG_F_COND) ? 1 : 0;
+    if (def->flags & TG_F_COND && args[0]->dtype != TG_BOOL) {
+        tg_error(TG_EINPUT, "%s: the condition must be a bool tensor, got %s", def->name,
+                 tg_dtype_name(args[0]->dtype));
+        release_all(n, args);
+        return NULL;
+    }
+    if (def->flags & (TG_F_PROMOTE | TG_F_FLOAT)) {
+        tg_dtype dt = (def->flags & TG_F_PROMOTE) ? result_type(n - first, args + first) : args[0]->dtype;
+        if ((def->flags & TG_F_FLOAT) && !tg_dtype_is_float(dt))
+            dt = tg_default_float;
+        for (int i = first; i < n; i++)
+            if (args[i]->dtype != dt) {
+                args[i] = tg_cast(args[i], dt);
+                if (!args[i]) {
+                    release_all(n, args);
+                    return NULL;
+                }
+            }
+    }
+
+    tg_tensor *out = tg_new_meta(args[n - 1]->dtype, args[0]->ndim, args[0]->shape);
+    if (!out || def->infer(args, attrs, out) != TG_OK) {
+        tg_release(out);
+        release_all(n, args);
+        return NULL;
+    }
+    if (!(def->flags & TG_F_VIEW) && tg_alloc_storage(out) != TG_OK) {
+        tg_release(out);
+        release_all(n, args);
+        return NULL;
+    }
+    if (def->forward(op, args, attrs, out) != TG_OK) {
+        tg_release(out);
+        release_all(n, args);
+        return NULL;
+    }
+
+    bool needs_grad = false;
+    if (tg_grad_enabled() && !(def->flags & TG_F_NODIFF) && differentiable(out))
+        for (int i = 0; i < n; i++)
+            needs_grad = needs_grad || args[i]->requires_grad;
+    if (!needs_grad) {
+        release_all(n, args);
+        return out;
+    }
+    out->requires_grad = true;
+    out->op = def;
+    out->nin = n;
+    memcpy(out->in, args, n * sizeof *args);
+    if (attrs)
+        out->attrs = *attrs;
+    record_versions(out);
+    return out;
+}
+
+int tg_op_find(const char *name)
+{
+    for (int i = 0; i < TG_NOPS; i++)
+        if (!strcmp(tg_ops[i].name, name))
+            return i;
+    return -1;
+}
+
+/* ---- shape rules shared by several families ---- */
+tg_status op_infer_same(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
+{
+    (void)in, (void)a, (void)out; /* tg_apply starts out as input 0's shape and dtype */
+    return TG_OK;
+}
+
+tg_status tg_infer_broadcast(tg_tensor **in, int n, tg_tensor *out)
+{
+    int nd = in[0]->ndim;
+    int64_t shape[TG_MAX_DIMS];
+    memcpy(shape, in[0]->shape, nd * sizeof *shape);
+    for (int i = 1; i < n; i++)
+        if (tg_broadcast_shapes(nd, shape, in[i]->ndim, in[i]->shape, &nd, shape) != TG_OK)
+            return TG_EINPUT;
+    out->ndim = nd;
+    memcpy(out->shape, shape, nd * sizeof *shape);
+    return tg_shape_check(nd, shape, &out->numel);
+}

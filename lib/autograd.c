@@ -1,0 +1,204 @@
+/* autograd.c -- reverse-mode differentiation over the graph that tg_apply
+ * records.  As in micrograd: order the nodes topologically (an explicit
+ * stack, never recursion, since expressions can be long), walk them from the
+ * root, let each op's backward rule produce its inputs' gradients, and ADD
+ * them up, so a value used twice gets both contributions. */
+#include "internal.h"
+#include <string.h>
+
+typedef struct {
+    tg_tensor **v;
+    size_t n, cap;
+} vec;
+
+static bool vec_push(vec *s, tg_tensor *t)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 64;
+        tg_tensor **nv = tg_realloc(s->v, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        s->v = nv;
+        s->cap = nc;
+    }
+    s->v[s->n++] = t;
+    return true;
+}
+
+/* Post-order of the nodes that lead to root and need a gradient.  `pending`
+ * marks visited nodes (1) and is cleared again by the caller. */
+static tg_status topo_order(tg_tensor *root, vec *order)
+{
+    vec stack = {0};
+    tg_status st = TG_OK;
+    if (!vec_push(&stack, root))
+        return TG_ERESOURCE;
+    root->pending = 1;
+    /* next[i]: how many inputs of stack entry i have been pushed */
+    size_t *next = NULL, ncap = 0;
+    while (stack.n && st == TG_OK) {
+        if (ncap < stack.cap) {
+            size_t *nn = tg_realloc(next, stack.cap * sizeof *nn);
+            if (!nn) { st = TG_ERESOURCE; break; }
+            for (size_t i = ncap; i < stack.cap; i++) nn[i] = 0;
+            next = nn;
+            ncap = stack.cap;
+        }
+        size_t top = stack.n - 1;
+        tg_tensor *t = stack.v[top];
+        if (t->op && next[top] < (size_t)t->nin) {
+            tg_tensor *u = t->in[next[top]++];
+            if (u->requires_grad && !u->pending) {
+                u->pending = 1;
+                if (!vec_push(&stack, u))
+                    st = TG_ERESOURCE;
+                else if (stack.n - 1 < ncap)
+                    next[stack.n - 1] = 0;
+            }
+            continue;
+        }
+        next[top] = 0;
+        stack.n--;
+        if (!vec_push(order, t))
+            st = TG_ERESOURCE;
+    }
+    tg_free(next);
+    tg_free(stack.v);
+    return st;
+}
+
+static tg_status accumulate(tg_tensor **slot, tg_tensor *g)
+{
+    if (!g)
+        return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "backward produced no gradient");
+    *slot = *slot ? tg_add(*slot, g) : g;
+    return *slot ? TG_OK : tg_errcode();
+}
+
+static tg_status check_saved(tg_tensor *t)
+{
+    unsigned need = 0; /* what the gradients that will be computed read */
+    for (int i = 0; i < t->nin; i++)
+        if (t->in[i]->requires_grad)
+            need |= TG_SAVES_FOR(t->op->saves, i);
+    const char *what = NULL;
+    const tg_tensor *culprit = NULL;
+    uint64_t expected = 0;
+    for (int i = 0; i < t->nin && !what; i++)
+        if ((need & (1u << i)) && t->in[i]->storage->version != t->saved_version[i]) {
+            culprit = t->in[i];
+            expected = t->saved_version[i];
+            what = "an input";
+        }
+    if (!what && (need & TG_S_OUT) && t->storage->version != t->saved_version[3]) {
+        culprit = t;
+        expected = t->saved_version[3];
+        what = "the output";
+    }
+    if (!what)
+        return TG_OK;
+    char s[256];
+    return tg_error(TG_EINPUT,
+                    "one of the variables needed for gradient computation has been modified by "
+                    "an inplace operation: %s of %s, a %s tensor of shape %s, is at version %llu; "
+                    "expected version %llu instead (write the update out of place, y = y + 1)",
+                    what, t->op->name, tg_dtype_name(culprit->dtype), tg_shape_str(culprit, s, sizeof s),
+                    (unsigned long long)culprit->storage->version, (unsigned long long)expected);
+}
+
+tg_backward_hook_fn tg_backward_hook;
+void *tg_backward_hook_data;
+
+tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph, bool create_graph)
+{
+    if (!root) {
+        tg_release(grad_output);
+        return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "backward: no tensor");
+    }
+    if (!root->requires_grad) {
+        tg_release(grad_output);
+        return tg_error(TG_EINPUT, "element 0 of tensors does not require grad and does not have "
+                        "a grad_fn: nothing in the expression depends on a variable being "
+                        "differentiated");
+    }
+    char s1[256], s2[256];
+    tg_tensor *g = grad_output;
+    if (!g) {
+        if (root->numel != 1)
+            return tg_error(TG_EINPUT, "grad can be implicitly created only for scalar outputs, and "
+                            "the result has shape %s: reduce it (.sum(), .mean()), give the upstream "
+                            "gradient, or ask for the Jacobian", tg_shape_str(root, s1, sizeof s1));
+        g = tg_ones_like(root);
+        if (!g)
+            return tg_errcode();
+    } else {
+        if (g->ndim != root->ndim || memcmp(g->shape, root->shape, root->ndim * sizeof(int64_t))) {
+            tg_release(g);
+            return tg_error(TG_EINPUT, "the upstream gradient has shape %s but the result has shape "
+                            "%s: they must match", tg_shape_str(grad_output, s1, sizeof s1),
+                            tg_shape_str(root, s2, sizeof s2));
+        }
+        g = tg_cast(g, root->dtype);
+        if (!g)
+            return tg_errcode();
+    }
+
+    vec order = {0};
+    tg_status st = topo_order(root, &order);
+    bool old = tg_set_grad_enabled(create_graph);
+    if (st == TG_OK)
+        root->grad_acc = g;
+    else
+        tg_release(g);
+    for (size_t k = order.n; k-- > 0 && st == TG_OK;) {
+        tg_tensor *t = order.v[k];
+        tg_tensor *gt = t->grad_acc;
+        if (!gt)
+            continue;
+        t->grad_acc = NULL;
+        if (!t->op) { /* a leaf: gradients accumulate across passes */
+            if (tg_dtype_is_float(t->dtype))
+                st = accumulate(&t->grad, gt);
+            else
+                tg_release(gt);
+            continue;
+        }
+        if (t->graph_freed) {
+            tg_release(gt);
+            st = tg_error(TG_EINPUT, "trying to backward through the graph a second time: its "
+                          "saved values were freed after the first pass (retain the graph)");
+            break;
+        }
+        if ((st = check_saved(t)) != TG_OK) {
+            tg_release(gt);
+            break;
+        }
+        tg_tensor *gin[3] = {0};
+        st = t->op->backward(t, gt, gin);
+        if (st == TG_OK && tg_backward_hook)
+            st = tg_backward_hook(t, gt, gin, tg_backward_hook_data);
+        for (int i = 0; i < t->nin; i++) {
+            if (st == TG_OK && t->in[i]->requires_grad)
+                st = accumulate(&t->in[i]->grad_acc, gin[i]);
+            else
+                tg_release(gin[i]);
+        }
+        tg_release(gt);
+        if (!retain_graph)
+            t->graph_freed = true;
+    }
+    tg_set_grad_enabled(old);
+    for (size_t k = 0; k < order.n; k++) {
+        tg_release(order.v[k]->grad_acc);
+        order.v[k]->grad_acc = NULL;
+        order.v[k]->pending = 0;
+    }
+    tg_free(order.v);
+    return st;
+}
+
+void tg_zero_grad(tg_tensor *leaf)
+{
+    tg_release(leaf->grad);
+    leaf->grad = NULL;
+}

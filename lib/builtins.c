@@ -1,0 +1,492 @@
+/* builtins.c -- the functions and methods of the expression language, one
+ * table: name, parameters, and the handler (most are one line over the
+ * library's ops).  x.f(a) is f(x, a).  Parameters are written as
+ * "x,dim?,keepdim?": '?' marks an optional one, "*shape" collects the rest
+ * of the positional arguments (x.reshape(2, 3) or x.reshape((2, 3))). */
+#include "builtins.h"
+#include <math.h>
+#include <string.h>
+
+#define MAXP 6
+
+typedef struct call {
+    const builtin *b;
+    node *n;
+    tg_tensor *a[MAXP]; /* bound parameters, borrowed (NULL when absent) */
+    node *an[MAXP];
+    tg_tensor *rest[TG_MAX_DIMS + 1];
+    node *restn[TG_MAX_DIMS + 1];
+    int nrest;
+} call;
+
+struct builtin {
+    const char *name;
+    const char *params;
+    int op; /* an op of the table, or a handler-specific code */
+    tg_tensor *(*fn)(call *c);
+};
+
+#define A(i) tg_ref(c->a[i])
+
+static int call_pos(call *c, int i) { return c->an[i] ? c->an[i]->pos : c->n->pos; }
+
+/* an int argument: a 0-D integral tensor */
+static bool get_int(call *c, int i, int64_t *out)
+{
+    tg_tensor *t = c->a[i];
+    if (t->ndim == 0 && (t->dtype == TG_INT64 || t->dtype == TG_BOOL)) {
+        *out = (int64_t)tg_item(t);
+        return true;
+    }
+    tg_error_at(call_pos(c, i), TG_EINPUT, "%s: expected an integer here, got a %s tensor of rank %d",
+                c->b->name, tg_dtype_name(t->dtype), t->ndim);
+    return false;
+}
+
+/* dims: an int or a list/tuple of ints; returns the count or -1 */
+static int get_dims(call *c, int i, int64_t *dims)
+{
+    tg_tensor *t = c->a[i];
+    if (t->ndim == 0)
+        return get_int(c, i, dims) ? 1 : -1;
+    if (t->ndim != 1 || t->dtype != TG_INT64 || t->numel > TG_MAX_DIMS) {
+        tg_error_at(call_pos(c, i), TG_EINPUT, "%s: expected an int or a list of ints for the dims",
+                    c->b->name);
+        return -1;
+    }
+    for (int64_t k = 0; k < t->numel; k++)
+        dims[k] = (int64_t)tg_get(t, k);
+    return (int)t->numel;
+}
+
+static bool get_bool(call *c, int i, bool dflt)
+{
+    return c->a[i] ? tg_item(c->a[i]) != 0 : dflt;
+}
+
+/* a shape from "*shape": ints as separate arguments or one list/tuple */
+static int get_shape(call *c, int64_t *shape)
+{
+    if (c->nrest == 1 && c->rest[0]->ndim == 1) {
+        tg_tensor *t = c->rest[0];
+        if (t->dtype != TG_INT64 || t->numel > TG_MAX_DIMS) {
+            tg_error_at(c->restn[0]->pos, TG_EINPUT, "%s: the shape must be a list of at most %d ints",
+                        c->b->name, TG_MAX_DIMS);
+            return -1;
+        }
+        for (int64_t k = 0; k < t->numel; k++)
+            shape[k] = (int64_t)tg_get(t, k);
+        return (int)t->numel;
+    }
+    for (int k = 0; k < c->nrest; k++) {
+        tg_tensor *t = c->rest[k];
+        if (t->ndim != 0 || t->dtype != TG_INT64) {
+            tg_error_at(c->restn[k]->pos, TG_EINPUT, "%s: the sizes must be integers", c->b->name);
+            return -1;
+        }
+        shape[k] = (int64_t)tg_item(t);
+    }
+    return c->nrest;
+}
+
+/* ---- handlers ---- */
+static tg_tensor *h_unary(call *c) { return tg_apply(c->b->op, 1, (tg_tensor *[]){A(0)}, NULL); }
+static tg_tensor *h_binary(call *c) { return tg_apply(c->b->op, 2, (tg_tensor *[]){A(0), A(1)}, NULL); }
+static tg_tensor *h_pow(call *c) { return tg_pow(A(0), A(1)); }
+static tg_tensor *h_where(call *c) { return tg_where(A(0), A(1), A(2)); }
+static tg_tensor *h_matmul(call *c) { return tg_matmul(A(0), A(1)); }
+static tg_tensor *h_detach(call *c) { return tg_detach(A(0)); }
+static tg_tensor *h_contiguous(call *c) { return tg_contiguous(A(0)); }
+static tg_tensor *h_t(call *c) { return tg_t(A(0)); }
+static tg_tensor *h_cast(call *c) { return tg_cast(A(0), (tg_dtype)c->b->op); }
+static tg_tensor *h_square(call *c) { return tg_mul(A(0), A(0)); }
+
+/* gelu(x) = x * 0.5 * (1 + erf(x / sqrt(2))), PyTorch's exact form */
+static tg_tensor *h_gelu(call *c)
+{
+    tg_tensor *x = A(0);
+    if (x && !tg_dtype_is_float(x->dtype))
+        x = tg_cast(x, tg_default_float);
+    if (!x)
+        return NULL;
+    tg_tensor *e = tg_apply(TG_OP_ERF, 1, (tg_tensor *[]){tg_mul(tg_ref(x), tg_scalar_like(M_SQRT1_2, x))}, NULL);
+    return tg_mul(tg_mul(x, tg_scalar(0.5, x->dtype)), tg_add(tg_scalar(1, x->dtype), e));
+}
+
+static tg_tensor *h_clamp(call *c)
+{
+    tg_attrs at;
+    memset(&at, 0, sizeof at);
+    at.clamp.has_lo = c->a[1] != NULL;
+    at.clamp.has_hi = c->a[2] != NULL;
+    if (!at.clamp.has_lo && !at.clamp.has_hi) {
+        tg_error_at(c->n->pos, TG_EINPUT, "clamp: give at least one of min= and max=%s", "");
+        return NULL;
+    }
+    for (int i = 1; i <= 2; i++)
+        if (c->a[i] && c->a[i]->numel != 1) {
+            tg_error_at(call_pos(c, i), TG_EINPUT, "clamp: min and max must be numbers%s", "");
+            return NULL;
+        }
+    at.clamp.lo = at.clamp.has_lo ? tg_item(c->a[1]) : 0;
+    at.clamp.hi = at.clamp.has_hi ? tg_item(c->a[2]) : 0;
+    tg_tensor *x = A(0);
+    /* a float bound on an integer tensor promotes, as torch.clamp does */
+    for (int i = 1; x && i <= 2; i++)
+        if (c->a[i] && tg_dtype_is_float(c->a[i]->dtype) && !tg_dtype_is_float(x->dtype))
+            x = tg_cast(x, tg_default_float);
+    return tg_apply(TG_OP_CLAMP, 1, &x, &at);
+}
+
+enum { R_SUM, R_MEAN, R_AMAX, R_AMIN, R_LSE };
+
+static tg_tensor *h_reduce(call *c)
+{
+    int64_t dims[TG_MAX_DIMS];
+    int nd = 0;
+    if (c->a[1] && (nd = get_dims(c, 1, dims)) < 0)
+        return NULL;
+    if (c->a[1] && nd == 0) { /* dim=[] reduces everything, as in PyTorch */
+    }
+    bool keep = get_bool(c, 2, false);
+    switch (c->b->op) {
+    case R_SUM: return tg_sum(A(0), dims, nd, keep);
+    case R_MEAN: return tg_mean(A(0), dims, nd, keep);
+    case R_AMAX: return tg_amax(A(0), dims, nd, keep);
+    case R_AMIN: return tg_amin(A(0), dims, nd, keep);
+    default:
+        if (!c->a[1]) {
+            tg_error_at(c->n->pos, TG_EINPUT, "logsumexp: give dim= (for all elements: dim=%s)", "(0,1,...)");
+            return NULL;
+        }
+        return tg_logsumexp(A(0), dims, nd, keep);
+    }
+}
+
+/* max(x), max(x, dim, keepdim) -> values; max(x, y) -> maximum(x, y) */
+static tg_tensor *h_maxmin(call *c)
+{
+    bool is_max = c->b->op == TG_OP_MAXIMUM;
+    if (c->a[1] && !(c->a[1]->wrapped_number && c->a[1]->dtype == TG_INT64) &&
+        !(c->an[1] && c->an[1]->kind == N_KWARG)) {
+        if (c->a[2]) {
+            tg_error_at(call_pos(c, 2), TG_EINPUT, "%s of two tensors takes no keepdim", c->b->name);
+            return NULL;
+        }
+        return tg_apply(c->b->op, 2, (tg_tensor *[]){A(0), A(1)}, NULL);
+    }
+    int64_t d;
+    if (c->a[1] && !get_int(c, 1, &d))
+        return NULL;
+    bool keep = get_bool(c, 2, false);
+    return is_max ? tg_max(A(0), c->a[1] ? &d : NULL, keep) : tg_min(A(0), c->a[1] ? &d : NULL, keep);
+}
+
+static tg_tensor *h_softmax(call *c)
+{
+    int64_t d;
+    if (!get_int(c, 1, &d))
+        return NULL;
+    return c->b->op ? tg_log_softmax(A(0), d) : tg_softmax(A(0), d);
+}
+
+static tg_tensor *h_transpose(call *c)
+{
+    int64_t d0, d1;
+    if (!get_int(c, 1, &d0) || !get_int(c, 2, &d1))
+        return NULL;
+    return tg_transpose(A(0), d0, d1);
+}
+
+static tg_tensor *h_unsqueeze(call *c)
+{
+    int64_t d;
+    return get_int(c, 1, &d) ? tg_unsqueeze(A(0), d) : NULL;
+}
+
+static tg_tensor *h_squeeze(call *c)
+{
+    int64_t d;
+    if (c->a[1] && !get_int(c, 1, &d))
+        return NULL;
+    return tg_squeeze(A(0), c->a[1] ? &d : NULL);
+}
+
+static tg_tensor *h_reshape(call *c)
+{
+    int64_t shape[TG_MAX_DIMS + 1];
+    int nd = get_shape(c, shape);
+    if (nd < 0)
+        return NULL;
+    return c->b->op ? tg_expand(A(0), nd, shape) : tg_reshape(A(0), nd, shape);
+}
+
+static tg_tensor *h_flatten(call *c)
+{
+    int64_t n = -1;
+    return tg_reshape(A(0), 1, &n);
+}
+
+static tg_tensor *h_permute(call *c)
+{
+    int64_t dims[TG_MAX_DIMS + 1];
+    int nd = get_shape(c, dims);
+    if (nd < 0)
+        return NULL;
+    if (nd != c->a[0]->ndim) {
+        tg_error_at(c->n->pos, TG_EINPUT, "permute: %d dims given for a tensor of dimension %d",
+                    nd, c->a[0]->ndim);
+        return NULL;
+    }
+    int perm[TG_MAX_DIMS];
+    for (int i = 0; i < nd; i++) {
+        tg_status st;
+        perm[i] = (int)tg_norm_dim(dims[i], nd, "permute", &st);
+        if (st != TG_OK)
+            return NULL;
+    }
+    return tg_permute(A(0), perm);
+}
+
+enum { C_ZEROS, C_ONES, C_RAND, C_RANDN };
+
+static tg_tensor *h_create(call *c)
+{
+    int64_t shape[TG_MAX_DIMS + 1];
+    int nd = get_shape(c, shape);
+    if (nd < 0)
+        return NULL;
+    if (tg_shape_check(nd, shape, NULL) != TG_OK)
+        return NULL;
+    tg_dtype dt = tg_default_float;
+    switch (c->b->op) {
+    case C_ZEROS: return tg_zeros(dt, nd, shape);
+    case C_ONES: return tg_full(dt, nd, shape, 1);
+    case C_RAND: return tg_rand(dt, nd, shape);
+    default: return tg_randn(dt, nd, shape);
+    }
+}
+
+static tg_tensor *h_like(call *c)
+{
+    tg_tensor *x = c->a[0];
+    tg_dtype dt = tg_dtype_is_float(x->dtype) || c->b->op < C_RAND ? x->dtype : tg_default_float;
+    switch (c->b->op) {
+    case C_ZEROS: return tg_zeros(dt, x->ndim, x->shape);
+    case C_ONES: return tg_full(dt, x->ndim, x->shape, 1);
+    case C_RAND: return tg_rand(dt, x->ndim, x->shape);
+    default: return tg_randn(dt, x->ndim, x->shape);
+    }
+}
+
+static tg_tensor *h_full(call *c)
+{
+    int64_t shape[TG_MAX_DIMS];
+    int nd = get_dims(c, 0, shape);
+    if (nd < 0)
+        return NULL;
+    tg_dtype dt = c->a[1]->dtype == TG_FLOAT64 && c->a[1]->wrapped_number ? tg_default_float : c->a[1]->dtype;
+    return tg_full(dt, nd, shape, tg_item(c->a[1]));
+}
+
+/* arange(end) / arange(start, end, step): int64 unless a bound is a float */
+static tg_tensor *h_arange(call *c)
+{
+    double v[3] = {0, 0, 1};
+    bool is_float = false;
+    int n = c->a[1] ? (c->a[2] ? 3 : 2) : 1;
+    for (int i = 0; i < n; i++) {
+        if (c->a[i]->numel != 1) {
+            tg_error_at(call_pos(c, i), TG_EINPUT, "arange: bounds must be numbers%s", "");
+            return NULL;
+        }
+        is_float = is_float || tg_dtype_is_float(c->a[i]->dtype);
+    }
+    if (n == 1)
+        v[1] = tg_item(c->a[0]);
+    else
+        for (int i = 0; i < n; i++)
+            v[i] = tg_item(c->a[i]);
+    return tg_arange(v[0], v[1], v[2], is_float ? tg_default_float : TG_INT64);
+}
+
+static tg_tensor *h_eye(call *c)
+{
+    int64_t n, m;
+    if (!get_int(c, 0, &n) || (c->a[1] && !get_int(c, 1, &m)))
+        return NULL;
+    if (n < 0 || (c->a[1] && m < 0)) {
+        tg_error_at(c->n->pos, TG_EINPUT, "eye: sizes must be non-negative%s", "");
+        return NULL;
+    }
+    return tg_eye(n, c->a[1] ? m : n, tg_default_float);
+}
+
+static tg_tensor *h_tensor(call *c) { return tg_detach(A(0)); }
+
+static const builtin builtins[] = {
+    /* elementwise (derivatives: tg-expr(5)) */
+    {"exp", "x", TG_OP_EXP, h_unary}, {"log", "x", TG_OP_LOG, h_unary},
+    {"sqrt", "x", TG_OP_SQRT, h_unary}, {"sin", "x", TG_OP_SIN, h_unary},
+    {"cos", "x", TG_OP_COS, h_unary}, {"tan", "x", TG_OP_TAN, h_unary},
+    {"tanh", "x", TG_OP_TANH, h_unary}, {"sigmoid", "x", TG_OP_SIGMOID, h_unary},
+    {"relu", "x", TG_OP_RELU, h_unary}, {"abs", "x", TG_OP_ABS, h_unary},
+    {"sign", "x", TG_OP_SIGN, h_unary}, {"log1p", "x", TG_OP_LOG1P, h_unary},
+    {"expm1", "x", TG_OP_EXPM1, h_unary}, {"erf", "x", TG_OP_ERF, h_unary},
+    {"softplus", "x", TG_OP_SOFTPLUS, h_unary}, {"neg", "x", TG_OP_NEG, h_unary},
+    {"gelu", "x", 0, h_gelu}, {"square", "x", 0, h_square},
+    {"clamp", "x,min?,max?", 0, h_clamp}, {"clip", "x,min?,max?", 0, h_clamp},
+    {"add", "x,y", TG_OP_ADD, h_binary}, {"sub", "x,y", TG_OP_SUB, h_binary},
+    {"mul", "x,y", TG_OP_MUL, h_binary}, {"div", "x,y", TG_OP_DIV, h_binary},
+    {"pow", "x,y", 0, h_pow}, {"maximum", "x,y", TG_OP_MAXIMUM, h_binary},
+    {"minimum", "x,y", TG_OP_MINIMUM, h_binary}, {"where", "cond,x,y", 0, h_where},
+    {"eq", "x,y", TG_OP_EQ, h_binary}, {"ne", "x,y", TG_OP_NE, h_binary},
+    {"lt", "x,y", TG_OP_LT, h_binary}, {"le", "x,y", TG_OP_LE, h_binary},
+    {"gt", "x,y", TG_OP_GT, h_binary}, {"ge", "x,y", TG_OP_GE, h_binary},
+    /* reductions */
+    {"sum", "x,dim?,keepdim?", R_SUM, h_reduce}, {"mean", "x,dim?,keepdim?", R_MEAN, h_reduce},
+    {"amax", "x,dim?,keepdim?", R_AMAX, h_reduce}, {"amin", "x,dim?,keepdim?", R_AMIN, h_reduce},
+    {"logsumexp", "x,dim?,keepdim?", R_LSE, h_reduce},
+    {"max", "x,dim?,keepdim?", TG_OP_MAXIMUM, h_maxmin}, {"min", "x,dim?,keepdim?", TG_OP_MINIMUM, h_maxmin},
+    {"softmax", "x,dim", 0, h_softmax}, {"log_softmax", "x,dim", 1, h_softmax},
+    /* products */
+    {"matmul", "x,y", 0, h_matmul}, {"mm", "x,y", 0, h_matmul}, {"dot", "x,y", 0, h_matmul},
+    {"mv", "x,y", 0, h_matmul}, {"bmm", "x,y", 0, h_matmul},
+    /* shapes and views */
+    {"transpose", "x,dim0,dim1", 0, h_transpose}, {"t", "x", 0, h_t},
+    {"reshape", "x,*shape", 0, h_reshape}, {"view", "x,*shape", 0, h_reshape},
+    {"expand", "x,*shape", 1, h_reshape}, {"permute", "x,*dims", 0, h_permute},
+    {"unsqueeze", "x,dim", 0, h_unsqueeze}, {"squeeze", "x,dim?", 0, h_squeeze},
+    {"flatten", "x", 0, h_flatten}, {"detach", "x", 0, h_detach},
+    {"contiguous", "x", 0, h_contiguous},
+    {"float", "x", TG_FLOAT32, h_cast}, {"double", "x", TG_FLOAT64, h_cast},
+    {"long", "x", TG_INT64, h_cast}, {"bool", "x", TG_BOOL, h_cast},
+    /* creation */
+    {"zeros", "*shape", C_ZEROS, h_create}, {"ones", "*shape", C_ONES, h_create},
+    {"rand", "*shape", C_RAND, h_create}, {"randn", "*shape", C_RANDN, h_create},
+    {"zeros_like", "x", C_ZEROS, h_like}, {"ones_like", "x", C_ONES, h_like},
+    {"rand_like", "x", C_RAND, h_like}, {"randn_like", "x", C_RANDN, h_like},
+    {"full", "size,fill_value", 0, h_full}, {"arange", "start,end?,step?", 0, h_arange},
+    {"eye", "n,m?", 0, h_eye}, {"tensor", "data", 0, h_tensor},
+};
+#define NBUILTINS (int)(sizeof builtins / sizeof *builtins)
+
+const builtin *tg_builtin_find(const char *name)
+{
+    for (int i = 0; i < NBUILTINS; i++)
+        if (!strcmp(builtins[i].name, name))
+            return &builtins[i];
+    return NULL;
+}
+
+const char *const *tg_builtin_names(void)
+{
+    static const char *names[NBUILTINS + 1];
+    for (int i = 0; i < NBUILTINS; i++)
+        names[i] = builtins[i].name;
+    return names;
+}
+
+/* the i-th parameter's name in a spec like "x,dim?,keepdim?" */
+static int param_count(const char *spec, char names[][24], bool *optional, bool *rest)
+{
+    int n = 0;
+    *rest = false;
+    for (const char *p = spec; *p && n < MAXP;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (*p == '*') {
+            *rest = true;
+            break;
+        }
+        optional[n] = p[len - 1] == '?';
+        size_t nl = len - optional[n];
+        snprintf(names[n], 24, "%.*s", (int)nl, p);
+        n++;
+        p += len + (e ? 1 : 0);
+    }
+    return n;
+}
+
+tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx)
+{
+    (void)env;
+    const builtin *b = tg_builtin_find(n->name);
+    if (!b) {
+        const char *near = tg_nearest_name(n->name, tg_builtin_names(), NBUILTINS);
+        if (near)
+            tg_error_at(n->pos, TG_EINPUT, "unknown function '%s' (did you mean '%s'?)", n->name, near);
+        else
+            tg_error_at(n->pos, TG_EINPUT, "unknown function '%s' (the functions are listed in "
+                        "tg-expr(5))", n->name);
+        return NULL;
+    }
+    call c;
+    memset(&c, 0, sizeof c);
+    c.b = b;
+    c.n = n;
+    char pname[MAXP][24];
+    bool optional[MAXP], rest;
+    int np = param_count(b->params, pname, optional, &rest);
+    int npos = 0;
+    tg_tensor *r = NULL;
+    bool ok = true;
+    /* the receiver of a method call is the first argument */
+    node *args[64];
+    int nargs = 0;
+    if (n->obj)
+        args[nargs++] = n->obj;
+    for (int i = 0; i < n->nargs && ok; i++) {
+        if (nargs == 64) {
+            tg_error_at(n->pos, TG_EINPUT, "%s: too many arguments", b->name);
+            return NULL;
+        }
+        args[nargs++] = n->args[i];
+    }
+    for (int i = 0; i < nargs && ok; i++) {
+        node *a = args[i];
+        if (a->kind == N_KWARG) {
+            int k = 0;
+            while (k < np && strcmp(pname[k], a->name))
+                k++;
+            if (k == np) {
+                tg_error_at(a->pos, TG_EINPUT, "%s() got an unexpected keyword argument '%s'",
+                            b->name, a->name);
+                ok = false;
+            } else if (c.a[k]) {
+                tg_error_at(a->pos, TG_EINPUT, "%s() got multiple values for argument '%s'",
+                            b->name, a->name);
+                ok = false;
+            } else {
+                c.a[k] = eval_arg(ctx, a->obj);
+                c.an[k] = a;
+                ok = c.a[k] != NULL;
+            }
+        } else if (npos < np) {
+            c.a[npos] = eval_arg(ctx, a);
+            c.an[npos] = a;
+            ok = c.a[npos++] != NULL;
+        } else if (rest && c.nrest < TG_MAX_DIMS + 1) {
+            c.rest[c.nrest] = eval_arg(ctx, a);
+            c.restn[c.nrest] = a;
+            ok = c.rest[c.nrest++] != NULL;
+        } else {
+            tg_error_at(a->pos, TG_EINPUT, "%s() takes %s%d argument%s but more were given", b->name,
+                        n->obj ? "(with the tensor it is called on) " : "", np, np == 1 ? "" : "s");
+            ok = false;
+        }
+    }
+    for (int k = 0; k < np && ok; k++)
+        if (!c.a[k] && !optional[k]) {
+            tg_error_at(n->pos, TG_EINPUT, "%s() missing required argument '%s' (%s(%s))", b->name,
+                        pname[k], b->name, b->params);
+            ok = false;
+        }
+    if (ok)
+        r = b->fn(&c);
+    for (int k = 0; k < MAXP; k++)
+        tg_release(c.a[k]);
+    for (int k = 0; k < c.nrest; k++)
+        tg_release(c.rest[k]);
+    return r;
+}

@@ -1,0 +1,12 @@
+/* builtins.h -- the expression language's functions (internal). */
+#ifndef TG_BUILTINS_H
+#define TG_BUILTINS_H
+#include "expr.h"
+
+typedef struct builtin builtin;
+const builtin *tg_builtin_find(const char *name);
+/* Evaluates a call node; eval_arg evaluates one argument node. */
+tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx);
+tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos);
+tg_tensor *tg_wrapped(double v, tg_dtype dt); /* a Python-number literal */
+#endif

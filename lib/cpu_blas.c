@@ -1,0 +1,104 @@
+/* cpu_blas.c -- the CPU backend's matrix product, through OpenBLAS.
+ * Each operand's last two dims are handed to GEMM as they lie in memory:
+ * row-major, or transposed (a .T view) with the transpose flag, never
+ * copied; only a view that is neither is made contiguous first.  Batch
+ * dims broadcast by stride, one GEMM per batch element. */
+#include "internal.h"
+#include <cblas.h>
+#include <string.h>
+
+/* How to pass the last two dims of t: returns false if neither layout */
+static bool gemm_layout(const tg_tensor *t, CBLAS_TRANSPOSE *tr, int64_t *ld)
+{
+    int64_t r = t->shape[t->ndim - 2], c = t->shape[t->ndim - 1];
+    int64_t sr = t->stride[t->ndim - 2], sc = t->stride[t->ndim - 1];
+    int64_t rmin = r > 1 ? r : 1, cmin = c > 1 ? c : 1;
+    if ((c == 1 || sc == 1) && (r == 1 || sr >= cmin)) {
+        *tr = CblasNoTrans; /* element (i,j) at i*ld + j */
+        *ld = r == 1 ? cmin : sr;
+        return true;
+    }
+    if ((r == 1 || sr == 1) && (c == 1 || sc >= rmin)) {
+        *tr = CblasTrans; /* element (i,j) at j*ld + i */
+        *ld = c == 1 ? rmin : sc;
+        return true;
+    }
+    return false;
+}
+
+static int64_t batch_offset(const tg_tensor *t, int obnd, const int64_t *oshape, int64_t bi)
+{
+    int64_t off = 0;
+    int tb = t->ndim - 2, lead = obnd - tb;
+    for (int d = obnd - 1; d >= 0; d--) {
+        int64_t i = bi % oshape[d];
+        bi /= oshape[d];
+        if (d >= lead && t->shape[d - lead] != 1)
+            off += i * t->stride[d - lead];
+    }
+    return off;
+}
+
+tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
+{
+    tg_tensor *ac = tg_ref(a), *bc = tg_ref(b);
+    CBLAS_TRANSPOSE ta = CblasNoTrans, tb = CblasNoTrans;
+    int64_t lda = 1, ldb = 1;
+    bool old = tg_set_grad_enabled(false);
+    if (!gemm_layout(ac, &ta, &lda)) {
+        ac = tg_apply(TG_OP_CONTIGUOUS, 1, &ac, NULL);
+        if (ac) gemm_layout(ac, &ta, &lda);
+    }
+    if (bc && !gemm_layout(bc, &tb, &ldb)) {
+        bc = tg_apply(TG_OP_CONTIGUOUS, 1, &bc, NULL);
+        if (bc) gemm_layout(bc, &tb, &ldb);
+    }
+    tg_set_grad_enabled(old);
+    if (!ac || !bc) {
+        tg_release(ac);
+        tg_release(bc);
+        return TG_ERESOURCE;
+    }
+    int64_t n = out->shape[out->ndim - 2], m = out->shape[out->ndim - 1];
+    int64_t k = a->shape[a->ndim - 1];
+    int bnd = out->ndim - 2;
+    int64_t batches = 1;
+    for (int d = 0; d < bnd; d++)
+        batches *= out->shape[d];
+    char *A = tg_data(ac), *B = tg_data(bc), *C = tg_data(out);
+    size_t sz = tg_dtype_size(out->dtype);
+    for (int64_t bi = 0; bi < batches && n * m > 0; bi++) {
+        int64_t oa = batch_offset(ac, bnd, out->shape, bi), ob = batch_offset(bc, bnd, out->shape, bi);
+        char *pa = A + oa * (int64_t)sz, *pb = B + ob * (int64_t)sz, *pc = C + bi * n * m * (int64_t)sz;
+        if (k == 0) {
+            memset(pc, 0, (size_t)(n * m) * sz);
+            continue;
+        }
+        switch (out->dtype) {
+        case TG_FLOAT32:
+            cblas_sgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0f, (float *)pa, (int)lda,
+                        (float *)pb, (int)ldb, 0.0f, (float *)pc, (int)m);
+            break;
+        case TG_FLOAT64:
+            cblas_dgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0, (double *)pa, (int)lda,
+                        (double *)pb, (int)ldb, 0.0, (double *)pc, (int)m);
+            break;
+        default: { /* int64: a plain loop; wraps on overflow like PyTorch */
+            const int64_t *x = (const int64_t *)pa, *y = (const int64_t *)pb;
+            int64_t *z = (int64_t *)pc;
+            int64_t ar = ta == CblasNoTrans ? lda : 1, ac_ = ta == CblasNoTrans ? 1 : lda;
+            int64_t br = tb == CblasNoTrans ? ldb : 1, bcs = tb == CblasNoTrans ? 1 : ldb;
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < m; j++) {
+                    uint64_t s = 0;
+                    for (int64_t q = 0; q < k; q++)
+                        s += (uint64_t)x[i * ar + q * ac_] * (uint64_t)y[q * br + j * bcs];
+                    z[i * m + j] = (int64_t)s;
+                }
+        }
+        }
+    }
+    tg_release(ac);
+    tg_release(bc);
+    return TG_OK;
+}

@@ -1,0 +1,162 @@
+/* cpu_kernels.c -- the CPU backend's elementwise kernels and their table.
+ *
+ * Each kernel computes one contiguous run of the output (see loop.c); the
+ * unit-stride and broadcast-scalar cases are separate loops so that the
+ * compiler vectorises them.  float32 is computed in float32 with the C
+ * library's float functions, as PyTorch computes it. */
+#include "internal.h"
+#include <math.h>
+
+#define KARGS int64_t n, void *o_, const void *const *in, const int64_t *s, const tg_attrs *at
+
+#define UNARY(NAME, T, OT, EXPR)                                              \
+    static void NAME(KARGS)                                                   \
+    {                                                                         \
+        OT *o = o_;                                                           \
+        const T *p = in[0];                                                   \
+        int64_t sx = s[0];                                                    \
+        (void)at;                                                             \
+        if (sx == 1)                                                          \
+            for (int64_t i = 0; i < n; i++) { T x = p[i]; o[i] = (EXPR); }    \
+        else                                                                  \
+            for (int64_t i = 0; i < n; i++) { T x = p[i * sx]; o[i] = (EXPR); } \
+    }
+
+#define BINARY(NAME, T, OT, EXPR)                                             \
+    static void NAME(KARGS)                                                   \
+    {                                                                         \
+        OT *o = o_;                                                           \
+        const T *pa = in[0], *pb = in[1];                                     \
+        int64_t sa = s[0], sb = s[1];                                         \
+        (void)at;                                                             \
+        if (sa == 1 && sb == 1)                                               \
+            for (int64_t i = 0; i < n; i++) { T x = pa[i], y = pb[i]; o[i] = (EXPR); } \
+        else if (sa == 1 && sb == 0) {                                        \
+            T y = pb[0];                                                      \
+            for (int64_t i = 0; i < n; i++) { T x = pa[i]; o[i] = (EXPR); }   \
+        } else if (sa == 0 && sb == 1) {                                      \
+            T x = pa[0];                                                      \
+            for (int64_t i = 0; i < n; i++) { T y = pb[i]; o[i] = (EXPR); }   \
+        } else                                                                \
+            for (int64_t i = 0; i < n; i++) { T x = pa[i * sa], y = pb[i * sb]; o[i] = (EXPR); } \
+    }
+
+/* float unary: one expression for float32 (F) and one for float64 (D) */
+#define FUN(op, F, D) UNARY(op##_f32, float, float, F) UNARY(op##_f64, double, double, D)
+FUN(exp, expf(x), exp(x))
+FUN(log, logf(x), log(x))
+FUN(sqrt, sqrtf(x), sqrt(x))
+FUN(sin, sinf(x), sin(x))
+FUN(cos, cosf(x), cos(x))
+FUN(tan, tanf(x), tan(x))
+FUN(tanh, tanhf(x), tanh(x))
+FUN(sigmoid, 1.0f / (1.0f + expf(-x)), 1.0 / (1.0 + exp(-x)))
+FUN(log1p, log1pf(x), log1p(x))
+FUN(expm1, expm1f(x), expm1(x))
+FUN(erf, erff(x), erf(x))
+/* PyTorch's softplus with beta=1, threshold=20 */
+FUN(softplus, x > 20.0f ? x : log1pf(expf(x)), x > 20.0 ? x : log1p(exp(x)))
+
+/* unary on every numeric dtype (relu and max/min propagate NaN as PyTorch) */
+#define NUN(op, EXPR) UNARY(op##_f32, float, float, EXPR) UNARY(op##_f64, double, double, EXPR) \
+    UNARY(op##_i64, int64_t, int64_t, EXPR)
+NUN(neg, -x)
+NUN(relu, (x > 0 || x != x) ? x : 0)
+NUN(abs, x < 0 ? -x : x)
+NUN(sign, (x != x) ? x : (__typeof__(x))((x > 0) - (x < 0)))
+#define CLAMP_EXPR (x != x ? x : (at->clamp.has_lo && x < (__typeof__(x))at->clamp.lo) ? (__typeof__(x))at->clamp.lo : \
+                    (at->clamp.has_hi && x > (__typeof__(x))at->clamp.hi) ? (__typeof__(x))at->clamp.hi : x)
+#undef UNARY
+#define UNARY(NAME, T, OT, EXPR)                                              \
+    static void NAME(KARGS)                                                   \
+    {                                                                         \
+        OT *o = o_;                                                           \
+        const T *p = in[0];                                                   \
+        int64_t sx = s[0];                                                    \
+        for (int64_t i = 0; i < n; i++) { T x = p[i * sx]; o[i] = (EXPR); }   \
+    }
+UNARY(clamp_f32, float, float, CLAMP_EXPR)
+UNARY(clamp_f64, double, double, CLAMP_EXPR)
+UNARY(clamp_i64, int64_t, int64_t, CLAMP_EXPR)
+
+/* binary arithmetic */
+#define NBIN(op, EXPR) BINARY(op##_f32, float, float, EXPR) BINARY(op##_f64, double, double, EXPR) \
+    BINARY(op##_i64, int64_t, int64_t, EXPR)
+/* int64 arithmetic wraps modulo 2^64, as PyTorch's does (unsigned avoids C's UB) */
+BINARY(add_f32, float, float, x + y)
+BINARY(add_f64, double, double, x + y)
+BINARY(add_i64, int64_t, int64_t, (int64_t)((uint64_t)x + (uint64_t)y))
+BINARY(add_b, bool, bool, x || y)
+BINARY(sub_f32, float, float, x - y)
+BINARY(sub_f64, double, double, x - y)
+BINARY(sub_i64, int64_t, int64_t, (int64_t)((uint64_t)x - (uint64_t)y))
+BINARY(mul_f32, float, float, x * y)
+BINARY(mul_f64, double, double, x * y)
+BINARY(mul_i64, int64_t, int64_t, (int64_t)((uint64_t)x * (uint64_t)y))
+BINARY(mul_b, bool, bool, x && y)
+BINARY(div_f32, float, float, x / y)
+BINARY(div_f64, double, double, x / y)
+BINARY(pow_f32, float, float, powf(x, y))
+BINARY(pow_f64, double, double, pow(x, y))
+
+/* integer power by squaring; PyTorch refuses negative exponents up front */
+static int64_t ipow(int64_t b, int64_t e)
+{
+    uint64_t r = 1, ub = (uint64_t)b;
+    if (e < 0)
+        return b == 1 ? 1 : b == -1 ? ((e & 1) ? -1 : 1) : 0;
+    while (e) {
+        if (e & 1)
+            r *= ub;
+        ub *= ub;
+        e >>= 1;
+    }
+    return (int64_t)r;
+}
+BINARY(pow_i64, int64_t, int64_t, ipow(x, y))
+NBIN(maximum, (x != x) ? x : (y != y) ? y : (x > y ? x : y))
+NBIN(minimum, (x != x) ? x : (y != y) ? y : (x < y ? x : y))
+BINARY(maximum_b, bool, bool, x || y)
+BINARY(minimum_b, bool, bool, x && y)
+
+/* comparisons give bool */
+#define CMP(op, EXPR) BINARY(op##_f32, float, bool, EXPR) BINARY(op##_f64, double, bool, EXPR) \
+    BINARY(op##_i64, int64_t, bool, EXPR) BINARY(op##_b, bool, bool, EXPR)
+CMP(eq, x == y)
+CMP(ne, x != y)
+CMP(lt, x < y)
+CMP(le, x <= y)
+CMP(gt, x > y)
+CMP(ge, x >= y)
+
+/* where(cond, a, b) */
+#define WHERE(NAME, T)                                                        \
+    static void NAME(KARGS)                                                   \
+    {                                                                         \
+        T *o = o_;                                                            \
+        const bool *c = in[0];                                                \
+        const T *pa = in[1], *pb = in[2];                                     \
+        (void)at;                                                             \
+        for (int64_t i = 0; i < n; i++)                                       \
+            o[i] = c[i * s[0]] ? pa[i * s[1]] : pb[i * s[2]];                 \
+    }
+WHERE(where_f32, float)
+WHERE(where_f64, double)
+WHERE(where_i64, int64_t)
+WHERE(where_b, bool)
+
+#define F(op) {[TG_FLOAT32] = op##_f32, [TG_FLOAT64] = op##_f64}
+#define N(op) {[TG_FLOAT32] = op##_f32, [TG_FLOAT64] = op##_f64, [TG_INT64] = op##_i64}
+#define A(op) {[TG_FLOAT32] = op##_f32, [TG_FLOAT64] = op##_f64, [TG_INT64] = op##_i64, [TG_BOOL] = op##_b}
+
+const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES] = {
+    [TG_OP_NEG] = N(neg), [TG_OP_EXP] = F(exp), [TG_OP_LOG] = F(log), [TG_OP_SQRT] = F(sqrt),
+    [TG_OP_SIN] = F(sin), [TG_OP_COS] = F(cos), [TG_OP_TAN] = F(tan), [TG_OP_TANH] = F(tanh),
+    [TG_OP_SIGMOID] = F(sigmoid), [TG_OP_RELU] = N(relu), [TG_OP_ABS] = N(abs),
+    [TG_OP_SIGN] = N(sign), [TG_OP_LOG1P] = F(log1p), [TG_OP_EXPM1] = F(expm1),
+    [TG_OP_ERF] = F(erf), [TG_OP_SOFTPLUS] = F(softplus), [TG_OP_CLAMP] = N(clamp),
+    [TG_OP_ADD] = A(add), [TG_OP_SUB] = N(sub), [TG_OP_MUL] = A(mul), [TG_OP_DIV] = F(div),
+    [TG_OP_POW] = N(pow), [TG_OP_MAXIMUM] = A(maximum), [TG_OP_MINIMUM] = A(minimum),
+    [TG_OP_EQ] = A(eq), [TG_OP_NE] = A(ne), [TG_OP_LT] = A(lt), [TG_OP_LE] = A(le),
+    [TG_OP_GT] = A(gt), [TG_OP_GE] = A(ge), [TG_OP_WHERE] = A(where),
+};

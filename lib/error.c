@@ -1,0 +1,52 @@
+/* error.c -- the one place errors are recorded (SPEC section 3). */
+#include "tg.h"
+#include <stdarg.h>
+#include <string.h>
+
+static tg_status err_code = TG_OK;
+static char err_msg[1024];
+static int err_pos = -1;
+
+tg_status tg_error(tg_status code, const char *fmt, ...)
+{
+    if (err_code != TG_OK) /* keep the first error: it is the root cause */
+        return code;
+    err_code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    va_end(ap);
+    /* one line: a message must never break the "TOOL: message" format */
+    for (char *p = err_msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    return code;
+}
+
+/* As tg_error, and records a position in the expression being evaluated. */
+tg_status tg_error_at(int pos, tg_status code, const char *fmt, ...)
+{
+    if (err_code != TG_OK)
+        return code;
+    err_code = code;
+    err_pos = pos;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    va_end(ap);
+    for (char *p = err_msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    return code;
+}
+
+int tg_errpos(void) { return err_code ? err_pos : -1; }
+tg_status tg_errcode(void) { return err_code; }
+const char *tg_errmsg(void) { return err_msg; }
+
+void tg_error_clear(void)
+{
+    err_code = TG_OK;
+    err_msg[0] = 0;
+    err_pos = -1;
+}

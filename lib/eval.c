@@ -1,0 +1,452 @@
+/* eval.c -- running a parsed program: names, literals, operators, calls,
+ * indexing and assignments.  Calls go through the table in builtins.c. */
+#include "expr.h"
+#include "builtins.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    tg_program *prog;
+    tg_env *env;
+} evalctx;
+
+static tg_tensor *eval(evalctx *E, node *n);
+
+const char *tg_program_source(const tg_program *p) { return p->src; }
+
+/* ---- constants ---- */
+static const struct { const char *name; double v; bool is_bool; } constants[] = {
+    {"pi", M_PI, false}, {"e", M_E, false}, {"inf", INFINITY, false}, {"nan", NAN, false},
+    {"True", 1, true}, {"False", 0, true},
+};
+#define NCONST (int)(sizeof constants / sizeof *constants)
+
+static int find_const(const char *name)
+{
+    for (int i = 0; i < NCONST; i++)
+        if (!strcmp(constants[i].name, name))
+            return i;
+    return -1;
+}
+
+tg_tensor *tg_wrapped(double v, tg_dtype dt)
+{
+    tg_tensor *t = tg_scalar(v, dt);
+    if (t)
+        t->wrapped_number = true;
+    return t;
+}
+
+static tg_tensor *unknown_name(evalctx *E, node *n)
+{
+    const char *cand[512];
+    int k = 0;
+    for (int i = 0; i < E->env->n && k < 256; i++)
+        cand[k++] = E->env->names[i];
+    for (int i = 0; i < NCONST; i++)
+        cand[k++] = constants[i].name;
+    for (const char *const *b = tg_builtin_names(); *b && k < 512; b++)
+        cand[k++] = *b;
+    const char *near = tg_nearest_name(n->name, cand, k);
+    bool is_fn = false;
+    for (const char *const *b = tg_builtin_names(); *b; b++)
+        is_fn = is_fn || (near && !strcmp(near, *b));
+    if (tg_builtin_find(n->name))
+        tg_error_at(n->pos, TG_EINPUT, "'%s' is a function: call it, as in %s(x)", n->name, n->name);
+    else if (near)
+        tg_error_at(n->pos, TG_EINPUT, "unknown name '%s' (did you mean '%s'?)", n->name, near);
+    else
+        tg_error_at(n->pos, TG_EINPUT, "unknown name '%s': give its value with --at %s=VALUE",
+                    n->name, n->name);
+    (void)is_fn;
+    return NULL;
+}
+
+static tg_tensor *eval_name(evalctx *E, node *n)
+{
+    tg_tensor *t = tg_env_get(E->env, n->name);
+    if (t)
+        return tg_ref(t);
+    int c = find_const(n->name);
+    if (c >= 0)
+        return tg_wrapped(constants[c].v, constants[c].is_bool ? TG_BOOL : TG_FLOAT64);
+    return unknown_name(E, n);
+}
+
+static tg_tensor *eval_number(node *n)
+{
+    if (!n->is_int)
+        return tg_wrapped(n->num, TG_FLOAT64);
+    char buf[128];
+    int k = 0;
+    for (const char *p = n->name; *p && k < 127; p++)
+        if (*p != '_')
+            buf[k++] = *p;
+    buf[k] = 0;
+    tg_tensor *t = tg_scalar_i64(strtoll(buf, NULL, 10));
+    if (t)
+        t->wrapped_number = true;
+    return t;
+}
+
+/* [1, 2, 3] follows torch.tensor: integers give int64, any float gives the
+ * default float dtype, booleans bool; elements must be constants. */
+static tg_tensor *eval_list(evalctx *E, node *n)
+{
+    tg_tensor **items = tg_calloc(n->nargs ? n->nargs : 1, sizeof *items);
+    if (!items)
+        return NULL;
+    tg_tensor *out = NULL;
+    int64_t shape[TG_MAX_DIMS];
+    int ndim = 0;
+    tg_dtype dt = TG_BOOL;
+    bool ok = true;
+    for (int i = 0; i < n->nargs && ok; i++) {
+        items[i] = eval(E, n->args[i]);
+        ok = items[i] != NULL;
+        if (!ok)
+            break;
+        if (items[i]->requires_grad) {
+            tg_error_at(n->args[i]->pos, TG_EINPUT, "a tensor literal takes constants; to combine "
+                        "tensors that need gradients use arithmetic%s", "");
+            ok = false;
+            break;
+        }
+        tg_dtype d = items[i]->dtype;
+        if (d == TG_FLOAT64 && items[i]->wrapped_number)
+            d = tg_default_float;
+        dt = i == 0 ? d : tg_dtype_promote(dt, d);
+        if (i == 0) {
+            ndim = items[0]->ndim;
+            memcpy(shape + 1, items[0]->shape, ndim * sizeof *shape);
+        } else if (items[i]->ndim != ndim || memcmp(items[i]->shape, shape + 1, ndim * sizeof *shape)) {
+            tg_error_at(n->args[i]->pos, TG_EINPUT, "ragged tensor literal: element %d has a "
+                        "different shape from element 0", i);
+            ok = false;
+        }
+    }
+    if (ok && ndim + 1 > TG_MAX_DIMS) {
+        tg_error_at(n->pos, TG_EINPUT, "tensor literal nested deeper than %d", TG_MAX_DIMS);
+        ok = false;
+    }
+    if (ok) {
+        shape[0] = n->nargs;
+        if (n->nargs == 0)
+            dt = tg_default_float;
+        out = tg_empty(dt, ndim + 1, shape);
+        int64_t per = n->nargs ? items[0]->numel : 0;
+        for (int i = 0; out && i < n->nargs; i++) {
+            tg_tensor *c = tg_contiguous(tg_cast(tg_ref(items[i]), dt));
+            if (!c) {
+                tg_release(out);
+                out = NULL;
+                break;
+            }
+            memcpy((char *)tg_data(out) + i * per * (int64_t)tg_dtype_size(dt), tg_data(c),
+                   (size_t)per * tg_dtype_size(dt));
+            tg_release(c);
+        }
+    }
+    for (int i = 0; i < n->nargs; i++)
+        tg_release(items[i]);
+    tg_free(items);
+    return out;
+}
+
+static tg_tensor *eval_binary(evalctx *E, node *n)
+{
+    tg_tensor *a = eval(E, n->obj);
+    if (!a)
+        return NULL;
+    tg_tensor *b = eval(E, n->rhs);
+    if (!b) {
+        tg_release(a);
+        return NULL;
+    }
+    return tg_binary_op(n->op, a, b, n->pos);
+}
+
+tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos)
+{
+    int cmp = -1;
+    switch (op) {
+    case OP_ADD: return tg_add(a, b);
+    case OP_SUB:
+        if (a->dtype == TG_BOOL && b->dtype == TG_BOOL) {
+            tg_release(a), tg_release(b);
+            tg_error_at(pos, TG_EINPUT, "subtraction of two bool tensors is not supported "
+                        "(use logical operations, or cast with .long())%s", "");
+            return NULL;
+        }
+        return tg_sub(a, b);
+    case OP_MUL: return tg_mul(a, b);
+    case OP_DIV: return tg_div(a, b);
+    case OP_POW: return tg_pow(a, b);
+    case OP_MATMUL: return tg_matmul(a, b);
+    case OP_LT: cmp = TG_OP_LT; break;
+    case OP_LE: cmp = TG_OP_LE; break;
+    case OP_GT: cmp = TG_OP_GT; break;
+    case OP_GE: cmp = TG_OP_GE; break;
+    case OP_EQ: cmp = TG_OP_EQ; break;
+    case OP_NE: cmp = TG_OP_NE; break;
+    default:
+        tg_release(a), tg_release(b);
+        tg_error_at(pos, TG_EINPUT, "the operators // and %% are not supported yet (use "
+                    "division: x / y)%s", "");
+        return NULL;
+    }
+    return tg_apply(cmp, 2, (tg_tensor *[]){a, b}, NULL);
+}
+
+static tg_tensor *eval_attr(evalctx *E, node *n)
+{
+    tg_tensor *x = eval(E, n->obj);
+    if (!x)
+        return NULL;
+    if (!strcmp(n->name, "T"))
+        return tg_t(x);
+    if (!strcmp(n->name, "mT"))
+        return tg_transpose(x, -2, -1);
+    if (!strcmp(n->name, "data"))
+        return tg_detach(x);
+    if (!strcmp(n->name, "shape")) {
+        int64_t nd = x->ndim;
+        tg_tensor *s = tg_from_data(TG_INT64, 1, &nd, x->shape);
+        tg_release(x);
+        return s;
+    }
+    if (!strcmp(n->name, "ndim")) {
+        tg_tensor *s = tg_scalar_i64(x->ndim);
+        tg_release(x);
+        if (s)
+            s->wrapped_number = true;
+        return s;
+    }
+    tg_release(x);
+    tg_error_at(n->pos, TG_EINPUT, "unknown attribute '.%s' (tensors have .T, .mT, .data, "
+                ".shape and .ndim; methods are called: .%s())", n->name, n->name);
+    return NULL;
+}
+
+/* the integer of a 0-D integral tensor (an index, a slice bound) */
+static bool index_int(tg_tensor *t, node *at, int64_t *out)
+{
+    if (!t)
+        return false;
+    bool ok = t->ndim == 0 && (t->dtype == TG_INT64 || t->dtype == TG_BOOL);
+    if (ok)
+        *out = (int64_t)tg_item(t);
+    else
+        tg_error_at(at->pos, TG_EINPUT, "indices must be integers (tensor indexing with lists "
+                    "or masks is not supported)%s", "");
+    tg_release(t);
+    return ok;
+}
+
+static tg_tensor *eval_index(evalctx *E, node *n)
+{
+    tg_tensor *x = eval(E, n->obj);
+    int dim = 0;
+    for (int i = 0; i < n->nargs && x; i++) {
+        node *s = n->args[i];
+        if (dim >= x->ndim) {
+            tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim);
+            tg_release(x);
+            return NULL;
+        }
+        if (s->kind == N_SLICE) {
+            int64_t v[3] = {0, INT64_MAX, 1};
+            node *parts[3] = {s->obj, s->rhs, s->args[0]};
+            for (int k = 0; k < 3; k++)
+                if (parts[k] && !index_int(eval(E, parts[k]), parts[k], &v[k])) {
+                    tg_release(x);
+                    return NULL;
+                }
+            x = tg_slice(x, dim, v[0], v[1], v[2]);
+            dim++;
+        } else {
+            int64_t k;
+            if (!index_int(eval(E, s), s, &k)) {
+                tg_release(x);
+                return NULL;
+            }
+            x = tg_select(x, dim, k);
+        }
+        if (!x && tg_errpos() < 0) {
+            tg_status c = tg_errcode();
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", tg_errmsg());
+            tg_error_clear();
+            tg_error_at(s->pos, c, "%s", msg);
+        }
+    }
+    return x;
+}
+
+/* x += y: evaluated out of place, then written back in place */
+static tg_tensor *eval_augassign(evalctx *E, node *n)
+{
+    tg_tensor *target = tg_env_get(E->env, n->name);
+    if (!target) {
+        tg_error_at(n->pos, TG_EINPUT, "name '%s' is not defined, so it cannot be updated", n->name);
+        return NULL;
+    }
+    tg_tensor *rhs = eval(E, n->obj);
+    if (!rhs)
+        return NULL;
+    tg_tensor *r = tg_binary_op(n->op, tg_ref(target), rhs, n->pos);
+    if (r)
+        r->pos = n->pos;
+    tg_tensor *old = tg_ref(target);
+    r = tg_inplace(tg_ref(target), r);
+    if (r) { /* every name bound to the old tensor now sees the update */
+        for (int i = 0; i < E->env->n; i++)
+            if (E->env->values[i] == old) {
+                tg_release(E->env->values[i]);
+                E->env->values[i] = tg_ref(r);
+            }
+    } else if (tg_errpos() < 0) {
+        tg_status c = tg_errcode();
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", tg_errmsg());
+        tg_error_clear();
+        tg_error_at(n->pos, c, "%s", msg);
+    }
+    tg_release(old);
+    return r;
+}
+
+static tg_tensor *eval(evalctx *E, node *n)
+{
+    tg_tensor *r = NULL;
+    switch (n->kind) {
+    case N_NUM: r = eval_number(n); break;
+    case N_NAME: r = eval_name(E, n); break;
+    case N_LIST: r = eval_list(E, n); break;
+    case N_TUPLE: {
+        /* (0, 1) as dims: a list literal of its items */
+        node l = *n;
+        l.kind = N_LIST;
+        r = eval_list(E, &l);
+        break;
+    }
+    case N_UNARY: {
+        tg_tensor *x = eval(E, n->obj);
+        if (x && n->op == OP_SUB && x->dtype == TG_BOOL) {
+            tg_release(x);
+            tg_error_at(n->pos, TG_EINPUT, "negation, the '-' operator, on a bool tensor is not "
+                        "supported (use logical_not)%s", "");
+            return NULL;
+        }
+        r = n->op == OP_SUB ? (x && x->wrapped_number ? tg_wrapped(-tg_item(x), x->dtype) : tg_neg(x)) : x;
+        if (n->op == OP_SUB && x && x->wrapped_number)
+            tg_release(x);
+        break;
+    }
+    case N_BINARY: r = eval_binary(E, n); break;
+    case N_CALL: r = tg_eval_call(E->env, n, (tg_tensor *(*)(void *, node *))eval, E); break;
+    case N_ATTR: r = eval_attr(E, n); break;
+    case N_INDEX: r = eval_index(E, n); break;
+    case N_SLICE:
+        tg_error_at(n->pos, TG_EINPUT, "a slice (a:b) can only stand inside brackets%s", "");
+        return NULL;
+    case N_KWARG:
+        tg_error_at(n->pos, TG_EINPUT, "a keyword argument can only stand in a call%s", "");
+        return NULL;
+    case N_ASSIGN:
+        r = eval(E, n->obj);
+        if (r && !r->name && r->op) {
+            size_t len = strlen(n->name) + 1;
+            if ((r->name = tg_malloc(len)))
+                memcpy(r->name, n->name, len);
+        }
+        if (r && tg_env_set(E->env, n->name, tg_ref(r)) != TG_OK) {
+            tg_release(r);
+            r = NULL;
+        }
+        break;
+    case N_AUGASSIGN: r = eval_augassign(E, n); break;
+    }
+    if (!r && tg_errcode() && tg_errpos() < 0) {
+        /* attach the position of the innermost node that failed */
+        tg_status c = tg_errcode();
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", tg_errmsg());
+        tg_error_clear();
+        tg_error_at(n->pos, c, "%s", msg);
+    }
+    if (r && r->op && r->pos < 0)
+        r->pos = n->pos;
+    return r;
+}
+
+tg_tensor *tg_program_eval(tg_program *p, tg_env *env)
+{
+    evalctx E = {.prog = p, .env = env};
+    tg_tensor *last = NULL;
+    for (int i = 0; i < p->nstmts; i++) {
+        tg_release(last);
+        last = eval(&E, p->stmts[i]);
+        if (!last)
+            return NULL;
+    }
+    return last;
+}
+
+/* ---- free variables ---- */
+typedef struct {
+    const char **names;
+    int n, max;
+    const char **bound;
+    int nbound, maxbound;
+} freectx;
+
+static bool in_list(const char *s, const char **l, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(l[i], s))
+            return true;
+    return false;
+}
+
+static void walk_free(freectx *F, const node *n)
+{
+    if (!n)
+        return;
+    switch (n->kind) {
+    case N_NAME:
+        if (find_const(n->name) < 0 && !in_list(n->name, F->bound, F->nbound) &&
+            !in_list(n->name, F->names, F->n) && F->n < F->max)
+            F->names[F->n++] = n->name;
+        return;
+    case N_ASSIGN:
+    case N_AUGASSIGN:
+        if (n->kind == N_AUGASSIGN) {
+            node nm = {.kind = N_NAME, .name = n->name};
+            walk_free(F, &nm);
+        }
+        walk_free(F, n->obj);
+        if (F->nbound < F->maxbound)
+            F->bound[F->nbound++] = n->name;
+        return;
+    default:
+        walk_free(F, n->obj);
+        walk_free(F, n->rhs);
+        if (n->kind == N_SLICE) {
+            walk_free(F, n->args[0]);
+            return;
+        }
+        for (int i = 0; i < n->nargs; i++)
+            walk_free(F, n->args[i]);
+    }
+}
+
+int tg_program_free_names(const tg_program *p, const char **names, int max)
+{
+    const char *bound[256];
+    freectx F = {.names = names, .max = max, .bound = bound, .maxbound = 256};
+    for (int i = 0; i < p->nstmts; i++)
+        walk_free(&F, p->stmts[i]);
+    return F.n;
+}

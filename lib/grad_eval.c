@@ -1,0 +1,83 @@
+/* grad_eval.c -- evaluate a program and differentiate its result with
+ * respect to its inputs: what tgrad does, as a library call. */
+#include "internal.h"
+#include <string.h>
+
+tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **grads)
+{
+    for (int i = 0; i < nvars; i++)
+        grads[i] = NULL;
+    bool old = tg_set_grad_enabled(!o->no_grad);
+    tg_tensor *value = tg_program_eval(p, env);
+    tg_set_grad_enabled(old);
+    tg_tensor *gout = o->grad_output;
+    if (!value || o->no_grad) {
+        tg_release(gout);
+        return value;
+    }
+    /* the inputs, held for the pass (the program may rebind their names) */
+    tg_tensor *inputs[256];
+    int n = nvars < 256 ? nvars : 256;
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        inputs[i] = env->values[i];
+        any = any || inputs[i]->requires_grad;
+    }
+    if (any && value->requires_grad) {
+        if (!gout && value->numel != 1) {
+            char s[256];
+            tg_error(TG_EINPUT, "the result has shape %s, not a single number, so its gradient "
+                     "needs an upstream gradient: reduce it (append .sum() or .mean()), give one "
+                     "with --grad-output, or ask for the Jacobian with --jacobian",
+                     tg_shape_str(value, s, sizeof s));
+            tg_release(value);
+            return NULL;
+        }
+        for (int i = 0; i < n; i++)
+            tg_zero_grad(inputs[i]);
+        if (tg_backward(value, gout, o->retain_graph, o->create_graph) != TG_OK) {
+            tg_release(value);
+            return NULL;
+        }
+    } else
+        tg_release(gout);
+    for (int i = 0; i < n; i++) {
+        tg_tensor *x = inputs[i];
+        if (!x->requires_grad)
+            continue;
+        /* an input the result does not depend on has gradient zero */
+        grads[i] = x->grad ? tg_ref(x->grad) : tg_zeros_like(x);
+        if (!grads[i]) {
+            for (int j = 0; j < i; j++)
+                tg_release(grads[j]);
+            tg_release(value);
+            return NULL;
+        }
+    }
+    return value;
+}
+
+tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
+                          tg_tensor *const *grads, int n, bool pretty)
+{
+    const char *sep = pretty ? "\n  " : "";
+    fprintf(f, "{%s\"value\":%s", sep, pretty ? " " : "");
+    tg_status st = tg_json_write(f, value);
+    if (names && st == TG_OK) {
+        fprintf(f, ",%s\"grad\":%s{", sep, pretty ? " " : "");
+        bool first = true;
+        for (int i = 0; i < n && st == TG_OK; i++) {
+            if (!grads[i])
+                continue;
+            fprintf(f, "%s%s\"", first ? "" : ",", pretty ? "\n    " : "");
+            for (const char *c = names[i]; *c; c++) /* names are identifiers: no escaping */
+                fputc(*c, f);
+            fprintf(f, "\":%s", pretty ? " " : "");
+            st = tg_json_write(f, grads[i]);
+            first = false;
+        }
+        fprintf(f, "%s}", pretty && !first ? "\n  " : "");
+    }
+    fprintf(f, "%s}\n", pretty ? "\n" : "");
+    return st;
+}

@@ -1,0 +1,88 @@
+/* internal.h -- what the library's files share and users do not need. */
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+#include "tg.h"
+
+/* ---- the op table ----
+ * Every op is one line of ops.def (name, arity, flags, what the backward
+ * reads) and one family file holding its shape rule, forward and backward
+ * side by side.  Nothing else switches on ops. */
+enum {
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd) TG_OP_##id,
+#include "ops.def"
+#undef OP
+    TG_NOPS
+};
+
+/* flags */
+#define TG_F_PROMOTE 1u  /* inputs cast to their common dtype first (PyTorch rules) */
+#define TG_F_FLOAT 2u    /* integer/bool inputs computed in the default float */
+#define TG_F_NODIFF 4u   /* output never requires grad (comparisons) */
+#define TG_F_VIEW 8u     /* output aliases input 0's storage */
+#define TG_F_COND 16u    /* input 0 is a bool condition, not promoted (where) */
+
+/* saves: what the gradient of each input reads, packed by SV(for input 0,
+ * for input 1, for input 2), each a mask of TG_S_IN0..2 and TG_S_OUT.  Only
+ * what a needed gradient reads is checked by PyTorch's in-place rule (the
+ * version counter), so `y = a*2; y *= 3` is fine and `y = x.exp(); y += 1`
+ * before backward is caught. */
+#define TG_S_IN0 1u
+#define TG_S_IN1 2u
+#define TG_S_IN2 4u
+#define TG_S_OUT 8u
+#define SV(a, b, c) ((a) | (b) << 4 | (c) << 8)
+#define TG_SAVES_FOR(saves, i) (((saves) >> (4 * (i))) & 15u)
+
+typedef tg_status (*tg_infer_fn)(tg_tensor **in, const tg_attrs *a, tg_tensor *out);
+typedef tg_status (*tg_forward_fn)(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
+/* gin[i]: new reference to the gradient for input i, or NULL for none.
+ * g is borrowed; self->in[] are the inputs, self the output. */
+typedef tg_status (*tg_backward_fn)(tg_tensor *self, tg_tensor *g, tg_tensor **gin);
+
+typedef struct tg_opdef {
+    const char *name;
+    int arity;
+    unsigned flags;
+    unsigned saves;
+    tg_infer_fn infer;
+    tg_forward_fn forward;
+    tg_backward_fn backward;
+} tg_opdef;
+
+extern const tg_opdef tg_ops[TG_NOPS];
+
+/* ---- helpers for ops ---- */
+/* Allocates a contiguous output for out's dtype and shape (already set). */
+tg_status tg_alloc_storage(tg_tensor *out);
+tg_tensor *tg_new_meta(tg_dtype dt, int ndim, const int64_t *shape); /* no storage */
+void tg_set_contiguous_strides(tg_tensor *t);
+tg_status tg_infer_broadcast(tg_tensor **in, int n, tg_tensor *out);
+int64_t tg_norm_dim(int64_t d, int ndim, const char *op, tg_status *st);
+
+/* The elementwise loop: out is contiguous, inputs are broadcast to its
+ * shape over strides (no copies).  The kernel gets one contiguous run of
+ * the output and the inputs' element strides along it (0 when broadcast). */
+typedef void (*tg_kernel_fn)(int64_t n, void *out, const void *const *in,
+                             const int64_t *stride, const tg_attrs *a);
+void tg_loop(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a);
+
+/* kernel tables, indexed by op and dtype of the computation; an empty slot
+ * means "not supported for that dtype". */
+extern const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES];
+
+/* the backend's matrix product: c[b] = a[b] @ b[b] for batch-broadcast
+ * operands already laid out by the matmul op. */
+tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out);
+
+/* Reductions (ops_reduce.c) */
+
+
+/* scalar of the same dtype as like (borrowed) */
+tg_tensor *tg_scalar_like(double v, const tg_tensor *like);
+tg_tensor *tg_zeros_like(const tg_tensor *like);
+tg_tensor *tg_ones_like(const tg_tensor *like);
+/* one more reference to in[i] of a node (borrowed) */
+#define IN(self, i) tg_ref((self)->in[i])
+
+int64_t tg_next_id(void);
+#endif

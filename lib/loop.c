@@ -1,0 +1,94 @@
+/* loop.c -- the elementwise loop over broadcast strides.
+ *
+ * The output is contiguous; each input is viewed with the output's shape,
+ * stride 0 along broadcast dimensions, so nothing is ever expanded in
+ * memory.  Adjacent dimensions that are contiguous for every operand are
+ * merged, so the kernel sees the longest possible runs: the whole tensor
+ * for same-shape operands, a row for row/column broadcasts. */
+#include "internal.h"
+#include <string.h>
+
+#define MAXIN 3
+
+void tg_loop(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a)
+{
+    int nd = out->ndim;
+    int64_t shape[TG_MAX_DIMS + 1], st[MAXIN][TG_MAX_DIMS + 1], ost[TG_MAX_DIMS + 1];
+    if (out->numel == 0)
+        return;
+    memcpy(shape, out->shape, nd * sizeof *shape);
+    memcpy(ost, out->stride, nd * sizeof *ost);
+    for (int j = 0; j < nin; j++) {
+        const tg_tensor *t = in[j];
+        int off = nd - t->ndim;
+        for (int d = 0; d < nd; d++) {
+            int dd = d - off;
+            st[j][d] = (dd < 0 || t->shape[dd] == 1) ? 0 : t->stride[dd];
+        }
+    }
+    /* drop size-1 dims, then merge dims that are contiguous for all */
+    int m = 0;
+    for (int d = 0; d < nd; d++) {
+        if (shape[d] == 1)
+            continue;
+        if (m > 0) {
+            bool merge = ost[m - 1] == ost[d] * shape[d];
+            for (int j = 0; j < nin && merge; j++)
+                merge = st[j][m - 1] == st[j][d] * shape[d];
+            if (merge) {
+                shape[m - 1] *= shape[d];
+                ost[m - 1] = ost[d];
+                for (int j = 0; j < nin; j++)
+                    st[j][m - 1] = st[j][d];
+                continue;
+            }
+        }
+        shape[m] = shape[d];
+        ost[m] = ost[d];
+        for (int j = 0; j < nin; j++)
+            st[j][m] = st[j][d];
+        m++;
+    }
+    if (m == 0) { /* a single element */
+        shape[0] = 1;
+        ost[0] = 1;
+        for (int j = 0; j < nin; j++)
+            st[j][0] = 0;
+        m = 1;
+    }
+
+    size_t osz = tg_dtype_size(out->dtype);
+    size_t isz[MAXIN];
+    const char *base[MAXIN];
+    for (int j = 0; j < nin; j++) {
+        isz[j] = tg_dtype_size(in[j]->dtype);
+        base[j] = tg_data(in[j]);
+    }
+    char *obase = tg_data(out);
+    int64_t inner = shape[m - 1], istride[MAXIN];
+    for (int j = 0; j < nin; j++)
+        istride[j] = st[j][m - 1];
+
+    /* odometer over the outer dimensions */
+    int64_t idx[TG_MAX_DIMS + 1] = {0};
+    int64_t outer = 1;
+    for (int d = 0; d < m - 1; d++)
+        outer *= shape[d];
+    for (int64_t it = 0; it < outer; it++) {
+        int64_t ooff = 0, ioff[MAXIN] = {0};
+        for (int d = 0; d < m - 1; d++) {
+            ooff += idx[d] * ost[d];
+            for (int j = 0; j < nin; j++)
+                ioff[j] += idx[d] * st[j][d];
+        }
+        const void *ip[MAXIN];
+        for (int j = 0; j < nin; j++)
+            ip[j] = base[j] + ioff[j] * (int64_t)isz[j];
+        k(inner, obase + ooff * (int64_t)osz, ip, istride, a);
+        for (int d = m - 2; d >= 0; d--) {
+            if (++idx[d] < shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}

@@ -1,0 +1,132 @@
+/* ops_binary.c -- elementwise binary ops with NumPy broadcasting.  The
+ * backward sums each gradient back to its input's shape (tg_sum_to), once,
+ * here, rather than in every rule. */
+#include "internal.h"
+
+tg_status op_infer_bcast(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
+{
+    (void)a;
+    int n = in[2] ? 3 : in[1] ? 2 : 1;
+    return tg_infer_broadcast(in, n, out);
+}
+
+tg_status op_infer_cmp(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
+{
+    out->dtype = TG_BOOL;
+    return op_infer_bcast(in, a, out);
+}
+
+#define G tg_ref(g)
+#define A IN(self, 0)
+#define B IN(self, 1)
+#define K(v) tg_scalar_like(v, g)
+#define NEED(i) (self->in[i]->requires_grad)
+#define TO_IN(i, t) tg_sum_to(t, self->in[i]->ndim, self->in[i]->shape)
+#define CMP(op, x, y) tg_apply(TG_OP_##op, 2, (tg_tensor *[]){x, y}, NULL)
+
+tg_status op_bw_add(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    if (NEED(0)) gin[0] = TO_IN(0, G);
+    if (NEED(1)) gin[1] = TO_IN(1, G);
+    return TG_OK;
+}
+
+tg_status op_bw_sub(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    if (NEED(0)) gin[0] = TO_IN(0, G);
+    if (NEED(1)) gin[1] = TO_IN(1, tg_neg(G));
+    return TG_OK;
+}
+
+tg_status op_bw_mul(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    if (NEED(0)) gin[0] = TO_IN(0, tg_mul(G, B));
+    if (NEED(1)) gin[1] = TO_IN(1, tg_mul(G, A));
+    return TG_OK;
+}
+
+/* d(a/b)/db = -g * ((a / b) / b), PyTorch's order of operations */
+tg_status op_bw_div(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    if (NEED(0)) gin[0] = TO_IN(0, tg_div(G, B));
+    if (NEED(1)) gin[1] = TO_IN(1, tg_mul(tg_neg(G), tg_div(tg_div(A, B), B)));
+    return TG_OK;
+}
+
+/* PyTorch's pow_backward_self / pow_backward_exponent: a zero exponent gives
+ * a zero gradient (not 0 * inf), and so does a zero base with b >= 0. */
+tg_status op_bw_pow(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    if (NEED(0)) {
+        tg_tensor *d = tg_mul(G, tg_mul(B, tg_pow(A, tg_sub(B, K(1)))));
+        gin[0] = TO_IN(0, tg_where(CMP(EQ, B, K(0)), K(0), d));
+    }
+    if (NEED(1)) {
+        tg_tensor *d = tg_mul(G, tg_mul(tg_ref(self), tg_apply(TG_OP_LOG, 1, (tg_tensor *[]){A}, NULL)));
+        tg_tensor *cond = tg_mul(CMP(EQ, A, K(0)), CMP(GE, B, K(0)));
+        gin[1] = TO_IN(1, tg_where(cond, K(0), d));
+    }
+    return TG_OK;
+}
+
+/* maximum/minimum: ties split the gradient in half, as PyTorch does */
+static tg_status bw_extremum(tg_tensor *self, tg_tensor *g, tg_tensor **gin, int loser0, int loser1)
+{
+    if (NEED(0)) {
+        tg_tensor *t = tg_where(CMP(EQ, A, B), tg_div(G, K(2)), G);
+        gin[0] = TO_IN(0, tg_where(tg_apply(loser0, 2, (tg_tensor *[]){A, B}, NULL), K(0), t));
+    }
+    if (NEED(1)) {
+        tg_tensor *t = tg_where(CMP(EQ, A, B), tg_div(G, K(2)), G);
+        gin[1] = TO_IN(1, tg_where(tg_apply(loser1, 2, (tg_tensor *[]){A, B}, NULL), K(0), t));
+    }
+    return TG_OK;
+}
+
+tg_status op_bw_maximum(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    return bw_extremum(self, g, gin, TG_OP_LT, TG_OP_GT);
+}
+
+tg_status op_bw_minimum(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    return bw_extremum(self, g, gin, TG_OP_GT, TG_OP_LT);
+}
+
+tg_status op_bw_where(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    if (NEED(1)) gin[1] = TO_IN(1, tg_where(A, G, K(0)));
+    if (NEED(2)) gin[2] = TO_IN(2, tg_where(A, K(0), G));
+    return TG_OK;
+}
+
+static tg_tensor *bin(int op, tg_tensor *a, tg_tensor *b)
+{
+    return tg_apply(op, 2, (tg_tensor *[]){a, b}, NULL);
+}
+
+tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return bin(TG_OP_ADD, a, b); }
+tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return bin(TG_OP_SUB, a, b); }
+tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { return bin(TG_OP_MUL, a, b); }
+tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return bin(TG_OP_DIV, a, b); }
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b) { return bin(TG_OP_MAXIMUM, a, b); }
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b) { return bin(TG_OP_MINIMUM, a, b); }
+tg_tensor *tg_where(tg_tensor *c, tg_tensor *a, tg_tensor *b)
+{
+    return tg_apply(TG_OP_WHERE, 3, (tg_tensor *[]){c, a, b}, NULL);
+}
+
+/* Integers to negative integer powers are refused, as PyTorch refuses them. */
+tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b)
+{
+    if (a && b && !tg_dtype_is_float(a->dtype) && !tg_dtype_is_float(b->dtype))
+        for (int64_t i = 0; i < b->numel; i++)
+            if (tg_get(b, i) < 0) {
+                tg_release(a);
+                tg_release(b);
+                tg_error(TG_EINPUT, "pow: integers to negative integer powers are not allowed "
+                         "(make the base a float, e.g. 2.0**-1)");
+                return NULL;
+            }
+    return bin(TG_OP_POW, a, b);
+}

@@ -1,0 +1,160 @@
+/* ops_unary.c -- elementwise unary ops: forward through the backend's
+ * kernel table, backward written with ops (so it is itself differentiable,
+ * which is what higher derivatives need).  Each rule is PyTorch's formula
+ * from derivatives.yaml, so the numbers agree to the last digit where the
+ * forward does. */
+#include "internal.h"
+#include <math.h>
+
+/* the shared forward of every elementwise op: out is already shaped */
+tg_status op_fwd_map(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
+{
+    int n = tg_ops[op].arity;
+    tg_dtype dt = in[n - 1]->dtype; /* the dtype the op computes in */
+    tg_kernel_fn k = tg_cpu_kernels[op][dt];
+    if (!k)
+        return tg_error(TG_EINPUT, "%s is not supported for %s tensors", tg_ops[op].name,
+                        tg_dtype_name(dt));
+    tg_loop(out, n, in, k, a);
+    return TG_OK;
+}
+
+#define G tg_ref(g)
+#define X IN(self, 0)
+#define OUT tg_ref(self)
+#define K(v) tg_scalar_like(v, g)
+
+tg_status op_bw_neg(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    (void)self;
+    gin[0] = tg_neg(G);
+    return TG_OK;
+}
+
+tg_status op_bw_exp(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(G, OUT);
+    return TG_OK;
+}
+
+tg_status op_bw_log(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_div(G, X);
+    return TG_OK;
+}
+
+tg_status op_bw_sqrt(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_div(G, tg_mul(K(2), OUT));
+    return TG_OK;
+}
+
+tg_status op_bw_sin(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(G, tg_apply(TG_OP_COS, 1, (tg_tensor *[]){X}, NULL));
+    return TG_OK;
+}
+
+tg_status op_bw_cos(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(G, tg_neg(tg_apply(TG_OP_SIN, 1, (tg_tensor *[]){X}, NULL)));
+    return TG_OK;
+}
+
+tg_status op_bw_tan(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(G, tg_add(K(1), tg_mul(OUT, OUT)));
+    return TG_OK;
+}
+
+tg_status op_bw_tanh(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(G, tg_sub(K(1), tg_mul(OUT, OUT)));
+    return TG_OK;
+}
+
+tg_status op_bw_sigmoid(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tg_mul(G, tg_sub(K(1), OUT)), OUT);
+    return TG_OK;
+}
+
+/* relu'(0) = 0: PyTorch's threshold_backward passes the gradient where the
+ * result is > 0. */
+tg_status op_bw_relu(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_where(tg_apply(TG_OP_GT, 2, (tg_tensor *[]){OUT, tg_scalar_like(0, self)}, NULL), G, K(0));
+    return TG_OK;
+}
+
+/* abs'(0) = sign(0) = 0 */
+tg_status op_bw_abs(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(G, tg_apply(TG_OP_SIGN, 1, (tg_tensor *[]){X}, NULL));
+    return TG_OK;
+}
+
+tg_status op_bw_zero(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    (void)self;
+    gin[0] = tg_zeros_like(g);
+    return TG_OK;
+}
+
+tg_status op_bw_log1p(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_div(G, tg_add(X, K(1)));
+    return TG_OK;
+}
+
+tg_status op_bw_expm1(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(G, tg_add(OUT, K(1)));
+    return TG_OK;
+}
+
+tg_status op_bw_erf(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = X;
+    tg_tensor *e = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){tg_neg(tg_mul(tg_ref(x), x))}, NULL);
+    gin[0] = tg_mul(tg_mul(K(2.0 / sqrt(M_PI)), e), G);
+    return TG_OK;
+}
+
+/* PyTorch's softplus_backward (beta 1, threshold 20): z = exp(x);
+ * x > 20 ? g : g * z / (z + 1) */
+tg_status op_bw_softplus(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *z = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){X}, NULL);
+    tg_tensor *soft = tg_div(tg_mul(G, tg_ref(z)), tg_add(z, K(1)));
+    gin[0] = tg_where(tg_apply(TG_OP_GT, 2, (tg_tensor *[]){X, K(20)}, NULL), G, soft);
+    return TG_OK;
+}
+
+/* clamp passes the gradient where lo <= x <= hi (both ends included) */
+tg_status op_bw_clamp(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    const tg_attrs *a = &self->attrs;
+    tg_tensor *in_range = tg_full(TG_BOOL, g->ndim, g->shape, 1);
+    if (a->clamp.has_lo)
+        in_range = tg_mul(in_range, tg_apply(TG_OP_GE, 2, (tg_tensor *[]){X, tg_scalar_like(a->clamp.lo, self->in[0])}, NULL));
+    if (a->clamp.has_hi)
+        in_range = tg_mul(in_range, tg_apply(TG_OP_LE, 2, (tg_tensor *[]){X, tg_scalar_like(a->clamp.hi, self->in[0])}, NULL));
+    gin[0] = tg_where(in_range, G, K(0));
+    return TG_OK;
+}
+
+tg_status op_bw_none(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    (void)self, (void)g, (void)gin;
+    return TG_OK;
+}
+
+tg_status op_bw_identity(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    (void)self;
+    gin[0] = G;
+    return TG_OK;
+}
+
+tg_tensor *tg_neg(tg_tensor *a) { return tg_apply(TG_OP_NEG, 1, &a, NULL); }

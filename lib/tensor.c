@@ -1,0 +1,328 @@
+/* tensor.c -- tensors, storage and reference counts; shapes and strides. */
+#include "internal.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t next_id;
+int64_t tg_next_id(void) { return next_id++; }
+
+tg_tensor *tg_ref(tg_tensor *t)
+{
+    if (t)
+        t->refcount++;
+    return t;
+}
+
+static void storage_release(tg_storage *s)
+{
+    if (s && --s->refcount == 0) {
+        tg_free(s->data);
+        tg_free(s);
+    }
+}
+
+/* Releasing walks the graph with an explicit stack: a long chain of
+ * intermediates must not recurse once per node. */
+void tg_release(tg_tensor *t)
+{
+    tg_tensor *stack_buf[64], **stack = stack_buf;
+    size_t n = 0, cap = 64;
+    if (!t)
+        return;
+    stack[n++] = t;
+    while (n) {
+        tg_tensor *u = stack[--n];
+        if (--u->refcount > 0)
+            continue;
+        for (int i = 0; i < u->nin; i++) {
+            if (!u->in[i])
+                continue;
+            if (n == cap) {
+                size_t ncap = cap * 2;
+                tg_tensor **ns = malloc(ncap * sizeof *ns); /* not tg_malloc: release must not fail by injection */
+                if (!ns) { tg_release(u->in[i]); continue; } /* recursion is the fallback */
+                memcpy(ns, stack, n * sizeof *ns);
+                if (stack != stack_buf)
+                    free(stack);
+                stack = ns;
+                cap = ncap;
+            }
+            stack[n++] = u->in[i];
+        }
+        tg_release(u->grad); /* its own walk: a gradient's graph is separate */
+        tg_release(u->grad_acc);
+        storage_release(u->storage);
+        tg_free(u->name);
+        tg_free(u);
+    }
+    if (stack != stack_buf)
+        free(stack);
+}
+
+tg_status tg_shape_check(int ndim, const int64_t *shape, int64_t *numel)
+{
+    if (ndim < 0 || ndim > TG_MAX_DIMS)
+        return tg_error(TG_EINPUT, "rank %d exceeds the limit of %d dimensions", ndim, TG_MAX_DIMS);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return tg_error(TG_EINPUT, "negative dimension %lld in shape", (long long)shape[i]);
+        if (tg_mul_overflows(n, shape[i], &n) || n > TG_MAX_ELEMS)
+            return tg_error(TG_EINPUT, "shape has too many elements (the limit is 2^40)");
+    }
+    if (numel)
+        *numel = n;
+    return TG_OK;
+}
+
+void tg_set_contiguous_strides(tg_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        t->stride[i] = s;
+        s *= t->shape[i] ? t->shape[i] : 1;
+    }
+}
+
+tg_tensor *tg_new_meta(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    int64_t numel;
+    if (tg_shape_check(ndim, shape, &numel) != TG_OK)
+        return NULL;
+    tg_tensor *t = tg_calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->refcount = 1;
+    t->dtype = dt;
+    t->ndim = ndim;
+    if (ndim)
+        memcpy(t->shape, shape, ndim * sizeof *shape);
+    t->numel = numel;
+    t->pos = -1;
+    t->id = (int)tg_next_id();
+    tg_set_contiguous_strides(t);
+    return t;
+}
+
+tg_status tg_alloc_storage(tg_tensor *t)
+{
+    int64_t nbytes;
+    if (tg_mul_overflows(t->numel, (int64_t)tg_dtype_size(t->dtype), &nbytes))
+        return tg_error(TG_EINPUT, "tensor byte size overflows");
+    tg_storage *s = tg_calloc(1, sizeof *s);
+    if (!s)
+        return TG_ERESOURCE;
+    s->data = tg_malloc((size_t)nbytes);
+    if (!s->data) {
+        tg_free(s);
+        return TG_ERESOURCE;
+    }
+    s->nbytes = (size_t)nbytes;
+    s->refcount = 1;
+    t->storage = s;
+    t->offset = 0;
+    tg_set_contiguous_strides(t);
+    return TG_OK;
+}
+
+tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    tg_tensor *t = tg_new_meta(dt, ndim, shape);
+    if (t && tg_alloc_storage(t) != TG_OK) {
+        tg_release(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void fill(tg_tensor *t, double v)
+{
+    void *d = tg_data(t);
+    int64_t n = t->numel;
+    switch (t->dtype) {
+    case TG_FLOAT32: for (int64_t i = 0; i < n; i++) ((float *)d)[i] = (float)v; break;
+    case TG_FLOAT64: for (int64_t i = 0; i < n; i++) ((double *)d)[i] = v; break;
+    case TG_INT64: for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i] = (int64_t)v; break;
+    case TG_BOOL: memset(d, v != 0, (size_t)n); break;
+    default: break;
+    }
+}
+
+tg_tensor *tg_full(tg_dtype dt, int ndim, const int64_t *shape, double value)
+{
+    tg_tensor *t = tg_empty(dt, ndim, shape);
+    if (t)
+        fill(t, value);
+    return t;
+}
+
+tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    tg_tensor *t = tg_empty(dt, ndim, shape);
+    if (t)
+        memset(tg_data(t), 0, t->storage->nbytes);
+    return t;
+}
+
+tg_tensor *tg_scalar(double value, tg_dtype dt) { return tg_full(dt, 0, NULL, value); }
+
+tg_tensor *tg_scalar_i64(int64_t value)
+{
+    tg_tensor *t = tg_empty(TG_INT64, 0, NULL);
+    if (t)
+        *(int64_t *)tg_data(t) = value;
+    return t;
+}
+
+tg_tensor *tg_scalar_like(double v, const tg_tensor *like) { return tg_scalar(v, like->dtype); }
+tg_tensor *tg_zeros_like(const tg_tensor *like) { return tg_zeros(like->dtype, like->ndim, like->shape); }
+tg_tensor *tg_ones_like(const tg_tensor *like) { return tg_full(like->dtype, like->ndim, like->shape, 1); }
+
+tg_tensor *tg_from_data(tg_dtype dt, int ndim, const int64_t *shape, const void *data)
+{
+    tg_tensor *t = tg_empty(dt, ndim, shape);
+    if (t && t->storage->nbytes)
+        memcpy(tg_data(t), data, t->storage->nbytes);
+    return t;
+}
+
+tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt)
+{
+    if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
+        tg_error(TG_EINPUT, "arange: step must be non-zero and bounds finite");
+        return NULL;
+    }
+    double nd = ceil((stop - start) / step);
+    if (nd > (double)TG_MAX_ELEMS) {
+        tg_error(TG_EINPUT, "arange: too many elements (the limit is 2^40)");
+        return NULL;
+    }
+    int64_t n = nd > 0 ? (int64_t)nd : 0;
+    tg_tensor *t = tg_empty(dt, 1, &n);
+    if (!t)
+        return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        double v = start + (double)i * step;
+        switch (dt) {
+        case TG_FLOAT32: ((float *)tg_data(t))[i] = (float)v; break;
+        case TG_FLOAT64: ((double *)tg_data(t))[i] = v; break;
+        case TG_INT64: ((int64_t *)tg_data(t))[i] = (int64_t)v; break;
+        default: ((bool *)tg_data(t))[i] = v != 0; break;
+        }
+    }
+    return t;
+}
+
+tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt)
+{
+    int64_t shape[2] = {n, m};
+    tg_tensor *t = tg_zeros(dt, 2, shape);
+    if (!t)
+        return NULL;
+    for (int64_t i = 0; i < n && i < m; i++) {
+        int64_t k = i * m + i;
+        switch (dt) {
+        case TG_FLOAT32: ((float *)tg_data(t))[k] = 1; break;
+        case TG_FLOAT64: ((double *)tg_data(t))[k] = 1; break;
+        case TG_INT64: ((int64_t *)tg_data(t))[k] = 1; break;
+        default: ((bool *)tg_data(t))[k] = 1; break;
+        }
+    }
+    return t;
+}
+
+bool tg_is_contiguous(const tg_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->stride[i] != s)
+            return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
+
+void *tg_data(const tg_tensor *t)
+{
+    return (char *)t->storage->data + t->offset * (int64_t)tg_dtype_size(t->dtype);
+}
+
+double tg_get(const tg_tensor *t, int64_t i)
+{
+    int64_t off = 0;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        int64_t sz = t->shape[d];
+        off += (i % sz) * t->stride[d];
+        i /= sz;
+    }
+    const char *base = tg_data(t);
+    switch (t->dtype) {
+    case TG_FLOAT32: return ((const float *)base)[off];
+    case TG_FLOAT64: return ((const double *)base)[off];
+    case TG_INT64: return (double)((const int64_t *)base)[off];
+    default: return ((const bool *)base)[off];
+    }
+}
+
+double tg_item(const tg_tensor *t) { return t->numel ? tg_get(t, 0) : NAN; }
+
+const char *tg_shape_str_raw(int ndim, const int64_t *shape, char *buf, size_t n)
+{
+    size_t k = 0;
+    k += snprintf(buf + k, n - k, "[");
+    for (int i = 0; i < ndim && k < n; i++)
+        k += snprintf(buf + k, n - k, i ? ",%lld" : "%lld", (long long)shape[i]);
+    if (k < n)
+        snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
+const char *tg_shape_str(const tg_tensor *t, char *buf, size_t n)
+{
+    return tg_shape_str_raw(t->ndim, t->shape, buf, n);
+}
+
+tg_status tg_broadcast_shapes(int na, const int64_t *a, int nb, const int64_t *b,
+                              int *nout, int64_t *out)
+{
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) { /* i counts from the right */
+        int64_t da = i < na ? a[na - 1 - i] : 1, db = i < nb ? b[nb - 1 - i] : 1;
+        if (da != db && da != 1 && db != 1) {
+            char sa[256], sb[256];
+            return tg_error(TG_EINPUT,
+                            "shapes %s and %s cannot be broadcast: dimension %d (counting from the "
+                            "right, as NumPy does; dimension %d of the result) is %lld in one and "
+                            "%lld in the other, and neither is 1",
+                            tg_shape_str_raw(na, a, sa, sizeof sa), tg_shape_str_raw(nb, b, sb, sizeof sb),
+                            -(i + 1), n - 1 - i, (long long)da, (long long)db);
+        }
+        out[n - 1 - i] = da == 1 ? db : da;
+    }
+    *nout = n;
+    return TG_OK;
+}
+
+int64_t tg_norm_dim(int64_t d, int ndim, const char *op, tg_status *st)
+{
+    int n = ndim ? ndim : 1; /* PyTorch lets a 0-D tensor take dim 0 or -1 */
+    if (d < -n || d >= n) {
+        *st = tg_error(TG_EINPUT, "%s: dimension %lld is out of range for a %d-D tensor "
+                       "(expected %d to %d)", op, (long long)d, ndim, -n, n - 1);
+        return 0;
+    }
+    *st = TG_OK;
+    return d < 0 ? d + n : d;
+}
+
+/* ---- grad mode ---- */
+static bool grad_enabled = true;
+bool tg_grad_enabled(void) { return grad_enabled; }
+bool tg_set_grad_enabled(bool on)
+{
+    bool old = grad_enabled;
+    grad_enabled = on;
+    return old;
+}
+void tg_set_requires_grad(tg_tensor *t, bool on) { t->requires_grad = on; }

@@ -1,0 +1,360 @@
+/*
+ * tg.h -- tensors and reverse-mode automatic differentiation in C.
+ *
+ * This header is the library's documentation.  The library holds what the
+ * command-line tools (tgrad, tmatmul, tbroadcast, tdevice) do; the tools only
+ * parse options and print.
+ *
+ * A worked example: f(x) = x**3 + 2*x**2 - 5*x + 3 and its gradient at 2.
+ *
+ *     tg_tensor *x = tg_scalar(2.0, TG_FLOAT32);
+ *     tg_set_requires_grad(x, true);
+ *     tg_tensor *f = tg_add(tg_sub(tg_add(tg_pow(tg_ref(x), tg_scalar(3, TG_FLOAT32)),
+ *                                         tg_mul(tg_scalar(2, TG_FLOAT32),
+ *                                                tg_pow(tg_ref(x), tg_scalar(2, TG_FLOAT32)))),
+ *                                  tg_mul(tg_scalar(5, TG_FLOAT32), tg_ref(x))),
+ *                           tg_scalar(3, TG_FLOAT32));
+ *     if (!f || tg_backward(f, NULL, false, false) != TG_OK)
+ *         fprintf(stderr, "error: %s\n", tg_errmsg());
+ *     // tg_item(f) == 9, tg_item(x->grad) == 15
+ *     tg_release(f); tg_release(x);
+ *
+ * Or, with the expression language:  tg_program_eval() on "x**3+2*x**2-5*x+3".
+ *
+ * OWNERSHIP (the one rule, as in jq's jv.h): every function that takes a
+ * tg_tensor* argument CONSUMES one reference to it, and every function that
+ * returns a tg_tensor* returns a NEW reference.  Use tg_ref(t) to keep your
+ * own reference when passing t on.  Exceptions are marked "borrows".
+ * Functions that return a tensor return NULL on failure, with the error set
+ * (tg_errcode(), tg_errmsg()); every op accepts NULL inputs and then simply
+ * releases the others and returns NULL, so calls can be nested and the first
+ * error is the one reported.
+ *
+ * ERRORS: the library never exits or aborts on input it is given.  A failure
+ * sets a status whose values are the toolkit's exit statuses (SPEC section 3)
+ * and a one-line message; only the tools print it.
+ */
+#ifndef TG_H
+#define TG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TG_VERSION "0.1.0"
+
+/* ---- Limits (documented in tensor-formats(5); each is enforced with a
+ * status-3 error naming the limit) ---- */
+#define TG_MAX_DIMS 16               /* rank */
+#define TG_MAX_ELEMS (INT64_C(1) << 40) /* elements in one tensor */
+#define TG_MAX_JSON_DEPTH 64         /* nesting of JSON arrays/objects */
+#define TG_MAX_EXPR_DEPTH 200        /* nesting of an expression */
+#define TG_MAX_INPUT_BYTES (INT64_C(1) << 34) /* 16 GiB: one input file */
+
+/* ---- Errors ---- */
+typedef enum {
+    TG_OK = 0,        /* success */
+    TG_NO = 1,        /* the answer is "no" (a failed --check) */
+    TG_EUSAGE = 2,    /* usage: unknown option, missing argument */
+    TG_EINPUT = 3,    /* bad input: syntax, shapes, dtypes, limits */
+    TG_ERESOURCE = 4, /* files, memory, devices */
+} tg_status;
+
+/* Sets the error (status and printf-style message) and returns the status.
+ * The first error set since tg_error_clear() wins; later ones are ignored so
+ * that the root cause is what the user sees. */
+tg_status tg_error(tg_status code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The same, for an error at a byte position of the expression being
+ * parsed or evaluated; tg_errpos() gives it back (-1 when none). */
+tg_status tg_error_at(int pos, tg_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int tg_errpos(void);
+tg_status tg_errcode(void);    /* TG_OK when no error is set */
+const char *tg_errmsg(void);   /* "" when no error is set */
+void tg_error_clear(void);
+
+/* ---- Allocation: every byte of tensor data and metadata goes through here.
+ * tg_malloc returns NULL and sets TG_ERESOURCE on failure.  Sizes are
+ * checked against the machine's physical memory first, since Linux lets an
+ * oversized malloc succeed and kills the process later. ---- */
+void *tg_malloc(size_t n);
+void *tg_calloc(size_t count, size_t size);
+void *tg_realloc(void *p, size_t n);
+void tg_free(void *p);
+/* Test hook: make the n-th allocation from now fail (0 turns it off).  The
+ * environment variable TG_FAIL_ALLOC=n does the same at start-up. */
+void tg_alloc_fail_after(long n);
+/* a*b with overflow check: false on overflow. */
+bool tg_mul_overflows(int64_t a, int64_t b, int64_t *out);
+
+/* ---- dtypes ---- */
+typedef enum { TG_FLOAT32, TG_FLOAT64, TG_INT64, TG_BOOL, TG_NDTYPES } tg_dtype;
+const char *tg_dtype_name(tg_dtype dt);           /* "float32", ... */
+tg_status tg_dtype_parse(const char *s, tg_dtype *out); /* also f4 f8 i8 b1 */
+size_t tg_dtype_size(tg_dtype dt);
+bool tg_dtype_is_float(tg_dtype dt);
+/* PyTorch's promotion of two dtypes of the same kind of operand. */
+tg_dtype tg_dtype_promote(tg_dtype a, tg_dtype b);
+extern tg_dtype tg_default_float; /* float32 unless --dtype says otherwise */
+
+/* ---- Devices ---- */
+typedef enum { TG_DEV_CPU = 0, TG_DEV_CUDA = 1 } tg_device;
+const char *tg_device_name(tg_device d);
+/* Parses "cpu", "cuda", "cuda:0" or "auto" (cuda when usable, else cpu).
+ * Asking for cuda where it cannot run is TG_ERESOURCE with the reason. */
+tg_status tg_device_parse(const char *s, tg_device *out);
+/* Why CUDA cannot be used here, or NULL when it can. */
+const char *tg_cuda_unavailable_reason(void);
+
+/* ---- Tensors ---- */
+typedef struct tg_storage {
+    void *data;
+    size_t nbytes;
+    int refcount;
+    tg_device device;
+    uint64_t version; /* bumped by every in-place write (PyTorch's _version) */
+} tg_storage;
+
+/* An op's non-tensor arguments (dims, shapes, bounds). */
+typedef struct tg_attrs {
+    struct { int64_t dims[TG_MAX_DIMS]; int ndims; bool keepdim; bool all; } reduce;
+    struct { int64_t shape[TG_MAX_DIMS]; int ndim; } shape;  /* reshape, expand */
+    struct { int perm[TG_MAX_DIMS]; int ndim; } perm;         /* permute */
+    struct { int dim; int64_t start, stop, step; } slice;     /* slice */
+    struct { double lo, hi; bool has_lo, has_hi; } clamp;
+    struct { tg_dtype dtype; } cast;
+} tg_attrs;
+
+struct tg_opdef;
+
+typedef struct tg_tensor {
+    int refcount;
+    tg_dtype dtype;
+    int ndim;
+    int64_t shape[TG_MAX_DIMS];
+    int64_t stride[TG_MAX_DIMS]; /* in elements */
+    int64_t offset;              /* in elements, into storage */
+    int64_t numel;
+    tg_storage *storage;
+    bool wrapped_number; /* a Python-style literal: weakest in promotion */
+
+    /* autograd: a tensor made by an op while grad mode is on records the op,
+     * its inputs (one reference each) and attributes: that is its grad_fn.
+     * The op table says which of those the backward needs (saved). */
+    bool requires_grad;
+    const struct tg_opdef *op;       /* NULL for a leaf */
+    struct tg_tensor *in[3];
+    int nin;
+    tg_attrs attrs;
+    uint64_t saved_version[4];       /* versions of in[0..2] and of itself */
+    bool graph_freed;                /* backward ran without retain_graph */
+    struct tg_tensor *grad;          /* leaves: accumulated gradient */
+    struct tg_tensor *grad_acc;      /* scratch during one backward pass */
+    int pending;                     /* scratch during one backward pass */
+
+    /* for messages, graphs and explanations */
+    char *name;  /* variable or intermediate name, or NULL */
+    int pos;     /* position in the expression, -1 when none */
+    int id;      /* creation order */
+} tg_tensor;
+
+tg_tensor *tg_ref(tg_tensor *t);   /* borrows; returns t with one more reference */
+void tg_release(tg_tensor *t);     /* NULL is fine */
+
+/* Creation.  shape may be NULL when ndim is 0. */
+tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape);
+tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape);
+tg_tensor *tg_full(tg_dtype dt, int ndim, const int64_t *shape, double value);
+tg_tensor *tg_scalar(double value, tg_dtype dt);          /* 0-D */
+tg_tensor *tg_scalar_i64(int64_t value);                  /* 0-D int64 */
+tg_tensor *tg_from_data(tg_dtype dt, int ndim, const int64_t *shape, const void *data);
+tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt);
+tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt);
+/* Seeded generator: the same numbers on every machine for the same seed
+ * (xoshiro256** with splitmix64 seeding, Box-Muller for normals). */
+void tg_seed(uint64_t seed);
+tg_tensor *tg_rand(tg_dtype dt, int ndim, const int64_t *shape);   /* U[0,1) */
+tg_tensor *tg_randn(tg_dtype dt, int ndim, const int64_t *shape);  /* N(0,1) */
+
+/* Checks a shape: rank, non-negative sizes, element count within limits.
+ * Writes the element count to *numel. */
+tg_status tg_shape_check(int ndim, const int64_t *shape, int64_t *numel);
+bool tg_is_contiguous(const tg_tensor *t);                 /* borrows */
+/* Pointer to element 0 of the view (borrows). */
+void *tg_data(const tg_tensor *t);
+/* Value of element i (row-major index over the view) as double (borrows). */
+double tg_get(const tg_tensor *t, int64_t i);
+double tg_item(const tg_tensor *t); /* borrows; first element */
+/* "[2,3]" into buf (borrows). */
+const char *tg_shape_str(const tg_tensor *t, char *buf, size_t n);
+const char *tg_shape_str_raw(int ndim, const int64_t *shape, char *buf, size_t n);
+
+/* Broadcast two shapes (NumPy's rule).  On a clash: TG_EINPUT naming both
+ * shapes and the clashing dimension (counted from the right, as NumPy's
+ * message does, and from the left of the result). */
+tg_status tg_broadcast_shapes(int na, const int64_t *a, int nb, const int64_t *b,
+                              int *nout, int64_t *out);
+
+/* ---- Grad mode (torch.no_grad) ---- */
+bool tg_grad_enabled(void);
+bool tg_set_grad_enabled(bool on); /* returns the previous mode */
+void tg_set_requires_grad(tg_tensor *t, bool on); /* borrows */
+
+/* ---- Ops.  All consume their tensor arguments (see OWNERSHIP). ---- */
+/* elementwise, with broadcasting and PyTorch's type promotion */
+tg_tensor *tg_add(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_neg(tg_tensor *a);
+/* Applies the op named in the op table (tg_op_find) to n inputs. */
+tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs);
+int tg_op_find(const char *name); /* -1 when unknown */
+const char *tg_op_name(int op);
+int tg_op_count(void);
+
+/* reductions: dims==NULL/ndims==0 reduces everything */
+tg_tensor *tg_sum(tg_tensor *a, const int64_t *dims, int ndims, bool keepdim);
+tg_tensor *tg_mean(tg_tensor *a, const int64_t *dims, int ndims, bool keepdim);
+/* max/min over everything (ties share the gradient evenly, as PyTorch's
+ * max() does) or along one dim (the gradient goes to the first maximal
+ * element, as the index returned by torch.max(dim=) does). */
+tg_tensor *tg_max(tg_tensor *a, const int64_t *dim, bool keepdim);
+tg_tensor *tg_min(tg_tensor *a, const int64_t *dim, bool keepdim);
+tg_tensor *tg_amax(tg_tensor *a, const int64_t *dims, int ndims, bool keepdim);
+tg_tensor *tg_amin(tg_tensor *a, const int64_t *dims, int ndims, bool keepdim);
+
+/* shapes and views */
+tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape); /* -1 allowed once */
+tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape);
+tg_tensor *tg_permute(tg_tensor *a, const int *perm);
+tg_tensor *tg_transpose(tg_tensor *a, int64_t d0, int64_t d1);
+tg_tensor *tg_t(tg_tensor *a); /* x.T: reverses all dims */
+tg_tensor *tg_unsqueeze(tg_tensor *a, int64_t dim);
+tg_tensor *tg_squeeze(tg_tensor *a, const int64_t *dim); /* NULL: all size-1 dims */
+tg_tensor *tg_slice(tg_tensor *a, int64_t dim, int64_t start, int64_t stop, int64_t step);
+tg_tensor *tg_select(tg_tensor *a, int64_t dim, int64_t index);
+tg_tensor *tg_contiguous(tg_tensor *a);
+tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt);
+tg_tensor *tg_detach(tg_tensor *a);
+/* Sums a gradient back to a shape it was broadcast from. */
+tg_tensor *tg_sum_to(tg_tensor *g, int ndim, const int64_t *shape);
+
+/* torch.matmul: 1-D dot, 2-D product, 1-D promotion, batched broadcast. */
+tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
+
+/* composites built from the ops above (so their gradients come for free) */
+tg_tensor *tg_softmax(tg_tensor *a, int64_t dim);
+tg_tensor *tg_log_softmax(tg_tensor *a, int64_t dim);
+tg_tensor *tg_logsumexp(tg_tensor *a, const int64_t *dims, int ndims, bool keepdim);
+
+/* ---- Autograd ---- */
+/* Backward from root (borrows root; consumes grad_output, which may be NULL
+ * for a scalar root).  Leaf gradients ADD into leaf->grad (zero them with
+ * tg_zero_grad).  retain_graph keeps the graph for another pass;
+ * create_graph records the backward itself so it can be differentiated. */
+tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph,
+                      bool create_graph);
+void tg_zero_grad(tg_tensor *leaf); /* borrows */
+/* Called for each node as backward passes it (gradient in, gradients out),
+ * for explanations and anomaly checks.  All borrowed.  A status other than
+ * TG_OK stops the pass. */
+typedef tg_status (*tg_backward_hook_fn)(tg_tensor *node, tg_tensor *g, tg_tensor **gin, void *data);
+extern tg_backward_hook_fn tg_backward_hook;
+extern void *tg_backward_hook_data;
+
+/* In-place update (x += y): result, computed out of place from target,
+ * is written into target's storage, whose version goes up, and comes back
+ * as a tensor sharing that storage with result's graph (PyTorch's
+ * rebase_history).  Refused on a leaf that requires grad while grad mode is
+ * on, and when the result's shape or dtype cannot be written into target.
+ * Consumes both; returns the updated tensor. */
+tg_tensor *tg_inplace(tg_tensor *target, tg_tensor *result);
+
+/* ---- The expression language (tg-expr(5)) ---- */
+typedef struct tg_program tg_program;
+/* Parses a program: statements separated by ';' or new lines.  On a syntax
+ * error: NULL, TG_EINPUT and tg_errpos() the byte offset. */
+tg_program *tg_program_parse(const char *src);
+void tg_program_free(tg_program *p);
+const char *tg_program_source(const tg_program *p);
+
+/* Named tensors: the variables a program reads and the intermediates it
+ * names.  The environment owns one reference to each value. */
+typedef struct tg_env {
+    int n, cap;
+    char **names;
+    tg_tensor **values;
+} tg_env;
+tg_status tg_env_set(tg_env *e, const char *name, tg_tensor *t); /* consumes t */
+tg_tensor *tg_env_get(const tg_env *e, const char *name);        /* borrowed */
+void tg_env_free(tg_env *e);
+
+/* Names the program reads before assigning them that are neither constants
+ * nor functions: its free variables, in order of first use.  Up to max are
+ * written to names (borrowed from p); the count is returned. */
+int tg_program_free_names(const tg_program *p, const char **names, int max);
+/* Runs the program: variables come from env, assignments are bound into
+ * env.  Returns the last statement's value (a new reference). */
+tg_tensor *tg_program_eval(tg_program *p, tg_env *env);
+/* Names of the built-in functions, NULL-terminated (for docs and tests). */
+const char *const *tg_builtin_names(void);
+/* The nearest of candidates to name by edit distance, or NULL. */
+const char *tg_nearest_name(const char *name, const char *const *candidates, int n);
+
+/* Evaluate and differentiate: runs p over env, whose first nvars entries
+ * are the inputs (leaves; those with requires_grad are differentiated), then
+ * backward from the result (with grad_output, consumed, as the upstream
+ * gradient when given).  grads[i] gets input i's gradient, zeros when the
+ * result does not depend on it, NULL when it is not differentiated.
+ * Returns the result's value. */
+typedef struct tg_grad_opts {
+    bool no_grad;           /* evaluate only, build no graph */
+    bool retain_graph;
+    bool create_graph;      /* differentiable gradients (higher orders) */
+    tg_tensor *grad_output; /* the upstream gradient, or NULL */
+} tg_grad_opts;
+tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **grads);
+/* {"value":...,"grad":{name:...}} as one line (or indented); names[i]
+ * with a NULL grads[i] are skipped; names NULL leaves the grad key out. */
+tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
+                          tg_tensor *const *grads, int n, bool pretty);
+
+/* ---- Reading and writing tensors (SPEC sections 1 and 2) ---- */
+/* Parses one tensor from JSON text (strict RFC 8259).  dtype_hint: dtype
+ * for JSON numbers when the object form does not say (-1: the default
+ * float).  *requires_grad gets the object form's "requires_grad" (or -1
+ * when absent); it may be NULL. */
+tg_tensor *tg_json_parse(const char *text, size_t len, int dtype_hint, int *requires_grad);
+/* Writes t as compact JSON: nested arrays, shortest round-trip numbers. */
+tg_status tg_json_write(FILE *f, const tg_tensor *t); /* borrows */
+/* Formats one number of dtype dt in the shortest form that reads back
+ * identically; returns the length.  buf needs 32 bytes. */
+int tg_format_number(char *buf, double v, tg_dtype dt);
+
+tg_tensor *tg_npy_read(const void *bytes, size_t len);
+tg_status tg_npy_write(FILE *f, const tg_tensor *t); /* borrows */
+
+/* Loads a tensor argument: inline JSON, "-" (stdin, JSON or .npy), or a path
+ * (.npy by its magic, else JSON).  dtype_hint as in tg_json_parse. */
+tg_tensor *tg_load_arg(const char *arg, int dtype_hint, int *requires_grad);
+/* Reads a whole file ("-" = stdin) into a NUL-terminated buffer. */
+char *tg_read_file(const char *path, size_t *len);
+/* Writes t to path: .npy or .json by extension. */
+tg_status tg_save(const char *path, const tg_tensor *t); /* borrows */
+
+/* ---- For the tools (cli.c) ---- */
+/* Prints the current error as "tool: message" (with the expression's line
+ * and a caret when the error has a position) and returns the exit status. */
+int tg_cli_fail(const char *tool);
+void tg_cli_set_source(const char *src); /* the expression, for carets */
+tg_status tg_cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
+tg_status tg_cli_finish_output(void); /* flushes stdout, reports write errors */
+
+#endif
