@@ -208,6 +208,7 @@ int main(int argc, char **argv)
     int c;
     long seed;
     tg_device dev;
+    argv = tg_cli_operands_last(argc, argv, ":o:h", longopts, &argc);
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case O_AT:
@@ -249,7 +250,10 @@ int main(int argc, char **argv)
             tg_error(TG_EUSAGE, "option %s needs an argument (see tgrad --help)", argv[optind - 1]);
             return tg_cli_fail(TOOL);
         default:
-            tg_error(TG_EUSAGE, "unknown option '%s' (see tgrad --help)", argv[optind - 1]);
+            if (optopt)
+                tg_error(TG_EUSAGE, "unknown option '-%c' (see tgrad --help)", optopt);
+            else
+                tg_error(TG_EUSAGE, "unknown option '%s' (see tgrad --help)", argv[optind - 1]);
             return tg_cli_fail(TOOL);
         }
     }

@@ -109,8 +109,10 @@ static tg_tensor *h_gelu(call *c)
         x = tg_cast(x, tg_default_float);
     if (!x)
         return NULL;
-    tg_tensor *e = tg_apply(TG_OP_ERF, 1, (tg_tensor *[]){tg_mul(tg_ref(x), tg_scalar_like(M_SQRT1_2, x))}, NULL);
-    return tg_mul(tg_mul(x, tg_scalar(0.5, x->dtype)), tg_add(tg_scalar(1, x->dtype), e));
+    tg_dtype dt = x->dtype;
+    tg_tensor *e = tg_apply(TG_OP_ERF, 1, (tg_tensor *[]){tg_mul(tg_ref(x), tg_scalar(M_SQRT1_2, dt))}, NULL);
+    tg_tensor *half_x = tg_mul(x, tg_scalar(0.5, dt));
+    return tg_mul(half_x, tg_add(tg_scalar(1, dt), e));
 }
 
 static tg_tensor *h_clamp(call *c)

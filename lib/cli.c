@@ -59,3 +59,65 @@ tg_status tg_cli_finish_output(void)
         return tg_error(TG_ERESOURCE, "cannot write the output: %s", strerror(errno ? errno : EIO));
     return TG_OK;
 }
+
+#include <time.h>
+double tg_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Operands that start with '-' (an expression like -x**2, a number like
+ * -5) would be taken for options by getopt.  This returns argv reordered:
+ * the options (with their arguments) first, then "--", then every operand,
+ * where an argument starting with '-' counts as an option only if its
+ * letter is one of shortopts or it is a known --long option. */
+#include <getopt.h>
+char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
+                            const struct option *longopts, int *new_argc)
+{
+    char **out = malloc(((size_t)argc + 2) * sizeof *out);
+    char **ops = malloc(((size_t)argc + 1) * sizeof *ops);
+    if (!out || !ops) {
+        free(out);
+        free(ops);
+        *new_argc = argc;
+        return argv;
+    }
+    int n = 0, nops = 0;
+    out[n++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            while (++i < argc)
+                ops[nops++] = argv[i];
+            break;
+        }
+        if (a[0] == '-' && a[1] == '-') {
+            out[n++] = argv[i];
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            for (const struct option *o = longopts; o->name; o++)
+                if (strlen(o->name) == len && !strncmp(o->name, a + 2, len) && o->has_arg == required_argument &&
+                    !eq && i + 1 < argc)
+                    out[n++] = argv[++i];
+            continue;
+        }
+        const char *sp = a[0] == '-' && a[1] && a[1] != ':' ? strchr(shortopts, a[1]) : NULL;
+        if (sp) {
+            out[n++] = argv[i];
+            if (sp[1] == ':' && !a[2] && i + 1 < argc)
+                out[n++] = argv[++i];
+            continue;
+        }
+        ops[nops++] = argv[i];
+    }
+    out[n++] = "--";
+    for (int k = 0; k < nops; k++)
+        out[n++] = ops[k];
+    out[n] = NULL;
+    free(ops);
+    *new_argc = n;
+    return out;
+}

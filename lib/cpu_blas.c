@@ -102,3 +102,14 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
     tg_release(bc);
     return TG_OK;
 }
+
+/* ---- OpenBLAS's threads and identity (for --threads and tdevice) ---- */
+extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
+extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
+
+void tg_blas_set_threads(int n) { openblas_set_num_threads(n); }
+int tg_blas_threads(void) { return openblas_get_num_threads(); }
+const char *tg_blas_config(void) { return openblas_get_config(); }
+const char *tg_blas_corename(void) { return openblas_get_corename(); }

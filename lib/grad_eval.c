@@ -24,6 +24,10 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
         any = any || inputs[i]->requires_grad;
     }
     if (any && value->requires_grad) {
+        if (!gout && o->sum_output && !(gout = tg_ones_like(value))) {
+            tg_release(value);
+            return NULL;
+        }
         if (!gout && value->numel != 1) {
             char s[256];
             tg_error(TG_EINPUT, "the result has shape %s, not a single number, so its gradient "

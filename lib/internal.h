@@ -49,7 +49,8 @@ typedef struct tg_opdef {
     tg_backward_fn backward;
 } tg_opdef;
 
-extern const tg_opdef tg_ops[TG_NOPS];
+/* not const: a unit test swaps in a wrong backward to prove the checks catch it */
+extern tg_opdef tg_ops[TG_NOPS];
 
 /* ---- helpers for ops ---- */
 /* Allocates a contiguous output for out's dtype and shape (already set). */

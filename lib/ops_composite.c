@@ -69,5 +69,6 @@ tg_tensor *tg_softmax(tg_tensor *x, int64_t dim)
         x = tg_cast(x, tg_default_float);
     tg_tensor *m = tg_detach(tg_amax(tg_ref(x), &dim, 1, true));
     tg_tensor *e = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){tg_sub(x, m)}, NULL);
-    return tg_div(tg_ref(e), tg_sum(e, &dim, 1, true));
+    tg_tensor *s = tg_sum(tg_ref(e), &dim, 1, true);
+    return tg_div(e, s);
 }

@@ -125,8 +125,11 @@ tg_status op_bw_erf(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
  * x > 20 ? g : g * z / (z + 1) */
 tg_status op_bw_softplus(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
+    /* C leaves the order of arguments open: take references before a
+     * sibling argument may consume z */
     tg_tensor *z = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){X}, NULL);
-    tg_tensor *soft = tg_div(tg_mul(G, tg_ref(z)), tg_add(z, K(1)));
+    tg_tensor *gz = tg_mul(G, tg_ref(z));
+    tg_tensor *soft = tg_div(gz, tg_add(z, K(1)));
     gin[0] = tg_where(tg_apply(TG_OP_GT, 2, (tg_tensor *[]){X, K(20)}, NULL), G, soft);
     return TG_OK;
 }

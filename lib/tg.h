@@ -319,6 +319,7 @@ typedef struct tg_grad_opts {
     bool retain_graph;
     bool create_graph;      /* differentiable gradients (higher orders) */
     tg_tensor *grad_output; /* the upstream gradient, or NULL */
+    bool sum_output;        /* no upstream gradient: differentiate sum(result) */
 } tg_grad_opts;
 tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **grads);
 /* {"value":...,"grad":{name:...}} as one line (or indented); names[i]
@@ -349,6 +350,18 @@ char *tg_read_file(const char *path, size_t *len);
 /* Writes t to path: .npy or .json by extension. */
 tg_status tg_save(const char *path, const tg_tensor *t); /* borrows */
 
+/* The devices as JSON text, for tdevice: {"devices":[...],"default":...}.
+ * bench adds measured memory bandwidth and GEMM rate.  free() the result. */
+char *tg_device_report(bool bench, bool pretty);
+
+/* ---- The CPU backend's BLAS (OpenBLAS) ---- */
+void tg_blas_set_threads(int n);  /* as OPENBLAS_NUM_THREADS does */
+int tg_blas_threads(void);
+const char *tg_blas_config(void); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
+const char *tg_blas_corename(void); /* the kernel set in use, e.g. "Haswell" */
+/* Monotonic seconds, for timings. */
+double tg_now(void);
+
 /* ---- For the tools (cli.c) ---- */
 /* Prints the current error as "tool: message" (with the expression's line
  * and a caret when the error has a position) and returns the exit status. */
@@ -356,5 +369,10 @@ int tg_cli_fail(const char *tool);
 void tg_cli_set_source(const char *src); /* the expression, for carets */
 tg_status tg_cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
 tg_status tg_cli_finish_output(void); /* flushes stdout, reports write errors */
+/* argv with the operands moved after "--", so that -x**2 or -5 are operands
+ * (see cli.c); the array is malloc'd and lives until exit. */
+struct option;
+char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
+                            const struct option *longopts, int *new_argc);
 
 #endif

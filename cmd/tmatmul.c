@@ -1,0 +1,186 @@
+/* tmatmul -- A @ B with torch.matmul's rules (SPEC section 5).
+ *   tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]'   ->   [[19,22],[43,50]]  */
+#include "tg.h"
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOOL "tmatmul"
+
+static const char usage[] =
+    "usage: tmatmul A B [--ta] [--tb] [--grad] [--grad-output G] [--dtype DTYPE]\n"
+    "               [--threads N] [--time] [--device DEV] [-o FILE] [--pretty] [--help] [--version]\n"
+    "Prints A @ B (torch.matmul: 1-D dot, 2-D product, batched with broadcast batch dims).\n"
+    "A, B and G are JSON, .npy or .json files, or - for standard input.\n"
+    "  --ta, --tb          use A.mT / B.mT (the last two dims swapped; handed to BLAS as a transpose)\n"
+    "  --grad              print {\"value\":A@B,\"grad\":{\"a\":dA,\"b\":dB}} for L = sum(A@B)\n"
+    "  --grad-output G     the upstream gradient dL/d(A@B) instead of ones (implies --grad)\n"
+    "  --dtype DTYPE       convert A and B to float32, float64 or int64 first\n"
+    "  --threads N         OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else all cores)\n"
+    "  --time              print the product's time, GFLOP/s and thread count to standard error\n"
+    "  --device DEV        cpu, cuda or auto\n"
+    "  -o, --out FILE      write the result to FILE (.npy or .json) instead of standard output\n"
+    "  --pretty            indent the --grad object\n"
+    "See tmatmul(1).\n";
+
+typedef struct {
+    const char *a, *b, *grad_output, *out;
+    bool ta, tb, grad, time, pretty;
+    int dtype; /* -1: as given */
+} options;
+
+static tg_tensor *load(const char *arg, int dtype, bool grad, bool mT)
+{
+    tg_tensor *t = tg_load_arg(arg, -1, NULL);
+    if (t && dtype >= 0)
+        t = tg_cast(t, (tg_dtype)dtype);
+    if (t && grad) {
+        if (!tg_dtype_is_float(t->dtype)) {
+            tg_error(TG_EINPUT, "--grad needs float operands, and %s is %s (use --dtype float32)",
+                     arg, tg_dtype_name(t->dtype));
+            tg_release(t);
+            return NULL;
+        }
+        tg_set_requires_grad(t, true);
+    }
+    if (t && mT) {
+        if (t->ndim < 2) {
+            tg_error(TG_EINPUT, "--ta/--tb transpose the last two dims, and %s has %d", arg, t->ndim);
+            tg_release(t);
+            return NULL;
+        }
+        /* a view of the leaf: its gradient still reaches the leaf */
+        return tg_transpose(t, -2, -1);
+    }
+    return t;
+}
+
+static int run(const options *o)
+{
+    int status = 0;
+    tg_tensor *a = NULL, *b = NULL, *c = NULL, *leaf_a = NULL, *leaf_b = NULL;
+    tg_tensor *grads[2] = {0};
+    a = load(o->a, o->dtype, o->grad, o->ta);
+    b = a ? load(o->b, o->dtype, o->grad, o->tb) : NULL;
+    if (!a || !b)
+        goto fail;
+    /* the leaves, whose gradients are printed (a itself, or a's base for --ta) */
+    leaf_a = tg_ref(o->ta ? a->in[0] : a);
+    leaf_b = tg_ref(o->tb ? b->in[0] : b);
+    int64_t n = a->ndim > 1 ? a->shape[a->ndim - 2] : 1, k = a->shape[a->ndim - 1];
+    int64_t m = b->ndim > 1 ? b->shape[b->ndim - 1] : 1;
+    double t0 = tg_now();
+    c = tg_matmul(tg_ref(a), tg_ref(b));
+    double dt = tg_now() - t0;
+    if (!c)
+        goto fail;
+    if (o->time) {
+        double batches = c->numel / (double)(n * m > 0 ? n * m : 1);
+        double flops = 2.0 * (double)n * (double)m * (double)k * batches;
+        fprintf(stderr, "tmatmul: product %lldx%lldx%lld%s %s in %.6f s, %.2f GFLOP/s, %d BLAS thread%s\n",
+                (long long)n, (long long)k, (long long)m, batches > 1 ? " (batched)" : "",
+                tg_dtype_name(c->dtype), dt, dt > 0 ? flops / dt * 1e-9 : 0.0, tg_blas_threads(),
+                tg_blas_threads() == 1 ? "" : "s");
+    }
+    if (o->grad) {
+        tg_tensor *g = o->grad_output ? tg_load_arg(o->grad_output, -1, NULL) : NULL;
+        if (o->grad_output && !g)
+            goto fail;
+        if (!g && !(g = tg_full(c->dtype, c->ndim, c->shape, 1))) /* L = sum(A@B) */
+            goto fail;
+        if (tg_backward(c, g, false, false) != TG_OK)
+            goto fail;
+        grads[0] = tg_ref(leaf_a->grad);
+        grads[1] = tg_ref(leaf_b->grad);
+        const char *names[2] = {"a", "b"};
+        if (o->out && tg_save(o->out, c) != TG_OK)
+            goto fail;
+        if (tg_write_result(stdout, c, names, grads, 2, o->pretty) != TG_OK)
+            goto fail;
+    } else if (o->out) {
+        if (tg_save(o->out, c) != TG_OK)
+            goto fail;
+    } else if (tg_json_write(stdout, c) != TG_OK || putchar('\n') == EOF)
+        goto fail;
+    if (tg_cli_finish_output() != TG_OK)
+        goto fail;
+    goto done;
+fail:
+    status = tg_cli_fail(TOOL);
+done:
+    tg_release(grads[0]);
+    tg_release(grads[1]);
+    tg_release(c);
+    tg_release(a);
+    tg_release(b);
+    tg_release(leaf_a);
+    tg_release(leaf_b);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_TA = 256, O_TB, O_GRAD, O_GRAD_OUTPUT, O_DTYPE, O_THREADS, O_TIME, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
+    static const struct option longopts[] = {
+        {"ta", no_argument, 0, O_TA}, {"tb", no_argument, 0, O_TB}, {"grad", no_argument, 0, O_GRAD},
+        {"grad-output", required_argument, 0, O_GRAD_OUTPUT}, {"dtype", required_argument, 0, O_DTYPE},
+        {"threads", required_argument, 0, O_THREADS}, {"time", no_argument, 0, O_TIME},
+        {"device", required_argument, 0, O_DEVICE}, {"out", required_argument, 0, 'o'},
+        {"pretty", no_argument, 0, O_PRETTY}, {"version", no_argument, 0, O_VERSION},
+        {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+    options o = {.dtype = -1};
+    opterr = 0;
+    int c;
+    long threads;
+    tg_device dev;
+    tg_dtype dt;
+    argv = tg_cli_operands_last(argc, argv, ":o:h", longopts, &argc);
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_TA: o.ta = true; break;
+        case O_TB: o.tb = true; break;
+        case O_GRAD: o.grad = true; break;
+        case O_GRAD_OUTPUT: o.grad_output = optarg; o.grad = true; break;
+        case O_DTYPE:
+            if (tg_dtype_parse(optarg, &dt) != TG_OK || dt == TG_BOOL) {
+                tg_error_clear();
+                tg_error(TG_EUSAGE, "--dtype expects float32, float64 or int64, not '%.40s'", optarg);
+                return tg_cli_fail(TOOL);
+            }
+            o.dtype = dt;
+            break;
+        case O_THREADS:
+            if (tg_cli_parse_long("--threads", optarg, 1, 1024, &threads) != TG_OK)
+                return tg_cli_fail(TOOL);
+            tg_blas_set_threads((int)threads);
+            break;
+        case O_TIME: o.time = true; break;
+        case O_DEVICE:
+            if (tg_device_parse(optarg, &dev) != TG_OK)
+                return tg_cli_fail(TOOL);
+            break;
+        case 'o': o.out = optarg; break;
+        case O_PRETTY: o.pretty = true; break;
+        case O_VERSION: printf("tmatmul %s\n", TG_VERSION); return 0;
+        case 'h':
+        case O_HELP: fputs(usage, stdout); return 0;
+        case ':':
+            tg_error(TG_EUSAGE, "option %s needs an argument (see tmatmul --help)", argv[optind - 1]);
+            return tg_cli_fail(TOOL);
+        default:
+            if (optopt)
+                tg_error(TG_EUSAGE, "unknown option '-%c' (see tmatmul --help)", optopt);
+            else
+                tg_error(TG_EUSAGE, "unknown option '%s' (see tmatmul --help)", argv[optind - 1]);
+            return tg_cli_fail(TOOL);
+        }
+    }
+    if (argc - optind != 2) {
+        tg_error(TG_EUSAGE, "expected two operands A and B, got %d (usage: tmatmul A B)", argc - optind);
+        return tg_cli_fail(TOOL);
+    }
+    o.a = argv[optind];
+    o.b = argv[optind + 1];
+    return run(&o);
+}

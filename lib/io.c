@@ -1,0 +1,210 @@
+/* io.c -- tensors from command-line arguments, files and standard input,
+ * and tensors to files (SPEC sections 1 and 2). */
+#include "internal.h"
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NPY_MAGIC "\x93NUMPY"
+#define EMPTY_INPUT "empty input: expected a JSON tensor or a .npy file"
+
+/* ---- reading whole files ---- */
+
+static tg_status too_big(const char *name)
+{
+    return tg_error(TG_EINPUT, "%s is larger than the limit of %lld bytes (16 GiB) for one input",
+                    name, (long long)TG_MAX_INPUT_BYTES);
+}
+
+/* Reads fd to its end into a NUL-terminated buffer.  name is how messages
+ * call the source ("'a.npy'" or "standard input"). */
+static char *read_fd(int fd, const char *name, size_t *len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        tg_error(TG_ERESOURCE, "cannot read %s: %s", name, strerror(errno));
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        tg_error(TG_ERESOURCE, "%s is a directory, not a tensor file", name);
+        return NULL;
+    }
+    bool regular = S_ISREG(st.st_mode);
+    if (regular && st.st_size > TG_MAX_INPUT_BYTES) {
+        too_big(name);
+        return NULL;
+    }
+    /* a regular file's size plus room to see the end and the NUL; pipes grow */
+    size_t cap = regular ? (size_t)st.st_size + 2 : 1 << 16, n = 0;
+    char *buf = tg_malloc(cap);
+    while (buf) {
+        if (n + 1 == cap) {
+            char *nb = tg_realloc(buf, cap * 2);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            tg_error(TG_ERESOURCE, "cannot read %s: %s", name, strerror(errno));
+            break;
+        }
+        if (r == 0) {
+            buf[n] = 0;
+            *len = n;
+            return buf;
+        }
+        n += (size_t)r;
+        if (n > (size_t)TG_MAX_INPUT_BYTES) {
+            too_big(name);
+            break;
+        }
+    }
+    tg_free(buf);
+    return NULL;
+}
+
+char *tg_read_file(const char *path, size_t *len)
+{
+    size_t dummy;
+    if (!len)
+        len = &dummy;
+    if (!strcmp(path, "-"))
+        return read_fd(STDIN_FILENO, "standard input", len);
+    char name[512];
+    snprintf(name, sizeof name, "'%s'", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        tg_error(TG_ERESOURCE, "cannot open %s: %s", name, strerror(errno));
+        return NULL;
+    }
+    char *buf = read_fd(fd, name, len);
+    close(fd);
+    return buf;
+}
+
+/* ---- loading tensor arguments ---- */
+
+/* The error set so far, restated with where the input came from: the
+ * first error wins, so the message is taken, cleared and set again.  Any
+ * position is dropped: it was one in the file, not in an expression. */
+static void error_source(const char *source)
+{
+    tg_status code = tg_errcode();
+    if (code == TG_OK)
+        return;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", tg_errmsg());
+    tg_error_clear();
+    tg_error(code, "%s: %s", source, msg);
+}
+
+static bool only_space(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!isspace((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* An argument "parses as JSON" (SPEC section 1) when it starts as a JSON
+ * value can, or with a non-finite number as the toolkit writes them. */
+static bool looks_like_json(const char *s)
+{
+    static const char *const words[] = {"true", "false", "null", "NaN", "Infinity"};
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s && strchr("[{\"-0123456789", *s))
+        return true;
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (!strncmp(s, words[i], strlen(words[i])))
+            return true;
+    return false;
+}
+
+static bool path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* The content of a file or of standard input: .npy by its magic, else JSON. */
+static tg_tensor *load_bytes(const char *buf, size_t len, int dtype_hint, int *requires_grad,
+                             const char *source)
+{
+    tg_tensor *t;
+    if (only_space(buf, len)) {
+        tg_error(TG_EINPUT, EMPTY_INPUT " (%s is empty)", source);
+        return NULL;
+    }
+    if (len >= 6 && !memcmp(buf, NPY_MAGIC, 6)) {
+        t = tg_npy_read(buf, len);
+        if (t && dtype_hint >= 0 && dtype_hint < TG_NDTYPES && (tg_dtype)dtype_hint != t->dtype)
+            t = tg_cast(t, (tg_dtype)dtype_hint);
+    } else {
+        t = tg_json_parse(buf, len, dtype_hint, requires_grad);
+    }
+    if (!t)
+        error_source(source);
+    return t;
+}
+
+tg_tensor *tg_load_arg(const char *arg, int dtype_hint, int *requires_grad)
+{
+    if (requires_grad)
+        *requires_grad = -1;
+    if (!arg) {
+        tg_error(TG_EINPUT, "no tensor given: expected JSON, a file name or -");
+        return NULL;
+    }
+    bool is_stdin = !strcmp(arg, "-");
+    if (!is_stdin && !path_exists(arg)) {
+        if (looks_like_json(arg))
+            return tg_json_parse(arg, strlen(arg), dtype_hint, requires_grad);
+        if (only_space(arg, strlen(arg))) {
+            tg_error(TG_EINPUT, EMPTY_INPUT " (the argument is empty)");
+            return NULL;
+        }
+    }
+    size_t len;
+    char *buf = tg_read_file(arg, &len);
+    if (!buf)
+        return NULL;
+    tg_tensor *t = load_bytes(buf, len, dtype_hint, requires_grad, is_stdin ? "standard input" : arg);
+    tg_free(buf);
+    return t;
+}
+
+/* ---- saving ---- */
+
+static bool is_npy_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 4 && !strcasecmp(path + n - 4, ".npy");
+}
+
+tg_status tg_save(const char *path, const tg_tensor *t)
+{
+    if (!t)
+        return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to save");
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return tg_error(TG_ERESOURCE, "cannot write '%s': %s", path, strerror(errno));
+    bool npy = is_npy_path(path);
+    tg_status st = npy ? tg_npy_write(f, t) : tg_json_write(f, t);
+    if (st != TG_OK)
+        error_source(path);
+    else if (!npy && fputc('\n', f) == EOF)
+        st = tg_error(TG_ERESOURCE, "cannot write '%s': %s", path, strerror(errno));
+    /* buffered data reaches the file here: a full disk shows up now */
+    if (fclose(f) != 0 && st == TG_OK)
+        st = tg_error(TG_ERESOURCE, "cannot write '%s': %s", path, strerror(errno));
+    return st;
+}

@@ -1,0 +1,371 @@
+/* json_write.c -- tensors to JSON text (SPEC section 2).
+ *
+ * Numbers are written with the fewest significant digits that read back
+ * (strtof for float32, strtod for float64) to the identical value: float32
+ * 0.1 prints 0.1, not 0.100000001.  Those digits are the ones "%.{p}g"
+ * gives for the smallest such p; they are laid out the way Python's repr
+ * lays out a float: positional when the decimal exponent is in [-4, 16)
+ * (50, 0.001, 1234.5), else exponential as C prints it (1e+16, 1.5e-07).
+ * Integral values have no decimal point (9, not 9.0), except -0.0, which
+ * keeps one because "-0" reads back as the integer 0.  Non-finite values are
+ * the strings "NaN", "Infinity" and "-Infinity", since JSON has no such
+ * numbers.
+ *
+ * Finding the digits: one snprintf gives all 9 (float32) or 17 (float64)
+ * significant digits, correctly rounded; rounding those to p digits gives
+ * "%.{p}g"'s digits except on an exact tie (...50..0), where we ask
+ * snprintf again.  A binary search over p finds the smallest that reads
+ * back: if p digits read back, so do p+1 (the p+1-digit grid contains the
+ * p-digit one, so its nearest point is at least as close).  Whether digits
+ * read back is decided exactly without strtod in the common cases (see
+ * reads_back_*), so printing costs about one snprintf per number.
+ */
+#include "json.h"
+#include "internal.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Significant decimal digits of a positive finite value: d[0..n) with the
+ * first digit worth 10^exp10. */
+typedef struct {
+    char d[24];
+    int n;
+    int exp10;
+} decimal;
+
+/* The n correctly rounded digits of x > 0, from printf. */
+static void printf_digits(double x, int n, decimal *out)
+{
+    char tmp[48];
+    int k = 0;
+    snprintf(tmp, sizeof tmp, "%.*e", n - 1, x);
+    const char *s = tmp;
+    for (; *s && *s != 'e'; s++)
+        if (*s != '.')
+            out->d[k++] = *s;
+    out->n = k;
+    out->exp10 = atoi(s + 1);
+}
+
+/* Rounds the digits of all to p < all->n digits, half to even as printf
+ * does.  Returns false on an exact tie in all's digits, where the value's
+ * own remaining digits (unknown here) decide. */
+static bool round_digits(const decimal *all, int p, decimal *out)
+{
+    char next = all->d[p];
+    bool rest_zero = true;
+    for (int i = p + 1; i < all->n; i++)
+        rest_zero &= all->d[i] == '0';
+    if (next == '5' && rest_zero)
+        return false;
+    memcpy(out->d, all->d, (size_t)p);
+    out->n = p;
+    out->exp10 = all->exp10;
+    if (next < '5')
+        return true;
+    int i = p - 1;
+    while (i >= 0 && out->d[i] == '9')
+        out->d[i--] = '0';
+    if (i >= 0) {
+        out->d[i]++;
+    } else { /* 999 -> 1000: one digit more in front */
+        out->d[0] = '1';
+        out->exp10++;
+    }
+    return true;
+}
+
+static void digits_for(double x, const decimal *all, int p, decimal *out)
+{
+    if (p >= all->n)
+        *out = *all;
+    else if (!round_digits(all, p, out))
+        printf_digits(x, p, out);
+    while (out->n > 1 && out->d[out->n - 1] == '0')
+        out->n--;
+}
+
+static uint64_t digits_value(const decimal *c) /* at most 19 digits */
+{
+    uint64_t m = 0;
+    for (int i = 0; i < c->n; i++)
+        m = m * 10 + (uint64_t)(c->d[i] - '0');
+    return m;
+}
+
+/* "DDDDe-7": the digits as an integer times a power of ten, for strto*. */
+static void digits_text(const decimal *c, char *buf)
+{
+    memcpy(buf, c->d, (size_t)c->n);
+    snprintf(buf + c->n, 16, "e%d", c->exp10 - c->n + 1);
+}
+
+/* Is d exactly halfway between two float32 values (d in float32's normal
+ * range)?  Then (float)d may round differently from the decimal itself. */
+static bool f32_midpoint(double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    return (bits & ((UINT64_C(1) << 29) - 1)) == UINT64_C(1) << 28;
+}
+
+/* Do these digits read back (strtof) as x > 0?  Exact fast paths: the
+ * decimal in float arithmetic (one rounding), or in double and then to
+ * float, which rounds twice but agrees with one rounding unless the double
+ * is a float midpoint (no float midpoint can lie strictly between a
+ * decimal and its nearest double: the midpoint is itself a double). */
+static bool reads_back_f32(const decimal *c, float x)
+{
+    uint64_t m = digits_value(c);
+    int e = c->exp10 - c->n + 1;
+    float f;
+    double d;
+    if (tg_dec_fast_float(m, e, &f))
+        return f == x;
+    if (x >= 2 * FLT_MIN && x <= FLT_MAX / 2 && tg_dec_fast_double(m, e, &d) && !f32_midpoint(d))
+        return (float)d == x;
+    char buf[48];
+    digits_text(c, buf);
+    return strtof(buf, NULL) == x;
+}
+
+static bool reads_back_f64(const decimal *c, double x)
+{
+    double d;
+    if (tg_dec_fast_double(digits_value(c), c->exp10 - c->n + 1, &d))
+        return d == x;
+    char buf[48];
+    digits_text(c, buf);
+    return strtod(buf, NULL) == x;
+}
+
+/* The shortest digits of x > 0 that read back; is_f32: x is a float. */
+static void shortest(double x, bool is_f32, decimal *out)
+{
+    int lo = 1, hi = is_f32 ? 9 : 17; /* hi always reads back */
+    decimal all, c;
+    printf_digits(x, hi, &all);
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        digits_for(x, &all, mid, &c);
+        if (is_f32 ? reads_back_f32(&c, (float)x) : reads_back_f64(&c, x))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    digits_for(x, &all, hi, out);
+}
+
+/* Lays out digits as Python's repr does (see the top comment). */
+static int layout(char *buf, bool neg, const decimal *c)
+{
+    char *s = buf;
+    int n = c->n, x = c->exp10;
+    if (neg)
+        *s++ = '-';
+    if (x < -4 || x >= 16) {
+        *s++ = c->d[0];
+        if (n > 1) {
+            *s++ = '.';
+            memcpy(s, c->d + 1, (size_t)n - 1);
+            s += n - 1;
+        }
+        s += sprintf(s, "e%c%02d", x < 0 ? '-' : '+', abs(x));
+    } else if (x < 0) {
+        *s++ = '0';
+        *s++ = '.';
+        for (int i = -1; i > x; i--)
+            *s++ = '0';
+        memcpy(s, c->d, (size_t)n);
+        s += n;
+    } else {
+        for (int i = 0; i < n || i <= x; i++) {
+            if (i == x + 1)
+                *s++ = '.';
+            *s++ = i < n ? c->d[i] : '0';
+        }
+    }
+    *s = 0;
+    return (int)(s - buf);
+}
+
+static int put(char *buf, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(buf, s, n + 1);
+    return (int)n;
+}
+
+/* NaN, infinities and zeros, or 0 when v is none of those. */
+static int format_special(char *buf, double v)
+{
+    if (isnan(v))
+        return put(buf, "\"NaN\"");
+    if (isinf(v))
+        return put(buf, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    if (v == 0)
+        return put(buf, signbit(v) ? "-0.0" : "0");
+    return 0;
+}
+
+static int format_f32(char *buf, float v)
+{
+    decimal c;
+    int k = format_special(buf, v);
+    if (k)
+        return k;
+    shortest(fabsf(v), true, &c);
+    return layout(buf, v < 0, &c);
+}
+
+static int format_f64(char *buf, double v)
+{
+    decimal c;
+    int k = format_special(buf, v);
+    if (k)
+        return k;
+    shortest(fabs(v), false, &c);
+    return layout(buf, v < 0, &c);
+}
+
+static int format_i64(char *buf, int64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int k = 0;
+    if (v < 0)
+        buf[k++] = '-';
+    while (n)
+        buf[k++] = tmp[--n];
+    buf[k] = 0;
+    return k;
+}
+
+int tg_format_number(char *buf, double v, tg_dtype dt)
+{
+    switch (dt) {
+    case TG_BOOL: return put(buf, v != 0 ? "true" : "false");
+    case TG_FLOAT32: return format_f32(buf, (float)v);
+    case TG_INT64:
+        /* a double holds int64 values exactly only up to 2^53; out of
+         * range (or NaN) it cannot be an int64 at all: write it as float64 */
+        if (v >= -0x1p63 && v < 0x1p63)
+            return format_i64(buf, (int64_t)v);
+        return format_f64(buf, v);
+    default: return format_f64(buf, v);
+    }
+}
+
+/* ---- writing a tensor through a buffer ---- */
+typedef struct {
+    FILE *f;
+    size_t n;
+    int err; /* errno of the first failed write, or 0 */
+    char buf[1 << 16];
+} wbuf;
+
+static void flush(wbuf *w)
+{
+    if (w->n && !w->err && fwrite(w->buf, 1, w->n, w->f) != w->n)
+        w->err = errno ? errno : EIO;
+    w->n = 0;
+}
+
+/* Room for one number or a few brackets. */
+static char *room(wbuf *w)
+{
+    if (w->n + 64 > sizeof w->buf)
+        flush(w);
+    return w->buf + w->n;
+}
+
+static void put_char(wbuf *w, char c)
+{
+    *room(w) = c;
+    w->n++;
+}
+
+/* Element at offset off (in elements) from element 0 of the view. */
+static void put_elem(wbuf *w, const tg_tensor *t, const char *base, int64_t off)
+{
+    char *s = room(w);
+    switch (t->dtype) {
+    case TG_FLOAT32: w->n += (size_t)format_f32(s, ((const float *)base)[off]); break;
+    case TG_FLOAT64: w->n += (size_t)format_f64(s, ((const double *)base)[off]); break;
+    case TG_INT64: w->n += (size_t)format_i64(s, ((const int64_t *)base)[off]); break;
+    default: w->n += (size_t)put(s, ((const bool *)base)[off] ? "true" : "false"); break;
+    }
+}
+
+/* An empty tensor: nested [] down to the first zero dimension.  Recursion
+ * is bounded by the rank. */
+static void put_empty(wbuf *w, const tg_tensor *t, int d)
+{
+    put_char(w, '[');
+    if (t->shape[d] > 0)
+        for (int64_t i = 0; i < t->shape[d]; i++) {
+            if (i)
+                put_char(w, ',');
+            put_empty(w, t, d + 1);
+        }
+    put_char(w, ']');
+}
+
+/* A non-empty tensor: the elements in row-major order, walking the view's
+ * strides with an odometer, opening and closing brackets as indices wrap. */
+static void put_elements(wbuf *w, const tg_tensor *t)
+{
+    const char *base = tg_data(t);
+    int64_t idx[TG_MAX_DIMS] = {0}, off = 0;
+    int nd = t->ndim;
+    for (int d = 0; d < nd; d++)
+        put_char(w, '[');
+    for (;;) {
+        put_elem(w, t, base, off);
+        int d = nd - 1;
+        for (; d >= 0; d--) {
+            off += t->stride[d];
+            if (++idx[d] < t->shape[d])
+                break;
+            off -= t->stride[d] * t->shape[d];
+            idx[d] = 0;
+            put_char(w, ']');
+        }
+        if (d < 0)
+            break;
+        put_char(w, ',');
+        for (int k = d + 1; k < nd; k++)
+            put_char(w, '[');
+    }
+}
+
+tg_status tg_json_write(FILE *f, const tg_tensor *t)
+{
+    wbuf *w = tg_malloc(sizeof *w);
+    if (!w)
+        return TG_ERESOURCE;
+    w->f = f;
+    w->n = 0;
+    w->err = 0;
+    errno = 0;
+    if (t->numel == 0)
+        put_empty(w, t, 0);
+    else
+        put_elements(w, t);
+    flush(w);
+    if (!w->err && (fflush(f) != 0 || ferror(f)))
+        w->err = errno ? errno : EIO;
+    int err = w->err;
+    tg_free(w);
+    if (err)
+        return tg_error(TG_ERESOURCE, "cannot write output: %s", strerror(err));
+    return TG_OK;
+}

@@ -1,0 +1,210 @@
+/* test_ops.c -- every op of the op table against central finite
+ * differences in float64, driven by the table: an op without a case here
+ * fails the completeness test. */
+#include "test.h"
+#include "internal.h"
+#include <stdlib.h>
+
+typedef struct {
+    const char *op;   /* the op table's name */
+    const char *expr; /* an expression that exercises it */
+    int nvars;        /* x, y, z */
+    const char *shapes[3];
+    double lo, hi;    /* the domain the inputs are drawn from */
+    double tol;       /* relative tolerance, 1e-5 when 0 */
+    double h;         /* finite-difference step, 1e-6 when 0 (float32 needs more) */
+} op_case;
+
+static const op_case cases[] = {
+    {"neg", "-x", 1, {"2,3"}, -2, 2, 0, 0},
+    {"exp", "exp(x)", 1, {"2,3"}, -2, 2, 0, 0},
+    {"log", "log(x)", 1, {"4"}, 0.5, 3, 0, 0},
+    {"sqrt", "sqrt(x)", 1, {"4"}, 0.5, 3, 0, 0},
+    {"sin", "sin(x)", 1, {"3"}, -3, 3, 0, 0},
+    {"cos", "cos(x)", 1, {"3"}, -3, 3, 0, 0},
+    {"tan", "tan(x)", 1, {"3"}, -1, 1, 0, 0},
+    {"tanh", "tanh(x)", 1, {"2,2"}, -2, 2, 0, 0},
+    {"sigmoid", "sigmoid(x)", 1, {"5"}, -4, 4, 0, 0},
+    {"relu", "relu(x)", 1, {"6"}, -2, 2, 0, 0},
+    {"abs", "abs(x)", 1, {"6"}, -2, 2, 0, 0},
+    {"sign", "sign(x) * x", 1, {"6"}, -2, 2, 0, 0},
+    {"log1p", "log1p(x)", 1, {"4"}, -0.5, 2, 0, 0},
+    {"expm1", "expm1(x)", 1, {"4"}, -2, 2, 0, 0},
+    {"erf", "erf(x)", 1, {"4"}, -2, 2, 0, 0},
+    {"softplus", "softplus(x)", 1, {"4"}, -3, 3, 0, 0},
+    {"clamp", "clamp(x, min=-0.5, max=0.7)", 1, {"8"}, -2, 2, 0, 0},
+    {"add", "x + y", 2, {"3,1", "4"}, -2, 2, 0, 0},
+    {"sub", "x - y", 2, {"2,3", "3"}, -2, 2, 0, 0},
+    {"mul", "x * y", 2, {"3,1", "1,4"}, -2, 2, 0, 0},
+    {"div", "x / y", 2, {"3", "2,3"}, 0.5, 2, 0, 0},
+    {"pow", "x ** y", 2, {"3", "2,3"}, 0.5, 2, 0, 0},
+    {"maximum", "maximum(x, y)", 2, {"4", "3,4"}, -2, 2, 0, 0},
+    {"minimum", "minimum(x, y)", 2, {"4", "3,4"}, -2, 2, 0, 0},
+    {"eq", "where(x == y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
+    {"ne", "where(x != y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
+    {"lt", "where(x < y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
+    {"le", "where(x <= y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
+    {"gt", "where(x > y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
+    {"ge", "where(x >= y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
+    {"where", "where(z > 0, x, y) * z", 3, {"3,1", "4", "3,4"}, -2, 2, 0, 0},
+    {"sum", "x.sum(dim=(0, 2), keepdim=True) * x.sum(1, keepdim=True)", 1, {"2,3,4"}, -2, 2, 0, 0},
+    {"amax", "amax(x, dim=1)", 1, {"3,5"}, -2, 2, 0, 0},
+    {"amin", "amin(x, dim=(0,1))", 1, {"3,5"}, -2, 2, 0, 0},
+    {"max", "max(x, dim=0) + max(x)", 1, {"4,3"}, -2, 2, 0, 0},
+    {"min", "min(x, 1, keepdim=True) + min(x)", 1, {"4,3"}, -2, 2, 0, 0},
+    {"reshape", "x.reshape(3, 2) * [1, 2]", 1, {"2,3"}, -2, 2, 0, 0},
+    {"expand", "x.expand(3, 4) * y", 2, {"3,1", "3,4"}, -2, 2, 0, 0},
+    {"permute", "x.permute(2, 0, 1) * y", 2, {"2,3,4", "4,1,3"}, -2, 2, 0, 0},
+    {"slice", "x[1:, ::2] * 3", 1, {"3,5"}, -2, 2, 0, 0},
+    {"slice_backward", "x[1:3] * x[0:2]", 1, {"4,2"}, -2, 2, 0, 0},
+    {"contiguous", "x.T.contiguous() * [1, 2, 3]", 1, {"3,2"}, -2, 2, 0, 0},
+    {"to", "x.float().double() * y", 2, {"3", "3"}, -2, 2, 1e-4, 1e-2},
+    {"matmul", "(x @ y) * (y.mT @ x.mT).mT + (x[0] @ y[:, 0]).sum()", 2, {"2,3,4", "4,5"}, -2, 2, 0, 0},
+};
+#define NCASES (int)(sizeof cases / sizeof *cases)
+
+static int parse_shape(const char *s, int64_t *shape)
+{
+    int n = 0;
+    while (s && *s) {
+        shape[n++] = strtoll(s, (char **)&s, 10);
+        if (*s == ',')
+            s++;
+    }
+    return n;
+}
+
+static const char *var_names[3] = {"x", "y", "z"};
+
+/* L = sum(expr * w) evaluated without a graph */
+static double loss(tg_program *p, tg_tensor **vars, int nvars, const tg_tensor *w)
+{
+    tg_env env = {0};
+    for (int i = 0; i < nvars; i++)
+        tg_env_set(&env, var_names[i], tg_ref(vars[i]));
+    bool old = tg_set_grad_enabled(false);
+    tg_tensor *v = tg_program_eval(p, &env);
+    double s = 0;
+    if (v) {
+        tg_tensor *vc = tg_cast(tg_contiguous(v), TG_FLOAT64);
+        for (int64_t k = 0; vc && k < vc->numel; k++)
+            s += tg_get(vc, k) * tg_get(w, k);
+        tg_release(vc);
+    }
+    tg_set_grad_enabled(old);
+    tg_env_free(&env);
+    return s;
+}
+
+static void check_case(const op_case *c)
+{
+    tg_program *p = tg_program_parse(c->expr);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    tg_tensor *vars[3] = {0};
+    for (int i = 0; i < c->nvars; i++) {
+        int64_t shape[TG_MAX_DIMS];
+        int nd = parse_shape(c->shapes[i], shape);
+        vars[i] = tg_empty(TG_FLOAT64, nd, shape);
+        for (int64_t k = 0; k < vars[i]->numel; k++) {
+            double v = test_uniform(c->lo, c->hi);
+            /* keep away from kinks (relu, abs, clamp, max ties) where FD lies */
+            if (fabs(v) < 0.05) v += 0.1;
+            if (fabs(v + 0.5) < 0.05 || fabs(v - 0.7) < 0.05) v += 0.1;
+            ((double *)tg_data(vars[i]))[k] = v;
+        }
+    }
+    tg_env env = {0};
+    for (int i = 0; i < c->nvars; i++) {
+        tg_set_requires_grad(vars[i], true);
+        tg_env_set(&env, var_names[i], tg_ref(vars[i]));
+    }
+    tg_tensor *out = tg_program_eval(p, &env);
+    if (!out) {
+        test_failures++;
+        fprintf(stderr, "  op %s (%s): %s\n", c->op, c->expr, tg_errmsg());
+        tg_error_clear();
+    }
+    tg_tensor *w = out ? tg_empty(TG_FLOAT64, out->ndim, out->shape) : NULL;
+    for (int64_t k = 0; w && k < w->numel; k++)
+        ((double *)tg_data(w))[k] = test_uniform(-1, 1);
+    if (out && w) {
+        CHECK(tg_backward(out, tg_ref(w), false, false) == TG_OK);
+        double h = c->h ? c->h : 1e-6;
+        for (int i = 0; i < c->nvars; i++) {
+            tg_tensor *g = vars[i]->grad;
+            if (!g) {
+                test_failures++;
+                fprintf(stderr, "  op %s (%s): no gradient for %s\n", c->op, c->expr, var_names[i]);
+                continue;
+            }
+            for (int64_t k = 0; k < vars[i]->numel; k++) {
+                double *x = (double *)tg_data(vars[i]) + k, x0 = *x;
+                *x = x0 + h;
+                double lp = loss(p, vars, c->nvars, w);
+                *x = x0 - h;
+                double lm = loss(p, vars, c->nvars, w);
+                *x = x0;
+                double fd = (lp - lm) / (2 * h), an = tg_get(g, k);
+                double tol = c->tol ? c->tol : 1e-5;
+                if (!(fabs(fd - an) <= tol + tol * fabs(fd))) {
+                    test_failures++;
+                    fprintf(stderr, "  op %s (%s): d/d%s[%lld] analytic %.12g, finite differences %.12g\n",
+                            c->op, c->expr, var_names[i], (long long)k, an, fd);
+                    break;
+                }
+            }
+        }
+    }
+    tg_release(w);
+    tg_release(out);
+    tg_env_free(&env);
+    for (int i = 0; i < c->nvars; i++)
+        tg_release(vars[i]);
+    tg_program_free(p);
+}
+
+TEST(ops_gradients_match_finite_differences)
+{
+    for (int i = 0; i < NCASES; i++)
+        for (int rep = 0; rep < 3; rep++)
+            check_case(&cases[i]);
+}
+
+TEST(ops_every_op_has_a_gradient_case)
+{
+    for (int op = 0; op < tg_op_count(); op++) {
+        bool found = false;
+        for (int i = 0; i < NCASES; i++)
+            found = found || !strcmp(cases[i].op, tg_op_name(op));
+        if (!found) {
+            test_failures++;
+            fprintf(stderr, "  op '%s' has no case in test_ops.c\n", tg_op_name(op));
+        }
+    }
+}
+
+/* a deliberately wrong backward must be caught by the same check */
+static tg_status wrong_backward(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tg_ref(g), tg_scalar_like(1.5, g)); /* d/dx exp(x) is not 1.5 */
+    return TG_OK;
+}
+
+TEST(ops_check_catches_a_wrong_backward)
+{
+    tg_opdef *def = (tg_opdef *)&tg_ops[TG_OP_EXP];
+    tg_backward_fn saved = def->backward;
+    def->backward = wrong_backward;
+    int before = test_failures;
+    FILE *err = stderr;
+    stderr = fopen("/dev/null", "w");
+    check_case(&cases[1]);
+    fclose(stderr);
+    stderr = err;
+    def->backward = saved;
+    bool caught = test_failures > before;
+    test_failures = before;
+    CHECK(caught);
+}
