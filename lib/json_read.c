@@ -955,6 +955,7 @@ static tg_status parse_grad_member(jp *p, size_t at, int *rg)
 static tg_status parse_shape_member(jp *p, size_t at, int *ndim, int64_t *shape)
 {
     jnum n;
+    int64_t numel = 1;
     p->pos = at;
     *ndim = 0;
     if (peek(p) != '[')
@@ -975,6 +976,9 @@ static tg_status parse_shape_member(jp *p, size_t at, int *ndim, int64_t *shape)
             return TG_EINPUT;
         if (shape[*ndim] < 0)
             return fail("negative size %lld at offset %zu in \"shape\"", (long long)shape[*ndim], el);
+        if (tg_mul_overflows(numel, shape[*ndim], &numel) || numel > TG_MAX_ELEMS)
+            return fail("\"shape\" at offset %zu has too many elements (the limit is 2^40, "
+                        "TG_MAX_ELEMS)", at);
         (*ndim)++;
         skip_ws(p);
         int c = peek(p);

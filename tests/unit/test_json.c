@@ -290,9 +290,16 @@ TEST(json_roundtrip_random_tensors)
                 shape[d] = 0;
         tg_tensor *t = tg_empty(dt, ndim, shape);
         fill_random(t);
-        char *s = to_json(t);
+        char *s = to_json(t), obj[1024], sh[128];
+        /* nested arrays cannot show the sizes after a 0 (shape [2,0,3] is
+         * written [[],[]]): those go through the object form's "shape" */
+        bool lossy = false;
+        for (int d = 0; d + 1 < ndim; d++)
+            lossy |= shape[d] == 0;
+        snprintf(obj, sizeof obj, "{\"data\":%s,\"shape\":%s}", s ? s : "", tg_shape_str(t, sh, sizeof sh));
+        const char *in = lossy ? obj : s ? s : "";
         int rg = 7;
-        tg_tensor *u = s ? tg_json_parse(s, strlen(s), (int)dt, &rg) : NULL;
+        tg_tensor *u = s ? tg_json_parse(in, strlen(in), (int)dt, &rg) : NULL;
         bool ok = same_tensor(t, u) && rg == -1;
         char *s2 = u ? to_json(u) : NULL;
         ok &= s2 && !strcmp(s, s2);
@@ -384,8 +391,8 @@ TEST(json_parse_accepts)
         {"{\"data\":[],\"shape\":[2,0,3]}", -1, TG_FLOAT32, "[2,0,3]", "[[],[]]", -1},
         {"{\"data\":[9223372036854775807,-9223372036854775808],\"dtype\":\"int64\"}", -1, TG_INT64,
          "[2]", "[9223372036854775807,-9223372036854775808]", -1},
-        {"{\"data\":[1e3,1.5e1,2.0,-0,0e-999,12.50e-1],\"dtype\":\"int64\"}", -1, TG_INT64, "[6]",
-         "[1000,15,2,0,0,-1]", -1},
+        {"{\"data\":[1e3,1.5e1,2.0,-0,0e-999,-12.50e1],\"dtype\":\"int64\"}", -1, TG_INT64, "[6]",
+         "[1000,15,2,0,0,-125]", -1},
         {"{\"data\":[1,0,2,\"NaN\"],\"dtype\":\"bool\"}", -1, TG_BOOL, "[4]", "[true,false,true,true]", -1},
         {"{\"data\":[true,false],\"dtype\":\"float32\"}", -1, TG_FLOAT32, "[2]", "[1,0]", -1},
         {"{\"data\":2,\"requires_grad\":true}", -1, TG_FLOAT32, "[]", "2", 1},
@@ -521,7 +528,7 @@ TEST(json_parse_refuses_bad_tensors)
     REFUSED("{\"data\\u0000\":[1]}", "unknown key");
     REFUSED("{\"shape\":[1]}", "no \"data\"");
     REFUSED("{}", "no \"data\"");
-    REFUSED("{\"data\":[],\"shape\":[4294967296,4294967296,4294967296]}", "too many elements");
+    REFUSED("{\"data\":[],\"shape\":[4294967296,4294967296,4294967296]}", "too many elements (the limit is 2^40");
     REFUSED("{\"data\":[1,2,3],\"shape\":[2,2]}", "has 3 elements but \"shape\" [2,2] needs 4");
     REFUSED("{\"data\":[1],\"shape\":[-1]}", "negative");
     REFUSED("{\"data\":[1],\"shape\":[1.5]}", "not an integer");
@@ -638,7 +645,7 @@ TEST(json_parse_named)
     CHECK(c.rg[0] == -1 && c.rg[1] == 0 && c.rg[2] == -1);
     CHECK(named("{}", &c) == TG_OK && c.calls == 0);
     CHECK(named("{\"x\":1,\"y\":2,\"x\":3}", &c) == TG_EINPUT && c.calls == 0);
-    CHECK(strstr(tg_errmsg(), "duplicate name 'x' at offset 14"));
+    CHECK(strstr(tg_errmsg(), "duplicate name 'x' at offset 13 (first given at offset 1)"));
     CHECK(named("[1]", &c) == TG_EINPUT && strstr(tg_errmsg(), "object mapping names"));
     CHECK(named("{\"x\":1,\"y\":[1,null]}", &c) == TG_EINPUT && c.calls == 1 && strstr(tg_errmsg(), "null"));
     CHECK(named("{\"x\":1,\"y\":[1,}", &c) == TG_EINPUT && c.calls == 0);
