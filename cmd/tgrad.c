@@ -12,12 +12,14 @@
 
 static const char usage[] =
     "usage: tgrad EXPR [--at VALUE | --at NAME=VALUE ...] [--inputs FILE]\n"
+    "       tgrad --file FILE [options]\n"
     "             [--wrt NAMES] [--grad-output VALUE] [--no-grad] [--dtype DTYPE]\n"
     "             [--seed N] [--device DEV] [-o FILE] [--pretty] [--help] [--version]\n"
     "Evaluates EXPR (PyTorch syntax) and prints {\"value\":...,\"grad\":{...}}.\n"
     "  --at VALUE          the value of the one variable; VALUE is JSON, a .npy/.json file or -\n"
     "  --at NAME=VALUE     the value of variable NAME (repeat for several)\n"
     "  --inputs FILE       a JSON object of named values, {\"x\": 2, \"w\": [[1,2]]}\n"
+    "  -f, --file FILE     read the expression (statements, one per line) from FILE, - for stdin\n"
     "  --wrt NAMES         differentiate only these (comma-separated); default: every float variable\n"
     "  --grad-output VALUE the upstream gradient for a non-scalar result (backward(gradient=...))\n"
     "  --no-grad           evaluate only, build no graph (torch.no_grad)\n"
@@ -32,7 +34,7 @@ typedef struct {
     const char *expr;
     const char *at[MAX_VARS];
     int nat;
-    const char *inputs, *wrt, *grad_output, *out;
+    const char *inputs, *wrt, *grad_output, *out, *file;
     bool no_grad, pretty;
 } options;
 
@@ -201,15 +203,15 @@ int main(int argc, char **argv)
         {"wrt", required_argument, 0, O_WRT}, {"grad-output", required_argument, 0, O_GRAD_OUTPUT},
         {"no-grad", no_argument, 0, O_NO_GRAD}, {"dtype", required_argument, 0, O_DTYPE},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
-        {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY},
+        {"out", required_argument, 0, 'o'}, {"file", required_argument, 0, 'f'}, {"pretty", no_argument, 0, O_PRETTY},
         {"version", no_argument, 0, O_VERSION}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     options o = {0};
     opterr = 0;
     int c;
     long seed;
     tg_device dev;
-    argv = tg_cli_operands_last(argc, argv, ":o:h", longopts, &argc);
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    argv = tg_cli_operands_last(argc, argv, ":o:f:h", longopts, &argc);
+    while ((c = getopt_long(argc, argv, ":o:f:h", longopts, NULL)) != -1) {
         switch (c) {
         case O_AT:
             if (o.nat == MAX_VARS) {
@@ -242,6 +244,7 @@ int main(int argc, char **argv)
                 return tg_cli_fail(TOOL);
             break;
         case 'o': o.out = optarg; break;
+        case 'f': o.file = optarg; break;
         case O_PRETTY: o.pretty = true; break;
         case O_VERSION: printf("tgrad %s\n", TG_VERSION); return 0;
         case 'h':
@@ -262,6 +265,21 @@ int main(int argc, char **argv)
     if (optind < argc) {
         tg_error(TG_EUSAGE, "unexpected argument '%.40s' (one expression; values go with --at)", argv[optind]);
         return tg_cli_fail(TOOL);
+    }
+    if (o.file && o.expr) {
+        tg_error(TG_EUSAGE, "give the expression either as an argument or with --file, not both");
+        return tg_cli_fail(TOOL);
+    }
+    if (o.file) { /* the text lives until exit */
+        size_t len;
+        char *text = tg_read_file(o.file, &len);
+        if (!text)
+            return tg_cli_fail(TOOL);
+        if (strlen(text) != len) {
+            tg_error(TG_EINPUT, "%s: the expression file contains a NUL byte", o.file);
+            return tg_cli_fail(TOOL);
+        }
+        o.expr = text;
     }
     if (!o.expr) {
         tg_error(TG_EUSAGE, "no expression given (usage: tgrad EXPR --at VALUE; see tgrad --help)");

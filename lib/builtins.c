@@ -410,7 +410,7 @@ static int param_count(const char *spec, char names[][24], bool *optional, bool 
     return n;
 }
 
-tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx)
+__attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx)
 {
     (void)env;
     const builtin *b = tg_builtin_find(n->name);

@@ -99,16 +99,21 @@ char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
             const char *eq = strchr(a + 2, '=');
             size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
             for (const struct option *o = longopts; o->name; o++)
-                if (strlen(o->name) == len && !strncmp(o->name, a + 2, len) && o->has_arg == required_argument &&
-                    !eq && i + 1 < argc)
+                if (strlen(o->name) == len && !strncmp(o->name, a + 2, len) && o->has_arg == required_argument && !eq) {
+                    if (i + 1 == argc)
+                        goto unchanged; /* its argument is missing: let getopt say so */
                     out[n++] = argv[++i];
+                }
             continue;
         }
         const char *sp = a[0] == '-' && a[1] && a[1] != ':' ? strchr(shortopts, a[1]) : NULL;
         if (sp) {
             out[n++] = argv[i];
-            if (sp[1] == ':' && !a[2] && i + 1 < argc)
+            if (sp[1] == ':' && !a[2]) {
+                if (i + 1 == argc)
+                    goto unchanged;
                 out[n++] = argv[++i];
+            }
             continue;
         }
         ops[nops++] = argv[i];
@@ -120,4 +125,9 @@ char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
     free(ops);
     *new_argc = n;
     return out;
+unchanged:
+    free(out);
+    free(ops);
+    *new_argc = argc;
+    return argv;
 }

@@ -13,6 +13,19 @@ typedef struct {
 
 static tg_tensor *eval(evalctx *E, node *n);
 
+/* Gives the current error the position pos unless it has one.  Kept out of
+ * line: eval recurses once per tree level, so its frame must stay small. */
+static __attribute__((noinline)) void error_at(int pos)
+{
+    if (!tg_errcode() || tg_errpos() >= 0)
+        return;
+    tg_status c = tg_errcode();
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", tg_errmsg());
+    tg_error_clear();
+    tg_error_at(pos, c, "%s", msg);
+}
+
 const char *tg_program_source(const tg_program *p) { return p->src; }
 
 /* ---- constants ---- */
@@ -38,7 +51,7 @@ tg_tensor *tg_wrapped(double v, tg_dtype dt)
     return t;
 }
 
-static tg_tensor *unknown_name(evalctx *E, node *n)
+static __attribute__((noinline)) tg_tensor *unknown_name(evalctx *E, node *n)
 {
     const char *cand[512];
     int k = 0;
@@ -74,7 +87,7 @@ static tg_tensor *eval_name(evalctx *E, node *n)
     return unknown_name(E, n);
 }
 
-static tg_tensor *eval_number(node *n)
+static __attribute__((noinline)) tg_tensor *eval_number(node *n)
 {
     if (!n->is_int)
         return tg_wrapped(n->num, TG_FLOAT64);
@@ -92,7 +105,7 @@ static tg_tensor *eval_number(node *n)
 
 /* [1, 2, 3] follows torch.tensor: integers give int64, any float gives the
  * default float dtype, booleans bool; elements must be constants. */
-static tg_tensor *eval_list(evalctx *E, node *n)
+static __attribute__((noinline)) tg_tensor *eval_list(evalctx *E, node *n)
 {
     tg_tensor **items = tg_calloc(n->nargs ? n->nargs : 1, sizeof *items);
     if (!items)
@@ -199,7 +212,7 @@ tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos)
     return tg_apply(cmp, 2, (tg_tensor *[]){a, b}, NULL);
 }
 
-static tg_tensor *eval_attr(evalctx *E, node *n)
+static __attribute__((noinline)) tg_tensor *eval_attr(evalctx *E, node *n)
 {
     tg_tensor *x = eval(E, n->obj);
     if (!x)
@@ -244,7 +257,7 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
     return ok;
 }
 
-static tg_tensor *eval_index(evalctx *E, node *n)
+static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
 {
     tg_tensor *x = eval(E, n->obj);
     int dim = 0;
@@ -273,19 +286,14 @@ static tg_tensor *eval_index(evalctx *E, node *n)
             }
             x = tg_select(x, dim, k);
         }
-        if (!x && tg_errpos() < 0) {
-            tg_status c = tg_errcode();
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", tg_errmsg());
-            tg_error_clear();
-            tg_error_at(s->pos, c, "%s", msg);
-        }
+        if (!x)
+            error_at(s->pos);
     }
     return x;
 }
 
 /* x += y: evaluated out of place, then written back in place */
-static tg_tensor *eval_augassign(evalctx *E, node *n)
+static __attribute__((noinline)) tg_tensor *eval_augassign(evalctx *E, node *n)
 {
     tg_tensor *target = tg_env_get(E->env, n->name);
     if (!target) {
@@ -306,13 +314,8 @@ static tg_tensor *eval_augassign(evalctx *E, node *n)
                 tg_release(E->env->values[i]);
                 E->env->values[i] = tg_ref(r);
             }
-    } else if (tg_errpos() < 0) {
-        tg_status c = tg_errcode();
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", tg_errmsg());
-        tg_error_clear();
-        tg_error_at(n->pos, c, "%s", msg);
-    }
+    } else
+        error_at(n->pos);
     tg_release(old);
     return r;
 }
@@ -324,13 +327,9 @@ static tg_tensor *eval(evalctx *E, node *n)
     case N_NUM: r = eval_number(n); break;
     case N_NAME: r = eval_name(E, n); break;
     case N_LIST: r = eval_list(E, n); break;
-    case N_TUPLE: {
-        /* (0, 1) as dims: a list literal of its items */
-        node l = *n;
-        l.kind = N_LIST;
-        r = eval_list(E, &l);
+    case N_TUPLE: /* (0, 1) as dims: a list literal of its items */
+        r = eval_list(E, n);
         break;
-    }
     case N_UNARY: {
         tg_tensor *x = eval(E, n->obj);
         if (x && n->op == OP_SUB && x->dtype == TG_BOOL) {
@@ -368,14 +367,8 @@ static tg_tensor *eval(evalctx *E, node *n)
         break;
     case N_AUGASSIGN: r = eval_augassign(E, n); break;
     }
-    if (!r && tg_errcode() && tg_errpos() < 0) {
-        /* attach the position of the innermost node that failed */
-        tg_status c = tg_errcode();
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", tg_errmsg());
-        tg_error_clear();
-        tg_error_at(n->pos, c, "%s", msg);
-    }
+    if (!r)
+        error_at(n->pos); /* the innermost node that failed */
     if (r && r->op && r->pos < 0)
         r->pos = n->pos;
     return r;

@@ -460,7 +460,15 @@ static tg_status num_to_f64(const jp *p, const jnum *n, double *out, bool allow_
 static tg_status num_to_f32(const jp *p, const jnum *n, float *out)
 {
     float v;
-    if (!n->inexact && tg_dec_fast_float(n->mant, (int)(n->exp < -99 ? -99 : n->exp > 99 ? 99 : n->exp), &v)) {
+    double d;
+    int e = (int)(n->exp < -99 ? -99 : n->exp > 99 ? 99 : n->exp);
+    if (!n->inexact && tg_dec_fast_float(n->mant, e, &v)) {
+        *out = n->neg ? -v : v;
+        return TG_OK;
+    }
+    if (!n->inexact && tg_dec_fast_double(n->mant, e, &d) && d >= FLT_MIN && d <= FLT_MAX &&
+        !tg_f32_midpoint(d)) {
+        v = (float)d;
         *out = n->neg ? -v : v;
         return TG_OK;
     }

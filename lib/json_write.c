@@ -29,11 +29,13 @@
 #include <string.h>
 
 /* Significant decimal digits of a positive finite value: d[0..n) with the
- * first digit worth 10^exp10. */
+ * first digit worth 10^exp10; dir is the sign of (value - digits), or 2
+ * when unknown. */
 typedef struct {
     char d[24];
     int n;
     int exp10;
+    int dir;
 } decimal;
 
 /* The n correctly rounded digits of x > 0, from printf. */
@@ -48,23 +50,118 @@ static void printf_digits(double x, int n, decimal *out)
             out->d[k++] = *s;
     out->n = k;
     out->exp10 = atoi(s + 1);
+    out->dir = 2;
 }
 
-/* Rounds the digits of all to p < all->n digits, half to even as printf
- * does.  Returns false on an exact tie in all's digits, where the value's
- * own remaining digits (unknown here) decide. */
+typedef unsigned __int128 u128;
+
+static u128 pow10_128(int k) /* k <= 38 */
+{
+    static u128 t[39];
+    if (!t[0]) {
+        t[0] = 1;
+        for (int i = 1; i < 39; i++)
+            t[i] = t[i - 1] * 10;
+    }
+    return t[k];
+}
+
+/* q = m * 2^e * 10^s rounded to an integer (half to even), exactly, with
+ * dir the sign of (value - q).  False when it does not fit 128 bits. */
+static bool scaled(uint64_t m, int e, int s, uint64_t *q, int *dir)
+{
+    u128 num = m, den = 1, qq, rem;
+    if (s < -38 || s > 38)
+        return false;
+    if (s >= 0 && __builtin_mul_overflow(num, pow10_128(s), &num))
+        return false;
+    if (s < 0)
+        den = pow10_128(-s);
+    if (e >= 0) {
+        if (e >= 127 || num >> (127 - e))
+            return false;
+        num <<= e;
+    } else {
+        if (-e >= 126 || den >> (126 + e))
+            return false;
+        den <<= -e; /* den < 2^126: 2 * rem cannot overflow */
+    }
+    if (s >= 0) { /* den is a power of two: shifts, not a division */
+        int sh = e < 0 ? -e : 0;
+        qq = num >> sh;
+        rem = num & (den - 1);
+    } else {
+        qq = num / den;
+        rem = num % den;
+    }
+    if (qq >> 64) {
+        *q = UINT64_MAX; /* far too many digits: the caller re-estimates */
+        *dir = 0;
+        return true;
+    }
+    u128 r2 = rem * 2;
+    bool up = r2 > den || (r2 == den && (qq & 1));
+    *q = (uint64_t)qq + up;
+    *dir = up ? -1 : rem ? 1 : 0;
+    return true;
+}
+
+/* The n correctly rounded digits of x > 0 by exact integer arithmetic,
+ * or false where the numbers outgrow 128 bits (very small or large x). */
+static bool exact_digits(double x, int n, decimal *out)
+{
+    static const uint64_t p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+                                   1000000000, 10000000000, 100000000000, 1000000000000,
+                                   10000000000000, 100000000000000, 1000000000000000,
+                                   10000000000000000, 100000000000000000};
+    int e2;
+    uint64_t m = (uint64_t)ldexp(frexp(x, &e2), 53);
+    int e = e2 - 53, tz = __builtin_ctzll(m);
+    int X = (int)floor(log10(x)); /* may be off by one: checked below */
+    m >>= tz;
+    e += tz;
+    for (int tries = 0; tries < 3; tries++) {
+        uint64_t q;
+        int dir;
+        if (!scaled(m, e, n - 1 - X, &q, &dir))
+            return false;
+        if (q >= p10[n]) {
+            X++;
+        } else if (q < p10[n - 1]) {
+            X--;
+        } else {
+            for (int i = n - 1; i >= 0; i--, q /= 10)
+                out->d[i] = (char)('0' + q % 10);
+            out->n = n;
+            out->exp10 = X;
+            out->dir = dir;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Rounds the digits of all to p < all->n digits as printf would round the
+ * value itself (half to even).  False on a tie in all's digits when all's
+ * own rounding direction is unknown. */
 static bool round_digits(const decimal *all, int p, decimal *out)
 {
     char next = all->d[p];
-    bool rest_zero = true;
+    bool rest_zero = true, up;
     for (int i = p + 1; i < all->n; i++)
         rest_zero &= all->d[i] == '0';
-    if (next == '5' && rest_zero)
-        return false;
+    if (next == '5' && rest_zero) { /* the value's own digits decide */
+        if (all->dir == 2)
+            return false;
+        up = all->dir > 0 || (all->dir == 0 && (all->d[p - 1] - '0') % 2 == 1);
+    } else {
+        up = next >= '5';
+    }
     memcpy(out->d, all->d, (size_t)p);
     out->n = p;
     out->exp10 = all->exp10;
-    if (next < '5')
+    out->dir = 2;
+    if (!up)
         return true;
     int i = p - 1;
     while (i >= 0 && out->d[i] == '9')
@@ -103,20 +200,9 @@ static void digits_text(const decimal *c, char *buf)
     snprintf(buf + c->n, 16, "e%d", c->exp10 - c->n + 1);
 }
 
-/* Is d exactly halfway between two float32 values (d in float32's normal
- * range)?  Then (float)d may round differently from the decimal itself. */
-static bool f32_midpoint(double d)
-{
-    uint64_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    return (bits & ((UINT64_C(1) << 29) - 1)) == UINT64_C(1) << 28;
-}
-
 /* Do these digits read back (strtof) as x > 0?  Exact fast paths: the
  * decimal in float arithmetic (one rounding), or in double and then to
- * float, which rounds twice but agrees with one rounding unless the double
- * is a float midpoint (no float midpoint can lie strictly between a
- * decimal and its nearest double: the midpoint is itself a double). */
+ * float (see tg_f32_midpoint). */
 static bool reads_back_f32(const decimal *c, float x)
 {
     uint64_t m = digits_value(c);
@@ -125,7 +211,7 @@ static bool reads_back_f32(const decimal *c, float x)
     double d;
     if (tg_dec_fast_float(m, e, &f))
         return f == x;
-    if (x >= 2 * FLT_MIN && x <= FLT_MAX / 2 && tg_dec_fast_double(m, e, &d) && !f32_midpoint(d))
+    if (x >= 2 * FLT_MIN && x <= FLT_MAX / 2 && tg_dec_fast_double(m, e, &d) && !tg_f32_midpoint(d))
         return (float)d == x;
     char buf[48];
     digits_text(c, buf);
@@ -147,7 +233,8 @@ static void shortest(double x, bool is_f32, decimal *out)
 {
     int lo = 1, hi = is_f32 ? 9 : 17; /* hi always reads back */
     decimal all, c;
-    printf_digits(x, hi, &all);
+    if (!exact_digits(x, hi, &all))
+        printf_digits(x, hi, &all);
     while (lo < hi) {
         int mid = (lo + hi) / 2;
         digits_for(x, &all, mid, &c);

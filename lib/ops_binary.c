@@ -119,6 +119,13 @@ tg_tensor *tg_where(tg_tensor *c, tg_tensor *a, tg_tensor *b)
 /* Integers to negative integer powers are refused, as PyTorch refuses them. */
 tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b)
 {
+    /* two Python numbers follow Python: 2**-1 is 0.5 */
+    if (a && b && a->wrapped_number && b->wrapped_number && a->dtype == TG_INT64 &&
+        b->dtype == TG_INT64 && tg_item(b) < 0) {
+        a = tg_cast(a, TG_FLOAT64);
+        if (a)
+            a->wrapped_number = true;
+    }
     if (a && b && !tg_dtype_is_float(a->dtype) && !tg_dtype_is_float(b->dtype))
         for (int64_t i = 0; i < b->numel; i++)
             if (tg_get(b, i) < 0) {
