@@ -80,3 +80,6 @@ help:
 	@echo "make [all|test|demo|deps|install PREFIX=... DESTDIR=...|bench|clean]"
 
 -include $(LIB_OBJ:.o=.d) $(BINS:bin/%=build/cmd/%.d)
+
+# further targets (benchmarks, sanitizers, fuzzing), one file each
+include $(wildcard mk/*.mk)
