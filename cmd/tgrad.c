@@ -22,6 +22,9 @@ static const char usage[] =
     "  -f, --file FILE     read the expression (statements, one per line) from FILE, - for stdin\n"
     "  --wrt NAMES         differentiate only these (comma-separated); default: every float variable\n"
     "  --grad-output VALUE the upstream gradient for a non-scalar result (backward(gradient=...))\n"
+    "  --jacobian          the Jacobian of the result in each variable (jacrev), key \"jacobian\"\n"
+    "  --hessian           the Hessian of a scalar result, blocks per pair of variables, key \"hessian\"\n"
+    "  --order N           the N-th derivative of a scalar function of one scalar, key \"derivative\"\n"
     "  --no-grad           evaluate only, build no graph (torch.no_grad)\n"
     "  --dtype DTYPE       float32 (default) or float64 for JSON numbers and literals\n"
     "  --seed N            seed for rand/randn in the expression\n"
@@ -35,7 +38,8 @@ typedef struct {
     const char *at[MAX_VARS];
     int nat;
     const char *inputs, *wrt, *grad_output, *out, *file;
-    bool no_grad, pretty;
+    bool no_grad, pretty, jacobian, hessian;
+    long order;
 } options;
 
 static bool is_identifier(const char *s, size_t n)
@@ -157,6 +161,77 @@ static tg_status bind_inputs(tg_program *prog, tg_env *env, const options *o)
     return TG_OK;
 }
 
+/* {"value":V,"KEY":{name:T,...}} */
+static tg_status write_named(const tg_tensor *value, const char *key, const char *const *names,
+                             tg_tensor *const *t, int n, const char *extra)
+{
+    printf("{\"value\":");
+    tg_status st = tg_json_write(stdout, value);
+    printf(",\"%s\":{", key);
+    for (int i = 0; i < n && st == TG_OK; i++) {
+        printf("%s\"%s\":", i ? "," : "", names[i]);
+        st = tg_json_write(stdout, t[i]);
+    }
+    printf("}%s}\n", extra ? extra : "");
+    return st;
+}
+
+/* --jacobian, --hessian, --order: evaluate with the graph, then transform */
+static tg_status run_transform(tg_program *prog, tg_env *env, const options *o)
+{
+    tg_tensor *inputs[MAX_VARS], *out[MAX_VARS * 4] = {0};
+    const char *names[MAX_VARS];
+    int n = 0;
+    for (int i = 0; i < env->n; i++)
+        if (env->values[i]->requires_grad) {
+            names[n] = env->names[i];
+            inputs[n++] = tg_ref(env->values[i]);
+        }
+    tg_tensor *value = tg_program_eval(prog, env);
+    tg_status st = value ? TG_OK : tg_errcode();
+    if (st == TG_OK && n == 0)
+        st = tg_error(TG_EUSAGE, "there is no variable to differentiate (give a float variable with --at)");
+    if (st == TG_OK && o->jacobian) {
+        if ((st = tg_jacobian(value, inputs, n, out)) == TG_OK)
+            st = write_named(value, "jacobian", names, out, n, NULL);
+        for (int i = 0; i < n; i++)
+            tg_release(out[i]);
+    } else if (st == TG_OK && o->hessian) {
+        if (n > 64)
+            st = tg_error(TG_EUSAGE, "--hessian takes at most 64 variables");
+        else if ((st = tg_hessian(value, inputs, n, out)) == TG_OK) {
+            printf("{\"value\":");
+            st = tg_json_write(stdout, value);
+            printf(",\"hessian\":{");
+            for (int a = 0; a < n && st == TG_OK; a++) {
+                printf("%s\"%s\":{", a ? "," : "", names[a]);
+                for (int b = 0; b < n && st == TG_OK; b++) {
+                    printf("%s\"%s\":", b ? "," : "", names[b]);
+                    st = tg_json_write(stdout, out[a * n + b]);
+                }
+                printf("}");
+            }
+            printf("}}\n");
+        }
+        for (int i = 0; i < n * n; i++)
+            tg_release(out[i]);
+    } else if (st == TG_OK) {
+        if (n != 1)
+            st = tg_error(TG_EUSAGE, "--order needs exactly one variable to differentiate, not %d", n);
+        else if ((out[0] = tg_nth_derivative(value, inputs[0], (int)o->order))) {
+            char extra[64];
+            snprintf(extra, sizeof extra, ",\"order\":%ld", o->order);
+            st = write_named(value, "derivative", names, out, 1, extra);
+            tg_release(out[0]);
+        } else
+            st = tg_errcode();
+    }
+    tg_release(value);
+    for (int i = 0; i < n; i++)
+        tg_release(inputs[i]);
+    return st;
+}
+
 static int run(const options *o)
 {
     tg_program *prog = tg_program_parse(o->expr);
@@ -171,6 +246,15 @@ static int run(const options *o)
         goto fail;
     if (o->grad_output && !(go.grad_output = tg_load_arg(o->grad_output, -1, NULL)))
         goto fail;
+    if (o->jacobian || o->hessian || o->order) {
+        if (o->no_grad || o->grad_output) {
+            tg_error(TG_EUSAGE, "--jacobian, --hessian and --order do not combine with --no-grad or --grad-output");
+            goto fail;
+        }
+        if (run_transform(prog, &env, o) != TG_OK || tg_cli_finish_output() != TG_OK)
+            goto fail;
+        goto done;
+    }
     int nvars = env.n;
     value = tg_grad_eval(prog, &env, nvars, &go, grads);
     if (!value)
@@ -197,9 +281,10 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { O_AT = 256, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
+    enum { O_AT = 256, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
     static const struct option longopts[] = {
-        {"at", required_argument, 0, O_AT}, {"inputs", required_argument, 0, O_INPUTS},
+        {"at", required_argument, 0, O_AT}, {"jacobian", no_argument, 0, O_JACOBIAN},
+        {"hessian", no_argument, 0, O_HESSIAN}, {"order", required_argument, 0, O_ORDER}, {"inputs", required_argument, 0, O_INPUTS},
         {"wrt", required_argument, 0, O_WRT}, {"grad-output", required_argument, 0, O_GRAD_OUTPUT},
         {"no-grad", no_argument, 0, O_NO_GRAD}, {"dtype", required_argument, 0, O_DTYPE},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
@@ -221,6 +306,12 @@ int main(int argc, char **argv)
             o.at[o.nat++] = optarg;
             break;
         case O_INPUTS: o.inputs = optarg; break;
+        case O_JACOBIAN: o.jacobian = true; break;
+        case O_HESSIAN: o.hessian = true; break;
+        case O_ORDER:
+            if (tg_cli_parse_long("--order", optarg, 1, 64, &o.order) != TG_OK)
+                return tg_cli_fail(TOOL);
+            break;
         case O_WRT: o.wrt = optarg; break;
         case O_GRAD_OUTPUT: o.grad_output = optarg; break;
         case O_NO_GRAD: o.no_grad = true; break;
@@ -264,6 +355,10 @@ int main(int argc, char **argv)
         o.expr = argv[optind++];
     if (optind < argc) {
         tg_error(TG_EUSAGE, "unexpected argument '%.40s' (one expression; values go with --at)", argv[optind]);
+        return tg_cli_fail(TOOL);
+    }
+    if (o.jacobian + o.hessian + (o.order > 0) > 1) {
+        tg_error(TG_EUSAGE, "choose one of --jacobian, --hessian and --order");
         return tg_cli_fail(TOOL);
     }
     if (o.file && o.expr) {

@@ -11,14 +11,16 @@
  * the strings "NaN", "Infinity" and "-Infinity", since JSON has no such
  * numbers.
  *
- * Finding the digits: one snprintf gives all 9 (float32) or 17 (float64)
- * significant digits, correctly rounded; rounding those to p digits gives
- * "%.{p}g"'s digits except on an exact tie (...50..0), where we ask
- * snprintf again.  A binary search over p finds the smallest that reads
- * back: if p digits read back, so do p+1 (the p+1-digit grid contains the
- * p-digit one, so its nearest point is at least as close).  Whether digits
- * read back is decided exactly without strtod in the common cases (see
- * reads_back_*), so printing costs about one snprintf per number.
+ * Finding the digits: all 9 (float32) or 17 (float64) significant digits,
+ * correctly rounded, come from exact 128-bit integer arithmetic (from
+ * snprintf where the numbers outgrow 128 bits: float64 below 1e-6 or above
+ * 3e38, float32 below about 1e-28), together with the direction they were
+ * rounded in; rounding those to p digits then gives exactly the digits of
+ * "%.{p}e", ties included.  A binary search over p finds the smallest p
+ * that reads back: if p digits read back, so do p+1 (the p+1-digit grid
+ * contains the p-digit one, so its nearest point is at least as close).
+ * Whether digits read back is decided exactly without strtod in the common
+ * cases (see reads_back_*).  About 0.2 s per 10^6 numbers.
  */
 #include "json.h"
 #include "internal.h"
@@ -436,6 +438,8 @@ static void put_elements(wbuf *w, const tg_tensor *t)
 
 tg_status tg_json_write(FILE *f, const tg_tensor *t)
 {
+    if (!t) /* as the ops do: a NULL from a failed call passes its error on */
+        return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to write");
     wbuf *w = tg_malloc(sizeof *w);
     if (!w)
         return TG_ERESOURCE;

@@ -327,6 +327,22 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
                           tg_tensor *const *grads, int n, bool pretty);
 
+/* ---- Transforms (torch.autograd.grad, torch.func) ---- */
+/* Gradients of y (borrowed) with respect to inputs (borrowed), with upstream
+ * gradient g (consumed; NULL for a single-element y): out[i] are new
+ * references, zeros where y does not depend on inputs[i].  The inputs'
+ * accumulated .grad are left as they were; the graph is kept.
+ * create_graph makes the gradients differentiable. */
+tg_status tg_grad(tg_tensor *y, tg_tensor *g, tg_tensor **inputs, int n, bool create_graph,
+                  tg_tensor **out);
+/* jac[i]: dy/dinputs[i], shaped y.shape + inputs[i].shape (reverse mode). */
+tg_status tg_jacobian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **jac);
+/* hess[a*n+b]: d2y/da db of a scalar y, shaped a.shape + b.shape. */
+tg_status tg_hessian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **hess);
+/* The order-th derivative of scalar y in scalar x (exact, by repeated
+ * differentiation of the backward pass). */
+tg_tensor *tg_nth_derivative(tg_tensor *y, tg_tensor *x, int order);
+
 /* ---- Reading and writing tensors (SPEC sections 1 and 2) ---- */
 /* Parses one tensor from JSON text (strict RFC 8259).  dtype_hint: dtype
  * for JSON numbers when the object form does not say (-1: the default
