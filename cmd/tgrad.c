@@ -25,6 +25,11 @@ static const char usage[] =
     "  --jacobian          the Jacobian of the result in each variable (jacrev), key \"jacobian\"\n"
     "  --hessian           the Hessian of a scalar result, blocks per pair of variables, key \"hessian\"\n"
     "  --order N           the N-th derivative of a scalar function of one scalar, key \"derivative\"\n"
+    "  --graph dot|json    print the computational graph (Graphviz DOT or JSON) instead\n"
+    "  --graph-values      with --graph: each node's value and gradient too\n"
+    "  --explain[=json]    walk the chain rule node by node: forward values, then the backward pass\n"
+    "  --check             compare the gradient with finite differences in float64 (exit 1 if not)\n"
+    "  --detect-anomaly    a NaN or infinity produced anywhere is an error naming the op (status 3)\n"
     "  --no-grad           evaluate only, build no graph (torch.no_grad)\n"
     "  --dtype DTYPE       float32 (default) or float64 for JSON numbers and literals\n"
     "  --seed N            seed for rand/randn in the expression\n"
@@ -38,8 +43,9 @@ typedef struct {
     const char *at[MAX_VARS];
     int nat;
     const char *inputs, *wrt, *grad_output, *out, *file;
-    bool no_grad, pretty, jacobian, hessian;
+    bool no_grad, pretty, jacobian, hessian, check, detect_anomaly, graph_values;
     long order;
+    const char *graph, *explain;
 } options;
 
 static bool is_identifier(const char *s, size_t n)
@@ -232,20 +238,64 @@ static tg_status run_transform(tg_program *prog, tg_env *env, const options *o)
     return st;
 }
 
+static bool all_finite(const tg_tensor *t)
+{
+    if (!t || !tg_dtype_is_float(t->dtype))
+        return true;
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = tg_get(t, i);
+        if (v != v || v - v != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Which node first produced a NaN or infinity; as an error (status 3) or a
+ * warning.  Returns false when it made an error. */
+static bool report_anomaly(bool as_error)
+{
+    bool backward;
+    const tg_tensor *t = tg_anomaly_first(&backward);
+    if (!t)
+        return true;
+    bool nan = false;
+    for (int64_t i = 0; i < t->numel && !nan; i++)
+        nan = tg_get(t, i) != tg_get(t, i);
+    const char *what = tg_node_op(t) ? tg_node_op(t) : "an input";
+    const char *kind = as_error ? "anomaly" : "warning: anomaly";
+    if (backward)
+        tg_error_at(t->pos, TG_EINPUT, "%s: the backward pass of %s produced a NaN or an infinity while "
+                    "its upstream gradient was finite", kind, what);
+    else
+        tg_error_at(t->pos, TG_EINPUT, "%s: %s produced %s from finite inputs in the forward pass",
+                    kind, what, nan ? "NaN" : "an infinity");
+    if (as_error)
+        return false;
+    tg_cli_fail(TOOL);
+    tg_error_clear();
+    return true;
+}
+
 static int run(const options *o)
 {
     tg_program *prog = tg_program_parse(o->expr);
     if (!prog)
         return tg_cli_fail(TOOL);
     tg_env env = {0};
-    tg_tensor *grads[MAX_VARS] = {0};
+    tg_tensor *grads[MAX_VARS] = {0}, *inputs[MAX_VARS];
     tg_tensor *value = NULL;
     tg_grad_opts go = {.no_grad = o->no_grad};
-    int status = 0;
+    int status = 0, nvars = 0;
+    const char *names[MAX_VARS];
     if (bind_inputs(prog, &env, o) != TG_OK)
         goto fail;
     if (o->grad_output && !(go.grad_output = tg_load_arg(o->grad_output, -1, NULL)))
         goto fail;
+    nvars = env.n;
+    for (int i = 0; i < nvars; i++) {
+        names[i] = env.names[i];
+        inputs[i] = tg_ref(env.values[i]);
+    }
     if (o->jacobian || o->hessian || o->order) {
         if (o->no_grad || o->grad_output) {
             tg_error(TG_EUSAGE, "--jacobian, --hessian and --order do not combine with --no-grad or --grad-output");
@@ -255,24 +305,114 @@ static int run(const options *o)
             goto fail;
         goto done;
     }
-    int nvars = env.n;
+    if (o->explain) {
+        tg_tensor *diff[MAX_VARS];
+        const char *dnames[MAX_VARS];
+        int nd = 0;
+        for (int i = 0; i < nvars; i++)
+            if (inputs[i]->requires_grad) {
+                diff[nd] = inputs[i];
+                dnames[nd++] = names[i];
+            }
+        if (!(value = tg_program_eval(prog, &env)))
+            goto fail;
+        tg_tensor *gout = go.grad_output;
+        go.grad_output = NULL;
+        if (!gout && nd && value->requires_grad && value->numel != 1) {
+            tg_error(TG_EINPUT, "--explain: the result is not a single number; reduce it or give --grad-output");
+            goto fail;
+        }
+        if (tg_explain(value, gout, diff, dnames, nd, !strcmp(o->explain, "json"), stdout) != TG_OK ||
+            tg_cli_finish_output() != TG_OK)
+            goto fail;
+        goto done;
+    }
+    if (o->graph && o->graph_values)
+        tg_backward_hook = tg_hook_retain_grads;
+    tg_anomaly_enable(o->detect_anomaly);
+    go.retain_graph = o->graph != NULL;
     value = tg_grad_eval(prog, &env, nvars, &go, grads);
+    go.grad_output = NULL;
+    if (o->detect_anomaly && !report_anomaly(true))
+        goto fail;
     if (!value)
         goto fail;
-    const char *names[MAX_VARS];
+    bool finite = all_finite(value);
     for (int i = 0; i < nvars; i++)
-        names[i] = env.names[i];
+        finite = finite && all_finite(grads[i]);
+    if (!finite && !o->detect_anomaly && !o->graph) {
+        /* run again with detection on, to say where the first one came from */
+        tg_tensor *again[MAX_VARS];
+        tg_grad_opts go2 = {.no_grad = o->no_grad};
+        tg_anomaly_enable(true);
+        if (!o->grad_output || (go2.grad_output = tg_load_arg(o->grad_output, -1, NULL))) {
+            tg_release(tg_grad_eval(prog, &env, nvars, &go2, again));
+            for (int i = 0; i < nvars; i++)
+                tg_release(again[i]);
+        }
+        tg_error_clear();
+        report_anomaly(false);
+        tg_anomaly_enable(false);
+    }
+    if (o->graph) {
+        tg_graph g;
+        if (tg_graph_collect(value, &g) != TG_OK)
+            goto fail;
+        tg_status st = !strcmp(o->graph, "dot") ? tg_graph_write_dot(stdout, &g, o->graph_values)
+                                                : tg_graph_write_json(stdout, &g, o->graph_values);
+        tg_graph_free(&g);
+        if (st != TG_OK || tg_cli_finish_output() != TG_OK)
+            goto fail;
+        goto done;
+    }
     if (o->out && tg_save(o->out, value) != TG_OK)
         goto fail;
-    if (tg_write_result(stdout, value, o->no_grad ? NULL : names, grads, nvars, o->pretty) != TG_OK ||
+    char extra[4096] = "";
+    bool check_failed = false;
+    if (o->check) {
+        tg_gradcheck_var res[MAX_VARS];
+        bool passed;
+        if (tg_gradcheck(prog, &env, nvars, 1e-6, 1e-5, 1e-3, res, &passed) != TG_OK)
+            goto fail;
+        size_t len = snprintf(extra, sizeof extra, ",\"check\":{\"passed\":%s,\"eps\":1e-06,\"atol\":1e-05,"
+                              "\"rtol\":0.001,\"variables\":{", passed ? "true" : "false");
+        for (int i = 0, k = 0; i < nvars && len < sizeof extra; i++) {
+            if (!inputs[i]->requires_grad)
+                continue;
+            char e[32], a[32], nu[32];
+            tg_format_number(e, res[k].max_abs_error, TG_FLOAT64);
+            tg_format_number(a, res[k].analytic, TG_FLOAT64);
+            tg_format_number(nu, res[k].numeric, TG_FLOAT64);
+            len += snprintf(extra + len, sizeof extra - len,
+                            "%s\"%s\":{\"passed\":%s,\"max_abs_error\":%s,\"worst\":{\"input_index\":%lld,"
+                            "\"output_index\":%lld,\"analytic\":%s,\"numeric\":%s}}",
+                            k ? "," : "", names[i], res[k].passed ? "true" : "false", e,
+                            (long long)res[k].worst_input, (long long)res[k].worst_output, a, nu);
+            k++;
+        }
+        if (len < sizeof extra)
+            snprintf(extra + len, sizeof extra - len, "}}");
+        check_failed = !passed;
+    }
+    if (tg_write_result_extra(stdout, value, o->no_grad ? NULL : names, grads, nvars, o->pretty, extra) != TG_OK ||
         tg_cli_finish_output() != TG_OK)
         goto fail;
+    if (check_failed) {
+        fprintf(stderr, "%s: gradient check failed: the analytic gradient differs from finite differences "
+                "(see \"check\" in the output)\n", TOOL);
+        status = 1;
+    }
     goto done;
 fail:
     status = tg_cli_fail(TOOL);
 done:
+    tg_backward_hook = NULL;
+    tg_anomaly_enable(false);
+    tg_release(go.grad_output);
     for (int i = 0; i < MAX_VARS; i++)
         tg_release(grads[i]);
+    for (int i = 0; i < nvars; i++)
+        tg_release(inputs[i]);
     tg_release(value);
     tg_env_free(&env);
     tg_program_free(prog);
@@ -281,10 +421,12 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { O_AT = 256, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
+    enum { O_AT = 256, O_GRAPH, O_GRAPH_VALUES, O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
     static const struct option longopts[] = {
         {"at", required_argument, 0, O_AT}, {"jacobian", no_argument, 0, O_JACOBIAN},
-        {"hessian", no_argument, 0, O_HESSIAN}, {"order", required_argument, 0, O_ORDER}, {"inputs", required_argument, 0, O_INPUTS},
+        {"hessian", no_argument, 0, O_HESSIAN}, {"graph", required_argument, 0, O_GRAPH},
+        {"graph-values", no_argument, 0, O_GRAPH_VALUES}, {"explain", optional_argument, 0, O_EXPLAIN},
+        {"check", no_argument, 0, O_CHECK}, {"detect-anomaly", no_argument, 0, O_ANOMALY}, {"order", required_argument, 0, O_ORDER}, {"inputs", required_argument, 0, O_INPUTS},
         {"wrt", required_argument, 0, O_WRT}, {"grad-output", required_argument, 0, O_GRAD_OUTPUT},
         {"no-grad", no_argument, 0, O_NO_GRAD}, {"dtype", required_argument, 0, O_DTYPE},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
@@ -307,6 +449,23 @@ int main(int argc, char **argv)
             break;
         case O_INPUTS: o.inputs = optarg; break;
         case O_JACOBIAN: o.jacobian = true; break;
+        case O_GRAPH:
+            if (strcmp(optarg, "dot") && strcmp(optarg, "json")) {
+                tg_error(TG_EUSAGE, "--graph expects dot or json, not '%.40s'", optarg);
+                return tg_cli_fail(TOOL);
+            }
+            o.graph = optarg;
+            break;
+        case O_GRAPH_VALUES: o.graph_values = true; break;
+        case O_EXPLAIN:
+            if (optarg && strcmp(optarg, "text") && strcmp(optarg, "json")) {
+                tg_error(TG_EUSAGE, "--explain takes text or json, not '%.40s'", optarg);
+                return tg_cli_fail(TOOL);
+            }
+            o.explain = optarg ? optarg : "text";
+            break;
+        case O_CHECK: o.check = true; break;
+        case O_ANOMALY: o.detect_anomaly = true; break;
         case O_HESSIAN: o.hessian = true; break;
         case O_ORDER:
             if (tg_cli_parse_long("--order", optarg, 1, 64, &o.order) != TG_OK)
@@ -357,8 +516,8 @@ int main(int argc, char **argv)
         tg_error(TG_EUSAGE, "unexpected argument '%.40s' (one expression; values go with --at)", argv[optind]);
         return tg_cli_fail(TOOL);
     }
-    if (o.jacobian + o.hessian + (o.order > 0) > 1) {
-        tg_error(TG_EUSAGE, "choose one of --jacobian, --hessian and --order");
+    if (o.jacobian + o.hessian + (o.order > 0) + (o.graph != NULL) + (o.explain != NULL) + o.check > 1) {
+        tg_error(TG_EUSAGE, "choose one of --jacobian, --hessian, --order, --graph, --explain and --check");
         return tg_cli_fail(TOOL);
     }
     if (o.file && o.expr) {

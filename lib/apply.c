@@ -120,6 +120,7 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
         return NULL;
     }
 
+    tg_anomaly_check(out, n, args);
     bool needs_grad = false;
     if (tg_grad_enabled() && !(def->flags & TG_F_NODIFF) && differentiable(out))
         for (int i = 0; i < n; i++)

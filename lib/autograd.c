@@ -174,7 +174,9 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
             break;
         }
         tg_tensor *gin[3] = {0};
+        tg_anomaly_set_backward(t);
         st = t->op->backward(t, gt, gin);
+        tg_anomaly_set_backward(NULL);
         if (st == TG_OK && tg_backward_hook)
             st = tg_backward_hook(t, gt, gin, tg_backward_hook_data);
         for (int i = 0; i < t->nin; i++) {

@@ -7,42 +7,39 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
 {
     for (int i = 0; i < nvars; i++)
         grads[i] = NULL;
+    /* the inputs, held before evaluation: the program may rebind names */
+    tg_tensor *inputs[256];
+    int n = nvars < 256 ? nvars : 256;
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        inputs[i] = tg_ref(env->values[i]);
+        any = any || inputs[i]->requires_grad;
+    }
     bool old = tg_set_grad_enabled(!o->no_grad);
     tg_tensor *value = tg_program_eval(p, env);
     tg_set_grad_enabled(old);
     tg_tensor *gout = o->grad_output;
     if (!value || o->no_grad) {
         tg_release(gout);
+        for (int i = 0; i < n; i++)
+            tg_release(inputs[i]);
         return value;
     }
-    /* the inputs, held for the pass (the program may rebind their names) */
-    tg_tensor *inputs[256];
-    int n = nvars < 256 ? nvars : 256;
-    bool any = false;
-    for (int i = 0; i < n; i++) {
-        inputs[i] = env->values[i];
-        any = any || inputs[i]->requires_grad;
-    }
     if (any && value->requires_grad) {
-        if (!gout && o->sum_output && !(gout = tg_ones_like(value))) {
-            tg_release(value);
-            return NULL;
-        }
+        if (!gout && o->sum_output && !(gout = tg_ones_like(value)))
+            goto fail;
         if (!gout && value->numel != 1) {
             char s[256];
             tg_error(TG_EINPUT, "the result has shape %s, not a single number, so its gradient "
                      "needs an upstream gradient: reduce it (append .sum() or .mean()), give one "
                      "with --grad-output, or ask for the Jacobian with --jacobian",
                      tg_shape_str(value, s, sizeof s));
-            tg_release(value);
-            return NULL;
+            goto fail;
         }
         for (int i = 0; i < n; i++)
             tg_zero_grad(inputs[i]);
-        if (tg_backward(value, gout, o->retain_graph, o->create_graph) != TG_OK) {
-            tg_release(value);
-            return NULL;
-        }
+        if (tg_backward(value, gout, o->retain_graph, o->create_graph) != TG_OK)
+            goto fail;
     } else
         tg_release(gout);
     for (int i = 0; i < n; i++) {
@@ -52,17 +49,31 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
         /* an input the result does not depend on has gradient zero */
         grads[i] = x->grad ? tg_ref(x->grad) : tg_zeros_like(x);
         if (!grads[i]) {
-            for (int j = 0; j < i; j++)
+            for (int j = 0; j < i; j++) {
                 tg_release(grads[j]);
-            tg_release(value);
-            return NULL;
+                grads[j] = NULL;
+            }
+            goto fail;
         }
     }
+    goto out;
+fail:
+    tg_release(value);
+    value = NULL;
+out:
+    for (int i = 0; i < n; i++)
+        tg_release(inputs[i]);
     return value;
 }
 
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
                           tg_tensor *const *grads, int n, bool pretty)
+{
+    return tg_write_result_extra(f, value, names, grads, n, pretty, NULL);
+}
+
+tg_status tg_write_result_extra(FILE *f, const tg_tensor *value, const char *const *names,
+                                tg_tensor *const *grads, int n, bool pretty, const char *extra)
 {
     const char *sep = pretty ? "\n  " : "";
     fprintf(f, "{%s\"value\":%s", sep, pretty ? " " : "");
@@ -82,6 +93,8 @@ tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *na
         }
         fprintf(f, "%s}", pretty && !first ? "\n  " : "");
     }
+    if (extra && *extra)
+        fputs(extra, f);
     fprintf(f, "%s}\n", pretty ? "\n" : "");
     return st;
 }

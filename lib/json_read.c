@@ -24,7 +24,6 @@
  */
 #include "json.h"
 #include "internal.h"
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -324,7 +323,7 @@ static tg_status scan_string(jp *p, jstr *o)
  * first 19 significant digits. */
 typedef struct {
     size_t start, end;
-    bool neg, is_int; /* is_int: no fraction and no exponent */
+    bool neg;
     uint64_t mant;
     int64_t exp;
     bool inexact; /* a non-zero digit was dropped beyond the 19th */
@@ -379,7 +378,6 @@ static tg_status scan_number(jp *p, jnum *n)
     int64_t nsig = 0, dropped = 0, nfrac = 0, e = 0;
     memset(n, 0, sizeof *n);
     n->start = i;
-    n->is_int = true;
     if (i < len && s[i] == '-')
         n->neg = true, i++;
     if (i >= len || !is_digit(s[i])) {
@@ -403,14 +401,12 @@ static tg_status scan_number(jp *p, jnum *n)
             num_digit(n, s[i] - '0', &nsig, &dropped);
     }
     if (i < len && s[i] == '.') {
-        n->is_int = false;
         if (++i >= len || !is_digit(s[i]))
             return bad_number(p, n, "digits must follow the decimal point");
         for (; i < len && is_digit(s[i]); i++, nfrac++)
             num_digit(n, s[i] - '0', &nsig, &dropped);
     }
     if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        n->is_int = false;
         if (scan_exponent(p, n, &i, &e) != TG_OK)
             return TG_EINPUT;
     }
@@ -1034,6 +1030,9 @@ static tg_status check_start(jp *p, int dtype_hint)
 {
     if (dtype_hint >= TG_NDTYPES)
         return tg_error(TG_EINPUT, "bad dtype hint %d", dtype_hint);
+    if (starts_with(p, 0, "\xEF\xBB\xBF"))
+        return fail("the input starts with a UTF-8 byte-order mark at offset 0, which JSON does "
+                    "not allow: save it without one");
     skip_ws(p);
     if (p->pos < p->len)
         return TG_OK;

@@ -55,6 +55,7 @@ static void printf_digits(double x, int n, decimal *out)
     out->dir = 2;
 }
 
+#ifdef __SIZEOF_INT128__ /* gcc and clang on 64-bit targets */
 typedef unsigned __int128 u128;
 
 static u128 pow10_128(int k) /* k <= 38 */
@@ -142,6 +143,9 @@ static bool exact_digits(double x, int n, decimal *out)
     }
     return false;
 }
+#else
+static bool exact_digits(double x, int n, decimal *out) { return false; }
+#endif
 
 /* Rounds the digits of all to p < all->n digits as printf would round the
  * value itself (half to even).  False on a tie in all's digits when all's

@@ -18,3 +18,5 @@ tg_opdef tg_ops[TG_NOPS] = {
 
 int tg_op_count(void) { return TG_NOPS; }
 const char *tg_op_name(int op) { return op >= 0 && op < TG_NOPS ? tg_ops[op].name : "?"; }
+
+const char *tg_node_op(const tg_tensor *t) { return t->op ? t->op->name : NULL; }

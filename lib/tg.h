@@ -218,6 +218,7 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs);
 int tg_op_find(const char *name); /* -1 when unknown */
 const char *tg_op_name(int op);
 int tg_op_count(void);
+const char *tg_node_op(const tg_tensor *t); /* the op that made t, or NULL for a leaf */
 
 /* reductions: dims==NULL/ndims==0 reduces everything */
 tg_tensor *tg_sum(tg_tensor *a, const int64_t *dims, int ndims, bool keepdim);
@@ -326,6 +327,9 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
  * with a NULL grads[i] are skipped; names NULL leaves the grad key out. */
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
                           tg_tensor *const *grads, int n, bool pretty);
+/* The same with extra members (",\"key\":...") before the closing brace. */
+tg_status tg_write_result_extra(FILE *f, const tg_tensor *value, const char *const *names,
+                                tg_tensor *const *grads, int n, bool pretty, const char *extra);
 
 /* ---- Transforms (torch.autograd.grad, torch.func) ---- */
 /* Gradients of y (borrowed) with respect to inputs (borrowed), with upstream
@@ -342,6 +346,54 @@ tg_status tg_hessian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **hess);
 /* The order-th derivative of scalar y in scalar x (exact, by repeated
  * differentiation of the backward pass). */
 tg_tensor *tg_nth_derivative(tg_tensor *y, tg_tensor *x, int order);
+
+/* ---- Seeing the graph (graph.c, explain.c) ---- */
+/* The nodes that lead to root, inputs before the ops using them (root
+ * last), with display names: the variable or intermediate's name, the value
+ * of a scalar constant, or t1, t2, ... for unnamed intermediates. */
+typedef struct tg_graph {
+    tg_tensor **nodes; /* borrowed */
+    char **names;
+    int n, cap;
+} tg_graph;
+tg_status tg_graph_collect(tg_tensor *root, tg_graph *g); /* borrows root */
+void tg_graph_free(tg_graph *g);
+int tg_graph_index(const tg_graph *g, const tg_tensor *t);
+/* Graphviz DOT / JSON (documented in tgrad(1)); values adds each node's
+ * value and gradient (kept by tg_hook_retain_grads during backward). */
+tg_status tg_graph_write_dot(FILE *f, const tg_graph *g, bool values);
+tg_status tg_graph_write_json(FILE *f, const tg_graph *g, bool values);
+/* Writes the forward values and the backward pass node by node (upstream
+ * gradient, local derivative, what is passed on), then the gradients of
+ * value (borrowed) in inputs (borrowed); text for people, or JSON.
+ * grad_output (consumed) as for tg_grad. */
+tg_status tg_explain(tg_tensor *value, tg_tensor *grad_output, tg_tensor **inputs, const char *const *names,
+                     int n, bool json, FILE *out);
+/* A backward hook that keeps every op node's upstream gradient in ->grad. */
+tg_status tg_hook_retain_grads(tg_tensor *node, tg_tensor *g, tg_tensor **gin, void *data);
+
+/* ---- Checking (anomaly.c, gradcheck.c) ---- */
+/* Anomaly detection (torch.autograd.detect_anomaly): while enabled, the
+ * first op whose output holds NaN or infinity though its inputs hold none
+ * is remembered; *backward tells whether it happened in the backward rule
+ * of the node returned (borrowed, NULL when none).  Enabling clears it. */
+void tg_anomaly_enable(bool on);
+bool tg_anomaly_enabled(void);
+const tg_tensor *tg_anomaly_first(bool *backward);
+
+/* Gradient check (torch.autograd.gradcheck): the program is run again in
+ * float64; its analytic Jacobian in each differentiated input is compared
+ * with central differences of step eps, element by element, passing when
+ * |analytic - numeric| <= atol + rtol * |numeric| everywhere. */
+typedef struct tg_gradcheck_var {
+    double max_abs_error;
+    int64_t worst_input;  /* flat index of the input element */
+    int64_t worst_output; /* flat index of the output element */
+    double analytic, numeric;
+    bool passed;
+} tg_gradcheck_var;
+tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double atol, double rtol,
+                       tg_gradcheck_var *res, bool *passed);
 
 /* ---- Reading and writing tensors (SPEC sections 1 and 2) ---- */
 /* Parses one tensor from JSON text (strict RFC 8259).  dtype_hint: dtype

@@ -4,7 +4,7 @@ bats_require_minimum_version 1.5.0
 
 setup() {
     cd "$BATS_TEST_DIRNAME/../.."
-    PATH="$PWD/bin:$PATH"
+    PATH="${TG_BIN:-$PWD/bin}:$PATH"
     TMP="$BATS_TEST_TMPDIR"
 }
 

@@ -1,0 +1,221 @@
+/* graph.c -- the engine's own graph, seen: collected from a result through
+ * each tensor's inputs, written as Graphviz DOT or as JSON, and walked node
+ * by node to explain the chain rule.  Nothing here copies the graph: the
+ * nodes are the tensors tg_apply recorded. */
+#include "internal.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* nodes in data-flow order (inputs before the ops that use them) */
+tg_status tg_graph_collect(tg_tensor *root, tg_graph *g)
+{
+    memset(g, 0, sizeof *g);
+    size_t cap = 64, sp = 0;
+    tg_tensor **stack = tg_malloc(cap * sizeof *stack);
+    int *next = tg_malloc(cap * sizeof *next);
+    if (!stack || !next) {
+        tg_free(stack);
+        tg_free(next);
+        return TG_ERESOURCE;
+    }
+    tg_status st = TG_OK;
+    stack[sp] = root;
+    next[sp++] = 0;
+    root->pending = -1; /* on the stack or done */
+    while (sp && st == TG_OK) {
+        tg_tensor *t = stack[sp - 1];
+        if (next[sp - 1] < t->nin) {
+            tg_tensor *u = t->in[next[sp - 1]++];
+            if (u->pending != -1) {
+                if (sp == cap) {
+                    cap *= 2;
+                    tg_tensor **ns = tg_realloc(stack, cap * sizeof *ns);
+                    int *nn = ns ? tg_realloc(next, cap * sizeof *nn) : NULL;
+                    if (ns) stack = ns;
+                    if (nn) next = nn;
+                    if (!ns || !nn) { st = TG_ERESOURCE; break; }
+                }
+                u->pending = -1;
+                stack[sp] = u;
+                next[sp++] = 0;
+            }
+            continue;
+        }
+        sp--;
+        if (g->n == g->cap) {
+            int nc = g->cap ? g->cap * 2 : 32;
+            tg_tensor **nv = tg_realloc(g->nodes, nc * sizeof *nv);
+            if (!nv) { st = TG_ERESOURCE; break; }
+            g->nodes = nv;
+            g->cap = nc;
+        }
+        g->nodes[g->n++] = t;
+    }
+    tg_free(stack);
+    tg_free(next);
+    /* index + 1 in pending, names for the unnamed */
+    for (int i = 0; i < g->n; i++)
+        g->nodes[i]->pending = 0;
+    if (st == TG_OK && !(g->names = tg_calloc(g->n ? g->n : 1, sizeof *g->names)))
+        st = TG_ERESOURCE;
+    int temp = 0;
+    for (int i = 0; i < g->n && st == TG_OK; i++) {
+        tg_tensor *t = g->nodes[i];
+        char buf[64];
+        if (t->name)
+            snprintf(buf, sizeof buf, "%s", t->name);
+        else if (!t->op && t->numel == 1 && !t->requires_grad)
+            tg_format_number(buf, tg_item(t), t->dtype);
+        else if (!t->op)
+            snprintf(buf, sizeof buf, "const%d", i);
+        else
+            snprintf(buf, sizeof buf, "t%d", ++temp);
+        size_t len = strlen(buf) + 1;
+        if (!(g->names[i] = tg_malloc(len)))
+            st = TG_ERESOURCE;
+        else
+            memcpy(g->names[i], buf, len);
+    }
+    if (st != TG_OK)
+        tg_graph_free(g);
+    return st;
+}
+
+void tg_graph_free(tg_graph *g)
+{
+    for (int i = 0; i < g->n && g->names; i++)
+        tg_free(g->names[i]);
+    tg_free(g->names);
+    tg_free(g->nodes);
+    memset(g, 0, sizeof *g);
+}
+
+int tg_graph_index(const tg_graph *g, const tg_tensor *t)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i] == t)
+            return i;
+    return -1;
+}
+
+static const char *kind(const tg_tensor *t)
+{
+    return t->op ? "op" : t->requires_grad || t->name ? "input" : "constant";
+}
+
+/* small tensors are shown whole; larger ones by shape */
+#define SHOW_MAX 8
+
+static void dot_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+static void dot_tensor(FILE *f, const char *label, const tg_tensor *t)
+{
+    if (!t)
+        return;
+    fprintf(f, "\\n%s ", label);
+    if (t->numel <= SHOW_MAX) {
+        /* JSON text of a small tensor, with its quotes escaped */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        if (m) {
+            tg_json_write(m, t);
+            fclose(m);
+            dot_escape(f, buf);
+            free(buf);
+        }
+    } else {
+        char s[256];
+        fprintf(f, "%s", tg_shape_str(t, s, sizeof s));
+    }
+}
+
+tg_status tg_graph_write_dot(FILE *f, const tg_graph *g, bool values)
+{
+    char s[256];
+    fprintf(f, "digraph tgrad {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n");
+    for (int i = 0; i < g->n; i++) {
+        const tg_tensor *t = g->nodes[i];
+        fprintf(f, "  n%d [shape=%s, label=\"", i, t->op ? "ellipse" : "box");
+        dot_escape(f, g->names[i]);
+        if (t->op)
+            fprintf(f, " = %s", t->op->name);
+        fprintf(f, "\\n%s %s", tg_dtype_name(t->dtype), tg_shape_str(t, s, sizeof s));
+        if (values) {
+            dot_tensor(f, "value", t);
+            dot_tensor(f, "grad", t->grad);
+        }
+        fprintf(f, "\"%s];\n", i == g->n - 1 ? ", peripheries=2" : "");
+    }
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < g->nodes[i]->nin; k++)
+            fprintf(f, "  n%d -> n%d;\n", tg_graph_index(g, g->nodes[i]->in[k]), i);
+    fprintf(f, "}\n");
+    return ferror(f) ? tg_error(TG_ERESOURCE, "cannot write the graph") : TG_OK;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+tg_status tg_graph_write_json(FILE *f, const tg_graph *g, bool values)
+{
+    char s[256];
+    tg_status st = TG_OK;
+    fprintf(f, "{\"nodes\":[");
+    for (int i = 0; i < g->n && st == TG_OK; i++) {
+        const tg_tensor *t = g->nodes[i];
+        fprintf(f, "%s{\"id\":%d,\"name\":", i ? "," : "", i);
+        json_str(f, g->names[i]);
+        fprintf(f, ",\"kind\":\"%s\"", kind(t));
+        if (t->op)
+            fprintf(f, ",\"op\":\"%s\"", t->op->name);
+        fprintf(f, ",\"inputs\":[");
+        for (int k = 0; k < t->nin; k++)
+            fprintf(f, "%s%d", k ? "," : "", tg_graph_index(g, t->in[k]));
+        fprintf(f, "],\"dtype\":\"%s\",\"shape\":%s,\"requires_grad\":%s", tg_dtype_name(t->dtype),
+                tg_shape_str(t, s, sizeof s), t->requires_grad ? "true" : "false");
+        if (t->pos >= 0)
+            fprintf(f, ",\"pos\":%d", t->pos + 1);
+        if (values) {
+            fprintf(f, ",\"value\":");
+            st = tg_json_write(f, t);
+            if (t->grad && st == TG_OK) {
+                fprintf(f, ",\"grad\":");
+                st = tg_json_write(f, t->grad);
+            }
+        }
+        fprintf(f, "}");
+    }
+    fprintf(f, "],\"output\":%d}\n", g->n - 1);
+    return st == TG_OK && ferror(f) ? tg_error(TG_ERESOURCE, "cannot write the graph") : st;
+}
+
+/* ---- keeping each node's upstream gradient (retain_grad on every node) ---- */
+tg_status tg_hook_retain_grads(tg_tensor *node, tg_tensor *g, tg_tensor **gin, void *data)
+{
+    (void)gin, (void)data;
+    if (node->op) {
+        tg_release(node->grad);
+        node->grad = tg_detach(tg_ref(g));
+    }
+    return TG_OK;
+}

@@ -1,0 +1,1220 @@
+#!/usr/bin/python3
+"""gen_fixtures.py -- the randomized differential test against PyTorch.
+
+Writes test cases for tests/unit/test_torch_fixtures.c, one JSON object per
+line:
+
+  {"id": N, "kind": "lesson"|"cover"|"random"|"edge", "expr": "...",
+   "dtype": "float32"|"float64",
+   "inputs": {"x": {"data": [...flat...], "shape": [...], "dtype": "..."}, ...},
+   "grad_output": null | {"data": [...], "shape": [...]},
+   "value": {"data": [...], "shape": [...], "dtype": "..."},
+   "grad": {"x": {"data": [...], "shape": [...], "dtype": "..."}, ...}}
+
+"expr" is written in the toolkit's expression language (tg-expr(5)), which
+is PyTorch's Python syntax.  The reference is PyTorch itself: the same text
+is run by Python's eval() over a namespace that maps the toolkit's free
+functions onto torch's (exp -> torch.exp, softplus -> F.softplus, ...), so
+Python's precedence and torch's semantics decide the answer.  The only
+places where the Python text differs from the toolkit's are max/min along a
+dim (torch returns (values, indices); the toolkit the values) and tensor
+literals ([1.5, 2] is tensor([1.5, 2]) in Python).
+
+The reference is computed in the case's dtype (torch's default dtype is set
+to it, as the toolkit's --dtype does), with requires_grad on every float
+input and backward(grad_output).  Non-finite numbers are written as the
+strings "NaN", "Infinity", "-Infinity".
+
+Random compositions are generated bottom-up with their float64 values at
+hand, so that each function gets arguments inside its domain (log of a
+positive argument, tan of a bounded one), and a candidate is dropped when it
+sits near a kink or a tie (relu/abs/sign near 0, clamp near a bound,
+maximum/minimum of near-equal arguments, max/min/amax/amin with a near tie
+among the reduced elements, a comparison of near-equal numbers), is too
+large, or is ill-conditioned in its dtype: PyTorch's own float32 answer must
+lie within a fifth of the float32 tolerance of its float64 answer (for
+float64 cases the float32 error scaled by 2**-29 within a fifth of the float64
+tolerance), otherwise two correct implementations could disagree.  The
+"edge" cases skip those filters on purpose: they pin PyTorch's documented
+subgradients, tie-breaking and non-finite behaviour.
+
+Usage: gen_fixtures.py [--seed N] [--out PATH] [--random N]
+Run with Debian's /usr/bin/python3 (python3-torch).  Output is
+reproducible for a given seed (single-threaded torch, Python's random).
+"""
+import argparse
+import collections
+import json
+import math
+import random
+import re
+import sys
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+warnings.filterwarnings("ignore")  # x.T on rank != 2 is deprecated, not wrong
+torch.set_num_threads(1)
+
+# tolerances of tests/unit/test_torch_fixtures.c (kept in step by hand)
+TOL = {"float32": (1e-5, 1e-6), "float64": (1e-9, 1e-12)}
+DT = {"float32": torch.float32, "float64": torch.float64}
+
+ATOM, POW, UNARY, TERM, ARITH, CMP = 100, 90, 80, 70, 60, 50
+MARGIN = 1e-3   # distance kept from kinks and ties (relative to the scale)
+BIG = 1e3       # largest magnitude of a random intermediate value
+BIGGRAD = 1e4   # largest magnitude of a random case's gradient
+
+
+class Reject(Exception):
+    pass
+
+
+# ---- the reference namespace: the toolkit's functions as torch's ----------
+def _maxmin(fn):
+    def f(x, *args, dim=None, keepdim=False):
+        if args and isinstance(args[0], torch.Tensor):
+            return torch.maximum(x, args[0]) if fn is torch.max else torch.minimum(x, args[0])
+        if args:
+            dim = args[0]
+            if len(args) > 1:
+                keepdim = args[1]
+        if dim is None:
+            return fn(x)
+        return fn(x, dim=dim, keepdim=keepdim).values
+    return f
+
+
+NS = {"torch": torch, "tensor": torch.tensor, "pi": math.pi, "e": math.e,
+      "inf": math.inf, "nan": math.nan, "softplus": F.softplus, "gelu": F.gelu,
+      "max": _maxmin(torch.max), "min": _maxmin(torch.min)}
+for _n in ("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf square neg sign "
+           "clamp clip where maximum minimum pow sum mean amax amin logsumexp softmax "
+           "log_softmax matmul mm mv dot bmm transpose t reshape unsqueeze squeeze permute "
+           "flatten detach").split():
+    NS[_n] = getattr(torch, _n)
+# functions torch has as methods as well (x.f())
+METHODS = set("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf square neg sign "
+              "clamp clip".split())
+TORCH_FNS = set(n for n in NS if hasattr(torch, n) and n not in ("tensor", "max", "min"))
+
+
+def run_program(py, env):
+    """Runs 'a = ...; b = ...; expr' over env (a dict of tensors)."""
+    stmts = [s.strip() for s in py.split(";")]
+    local = dict(env)
+    for s in stmts[:-1]:
+        exec(s, NS, local)
+    m = re.match(r"^([A-Za-z_]\w*)\s*=(?!=)", stmts[-1])
+    if m:  # a program ending in an assignment has the assigned value
+        exec(stmts[-1], NS, local)
+        return local[m.group(1)]
+    return eval(stmts[-1], NS, local)
+
+
+class Ex:
+    """An expression: toolkit text, Python text, precedence, float64 value."""
+    __slots__ = ("tk", "py", "prec", "val", "tags")
+
+    def __init__(self, tk, py, prec, val, tags=()):
+        self.tk, self.py, self.prec, self.val, self.tags = tk, py, prec, val, set(tags)
+
+    @property
+    def shape(self):
+        return tuple(self.val.shape)
+
+
+class Gen:
+    def __init__(self, rng, dtype, env):
+        self.r = rng
+        self.dtype = dtype
+        self.env = env  # name -> float64 tensor (the case's inputs, rounded to dtype)
+
+    # -- building blocks ------------------------------------------------------
+    def mk(self, tk, py, prec, tags, *kids):
+        try:
+            with torch.no_grad():
+                val = run_program(py, self.env)
+        except Exception as ex:  # a shape the op refuses: try something else
+            raise Reject(str(ex))
+        if not isinstance(val, torch.Tensor) or val.dtype not in (torch.float32, torch.float64, torch.bool):
+            raise Reject("not a float tensor")
+        val = val.double()
+        if not torch.isfinite(val).all() or (val.numel() and val.abs().max() > BIG):
+            raise Reject("too large")
+        t = set(tags)
+        for k in kids:
+            t |= k.tags
+        return Ex(tk, py, prec, val, t)
+
+    @staticmethod
+    def wrap(e, minprec):
+        if e.prec >= minprec:
+            return e.tk, e.py
+        return "(" + e.tk + ")", "(" + e.py + ")"
+
+    def num(self, v):
+        """A Python number literal."""
+        s = repr(v)
+        prec = UNARY if s.startswith("-") else ATOM
+        return Ex(s, s, prec, torch.tensor(float(v), dtype=torch.float64))
+
+    def scale(self, e):
+        return max(1.0, float(e.val.abs().max())) if e.val.numel() else 1.0
+
+    def away_from(self, e, points):
+        """True when no element of e lies within MARGIN of the points."""
+        s = self.scale(e)
+        for p in points:
+            if e.val.numel() and float((e.val - p).abs().min()) < MARGIN * s:
+                return False
+        return True
+
+    def call(self, name, e, extra="", tags=(), method_ok=None):
+        """f(e, extra) in one of its spellings: f(x), torch.f(x), x.f()."""
+        if method_ok is None:
+            method_ok = name in METHODS
+        forms = ["fn"] * 4 + (["method"] * 3 if method_ok else []) + (["torch"] if name in TORCH_FNS else [])
+        form = self.r.choice(forms)
+        a = ", " + extra if extra else ""
+        if form == "method":
+            tk, py = self.wrap(e, ATOM)
+            return self.mk(f"{tk}.{name}({extra})", f"{py}.{name}({extra})", ATOM,
+                           set(tags) | {name, "method"}, e)
+        pre = "torch." if form == "torch" else ""
+        return self.mk(f"{pre}{name}({e.tk}{a})", f"{pre}{name}({e.py}{a})", ATOM,
+                       set(tags) | {name} | ({"torch."} if pre else set()), e)
+
+    def binop(self, op, a, b, tags=()):
+        L = {"+": ARITH, "-": ARITH, "*": TERM, "/": TERM, "@": TERM, "**": POW,
+             "<": CMP, "<=": CMP, ">": CMP, ">=": CMP, "==": CMP, "!=": CMP}[op]
+        if op == "**":
+            at, ap = self.wrap(a, ATOM)
+            bt, bp = self.wrap(b, UNARY)
+        elif L == CMP:
+            at, ap = self.wrap(a, CMP + 1)
+            bt, bp = self.wrap(b, CMP + 1)
+        else:
+            at, ap = self.wrap(a, L)
+            bt, bp = self.wrap(b, L + 1)
+        return self.mk(f"{at} {op} {bt}", f"{ap} {op} {bp}", L, set(tags) | {op}, a, b)
+
+    def neg(self, a):
+        t, p = self.wrap(a, UNARY)
+        return self.mk(f"-{t}", f"-{p}", UNARY, {"unary-"}, a)
+
+    # -- domains ----------------------------------------------------------------
+    def positive(self, e, lo=0.05):
+        """e itself when it is > lo, else a guard that makes it positive."""
+        if e.val.numel() and float(e.val.min()) > lo:
+            return e
+        for _ in range(6):
+            g = self.r.choice(["abs", "sq", "sigmoid", "exp", "softplus"])
+            try:
+                if g == "abs":
+                    if not self.away_from(e, [0]):
+                        continue
+                    x = self.binop("+", self.call("abs", e), self.num(0.25))
+                elif g == "sq":
+                    x = self.binop("+", self.binop("**", e, self.num(2)), self.num(0.1))
+                elif g == "sigmoid":
+                    x = self.call("sigmoid", e)
+                elif g == "exp":
+                    x = self.call("exp", self.bounded(e, 2.0))
+                else:
+                    x = self.binop("+", self.call("softplus", e, method_ok=False), self.num(0.05))
+            except Reject:
+                continue
+            if float(x.val.min()) > min(lo, 0.01):
+                return x
+        raise Reject("no positive guard")
+
+    def bounded(self, e, b):
+        """e when |e| <= b, else b * tanh(e) (or sin)."""
+        if e.val.numel() == 0 or float(e.val.abs().max()) <= b:
+            return e
+        inner = self.call(self.r.choice(["tanh", "sin"]), e)
+        return self.binop("*", self.num(b), inner) if b != 1 else inner
+
+    def nonkink(self, e, points=(0,)):
+        if not self.away_from(e, points):
+            raise Reject("kink")
+        return e
+
+    # -- leaves -----------------------------------------------------------------
+    def leaf(self):
+        names = [n for n, v in self.env.items() if v.dtype in (torch.float32, torch.float64)]
+        n = self.r.choice(names)
+        if "h" in self.env and self.r.random() < 0.5:  # a named intermediate: use it
+            n = "h"
+        return Ex(n, n, ATOM, self.env[n].double(), {"var"})
+
+    # -- random trees -------------------------------------------------------------
+    def gen(self, depth):
+        if depth <= 0 or self.r.random() < 0.12:
+            return self.leaf()
+        kinds = (["unary"] * 6 + ["binary"] * 5 + ["scalar"] * 3 + ["reduce"] * 3 +
+                 ["shape"] * 3 + ["matmul"] * 2 + ["where"] + ["softmax"] + ["index"])
+        for _ in range(12):
+            kind = self.r.choice(kinds)
+            try:
+                return getattr(self, "g_" + kind)(depth)
+            except Reject:
+                continue
+        return self.leaf()
+
+    UNARY_FNS = ("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf softplus "
+                 "gelu clamp square neg sign detach").split()
+
+    def unary(self, f, a):
+        r = self.r
+        if f in ("log", "sqrt"):
+            a = self.positive(a)
+        elif f == "log1p":
+            if not (a.val.numel() and float(a.val.min()) > -0.9):
+                a = self.positive(a)
+        elif f == "tan":
+            a = self.bounded(a, 1.2)
+        elif f in ("exp", "expm1"):
+            a = self.bounded(a, 4.0)
+        elif f in ("relu", "abs", "sign"):
+            a = self.nonkink(a)
+        if f == "clamp":
+            v = a.val.flatten().sort().values
+            lo = round(float(v[len(v) // 3]) - 0.0125, 2) if len(v) else -0.5
+            hi = round(float(v[(2 * len(v)) // 3]) + 0.0125, 2) if len(v) else 0.5
+            if hi <= lo:
+                hi = lo + 0.5
+            self.nonkink(a, (lo, hi))
+            name = r.choice(["clamp", "clamp", "clip"])
+            which = r.choice(["both", "both", "min", "max"])
+            pos = r.random() < 0.3
+            if which == "both":
+                extra = f"{lo!r}, {hi!r}" if pos else f"min={lo!r}, max={hi!r}"
+            elif which == "min":
+                extra = f"min={lo!r}"
+            else:
+                extra = f"max={hi!r}"
+            return self.call(name, a, extra, tags={"clamp"})
+        if f == "neg" and r.random() < 0.4:
+            return self.neg(a)
+        if f == "detach":
+            t, p = self.wrap(a, ATOM)
+            if r.random() < 0.7:
+                return self.mk(f"{t}.detach()", f"{p}.detach()", ATOM, {"detach"}, a)
+            return self.mk(f"detach({a.tk})", f"detach({a.py})", ATOM, {"detach"}, a)
+        return self.call(f, a, method_ok=f in METHODS)
+
+    def g_unary(self, depth):
+        f = self.r.choice(self.UNARY_FNS)
+        if f == "detach" and self.r.random() < 0.7:
+            f = "exp"
+        return self.unary(f, self.gen(depth - 1))
+
+    def broadcastable(self, *shapes):
+        try:
+            torch.broadcast_shapes(*shapes)
+            return True
+        except RuntimeError:
+            return False
+
+    def pair(self, depth):
+        a = self.gen(depth - 1)
+        for _ in range(4):
+            b = self.gen(depth - 1 if self.r.random() < 0.7 else 0)
+            if self.broadcastable(a.shape, b.shape):
+                return a, b
+        b = self.leaf()
+        if self.broadcastable(a.shape, b.shape):
+            return a, b
+        return a, self.call(self.r.choice(["sum", "mean"]), b, method_ok=True)
+
+    def g_binary(self, depth):
+        r = self.r
+        op = r.choice(["+", "-", "*", "/", "**", "pow", "maximum", "minimum", "max2", "add"])
+        a, b = self.pair(depth)
+        if r.random() < 0.5:
+            a, b = b, a
+        if op in ("+", "-", "*"):
+            return self.binop(op, a, b)
+        if op == "add":
+            f = r.choice(["add", "sub", "mul", "div"])
+            if f == "div":
+                b = self.positive(b, 0.2)
+            return self.mk(f"{f}({a.tk}, {b.tk})", f"torch.{f}({a.py}, {b.py})", ATOM, {f}, a, b)
+        if op == "/":
+            if not (b.val.numel() and float(b.val.abs().min()) > 0.2):
+                b = self.positive(b, 0.2)
+                if r.random() < 0.5:
+                    b = self.neg(b)
+            return self.binop("/", a, b)
+        if op in ("**", "pow"):
+            a = self.positive(a, 0.1)
+            b = self.bounded(b, 2.5)
+            if op == "**":
+                return self.binop("**", a, b)
+            return self.mk(f"pow({a.tk}, {b.tk})", f"pow({a.py}, {b.py})", ATOM, {"pow"}, a, b)
+        # maximum / minimum: no ties
+        va, vb = torch.broadcast_tensors(a.val, b.val)
+        if va.numel() and float((va - vb).abs().min()) < MARGIN * max(self.scale(a), self.scale(b)):
+            raise Reject("tie")
+        if op == "max2":
+            f = r.choice(["max", "min"])
+            return self.mk(f"{f}({a.tk}, {b.tk})", f"{f}({a.py}, {b.py})", ATOM, {f + "(x,y)"}, a, b)
+        pre = "torch." if r.random() < 0.2 else ""
+        return self.mk(f"{pre}{op}({a.tk}, {b.tk})", f"{op}({a.py}, {b.py})", ATOM, {op}, a, b)
+
+    def g_scalar(self, depth):
+        r = self.r
+        a = self.gen(depth - 1)
+        c = r.choice([2, 3, 0.5, 1.5, -2, -0.25, 10, 0.1, "pi", "e"])
+        c_ex = self.num(c) if not isinstance(c, str) else Ex(c, c, ATOM, torch.tensor(NS[c], dtype=torch.float64))
+        op = r.choice(["+", "-", "*", "/", "**", "r**", "neg", "r-", "r/"])
+        if op == "neg":
+            return self.neg(a)
+        if op == "**":
+            p = r.choice([2, 3, 2, 0.5, -1, 1.5, -2, 2.0, 0])
+            if p not in (2, 3, 2.0, 0):
+                a = self.positive(a, 0.1)
+            return self.binop("**", a, self.num(p), tags={f"**{p}"})
+        if op == "r**":
+            base = self.num(r.choice([2, 0.5, 3.0]))
+            return self.binop("**", base, self.bounded(a, 3.0), tags={"scalar**x"})
+        if op == "r-":
+            return self.binop("-", c_ex, a)
+        if op == "r/":
+            if not (a.val.numel() and float(a.val.abs().min()) > 0.2):
+                a = self.positive(a, 0.2)
+            return self.binop("/", c_ex, a)
+        if r.random() < 0.5 and op in "+*":
+            return self.binop(op, c_ex, a)
+        return self.binop(op, a, c_ex)
+
+    def dims_for(self, rank, allow_tuple=True, allow_none=True):
+        """A dim= argument: None, an int (maybe negative), or a tuple."""
+        r = self.r
+        if rank == 0:
+            if allow_none and r.random() < 0.85:
+                return None
+            return r.choice([0, -1])
+        choices = (["none"] if allow_none else []) + ["int"] * 3 + (["tuple"] * 2 if allow_tuple else [])
+        k = r.choice(choices)
+        if k == "none":
+            return None
+        if k == "int":
+            d = r.randrange(rank)
+            return d - rank if r.random() < 0.3 else d
+        n = r.randint(1, rank)
+        ds = sorted(r.sample(range(rank), n))
+        ds = [d - rank if r.random() < 0.2 else d for d in ds]
+        r.shuffle(ds)
+        return tuple(ds)
+
+    def no_tie(self, v, dims, relmargin=MARGIN):
+        """No near tie for the top (or bottom) element of each reduced group."""
+        if v.dim() == 0 or v.numel() <= 1:
+            return True
+        if dims is None:
+            groups = v.reshape(1, -1)
+        else:
+            ds = [dims] if isinstance(dims, int) else list(dims)
+            ds = sorted(set(d % v.dim() for d in ds))
+            keep = [d for d in range(v.dim()) if d not in ds]
+            groups = v.permute(*(keep + ds)).reshape(-1, int(torch.tensor([v.shape[d] for d in ds]).prod()))
+        if groups.shape[1] <= 1:
+            return True
+        s = groups.sort(dim=1).values
+        gap = min(float((s[:, -1] - s[:, -2]).min()), float((s[:, 1] - s[:, 0]).min()))
+        return gap > relmargin * max(1.0, float(v.abs().max()))
+
+    def fmt_dims(self, d):
+        if isinstance(d, tuple):
+            return "(" + ", ".join(map(str, d)) + ("," if len(d) == 1 else "") + ")"
+        return str(d)
+
+    def g_reduce(self, depth):
+        r = self.r
+        a = self.gen(depth - 1)
+        f = r.choice(["sum", "sum", "mean", "mean", "amax", "amin", "max", "min", "logsumexp"])
+        rank = len(a.shape)
+        if f in ("max", "min"):
+            d = self.dims_for(rank, allow_tuple=False)
+        elif f == "logsumexp":
+            d = self.dims_for(rank, allow_none=False)
+        else:
+            d = self.dims_for(rank)
+        if f in ("amax", "amin", "max", "min") and not self.no_tie(a.val, d):
+            raise Reject("tie")
+        if f == "logsumexp":
+            a = self.bounded(a, 20.0)
+        keep = r.random() < 0.35 and d is not None
+        return self.reduce_expr(f, a, d, keep)
+
+    def reduce_expr(self, f, a, d, keep):
+        r = self.r
+        tags = {f + ("(dim)" if d is not None else "()")}
+        if isinstance(d, tuple):
+            tags.add("dim=tuple")
+        if keep:
+            tags.add("keepdim")
+        t, p = self.wrap(a, ATOM)
+        if d is None:
+            if f in ("max", "min"):
+                if r.random() < 0.5:
+                    return self.mk(f"{t}.{f}()", f"{p}.{f}()", ATOM, tags, a)
+                return self.mk(f"{f}({a.tk})", f"torch.{f}({a.py})", ATOM, tags, a)
+            return self.call(f, a, tags=tags, method_ok=True)
+        ds = self.fmt_dims(d)
+        # spellings: dim=, positional, keepdim= or positional keepdim
+        style = r.choice(["kw", "kw", "pos"])
+        arg = f"dim={ds}" if style == "kw" else ds
+        if keep:
+            arg += ", keepdim=True" if r.random() < 0.8 else (", True" if style == "pos" else ", keepdim=True")
+        elif r.random() < 0.15:
+            arg += ", keepdim=False"
+        if f in ("max", "min"):
+            pyv = f"torch.{f}({a.py}, dim={d}, keepdim={keep}).values"
+            form = r.choice(["fn", "method", "torch"])
+            if form == "method":
+                return self.mk(f"{t}.{f}({arg})", pyv, ATOM, tags | {"method"}, a)
+            pre = "torch." if form == "torch" else ""
+            return self.mk(f"{pre}{f}({a.tk}, {arg})", pyv, ATOM, tags, a)
+        form = r.choice(["fn", "method", "method", "torch"])
+        if form == "method":
+            return self.mk(f"{t}.{f}({arg})", f"{p}.{f}({arg})", ATOM, tags | {"method"}, a)
+        pre = "torch." if form == "torch" else ""
+        return self.mk(f"{pre}{f}({a.tk}, {arg})", f"torch.{f}({a.py}, {arg})", ATOM, tags, a)
+
+    def g_softmax(self, depth):
+        r = self.r
+        a = self.bounded(self.gen(depth - 1), 20.0)
+        f = r.choice(["softmax", "log_softmax"])
+        rank = len(a.shape)
+        d = r.randrange(rank) if rank else 0
+        if rank and r.random() < 0.3:
+            d -= rank
+        return self.softmax_expr(f, a, d)
+
+    def softmax_expr(self, f, a, d):
+        r = self.r
+        t, p = self.wrap(a, ATOM)
+        arg = r.choice([f"dim={d}", str(d)])
+        form = r.choice(["fn", "method", "torch"])
+        if form == "method":
+            return self.mk(f"{t}.{f}({arg})", f"{p}.{f}({arg})", ATOM, {f}, a)
+        pre = "torch." if form == "torch" else ""
+        return self.mk(f"{pre}{f}({a.tk}, {arg})", f"torch.{f}({a.py}, {arg})", ATOM, {f}, a)
+
+    def matmul_expr(self, a, b):
+        r = self.r
+        ra, rb = len(a.shape), len(b.shape)
+        forms = ["@"] * 4 + ["matmul", "torch.matmul", "method"]
+        if ra == 2 and rb == 2:
+            forms.append("mm")
+        if ra == 2 and rb == 1:
+            forms.append("mv")
+        if ra == 1 and rb == 1:
+            forms.append("dot")
+        if ra == 3 and rb == 3 and a.shape[0] == b.shape[0]:
+            forms.append("bmm")
+        form = r.choice(forms)
+        tags = {f"matmul{ra}x{rb}"}
+        if form == "@":
+            return self.binop("@", a, b, tags)
+        if form == "method":
+            t, p = self.wrap(a, ATOM)
+            return self.mk(f"{t}.matmul({b.tk})", f"{p}.matmul({b.py})", ATOM, tags | {"method"}, a, b)
+        return self.mk(f"{form}({a.tk}, {b.tk})", f"{form.replace('torch.', '')}({a.py}, {b.py})",
+                       ATOM, tags | {form}, a, b)
+
+    def mT(self, a):
+        t, p = self.wrap(a, ATOM)
+        return self.mk(f"{t}.mT", f"{p}.mT", ATOM, {".mT"}, a)
+
+    def g_matmul(self, depth):
+        r = self.r
+        a = self.gen(depth - 1)
+        if len(a.shape) == 0:
+            raise Reject("scalar")
+        for _ in range(5):
+            b = self.gen(depth - 1 if r.random() < 0.6 else 0)
+            if len(b.shape) == 0:
+                continue
+            for cand in ([b] + ([self.mT(b)] if len(b.shape) >= 2 else [])):
+                try:
+                    torch.matmul(a.val, cand.val)
+                except RuntimeError:
+                    continue
+                return self.matmul_expr(a, cand)
+        # x @ x.mT, x.mT @ x, or x @ x for vectors
+        if len(a.shape) == 1:
+            return self.matmul_expr(a, a)
+        if r.random() < 0.5:
+            return self.matmul_expr(a, self.mT(a))
+        return self.matmul_expr(self.mT(a), a)
+
+    def g_where(self, depth):
+        r = self.r
+        c = self.gen(depth - 1)
+        v = c.val.flatten().sort().values
+        if len(v) >= 2:
+            i = r.randrange(len(v) - 1)
+            if float(v[i + 1] - v[i]) < 4 * MARGIN * self.scale(c):
+                raise Reject("tie")
+            thr = round(float(v[i] + v[i + 1]) / 2, 4)
+        else:
+            thr = round(float(v[0]) + r.choice([-0.25, 0.25]), 4)
+        self.nonkink(c, (thr,))
+        op = r.choice(["<", "<=", ">", ">="])
+        if r.random() < 0.7:
+            cond = self.binop(op, c, self.num(thr))
+        else:
+            cond = self.binop(op, self.num(thr), c)
+        a, b = self.pair(depth)
+        if r.random() < 0.15:
+            b = self.num(r.choice([0.0, 1.5, -1]))
+        if not self.broadcastable(cond.shape, a.shape, b.shape):
+            raise Reject("shapes")
+        if r.random() < 0.15:
+            # a mask used as a number: (c > t) * a
+            return self.binop("*", cond, a, {"bool*float"})
+        pre = "torch." if r.random() < 0.2 else ""
+        return self.mk(f"{pre}where({cond.tk}, {a.tk}, {b.tk})", f"where({cond.py}, {a.py}, {b.py})",
+                       ATOM, {"where"}, cond, a, b)
+
+    def g_shape(self, depth):
+        a = self.gen(depth - 1)
+        return self.shape_op(a)
+
+    def factor_shape(self, n):
+        """A random shape with n elements, rank 1-3."""
+        r = self.r
+        rank = r.randint(1, 3)
+        dims = []
+        m = n
+        for _ in range(rank - 1):
+            divs = [d for d in range(1, m + 1) if m % d == 0]
+            d = r.choice(divs)
+            dims.append(d)
+            m //= d
+        dims.append(m)
+        r.shuffle(dims)
+        if r.random() < 0.3:
+            dims[r.randrange(len(dims))] = -1
+        return dims
+
+    def shape_op(self, a, op=None):
+        r = self.r
+        shp = a.shape
+        rank = len(shp)
+        t, p = self.wrap(a, ATOM)
+        ops = ["transpose", "T", "reshape", "reshape", "view", "unsqueeze", "squeeze", "expand",
+               "flatten", "contiguous"]
+        if rank >= 1:
+            ops += ["permute"]
+        if rank >= 2:
+            ops += ["mT", "transpose"]
+        if rank <= 2:
+            ops += ["t"]
+        op = op or r.choice(ops)
+        if op == "transpose":
+            if rank == 0:
+                raise Reject("rank")
+            d0, d1 = r.randrange(-rank, rank), r.randrange(-rank, rank)
+            if r.random() < 0.5:
+                return self.mk(f"{t}.transpose({d0}, {d1})", f"{p}.transpose({d0}, {d1})", ATOM, {"transpose"}, a)
+            return self.mk(f"transpose({a.tk}, {d0}, {d1})", f"transpose({a.py}, {d0}, {d1})", ATOM, {"transpose"}, a)
+        if op == "T":
+            return self.mk(f"{t}.T", f"{p}.T", ATOM, {".T"}, a)
+        if op == "mT":
+            return self.mT(a)
+        if op == "t":
+            if r.random() < 0.5:
+                return self.mk(f"{t}.t()", f"{p}.t()", ATOM, {"t()"}, a)
+            return self.mk(f"t({a.tk})", f"t({a.py})", ATOM, {"t()"}, a)
+        if op in ("reshape", "view"):
+            dims = self.factor_shape(a.val.numel())
+            s = ", ".join(map(str, dims))
+            st = "(" + s + ("," if len(dims) == 1 else "") + ")"
+            form = r.choice(["args", "tuple", "fn"]) if op == "reshape" else r.choice(["args", "tuple"])
+            if form == "args":
+                return self.mk(f"{t}.{op}({s})", f"{p}.{op}({s})", ATOM, {op}, a)
+            if form == "tuple":
+                return self.mk(f"{t}.{op}({st})", f"{p}.{op}({st})", ATOM, {op}, a)
+            return self.mk(f"reshape({a.tk}, {st})", f"reshape({a.py}, {st})", ATOM, {op}, a)
+        if op == "unsqueeze":
+            d = r.randrange(-rank - 1, rank + 1)
+            if r.random() < 0.6:
+                return self.mk(f"{t}.unsqueeze({d})", f"{p}.unsqueeze({d})", ATOM, {"unsqueeze"}, a)
+            return self.mk(f"unsqueeze({a.tk}, {d})", f"unsqueeze({a.py}, {d})", ATOM, {"unsqueeze"}, a)
+        if op == "squeeze":
+            ones = [i for i, n in enumerate(shp) if n == 1]
+            if rank and r.random() < 0.5:
+                d = r.choice(ones) if ones and r.random() < 0.8 else r.randrange(rank)
+                return self.mk(f"{t}.squeeze({d})", f"{p}.squeeze({d})", ATOM, {"squeeze(d)"}, a)
+            return self.mk(f"{t}.squeeze()", f"{p}.squeeze()", ATOM, {"squeeze()"}, a)
+        if op == "expand":
+            new = [n if n != 1 else r.choice([1, 2, 3]) for n in shp]
+            new = [(-1 if (n == o and r.random() < 0.3) else n) for n, o in zip(new, shp)]
+            lead = [r.choice([2, 3]) for _ in range(r.choice([0, 0, 1]))]
+            dims = lead + new
+            if not dims:
+                dims = [r.choice([2, 3])]
+            s = ", ".join(map(str, dims))
+            if r.random() < 0.7:
+                return self.mk(f"{t}.expand({s})", f"{p}.expand({s})", ATOM, {"expand"}, a)
+            return self.mk(f"{t}.expand(({s},))", f"{p}.expand(({s},))", ATOM, {"expand"}, a)
+        if op == "flatten":
+            form = r.choice(["method", "fn", "torch"])
+            if form == "method":
+                return self.mk(f"{t}.flatten()", f"{p}.flatten()", ATOM, {"flatten"}, a)
+            pre = "torch." if form == "torch" else ""
+            return self.mk(f"{pre}flatten({a.tk})", f"flatten({a.py})", ATOM, {"flatten"}, a)
+        if op == "contiguous":
+            return self.mk(f"{t}.contiguous()", f"{p}.contiguous()", ATOM, {"contiguous"}, a)
+        if op == "permute":
+            perm = list(range(rank))
+            r.shuffle(perm)
+            perm = [d - rank if r.random() < 0.2 else d for d in perm]
+            s = ", ".join(map(str, perm))
+            form = r.choice(["args", "tuple", "fn"])
+            if form == "args":
+                return self.mk(f"{t}.permute({s})", f"{p}.permute({s})", ATOM, {"permute"}, a)
+            st = "(" + s + ("," if rank == 1 else "") + ")"
+            if form == "tuple":
+                return self.mk(f"{t}.permute({st})", f"{p}.permute({st})", ATOM, {"permute"}, a)
+            return self.mk(f"permute({a.tk}, {st})", f"permute({a.py}, {st})", ATOM, {"permute"}, a)
+        raise Reject(op)
+
+    def g_index(self, depth):
+        a = self.gen(depth - 1)
+        return self.index_op(a)
+
+    def index_op(self, a):
+        r = self.r
+        shp = a.shape
+        if not shp:
+            raise Reject("0-d")
+        t, p = self.wrap(a, ATOM)
+        parts = []
+        for i, n in enumerate(shp[: r.randint(1, min(2, len(shp)))]):
+            k = r.choice(["int", "int", "slice", "step", "all", "neg"])
+            if k == "int":
+                parts.append(str(r.randrange(n)))
+            elif k == "neg":
+                parts.append(str(-r.randint(1, n)))
+            elif k == "all":
+                parts.append(":")
+            elif k == "slice":
+                lo = r.randrange(n)
+                hi = r.randint(lo + 1, n + 1)
+                parts.append(f"{lo if lo or r.random() < 0.5 else ''}:{hi if hi <= n else ''}")
+            else:
+                st = r.choice([2, 3])
+                lo = r.choice(["", "1"]) if n > 1 else ""
+                parts.append(f"{lo}::{st}")
+        idx = ", ".join(parts)
+        tags = {"index[" + ",".join("int" if q.lstrip("-").isdigit() else "slice" for q in parts) + "]"}
+        return self.mk(f"{t}[{idx}]", f"{p}[{idx}]", ATOM, tags, a)
+
+
+# ---- cases ---------------------------------------------------------------------
+def rand_values(rng, n, lo=-2.0, hi=2.0, nd=3):
+    out = []
+    for _ in range(n):
+        v = round(rng.uniform(lo, hi), nd)
+        if v == 0:
+            v = 0.5
+        out.append(v)
+    return out
+
+
+def numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def make_input(rng, shape, positive=False, lo=-2.0, hi=2.0):
+    if positive:
+        lo, hi = 0.2, 2.5
+    return {"data": rand_values(rng, numel(shape), lo, hi), "shape": list(shape)}
+
+
+def tensor_of(inp, dtype):
+    dt = DT.get(inp.get("dtype", dtype), None) or {"int64": torch.int64}[inp["dtype"]]
+    data = [float(v) for v in inp["data"]]
+    t = torch.tensor(data, dtype=torch.float64).to(dt).reshape(inp["shape"])
+    return t
+
+
+def reference(py, inputs, dtype, grad_output):
+    """Value and gradients as PyTorch computes them in dtype."""
+    torch.set_default_dtype(DT[dtype])
+    env = {}
+    for n, inp in inputs.items():
+        t = tensor_of(inp, dtype)
+        if t.is_floating_point():
+            t.requires_grad_(True)
+        env[n] = t
+    out = run_program(py, env)
+    if out.requires_grad:
+        go = None
+        if grad_output is not None:
+            go = tensor_of(grad_output, dtype).to(out.dtype)
+        out.backward(go)
+    grads = {}
+    for n, t in env.items():
+        if t.requires_grad:
+            grads[n] = t.grad if t.grad is not None else torch.zeros_like(t)
+    torch.set_default_dtype(torch.float32)
+    return out.detach(), grads
+
+
+def tname(dt):
+    return str(dt).replace("torch.", "")
+
+
+def enc(v):
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    return v
+
+
+def tjson(t):
+    return {"data": [enc(float(v)) for v in t.double().flatten().tolist()],
+            "shape": list(t.shape), "dtype": tname(t.dtype)}
+
+
+def ill_conditioned(val, grads, val64, grads64, dtype):
+    """PyTorch's own float32 answer says how much rounding this case amplifies."""
+    rtol, atol = TOL[dtype]
+    pairs = [(val, val64)] + [(grads[n], grads64[n]) for n in grads]
+    for a, b in pairs:
+        a, b = a.double(), b.double()
+        if a.shape != b.shape or not torch.isfinite(a).all() or not torch.isfinite(b).all():
+            return True
+        err = (a - b).abs()
+        if dtype == "float64":
+            err = err * 2.0 ** -29
+        if bool((err > 0.2 * (atol + rtol * b.abs())).any()):
+            return True
+    return False
+
+
+class Builder:
+    def __init__(self, seed, nrandom):
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.cases = []
+        self.nrandom = nrandom
+        self.tags = collections.Counter()
+        self.dropped = collections.Counter()
+
+    def add(self, kind, tk, py, inputs, dtype, grad_output=None, check=True, tags=()):
+        """Computes the reference; with check, drops ill-conditioned or huge cases."""
+        try:
+            val, grads = reference(py, inputs, dtype, grad_output)
+        except Exception as ex:
+            if kind == "random":
+                self.dropped["torch error"] += 1
+                return False
+            raise RuntimeError(f"{tk}: {ex}")
+        if check:
+            if not torch.isfinite(val).all() or any(not torch.isfinite(g).all() for g in grads.values()):
+                self.dropped["non-finite"] += 1
+                return False
+            if any(g.numel() and float(g.abs().max()) > BIGGRAD for g in grads.values()):
+                self.dropped["large gradient"] += 1
+                return False
+            probe = "float32" if dtype == "float64" else "float64"
+            v2, g2 = reference(py, inputs, probe, grad_output)
+            v32, g32, v64, g64 = (val, grads, v2, g2) if dtype == "float32" else (v2, g2, val, grads)
+            if ill_conditioned(v32, g32, v64, g64, dtype):
+                self.dropped["ill-conditioned in " + dtype] += 1
+                return False
+        case = {"id": len(self.cases), "kind": kind, "expr": tk, "dtype": dtype,
+                "inputs": {}, "grad_output": None, "value": tjson(val),
+                "grad": {n: tjson(g) for n, g in grads.items()}}
+        for n, inp in inputs.items():
+            c = {"data": [enc(float(v)) for v in inp["data"]], "shape": inp["shape"]}
+            if "dtype" in inp:
+                c["dtype"] = inp["dtype"]
+            case["inputs"][n] = c
+        if grad_output is not None:
+            case["grad_output"] = {"data": [enc(float(v)) for v in grad_output["data"]],
+                                   "shape": grad_output["shape"]}
+        self.cases.append(case)
+        for t in tags:
+            self.tags[t] += 1
+        return True
+
+    def dtype(self):
+        return self.rng.choice(["float32", "float64"])
+
+    # ---- the lesson's examples -------------------------------------------------
+    def lesson(self):
+        for dt in ("float32", "float64"):
+            x2 = {"x": {"data": [2.0], "shape": []}}
+            self.add("lesson", "x**3+2*x**2-5*x+3", "x**3+2*x**2-5*x+3", x2, dt, tags={"lesson"})
+            self.add("lesson", "x**2+3*x+1", "x**2+3*x+1", x2, dt, tags={"lesson"})
+            self.add("lesson", "g = x**2; y = 3*g + 1", "g = x**2; y = 3*g + 1", x2, dt,
+                     tags={"statements"})
+        self.add("lesson", "(x@w).tanh().sum()", "(x@w).tanh().sum()",
+                 {"x": {"data": [1, 2], "shape": [1, 2]}, "w": {"data": [0.5, 0.25], "shape": [2, 1]}},
+                 "float32", tags={"lesson"})
+        self.add("lesson", "x.sum(dim=0)", "x.sum(dim=0)", {"x": {"data": [1, 2, 3, 4], "shape": [2, 2]}},
+                 "float32", {"data": [1, 1], "shape": [2]}, tags={"lesson"})
+        self.add("lesson", "-x**2", "-x**2", {"x": {"data": [3.0], "shape": []}}, "float64",
+                 tags={"precedence"})
+        self.add("lesson", "2**x**2", "2**x**2", {"x": {"data": [1.5], "shape": []}}, "float64",
+                 tags={"precedence"})
+        self.add("lesson", "x - y - z / w / 2", "x - y - z / w / 2",
+                 {n: {"data": rand_values(self.rng, 3, 0.5, 2), "shape": [3]} for n in "xyzw"},
+                 "float64", {"data": [1, -1, 0.5], "shape": [3]}, tags={"precedence"})
+
+    # ---- one case per construct, with random data --------------------------------
+    def one(self, kind, build, shapes, dtype=None, positive=(), tries=30, wrap_sum=None, tags=()):
+        """build(g, vars) -> Ex over inputs of the given shapes."""
+        for _ in range(tries):
+            dt = dtype or self.dtype()
+            inputs = {}
+            for n, s in shapes.items():
+                inputs[n] = make_input(self.rng, s, positive=n in positive)
+            env = {n: tensor_of(i, dt).double() for n, i in inputs.items()}
+            torch.set_default_dtype(torch.float64)
+            g = Gen(self.rng, dt, env)
+            try:
+                ex = build(g, {n: Ex(n, n, ATOM, env[n], {"var"}) for n in env})
+            except Reject:
+                continue
+            finally:
+                torch.set_default_dtype(torch.float32)
+            if self.finish(kind, ex, inputs, dt, g, wrap_sum, tags):
+                return True
+        raise RuntimeError(f"could not build a {kind} case for {tags}")
+
+    def finish(self, kind, ex, inputs, dt, g, wrap_sum=None, tags=(), prefix=("", "")):
+        tk, py = ex.tk, ex.py
+        go = None
+        if ex.val.dim() > 0 or (ex.val.numel() == 1 and self.rng.random() < 0.1):
+            if wrap_sum is None:
+                wrap_sum = self.rng.random() < 0.3
+            if wrap_sum and ex.val.dim() > 0:
+                f = self.rng.choice(["sum", "mean"])
+                t, p = Gen.wrap(ex, ATOM)
+                tk, py = f"{t}.{f}()", f"{p}.{f}()"
+            else:
+                go = {"data": rand_values(self.rng, ex.val.numel(), -1, 1), "shape": list(ex.val.shape)}
+        tk, py = prefix[0] + tk, prefix[1] + py
+        return self.add(kind, tk, py, inputs, dt, go, tags=set(tags) | ex.tags)
+
+    def cover(self):
+        R = self.rng
+        sh = lambda: R.choice([(), (3,), (2, 3), (2, 1, 3), (4, 1), (1,), (3, 2, 2)])
+        for f in Gen.UNARY_FNS:
+            for dt in ("float32", "float64"):
+                s = sh()
+                pos = {"x"} if f in ("log", "sqrt", "log1p") else set()
+                self.one("cover", lambda g, v, f=f: g.unary(f, v["x"]), {"x": s}, dt, pos)
+        for op in ("+", "-", "*", "/", "**"):
+            for dt in ("float32", "float64"):
+                pos = {"x", "y"} if op == "**" else {"y"} if op == "/" else set()
+                self.one("cover", lambda g, v, op=op: g.binop(op, v["x"], v["y"]),
+                         {"x": (2, 1, 3), "y": R.choice([(3,), (4, 1), (), (1, 3)])}, dt, pos)
+        for f in ("pow", "maximum", "minimum", "max", "min", "add", "sub", "mul", "div"):
+            for dt in ("float32", "float64"):
+                pos = {"x", "y"} if f in ("pow", "div") else set()
+                def b(g, v, f=f):
+                    va, vb = torch.broadcast_tensors(v["x"].val, v["y"].val)
+                    if float((va - vb).abs().min()) < 0.01:
+                        raise Reject("tie")
+                    py = f if f in ("max", "min") else "torch." + f
+                    return g.mk(f"{f}({v['x'].tk}, {v['y'].tk})", f"{py}(x, y)", ATOM, {f + "(x,y)"})
+                self.one("cover", b, {"x": R.choice([(3, 1), (1, 3), ()]), "y": (3, 3)}, dt, pos)
+        for dt in ("float32", "float64"):
+            self.one("cover", lambda g, v: g.neg(v["x"]), {"x": (2, 2)}, dt)
+            for p in (2, 3, 0.5, -1, 1.5, -2, 0, 2.0):
+                self.one("cover", lambda g, v, p=p: g.binop("**", v["x"], g.num(p), {f"**{p}"}),
+                         {"x": (3,)}, dt, {"x"})
+            for c in (2, 0.5, "e"):
+                self.one("cover", lambda g, v, c=c: g.binop("**", g.num(c) if c != "e" else
+                                                            Ex("e", "e", ATOM, torch.tensor(math.e)), v["x"]),
+                         {"x": (3,)}, dt)
+            self.one("cover", lambda g, v: g.binop("*", Ex("pi", "pi", ATOM, torch.tensor(math.pi)), v["x"]),
+                     {"x": (2,)}, dt)
+        # comparisons inside where
+        for op in ("<", "<=", ">", ">=", "==", "!="):
+            for dt in ("float32", "float64"):
+                def b(g, v, op=op):
+                    if op in ("==", "!="):
+                        cond = g.binop(op, g.call("sign", g.nonkink(v["x"])), g.num(1))
+                    else:
+                        g.nonkink(v["x"], (0.25,))
+                        cond = g.binop(op, v["x"], g.num(0.25))
+                    return g.mk(f"where({cond.tk}, {v['y'].tk}, {v['z'].tk})",
+                                f"where({cond.py}, y, z)", ATOM, {"where", op})
+                self.one("cover", b, {"x": (2, 3), "y": (3,), "z": (2, 1)}, dt)
+        for dt in ("float32", "float64"):
+            # comparison of two tensors, and a bool mask times a float
+            def b(g, v):
+                va, vb = torch.broadcast_tensors(v["x"].val, v["y"].val)
+                if float((va - vb).abs().min()) < 0.01:
+                    raise Reject("tie")
+                return g.mk("where(x > y, x * y, y - x)", "where(x > y, x * y, y - x)", ATOM, {"where", ">"})
+            self.one("cover", b, {"x": (3, 1), "y": (4,)}, dt)
+            def b(g, v):
+                g.nonkink(v["x"])
+                return g.mk("(x > 0) * x + (x <= 0) * y", "(x > 0) * x + (x <= 0) * y", ARITH, {"bool*float"})
+            self.one("cover", b, {"x": (2, 3), "y": (2, 3)}, dt)
+            def b(g, v):
+                g.nonkink(v["x"], (0.3,))
+                return g.mk("where(x > 0.3, x, 0.0)", "where(x > 0.3, x, 0.0)", ATOM, {"where(scalar)"})
+            self.one("cover", b, {"x": (5,)}, dt)
+        # reductions
+        for f in ("sum", "mean", "amax", "amin", "max", "min", "logsumexp"):
+            for dt in ("float32", "float64"):
+                for k in range(4):
+                    shape = R.choice([(2, 3), (2, 3, 4), (3,), (4, 1, 2)])
+                    def b(g, v, f=f, k=k, shape=shape):
+                        rank = len(shape)
+                        if k == 0:
+                            d = None if f != "logsumexp" else tuple(range(rank))
+                        elif k == 1:
+                            d = R.randrange(-rank, rank)
+                        elif k == 2 and f not in ("max", "min"):
+                            d = tuple(R.sample(range(rank), R.randint(1, rank)))
+                        else:
+                            d = R.randrange(rank)
+                        if f in ("amax", "amin", "max", "min") and not g.no_tie(v["x"].val, d):
+                            raise Reject("tie")
+                        return g.reduce_expr(f, v["x"], d, k == 3 or (k == 2 and R.random() < 0.5))
+                    self.one("cover", b, {"x": shape}, dt)
+        # reductions of a 0-d tensor along dim 0 / -1, and dim=() for sum
+        for f in ("sum", "mean", "amax", "max", "logsumexp", "softmax"):
+            dt = self.dtype()
+            def b(g, v, f=f):
+                if f == "softmax":
+                    return g.softmax_expr("softmax", v["x"], R.choice([0, -1]))
+                return g.reduce_expr(f, v["x"], R.choice([0, -1]), R.random() < 0.5)
+            self.one("cover", b, {"x": ()}, dt)
+        # softmax family
+        for f in ("softmax", "log_softmax"):
+            for dt in ("float32", "float64"):
+                for _ in range(3):
+                    shape = R.choice([(4,), (2, 3), (2, 3, 2)])
+                    self.one("cover", lambda g, v, f=f, shape=shape: g.softmax_expr(
+                        f, v["x"], R.randrange(-len(shape), len(shape))), {"x": shape}, dt)
+        # matmul, every rank combination, with broadcast batch dims
+        mm = [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((2, 2, 3), (3, 4)),
+              ((2, 3), (2, 3, 4)), ((2, 2, 3), (2, 3, 4)), ((3,), (2, 3, 4)), ((2, 2, 3), (3,)),
+              ((1, 2, 3), (4, 3, 2)), ((2, 1, 2, 3), (3, 3, 2)), ((4, 1), (1, 5)), ((1, 3), (3, 1)),
+              ((1,), (1,)), ((2, 3, 1), (1, 4))]
+        for sa, sb in mm:
+            for dt in ("float32", "float64"):
+                self.one("cover", lambda g, v: g.matmul_expr(v["x"], v["y"]), {"x": sa, "y": sb}, dt)
+        for dt in ("float32", "float64"):
+            self.one("cover", lambda g, v: g.matmul_expr(v["x"], g.mT(v["x"])), {"x": (2, 3, 4)}, dt)
+            self.one("cover", lambda g, v: g.matmul_expr(g.mT(v["x"]), v["y"]), {"x": (3, 2), "y": (3, 4)}, dt)
+        # shapes and views
+        for op in ("transpose", "T", "mT", "t", "reshape", "view", "unsqueeze", "squeeze", "expand",
+                   "flatten", "contiguous", "permute"):
+            for dt in ("float32", "float64"):
+                for _ in range(2):
+                    shape = {"mT": (2, 3, 4), "t": R.choice([(2, 3), (3,)]), "T": R.choice([(2, 3), (2, 3, 4)]),
+                             "squeeze": R.choice([(2, 1, 3), (1, 3, 1)]), "expand": R.choice([(3, 1), (1, 2, 1)])
+                             }.get(op, R.choice([(2, 3), (2, 3, 4), (4,)]))
+                    def b(g, v, op=op, shape=shape):
+                        x = v["x"]
+                        if op == "view" and R.random() < 0.5:
+                            x = g.mk("x.T.contiguous()", "x.T.contiguous()", ATOM, {".T", "contiguous"})
+                        y = g.shape_op(x, op)
+                        # multiply by a weight so that positions matter in the gradient
+                        w = Ex("y", "y", ATOM, v["y"].val)
+                        if not g.broadcastable(y.shape, w.shape):
+                            return y
+                        return g.binop("*", y, w)
+                    self.one("cover", b, {"x": shape, "y": (R.choice([1, 2, 3, 4]),)}, dt)
+        # indexing
+        for idx in ("0", "-1", ":, 1:3", "::2", "1:", "0, 1", ":, ::2", "1:, 0", "-1, 1:", ":, -2", "1::2"):
+            for dt in ("float32", "float64"):
+                def b(g, v, idx=idx):
+                    return g.mk(f"x[{idx}]", f"x[{idx}]", ATOM, {"index[" + idx + "]"})
+                self.one("cover", b, {"x": R.choice([(3, 4), (4, 3, 2)])}, dt)
+        # detach stops the gradient
+        for dt in ("float32", "float64"):
+            self.one("cover", lambda g, v: g.mk("x * x.detach() + detach(y) * y ** 2",
+                                                "x * x.detach() + detach(y) * y ** 2", ARITH, {"detach"}),
+                     {"x": (3,), "y": (2, 1)}, dt)
+            self.one("cover", lambda g, v: g.mk("(x.detach() * 2).sum()", "(x.detach() * 2).sum()", ATOM,
+                                                {"detach(all)"}), {"x": (3,)}, dt)
+        # tensor literals, integer inputs, .double() of a float32 tensor, constants
+        for dt in ("float32", "float64"):
+            self.one("cover", lambda g, v: g.mk("x * [0.5, -1.25, 2.0] + [[1], [2]]",
+                                                "x * tensor([0.5, -1.25, 2.0]) + tensor([[1], [2]])",
+                                                ARITH, {"literal"}), {"x": (2, 3)}, dt)
+            self.one("cover", lambda g, v: g.mk("x @ [1.5, -0.5]", "x @ tensor([1.5, -0.5])", TERM,
+                                                {"literal", "matmul2x1"}), {"x": (3, 2)}, dt)
+            for expr in ("x * k", "x / k + k ** 2", "where(k > 1, x, -x)", "(x + k).sum(dim=0)", "k * 0.5 + x"):
+                inputs = {"x": make_input(R, (2, 3)),
+                          "k": {"data": [float(R.randint(-3, 3)) for _ in range(3)], "shape": [3], "dtype": "int64"}}
+                go = {"data": rand_values(R, 6 if "sum" not in expr else 3, -1, 1),
+                      "shape": [2, 3] if "sum" not in expr else [3]}
+                self.add("cover", expr, expr, inputs, dt, go, tags={"int64 input"})
+        self.one("cover", lambda g, v: g.mk("(x.double() * y).sum(dim=1)", "(x.double() * y).sum(dim=1)", ATOM,
+                                            {"double()"}), {"x": (2, 3), "y": (3,)}, "float32")
+        self.one("cover", lambda g, v: g.mk("x.float() * 2", "x.float() * 2", TERM, {"float()"}), {"x": (3,)},
+                 "float32")
+        for dt in ("float32", "float64"):
+            self.one("cover", lambda g, v: g.mk("torch.exp(x).sum() + torch.sum(torch.sin(x) * pi)",
+                                                "torch.exp(x).sum() + torch.sum(torch.sin(x) * pi)", ARITH,
+                                                {"torch."}), {"x": (3,)}, dt)
+        # statements with named intermediates
+        for dt in ("float32", "float64"):
+            for src in ("h = x * y; (h.tanh() * h).sum()", "a = x @ y.T\nb = a.softmax(dim=-1)\n(b * a).sum()",
+                        "u = x.exp(); v = u / u.sum(dim=-1, keepdim=True); v[0] @ y[0]"):
+                inputs = {"x": make_input(R, (2, 3)), "y": make_input(R, (2, 3))}
+                py = src.replace("\n", "; ")
+                self.add("cover", src, py, inputs, dt, tags={"statements"})
+
+    # ---- random compositions -------------------------------------------------------
+    def random_case(self):
+        R = self.rng
+        dt = self.dtype()
+        rank = R.choice([0, 1, 1, 2, 2, 3, 3])
+        base = [R.choice([1, 2, 3, 4, 5, 2, 3]) for _ in range(rank)]
+        nvars = R.choice([1, 2, 2, 3])
+        names = R.sample(["x", "y", "z", "w"], nvars)
+        inputs = {}
+        for n in names:
+            s = list(base[R.randint(0, rank):] if R.random() < 0.4 else base)
+            s = [1 if R.random() < 0.25 else d for d in s]
+            inputs[n] = make_input(R, s, positive=R.random() < 0.3)
+        env = {n: tensor_of(i, dt).double() for n, i in inputs.items()}
+        torch.set_default_dtype(torch.float64)
+        g = Gen(R, dt, env)
+        prefix = ("", "")
+        try:
+            if R.random() < 0.1:
+                h = g.gen(R.randint(1, 2))
+                prefix = (f"h = {h.tk}; ", f"h = {h.py}; ")
+                env["h"] = h.val
+            ex = g.gen(R.choice([1, 2, 3, 3, 4, 4]))
+        except Reject:
+            return False
+        finally:
+            torch.set_default_dtype(torch.float32)
+        env.pop("h", None)
+        if ex.tags == {"var"}:
+            return False
+        return self.finish("random", ex, inputs, dt, g, tags={"random"}, prefix=prefix)
+
+    # ---- PyTorch's conventions at kinks, ties and non-finite values ---------------
+    def edges(self):
+        nan, inf = float("nan"), float("inf")
+        E = [
+            ("relu(x)", [-1.0, 0.0, 2.0], None),
+            ("abs(x)", [-1.0, 0.0, 2.0], None),
+            ("sign(x) * 3", [-1.0, 0.0, 2.0], None),
+            ("clamp(x, min=-0.5, max=0.5)", [-0.5, 0.5, 0.0, 1.0, -1.0], None),
+            ("clamp(x, min=0.5)", [0.5, 0.25, 1.0], None),
+            ("clamp(x, max=0.5)", [0.5, 0.25, 1.0], None),
+            ("maximum(x, y)", [1.0, 2.0, 3.0], [1.0, 2.5, 3.0]),
+            ("minimum(x, y)", [1.0, 2.0, 3.0], [1.0, 2.5, 3.0]),
+            ("max(x)", [1.0, 3.0, 3.0], None),
+            ("min(x)", [1.0, 1.0, 3.0], None),
+            ("amax(x)", [1.0, 3.0, 3.0], None),
+            ("amin(x, dim=0)", [2.0, 2.0, 3.0], None),
+            ("x.max(dim=0)", [1.0, 3.0, 3.0], None),
+            ("x.min(dim=0)", [1.0, 1.0, 3.0], None),
+            ("sqrt(x)", [0.0, 4.0], None),
+            ("log(x)", [0.0, 1.0], None),
+            ("log(x)", [-1.0, 1.0], None),
+            ("sqrt(x)", [-1.0, 1.0], None),
+            ("x ** 2", [0.0, -1.5], None),
+            ("x ** 0.5", [0.0, 4.0], None),
+            ("x ** 0", [0.0, 2.0], None),
+            ("x ** y", [0.0, 2.0], [2.0, 0.5]),
+            ("x ** y", [0.0, 0.0], [0.0, -1.0]),
+            ("x ** y", [-2.0, -2.0], [2.0, 3.0]),
+            ("x + y", [nan, 1.0], [1.0, inf]),
+            ("x * y", [0.0, inf], [inf, 2.0]),
+            ("relu(x)", [nan, 1.0], None),
+            ("maximum(x, y)", [nan, 1.0], [1.0, nan]),
+            ("amax(x)", [nan, 1.0, 2.0], None),
+            ("exp(x)", [100.0, -inf, inf], None),
+            ("sigmoid(x)", [-100.0, 100.0, -inf, inf], None),
+            ("tanh(x)", [-100.0, 100.0, inf], None),
+            ("softplus(x)", [-100.0, 30.0, 100.0, 0.0], None),
+            ("log1p(x)", [-1.0, 0.0, 1e-10], None),
+            ("expm1(x)", [1e-10, 0.0, -50.0], None),
+            ("erf(x)", [10.0, -10.0, 0.0], None),
+            ("gelu(x)", [0.0, -10.0, 10.0], None),
+            ("softmax(x, dim=0)", [1000.0, 0.0, -1000.0], None),
+            ("log_softmax(x, dim=0)", [1000.0, 0.0, -1000.0], None),
+            ("logsumexp(x, dim=0)", [1000.0, 1000.0], None),
+            ("softmax(x, dim=0)", [0.0, -inf, 1.0], None),
+            ("logsumexp(x, dim=0)", [-inf, -inf], None),
+            ("logsumexp(x, dim=0)", [inf, 1.0], None),
+            ("x / y", [1.0, 0.0, -1.0], [0.0, 0.0, 0.0]),
+            ("x.sum() / 0", [1.0, 2.0], None),
+        ]
+        for dt in ("float32", "float64"):
+            for expr, xv, yv in E:
+                inputs = {"x": {"data": xv, "shape": [len(xv)]}}
+                if yv is not None:
+                    inputs["y"] = {"data": yv, "shape": [len(yv)]}
+                py = expr
+                if expr.startswith("x.max(dim=0)") or expr.startswith("x.min(dim=0)"):
+                    py = expr.replace("(dim=0)", "(dim=0).values")
+                torch.set_default_dtype(torch.float64)
+                shape = list(run_program(py, {n: tensor_of(i, "float64") for n, i in inputs.items()}).shape)
+                torch.set_default_dtype(torch.float32)
+                go = {"data": [1.0] * numel(shape), "shape": shape} if shape else None
+                self.add("edge", expr, py, inputs, dt, go, check=False, tags={"edge"})
+
+    def build(self):
+        self.lesson()
+        self.cover()
+        self.edges()
+        n = 0
+        attempts = 0
+        while n < self.nrandom and attempts < 50 * self.nrandom:
+            attempts += 1
+            if self.random_case():
+                n += 1
+        return self.cases
+
+
+def dumps(case):
+    return json.dumps(case, separators=(",", ":"), allow_nan=False)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--out", default=None, help="default: fixtures.jsonl next to this script")
+    ap.add_argument("--random", type=int, default=300, help="number of random compositions")
+    args = ap.parse_args()
+    out = args.out
+    if out is None:
+        import os
+        out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures.jsonl")
+    b = Builder(args.seed, args.random)
+    cases = b.build()
+    with open(out, "w") as f:
+        for c in cases:
+            f.write(dumps(c) + "\n")
+    kinds = collections.Counter(c["kind"] for c in cases)
+    dts = collections.Counter(c["dtype"] for c in cases)
+    print(f"{out}: {len(cases)} cases ({dict(kinds)}; {dict(dts)})", file=sys.stderr)
+    print("dropped random candidates: " + ", ".join(f"{k} {v}" for k, v in b.dropped.items()), file=sys.stderr)
+    print("coverage: " + ", ".join(f"{k} {v}" for k, v in sorted(b.tags.items())), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
