@@ -19,6 +19,9 @@ static const char usage[] =
     "  --at VALUE          the value of the one variable; VALUE is JSON, a .npy/.json file or -\n"
     "  --at NAME=VALUE     the value of variable NAME (repeat for several)\n"
     "  --inputs FILE       a JSON object of named values, {\"x\": 2, \"w\": [[1,2]]}\n"
+    "  --lines             read one such object per line of standard input, print one result per line\n"
+    "  --batch[=NAMES]     vmap: dim 0 of every variable (or of NAMES) indexes points; one\n"
+    "                      vectorised pass gives each point's value and gradient (vmap(grad(f)))\n"
     "  -f, --file FILE     read the expression (statements, one per line) from FILE, - for stdin\n"
     "  --wrt NAMES         differentiate only these (comma-separated); default: every float variable\n"
     "  --grad-output VALUE the upstream gradient for a non-scalar result (backward(gradient=...))\n"
@@ -43,7 +46,8 @@ typedef struct {
     const char *at[MAX_VARS];
     int nat;
     const char *inputs, *wrt, *grad_output, *out, *file;
-    bool no_grad, pretty, jacobian, hessian, check, detect_anomaly, graph_values;
+    bool no_grad, pretty, jacobian, hessian, check, detect_anomaly, graph_values, lines;
+    const char *batch; /* --batch[=NAMES]: "" for every variable */
     long order;
     const char *graph, *explain;
 } options;
@@ -93,6 +97,13 @@ static tg_status bind(tg_env *env, const char *name, tg_tensor *t, int rg, const
         want = false; /* integer inputs are never differentiated */
     }
     tg_set_requires_grad(t, want);
+    if (o->batch && (!*o->batch || in_wrt(o->batch, name))) {
+        if (t->ndim == 0) {
+            tg_release(t);
+            return tg_error(TG_EINPUT, "--batch: '%s' is 0-D, but dim 0 of every variable indexes the points", name);
+        }
+        t->batched = true;
+    }
     size_t len = strlen(name) + 1;
     if (!(t->name = malloc(len))) {
         tg_release(t);
@@ -276,15 +287,74 @@ static bool report_anomaly(bool as_error)
     return true;
 }
 
+/* --lines: one JSON object of inputs per line of standard input, one
+ * result per line of output; the program is parsed once and each line's
+ * tensors are freed before the next, so memory stays constant. */
+static int run_lines(tg_program *prog, const options *o)
+{
+    tg_env fixed = {0};
+    int status = 0;
+    if (bind_inputs(prog, &fixed, o) != TG_OK)
+        return tg_cli_fail(TOOL);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    while (status == 0 && (len = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        if (strspn(line, " \t\r\n") == (size_t)len)
+            continue;
+        tg_env env = {0};
+        tg_tensor *grads[MAX_VARS] = {0}, *value = NULL;
+        named_ctx c = {&env, o};
+        tg_status st = TG_OK;
+        for (int i = 0; i < fixed.n && st == TG_OK; i++)
+            st = tg_env_set(&env, fixed.names[i], tg_ref(fixed.values[i]));
+        if (st == TG_OK)
+            st = tg_json_parse_named(line, (size_t)len, -1, bind_named, &c);
+        tg_grad_opts go = {.no_grad = o->no_grad};
+        if (st == TG_OK && !(value = tg_grad_eval(prog, &env, env.n, &go, grads)))
+            st = tg_errcode();
+        if (st == TG_OK) {
+            const char *names[MAX_VARS];
+            for (int i = 0; i < env.n && i < MAX_VARS; i++)
+                names[i] = env.names[i];
+            st = tg_write_result(stdout, value, o->no_grad ? NULL : names, grads, env.n, false);
+        }
+        if (st != TG_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", tg_errmsg());
+            tg_error_clear();
+            tg_error(st, "line %ld: %s", lineno, msg);
+            status = tg_cli_fail(TOOL);
+        }
+        for (int i = 0; i < MAX_VARS; i++)
+            tg_release(grads[i]);
+        tg_release(value);
+        tg_env_free(&env);
+    }
+    free(line);
+    tg_env_free(&fixed);
+    if (status == 0 && tg_cli_finish_output() != TG_OK)
+        status = tg_cli_fail(TOOL);
+    return status;
+}
+
 static int run(const options *o)
 {
     tg_program *prog = tg_program_parse(o->expr);
     if (!prog)
         return tg_cli_fail(TOOL);
+    if (o->lines) {
+        int st = run_lines(prog, o);
+        tg_program_free(prog);
+        return st;
+    }
     tg_env env = {0};
     tg_tensor *grads[MAX_VARS] = {0}, *inputs[MAX_VARS];
     tg_tensor *value = NULL;
-    tg_grad_opts go = {.no_grad = o->no_grad};
+    tg_grad_opts go = {.no_grad = o->no_grad, .sum_output = o->batch != NULL};
+    tg_set_vmap(o->batch != NULL);
     int status = 0, nvars = 0;
     const char *names[MAX_VARS];
     if (bind_inputs(prog, &env, o) != TG_OK)
@@ -421,9 +491,10 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { O_AT = 256, O_GRAPH, O_GRAPH_VALUES, O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
+    enum { O_AT = 256, O_BATCH, O_LINES, O_GRAPH, O_GRAPH_VALUES, O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
     static const struct option longopts[] = {
-        {"at", required_argument, 0, O_AT}, {"jacobian", no_argument, 0, O_JACOBIAN},
+        {"at", required_argument, 0, O_AT}, {"lines", no_argument, 0, O_LINES},
+        {"batch", optional_argument, 0, O_BATCH}, {"jacobian", no_argument, 0, O_JACOBIAN},
         {"hessian", no_argument, 0, O_HESSIAN}, {"graph", required_argument, 0, O_GRAPH},
         {"graph-values", no_argument, 0, O_GRAPH_VALUES}, {"explain", optional_argument, 0, O_EXPLAIN},
         {"check", no_argument, 0, O_CHECK}, {"detect-anomaly", no_argument, 0, O_ANOMALY}, {"order", required_argument, 0, O_ORDER}, {"inputs", required_argument, 0, O_INPUTS},
@@ -449,6 +520,8 @@ int main(int argc, char **argv)
             break;
         case O_INPUTS: o.inputs = optarg; break;
         case O_JACOBIAN: o.jacobian = true; break;
+        case O_LINES: o.lines = true; break;
+        case O_BATCH: o.batch = optarg ? optarg : ""; break;
         case O_GRAPH:
             if (strcmp(optarg, "dot") && strcmp(optarg, "json")) {
                 tg_error(TG_EUSAGE, "--graph expects dot or json, not '%.40s'", optarg);
@@ -516,8 +589,8 @@ int main(int argc, char **argv)
         tg_error(TG_EUSAGE, "unexpected argument '%.40s' (one expression; values go with --at)", argv[optind]);
         return tg_cli_fail(TOOL);
     }
-    if (o.jacobian + o.hessian + (o.order > 0) + (o.graph != NULL) + (o.explain != NULL) + o.check > 1) {
-        tg_error(TG_EUSAGE, "choose one of --jacobian, --hessian, --order, --graph, --explain and --check");
+    if (o.jacobian + o.hessian + (o.order > 0) + (o.graph != NULL) + (o.explain != NULL) + o.check + o.lines > 1) {
+        tg_error(TG_EUSAGE, "choose one of --jacobian, --hessian, --order, --graph, --explain, --check and --lines");
         return tg_cli_fail(TOOL);
     }
     if (o.file && o.expr) {

@@ -56,6 +56,50 @@ static void record_versions(tg_tensor *out)
     out->saved_version[3] = out->storage->version;
 }
 
+/* vmap's rule for broadcasting: a batched operand's dims after the batch
+ * dim are one point's, so it is aligned to the other operands' rank by
+ * inserting size-1 dims after dim 0, not before it. */
+static bool vmap_on;
+bool tg_set_vmap(bool on)
+{
+    bool old = vmap_on;
+    vmap_on = on;
+    return old;
+}
+
+bool tg_vmap_active(void) { return vmap_on; }
+
+static tg_status align_batched(int n, tg_tensor **args)
+{
+    if (!vmap_on)
+        return TG_OK;
+    int target = 0;
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        int r = args[i]->ndim - (args[i]->batched ? 1 : 0);
+        target = r > target ? r : target;
+        any = any || args[i]->batched;
+    }
+    if (!any)
+        return TG_OK;
+    for (int i = 0; i < n; i++) {
+        tg_tensor *a = args[i];
+        int r = a->ndim - (a->batched ? 1 : 0);
+        if (!a->batched || r == target)
+            continue;
+        int64_t shape[TG_MAX_DIMS];
+        shape[0] = a->shape[0];
+        for (int d = 1; d <= target - r; d++)
+            shape[d] = 1;
+        for (int d = 1; d < a->ndim; d++)
+            shape[target - r + d] = a->shape[d];
+        args[i] = tg_reshape(a, target + 1, shape);
+        if (!args[i])
+            return tg_errcode();
+    }
+    return TG_OK;
+}
+
 tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
 {
     const tg_opdef *def = &tg_ops[op];
@@ -103,6 +147,10 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
             }
     }
 
+    if (n > 1 && !(def->flags & TG_F_VIEW) && align_batched(n, args) != TG_OK) {
+        release_all(n, args);
+        return NULL;
+    }
     tg_tensor *out = tg_new_meta(args[n - 1]->dtype, args[0]->ndim, args[0]->shape);
     if (!out || def->infer(args, attrs, out) != TG_OK) {
         tg_release(out);
@@ -121,6 +169,8 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
     }
 
     tg_anomaly_check(out, n, args);
+    for (int i = 0; i < n; i++)
+        out->batched = out->batched || args[i]->batched;
     bool needs_grad = false;
     if (tg_grad_enabled() && !(def->flags & TG_F_NODIFF) && differentiable(out))
         for (int i = 0; i < n; i++)

@@ -146,6 +146,7 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
     vec order = {0};
     tg_status st = topo_order(root, &order);
     bool old = tg_set_grad_enabled(create_graph);
+    bool old_vmap = tg_set_vmap(false); /* gradients already have their inputs' shapes */
     if (st == TG_OK)
         root->grad_acc = g;
     else
@@ -190,6 +191,7 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
             t->graph_freed = true;
     }
     tg_set_grad_enabled(old);
+    tg_set_vmap(old_vmap);
     for (size_t k = 0; k < order.n; k++) {
         tg_release(order.v[k]->grad_acc);
         order.v[k]->grad_acc = NULL;

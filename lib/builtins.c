@@ -26,6 +26,34 @@ struct builtin {
     tg_tensor *(*fn)(call *c);
 };
 
+/* --batch (vmap): a batched tensor's dim 0 indexes points; dims the user
+ * names count from a point's first dim.  Returns the dims to reduce for a
+ * batched x (all of a point's dims when none are given); -1 on error. */
+static int batch_dims(const tg_tensor *x, const int64_t *dims, int nd, int64_t *out)
+{
+    int r = x->ndim - 1;
+    if (nd == 0) {
+        for (int d = 0; d < r; d++)
+            out[d] = d + 1;
+        return r;
+    }
+    for (int i = 0; i < nd; i++) {
+        tg_status st;
+        out[i] = tg_norm_dim(dims[i], r, "reduction", &st) + 1;
+        if (st != TG_OK)
+            return -1;
+    }
+    return nd;
+}
+
+/* shape ops have no batching rule yet */
+static tg_tensor *refuse_batched(call *c)
+{
+    tg_error_at(c->n->pos, TG_EINPUT, "%s is not supported with --batch yet (elementwise ops, "
+                "reductions and matmul are)", c->b->name);
+    return NULL;
+}
+
 #define A(i) tg_ref(c->a[i])
 
 static int call_pos(call *c, int i) { return c->an[i] ? c->an[i]->pos : c->n->pos; }
@@ -151,6 +179,14 @@ static tg_tensor *h_reduce(call *c)
     if (c->a[1] && nd == 0) { /* dim=[] reduces everything, as in PyTorch */
     }
     bool keep = get_bool(c, 2, false);
+    if (c->a[0]->batched) {
+        int64_t bd[TG_MAX_DIMS];
+        if ((nd = batch_dims(c->a[0], dims, nd, bd)) < 0)
+            return NULL;
+        if (nd == 0) /* a point is a scalar: reducing it changes nothing */
+            return c->b->op == R_SUM && c->a[0]->dtype == TG_BOOL ? tg_cast(A(0), TG_INT64) : A(0);
+        memcpy(dims, bd, nd * sizeof *dims);
+    }
     switch (c->b->op) {
     case R_SUM: return tg_sum(A(0), dims, nd, keep);
     case R_MEAN: return tg_mean(A(0), dims, nd, keep);
@@ -181,6 +217,17 @@ static tg_tensor *h_maxmin(call *c)
     if (c->a[1] && !get_int(c, 1, &d))
         return NULL;
     bool keep = get_bool(c, 2, false);
+    if (c->a[0]->batched) {
+        int64_t bd[TG_MAX_DIMS];
+        int nd = batch_dims(c->a[0], &d, c->a[1] ? 1 : 0, bd);
+        if (nd < 0)
+            return NULL;
+        if (nd == 0)
+            return A(0);
+        if (!c->a[1]) /* max() over a point: ties share, as amax */
+            return is_max ? tg_amax(A(0), bd, nd, false) : tg_amin(A(0), bd, nd, false);
+        d = bd[0];
+    }
     return is_max ? tg_max(A(0), c->a[1] ? &d : NULL, keep) : tg_min(A(0), c->a[1] ? &d : NULL, keep);
 }
 
@@ -189,6 +236,12 @@ static tg_tensor *h_softmax(call *c)
     int64_t d;
     if (!get_int(c, 1, &d))
         return NULL;
+    if (c->a[0]->batched) {
+        int64_t bd;
+        if (batch_dims(c->a[0], &d, 1, &bd) < 0)
+            return NULL;
+        d = bd;
+    }
     return c->b->op ? tg_log_softmax(A(0), d) : tg_softmax(A(0), d);
 }
 
@@ -484,7 +537,12 @@ __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tenso
                         pname[k], b->name, b->params);
             ok = false;
         }
-    if (ok)
+    if (ok && c.a[0] && c.a[0]->batched && b->fn != h_unary && b->fn != h_binary && b->fn != h_pow &&
+        b->fn != h_where && b->fn != h_gelu && b->fn != h_square && b->fn != h_clamp &&
+        b->fn != h_reduce && b->fn != h_maxmin && b->fn != h_softmax && b->fn != h_matmul &&
+        b->fn != h_detach && b->fn != h_cast && b->fn != h_like && b->fn != h_contiguous)
+        r = refuse_batched(&c);
+    else if (ok)
         r = b->fn(&c);
     for (int k = 0; k < MAXP; k++)
         tg_release(c.a[k]);

@@ -217,6 +217,11 @@ static __attribute__((noinline)) tg_tensor *eval_attr(evalctx *E, node *n)
     tg_tensor *x = eval(E, n->obj);
     if (!x)
         return NULL;
+    if (x->batched && strcmp(n->name, "data")) {
+        tg_release(x);
+        tg_error_at(n->pos, TG_EINPUT, ".%s is not supported with --batch yet", n->name);
+        return NULL;
+    }
     if (!strcmp(n->name, "T"))
         return tg_t(x);
     if (!strcmp(n->name, "mT"))
@@ -260,6 +265,11 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
 static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
 {
     tg_tensor *x = eval(E, n->obj);
+    if (x && x->batched) {
+        tg_release(x);
+        tg_error_at(n->pos, TG_EINPUT, "indexing is not supported with --batch yet%s", "");
+        return NULL;
+    }
     int dim = 0;
     for (int i = 0; i < n->nargs && x; i++) {
         node *s = n->args[i];

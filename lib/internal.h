@@ -86,6 +86,7 @@ tg_tensor *tg_ones_like(const tg_tensor *like);
 #define IN(self, i) tg_ref((self)->in[i])
 
 int64_t tg_next_id(void);
+bool tg_vmap_active(void);
 
 /* anomaly.c: called by tg_apply and tg_backward */
 void tg_anomaly_check(tg_tensor *out, int nin, tg_tensor **in);

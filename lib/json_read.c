@@ -437,10 +437,43 @@ static tg_status overflow(const jp *p, const jnum *n, const char *dtype, const c
                 printable(tok, 41, p->s + n->start, k), k > 40 ? "..." : "", n->start, dtype, dtype, max);
 }
 
+/* 17 to 19 digits (beyond Clinger's 2^53) on x86-64: the x87 format's
+ * 64-bit mantissa holds m and 10^e (|e| <= 27, as 5^27 < 2^64) exactly, so
+ * m * 10^e rounds once, and rounding that to double agrees with rounding
+ * the decimal itself unless it is exactly halfway between two doubles (the
+ * argument of tg_f32_midpoint, one format up). */
+static bool dec_fast_double_x87(uint64_t m, int e, double *out)
+{
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+    static int extended = -1; /* valgrind does long double in double precision */
+    if (extended < 0) {
+        volatile long double one = 1, tiny = 0x1p-63L;
+        extended = one + tiny != one;
+    }
+    static const long double p10[28] = {
+        1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+        1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+        1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+    if (!extended || e < -27 || e > 27)
+        return false;
+    long double v = e >= 0 ? (long double)m * p10[e] : (long double)m / p10[-e];
+    uint64_t mant;
+    memcpy(&mant, &v, sizeof mant); /* the x87 format's explicit mantissa */
+    if (!(v >= DBL_MIN && v <= DBL_MAX) || (mant & 0x7FF) == 0x400)
+        return false;
+    *out = (double)v;
+    return true;
+#else
+    (void)m, (void)e, (void)out;
+    return false;
+#endif
+}
+
 static tg_status num_to_f64(const jp *p, const jnum *n, double *out, bool allow_inf)
 {
     double v;
-    if (!n->inexact && tg_dec_fast_double(n->mant, (int)(n->exp < -99 ? -99 : n->exp > 99 ? 99 : n->exp), &v)) {
+    int e = (int)(n->exp < -99 ? -99 : n->exp > 99 ? 99 : n->exp);
+    if (!n->inexact && (tg_dec_fast_double(n->mant, e, &v) || dec_fast_double_x87(n->mant, e, &v))) {
         *out = n->neg ? -v : v;
         return TG_OK;
     }

@@ -62,16 +62,19 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b)
         tg_release(b);
         return NULL;
     }
-    if (a->ndim == 0 || b->ndim == 0) {
+    /* under vmap a batched operand's dim 0 is not part of a point */
+    bool vmap = tg_vmap_active();
+    int ra = a->ndim - (vmap && a->batched), rb = b->ndim - (vmap && b->batched);
+    if (ra == 0 || rb == 0) {
         tg_error(TG_EINPUT, "matmul: both arguments need at least 1 dimension, got %d-D and %d-D "
-                 "(use * for a product with a scalar)", a->ndim, b->ndim);
+                 "(use * for a product with a scalar)", ra, rb);
         tg_release(a);
         tg_release(b);
         return NULL;
     }
-    bool a1 = a->ndim == 1, b1 = b->ndim == 1;
+    bool a1 = ra == 1, b1 = rb == 1;
     if (a1)
-        a = tg_unsqueeze(a, 0); /* (k) -> (1, k) */
+        a = tg_unsqueeze(a, -2); /* (k) -> (1, k) */
     if (b1)
         b = tg_unsqueeze(b, -1); /* (k) -> (k, 1) */
     tg_tensor *c = tg_apply(TG_OP_MATMUL, 2, (tg_tensor *[]){a, b}, NULL);

@@ -466,6 +466,7 @@ tg_tensor *tg_detach(tg_tensor *a)
     a->storage->refcount++;
     memcpy(d->stride, a->stride, sizeof d->stride);
     d->offset = a->offset;
+    d->batched = a->batched;
     tg_release(a);
     return d;
 }

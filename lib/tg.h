@@ -139,6 +139,7 @@ typedef struct tg_tensor {
     int64_t numel;
     tg_storage *storage;
     bool wrapped_number; /* a Python-style literal: weakest in promotion */
+    bool batched;        /* vmap: dim 0 indexes independent points (tgrad --batch) */
 
     /* autograd: a tensor made by an op while grad mode is on records the op,
      * its inputs (one reference each) and attributes: that is its grad_fn.
@@ -196,6 +197,12 @@ const char *tg_shape_str_raw(int ndim, const int64_t *shape, char *buf, size_t n
  * message does, and from the left of the result). */
 tg_status tg_broadcast_shapes(int na, const int64_t *a, int nb, const int64_t *b,
                               int *nout, int64_t *out);
+
+/* ---- vmap: while on, ops treat dim 0 of tensors marked batched as the
+ * index of independent points (broadcasting aligns a point's dims, and the
+ * expression language's reductions and matmul follow torch.vmap).  Off
+ * during backward.  Returns the previous setting. ---- */
+bool tg_set_vmap(bool on);
 
 /* ---- Grad mode (torch.no_grad) ---- */
 bool tg_grad_enabled(void);

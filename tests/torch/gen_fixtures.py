@@ -252,7 +252,7 @@ class Gen:
 
     # -- random trees -------------------------------------------------------------
     def gen(self, depth):
-        if depth <= 0 or self.r.random() < 0.12:
+        if depth <= 0 or self.r.random() < 0.06:
             return self.leaf()
         kinds = (["unary"] * 6 + ["binary"] * 5 + ["scalar"] * 3 + ["reduce"] * 3 +
                  ["shape"] * 3 + ["matmul"] * 2 + ["where"] + ["softmax"] + ["index"])
@@ -815,15 +815,29 @@ class Builder:
         self.tags = collections.Counter()
         self.dropped = collections.Counter()
 
-    def add(self, kind, tk, py, inputs, dtype, grad_output=None, check=True, tags=()):
-        """Computes the reference; with check, drops ill-conditioned or huge cases."""
+    def add(self, kind, tk, py, inputs, dtype, grad_output=None, check=True, tags=(), error=False):
+        """Computes the reference; with check, drops ill-conditioned or huge cases.
+        With error, PyTorch must refuse the case (and so must the toolkit)."""
         try:
             val, grads = reference(py, inputs, dtype, grad_output)
         except Exception as ex:
+            torch.set_default_dtype(torch.float32)
+            if error:
+                case = {"id": len(self.cases), "kind": kind, "expr": tk, "dtype": dtype,
+                        "inputs": self.inputs_json(inputs), "grad_output": None,
+                        "error": str(ex).split("\n")[0][:200]}
+                if grad_output is not None:
+                    case["grad_output"] = self.inputs_json({"g": grad_output})["g"]
+                self.cases.append(case)
+                for t in tags:
+                    self.tags[t] += 1
+                return True
             if kind == "random":
                 self.dropped["torch error"] += 1
                 return False
             raise RuntimeError(f"{tk}: {ex}")
+        if error:
+            raise RuntimeError(f"{tk}: PyTorch accepts it")
         if check:
             if not torch.isfinite(val).all() or any(not torch.isfinite(g).all() for g in grads.values()):
                 self.dropped["non-finite"] += 1
@@ -838,20 +852,24 @@ class Builder:
                 self.dropped["ill-conditioned in " + dtype] += 1
                 return False
         case = {"id": len(self.cases), "kind": kind, "expr": tk, "dtype": dtype,
-                "inputs": {}, "grad_output": None, "value": tjson(val),
+                "inputs": self.inputs_json(inputs), "grad_output": None, "value": tjson(val),
                 "grad": {n: tjson(g) for n, g in grads.items()}}
-        for n, inp in inputs.items():
-            c = {"data": [enc(float(v)) for v in inp["data"]], "shape": inp["shape"]}
-            if "dtype" in inp:
-                c["dtype"] = inp["dtype"]
-            case["inputs"][n] = c
         if grad_output is not None:
-            case["grad_output"] = {"data": [enc(float(v)) for v in grad_output["data"]],
-                                   "shape": grad_output["shape"]}
+            case["grad_output"] = self.inputs_json({"g": grad_output})["g"]
         self.cases.append(case)
         for t in tags:
             self.tags[t] += 1
         return True
+
+    @staticmethod
+    def inputs_json(inputs):
+        out = {}
+        for n, inp in inputs.items():
+            c = {"data": [enc(float(v)) for v in inp["data"]], "shape": inp["shape"]}
+            if "dtype" in inp:
+                c["dtype"] = inp["dtype"]
+            out[n] = c
+        return out
 
     def dtype(self):
         return self.rng.choice(["float32", "float64"])

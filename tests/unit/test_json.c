@@ -248,6 +248,52 @@ TEST(json_format_edges)
     CHECK(bad == 0);
 }
 
+/* The reader's fast paths against strtod/strtof: random decimals of 1 to
+ * 22 digits (the 19-digit limit of the exact paths and past it), the point
+ * anywhere, exponents that reach under- and overflow. */
+TEST(json_parse_numbers_match_strtod)
+{
+    int bad = 0;
+    for (int i = 0; i < 60000; i++) {
+        char s[80];
+        int nd = 1 + (int)(test_rand() % 22), k = 0, point = (int)(test_rand() % (nd + 1));
+        if (test_rand() & 1)
+            s[k++] = '-';
+        for (int j = 0; j < nd; j++) {
+            if (j == point && j > 0)
+                s[k++] = '.';
+            s[k++] = (char)('0' + (j == 0 ? 1 + test_rand() % 9 : test_rand() % 10));
+        }
+        int e = (int)(test_rand() % 80) - 40;
+        if (test_rand() % 4 == 0)
+            e = (int)(test_rand() % 700) - 350;
+        if (e)
+            k += snprintf(s + k, sizeof s - (size_t)k, "e%d", e);
+        s[k] = 0;
+        double d = strtod(s, NULL);
+        float f = strtof(s, NULL);
+        tg_tensor *t = parse(s, TG_FLOAT64);
+        if (isinf(d))
+            bad += t != NULL;
+        else
+            bad += !t || f64_bits(*(double *)tg_data(t)) != f64_bits(d);
+        tg_release(t);
+        tg_error_clear();
+        t = parse(s, TG_FLOAT32);
+        if (isinf(f))
+            bad += t != NULL;
+        else
+            bad += !t || f32_bits(*(float *)tg_data(t)) != f32_bits(f);
+        if (bad && i < 100000) {
+            fprintf(stderr, "  %s: %a %a\n", s, d, (double)f);
+            i = 100000;
+        }
+        tg_release(t);
+        tg_error_clear();
+    }
+    CHECK(bad == 0);
+}
+
 /* ---- tensors through text and back ---- */
 
 static void fill_random(tg_tensor *t)

@@ -1,0 +1,66 @@
+#!/usr/bin/env bats
+# tgrad's graph, explanation, gradient check and anomaly detection.
+load helper
+
+@test "--explain walks the lesson's chain rule: 4, 13; dy/dg = 3, dg/dx = 4, dy/dx = 12" {
+    run tgrad 'g = x**2; y = 3*g + 1' --at 2 --explain
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"g = pow(x, 2) = 4"* ]]
+    [[ "$output" == *"y = add(t1, 1) = 13  (result)"* ]]
+    [[ "$output" == *"to g: local derivative dt1/dg = 3, passes upstream x local = 3"* ]]
+    [[ "$output" == *"to x: local derivative dg/dx = 4, passes upstream x local = 12"* ]]
+    [[ "$output" == *"d(result)/dx = 12"* ]]
+}
+
+@test "--explain=json is JSON with forward, backward and grad" {
+    run tgrad 'g = x**2; y = 3*g + 1' --at 2 --explain=json
+    [ "$status" -eq 0 ]
+    [[ "$output" == '{"forward":[{"name":"x","value":2},{"name":"g","op":"pow","inputs":["x","2"],"value":4}'* ]]
+    [[ "$output" == *'"grad":{"x":12}}' ]]
+    if [ -x /usr/bin/python3 ]; then echo "$output" | /usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)'; fi
+}
+
+@test "--graph dot renders with Graphviz when it is installed" {
+    run tgrad 'g = x**2; y = 3*g + 1' --at 2 --graph dot --graph-values
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == "digraph tgrad {" ]]
+    [[ "$output" == *'label="g = pow\nfloat32 []\nvalue 4\ngrad 3"'* ]]
+    if ! command -v dot >/dev/null; then skip "graphviz is not installed"; fi
+    tgrad 'g = x**2; y = 3*g + 1' --at 2 --graph dot | dot -Tsvg > "$TMP/g.svg"
+    grep -q '<svg' "$TMP/g.svg"
+}
+
+@test "--graph json lists nodes in data-flow order with names and positions" {
+    run tgrad 'g = x**2; y = 3*g + 1' --at 2 --graph json
+    [[ "$output" == *'{"id":3,"name":"g","kind":"op","op":"pow","inputs":[1,2],"dtype":"float32","shape":[],"requires_grad":true,"pos":6}'* ]]
+    [[ "$output" == *'"output":6}' ]]
+}
+
+@test "--check passes on every op family in float64" {
+    for e in 'exp(x).sum()' 'log(x).sum()' 'sqrt(x).sum()' 'tanh(x).sum()' 'sigmoid(x).sum()' \
+             '(x**y).sum()' '(x/y).sum()' 'softmax(x, 0)[0]' 'logsumexp(x, 0)' 'gelu(x).sum()' \
+             '(x @ y)' 'maximum(x, y).sum()' 'x.max()' 'softplus(x).mean()'; do
+        run tgrad "$e" --at x='[0.5,1.5]' --at y='[1.25,0.75]' --check
+        [ "$status" -eq 0 ] || { echo "$e: $output"; return 1; }
+        [[ "$output" == *'"check":{"passed":true'* ]]
+    done
+}
+
+@test "--check fails (status 1) where the function is not differentiable" {
+    run --separate-stderr tgrad 'relu(x)' --at 0 --check
+    [ "$status" -eq 1 ]
+    [[ "$output" == *'"check":{"passed":false'* ]]
+    [[ "$stderr" == "tgrad: gradient check failed"* ]]
+}
+
+@test "a NaN from log at -1 is traced to log and its position" {
+    run --separate-stderr tgrad 'y = 2*x; log(y)' --at -1
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"value":"NaN","grad":{"x":-1}}' ]
+    [[ "${stderr_lines[0]}" == "tgrad: warning: anomaly: log produced NaN from finite inputs in the forward pass (at position 10)" ]]
+    fails_with 3 'anomaly: log produced NaN' tgrad 'y = 2*x; log(y)' --at -1 --detect-anomaly
+}
+
+@test "an infinity made by the backward pass is traced too" {
+    fails_with 3 'anomaly: the backward pass of sqrt' tgrad 'sqrt(x)' --at 0 --detect-anomaly
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# tgrad's transforms: Jacobians, Hessians, higher derivatives, vmap, lines.
+load helper
+
+@test "--order: x**3 at 2 gives 12, 6, 0 for orders 2, 3, 4" {
+    run tgrad 'x**3' --at 2 --order 2
+    [ "$output" = '{"value":8,"derivative":{"x":12},"order":2}' ]
+    run tgrad 'x**3' --at 2 --order 3
+    [ "$output" = '{"value":8,"derivative":{"x":6},"order":3}' ]
+    run tgrad 'x**3' --at 2 --order 4
+    [ "$output" = '{"value":8,"derivative":{"x":0},"order":4}' ]
+}
+
+@test "--order: the derivatives of sin at 0 cycle 1, 0, -1, 0" {
+    for k in 1 2 3 4; do
+        run tgrad 'sin(x)' --at 0 --order $k --dtype float64
+        echo "$output" | grep -Eq "\"derivative\":\{\"x\":($(echo '1 -?0(\.0)? -1 -?0(\.0)?' | cut -d' ' -f$k))\}"
+    done
+}
+
+@test "--hessian of x**2*y+y**3 at (1,2)" {
+    run tgrad 'x**2*y+y**3' --at x=1 --at y=2 --hessian
+    [ "$output" = '{"value":10,"hessian":{"x":{"x":4,"y":2},"y":{"x":2,"y":12}}}' ]
+}
+
+@test "--hessian of a quadratic form is A + A^T" {
+    run tgrad 'x @ a @ x' --at x='[1,2]' --at a='{"data":[[1,2],[3,4]],"requires_grad":false}' --hessian
+    [ "$output" = '{"value":27,"hessian":{"x":{"x":[[2,5],[5,8]]}}}' ]
+}
+
+@test "--jacobian shapes output.shape + input.shape" {
+    run tgrad 'x*x' --at '[1,2,3]' --jacobian
+    [ "$output" = '{"value":[1,4,9],"jacobian":{"x":[[2,0,0],[0,4,0],[0,0,6]]}}' ]
+    run tgrad 'w @ x' --at x='[1,2]' --at w='[[1,2],[3,4],[5,6]]' --jacobian
+    [ "$output" = '{"value":[5,11,17],"jacobian":{"x":[[1,2],[3,4],[5,6]],"w":[[[1,2],[0,0],[0,0]],[[0,0],[1,2],[0,0]],[[0,0],[0,0],[1,2]]]}}' ]
+}
+
+@test "--batch (vmap): one pass gives every point's value and gradient" {
+    run tgrad 'x**3+2*x**2-5*x+3' --batch --at '[0,1,2]'
+    [ "$output" = '{"value":[3,1,9],"grad":{"x":[-5,2,15]}}' ]
+    run tgrad '(x*x).sum()' --batch --at '[[1,2],[3,4]]'
+    [ "$output" = '{"value":[5,25],"grad":{"x":[[2,4],[6,8]]}}' ]
+    run tgrad 'x @ x' --batch --at '[[1,2],[3,4]]'
+    [ "$output" = '{"value":[5,25],"grad":{"x":[[2,4],[6,8]]}}' ]
+    run tgrad '(w @ x).sum()' --batch=x --at x='[[1,2],[3,4]]' --at w='[[1,0],[0,2]]'
+    [ "$output" = '{"value":[5,11],"grad":{"x":[[1,2],[1,2]],"w":[[4,6],[4,6]]}}' ]
+    run tgrad 'x.max()' --batch --at '[[1,3],[3,3]]'
+    [ "$output" = '{"value":[3,3],"grad":{"x":[[0,1],[0.5,0.5]]}}' ]
+}
+
+@test "--batch refuses shape ops it has no rule for" {
+    fails_with 3 '\.T is not supported with --batch' tgrad 'x.T.sum()' --batch --at '[[1,2]]'
+    fails_with 3 "'x' is 0-D" tgrad 'x' --batch --at 1
+}
+
+@test "--lines: one result per input line, constant --at values shared" {
+    run sh -c "printf '{\"x\":1}\n{\"x\":2}\n\n{\"x\":3}\n' | tgrad 'x*w' --at w=10 --lines"
+    [ "${lines[0]}" = '{"value":10,"grad":{"w":1,"x":10}}' ]
+    [ "${lines[1]}" = '{"value":20,"grad":{"w":2,"x":10}}' ]
+    [ "${lines[2]}" = '{"value":30,"grad":{"w":3,"x":10}}' ]
+    [ "${#lines[@]}" -eq 3 ]
+}
+
+@test "--lines: a bad line is reported with its number" {
+    run --separate-stderr sh -c "printf '{\"x\":1}\n{\"x\":[1,2}\n' | tgrad 'x*2' --lines"
+    [ "$status" -eq 3 ]
+    [ "$output" = '{"value":2,"grad":{"x":2}}' ]
+    [[ "$stderr" == "tgrad: line 2: "* ]]
+}
