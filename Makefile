@@ -4,8 +4,8 @@ DESTDIR ?=
 CC ?= cc
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -MMD -MP -Ilib -I/usr/include/cjson
-LDLIBS += -lcjson -lopenblas -lm -ldl
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -MMD -MP -Ilib -I/usr/include/cjson -fopenmp
+LDLIBS += -lcjson -lopenblas -lmvec -lm -ldl -fopenmp
 SHELL := /bin/bash
 
 # CUDA is optional: found through $(shell command -v), never $(which ...)
@@ -29,6 +29,9 @@ lib/libtg.a: $(LIB_OBJ)
 build/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# the hot loops: vectorised, with libmvec's vector math (see cpu_kernels.c)
+build/lib/cpu_kernels.o build/lib/loop.o build/lib/ops_reduce.o: CFLAGS += -O3 -fopenmp-simd -fno-math-errno
 
 build/cmd/%.o: cmd/%.c
 	@mkdir -p $(@D)

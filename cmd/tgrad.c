@@ -105,7 +105,7 @@ static tg_status bind(tg_env *env, const char *name, tg_tensor *t, int rg, const
         t->batched = true;
     }
     size_t len = strlen(name) + 1;
-    if (!(t->name = malloc(len))) {
+    if (!(t->name = tg_malloc(len))) {
         tg_release(t);
         return tg_error(TG_ERESOURCE, "out of memory");
     }
@@ -161,7 +161,7 @@ static tg_status bind_inputs(tg_program *prog, tg_env *env, const options *o)
             return tg_errcode();
         named_ctx c = {env, o};
         tg_status st = tg_json_parse_named(text, len, -1, bind_named, &c);
-        free(text);
+        tg_free(text);
         if (st != TG_OK)
             return st;
     }

@@ -33,15 +33,92 @@ static bool too_big(size_t n)
     return n > phys;
 }
 
+/* Large blocks (tensor data) are kept for reuse when freed: a fresh block
+ * from the kernel costs a page fault per 4 KiB, which for a chain of
+ * elementwise ops over large tensors costs more than the arithmetic.  A
+ * freed large block goes to a small cache; an allocation takes a cached
+ * block when one is big enough and not more than twice the size. */
+#define LARGE ((size_t)1 << 20)
+#define NLIVE 256
+#define NCACHE 32
+static struct { void *p; size_t n; } live[NLIVE], cache[NCACHE];
+static int nlive, ncache;
+
+static void *cache_take(size_t n)
+{
+    int best = -1;
+    for (int i = 0; i < ncache; i++)
+        if (cache[i].n >= n && cache[i].n / 2 <= n && (best < 0 || cache[i].n < cache[best].n))
+            best = i;
+    if (best < 0)
+        return NULL;
+    void *p = cache[best].p;
+    size_t sz = cache[best].n;
+    cache[best] = cache[--ncache];
+    if (nlive < NLIVE) {
+        live[nlive].p = p;
+        live[nlive++].n = sz;
+    }
+    return p;
+}
+
+static void remember(void *p, size_t n)
+{
+    if (p && n >= LARGE && nlive < NLIVE) {
+        live[nlive].p = p;
+        live[nlive++].n = n;
+    }
+}
+
+/* true when p was a live large block, now cached (or freed) */
+static bool cache_put(void *p)
+{
+    for (int i = 0; i < nlive; i++)
+        if (live[i].p == p) {
+            size_t n = live[i].n;
+            live[i] = live[--nlive];
+            if (ncache == NCACHE) { /* evict the oldest */
+                free(cache[0].p);
+                cache[0] = cache[--ncache];
+            }
+            cache[ncache].p = p;
+            cache[ncache++].n = n;
+            return true;
+        }
+    return false;
+}
+
+/* gives the cached blocks back (at exit, and before a large allocation
+ * would fail) */
+void tg_alloc_trim(void)
+{
+    for (int i = 0; i < ncache; i++)
+        free(cache[i].p);
+    ncache = 0;
+}
+
 void *tg_malloc(size_t n)
 {
+    if (n >= LARGE && !should_fail()) {
+        void *p = cache_take(n);
+        if (p)
+            return p;
+    } else if (n >= LARGE) {
+        tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);
+        return NULL;
+    }
     if (too_big(n)) {
         tg_error(TG_ERESOURCE, "out of memory: %zu bytes requested, more than this machine has", n);
         return NULL;
     }
-    void *p = should_fail() ? NULL : malloc(n ? n : 1);
+    void *p = n >= LARGE ? malloc(n) : should_fail() ? NULL : malloc(n ? n : 1);
+    if (!p && n >= LARGE) {
+        tg_alloc_trim();
+        p = malloc(n);
+    }
     if (!p)
         tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);
+    remember(p, n);
     return p;
 }
 
@@ -64,17 +141,31 @@ void *tg_calloc(size_t count, size_t size)
 
 void *tg_realloc(void *old, size_t n)
 {
+    size_t old_n = 0;
+    for (int i = 0; old && i < nlive; i++)
+        if (live[i].p == old) { /* a large block may move: it leaves the registry */
+            old_n = live[i].n;
+            live[i] = live[--nlive];
+            break;
+        }
     if (too_big(n)) {
         tg_error(TG_ERESOURCE, "out of memory: %zu bytes requested, more than this machine has", n);
         return NULL;
     }
     void *p = should_fail() ? NULL : realloc(old, n ? n : 1);
-    if (!p)
+    if (!p) {
         tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);
+        remember(old, old_n); /* still valid, still ours */
+    } else
+        remember(p, n);
     return p;
 }
 
-void tg_free(void *p) { free(p); }
+void tg_free(void *p)
+{
+    if (p && !cache_put(p))
+        free(p);
+}
 
 bool tg_mul_overflows(int64_t a, int64_t b, int64_t *out)
 {

@@ -434,7 +434,8 @@ static tg_status overflow(const jp *p, const jnum *n, const char *dtype, const c
     char tok[48];
     size_t k = n->end - n->start;
     return fail("%s%s at offset %zu overflows %s (the largest %s is %s)",
-                printable(tok, 41, p->s + n->start, k), k > 40 ? "..." : "", n->start, dtype, dtype, max);
+                printable(tok, 41, p->s + n->start, k), k > 40 ? "..." : "", n->start, dtype, dtype,
+                max);
 }
 
 /* 17 to 19 digits (beyond Clinger's 2^53) on x86-64: the x87 format's
@@ -542,7 +543,8 @@ range:
     return fail("%s%s at offset %zu is out of the int64 range (-9223372036854775808 to "
                 "9223372036854775807)", tok, more, n->start);
 fraction:
-    return fail("%s%s at offset %zu is not an integer, which an int64 tensor needs", tok, more, n->start);
+    return fail("%s%s at offset %zu is not an integer, which an int64 tensor needs", tok, more,
+                n->start);
 }
 
 /* ---- the tensor being built ---- */
@@ -785,10 +787,12 @@ static tg_status parse_item(builder *b, int level)
                         "(TG_MAX_DIMS)", TG_MAX_DIMS, p->pos, TG_MAX_DIMS);
         return parse_array(b, level);
     }
-    if (b->rank >= 0 && level != b->rank && (c == '-' || is_digit(c) || c == '"' || c == 't' || c == 'f'))
+    bool scalar = c == '-' || is_digit(c) || c == '"' || c == 't' || c == 'f';
+    if (b->rank >= 0 && level != b->rank && scalar)
         return ragged_scalar(b, level, p->pos, c == 't' || c == 'f' ? K_BOOL : K_NUMBER);
-    if (parse_scalar(b, level) != TG_OK)
-        return TG_EINPUT;
+    tg_status st = parse_scalar(b, level);
+    if (st != TG_OK)
+        return st;
     if (b->rank < 0)
         b->rank = level;
     return TG_OK;

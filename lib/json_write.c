@@ -266,7 +266,7 @@ static int layout(char *buf, bool neg, const decimal *c)
             memcpy(s, c->d + 1, (size_t)n - 1);
             s += n - 1;
         }
-        s += sprintf(s, "e%c%02d", x < 0 ? '-' : '+', abs(x));
+        s += snprintf(s, 8, "e%c%02d", x < 0 ? '-' : '+', abs(x));
     } else if (x < 0) {
         *s++ = '0';
         *s++ = '.';

@@ -69,26 +69,36 @@ void tg_loop(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_a
     for (int j = 0; j < nin; j++)
         istride[j] = st[j][m - 1];
 
-    /* odometer over the outer dimensions */
-    int64_t idx[TG_MAX_DIMS + 1] = {0};
+    /* Work items: the outer index times chunks of the inner run, so that
+     * large tensors use every core whether their extent is in the outer
+     * dimensions or the inner one.  Each item writes its own part of the
+     * output: the result does not depend on the thread count. */
     int64_t outer = 1;
     for (int d = 0; d < m - 1; d++)
         outer *= shape[d];
-    for (int64_t it = 0; it < outer; it++) {
-        int64_t ooff = 0, ioff[MAXIN] = {0};
-        for (int d = 0; d < m - 1; d++) {
-            ooff += idx[d] * ost[d];
+    const int64_t chunk = 16384;
+    int64_t nchunk = (inner + chunk - 1) / chunk;
+    int64_t items = outer * nchunk;
+    bool parallel = out->numel >= 65536 && items > 1;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+    for (int64_t w = 0; w < items; w++) {
+        int64_t it = w / nchunk, start = (w % nchunk) * chunk;
+        int64_t len = inner - start < chunk ? inner - start : chunk;
+        int64_t ooff = start, ioff[MAXIN];
+        for (int j = 0; j < nin; j++)
+            ioff[j] = start * istride[j];
+        ooff = start * ost[m - 1];
+        for (int d = m - 2, rem = 0; d >= 0; d--) {
+            int64_t id = it % shape[d];
+            it /= shape[d];
+            ooff += id * ost[d];
             for (int j = 0; j < nin; j++)
-                ioff[j] += idx[d] * st[j][d];
+                ioff[j] += id * st[j][d];
+            (void)rem;
         }
         const void *ip[MAXIN];
         for (int j = 0; j < nin; j++)
             ip[j] = base[j] + ioff[j] * (int64_t)isz[j];
-        k(inner, obase + ooff * (int64_t)osz, ip, istride, a);
-        for (int d = m - 2; d >= 0; d--) {
-            if (++idx[d] < shape[d])
-                break;
-            idx[d] = 0;
-        }
+        k(len, obase + ooff * (int64_t)osz, ip, istride, a);
     }
 }

@@ -86,7 +86,7 @@ def _maxmin(fn):
     return f
 
 
-NS = {"torch": torch, "tensor": torch.tensor, "pi": math.pi, "e": math.e,
+NS = {"torch": torch, "F": F, "tensor": torch.tensor, "pi": math.pi, "e": math.e,
       "inf": math.inf, "nan": math.nan, "softplus": F.softplus, "gelu": F.gelu,
       "max": _maxmin(torch.max), "min": _maxmin(torch.min)}
 for _n in ("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf square neg sign "
@@ -786,8 +786,13 @@ def enc(v):
 
 
 def tjson(t):
-    return {"data": [enc(float(v)) for v in t.double().flatten().tolist()],
-            "shape": list(t.shape), "dtype": tname(t.dtype)}
+    if t.dtype == torch.float32:
+        # the shortest decimal that reads back as the same float32 (the C test
+        # rounds it to float32 again)
+        data = [enc(float(str(v))) for v in t.detach().numpy().flatten()]
+    else:
+        data = [enc(float(v)) for v in t.double().flatten().tolist()]
+    return {"data": data, "shape": list(t.shape), "dtype": tname(t.dtype)}
 
 
 def ill_conditioned(val, grads, val64, grads64, dtype):
@@ -807,22 +812,26 @@ def ill_conditioned(val, grads, val64, grads64, dtype):
 
 
 class Builder:
-    def __init__(self, seed, nrandom):
+    def __init__(self, seed, nrandom, nbig=12):
         self.seed = seed
+        self.nbig = nbig
         self.rng = random.Random(seed)
         self.cases = []
         self.nrandom = nrandom
         self.tags = collections.Counter()
         self.dropped = collections.Counter()
 
-    def add(self, kind, tk, py, inputs, dtype, grad_output=None, check=True, tags=(), error=False):
+    def add(self, kind, tk, py, inputs, dtype, grad_output=None, check=True, tags=(), error=False,
+            allow_error=False):
         """Computes the reference; with check, drops ill-conditioned or huge cases.
-        With error, PyTorch must refuse the case (and so must the toolkit)."""
+        With error, PyTorch must refuse the case (and so must the toolkit); with
+        allow_error, a refusal by PyTorch is recorded as such a case."""
         try:
             val, grads = reference(py, inputs, dtype, grad_output)
         except Exception as ex:
             torch.set_default_dtype(torch.float32)
-            if error:
+            if error or allow_error:
+                tags = set(tags) | {"error"}
                 case = {"id": len(self.cases), "kind": kind, "expr": tk, "dtype": dtype,
                         "inputs": self.inputs_json(inputs), "grad_output": None,
                         "error": str(ex).split("\n")[0][:200]}
@@ -916,7 +925,7 @@ class Builder:
                 return True
         raise RuntimeError(f"could not build a {kind} case for {tags}")
 
-    def finish(self, kind, ex, inputs, dt, g, wrap_sum=None, tags=(), prefix=("", "")):
+    def finish(self, kind, ex, inputs, dt, g, wrap_sum=None, tags=(), prefix=("", ""), allow_error=False):
         tk, py = ex.tk, ex.py
         go = None
         if ex.val.dim() > 0 or (ex.val.numel() == 1 and self.rng.random() < 0.1):
@@ -929,7 +938,7 @@ class Builder:
             else:
                 go = {"data": rand_values(self.rng, ex.val.numel(), -1, 1), "shape": list(ex.val.shape)}
         tk, py = prefix[0] + tk, prefix[1] + py
-        return self.add(kind, tk, py, inputs, dt, go, tags=set(tags) | ex.tags)
+        return self.add(kind, tk, py, inputs, dt, go, tags=set(tags) | ex.tags, allow_error=allow_error)
 
     def cover(self):
         R = self.rng
@@ -1100,11 +1109,19 @@ class Builder:
                 self.add("cover", src, py, inputs, dt, tags={"statements"})
 
     # ---- random compositions -------------------------------------------------------
-    def random_case(self):
+    def random_case(self, big=False):
         R = self.rng
         dt = self.dtype()
-        rank = R.choice([0, 1, 1, 2, 2, 3, 3])
-        base = [R.choice([1, 2, 3, 4, 5, 2, 3]) for _ in range(rank)]
+        if big:
+            # sizes past the small-tensor paths of the kernels and of BLAS
+            while True:
+                rank = R.choice([1, 2, 2, 3])
+                base = [R.choice([1, 5, 8, 13, 16, 24, 33]) for _ in range(rank)]
+                if 40 <= numel(base) <= 700:
+                    break
+        else:
+            rank = R.choice([0, 1, 1, 2, 2, 3, 3])
+            base = [R.choice([1, 2, 3, 4, 5, 2, 3]) for _ in range(rank)]
         nvars = R.choice([1, 2, 2, 3])
         names = R.sample(["x", "y", "z", "w"], nvars)
         inputs = {}
@@ -1116,11 +1133,18 @@ class Builder:
         torch.set_default_dtype(torch.float64)
         g = Gen(R, dt, env)
         prefix = ("", "")
+        tags = {"random"}
         try:
-            if R.random() < 0.1:
+            u = R.random()
+            if u < 0.1:
+                # a named intermediate
                 h = g.gen(R.randint(1, 2))
                 prefix = (f"h = {h.tk}; ", f"h = {h.py}; ")
                 env["h"] = h.val
+                tags.add("statements")
+            elif u < 0.22:
+                prefix = self.random_inplace(g, env)
+                tags.add("in-place")
             ex = g.gen(R.choice([1, 2, 3, 3, 4, 4]))
         except Reject:
             return False
@@ -1129,12 +1153,61 @@ class Builder:
         env.pop("h", None)
         if ex.tags == {"var"}:
             return False
-        return self.finish("random", ex, inputs, dt, g, tags={"random"}, prefix=prefix)
+        # an in-place update may modify a tensor that backward needs: then
+        # PyTorch refuses the case, and the toolkit must refuse it too
+        if big:
+            tags.add("big")
+        return self.finish("random", ex, inputs, dt, g, tags=tags, prefix=prefix,
+                           allow_error="in-place" in tags)
+
+    def random_inplace(self, g, env):
+        """'h = A; h op= B; ' with A a fresh tensor (not a view, not a leaf).
+        *= and /= take a number or a detached tensor: with an operand that
+        needs its gradient the toolkit refuses the update (see the in-place
+        edge cases), which would drown the random cases in one known bug."""
+        R = self.rng
+        for _ in range(10):
+            try:
+                a = getattr(g, "g_" + R.choice(["unary", "binary", "scalar"]))(R.randint(1, 2))
+            except Reject:
+                continue
+            if "detach" in a.tags or a.tags == {"var"}:
+                continue
+            op = R.choice(["+=", "-=", "*=", "/="])
+            try:
+                if op in ("+=", "-="):
+                    b = g.gen(R.randint(0, 2))
+                elif R.random() < 0.5:
+                    b = g.num(R.choice([2, 0.5, -1.5, 3]))
+                else:
+                    b = g.gen(R.randint(0, 1))
+                    if op == "/=":
+                        b = g.positive(b, 0.2)
+                    t, p = g.wrap(b, ATOM)
+                    b = Ex(f"{t}.detach()", f"{p}.detach()", ATOM, b.val, b.tags | {"detach"})
+            except Reject:
+                continue
+            try:
+                if tuple(torch.broadcast_shapes(a.shape, b.shape)) != a.shape:
+                    continue
+            except RuntimeError:
+                continue
+            py = f"h = {a.py}; h {op} {b.py}"
+            with torch.no_grad():
+                local = dict(env)
+                for st in py.split("; "):
+                    exec(st, NS, local)
+            hv = local["h"].double()
+            if not torch.isfinite(hv).all() or (hv.numel() and hv.abs().max() > BIG):
+                continue
+            env["h"] = hv
+            return (f"h = {a.tk}; h {op} {b.tk}; ", py + "; ")
+        raise Reject("no in-place update")
 
     # ---- PyTorch's conventions at kinks, ties and non-finite values ---------------
     def edges(self):
         nan, inf = float("nan"), float("inf")
-        E = [
+        E = [  # expression, x, y
             ("relu(x)", [-1.0, 0.0, 2.0], None),
             ("abs(x)", [-1.0, 0.0, 2.0], None),
             ("sign(x) * 3", [-1.0, 0.0, 2.0], None),
@@ -1183,17 +1256,239 @@ class Builder:
         ]
         for dt in ("float32", "float64"):
             for expr, xv, yv in E:
-                inputs = {"x": {"data": xv, "shape": [len(xv)]}}
+                if expr == "logsumexp(x, dim=0)" and xv == [1000.0, 1000.0] and dt == "float32":
+                    # PyTorch's float32 answer here is off by 1.5e-5 (exp(x - lse)
+                    # with lse rounded to float32 near 1000); 100 still overflows exp
+                    xv = [100.0, 100.0]
+                inputs = {"x": xv}
                 if yv is not None:
-                    inputs["y"] = {"data": yv, "shape": [len(yv)]}
+                    inputs["y"] = yv
                 py = expr
                 if expr.startswith("x.max(dim=0)") or expr.startswith("x.min(dim=0)"):
                     py = expr.replace("(dim=0)", "(dim=0).values")
-                torch.set_default_dtype(torch.float64)
-                shape = list(run_program(py, {n: tensor_of(i, "float64") for n, i in inputs.items()}).shape)
+                self.probe(expr, inputs, dt, py=py)
+        self.semantics()
+
+    def probe(self, expr, inputs, dt, py=None, error=False, go=None, tags=("edge",)):
+        """One explicit case, no filters: inputs are nested lists, numbers or
+        {"data", "shape", "dtype"} objects; go defaults to ones."""
+        ins = {}
+        for n, v in inputs.items():
+            if isinstance(v, dict):
+                ins[n] = v
+            else:
+                t = torch.tensor(v, dtype=torch.float64)
+                ins[n] = {"data": t.flatten().tolist(), "shape": list(t.shape)}
+        py = py or expr
+        if not error and go is None:
+            torch.set_default_dtype(torch.float64)
+            try:
+                with torch.no_grad():
+                    shape = list(run_program(py, {n: tensor_of(i, "float64") for n, i in ins.items()}).shape)
+            finally:
                 torch.set_default_dtype(torch.float32)
-                go = {"data": [1.0] * numel(shape), "shape": shape} if shape else None
-                self.add("edge", expr, py, inputs, dt, go, check=False, tags={"edge"})
+            if shape:
+                go = {"data": [1.0] * numel(shape), "shape": shape}
+        self.add("edge", expr, py, ins, dt, go, check=False, tags=set(tags), error=error)
+
+    def semantics(self):
+        """Shapes, dtypes, literals, empty tensors, long reductions, errors and
+        in-place updates, each as PyTorch does them."""
+        I64 = lambda v: {"data": [float(a) for a in (v if isinstance(v, list) else [v])],
+                         "shape": [len(v)] if isinstance(v, list) else [], "dtype": "int64"}
+        F64 = lambda v: {"data": v if isinstance(v, list) else [v],
+                         "shape": [len(v)] if isinstance(v, list) else [], "dtype": "float64"}
+        M = [[1.0, 2.0], [3.0, 4.0]]
+        B3 = [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]
+        cases = [
+            # long reductions: float32 accumulation must not drift
+            ("x.expand(1000000).sum()", {"x": 0.1}),
+            ("x.expand(1000000).mean()", {"x": 0.1}),
+            ("x.expand(100000, 3).sum(dim=0)", {"x": [0.1, 0.2, 0.3]}),
+            ("x.expand(3, 100000).sum(dim=1)", {"x": [[0.1], [0.2], [0.3]]}),
+            ("x.expand(1000, 1000).mT.sum(dim=0)[:3]", {"x": [[0.7]]}),
+            ("(x.expand(64, 300) @ y.expand(300, 64)).sum()",
+             {"x": [[0.01 * i for i in range(300)]], "y": [[0.3] * 64]}),
+            ("softmax(x.expand(5000), dim=0)[:3]", {"x": 0.3}),
+            ("logsumexp(x.expand(100000), dim=0)", {"x": 0.3}),
+            # empty tensors
+            ("x[3:].sum()", {"x": [1.0, 2.0, 3.0]}),
+            ("x[2:1]", {"x": [1.0, 2.0, 3.0]}),
+            ("x[5:].mean()", {"x": [1.0, 2.0, 3.0]}),
+            ("x[1:1] @ y[1:1]", {"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]}),
+            ("(x[:, :0] @ y[:0]).sum()", {"x": [[1.0, 2.0]], "y": M}),
+            ("x[:, 1:10]", {"x": [[1.0, 2.0, 3.0]]}),
+            ("x[-10:2]", {"x": [1.0, 2.0, 3.0]}),
+            # dtypes: a 0-d float64 tensor does not promote a float32 one, a 1-d one does
+            ("x + y", {"x": [1.5, 2.5], "y": F64(0.1)}),
+            ("x + y", {"x": [1.5, 2.5], "y": F64([0.1, 0.2])}),
+            ("x * y", {"x": 1.5, "y": F64([0.1, 0.2])}),
+            ("x * k", {"x": 1.5, "k": I64([1, 2])}),
+            ("x * k", {"x": [1.5, 2.5], "k": I64(3)}),
+            ("(k > 0).sum() * x", {"x": [1.5, 2.5], "k": I64([3, -1, 2])}),
+            ("k / 2 * x", {"x": [1.5, 2.5], "k": I64([3, 1])}),
+            ("x * (k ** 2)", {"x": [1.5, 2.5], "k": I64([3, -1])}),
+            ("x * k.float().mean()", {"x": [1.5, 2.5], "k": I64([3, -1])}),
+            ("x.double() + x.float()", {"x": [0.1, 0.2]}),
+            ("x.long() * x", {"x": [1.7, -2.5]}),
+            ("x.bool() * x", {"x": [1.7, 0.0]}),
+            ("x * True + x * False", {"x": 2.0}),
+            ("where(x > 1.5, 1, 0) * x", {"x": [[1.0, 2.0]]}),
+            ("where(x > 1.5, 1.0, 0.0) * x", {"x": [[1.0, 2.0]]}),
+            ("(x == x.max()) * x", {"x": [1.7, -2.5]}),
+            ("(x != 1.7) * x", {"x": [1.7, -2.5]}),
+            # literals, constants, creation functions
+            ("1_000 * x + 1e-3 + .5 + 2. + 1E2", {"x": [1.7, 2.5]}),
+            ("x * inf", {"x": [2.0, 0.0]}),
+            ("x + nan", {"x": [2.0, 0.0]}),
+            ("x * 3.4028235e38 * 2", {"x": [1.0, 0.0]}),
+            ("torch.tensor([1.0, 2.0]) * x", {"x": [[0.7, 2.0]]}),
+            ("ones_like(x) * x + full((1, 2), 0.5) + arange(2) * x + eye(2) @ x.T", {"x": [[0.7, 2.0]]},
+             "torch.ones_like(x) * x + torch.full((1, 2), 0.5) + torch.arange(2) * x + torch.eye(2) @ x.T"),
+            ("ones(2) * x + zeros(1, 2)", {"x": [[0.7, 2.0]]}, "torch.ones(2) * x + torch.zeros(1, 2)"),
+            ("arange(0.5, 2.0, 0.5) * x", {"x": 2.0}, "torch.arange(0.5, 2.0, 0.5) * x"),
+            ("x * x.ndim", {"x": [[0.7, 2.0]]}),
+            ("x.data * x", {"x": [[0.7, 2.0]]}),
+            # precedence
+            ("-x ** -2", {"x": [1.7, -2.5]}),
+            ("2 ** -x ** 2", {"x": [1.7, -2.5]}),
+            ("x ** 2 ** -1", {"x": [1.7, 2.5]}),
+            ("+x - -x", {"x": [1.7, 2.5]}),
+            ("x - - - x", {"x": [1.7, 2.5]}),
+            ("x / 2 / x * 3 @ x", {"x": [1.7, 2.5]}),
+            ("1 - x @ x", {"x": [1.7, 2.5]}),
+            # spellings
+            ("x.sum(-1, True)", {"x": M}),
+            ("x.sum(keepdim=True, dim=-1)", {"x": M}),
+            ("x.mean((-1, 0))", {"x": M}),
+            ("x.mean([0, 1])", {"x": M}),
+            ("x.reshape([4, 1])", {"x": M}),
+            ("x.permute([1, 0])", {"x": M}),
+            ("x.expand([3, 2, 2]).sum(0)", {"x": M}),
+            ("x.squeeze(-2)", {"x": [[[1.0, 2.0]], [[3.0, 4.0]]]}),
+            ("x.logsumexp(dim=1) + x.logsumexp(1, keepdim=True)", {"x": M}),
+            ("x.pow(2) + x.pow(y)", {"x": [[0.7, 2.0]], "y": 1.5}),
+            ("x.maximum(y) + x.minimum(y) + x.max(y)", {"x": [[0.7, 2.0]], "y": 1.5}),
+            ("x.add(y) * x.sub(y) / x.div(y) * x.mul(y)", {"x": [[0.7, 2.0]], "y": 1.5}),
+            ("x.softplus() + x.gelu()", {"x": [[0.7, -2.0]]}, "F.softplus(x) + F.gelu(x)"),
+            ("x.abs().sqrt().log().exp()", {"x": [[1.0, -2.0]]}),
+            ("x.clamp(-1, 1).clip(min=0.5)", {"x": [[0.7, -2.0]]}),
+            ("x.T.T + x.mT.mT", {"x": [[1.0, 2.0]]}),
+            # views into matmul, reductions over transposed and broadcast views
+            ("x.permute(2, 0, 1).reshape(-1, 2) @ y", {"x": B3, "y": [[1.0], [-1.0]]}),
+            ("x.mT @ x", {"x": B3}),
+            ("x[::2] @ x[1::2].mT", {"x": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]}),
+            ("x[:, ::2] @ y", {"x": [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]], "y": M}),
+            ("x.expand(2, 2, 3) @ y.expand(2, 3, 2)", {"x": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
+                                                       "y": [[1.0], [2.0], [3.0]]}),
+            ("torch.softmax(x.mT, dim=-1).sum(0)", {"x": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]}),
+            ("x.unsqueeze(0).expand(3, -1, -1).sum(dim=(0, 2))", {"x": M}),
+            # PyTorch's corner values
+            ("x ** 2.5", {"x": [-1.0, 0.0, 2.0]}),
+            ("x ** -1", {"x": [0.0, 2.0]}),
+            ("x ** -2", {"x": [0.0, -2.0]}),
+            ("0 ** x", {"x": [-1.0, 0.0, 2.0]}),
+            ("(-2) ** x", {"x": [1.0, 2.0, 0.5]}),
+            ("pow(x, y)", {"x": [0.0, 0.0, 1.0], "y": [0.0, 0.5, 0.0]}),
+            ("x / 0", {"x": [1.0, 0.0, -1.0]}),
+            ("0 / x", {"x": [1.0, 0.0, -1.0]}),
+            ("log(x) * 0", {"x": [1.0, 0.0, -1.0]}),
+            ("where(x > 0, x, log(x))", {"x": [1.0, -1.0]}),
+            ("where(x > 0, sqrt(x), 0.0)", {"x": [4.0, -1.0, 0.0]}),
+            ("softplus(x)", {"x": [19.9, 20.0, 20.1, -20.0]}),
+            ("sigmoid(x)", {"x": [-89.0, -88.0, 88.0, 89.0]}),
+            ("expm1(x)", {"x": [-1e-7, 1e-7, 88.0, 89.0]}),
+            ("log1p(x)", {"x": [-0.9999999, 1e-7, 1e30]}),
+            ("exp(x)", {"x": [88.7, 88.8, -103.0, -104.0]}),
+            ("log(x)", {"x": [1e-38, 1e-45, 1e38]}),
+            ("log_softmax(x, dim=0)", {"x": [-1e30, 0.0, 1e30]}),
+            ("softmax(x, dim=-1)", {"x": [[1.0, float("nan")], [1.0, 2.0]]}),
+            ("x @ y", {"x": [[1.0, float("inf")], [1.0, 2.0]], "y": [[0.0, 1.0], [1.0, 0.0]]}),
+            ("max(x, dim=1)", {"x": [[1.0, 3.0, 3.0], [2.0, 2.0, 1.0]]},
+             "torch.max(x, dim=1).values"),
+            ("min(x, 0)", {"x": [[1.0, 3.0, 3.0], [1.0, 2.0, 1.0]]}, "torch.min(x, 0).values"),
+            ("amax(x, dim=(0, 1))", {"x": [[1.0, 3.0, 3.0], [2.0, 3.0, 1.0]]}),
+            ("x.amin(1, True)", {"x": [[1.0, 3.0, 1.0], [2.0, 3.0, 1.0]]}),
+            # clamp with min > max gives max everywhere, as torch.clamp documents
+            ("clamp(x, min=1.0, max=0.0)", {"x": [-1.0, 0.5, 2.0]}),
+        ]
+        errors = [
+            # what PyTorch refuses, the toolkit must refuse
+            ("x + y", {"x": [1.0, 2.0], "y": [1.0, 2.0, 3.0]}),
+            ("x @ y", {"x": [[1.0, 2.0]], "y": [[1.0, 2.0]]}),
+            ("x @ y", {"x": 1.0, "y": [1.0, 2.0]}),
+            ("x.reshape(3)", {"x": [1.0, 2.0]}),
+            ("x.mT.view(4)", {"x": M}),
+            ("x.expand(3, 3)", {"x": [1.0, 2.0]}),
+            ("x.sum(dim=2)", {"x": [[1.0, 2.0]]}),
+            ("x.sum(dim=(0, 0))", {"x": [[1.0, 2.0]]}),
+            ("x.transpose(0, 2)", {"x": [[1.0, 2.0]]}),
+            ("x[2]", {"x": [1.0, 2.0]}),
+            ("x[0, 0]", {"x": [1.0, 2.0]}),
+            ("x.permute(0, 0)", {"x": [[1.0, 2.0]]}),
+            ("x.squeeze(3)", {"x": [[1.0, 2.0]]}),
+            ("x.unsqueeze(3)", {"x": [[1.0, 2.0]]}),
+            ("softmax(x, dim=1)", {"x": [1.0, 2.0]}),
+            ("x.t()", {"x": [[[1.0, 2.0]]]}),
+            ("x.mT", {"x": [1.0, 2.0]}),
+            # in-place updates PyTorch refuses: a leaf, a view of a leaf, a saved tensor
+            ("x += 1; x.sum()", {"x": [1.0, 2.0]}),
+            ("h = x[0]; h += 1; h.sum()", {"x": [1.0, 2.0]}),
+            ("h = x.T; h *= 2; h.sum()", {"x": [[1.0, 2.0]]}),
+            ("h = x * 2; h *= h; h.sum()", {"x": [1.0, 2.0]}),
+            ("h = x.exp(); h += 1; h.sum()", {"x": [1.0, 2.0]}),
+            ("h = x.sigmoid(); h *= 2; h.sum()", {"x": [1.0, 2.0]}),
+            ("h = x.tanh(); h -= 1; h.sum()", {"x": [1.0, 2.0]}),
+            ("h = x.sqrt(); h /= 2; h.sum()", {"x": [1.0, 2.0]}),
+            ("h = x.relu(); h += 1; h.sum()", {"x": [1.0, -2.0]}),
+            ("h = x.exp(); y = h * 2; h += 1; y.sum()", {"x": [1.0, 3.0]}),
+            ("h = x.exp(); y = h.amax(); h += 1; y", {"x": [1.0, 3.0]}),
+            ("h = x * 2; y = h.relu(); y += 1; y.sum()", {"x": [1.0, 3.0]}),
+            ("h = x * 2; y = h @ h; h += 1; y", {"x": [1.0, 3.0]}),
+            ("h = x.exp(); g = h[0]; g *= 2; h.sum()", {"x": [1.0, 3.0]}),
+            ("h = x * 1; h += y; h.sum()", {"x": [1.0], "y": [1.0, 2.0]}),
+            ("k += x; k.sum()", {"x": [1.0, 3.0], "k": I64([1, 2])}),
+        ]
+        inplace = [
+            # in-place updates PyTorch differentiates through
+            ("h = x * 1; h += y; (h * h).sum()", {"x": [1.0, 2.0], "y": [3.0, 4.0]}),
+            ("h = x ** 2; h -= x; h.sum()", {"x": [1.0, 2.0]}),
+            ("h = x * 1; h *= 3; h.sum()", {"x": [1.0, 2.0]}),
+            ("h = x.sin(); h /= 2; h.sum()", {"x": [1.0, 2.0]}),
+            ("h = x.sin(); h += h; h.sum()", {"x": [1.0, 3.0]}),
+            ("h = x + y; h *= 2; h.sum()", {"x": [1.0, 2.0], "y": [3.0, 4.0]}),
+            ("h = x * y; h *= 2; h.sum()", {"x": [1.0, 2.0], "y": [3.0, 4.0]}),
+            ("h = x + 0; g = h * 3; h += 1; g.sum()", {"x": [1.0, 2.0]}),
+            ("h = x * 1; h += 1; h += 1; (h * h).sum()", {"x": [1.0, 3.0]}),
+            ("h = x * 1; g = h; g += 1; (h * h).sum()", {"x": [1.0, 3.0]}),
+            ("h = x * 1; h -= y; (h * y).sum()", {"x": [1.0, 3.0], "y": [1.0, 2.0]}),
+            ("h = x.exp(); g = h * 1; g *= 2; (g + h).sum()", {"x": [1.0, 3.0]}),
+            ("h = x.double(); h += 1; h.sum()", {"x": [1.0, 3.0]}),
+            ("h = x.double() * 1; h += y; h.sum()", {"x": [1.0, 3.0], "y": [1.0, 3.0]}),
+            ("h = x * 1; h += k; h.sum()", {"x": [1.0, 3.0], "k": I64([1, 2])}),
+            ("h = x * 2; y = h.sum(); y += 1; y", {"x": [1.0, 3.0]}),
+            ("h = x * 2; y = h.softmax(0); h += 1; y.sum()", {"x": [1.0, 3.0]}),
+            ("h = x.detach(); h += 1; (x * h).sum()", {"x": [1.0, 2.0]}),
+            # an operand that needs its gradient (PyTorch saves the target's old value)
+            ("h = x * 1; h *= y; h.sum()", {"x": [1.0, 2.0], "y": [3.0, 4.0]}),
+            ("h = x * 1; h /= y; h.sum()", {"x": [1.0, 2.0], "y": [3.0, 4.0]}),
+            ("h = x * 1; h *= x; h.sum()", {"x": [1.0, 3.0]}),
+            # a float64 value written into a float32 tensor (same kind: allowed)
+            ("h = x * 1; h += y.double(); h.sum()", {"x": [1.0, 3.0], "y": [1.0, 3.0]}),
+            # through a view: the base sees the update (PyTorch's CopySlices)
+            ("h = x * 1; v = h[0]; v *= 3; (h * h).sum()", {"x": [1.0, 2.0]}),
+            ("h = x * 1; v = h[1:]; v += y; (h * h).sum()", {"x": [1.0, 2.0, 3.0], "y": [0.5, 0.25]}),
+            ("h = x + 0; v = h.T; v *= 2; (h ** 2).sum()", {"x": M}),
+        ]
+        for dt in ("float32", "float64"):
+            for c in cases:
+                self.probe(c[0], c[1], dt, py=c[2] if len(c) > 2 else None)
+            for c in errors:
+                self.probe(c[0], c[1], dt, error=True, tags=("edge", "error"))
+            for c in inplace:
+                # x.double() of a float64 x is x itself, a leaf: then PyTorch refuses
+                err = dt == "float64" and c[0].startswith("h = x.double();")
+                self.probe(c[0], c[1], dt, error=err, tags=("edge", "in-place"))
 
     def build(self):
         self.lesson()
@@ -1204,6 +1499,11 @@ class Builder:
         while n < self.nrandom and attempts < 50 * self.nrandom:
             attempts += 1
             if self.random_case():
+                n += 1
+        n = 0
+        while n < self.nbig and attempts < 50 * (self.nrandom + self.nbig):
+            attempts += 1
+            if self.random_case(big=True):
                 n += 1
         return self.cases
 
@@ -1217,12 +1517,13 @@ def main():
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--out", default=None, help="default: fixtures.jsonl next to this script")
     ap.add_argument("--random", type=int, default=300, help="number of random compositions")
+    ap.add_argument("--big", type=int, default=12, help="number of random compositions of larger tensors")
     args = ap.parse_args()
     out = args.out
     if out is None:
         import os
         out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures.jsonl")
-    b = Builder(args.seed, args.random)
+    b = Builder(args.seed, args.random, args.big)
     cases = b.build()
     with open(out, "w") as f:
         for c in cases:

@@ -1,0 +1,136 @@
+/* bench_autograd.c -- in-process autograd timings against lib/libtg.a.
+ *
+ *   bench_autograd grad EXPR SIZE...   x = randn(SIZE) float32 (seeded); the
+ *                                      program is parsed once and
+ *                                      tg_grad_eval (value + backward) timed
+ *   bench_autograd net                 sum(tanh(x@w1)@w2), x 256x512,
+ *                                      w1 512x512, w2 512x10; grads in w1, w2
+ *   bench_autograd peak EXPR SIZE      two evaluations, then "BASE_KB<TAB>PEAK_KB":
+ *                                      RSS before x exists, and peak RSS
+ *   bench_autograd bandwidth           memory bandwidth, 1 and BENCH_THREADS
+ *                                      threads: "NAME<TAB>GB/s"
+ * Timings print "SIZE<TAB>SECONDS" per repetition (see bench.h). */
+#include "bench.h"
+#include <pthread.h>
+
+typedef struct {
+    tg_program *prog;
+    tg_env env;
+    int nvars;
+} gcase;
+
+static bool grad_once(void *p)
+{
+    gcase *c = p;
+    tg_tensor *grads[4] = {0};
+    tg_grad_opts o = {0};
+    tg_tensor *v = tg_grad_eval(c->prog, &c->env, c->nvars, &o, grads);
+    for (int i = 0; i < c->nvars; i++)
+        tg_release(grads[i]);
+    tg_release(v);
+    return v != NULL;
+}
+
+/* adds a seeded randn input to the case */
+static void input(gcase *c, const char *name, int ndim, const int64_t *shape, bool grad)
+{
+    tg_tensor *t = tg_randn(TG_FLOAT32, ndim, shape);
+    if (!t)
+        die_tg(name);
+    tg_set_requires_grad(t, grad);
+    if (tg_env_set(&c->env, name, t) != TG_OK)
+        die_tg(name);
+    c->nvars++;
+}
+
+static gcase setup(const char *expr)
+{
+    gcase c = {.prog = tg_program_parse(expr)};
+    if (!c.prog)
+        die_tg(expr);
+    tg_seed(1);
+    return c;
+}
+
+static void done(gcase *c)
+{
+    tg_env_free(&c->env);
+    tg_program_free(c->prog);
+}
+
+/* ---- memory bandwidth: b = 2*a over 256 MiB float arrays, best of 5.
+ * Bytes counted as the floors count them: read + written (4 + 4 per float). */
+typedef struct { float *a, *b; size_t n; } span;
+
+static void *scale(void *p)
+{
+    span *s = p;
+    for (size_t i = 0; i < s->n; i++)
+        s->b[i] = 2.0f * s->a[i];
+    return NULL;
+}
+
+static double bandwidth(int threads)
+{
+    size_t n = (size_t)64 << 20;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    if (!a || !b)
+        return 0;
+    memset(a, 0, n * sizeof *a);
+    memset(b, 0, n * sizeof *b);
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        pthread_t th[64];
+        span s[64];
+        double t0 = tg_now();
+        for (int i = 0; i < threads; i++) {
+            size_t lo = n * i / threads, hi = n * (i + 1) / threads;
+            s[i] = (span){a + lo, b + lo, hi - lo};
+            pthread_create(&th[i], NULL, scale, &s[i]);
+        }
+        for (int i = 0; i < threads; i++)
+            pthread_join(th[i], NULL);
+        double gbs = 8.0 * n / (tg_now() - t0) * 1e-9;
+        best = gbs > best ? gbs : best;
+    }
+    free(a);
+    free(b);
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "grad") && argc > 3) {
+        for (int i = 3; i < argc; i++) {
+            gcase c = setup(argv[2]);
+            int64_t n = parse_count(argv[i]);
+            input(&c, "x", 1, &n, true);
+            bench_run(argv[i], grad_once, &c);
+            done(&c);
+        }
+    } else if (!strcmp(mode, "net")) {
+        gcase c = setup("sum(tanh(x@w1)@w2)");
+        input(&c, "x", 2, (int64_t[]){256, 512}, false);
+        input(&c, "w1", 2, (int64_t[]){512, 512}, true);
+        input(&c, "w2", 2, (int64_t[]){512, 10}, true);
+        bench_run("256x512x512x10", grad_once, &c);
+        done(&c);
+    } else if (!strcmp(mode, "peak") && argc == 4) {
+        long base = rss_now_kb();
+        gcase c = setup(argv[2]);
+        int64_t n = parse_count(argv[3]);
+        input(&c, "x", 1, &n, true);
+        if (!grad_once(&c) || !grad_once(&c))
+            die_tg(argv[2]);
+        printf("%ld\t%ld\n", base, rss_peak_kb());
+        done(&c);
+    } else if (!strcmp(mode, "bandwidth")) {
+        int th = (int)env_num("BENCH_THREADS", 2);
+        printf("bw_1thread_GBps\t%.2f\nbw_GBps\t%.2f\n", bandwidth(1), bandwidth(th < 1 ? 1 : th > 64 ? 64 : th));
+    } else {
+        fprintf(stderr, "usage: bench_autograd grad EXPR SIZE... | net | peak EXPR SIZE | bandwidth\n");
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,138 @@
+#!/bin/bash
+# alloc_fail.sh -- allocation-failure injection over whole tool runs.
+#
+# For each command below, runs it with TG_FAIL_ALLOC=N for N = 1, 2, ...
+# (lib/alloc.c then fails the N-th tg_malloc/tg_calloc/tg_realloc, and only
+# that one) until ALLOC_TAIL consecutive runs succeed.  Every run must either
+#   - fail with status 4, nothing on standard output, and exactly one line
+#     on standard error, "TOOL: ..." mentioning memory; or
+#   - succeed with exactly the output of the run without injection (an
+#     allocation whose failure is tolerated must not change the answer);
+# and, under valgrind (used when installed; ALLOC_VALGRIND=0 turns it off),
+# have no memory errors and no definite leaks.
+#
+# Environment: TG_BIN (the tools, default ./bin), ALLOC_JOBS (parallel runs,
+# default the number of CPUs), ALLOC_TAIL (default 10), ALLOC_MAX_N (give up
+# after this many, default 3000), ALLOC_VALGRIND (1/0), ALLOC_ONLY (run only
+# the cases whose name contains it).  Exit status 0 when every run behaved.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+BIN=${TG_BIN:-$PWD/bin}
+JOBS=${ALLOC_JOBS:-$(nproc 2>/dev/null || echo 2)}
+TAIL=${ALLOC_TAIL:-10}
+MAX_N=${ALLOC_MAX_N:-3000}
+if [ -z "${ALLOC_VALGRIND:-}" ]; then
+    command -v valgrind >/dev/null && ALLOC_VALGRIND=1 || ALLOC_VALGRIND=0
+fi
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/alloc_fail.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# inputs from files: a .npy (float64, 2x2) and a JSON file
+printf '\x93NUMPY\x01\x00\x76\x00' >"$WORK/x.npy"
+printf "%-117s\n" "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }" >>"$WORK/x.npy"
+printf '\x00\x00\x00\x00\x00\x00\xf0\x3f\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x00\x00\x08\x40\x00\x00\x00\x00\x00\x00\x10\x40' >>"$WORK/x.npy"
+echo '{"x": [[1,2],[3,4]], "w": {"data": [1,0,0,1], "shape": [2,2]}}' >"$WORK/inputs.json"
+
+# name|command (run by bash in $WORK, tools from $BIN first on PATH)
+CASES=(
+    "tgrad-issue|tgrad '(x@w).tanh().sum() + relu(x).mean()' --at x='[[1,2],[3,4]]' --at w='[[1,0],[0,1]]'"
+    "tgrad-chain|tgrad 'g = x**2; y = 3*g + 1; y.sum()' --at '[1,2,3]'"
+    "tgrad-files|tgrad 'sum(exp(x) * w, dim=0).mean()' --inputs inputs.json -o out.npy"
+    "tgrad-npy|tgrad 'x.T @ x' --at x.npy --grad-output '[[1,1],[1,1]]' -o out.json"
+    "tgrad-nograd|tgrad 'softmax(x, dim=1).max()' --at '[[1,2],[3,4]]' --no-grad --dtype float64"
+    "tgrad-error|tgrad 'x + [1,2,3]' --at '[1,2]'"
+    "tmatmul|tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]'"
+    "tmatmul-grad|tmatmul --grad --tb '[[[1,2],[3,4]],[[5,6],[7,8]]]' x.npy"
+    "tbroadcast|tbroadcast '[[1],[2],[3]]' '[10,20,30]'"
+    "tbroadcast-grad|tbroadcast --op mul --grad '[[1],[2]]' '[1,2,3]' 2"
+    "tbroadcast-explain|tbroadcast --explain '[[1],[2]]' '[1,2,3]'"
+)
+
+# one run: writes $WORK/r.N.{out,err,st,vg}
+run_one() {
+    local cmd=$1 n=$2 pre=""
+    if [ "$ALLOC_VALGRIND" = 1 ]; then
+        mkdir -p "$WORK/vgbin.$n"
+        for t in tgrad tmatmul tbroadcast; do
+            printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --log-file=%s "%s/%s" "$@"\n' \
+                "$WORK/r.$n.vg" "$BIN" "$t" >"$WORK/vgbin.$n/$t"
+            chmod +x "$WORK/vgbin.$n/$t"
+        done
+        pre="$WORK/vgbin.$n:"
+    fi
+    mkdir -p "$WORK/cwd.$n"
+    cp "$WORK/x.npy" "$WORK/inputs.json" "$WORK/cwd.$n/"
+    (cd "$WORK/cwd.$n" && PATH="$pre$BIN:$PATH" TG_FAIL_ALLOC=$n timeout 120 bash -c "$cmd" \
+        >"$WORK/r.$n.out" 2>"$WORK/r.$n.err" </dev/null)
+    echo $? >"$WORK/r.$n.st"
+    rm -rf "$WORK/cwd.$n" "$WORK/vgbin.$n"
+}
+
+bad=0
+report() { # case n problem
+    echo "FAIL $1 TG_FAIL_ALLOC=$2: $3"
+    sed 's/^/    | /' "$WORK/r.$2.err" | head -5
+    [ -s "$WORK/r.$2.vg" ] && sed 's/^/    vg| /' "$WORK/r.$2.vg" | head -40
+    bad=$((bad + 1))
+}
+
+for c in "${CASES[@]}"; do
+    name=${c%%|*} cmd=${c#*|}
+    [ -n "${ALLOC_ONLY:-}" ] && [[ $name != *$ALLOC_ONLY* ]] && continue
+    # the reference run, without injection
+    run_one "$cmd" 0
+    base_st=$(cat "$WORK/r.0.st")
+    cp "$WORK/r.0.out" "$WORK/base.out"
+    tool=${cmd%% *}
+    if [ "$base_st" != 0 ] && [ "$name" != tgrad-error ]; then
+        report "$name" 0 "the run without injection fails (status $base_st)"
+        continue
+    fi
+    n=1 ok_run=0 failed=0 t0=$SECONDS
+    while [ $ok_run -lt "$TAIL" ] && [ $n -le "$MAX_N" ]; do
+        for ((k = n; k < n + JOBS; k++)); do run_one "$cmd" $k & done
+        wait
+        for ((k = n; k < n + JOBS; k++)); do
+            st=$(cat "$WORK/r.$k.st")
+            if [ -s "$WORK/r.$k.vg" ] || [ "$st" = 99 ]; then
+                report "$name" $k "valgrind reports an error or a leak (status $st)"
+            elif [ "$st" = "$base_st" ] && cmp -s "$WORK/r.$k.out" "$WORK/base.out"; then
+                ok_run=$((ok_run + 1))
+                # the failing case fails the same way whichever allocation is hit
+                [ "$base_st" = 0 ] || failed=$((failed + 1))
+                rm -f "$WORK/r.$k".*
+                continue
+            elif [ "$st" = 0 ]; then
+                report "$name" $k "succeeded with different output: $(head -c 200 "$WORK/r.$k.out")"
+            elif [ "$st" = 124 ]; then
+                report "$name" $k "timed out"
+            elif [ "$st" -gt 128 ]; then
+                report "$name" $k "killed by signal $((st - 128))"
+            elif [ "$st" != 4 ]; then
+                report "$name" $k "status $st, expected 4"
+            elif [ -s "$WORK/r.$k.out" ]; then
+                report "$name" $k "standard output not empty: $(head -c 200 "$WORK/r.$k.out")"
+            elif [ "$(wc -l <"$WORK/r.$k.err")" -ne 1 ]; then
+                report "$name" $k "expected one line on standard error, got $(wc -l <"$WORK/r.$k.err")"
+            elif ! grep -Eq "^$tool: .*memory" "$WORK/r.$k.err"; then
+                report "$name" $k "the message does not mention memory"
+            else
+                ok_run=0 failed=$((failed + 1))
+            fi
+            rm -f "$WORK/r.$k".*
+        done
+        n=$((n + JOBS))
+    done
+    if [ $n -gt "$MAX_N" ]; then
+        echo "FAIL $name: still failing after $MAX_N injections"
+        bad=$((bad + 1))
+    fi
+    printf '%-20s %4d allocations failed one at a time, %s  (%ds%s)\n' "$name" $((n - 1 - TAIL + (n - 1 - TAIL < 0 ? TAIL : 0))) \
+        "$([ "$base_st" = 0 ] && echo "each exited 4 with one line about memory" || echo "each failed cleanly")" \
+        $((SECONDS - t0)) "$([ "$ALLOC_VALGRIND" = 1 ] && echo ", valgrind" || echo "")"
+done
+if [ $bad -gt 0 ]; then
+    echo "alloc_fail: $bad problem(s)"
+    exit 1
+fi
+echo "alloc_fail: all runs behaved"
