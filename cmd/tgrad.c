@@ -20,6 +20,8 @@ static const char usage[] =
     "  --at NAME=VALUE     the value of variable NAME (repeat for several)\n"
     "  --inputs FILE       a JSON object of named values, {\"x\": 2, \"w\": [[1,2]]}\n"
     "  --lines             read one such object per line of standard input, print one result per line\n"
+    "  --compile           fused evaluation: elementwise programs (optionally summed) run block by\n"
+    "                      block in cache on every core; others run as usual\n"
     "  --batch[=NAMES]     vmap: dim 0 of every variable (or of NAMES) indexes points; one\n"
     "                      vectorised pass gives each point's value and gradient (vmap(grad(f)))\n"
     "  -f, --file FILE     read the expression (statements, one per line) from FILE, - for stdin\n"
@@ -46,7 +48,7 @@ typedef struct {
     const char *at[MAX_VARS];
     int nat;
     const char *inputs, *wrt, *grad_output, *out, *file;
-    bool no_grad, pretty, jacobian, hessian, check, detect_anomaly, graph_values, lines;
+    bool no_grad, pretty, jacobian, hessian, check, detect_anomaly, graph_values, lines, compile;
     const char *batch; /* --batch[=NAMES]: "" for every variable */
     long order;
     const char *graph, *explain;
@@ -401,7 +403,15 @@ static int run(const options *o)
         tg_backward_hook = tg_hook_retain_grads;
     tg_anomaly_enable(o->detect_anomaly);
     go.retain_graph = o->graph != NULL;
-    value = tg_grad_eval(prog, &env, nvars, &go, grads);
+    if (o->compile && !o->graph && !o->batch && !o->detect_anomaly) {
+        tg_grad_opts co = go;
+        co.grad_output = tg_ref(go.grad_output);
+        tg_status cs = tg_compiled_eval(prog, &env, nvars, &co, &value, grads);
+        if (cs != TG_OK && cs != TG_NO)
+            goto fail;
+    }
+    if (!value)
+        value = tg_grad_eval(prog, &env, nvars, &go, grads);
     go.grad_output = NULL;
     if (o->detect_anomaly && !report_anomaly(true))
         goto fail;
@@ -491,10 +501,11 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { O_AT = 256, O_BATCH, O_LINES, O_GRAPH, O_GRAPH_VALUES, O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
+    enum { O_AT = 256, O_COMPILE, O_BATCH, O_LINES, O_GRAPH, O_GRAPH_VALUES, O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
     static const struct option longopts[] = {
         {"at", required_argument, 0, O_AT}, {"lines", no_argument, 0, O_LINES},
-        {"batch", optional_argument, 0, O_BATCH}, {"jacobian", no_argument, 0, O_JACOBIAN},
+        {"batch", optional_argument, 0, O_BATCH},
+        {"compile", no_argument, 0, O_COMPILE}, {"jacobian", no_argument, 0, O_JACOBIAN},
         {"hessian", no_argument, 0, O_HESSIAN}, {"graph", required_argument, 0, O_GRAPH},
         {"graph-values", no_argument, 0, O_GRAPH_VALUES}, {"explain", optional_argument, 0, O_EXPLAIN},
         {"check", no_argument, 0, O_CHECK}, {"detect-anomaly", no_argument, 0, O_ANOMALY}, {"order", required_argument, 0, O_ORDER}, {"inputs", required_argument, 0, O_INPUTS},
@@ -522,6 +533,7 @@ int main(int argc, char **argv)
         case O_JACOBIAN: o.jacobian = true; break;
         case O_LINES: o.lines = true; break;
         case O_BATCH: o.batch = optarg ? optarg : ""; break;
+        case O_COMPILE: o.compile = true; break;
         case O_GRAPH:
             if (strcmp(optarg, "dot") && strcmp(optarg, "json")) {
                 tg_error(TG_EUSAGE, "--graph expects dot or json, not '%.40s'", optarg);

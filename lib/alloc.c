@@ -41,8 +41,9 @@ static bool too_big(size_t n)
 #define LARGE ((size_t)1 << 20)
 #define NLIVE 256
 #define NCACHE 32
-static struct { void *p; size_t n; } live[NLIVE], cache[NCACHE];
-static int nlive, ncache;
+/* per thread: a block freed by another thread is simply freed */
+static _Thread_local struct { void *p; size_t n; } live[NLIVE], cache[NCACHE];
+static _Thread_local int nlive, ncache;
 
 static void *cache_take(size_t n)
 {

@@ -5,11 +5,11 @@
 #include "internal.h"
 #include <math.h>
 
-static bool enabled;
-static tg_tensor *first;      /* the node (forward) or the node whose backward produced it */
-static bool in_backward;
-static bool first_backward;
-static const tg_tensor *backward_node; /* the node whose backward rule is running */
+static _Thread_local bool enabled;
+static _Thread_local tg_tensor *first;      /* the node (forward) or the node whose backward produced it */
+static _Thread_local bool in_backward;
+static _Thread_local bool first_backward;
+static _Thread_local const tg_tensor *backward_node; /* the node whose backward rule is running */
 
 void tg_anomaly_enable(bool on)
 {

@@ -59,7 +59,7 @@ static void record_versions(tg_tensor *out)
 /* vmap's rule for broadcasting: a batched operand's dims after the batch
  * dim are one point's, so it is aligned to the other operands' rank by
  * inserting size-1 dims after dim 0, not before it. */
-static bool vmap_on;
+static _Thread_local bool vmap_on;
 bool tg_set_vmap(bool on)
 {
     bool old = vmap_on;

@@ -133,10 +133,10 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
             return tg_errcode();
     } else {
         if (g->ndim != root->ndim || memcmp(g->shape, root->shape, root->ndim * sizeof(int64_t))) {
+            tg_error(TG_EINPUT, "the upstream gradient has shape %s but the result has shape "
+                     "%s: they must match", tg_shape_str(g, s1, sizeof s1), tg_shape_str(root, s2, sizeof s2));
             tg_release(g);
-            return tg_error(TG_EINPUT, "the upstream gradient has shape %s but the result has shape "
-                            "%s: they must match", tg_shape_str(grad_output, s1, sizeof s1),
-                            tg_shape_str(root, s2, sizeof s2));
+            return TG_EINPUT;
         }
         g = tg_cast(g, root->dtype);
         if (!g)

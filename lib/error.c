@@ -3,9 +3,10 @@
 #include <stdarg.h>
 #include <string.h>
 
-static tg_status err_code = TG_OK;
-static char err_msg[1024];
-static int err_pos = -1;
+/* per thread, so that blocks evaluated in parallel (compile.c) report their own */
+static _Thread_local tg_status err_code = TG_OK;
+static _Thread_local char err_msg[1024];
+static _Thread_local int err_pos = -1;
 
 tg_status tg_error(tg_status code, const char *fmt, ...)
 {

@@ -453,3 +453,28 @@ int tg_program_free_names(const tg_program *p, const char **names, int max)
         walk_free(&F, p->stmts[i]);
     return F.n;
 }
+
+/* does the program call a function whose name starts with prefix? */
+static bool walk_calls(const node *n, const char *prefix)
+{
+    if (!n)
+        return false;
+    if (n->kind == N_CALL && !strncmp(n->name, prefix, strlen(prefix)))
+        return true;
+    if (walk_calls(n->obj, prefix) || walk_calls(n->rhs, prefix))
+        return true;
+    if (n->kind == N_SLICE)
+        return walk_calls(n->args[0], prefix);
+    for (int i = 0; i < n->nargs; i++)
+        if (walk_calls(n->args[i], prefix))
+            return true;
+    return false;
+}
+
+bool tg_program_calls(const tg_program *p, const char *prefix)
+{
+    for (int i = 0; i < p->nstmts; i++)
+        if (walk_calls(p->stmts[i], prefix))
+            return true;
+    return false;
+}

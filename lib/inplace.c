@@ -57,11 +57,11 @@ tg_tensor *tg_inplace(tg_tensor *target, tg_tensor *result)
     /* result now lives in target's storage */
     tg_storage *own = result->storage;
     result->storage = target->storage;
-    target->storage->refcount++;
+    tg_atomic_inc(&target->storage->refcount);
     result->offset = target->offset;
     memcpy(result->stride, target->stride, sizeof result->stride);
     result->saved_version[3] = target->storage->version;
-    if (--own->refcount == 0) {
+    if (tg_atomic_dec(&own->refcount) == 0) {
         tg_free(own->data);
         tg_free(own);
     }

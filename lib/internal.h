@@ -86,6 +86,11 @@ tg_tensor *tg_ones_like(const tg_tensor *like);
 #define IN(self, i) tg_ref((self)->in[i])
 
 int64_t tg_next_id(void);
+
+/* reference counts are atomic: compiled evaluation shares the variables'
+ * storage between threads */
+static inline void tg_atomic_inc(int *c) { __atomic_add_fetch(c, 1, __ATOMIC_RELAXED); }
+static inline int tg_atomic_dec(int *c) { return __atomic_sub_fetch(c, 1, __ATOMIC_ACQ_REL); }
 bool tg_vmap_active(void);
 
 /* anomaly.c: called by tg_apply and tg_backward */

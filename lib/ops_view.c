@@ -40,7 +40,7 @@ tg_status op_fwd_view(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
 {
     const tg_tensor *x = in[0];
     out->storage = x->storage;
-    x->storage->refcount++;
+    tg_atomic_inc(&x->storage->refcount);
     out->offset = x->offset;
     switch (op) {
     case TG_OP_RESHAPE: /* the input is contiguous (tg_reshape sees to it) */
@@ -463,7 +463,7 @@ tg_tensor *tg_detach(tg_tensor *a)
     if (!d)
         return fail(a);
     d->storage = a->storage;
-    a->storage->refcount++;
+    tg_atomic_inc(&a->storage->refcount);
     memcpy(d->stride, a->stride, sizeof d->stride);
     d->offset = a->offset;
     d->batched = a->batched;

@@ -5,18 +5,18 @@
 #include <string.h>
 
 static int64_t next_id;
-int64_t tg_next_id(void) { return next_id++; }
+int64_t tg_next_id(void) { return __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED); }
 
 tg_tensor *tg_ref(tg_tensor *t)
 {
     if (t)
-        t->refcount++;
+        tg_atomic_inc(&t->refcount);
     return t;
 }
 
 static void storage_release(tg_storage *s)
 {
-    if (s && --s->refcount == 0) {
+    if (s && tg_atomic_dec(&s->refcount) == 0) {
         tg_free(s->data);
         tg_free(s);
     }
@@ -33,7 +33,7 @@ void tg_release(tg_tensor *t)
     stack[n++] = t;
     while (n) {
         tg_tensor *u = stack[--n];
-        if (--u->refcount > 0)
+        if (tg_atomic_dec(&u->refcount) > 0)
             continue;
         for (int i = 0; i < u->nin; i++) {
             if (!u->in[i])
@@ -317,7 +317,7 @@ int64_t tg_norm_dim(int64_t d, int ndim, const char *op, tg_status *st)
 }
 
 /* ---- grad mode ---- */
-static bool grad_enabled = true;
+static _Thread_local bool grad_enabled = true;
 bool tg_grad_enabled(void) { return grad_enabled; }
 bool tg_set_grad_enabled(bool on)
 {

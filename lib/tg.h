@@ -330,6 +330,15 @@ typedef struct tg_grad_opts {
     bool sum_output;        /* no upstream gradient: differentiate sum(result) */
 } tg_grad_opts;
 tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **grads);
+/* Compiled (fused) evaluation of the same: elementwise programs over
+ * equally shaped variables, ending in sum() or not, run block by block in
+ * cache and in parallel (see compile.c).  TG_NO (no error set) when the
+ * program is not of that form: run tg_grad_eval instead.  Consumes
+ * o->grad_output in every case. */
+tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
+                           tg_tensor **grads);
+/* Does the program call a function whose name starts with prefix? */
+bool tg_program_calls(const tg_program *p, const char *prefix);
 /* {"value":...,"grad":{name:...}} as one line (or indented); names[i]
  * with a NULL grads[i] are skipped; names NULL leaves the grad key out. */
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,

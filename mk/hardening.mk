@@ -33,7 +33,8 @@ H_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-
 # ---- sanitizer build: build/san/{lib,cmd,bin,unit_tests} ----
 SAN_DIR := build/san
 SAN_OPT ?= -O1 -g
-SAN_CFLAGS := $(H_WARN) $(SAN_OPT) $(H_SAN) -MMD -MP
+# -fopenmp as the Makefile has it (the OpenMP loops run under the sanitizers too)
+SAN_CFLAGS := $(H_WARN) $(SAN_OPT) $(H_SAN) -MMD -MP $(filter -fopenmp,$(CFLAGS))
 # -fsanitize=unsigned-integer-overflow (clang only) is not undefined behaviour
 # but catches wrapped size arithmetic.  The int64 kernels (cpu_kernels.c,
 # ops_*.c) and the random generator wrap on purpose, as PyTorch does, so it is
@@ -85,7 +86,7 @@ check-sanitize: deps-check san-build
 VG_DIR := build/vg
 VG_LOG := $(CURDIR)/$(VG_DIR)/log
 VALGRIND ?= valgrind
-VG_FLAGS ?= -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=yes
+VG_FLAGS ?= -q --suppressions=$(CURDIR)/tests/valgrind.supp --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=yes
 
 check-valgrind: deps-check $(BINS)
 	@command -v $(VALGRIND) >/dev/null || { echo "check-valgrind: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }

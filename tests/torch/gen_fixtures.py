@@ -11,6 +11,24 @@ line:
    "value": {"data": [...], "shape": [...], "dtype": "..."},
    "grad": {"x": {"data": [...], "shape": [...], "dtype": "..."}, ...}}
 
+or, for a case PyTorch refuses (and so must the toolkit), "error": "PyTorch's
+message" in place of "value" and "grad".  Inputs without "dtype" have the
+case's dtype; float32 numbers are written as the shortest decimal that reads
+back as the same float32.
+
+The kinds: "lesson", the seed lesson's examples; "cover", one case per
+construct of the language (every function, operator, reduction spelling,
+matmul rank combination, shape function, index form) with random data;
+"edge", fixed cases of PyTorch's conventions (subgradients at kinks, ties,
+NaN and infinities, tails of every function, empty tensors, int64/bool
+promotion, shapes and dtypes PyTorch refuses, in-place updates, the
+version-counter errors); "random", random expression trees of depth 1-4 over
+1-3 variables of broadcast-compatible shapes of rank 0-3 (with size-1 dims),
+sometimes after a named intermediate "h = ...;" or an in-place update
+"h = ...; h += ...;" (whose refusal by PyTorch, when backward needs the
+overwritten value, is recorded as an error case), and a few over larger
+tensors (40-700 elements).
+
 "expr" is written in the toolkit's expression language (tg-expr(5)), which
 is PyTorch's Python syntax.  The reference is PyTorch itself: the same text
 is run by Python's eval() over a namespace that maps the toolkit's free
@@ -38,9 +56,11 @@ tolerance), otherwise two correct implementations could disagree.  The
 "edge" cases skip those filters on purpose: they pin PyTorch's documented
 subgradients, tie-breaking and non-finite behaviour.
 
-Usage: gen_fixtures.py [--seed N] [--out PATH] [--random N]
-Run with Debian's /usr/bin/python3 (python3-torch).  Output is
-reproducible for a given seed (single-threaded torch, Python's random).
+Usage: gen_fixtures.py [--seed N] [--out PATH] [--random N] [--big N]
+Run with Debian's /usr/bin/python3 (python3-torch 1.13).  Output is
+reproducible for a given seed (single-threaded torch, Python's random); the
+seed changes the random data and compositions, not the edge cases.
+tests/torch/live_check.sh runs a fresh seed through the C test.
 """
 import argparse
 import collections
@@ -1299,6 +1319,7 @@ class Builder:
         F64 = lambda v: {"data": v if isinstance(v, list) else [v],
                          "shape": [len(v)] if isinstance(v, list) else [], "dtype": "float64"}
         M = [[1.0, 2.0], [3.0, 4.0]]
+        E0 = {"data": [], "shape": [0, 3]}
         B3 = [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]
         cases = [
             # long reductions: float32 accumulation must not drift
@@ -1411,6 +1432,9 @@ class Builder:
             ("x.amin(1, True)", {"x": [[1.0, 3.0, 1.0], [2.0, 3.0, 1.0]]}),
             # clamp with min > max gives max everywhere, as torch.clamp documents
             ("clamp(x, min=1.0, max=0.0)", {"x": [-1.0, 0.5, 2.0]}),
+            # tensor bounds are differentiated too
+            ("clamp(x, min=y)", {"x": [1.0, 2.0, -1.0], "y": 0.5}),
+            ("x.clamp(y, z)", {"x": [1.0, 2.0, -1.0], "y": 0.0, "z": 1.5}),
         ]
         errors = [
             # what PyTorch refuses, the toolkit must refuse
@@ -1448,6 +1472,13 @@ class Builder:
             ("h = x.exp(); g = h[0]; g *= 2; h.sum()", {"x": [1.0, 3.0]}),
             ("h = x * 1; h += y; h.sum()", {"x": [1.0], "y": [1.0, 2.0]}),
             ("k += x; k.sum()", {"x": [1.0, 3.0], "k": I64([1, 2])}),
+            ("amax(x)", {"x": E0}),
+            ("amax(x, dim=0)", {"x": E0}),
+            ("x.reshape(-1, 0)", {"x": E0}),
+            ("k ** -1 * x", {"x": [1.5, 2.0], "k": I64([1, 2])}),
+            ("k.mean() * x", {"x": [1.5, 2.0], "k": I64([1, 2])}),
+            ("((x > 0) - (x > 1)) * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("-(x > 0) * x", {"x": [-1.0, 0.5, 2.0]}),
         ]
         inplace = [
             # in-place updates PyTorch differentiates through
@@ -1479,6 +1510,101 @@ class Builder:
             ("h = x * 1; v = h[0]; v *= 3; (h * h).sum()", {"x": [1.0, 2.0]}),
             ("h = x * 1; v = h[1:]; v += y; (h * h).sum()", {"x": [1.0, 2.0, 3.0], "y": [0.5, 0.25]}),
             ("h = x + 0; v = h.T; v *= 2; (h ** 2).sum()", {"x": M}),
+        ]
+        X4 = [[[[1.0, 2.0]]]]
+        Y4 = [[[[1.0], [2.5]]], [[[3.0], [4.0]]]]
+        cases += [
+            # tensors with no elements
+            ("x.sum(0)", {"x": E0}),
+            ("x.sum()", {"x": E0}),
+            ("x.mean()", {"x": E0}),
+            ("x.mean(0)", {"x": E0}),
+            ("x.sum(1)", {"x": E0}),
+            ("x.T @ x", {"x": E0}),
+            ("x @ x.T", {"x": E0}),
+            ("x.exp() + y", {"x": E0, "y": [1.0, 2.0, 3.0]}),
+            ("x.reshape(3, 0)", {"x": E0}),
+            ("x.reshape(-1)", {"x": E0}),
+            ("softmax(x, dim=0)", {"x": E0}),
+            ("log_softmax(x, dim=1)", {"x": E0}),
+            ("logsumexp(x, dim=0)", {"x": E0}),
+            ("amax(x, dim=1)", {"x": E0}),
+            # 0-d tensors through the shape functions
+            ("x.transpose(0, 0) * 2", {"x": 1.5}),
+            ("x.transpose(-1, 0) * 2", {"x": 1.5}),
+            ("x.squeeze() * 2", {"x": 1.5}),
+            ("x.squeeze(0) * 2", {"x": 1.5}),
+            ("x.flatten() * 2", {"x": 1.5}),
+            ("x.expand(2, 3) * 2", {"x": 1.5}),
+            ("x.T * 2", {"x": 1.5}),
+            ("x.view(1, 1) * 2", {"x": 1.5}),
+            ("x.unsqueeze(0)[0] * 2", {"x": 1.5}),
+            # rank 4 and 5
+            ("(x + y).sum((0, 1, 2, 3))", {"x": X4, "y": Y4}),
+            ("(x * y).amax((1, 3), keepdim=True)", {"x": X4, "y": Y4}),
+            ("x @ y", {"x": X4, "y": Y4}),
+            ("(x.permute(3, 1, 2, 0) * y).sum()", {"x": X4, "y": Y4}),
+            ("x.softmax(2) * y", {"x": [[[[[1.0, 2.0]]], [[[0.5, -1.0]]]]], "y": [1.0, -1.0]}),
+            # integer and bool tensors: PyTorch's promotion
+            ("exp(k) * x", {"x": [1.5, 2.0], "k": I64([1, 2])}),
+            ("sqrt(k) * sigmoid(k) * x", {"x": [1.5, 2.0], "k": I64([1, 2])}),
+            ("relu(k) * x + k.sum() + amax(k) + k.max() + abs(-k)", {"x": [1.5, 2.0], "k": I64([-1, 2])}),
+            ("clamp(k, min=0.5) * x", {"x": [1.5, 2.0], "k": I64([-1, 2])}),
+            ("clamp(k, min=0) * x", {"x": [1.5, 2.0], "k": I64([-1, 2])}),
+            ("(k @ k) * x", {"x": [1.5, 2.0], "k": I64([-1, 2])}),
+            ("x ** k", {"x": [1.5, 2.0], "k": I64([-1, 2])}),
+            ("k ** x", {"x": [1.5, 2.0], "k": I64([3, 2])}),
+            ("k ** 2 * x", {"x": [1.5, 2.0], "k": I64([3, 2])}),
+            ("k ** 0.5 * x", {"x": [1.5, 2.0], "k": I64([3, 2])}),
+            ("2 ** k * x", {"x": [1.5, 2.0], "k": I64([3, 2])}),
+            ("k / k * x", {"x": [1.5, 2.0], "k": I64([3, 2])}),
+            ("maximum(k, x)", {"x": [1.5, 2.0], "k": I64([3, 1])}),
+            ("where(x > 1.7, k, x)", {"x": [1.5, 2.0], "k": I64([3, 1])}),
+            ("where(x > 1.7, k, 0) * x", {"x": [1.5, 2.0], "k": I64([3, 1])}),
+            ("where(x > 1.7, k, 0.5) * x", {"x": [1.5, 2.0], "k": I64([3, 1])}),
+            ("((x > 0) + (x > 1)) * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("((x > 0) * (x < 1)) * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("(x > 0).sum() * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("(x > 0).float().mean() * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("(x > 0) / 2 * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("(x > 0) ** 2 * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("True + x", {"x": [-1.0, 0.5, 2.0]}),
+            ("(x > 0) + 1.5", {"x": [-1.0, 0.5, 2.0]}),
+            ("((x > 0) + 1) * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("((x > 0) == (x > 1)) * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("((x > 0) < (x > 1)) * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("maximum(x > 0, x > 1) * x", {"x": [-1.0, 0.5, 2.0]}),
+            ("where(x > 0, True, False) * x", {"x": [-1.0, 0.5, 2.0]}),
+            # unary minus of a temporary that records no graph (under valgrind or
+            # ASan: the temporary must not be read after the negation frees it)
+            ("-(x.detach() * 2) + x", {"x": [1.0, 2.0]}),
+            ("exp(-(x.detach() * 2)) * x", {"x": [1.0, 2.0]}),
+            ("where(-(x.detach()) > -1.5, x, -x)", {"x": [1.0, 2.0]}),
+            # square roots and logs at 0 and -inf
+            ("abs(x).sum().sqrt()", {"x": [[0.0, 0.0]]}),
+            ("(x * x).sum().sqrt()", {"x": [[0.0, 0.0]]}),
+            ("x.sum() ** 0.5", {"x": [[0.0, 0.0]]}),
+            ("exp(x).log()", {"x": [[-200.0, 0.0]]}),
+        ]
+        # every elementwise function over a wide range: tails, underflow, overflow
+        wide = [float(v) for v in [-750, -700, -88.5, -30, -27, -24, -21, -18, -15, -12, -9, -6, -5, -4, -3.5,
+                                   -3, -2.5, -2, -1.5, -1, -0.5, -1e-4, -1e-8, 1e-8, 1e-4, 0.5, 1, 1.5, 2,
+                                   2.5, 3, 3.5, 4, 5, 6, 9, 12, 15, 18, 21, 24, 27, 30, 88.5, 700, 710]]
+        pos = [abs(v) + 1e-3 for v in wide]
+        for f in ("exp sin cos tanh sigmoid relu abs expm1 erf softplus gelu square neg sign").split():
+            cases.append((f"{f}(x)", {"x": wide}))
+        for f in ("log", "sqrt", "log1p"):
+            cases.append((f"{f}(x)", {"x": pos}))
+        cases += [
+            ("tan(x)", {"x": [v / 20 for v in wide if abs(v) < 31]}),
+            ("softmax(x, dim=0)", {"x": wide[2:-3]}),
+            ("log_softmax(x, dim=0)", {"x": wide[2:-3]}),
+            ("logsumexp(x, dim=0)", {"x": wide[2:-3]}),
+            ("x ** 3.5", {"x": pos}),
+            ("x ** -1.5", {"x": pos}),
+            ("pow(x, y)", {"x": pos, "y": [v / 10 for v in wide]}),
+            ("2 ** x", {"x": wide}),
+            ("x / y", {"x": wide, "y": pos[::-1]}),
         ]
         for dt in ("float32", "float64"):
             for c in cases:
@@ -1518,6 +1644,7 @@ def main():
     ap.add_argument("--out", default=None, help="default: fixtures.jsonl next to this script")
     ap.add_argument("--random", type=int, default=300, help="number of random compositions")
     ap.add_argument("--big", type=int, default=12, help="number of random compositions of larger tensors")
+    ap.add_argument("--quiet", action="store_true", help="leave out the coverage summary")
     args = ap.parse_args()
     out = args.out
     if out is None:
@@ -1532,7 +1659,8 @@ def main():
     dts = collections.Counter(c["dtype"] for c in cases)
     print(f"{out}: {len(cases)} cases ({dict(kinds)}; {dict(dts)})", file=sys.stderr)
     print("dropped random candidates: " + ", ".join(f"{k} {v}" for k, v in b.dropped.items()), file=sys.stderr)
-    print("coverage: " + ", ".join(f"{k} {v}" for k, v in sorted(b.tags.items())), file=sys.stderr)
+    if not args.quiet:
+        print("coverage: " + ", ".join(f"{k} {v}" for k, v in sorted(b.tags.items())), file=sys.stderr)
 
 
 if __name__ == "__main__":

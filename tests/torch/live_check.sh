@@ -21,6 +21,6 @@ nrandom=${2:-300}
 tmp=$(mktemp "${TMPDIR:-/tmp}/tg-fixtures.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 echo "live_check: seed $seed"
-"$PY" tests/torch/gen_fixtures.py --seed "$seed" --random "$nrandom" --out "$tmp"
+"$PY" tests/torch/gen_fixtures.py --seed "$seed" --random "$nrandom" --out "$tmp" --quiet
 make --no-print-directory build/tests/unit_tests >/dev/null
 TG_FIXTURES=$tmp ./build/tests/unit_tests torch_fixtures

@@ -329,6 +329,8 @@ TEST(torch_fixtures_match_pytorch)
     size_t cap = 0;
     ssize_t len;
     int lineno = 0, checked = 0, failed = 0, malformed = 0;
+    char ids[2048] = "";
+    size_t idlen = 0;
     while ((len = getline(&line, &cap, f)) > 0) {
         lineno++;
         if (len <= 1)
@@ -344,7 +346,13 @@ TEST(torch_fixtures_match_pytorch)
             fprintf(stderr, "  %s:%d: malformed fixture line\n", path, lineno);
         } else {
             checked++;
-            failed += c.reported > 0;
+            if (c.reported) {
+                failed++;
+                if (idlen < sizeof ids - 16)
+                    idlen += snprintf(ids + idlen, sizeof ids - idlen, " %d", c.case_no);
+                else if (idlen < sizeof ids - 4)
+                    idlen += snprintf(ids + idlen, sizeof ids - idlen, " ...");
+            }
         }
         cJSON_Delete(j);
         tg_error_clear();
@@ -356,6 +364,8 @@ TEST(torch_fixtures_match_pytorch)
         fprintf(stderr, "  (details shown for the first %d failures only)\n", MAX_REPORTS);
     fprintf(stderr, "  torch fixtures: %d cases checked from %s, %d differ from PyTorch%s\n", checked, path,
             failed, malformed ? ", some lines malformed" : "");
+    if (failed)
+        fprintf(stderr, "  differing cases (ids):%s\n", ids);
     if (checked < MIN_CASES) {
         test_failures++;
         fprintf(stderr, "  %s: only %d cases (at least %d expected)\n", path, checked, MIN_CASES);

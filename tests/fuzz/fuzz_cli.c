@@ -1,0 +1,119 @@
+/* fuzz_cli.c -- libFuzzer target: option parsing and whole runs of tgrad,
+ * tmatmul and tbroadcast.  Each tool's main is compiled in as TOOL_main
+ * (-Dmain=TOOL_main; the tools leave main only by returning).
+ *
+ * Input: the first byte picks the tool (byte % 3: tgrad, tmatmul,
+ * tbroadcast), the rest is split at '\n' into at most 24 arguments.
+ * Standard output goes to /dev/null.  Arguments that would touch the file
+ * system outside the run's scratch directory are refused (the input is
+ * skipped): any '/', and "-" (standard input); options that write files
+ * (-o, --out) or read an expression file (-f, --file) are refused too.
+ * The run happens in an empty scratch directory, so relative names name
+ * nothing.
+ *
+ * Invariants besides the sanitizers': the exit status is one of SPEC
+ * section 3 (0 to 4); on failure (status 2 to 4) an error is set, with a
+ * one-line message. */
+#include "fuzz_common.h"
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int tgrad_main(int argc, char **argv);
+int tmatmul_main(int argc, char **argv);
+int tbroadcast_main(int argc, char **argv);
+void tg_cli_set_source(const char *src);
+
+#define MAX_ARGS 24
+
+/* Does a long option name abbreviate one of the refused ones? */
+static bool refused_long(const char *a)
+{
+    static const char *const refused[] = {"out", "file"};
+    const char *name = a + 2;
+    size_t n = strcspn(name, "=");
+    if (n == 0)
+        return false; /* "--" */
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        if (!strncmp(refused[i], name, n))
+            return true;
+    return false;
+}
+
+static bool refused_arg(const char *a)
+{
+    if (strchr(a, '/') || !strcmp(a, "-"))
+        return true;
+    size_t n = strlen(a);
+    if (n >= 2 && a[n - 1] == '-' && a[n - 2] == '=') /* --at x=- */
+        return true;
+    if (a[0] == '-' && a[1] == '-')
+        return refused_long(a);
+    /* a short option cluster with o or f (an operand like -x**2 may be
+     * refused too: a small loss) */
+    if (a[0] == '-' && (strchr(a, 'o') || strchr(a, 'f')))
+        return true;
+    return false;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    char tmpl[] = "/tmp/fuzz_cli.XXXXXX";
+    if (!mkdtemp(tmpl) || chdir(tmpl) != 0)
+        abort();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1 || size > 512)
+        return -1;
+    static const char *const tools[] = {"tgrad", "tmatmul", "tbroadcast"};
+    static int (*const mains[])(int, char **) = {tgrad_main, tmatmul_main, tbroadcast_main};
+    int tool = data[0] % 3;
+    char *text = fuzz_strndup(data + 1, size - 1);
+    if (strlen(text) != size - 1) { /* a NUL cannot be in an argument */
+        free(text);
+        return -1;
+    }
+    char *argv[MAX_ARGS + 2];
+    int argc = 0;
+    argv[argc++] = (char *)tools[tool];
+    for (char *p = text; p && argc <= MAX_ARGS;) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = 0;
+        if (refused_arg(p)) {
+            free(text);
+            return -1;
+        }
+        argv[argc++] = p;
+        p = nl ? nl + 1 : NULL;
+    }
+    argv[argc] = NULL;
+    fuzz_init();
+    fuzz_reset();
+    tg_set_vmap(false);
+    optind = 0; /* glibc: start getopt afresh */
+    opterr = 0;
+    int st = mains[tool](argc, argv);
+    fflush(stdout);
+    if (st < 0 || st > 4) {
+        fprintf(stderr, "fuzz: %s exited with status %d\n", tools[tool], st);
+        abort();
+    }
+    if (st >= 2)
+        fuzz_check_failed(tools[tool]);
+    fuzz_free_cli_argv();
+    tg_cli_set_source(NULL);
+    tg_set_vmap(false);
+    tg_anomaly_enable(false);
+    tg_backward_hook = NULL;
+    tg_blas_set_threads(1);
+    tg_seed(0);
+    free(text);
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* fuzz_common.h -- what the libFuzzer harnesses share (tests/fuzz/).
+ *
+ * The harnesses are built with clang -fsanitize=fuzzer,address,undefined
+ * from the library's sources (mk/hardening.mk, `make fuzz`), linked with
+ * -Wl,--wrap for tg_malloc, tg_calloc, tg_realloc (fuzz_common.c caps one
+ * allocation at FUZZ_MAX_ALLOC bytes, as a machine with little memory
+ * would, so that inputs such as zeros(100000,10000) fail quickly with the
+ * library's own out-of-memory error instead of tripping libFuzzer's
+ * malloc limit) and tg_cli_operands_last (its argv, meant to live until
+ * exit, is freed after each run). */
+#ifndef FUZZ_COMMON_H
+#define FUZZ_COMMON_H
+#include "tg.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FUZZ_MAX_ALLOC ((size_t)16 << 20) /* bytes in one allocation */
+
+/* Once per process: standard output to /dev/null, one BLAS thread. */
+void fuzz_init(void);
+/* Before each input: clear the error, grad mode on, default dtype. */
+void fuzz_reset(void);
+/* After a call that failed (returned NULL or a status): the error must be
+ * set, with a status of SPEC section 3 (2, 3 or 4) and a one-line message;
+ * anything else aborts, so libFuzzer records the input. */
+void fuzz_check_failed(const char *what);
+/* A FILE that discards what is written (opened once). */
+FILE *fuzz_devnull(void);
+/* Frees the argv arrays tg_cli_operands_last made during a tool's main. */
+void fuzz_free_cli_argv(void);
+/* A NUL-terminated copy of the input (free() it). */
+char *fuzz_strndup(const uint8_t *data, size_t size);
+#endif
