@@ -1,107 +1,274 @@
 /* compile.c -- compiled (fused) evaluation, what torch.compile does for the
- * lesson's elementwise programs.  A program that is a chain of elementwise
- * ops over its variables, ending either there or in a sum of everything, is
- * run block by block: each block of 16384 elements goes through the whole
- * forward and backward pass while it is in cache, so memory is read and
- * written once (the variables in, the gradients out) and no intermediate
- * ever has the full size.  Blocks run in parallel on every core.
+ * lesson's elementwise programs.
  *
- * The values and gradients are the eager path's, element for element; a
- * sum adds block partials in block order, so its last digit may differ from
- * the eager sum's (and never depends on the thread count).  Programs of
- * another form are reported as not compilable: the caller runs them eagerly. */
+ * The program runs once, eagerly, on a probe: the first block of its
+ * variables, with create_graph on, so that the gradients come with graphs
+ * of their own.  The forward graph and those gradient graphs together are
+ * one DAG of elementwise ops over the variables; it is flattened into a list
+ * of kernel calls over small registers (TG_FUSE_BLOCK elements each).  Then
+ * every block of the variables goes through the whole list while it is in
+ * cache: memory is read and written once (the variables in, the value and
+ * gradients out), no intermediate ever has the full size, and the blocks run
+ * in parallel on every core.
+ *
+ * The kernels are the eager path's, so values and gradients are the same
+ * element for element; a final sum adds block partials in block order (in
+ * double), so its last digit may differ from the eager sum, and it never
+ * depends on the thread count.  A program of another form (reductions other
+ * than a final sum, shape ops, broadcasting between variables, rand) is
+ * reported as not compilable, and the caller runs it eagerly. */
 #include "internal.h"
+#include <stdlib.h>
 #include <string.h>
 
-#define BLOCK 16384
+#define TG_FUSE_BLOCK 2048 /* elements per register: ~50 registers fit in L2 */
 
-static bool elementwise_op(const tg_tensor *t)
+enum { R_STREAM, R_CONST, R_OP, R_ALIAS };
+
+typedef struct {
+    int kind;
+    int op;             /* R_OP: the op; its kernel is tg_cpu_kernels[op][kdtype] */
+    tg_dtype dtype, kdtype;
+    int in[3], nin;     /* register indices */
+    int stream;         /* R_STREAM: which input stream */
+    int alias;          /* R_ALIAS: the register it is */
+    bool scalar;        /* one value, broadcast (stride 0) */
+    double value;       /* R_CONST */
+    tg_attrs attrs;
+} reg;
+
+typedef struct {
+    reg *r;
+    int n;
+    int value_reg;      /* the result, or the summand when sum_root */
+    bool sum_root;
+    int grad_reg[256];  /* per variable, -1 when not differentiated */
+} fused;
+
+static bool elementwise(int op)
 {
-    static const int ok[] = {TG_OP_NEG, TG_OP_EXP, TG_OP_LOG, TG_OP_SQRT, TG_OP_SIN, TG_OP_COS,
-                             TG_OP_TAN, TG_OP_TANH, TG_OP_SIGMOID, TG_OP_RELU, TG_OP_ABS, TG_OP_SIGN,
-                             TG_OP_LOG1P, TG_OP_EXPM1, TG_OP_ERF, TG_OP_SOFTPLUS, TG_OP_CLAMP,
-                             TG_OP_ADD, TG_OP_SUB, TG_OP_MUL, TG_OP_DIV, TG_OP_POW, TG_OP_MAXIMUM,
-                             TG_OP_MINIMUM, TG_OP_EQ, TG_OP_NE, TG_OP_LT, TG_OP_LE, TG_OP_GT,
-                             TG_OP_GE, TG_OP_WHERE, TG_OP_CAST, TG_OP_CONTIGUOUS};
-    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (t->op == &tg_ops[ok[i]])
-            return true;
-    return false;
+    return tg_cpu_kernels[op][TG_FLOAT32] || tg_cpu_kernels[op][TG_FLOAT64] || tg_cpu_kernels[op][TG_BOOL];
 }
 
-/* Checks the probe's graph: elementwise ops over block-shaped or
- * single-element operands, the root optionally a sum of everything. */
-static bool fusable(tg_tensor *root, int64_t block, bool *sum_root)
+static int find(tg_tensor **nodes, int n, const tg_tensor *t)
 {
-    tg_graph g;
-    if (tg_graph_collect(root, &g) != TG_OK) {
+    for (int i = n - 1; i >= 0; i--)
+        if (nodes[i] == t)
+            return i;
+    return -1;
+}
+
+/* Merges the graphs of several roots into one data-flow order. */
+static tg_status collect(tg_tensor **roots, int nroots, tg_tensor ***out, int *n)
+{
+    tg_tensor **all = NULL;
+    int cnt = 0, cap = 0;
+    for (int r = 0; r < nroots; r++) {
+        if (!roots[r])
+            continue;
+        tg_graph g;
+        if (tg_graph_collect(roots[r], &g) != TG_OK) {
+            tg_free(all);
+            return tg_errcode();
+        }
+        for (int i = 0; i < g.n; i++) {
+            if (find(all, cnt, g.nodes[i]) >= 0)
+                continue;
+            if (cnt == cap) {
+                cap = cap ? cap * 2 : 64;
+                tg_tensor **na = tg_realloc(all, (size_t)cap * sizeof *na);
+                if (!na) {
+                    tg_graph_free(&g);
+                    tg_free(all);
+                    return TG_ERESOURCE;
+                }
+                all = na;
+            }
+            all[cnt++] = g.nodes[i];
+        }
+        tg_graph_free(&g);
+    }
+    *out = all;
+    *n = cnt;
+    return TG_OK;
+}
+
+static bool all_equal(const tg_tensor *t)
+{
+    double v0 = tg_get(t, 0);
+    for (int64_t i = 1; i < t->numel; i++)
+        if (tg_get(t, i) != v0)
+            return false;
+    return v0 == v0;
+}
+
+/* Turns the probe's DAG into registers; false when it does not fuse.
+ * streams[s] are the probe's full-block leaves (variables, upstream grad). */
+static bool build(fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_tensor **streams,
+                  int nstreams, int64_t block)
+{
+    F->sum_root = value->op == &tg_ops[TG_OP_SUM] && value->attrs.reduce.all;
+    tg_tensor *roots[257];
+    int nroots = 0;
+    roots[nroots++] = F->sum_root ? value->in[0] : value;
+    for (int i = 0; i < nvars; i++)
+        roots[nroots++] = grads[i];
+    tg_tensor **nodes = NULL;
+    int n = 0;
+    if (collect(roots, nroots, &nodes, &n) != TG_OK) {
         tg_error_clear();
         return false;
     }
-    *sum_root = root->op == &tg_ops[TG_OP_SUM] && root->attrs.reduce.all;
-    bool ok = true;
-    for (int i = 0; i < g.n && ok; i++) {
-        tg_tensor *t = g.nodes[i];
-        bool full = t->ndim == 1 && t->numel == block;
-        if (t == root && *sum_root)
-            continue;
-        if (t->op)
-            ok = elementwise_op(t) && (full || t->numel == 1);
-        else
-            ok = full || t->numel == 1;
+    bool ok = (F->r = tg_calloc((size_t)(n ? n : 1), sizeof *F->r)) != NULL;
+    for (int i = 0; i < n && ok; i++) {
+        tg_tensor *t = nodes[i];
+        reg *R = &F->r[i];
+        R->dtype = t->dtype;
+        R->scalar = t->numel == 1;
+        bool full = t->numel == block;
+        if (!R->scalar && !full) {
+            ok = false;
+            break;
+        }
+        int s = -1;
+        for (int k = 0; k < nstreams; k++)
+            if (streams[k] == t)
+                s = k;
+        if (s >= 0) {
+            R->kind = R_STREAM;
+            R->stream = s;
+        } else if (R->scalar || (!t->op && all_equal(t))) {
+            /* a constant, or a value computed from constants only (every
+             * input stream was made to require grad in the probe, so what
+             * depends on one is recorded): the probe's */
+            R->kind = R_CONST;
+            R->scalar = true;
+            R->value = tg_item(t);
+        } else if (!t->op) {
+            ok = false; /* a full-size tensor that is not an input */
+        } else {
+            int op = (int)(t->op - tg_ops);
+            if (op == TG_OP_RESHAPE || op == TG_OP_CONTIGUOUS || op == TG_OP_EXPAND) {
+                R->kind = R_ALIAS; /* the same values, in flat order */
+                R->alias = find(nodes, i, t->in[0]);
+                R->scalar = F->r[R->alias].scalar;
+                ok = R->alias >= 0;
+            } else if (op == TG_OP_WHERE && find(nodes, i, t->in[0]) >= 0 &&
+                       F->r[find(nodes, i, t->in[0])].kind == R_CONST) {
+                /* where(constant, a, b) is a or b: pow's backward has one */
+                const reg *c = &F->r[find(nodes, i, t->in[0])];
+                R->kind = R_ALIAS;
+                R->alias = find(nodes, i, t->in[c->value != 0 ? 1 : 2]);
+                ok = R->alias >= 0 && F->r[R->alias].dtype == R->dtype && !F->r[R->alias].scalar;
+                if (ok)
+                    R->scalar = false;
+            } else if (elementwise(op)) {
+                R->kind = R_OP;
+                R->op = op;
+                R->nin = t->nin;
+                R->kdtype = t->in[t->nin - 1]->dtype;
+                R->attrs = t->attrs;
+                for (int k = 0; k < t->nin && ok; k++)
+                    ok = (R->in[k] = find(nodes, i, t->in[k])) >= 0;
+                ok = ok && tg_cpu_kernels[op][R->kdtype];
+            } else
+                ok = false;
+        }
     }
-    if (*sum_root)
-        ok = ok && root->in[0]->numel == block;
-    else
-        ok = ok && root->numel == block;
-    tg_graph_free(&g);
+    if (ok) {
+        F->n = n;
+        F->value_reg = find(nodes, n, roots[0]);
+        for (int i = 0; i < nvars; i++)
+            F->grad_reg[i] = grads[i] ? find(nodes, n, grads[i]) : -1;
+    }
+    tg_free(nodes);
     return ok;
 }
 
 typedef struct {
-    tg_program *p;
-    const tg_env *env;
-    int nvars;
-    tg_tensor *flat[256];   /* each variable as 1-D, or NULL for a scalar */
-    int64_t n, nblocks;
-    bool no_grad, sum_root;
-    tg_tensor *grad_output; /* flat, or NULL */
-} job;
+    const void *data; /* stream data (element 0) */
+    size_t esz;
+} stream;
 
-/* One block: a fresh environment of views, the eager engine on it. */
-static tg_status run_block(const job *J, int64_t b, tg_tensor **value, tg_tensor **grads)
+/* Runs the registers over elements [start, start + len). */
+static void run_block(const fused *F, const stream *S, char *regs, const void **ptr, int64_t *stride,
+                      int64_t start, int64_t len)
 {
-    int64_t start = b * BLOCK, len = J->n - start < BLOCK ? J->n - start : BLOCK;
-    tg_env env = {0};
-    tg_status st = TG_OK;
-    for (int i = 0; i < J->nvars && st == TG_OK; i++) {
-        const tg_tensor *v = J->env->values[i];
-        tg_tensor *leaf = J->flat[i] ? tg_detach(tg_slice(tg_ref(J->flat[i]), 0, start, start + len, 1))
-                                     : tg_detach(tg_ref((tg_tensor *)v));
-        if (!leaf) {
-            st = tg_errcode();
+    for (int i = 0; i < F->n; i++) {
+        const reg *R = &F->r[i];
+        char *mine = regs + (size_t)i * TG_FUSE_BLOCK * 8;
+        switch (R->kind) {
+        case R_STREAM:
+            ptr[i] = (const char *)S[R->stream].data + start * (int64_t)S[R->stream].esz;
+            stride[i] = 1;
             break;
+        case R_CONST:
+            if (R->dtype == TG_FLOAT32) *(float *)mine = (float)R->value;
+            else if (R->dtype == TG_FLOAT64) *(double *)mine = R->value;
+            else if (R->dtype == TG_INT64) *(int64_t *)mine = (int64_t)R->value;
+            else *(bool *)mine = R->value != 0;
+            ptr[i] = mine;
+            stride[i] = 0;
+            break;
+        case R_ALIAS:
+            ptr[i] = ptr[R->alias];
+            stride[i] = stride[R->alias];
+            break;
+        default: {
+            const void *in[3];
+            int64_t st[3];
+            for (int k = 0; k < R->nin; k++) {
+                in[k] = ptr[R->in[k]];
+                st[k] = stride[R->in[k]];
+            }
+            tg_cpu_kernels[R->op][R->kdtype](len, mine, in, st, &R->attrs);
+            ptr[i] = mine;
+            stride[i] = 1;
         }
-        tg_set_requires_grad(leaf, v->requires_grad);
-        st = tg_env_set(&env, J->env->names[i], leaf);
+        }
     }
-    tg_grad_opts o = {.no_grad = J->no_grad};
-    if (st == TG_OK && J->grad_output)
-        o.grad_output = tg_detach(tg_slice(tg_ref(J->grad_output), 0, start, start + len, 1));
-    if (st == TG_OK && !(*value = tg_grad_eval(J->p, &env, J->nvars, &o, grads)))
-        st = tg_errcode();
-    tg_env_free(&env);
-    return st;
 }
 
-static void copy_block(tg_tensor *dst, int64_t start, const tg_tensor *src)
+static void store(tg_tensor *dst, int64_t start, int64_t len, const void *src, int64_t stride)
 {
-    tg_tensor *c = tg_contiguous(tg_cast(tg_ref((tg_tensor *)src), dst->dtype));
-    if (c) {
-        size_t sz = tg_dtype_size(dst->dtype);
-        memcpy((char *)tg_data(dst) + start * (int64_t)sz, tg_data(c), (size_t)c->numel * sz);
+    size_t sz = tg_dtype_size(dst->dtype);
+    char *d = (char *)tg_data(dst) + start * (int64_t)sz;
+    if (stride)
+        memcpy(d, src, (size_t)len * sz);
+    else
+        for (int64_t i = 0; i < len; i++)
+            memcpy(d + i * (int64_t)sz, src, sz);
+}
+
+/* a block's sum in double, four accumulators (a fixed order) */
+static double block_sum(const void *p, int64_t stride, int64_t len, tg_dtype dt)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int64_t i = 0;
+    if (stride == 0)
+        return (dt == TG_FLOAT32 ? *(const float *)p : *(const double *)p) * (double)len;
+    if (dt == TG_FLOAT32) {
+        const float *x = p;
+        for (; i + 4 <= len; i += 4) {
+            a0 += x[i];
+            a1 += x[i + 1];
+            a2 += x[i + 2];
+            a3 += x[i + 3];
+        }
+        for (; i < len; i++)
+            a0 += x[i];
+    } else {
+        const double *x = p;
+        for (; i + 4 <= len; i += 4) {
+            a0 += x[i];
+            a1 += x[i + 1];
+            a2 += x[i + 2];
+            a3 += x[i + 3];
+        }
+        for (; i < len; i++)
+            a0 += x[i];
     }
-    tg_release(c);
+    return (a0 + a1) + (a2 + a3);
 }
 
 tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
@@ -110,149 +277,141 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     *value = NULL;
     for (int i = 0; i < nvars; i++)
         grads[i] = NULL;
-    if (nvars > 256 || tg_program_calls(p, "rand"))
-        return TG_NO;
-    job J = {.p = p, .env = env, .nvars = nvars, .no_grad = o->no_grad, .n = -1};
-    for (int i = 0; i < nvars; i++) {
-        tg_tensor *v = env->values[i];
-        if (!tg_dtype_is_float(v->dtype) && v->numel != 1)
-            return TG_NO;
-        if (v->numel == 1)
-            continue;
-        if (J.n >= 0 && v->numel != J.n)
-            return TG_NO; /* broadcasting between variables: eager */
-        J.n = v->numel;
-    }
-    if (J.n < 2 * BLOCK)
-        return TG_NO; /* too small to gain anything */
+    tg_tensor *gout = o->grad_output;
     tg_status st = TG_OK;
-    int64_t minus1 = -1;
-    for (int i = 0; i < nvars && st == TG_OK; i++)
-        if (env->values[i]->numel != 1 && !(J.flat[i] = tg_reshape(tg_detach(tg_ref(env->values[i])), 1, &minus1)))
-            st = tg_errcode();
-    if (st == TG_OK && o->grad_output) {
-        if (o->grad_output->numel != J.n)
-            st = TG_NO;
-        else if (!(J.grad_output = tg_reshape(tg_detach(tg_ref(o->grad_output)), 1, &minus1)))
-            st = tg_errcode();
-    }
-    J.nblocks = (J.n + BLOCK - 1) / BLOCK;
-
-    /* the probe: block 0, whose graph says whether the program fuses */
-    tg_tensor *v0 = NULL, *g0[256];
-    if (st == TG_OK)
-        st = run_block(&J, 0, &v0, g0);
-    if (st == TG_OK && !fusable(v0, BLOCK, &J.sum_root))
+    int64_t n = -1;
+    if (nvars > 255 || tg_program_calls(p, "rand"))
         st = TG_NO;
-    if (st == TG_OK && !J.sum_root && !o->no_grad && !J.grad_output)
-        st = TG_NO; /* a non-scalar result needs an upstream gradient: eager says so */
+    for (int i = 0; i < nvars && st == TG_OK; i++) {
+        tg_tensor *v = env->values[i];
+        if (v->numel == 1 && !v->requires_grad)
+            continue; /* a constant */
+        if (!tg_dtype_is_float(v->dtype) || (n >= 0 && v->numel != n) || !tg_is_contiguous(v))
+            st = TG_NO;
+        n = v->numel;
+    }
+    if (st == TG_OK && (n < 4 * TG_FUSE_BLOCK || (gout && (gout->numel != n || !tg_is_contiguous(gout)))))
+        st = TG_NO;
+    if (st != TG_OK) {
+        tg_release(gout);
+        return st;
+    }
+
+    /* the probe: the first block of every variable, as leaves */
+    const int64_t B = TG_FUSE_BLOCK;
+    tg_env penv = {0};
+    tg_tensor *streams[257], *pv = NULL, *pg[256] = {0};
+    stream S[257];
+    int nstreams = 0;
+    int64_t minus1 = -1;
+    for (int i = 0; i < nvars && st == TG_OK; i++) {
+        tg_tensor *v = env->values[i];
+        tg_tensor *leaf = v->numel == n ? tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(v)), 1, &minus1), 0, 0, B, 1))
+                                        : tg_detach(tg_ref(v));
+        if (!leaf) {
+            st = tg_errcode();
+            break;
+        }
+        /* streams require grad in the probe so that all they feed is recorded */
+        tg_set_requires_grad(leaf, v->requires_grad || v->numel == n);
+        if (v->numel == n) {
+            S[nstreams].data = tg_data(v);
+            S[nstreams].esz = tg_dtype_size(v->dtype);
+            streams[nstreams++] = leaf;
+        }
+        st = tg_env_set(&penv, env->names[i], leaf);
+    }
+    tg_grad_opts po = {.no_grad = o->no_grad, .create_graph = true, .retain_graph = true};
+    if (st == TG_OK && gout) {
+        po.grad_output = tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(gout)), 1, &minus1), 0, 0, B, 1));
+        if (po.grad_output)
+            tg_set_requires_grad(po.grad_output, true);
+        S[nstreams].data = tg_data(gout);
+        S[nstreams].esz = tg_dtype_size(gout->dtype);
+        streams[nstreams++] = po.grad_output;
+    }
+    if (st == TG_OK && !(pv = tg_grad_eval(p, &penv, nvars, &po, pg)))
+        st = tg_errcode();
+    for (int i = 0; i < nvars && st == TG_OK; i++)
+        if (!env->values[i]->requires_grad || o->no_grad) { /* only asked-for gradients */
+            tg_release(pg[i]);
+            pg[i] = NULL;
+        }
+    fused F = {0};
+    if (st == TG_OK && !build(&F, pv, pg, nvars, streams, nstreams, B))
+        st = TG_NO;
+    if (st == TG_OK && !F.sum_root && pv->numel != B)
+        st = TG_NO;
+
     /* the outputs */
     tg_tensor *out = NULL;
+    const tg_tensor *shaped = NULL;
+    for (int i = 0; i < nvars; i++)
+        if (env->values[i]->numel == n)
+            shaped = env->values[i];
+    int64_t nblocks = (n + B - 1) / B;
     double *partial = NULL;
     if (st == TG_OK) {
-        const tg_tensor *like = env->values[0];
-        for (int i = 0; i < nvars; i++)
-            if (env->values[i]->numel == J.n)
-                like = env->values[i];
-        out = J.sum_root ? tg_zeros(v0->dtype, 0, NULL) : tg_empty(v0->dtype, like->ndim, like->shape);
-        partial = tg_calloc((size_t)J.nblocks, sizeof *partial * 257);
-        if (!out || !partial)
+        out = F.sum_root ? tg_empty(pv->dtype, 0, NULL) : tg_empty(pv->dtype, shaped->ndim, shaped->shape);
+        partial = F.sum_root ? tg_calloc((size_t)nblocks, sizeof *partial) : NULL;
+        if (!out || (F.sum_root && !partial))
             st = TG_ERESOURCE;
-        for (int i = 0; i < nvars && st == TG_OK && !o->no_grad; i++)
-            if (env->values[i]->requires_grad &&
-                !(grads[i] = J.flat[i] ? tg_empty(env->values[i]->dtype, 1, &J.n) : tg_zeros_like(env->values[i])))
+        for (int i = 0; i < nvars && st == TG_OK; i++)
+            if (F.grad_reg[i] >= 0 && !(grads[i] = tg_empty(env->values[i]->dtype, env->values[i]->ndim,
+                                                             env->values[i]->shape)))
                 st = TG_ERESOURCE;
     }
-    /* partial[b * 257]: block b's sum; partial[b * 257 + 1 + i]: its
-     * contribution to scalar variable i's gradient */
-    tg_status bad = TG_OK;
-    int64_t bad_block = -1;
-    char bad_msg[1024] = "";
     if (st == TG_OK) {
-        bool old_grad = tg_grad_enabled();
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int64_t b = 0; b < J.nblocks; b++) {
-            tg_tensor *v = NULL, *g[256];
-            tg_status s;
-            if (b == 0) {
-                v = tg_ref(v0);
-                for (int i = 0; i < nvars; i++)
-                    g[i] = tg_ref(g0[i]);
-                s = TG_OK;
-            } else {
-                tg_set_grad_enabled(old_grad);
-                s = run_block(&J, b, &v, g);
+        bool nomem = false;
+#pragma omp parallel
+        {
+            char *regs = malloc((size_t)F.n * TG_FUSE_BLOCK * 8);
+            const void **ptr = malloc((size_t)F.n * sizeof *ptr);
+            int64_t *stride = malloc((size_t)F.n * sizeof *stride);
+            if (!regs || !ptr || !stride) {
+#pragma omp atomic write
+                nomem = true;
             }
-            if (s == TG_OK) {
-                int64_t start = b * BLOCK;
-                if (J.sum_root)
-                    partial[b * 257] = tg_item(v);
+#pragma omp for schedule(dynamic, 8)
+            for (int64_t b = 0; b < nblocks; b++) {
+                if (!regs || !ptr || !stride)
+                    continue;
+                int64_t start = b * B, len = n - start < B ? n - start : B;
+                run_block(&F, S, regs, ptr, stride, start, len);
+                const reg *V = &F.r[F.value_reg];
+                int vi = F.value_reg;
+                if (F.sum_root)
+                    partial[b] = block_sum(ptr[vi], stride[vi], len, V->dtype);
                 else
-                    copy_block(out, start, v);
-                for (int i = 0; i < nvars; i++) {
-                    if (!grads[i] || !g[i])
-                        continue;
-                    if (J.flat[i])
-                        copy_block(grads[i], start, g[i]);
-                    else
-                        partial[b * 257 + 1 + i] = tg_item(g[i]);
-                }
-                tg_release(v);
+                    store(out, start, len, ptr[vi], stride[vi]);
                 for (int i = 0; i < nvars; i++)
-                    tg_release(g[i]);
-            } else {
-#pragma omp critical
-                if (bad_block < 0 || b < bad_block) {
-                    bad = s;
-                    bad_block = b;
-                    snprintf(bad_msg, sizeof bad_msg, "%s", tg_errmsg());
-                }
-                tg_error_clear();
+                    if (F.grad_reg[i] >= 0)
+                        store(grads[i], start, len, ptr[F.grad_reg[i]], stride[F.grad_reg[i]]);
             }
+            free(regs);
+            free(ptr);
+            free(stride);
         }
-        if (bad != TG_OK)
-            st = tg_error(bad, "%s", bad_msg);
+        if (nomem)
+            st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
     }
-    if (st == TG_OK) {
-        if (J.sum_root) {
-            double s = 0;
-            for (int64_t b = 0; b < J.nblocks; b++)
-                s += partial[b * 257];
-            if (out->dtype == TG_FLOAT32)
-                *(float *)tg_data(out) = (float)s;
-            else
-                *(double *)tg_data(out) = s;
-        }
-        for (int i = 0; i < nvars; i++) {
-            if (!grads[i])
-                continue;
-            if (J.flat[i]) {
-                tg_tensor *r = tg_reshape(grads[i], env->values[i]->ndim, env->values[i]->shape);
-                grads[i] = r;
-            } else {
-                double s = 0;
-                for (int64_t b = 0; b < J.nblocks; b++)
-                    s += partial[b * 257 + 1 + i];
-                tg_release(grads[i]);
-                grads[i] = tg_scalar(s, env->values[i]->dtype);
-                if (grads[i] && env->values[i]->ndim) {
-                    tg_tensor *r = tg_reshape(grads[i], env->values[i]->ndim, env->values[i]->shape);
-                    grads[i] = r;
-                }
-            }
-            if (!grads[i])
-                st = tg_errcode();
-        }
+    if (st == TG_OK && F.sum_root) {
+        double s = 0;
+        for (int64_t b = 0; b < nblocks; b++)
+            s += partial[b];
+        if (out->dtype == TG_FLOAT32)
+            *(float *)tg_data(out) = (float)s;
+        else
+            *(double *)tg_data(out) = s;
     }
-    tg_release(v0);
-    if (v0)
-        for (int i = 0; i < nvars; i++)
-            tg_release(g0[i]);
     tg_free(partial);
+    tg_free(F.r);
+    tg_release(pv);
     for (int i = 0; i < nvars; i++)
-        tg_release(J.flat[i]);
-    tg_release(J.grad_output);
-    tg_release(o->grad_output);
+        tg_release(pg[i]);
+    tg_env_free(&penv);
+    tg_release(po.grad_output);
+    tg_release(gout);
     if (st != TG_OK) {
         tg_release(out);
         for (int i = 0; i < nvars; i++) {

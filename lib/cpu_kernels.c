@@ -182,14 +182,26 @@ CMP(ge, x >= y)
 
 /* where(cond, a, b) */
 #define WHERE(NAME, T)                                                        \
-    static void NAME(KARGS)                                                   \
+    CLONES static void NAME(KARGS)                                            \
     {                                                                         \
         T *o = o_;                                                            \
         const bool *c = in[0];                                                \
         const T *pa = in[1], *pb = in[2];                                     \
         (void)at;                                                             \
-        for (int64_t i = 0; i < n; i++)                                       \
-            o[i] = c[i * s[0]] ? pa[i * s[1]] : pb[i * s[2]];                 \
+        if (s[0] == 1 && s[1] == 1 && s[2] == 0) {                            \
+            T b = pb[0];                                                      \
+            for (int64_t i = 0; i < n; i++)                                   \
+                o[i] = c[i] ? pa[i] : b;                                      \
+        } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {                     \
+            T a = pa[0];                                                      \
+            for (int64_t i = 0; i < n; i++)                                   \
+                o[i] = c[i] ? a : pb[i];                                      \
+        } else if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                     \
+            for (int64_t i = 0; i < n; i++)                                   \
+                o[i] = c[i] ? pa[i] : pb[i];                                  \
+        } else                                                                \
+            for (int64_t i = 0; i < n; i++)                                   \
+                o[i] = c[i * s[0]] ? pa[i * s[1]] : pb[i * s[2]];             \
     }
 WHERE(where_f32, float)
 WHERE(where_f64, double)

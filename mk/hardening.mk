@@ -50,11 +50,11 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:exitcode=86:log_path=$(SAN_LOG)/asan:stri
 	LSAN_OPTIONS=exitcode=86:print_suppressions=0:suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87:log_path=$(SAN_LOG)/ubsan:suppressions=$(CURDIR)/tests/ubsan.supp
 
-$(SAN_DIR)/lib/%.o: lib/%.c
+$(SAN_DIR)/lib/%.o: lib/%.c mk/hardening.mk
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) $(if $(filter $*,$(SAN_UINT_FILES)),-fsanitize=unsigned-integer-overflow -fsanitize-recover=unsigned-integer-overflow) -c $< -o $@
 
-$(SAN_DIR)/cmd/%.o: cmd/%.c
+$(SAN_DIR)/cmd/%.o: cmd/%.c mk/hardening.mk
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) -c $< -o $@
 
@@ -107,61 +107,72 @@ FUZZ_DIR := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= expr json npy cli
 FUZZ_JOBS ?= 1
-FUZZ_CFLAGS := $(H_WARN) -O1 -g $(H_SAN) -fsanitize=fuzzer-no-link -DTG_FUZZ
+# UB checks are recoverable here only so that tests/fuzz/known-bugs.supp can
+# silence bugs already reported (halt_on_error=1 stops at any other).
+FUZZ_CFLAGS := $(H_WARN) -O1 -g $(H_SAN) -fsanitize-recover=undefined -fsanitize=fuzzer-no-link -DTG_FUZZ -MMD -MP
 # The harnesses cap allocations (a small machine) by wrapping the allocator.
 FUZZ_WRAP := -Wl,--wrap=tg_malloc,--wrap=tg_calloc,--wrap=tg_realloc,--wrap=tg_cli_operands_last
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(FUZZ_DIR)/lib/%.o)
 FUZZ_CMD_OBJ := $(FUZZ_DIR)/cmd/tgrad.o $(FUZZ_DIR)/cmd/tmatmul.o $(FUZZ_DIR)/cmd/tbroadcast.o
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
-# per target: the longest input, and libFuzzer's options
+FUZZ_HDR := tests/fuzz/fuzz_common.h lib/tg.h
+# per target: the longest input
 FUZZ_MAXLEN_expr := 256
 FUZZ_MAXLEN_json := 4096
 FUZZ_MAXLEN_npy := 4096
 FUZZ_MAXLEN_cli := 512
-FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -close_fd_mask=3
+FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_ENV := ASAN_OPTIONS=detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/known-bugs.supp
 
-$(FUZZ_DIR)/lib/%.o: lib/%.c
+$(FUZZ_DIR)/lib/%.o: lib/%.c mk/hardening.mk
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
 # each tool's main becomes TOOL_main (the tools leave main only by return)
-$(FUZZ_DIR)/cmd/%.o: cmd/%.c
+$(FUZZ_DIR)/cmd/%.o: cmd/%.c mk/hardening.mk
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dmain=$*_main -c $< -o $@
 
-$(FUZZ_DIR)/common.o: tests/fuzz/fuzz_common.c tests/fuzz/fuzz_common.h
+$(FUZZ_DIR)/common.o: tests/fuzz/fuzz_common.c $(FUZZ_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/fuzz_cli: tests/fuzz/fuzz_cli.c $(FUZZ_DIR)/common.o $(FUZZ_CMD_OBJ) $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(FUZZ_WRAP) $(LDLIBS) -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter %.c %.o,$^) $(FUZZ_WRAP) $(LDLIBS) -o $@
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/common.o $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(FUZZ_WRAP) $(LDLIBS) -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter %.c %.o,$^) $(FUZZ_WRAP) $(LDLIBS) -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
-# fuzz: a working corpus in build/fuzz/corpus/T (first directory: new inputs
-# go there), the seeds read from tests/fuzz/corpus/T; crashes are written to
-# build/fuzz/artifacts/ and fail the target.
+# fuzz: a working corpus in build/fuzz/corpus/T (the first directory: new
+# inputs go there), the seeds read from tests/fuzz/corpus/T; a crash is
+# written to build/fuzz/artifacts/ and fails the target.  Paths are absolute
+# (fuzz_cli runs in a scratch directory).  The last line of each log has the
+# executions and the coverage (cov:).
 fuzz: fuzz-build
 	@mkdir -p $(FUZZ_DIR)/artifacts
 	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} sh -c '\
 	  mkdir -p $(FUZZ_DIR)/corpus/{}; \
-	  dict=; [ -f tests/fuzz/{}.dict ] && dict=-dict=tests/fuzz/{}.dict; \
-	  ./$(FUZZ_DIR)/fuzz_{} $(FUZZ_DIR)/corpus/{} tests/fuzz/corpus/{} $$dict \
-	    -max_total_time=$(FUZZ_SECONDS) -max_len=$$(case {} in expr) echo $(FUZZ_MAXLEN_expr);; json) echo $(FUZZ_MAXLEN_json);; npy) echo $(FUZZ_MAXLEN_npy);; *) echo $(FUZZ_MAXLEN_cli);; esac) \
-	    $(FUZZ_OPTS) -artifact_prefix=$(FUZZ_DIR)/artifacts/{}- </dev/null >$(FUZZ_DIR)/{}.log 2>&1; st=$$?; \
-	  printf "fuzz_%-5s %s  exit %s  (log: $(FUZZ_DIR)/{}.log)\n" {} "$$(grep -E "^#[0-9]+.*(DONE|cov:)" $(FUZZ_DIR)/{}.log | tail -1)" $$st; \
+	  dict=; [ -f tests/fuzz/{}.dict ] && dict=-dict=$(CURDIR)/tests/fuzz/{}.dict; \
+	  case {} in expr) len=$(FUZZ_MAXLEN_expr);; json) len=$(FUZZ_MAXLEN_json);; npy) len=$(FUZZ_MAXLEN_npy);; *) len=$(FUZZ_MAXLEN_cli);; esac; \
+	  $(FUZZ_ENV) ./$(FUZZ_DIR)/fuzz_{} $(CURDIR)/$(FUZZ_DIR)/corpus/{} $(CURDIR)/tests/fuzz/corpus/{} $$dict \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=$$len $(FUZZ_OPTS) \
+	    -artifact_prefix=$(CURDIR)/$(FUZZ_DIR)/artifacts/{}- </dev/null >$(FUZZ_DIR)/{}.log 2>&1; st=$$?; \
+	  printf "fuzz_%-5s exit %s  %s\n" {} $$st "$$(grep -E "^#[0-9]+" $(FUZZ_DIR)/{}.log | tail -1)"; \
+	  [ $$st = 0 ] || grep -E "^(fuzz:|SUMMARY|==[0-9]+==ERROR)|runtime error" $(FUZZ_DIR)/{}.log | head -5; \
 	  exit $$st'
 
 # the seed corpora (and the regression inputs kept in them), once each
 fuzz-regress: fuzz-build
 	@st=0; for t in $(FUZZ_TARGETS); do \
-	  ./$(FUZZ_DIR)/fuzz_$$t -runs=0 -close_fd_mask=3 tests/fuzz/corpus/$$t </dev/null >$(FUZZ_DIR)/$$t-regress.log 2>&1 \
+	  $(FUZZ_ENV) ./$(FUZZ_DIR)/fuzz_$$t -runs=0 $(CURDIR)/tests/fuzz/corpus/$$t </dev/null >$(FUZZ_DIR)/$$t-regress.log 2>&1 \
 	    && echo "fuzz_$$t: $$(ls tests/fuzz/corpus/$$t | wc -l) seeds ok" \
-	    || { echo "fuzz_$$t: FAILED (see $(FUZZ_DIR)/$$t-regress.log)"; st=1; }; done; exit $$st
+	    || { echo "fuzz_$$t: FAILED (see $(FUZZ_DIR)/$$t-regress.log)"; \
+	         grep -E "^(fuzz:|SUMMARY|==[0-9]+==ERROR)|runtime error" $(FUZZ_DIR)/$$t-regress.log | head -5; st=1; }; done; exit $$st
 
 check-hardening: check-sanitize check-alloc fuzz-regress
 
 -include $(SAN_LIB_OBJ:.o=.d) $(SAN_BINS:$(SAN_DIR)/bin/%=$(SAN_DIR)/cmd/%.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_CMD_OBJ:.o=.d) $(FUZZ_DIR)/common.d

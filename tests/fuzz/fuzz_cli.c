@@ -4,7 +4,7 @@
  *
  * Input: the first byte picks the tool (byte % 3: tgrad, tmatmul,
  * tbroadcast), the rest is split at '\n' into at most 24 arguments.
- * Standard output goes to /dev/null.  Arguments that would touch the file
+ * Standard output and the tools' messages go to /dev/null.  Arguments that would touch the file
  * system outside the run's scratch directory are refused (the input is
  * skipped): any '/', and "-" (standard input); options that write files
  * (-o, --out) or read an expression file (-f, --file) are refused too.
@@ -99,11 +99,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tg_set_vmap(false);
     optind = 0; /* glibc: start getopt afresh */
     opterr = 0;
+    fuzz_quiet(true);
     int st = mains[tool](argc, argv);
     fflush(stdout);
+    fuzz_quiet(false);
     if (st < 0 || st > 4) {
-        fprintf(stderr, "fuzz: %s exited with status %d\n", tools[tool], st);
-        abort();
+        fuzz_fail("%s exited with status %d", tools[tool], st);
     }
     if (st >= 2)
         fuzz_check_failed(tools[tool]);

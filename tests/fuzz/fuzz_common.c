@@ -1,6 +1,8 @@
 /* fuzz_common.c -- see fuzz_common.h. */
 #include "fuzz_common.h"
 #include <fcntl.h>
+#include <sanitizer/common_interface_defs.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,7 @@ void fuzz_free_cli_argv(void)
 
 /* ---- set-up ---- */
 static FILE *devnull;
+static int diag_fd = -1, null_fd = -1;
 
 FILE *fuzz_devnull(void)
 {
@@ -66,14 +69,34 @@ void fuzz_init(void)
     if (done)
         return;
     done = true;
-    int fd = open("/dev/null", O_WRONLY);
-    if (fd >= 0) {
-        fflush(stdout);
-        dup2(fd, STDOUT_FILENO);
-        close(fd);
-    }
+    null_fd = open("/dev/null", O_WRONLY);
+    diag_fd = dup(STDERR_FILENO);
+    if (null_fd < 0 || diag_fd < 0)
+        abort();
+    __sanitizer_set_report_fd((void *)(intptr_t)diag_fd);
+    fflush(stdout);
+    dup2(null_fd, STDOUT_FILENO);
     tg_blas_set_threads(1);
     fuzz_devnull();
+}
+
+void fuzz_quiet(bool on)
+{
+    fflush(stderr);
+    dup2(on ? null_fd : diag_fd, STDERR_FILENO);
+}
+
+void fuzz_fail(const char *fmt, ...)
+{
+    fuzz_quiet(false);
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "fuzz: %s\n", msg);
+    fflush(stderr);
+    abort();
 }
 
 void fuzz_reset(void)
@@ -87,15 +110,11 @@ void fuzz_check_failed(const char *what)
 {
     tg_status st = tg_errcode();
     const char *msg = tg_errmsg();
-    if (st != TG_EUSAGE && st != TG_EINPUT && st != TG_ERESOURCE) {
-        fprintf(stderr, "fuzz: %s failed with status %d (message '%s'): a failure must set status 2, 3 or 4\n",
-                what, (int)st, msg);
-        abort();
-    }
-    if (!msg[0] || strchr(msg, '\n')) {
-        fprintf(stderr, "fuzz: %s failed with an empty or multi-line message: '%s'\n", what, msg);
-        abort();
-    }
+    if (st != TG_EUSAGE && st != TG_EINPUT && st != TG_ERESOURCE)
+        fuzz_fail("%s failed with status %d (message '%s'): a failure must set status 2, 3 or 4",
+                  what, (int)st, msg);
+    if (!msg[0] || strchr(msg, '\n'))
+        fuzz_fail("%s failed with an empty or multi-line message: '%s'", what, msg);
 }
 
 char *fuzz_strndup(const uint8_t *data, size_t size)

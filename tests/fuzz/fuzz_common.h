@@ -17,8 +17,16 @@
 
 #define FUZZ_MAX_ALLOC ((size_t)16 << 20) /* bytes in one allocation */
 
-/* Once per process: standard output to /dev/null, one BLAS thread. */
+/* Once per process: standard output to /dev/null, one BLAS thread;
+ * sanitizer reports to a copy of standard error (see fuzz_quiet). */
 void fuzz_init(void);
+/* Standard error to /dev/null (on) or back (off), around a tool's main:
+ * the tools' messages would flood the log.  Sanitizer reports and
+ * fuzz_fail still reach the real standard error. */
+void fuzz_quiet(bool on);
+/* Prints "fuzz: MESSAGE" to the real standard error and aborts, so that
+ * libFuzzer saves the input. */
+void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Before each input: clear the error, grad mode on, default dtype. */
 void fuzz_reset(void);
 /* After a call that failed (returned NULL or a status): the error must be

@@ -49,22 +49,19 @@ static void roundtrip(const tg_tensor *t)
     tg_error_clear();
     tg_tensor *u = tg_json_parse(buf, len, (int)t->dtype, NULL);
     if (!u) {
-        fprintf(stderr, "fuzz: tg_json_write wrote '%.200s', which tg_json_parse refuses: %s\n", buf, tg_errmsg());
-        abort();
+        fuzz_fail("tg_json_write wrote '%.200s', which tg_json_parse refuses: %s", buf, tg_errmsg());
     }
     bool empty = t->numel == 0;
     if (u->dtype != t->dtype || u->numel != t->numel || (!empty && u->ndim != t->ndim) ||
         (!empty && memcmp(u->shape, t->shape, (size_t)t->ndim * sizeof *t->shape))) {
-        fprintf(stderr, "fuzz: round trip changed dtype/shape: %s -> '%.200s' -> %s, numel %lld -> %lld\n",
+        fuzz_fail("round trip changed dtype/shape: %s -> '%.200s' -> %s, numel %lld -> %lld",
                 tg_dtype_name(t->dtype), buf, tg_dtype_name(u->dtype), (long long)t->numel, (long long)u->numel);
-        abort();
     }
     tg_tensor *tc = tg_contiguous(tg_ref((tg_tensor *)t)), *uc = tg_contiguous(tg_ref(u));
     for (int64_t i = 0; tc && uc && i < t->numel; i++)
         if (!same_value(tc, uc, i)) {
-            fprintf(stderr, "fuzz: round trip changed element %lld (%.17g -> %.17g): '%.200s'\n",
+            fuzz_fail("round trip changed element %lld (%.17g -> %.17g): '%.200s'",
                     (long long)i, tg_get(tc, i), tg_get(uc, i), buf);
-            abort();
         }
     tg_release(tc);
     tg_release(uc);
@@ -76,7 +73,7 @@ static int named_cb(const char *name, tg_tensor *t, int rg, void *ctx)
 {
     (void)ctx;
     if (!name || (rg != -1 && rg != 0 && rg != 1))
-        abort();
+        fuzz_fail("tg_json_parse_named passed name %p, requires_grad %d", (const void *)name, rg);
     tg_release(t);
     return 0;
 }
@@ -95,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         if (rg != -1 && rg != 0 && rg != 1)
-            abort();
+            fuzz_fail("tg_json_parse set requires_grad to %d", rg);
         roundtrip(t);
         tg_release(t);
     }
