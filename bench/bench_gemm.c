@@ -4,7 +4,7 @@
  *   bench_gemm cold f32|f64 N   one N x N x N product in this fresh process,
  *                               timed as tmatmul --time times its product
  *                               (allocating C included): "N<TAB>SECONDS"
- *   bench_gemm rate [N]         the machine's GEMM rate: best of 3 warm
+ *   bench_gemm rate [N]         the machine's GEMM rate: best of 5 warm
  *                               products at N (default 2048), "NAME<TAB>GFLOP/s"
  */
 #include "bench.h"
@@ -44,7 +44,7 @@ static double rate(bool f32, int n)
     size_t sz = f32 ? 4 : 8, nn = (size_t)n * n;
     void *a = filled(nn, sz), *b = filled(nn, sz);
     double best = 1e30;
-    for (int r = 0; r < 4; r++) { /* the first is a warm-up */
+    for (int r = 0; r < 6; r++) { /* the first is a warm-up */
         double dt = product(f32, n, a, b);
         best = r && dt < best ? dt : best;
     }

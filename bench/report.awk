@@ -1,13 +1,17 @@
 # report.awk -- bench/out/raw.tsv (from bench/bench.sh) to the table on
 # standard output and, with -v json=FILE, the same rows as JSON, one per line.
 # Input, tab-separated; the T lines sorted by value, so medians are the middle:
-#   M KEY VALUE                          the machine and the run
+#   M KEY VALUE                          the machine, the run, the floors
 #   X SIDE REASON                        a reference that cannot run
 #   C WORKLOAD SIZE UNIT REFS FLOOR AMT  a case, in table order
 #   F SIDE WORKLOAD CMD                  a failed command
 #   T SIDE WORKLOAD SIZE VALUE           one sample (seconds or MB)
 BEGIN { FS = "\t" }
-$1 == "M" { m[$2] = $3; mkey[++nm] = $2 }
+# a key given twice: the floors (GB/s, GFLOP/s) keep the better, others the first
+$1 == "M" {
+    if (!($2 in m)) { m[$2] = $3; mkey[++nm] = $2 }
+    else if ($2 ~ /(GBps|GFLOPs)$/ && $3 + 0 > m[$2] + 0) m[$2] = $3
+}
 $1 == "X" { skip[$2] = $3 }
 $1 == "C" { nc++; cw[nc] = $2; cs[nc] = $3; cu[nc] = $4; cr[nc] = $5; cf[nc] = $6; ca[nc] = $7 }
 $1 == "F" { failed[$2, $3] = 1 }

@@ -12,7 +12,7 @@
 #define MAX_OPERANDS 26
 
 static const char usage[] =
-    "usage: tbroadcast A B [C ...] [--op OP] [--grad] [--grad-output G] [--names a,b,...]\n"
+    "usage: tbroadcast A [B C ...] [--op OP] [--grad] [--grad-output G] [--names a,b,...]\n"
     "                  [--dtype DTYPE] [--device DEV] [-o FILE] [--pretty]\n"
     "       tbroadcast --shapes SHAPE SHAPE [...] [--explain]\n"
     "       tbroadcast A B [...] --explain\n"
@@ -305,10 +305,16 @@ int main(int argc, char **argv)
     if (o.names) { /* names must be identifiers, one per operand */
         int count = 1;
         for (const char *p = o.names; *p; p++) {
+            bool start = p == o.names || p[-1] == ',';
+            if (*p == ',' && (start || !p[1])) {
+                tg_error(TG_EUSAGE, "--names: a name is empty");
+                return tg_cli_fail(TOOL);
+            }
             if (*p == ',')
                 count++;
-            else if (!(isalnum((unsigned char)*p) || *p == '_')) {
-                tg_error(TG_EUSAGE, "--names: '%c' cannot be in a name (letters, digits, _)", *p);
+            else if (!(isalnum((unsigned char)*p) || *p == '_') || (start && isdigit((unsigned char)*p))) {
+                tg_error(TG_EUSAGE, "--names: '%c' cannot %s a name (letters, digits and _, not "
+                         "starting with a digit)", *p, start ? "start" : "be in");
                 return tg_cli_fail(TOOL);
             }
         }

@@ -84,6 +84,11 @@ static tg_status bind(tg_env *env, const char *name, tg_tensor *t, int rg, const
 {
     if (!t)
         return tg_errcode();
+    if (!is_identifier(name, strlen(name))) {
+        tg_release(t);
+        return tg_error(TG_EINPUT, "'%.40s' cannot be a variable's name (letters, digits and _, not "
+                        "starting with a digit)", name);
+    }
     if (tg_env_get(env, name)) {
         tg_release(t);
         return tg_error(TG_EUSAGE, "variable '%s' is given twice", name);
@@ -91,10 +96,11 @@ static tg_status bind(tg_env *env, const char *name, tg_tensor *t, int rg, const
     bool want = in_wrt(o->wrt, name) && rg != 0 && !o->no_grad;
     if (want && !tg_dtype_is_float(t->dtype)) {
         if (o->wrt || rg == 1) {
+            tg_error(TG_EINPUT, "only floating point tensors can require gradients, and "
+                     "'%s' is %s (give it as a float, e.g. 2.0 or with \"dtype\":\"float32\")",
+                     name, tg_dtype_name(t->dtype));
             tg_release(t);
-            return tg_error(TG_EINPUT, "only floating point tensors can require gradients, and "
-                            "'%s' is %s (give it as a float, e.g. 2.0 or with \"dtype\":\"float32\")",
-                            name, tg_dtype_name(t->dtype));
+            return TG_EINPUT;
         }
         want = false; /* integer inputs are never differentiated */
     }
@@ -126,8 +132,6 @@ static int bind_named(const char *name, tg_tensor *t, int rg, void *ctx)
     return bind(c->env, name, t, rg, c->o);
 }
 
-tg_status tg_json_parse_named(const char *text, size_t len, int dtype_hint,
-                              int (*cb)(const char *, tg_tensor *, int, void *), void *ctx);
 
 static tg_status bind_inputs(tg_program *prog, tg_env *env, const options *o)
 {
@@ -167,7 +171,7 @@ static tg_status bind_inputs(tg_program *prog, tg_env *env, const options *o)
         if (st != TG_OK)
             return st;
     }
-    if (o->wrt)
+    if (o->wrt && !o->lines)
         for (const char *p = o->wrt; *p;) {
             const char *e = strchr(p, ',');
             size_t len = e ? (size_t)(e - p) : strlen(p);
@@ -268,13 +272,14 @@ static bool all_finite(const tg_tensor *t)
 static bool report_anomaly(bool as_error)
 {
     bool backward;
-    const tg_tensor *t = tg_anomaly_first(&backward);
+    const char *op;
+    const tg_tensor *t = tg_anomaly_first(&backward, &op);
     if (!t)
         return true;
     bool nan = false;
     for (int64_t i = 0; i < t->numel && !nan; i++)
         nan = tg_get(t, i) != tg_get(t, i);
-    const char *what = tg_node_op(t) ? tg_node_op(t) : "an input";
+    const char *what = op ? op : "an input";
     const char *kind = as_error ? "anomaly" : "warning: anomaly";
     if (backward)
         tg_error_at(t->pos, TG_EINPUT, "%s: the backward pass of %s produced a NaN or an infinity while "
@@ -603,6 +608,11 @@ int main(int argc, char **argv)
     }
     if (o.jacobian + o.hessian + (o.order > 0) + (o.graph != NULL) + (o.explain != NULL) + o.check + o.lines > 1) {
         tg_error(TG_EUSAGE, "choose one of --jacobian, --hessian, --order, --graph, --explain, --check and --lines");
+        return tg_cli_fail(TOOL);
+    }
+    if (o.lines && (o.out || o.grad_output || o.pretty || o.batch || o.compile)) {
+        tg_error(TG_EUSAGE, "--lines writes one compact line per input line: it does not combine with "
+                 "-o, --grad-output, --pretty, --batch or --compile");
         return tg_cli_fail(TOOL);
     }
     if (o.file && o.expr) {

@@ -32,7 +32,9 @@ typedef struct {
 
 static tg_tensor *load(const char *arg, int dtype, bool grad, bool mT)
 {
-    tg_tensor *t = tg_load_arg(arg, -1, NULL);
+    /* JSON numbers are read in the dtype asked for (not rounded through
+     * float32 first); other inputs are converted */
+    tg_tensor *t = tg_load_arg(arg, dtype, NULL);
     if (t && dtype >= 0)
         t = tg_cast(t, (tg_dtype)dtype);
     if (t && grad) {

@@ -9,6 +9,7 @@ static _Thread_local bool enabled;
 static _Thread_local tg_tensor *first;      /* the node (forward) or the node whose backward produced it */
 static _Thread_local bool in_backward;
 static _Thread_local bool first_backward;
+static _Thread_local const char *first_op; /* the op, even where no graph is recorded */
 static _Thread_local const tg_tensor *backward_node; /* the node whose backward rule is running */
 
 void tg_anomaly_enable(bool on)
@@ -37,7 +38,7 @@ void tg_anomaly_set_backward(const tg_tensor *node)
 }
 
 /* called by tg_apply for every new output */
-void tg_anomaly_check(tg_tensor *out, int nin, tg_tensor **in)
+void tg_anomaly_check(const char *op, tg_tensor *out, int nin, tg_tensor **in)
 {
     if (!enabled || first || finite_all(out))
         return;
@@ -46,11 +47,14 @@ void tg_anomaly_check(tg_tensor *out, int nin, tg_tensor **in)
             return; /* passed on, not produced here */
     first = tg_ref(in_backward ? (tg_tensor *)backward_node : out);
     first_backward = in_backward;
+    first_op = in_backward ? (backward_node->op ? backward_node->op->name : NULL) : op;
 }
 
-const tg_tensor *tg_anomaly_first(bool *backward)
+const tg_tensor *tg_anomaly_first(bool *backward, const char **op)
 {
     if (backward)
         *backward = first_backward;
+    if (op)
+        *op = first ? first_op : NULL;
     return first;
 }

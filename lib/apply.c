@@ -168,7 +168,7 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
         return NULL;
     }
 
-    tg_anomaly_check(out, n, args);
+    tg_anomaly_check(def->name, out, n, args);
     for (int i = 0; i < n; i++)
         out->batched = out->batched || args[i]->batched;
     bool needs_grad = false;
@@ -181,6 +181,10 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
     }
     out->requires_grad = true;
     out->op = def;
+    if (def->flags & TG_F_VIEW) {
+        out->grad_view = true;
+        out->storage->grad_views++;
+    }
     out->nin = n;
     memcpy(out->in, args, n * sizeof *args);
     if (attrs)

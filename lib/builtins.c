@@ -153,11 +153,20 @@ static tg_tensor *h_clamp(call *c)
         tg_error_at(c->n->pos, TG_EINPUT, "clamp: give at least one of min= and max=%s", "");
         return NULL;
     }
+    /* tensor bounds (that need a gradient, or are not single numbers): as
+     * where(), which is torch.clamp's gradient: x where min <= x <= max,
+     * the bound elsewhere */
+    bool tensor_bounds = false;
     for (int i = 1; i <= 2; i++)
-        if (c->a[i] && c->a[i]->numel != 1) {
-            tg_error_at(call_pos(c, i), TG_EINPUT, "clamp: min and max must be numbers%s", "");
-            return NULL;
-        }
+        tensor_bounds = tensor_bounds || (c->a[i] && (c->a[i]->requires_grad || c->a[i]->numel != 1));
+    if (tensor_bounds) {
+        tg_tensor *r = A(0);
+        if (c->a[1])
+            r = tg_where(tg_apply(TG_OP_LT, 2, (tg_tensor *[]){tg_ref(r), A(1)}, NULL), A(1), r);
+        if (c->a[2])
+            r = tg_where(tg_apply(TG_OP_GT, 2, (tg_tensor *[]){tg_ref(r), A(2)}, NULL), A(2), r);
+        return r;
+    }
     at.clamp.lo = at.clamp.has_lo ? tg_item(c->a[1]) : 0;
     at.clamp.hi = at.clamp.has_hi ? tg_item(c->a[2]) : 0;
     tg_tensor *x = A(0);

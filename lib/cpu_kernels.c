@@ -93,8 +93,11 @@ NUN(neg, -x)
 NUN(relu, (x > 0 || x != x) ? x : 0)
 NUN(abs, x < 0 ? -x : x)
 NUN(sign, (x != x) ? x : (__typeof__(x))((x > 0) - (x < 0)))
-#define CLAMP_EXPR (x != x ? x : (at->clamp.has_lo && x < (__typeof__(x))at->clamp.lo) ? (__typeof__(x))at->clamp.lo : \
-                    (at->clamp.has_hi && x > (__typeof__(x))at->clamp.hi) ? (__typeof__(x))at->clamp.hi : x)
+/* min first, then max: with min > max every element becomes max, as in
+ * PyTorch */
+#define CLAMP_LO(x) ((at->clamp.has_lo && x < (__typeof__(x))at->clamp.lo) ? (__typeof__(x))at->clamp.lo : x)
+#define CLAMP_EXPR (x != x ? x : (at->clamp.has_hi && CLAMP_LO(x) > (__typeof__(x))at->clamp.hi) ? \
+                    (__typeof__(x))at->clamp.hi : CLAMP_LO(x))
 #undef UNARY
 #define UNARY(NAME, T, OT, EXPR)                                              \
     static void NAME(KARGS)                                                   \

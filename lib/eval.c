@@ -313,19 +313,31 @@ static __attribute__((noinline)) tg_tensor *eval_augassign(evalctx *E, node *n)
     tg_tensor *rhs = eval(E, n->obj);
     if (!rhs)
         return NULL;
-    tg_tensor *r = tg_binary_op(n->op, tg_ref(target), rhs, n->pos);
+    /* the update reads the value from before it (PyTorch's original self):
+     * a copy with an identity gradient, since the storage is overwritten */
+    bool tracked = target->op && target->requires_grad && tg_grad_enabled();
+    tg_tensor *src = tg_ref(target);
+    if (tracked)
+        src = tg_apply(TG_OP_CONTIGUOUS, 1, &src, NULL);
+    tg_tensor *r = tg_binary_op(n->op, src, rhs, n->pos);
     if (r)
         r->pos = n->pos;
-    tg_tensor *old = tg_ref(target);
-    r = tg_inplace(tg_ref(target), r);
-    if (r) { /* every name bound to the old tensor now sees the update */
-        for (int i = 0; i < E->env->n; i++)
-            if (E->env->values[i] == old) {
+    tg_tensor *old = tg_ref(target), *old_base = NULL, *new_base = NULL;
+    if (tracked && (target->op->flags & TG_F_VIEW))
+        r = tg_inplace_view(tg_ref(target), r, &old_base, &new_base);
+    else
+        r = tg_inplace(tg_ref(target), r);
+    if (r) { /* every name bound to the old tensor (or its base) sees the update */
+        for (int i = 0; i < E->env->n; i++) {
+            tg_tensor *now = E->env->values[i] == old ? r : old_base && E->env->values[i] == old_base ? new_base : NULL;
+            if (now) {
                 tg_release(E->env->values[i]);
-                E->env->values[i] = tg_ref(r);
+                E->env->values[i] = tg_ref(now);
             }
+        }
     } else
         error_at(n->pos);
+    tg_release(new_base);
     tg_release(old);
     return r;
 }
@@ -348,9 +360,13 @@ static tg_tensor *eval(evalctx *E, node *n)
                         "supported (use logical_not)%s", "");
             return NULL;
         }
-        r = n->op == OP_SUB ? (x && x->wrapped_number ? tg_wrapped(-tg_item(x), x->dtype) : tg_neg(x)) : x;
-        if (n->op == OP_SUB && x && x->wrapped_number)
+        if (n->op != OP_SUB || !x)
+            r = x;
+        else if (x->wrapped_number) { /* -2 stays a Python number */
+            r = tg_wrapped(-tg_item(x), x->dtype);
             tg_release(x);
+        } else
+            r = tg_neg(x);
         break;
     }
     case N_BINARY: r = eval_binary(E, n); break;

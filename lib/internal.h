@@ -86,6 +86,8 @@ tg_tensor *tg_ones_like(const tg_tensor *like);
 #define IN(self, i) tg_ref((self)->in[i])
 
 int64_t tg_next_id(void);
+/* bool 0 < integer 1 < floating 2, as torch.can_cast orders them */
+static inline int tg_dtype_category(tg_dtype d) { return d == TG_BOOL ? 0 : d == TG_INT64 ? 1 : 2; }
 
 /* reference counts are atomic: compiled evaluation shares the variables'
  * storage between threads */
@@ -94,6 +96,6 @@ static inline int tg_atomic_dec(int *c) { return __atomic_sub_fetch(c, 1, __ATOM
 bool tg_vmap_active(void);
 
 /* anomaly.c: called by tg_apply and tg_backward */
-void tg_anomaly_check(tg_tensor *out, int nin, tg_tensor **in);
+void tg_anomaly_check(const char *op, tg_tensor *out, int nin, tg_tensor **in);
 void tg_anomaly_set_backward(const tg_tensor *node);
 #endif

@@ -165,13 +165,17 @@ tg_tensor *tg_load_arg(const char *arg, int dtype_hint, int *requires_grad)
         return NULL;
     }
     bool is_stdin = !strcmp(arg, "-");
-    if (!is_stdin && !path_exists(arg)) {
-        if (looks_like_json(arg))
-            return tg_json_parse(arg, strlen(arg), dtype_hint, requires_grad);
-        if (only_space(arg, strlen(arg))) {
-            tg_error(TG_EINPUT, EMPTY_INPUT " (the argument is empty)");
-            return NULL;
-        }
+    if (!is_stdin && looks_like_json(arg)) {
+        /* SPEC section 1: an argument that parses as JSON is inline JSON,
+         * even when a file of that name exists; one that does not parse is
+         * a path when such a file exists, else its JSON error stands */
+        tg_tensor *t = tg_json_parse(arg, strlen(arg), dtype_hint, requires_grad);
+        if (t || !path_exists(arg))
+            return t;
+        tg_error_clear();
+    } else if (!is_stdin && !path_exists(arg) && only_space(arg, strlen(arg))) {
+        tg_error(TG_EINPUT, EMPTY_INPUT " (the argument is empty)");
+        return NULL;
     }
     size_t len;
     char *buf = tg_read_file(arg, &len);

@@ -38,6 +38,11 @@ tg_tensor *tg_logsumexp(tg_tensor *x, const int64_t *dims, int ndims, bool keepd
     }
     if (!tg_dtype_is_float(x->dtype))
         x = tg_cast(x, tg_default_float);
+    if (x && x->numel == 0) { /* log(sum(exp(empty))) = log(0) = -inf */
+        tg_tensor *e = tg_apply(TG_OP_EXP, 1, &x, NULL);
+        tg_tensor *r = tg_apply(TG_OP_LOG, 1, (tg_tensor *[]){tg_sum(e, dims, ndims, true)}, NULL);
+        return keepdim ? r : tg_reshape(r, nd, shape);
+    }
     tg_tensor *m = tg_detach(tg_amax(tg_ref(x), dims, ndims, true));
     if (m) {
         tg_tensor *inf = tg_apply(TG_OP_EQ, 2, (tg_tensor *[]){tg_apply(TG_OP_ABS, 1, (tg_tensor *[]){tg_ref(m)}, NULL),
@@ -67,6 +72,15 @@ tg_tensor *tg_softmax(tg_tensor *x, int64_t dim)
         return NULL;
     if (!tg_dtype_is_float(x->dtype))
         x = tg_cast(x, tg_default_float);
+    if (x && x->numel == 0) { /* nothing to normalise: an empty result */
+        tg_status st;
+        tg_norm_dim(dim, x->ndim, "softmax", &st);
+        if (st != TG_OK) {
+            tg_release(x);
+            return NULL;
+        }
+        return tg_apply(TG_OP_EXP, 1, &x, NULL);
+    }
     tg_tensor *m = tg_detach(tg_amax(tg_ref(x), &dim, 1, true));
     tg_tensor *e = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){tg_sub(x, m)}, NULL);
     tg_tensor *s = tg_sum(tg_ref(e), &dim, 1, true);

@@ -130,8 +130,8 @@ static tg_status reduce(int kind, tg_tensor *x, const tg_attrs *a, tg_tensor *ou
 {
     if (out->numel == 1 && reduce_all_contiguous(kind, x, out))
         return TG_OK;
-    if (kind != R_SUM && x->numel == 0)
-        return tg_error(TG_EINPUT, "%s: cannot reduce a tensor with no elements (the "
+    if (kind != R_SUM && x->numel == 0 && out->numel > 0)
+        return tg_error(TG_EINPUT, "%s: cannot reduce over a dimension of size 0 (the "
                         "operation has no identity)", kind == R_MAX ? "max" : "min");
     int64_t ost[TG_MAX_DIMS];
     reduced_strides(x, a, ost);
@@ -239,7 +239,9 @@ tg_status op_bw_aminmax(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
     tg_tensor *count = tg_sum(tg_ref(mask), a->reduce.all ? NULL : a->reduce.dims,
                               a->reduce.all ? 0 : a->reduce.ndims, true);
     tg_tensor *share = tg_div(keepdim_view(tg_ref(g), x, a), tg_cast(count, g->dtype));
-    gin[0] = tg_where(mask, share, tg_scalar_like(0, g));
+    /* PyTorch's (g / count) * mask: where no element equals the result (a
+     * NaN), every gradient is NaN, as there */
+    gin[0] = tg_mul(share, tg_cast(mask, g->dtype));
     return TG_OK;
 }
 

@@ -79,11 +79,11 @@ tg_status op_bw_sigmoid(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
     return TG_OK;
 }
 
-/* relu'(0) = 0: PyTorch's threshold_backward passes the gradient where the
- * result is > 0. */
+/* relu'(0) = 0: PyTorch's threshold_backward zeroes the gradient where the
+ * result is <= 0 (so a NaN input passes its gradient on). */
 tg_status op_bw_relu(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_where(tg_apply(TG_OP_GT, 2, (tg_tensor *[]){OUT, tg_scalar_like(0, self)}, NULL), G, K(0));
+    gin[0] = tg_where(tg_apply(TG_OP_LE, 2, (tg_tensor *[]){OUT, tg_scalar_like(0, self)}, NULL), K(0), G);
     return TG_OK;
 }
 

@@ -51,6 +51,8 @@ void tg_release(tg_tensor *t)
             stack[n++] = u->in[i];
         }
         tg_release(u->grad); /* its own walk: a gradient's graph is separate */
+        if (u->grad_view)
+            u->storage->grad_views--;
         tg_release(u->grad_acc);
         storage_release(u->storage);
         tg_free(u->name);

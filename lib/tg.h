@@ -115,6 +115,7 @@ typedef struct tg_storage {
     int refcount;
     tg_device device;
     uint64_t version; /* bumped by every in-place write (PyTorch's _version) */
+    int grad_views;   /* live views of it that are in a graph */
 } tg_storage;
 
 /* An op's non-tensor arguments (dims, shapes, bounds). */
@@ -151,6 +152,7 @@ typedef struct tg_tensor {
     tg_attrs attrs;
     uint64_t saved_version[4];       /* versions of in[0..2] and of itself */
     bool graph_freed;                /* backward ran without retain_graph */
+    bool grad_view;                  /* a view recorded in a graph (counted in storage) */
     struct tg_tensor *grad;          /* leaves: accumulated gradient */
     struct tg_tensor *grad_acc;      /* scratch during one backward pass */
     int pending;                     /* scratch during one backward pass */
@@ -284,6 +286,11 @@ extern void *tg_backward_hook_data;
  * on, and when the result's shape or dtype cannot be written into target.
  * Consumes both; returns the updated tensor. */
 tg_tensor *tg_inplace(tg_tensor *target, tg_tensor *result);
+/* The same where target is a view of an intermediate (x[0] += y after
+ * x = a * b; PyTorch's CopySlices): returns the updated view; *base_out is
+ * the old base (borrowed, valid while the caller holds its references) and
+ * *new_base the updated base (a new reference), to rebind names to. */
+tg_tensor *tg_inplace_view(tg_tensor *view, tg_tensor *result, tg_tensor **base_out, tg_tensor **new_base);
 
 /* ---- The expression language (tg-expr(5)) ---- */
 typedef struct tg_program tg_program;
@@ -392,10 +399,11 @@ tg_status tg_hook_retain_grads(tg_tensor *node, tg_tensor *g, tg_tensor **gin, v
 /* Anomaly detection (torch.autograd.detect_anomaly): while enabled, the
  * first op whose output holds NaN or infinity though its inputs hold none
  * is remembered; *backward tells whether it happened in the backward rule
- * of the node returned (borrowed, NULL when none).  Enabling clears it. */
+ * of the node returned (borrowed, NULL when none), *op names the op.
+ * Enabling clears it. */
 void tg_anomaly_enable(bool on);
 bool tg_anomaly_enabled(void);
-const tg_tensor *tg_anomaly_first(bool *backward);
+const tg_tensor *tg_anomaly_first(bool *backward, const char **op);
 
 /* Gradient check (torch.autograd.gradcheck): the program is run again in
  * float64; its analytic Jacobian in each differentiated input is compared
@@ -422,6 +430,14 @@ tg_status tg_json_write(FILE *f, const tg_tensor *t); /* borrows */
 /* Formats one number of dtype dt in the shortest form that reads back
  * identically; returns the length.  buf needs 32 bytes. */
 int tg_format_number(char *buf, double v, tg_dtype dt);
+
+/* A JSON object of named tensors ({"x": 2, "w": [[1,2]]}): cb is called
+ * for each member in order with the name (borrowed), a new tensor (which cb
+ * consumes) and its requires_grad (1, 0, or -1 when absent); a non-zero
+ * return stops the walk and is returned.  See lib/json.h. */
+tg_status tg_json_parse_named(const char *text, size_t len, int dtype_hint,
+                              int (*cb)(const char *name, tg_tensor *t, int requires_grad, void *ctx),
+                              void *ctx);
 
 tg_tensor *tg_npy_read(const void *bytes, size_t len);
 tg_status tg_npy_write(FILE *f, const tg_tensor *t); /* borrows */

@@ -24,7 +24,8 @@ static tg_tensor *leaf(const char *json, bool rg)
     return t;
 }
 
-static void bind(tg_env *env)
+/* binds the variables; leaves[] gets one more reference to each */
+static void bind(tg_env *env, tg_tensor **leaves)
 {
     static const char *const names[] = {"x", "y", "n", "b"};
     tg_tensor *v[] = {
@@ -33,9 +34,11 @@ static void bind(tg_env *env)
         leaf("{\"data\":[1,2],\"dtype\":\"int64\"}", false),
         leaf("[true,false]", false),
     };
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) {
+        leaves[i] = tg_ref(v[i]);
         if (tg_env_set(env, names[i], v[i]) != TG_OK)
             abort();
+    }
 }
 
 static void release_all(tg_tensor **t, int n)
@@ -60,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     tg_env env = {0};
-    bind(&env);
+    tg_tensor *leaves[4];
+    bind(&env, leaves);
     tg_tensor *grads[4] = {0}, *value = NULL, *out[4] = {0};
     const char *names[4] = {"x", "y", "n", "b"};
     int mode = (int)(size % 4);
@@ -74,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_check_failed("tg_write_result");
         if (value && mode == 2 && value->numel == 1 && tg_dtype_is_float(value->dtype) &&
             value->requires_grad) {
-            tg_tensor *in[2] = {env.values[0], env.values[1]};
+            tg_tensor *in[2] = {leaves[0], leaves[1]};
             if (tg_hessian(value, in, 2, out) != TG_OK)
                 fuzz_check_failed("tg_hessian");
             else
@@ -87,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!value)
             fuzz_check_failed("tg_program_eval");
         else if (value->numel <= 64 && value->requires_grad && tg_dtype_is_float(value->dtype)) {
-            tg_tensor *in[2] = {env.values[0], env.values[1]};
+            tg_tensor *in[2] = {leaves[0], leaves[1]};
             if (tg_jacobian(value, in, 2, out) != TG_OK)
                 fuzz_check_failed("tg_jacobian");
             else
@@ -98,6 +102,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     release_all(grads, 4);
     tg_release(value);
+    /* with create_graph an input's .grad holds a graph that refers to the
+     * input: a reference cycle, which PyTorch too leaves to the caller to
+     * break (x.grad = None) */
+    for (int i = 0; i < 4; i++) {
+        if (mode == 2)
+            tg_zero_grad(leaves[i]);
+        tg_release(leaves[i]);
+    }
     tg_env_free(&env);
     tg_program_free(p);
     free(src);

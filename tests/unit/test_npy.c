@@ -679,12 +679,18 @@ TEST(load_arg_json)
     r = tg_load_arg(path, -1, NULL);
     CHECK(r && r->ndim == 2 && tg_get(r, 3) == 4);
     tg_release(r);
-    /* a file named "[7]" is read, not taken as inline JSON */
+    /* SPEC section 1: an argument that parses as JSON is inline JSON, even
+     * when a file of that name exists; one that does not parse is the file */
     CHECK(getcwd(cwd, sizeof cwd) && chdir(tmp_dir) == 0);
     CHECK(write_bytes("[7]", "[8, 9]", 6));
     r = tg_load_arg("[7]", -1, NULL);
+    CHECK(r && r->numel == 1 && tg_get(r, 0) == 7);
+    tg_release(r);
+    CHECK(write_bytes("[7", "[8, 9]", 6));
+    r = tg_load_arg("[7", -1, NULL);
     CHECK(r && r->numel == 2 && tg_get(r, 0) == 8);
     tg_release(r);
+    unlink("[7");
     CHECK(chdir(cwd) == 0);
     rm_dir();
 }
