@@ -12,9 +12,11 @@
 
 static const char usage[] =
     "usage: tgrad EXPR [--at VALUE | --at NAME=VALUE ...] [--inputs FILE]\n"
-    "       tgrad --file FILE [options]\n"
     "             [--wrt NAMES] [--grad-output VALUE] [--no-grad] [--dtype DTYPE]\n"
-    "             [--seed N] [--device DEV] [-o FILE] [--pretty] [--help] [--version]\n"
+    "             [--seed N] [--device DEV] [-o FILE] [--pretty] [--compile]\n"
+    "             [--jacobian | --hessian | --order N | --graph dot|json | --explain[=json]\n"
+    "              | --check | --lines | --batch[=NAMES]] [--detect-anomaly]\n"
+    "       tgrad --file FILE [options]\n"
     "Evaluates EXPR (PyTorch syntax) and prints {\"value\":...,\"grad\":{...}}.\n"
     "  --at VALUE          the value of the one variable; VALUE is JSON, a .npy/.json file or -\n"
     "  --at NAME=VALUE     the value of variable NAME (repeat for several)\n"
@@ -608,6 +610,11 @@ int main(int argc, char **argv)
     }
     if (o.jacobian + o.hessian + (o.order > 0) + (o.graph != NULL) + (o.explain != NULL) + o.check + o.lines > 1) {
         tg_error(TG_EUSAGE, "choose one of --jacobian, --hessian, --order, --graph, --explain, --check and --lines");
+        return tg_cli_fail(TOOL);
+    }
+    if (o.out && (o.jacobian || o.hessian || o.order || o.graph || o.explain)) {
+        tg_error(TG_EUSAGE, "-o writes the value of a plain evaluation: it does not combine with "
+                 "--jacobian, --hessian, --order, --graph or --explain");
         return tg_cli_fail(TOOL);
     }
     if (o.lines && (o.out || o.grad_output || o.pretty || o.batch || o.compile)) {

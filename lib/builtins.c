@@ -125,7 +125,16 @@ static tg_tensor *h_where(call *c) { return tg_where(A(0), A(1), A(2)); }
 static tg_tensor *h_matmul(call *c) { return tg_matmul(A(0), A(1)); }
 static tg_tensor *h_detach(call *c) { return tg_detach(A(0)); }
 static tg_tensor *h_contiguous(call *c) { return tg_contiguous(A(0)); }
-static tg_tensor *h_t(call *c) { return tg_t(A(0)); }
+/* t() is for at most 2-D tensors (PyTorch's rule); .T reverses any */
+static tg_tensor *h_t(call *c)
+{
+    if (c->a[0]->ndim > 2) {
+        tg_error_at(c->n->pos, TG_EINPUT, "t() expects a tensor with at most 2 dimensions, got %d-D "
+                    "(use .mT or transpose(d0, d1))", c->a[0]->ndim);
+        return NULL;
+    }
+    return tg_t(A(0));
+}
 static tg_tensor *h_cast(call *c) { return tg_cast(A(0), (tg_dtype)c->b->op); }
 static tg_tensor *h_square(call *c) { return tg_mul(A(0), A(0)); }
 
@@ -185,8 +194,6 @@ static tg_tensor *h_reduce(call *c)
     int nd = 0;
     if (c->a[1] && (nd = get_dims(c, 1, dims)) < 0)
         return NULL;
-    if (c->a[1] && nd == 0) { /* dim=[] reduces everything, as in PyTorch */
-    }
     bool keep = get_bool(c, 2, false);
     if (c->a[0]->batched) {
         int64_t bd[TG_MAX_DIMS];

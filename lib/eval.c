@@ -252,7 +252,7 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
 {
     if (!t)
         return false;
-    bool ok = t->ndim == 0 && (t->dtype == TG_INT64 || t->dtype == TG_BOOL);
+    bool ok = t->ndim == 0 && t->dtype == TG_INT64; /* x[True] is not an index */
     if (ok)
         *out = (int64_t)tg_item(t);
     else
@@ -410,6 +410,10 @@ tg_tensor *tg_program_eval(tg_program *p, tg_env *env)
         if (!last)
             return NULL;
     }
+    /* a bare Python number as the result is a tensor of the default dtype,
+     * as torch.tensor(3.14) is float32 */
+    if (last->wrapped_number && last->dtype == TG_FLOAT64 && tg_default_float != TG_FLOAT64)
+        last = tg_cast(last, tg_default_float);
     return last;
 }
 

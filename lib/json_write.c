@@ -444,6 +444,17 @@ tg_status tg_json_write(FILE *f, const tg_tensor *t)
 {
     if (!t) /* as the ops do: a NULL from a failed call passes its error on */
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to write");
+    if (t->numel == 0) {
+        /* an empty tensor prints one [] per index before its first 0 dim:
+         * refuse shapes that would make that text absurdly long */
+        int64_t rows = 1;
+        for (int d = 0; d < t->ndim && t->shape[d] != 0; d++)
+            if (tg_mul_overflows(rows, t->shape[d], &rows) || rows > (INT64_C(1) << 24)) {
+                char s[256];
+                return tg_error(TG_EINPUT, "an empty tensor of shape %s would need more than 2^24 "
+                                "empty arrays in JSON: write it as .npy instead", tg_shape_str(t, s, sizeof s));
+            }
+    }
     wbuf *w = tg_malloc(sizeof *w);
     if (!w)
         return TG_ERESOURCE;
