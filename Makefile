@@ -19,12 +19,18 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := build/tests/unit_tests
 
 .PHONY: all deps test demo install clean bench help unit bats
-all: deps-check $(BINS)
-	@echo "built: $(BINS) lib/libtg.a (nvcc: $(if $(NVCC),yes,no))"
+CUDA_LIB := $(if $(NVCC),lib/libtg_cuda.so)
+all: deps-check $(BINS) $(CUDA_LIB)
+	@echo "built: $(BINS) lib/libtg.a $(CUDA_LIB) (nvcc: $(if $(NVCC),yes,no))"
 
 lib/libtg.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# the CUDA backend, loaded at run time by lib/cuda.c (cuBLAS is shared-only
+# here, so nothing else links against CUDA)
+lib/libtg_cuda.so: $(wildcard kernels/*.cu)
+	$(NVCC) -O2 -Xcompiler -fPIC -shared -o $@ $^ -lcublas
 
 build/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -71,13 +77,14 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 lib/libtg.a $(DESTDIR)$(PREFIX)/lib/
+	$(if $(CUDA_LIB),install -m 755 $(CUDA_LIB) $(DESTDIR)$(PREFIX)/lib/)
 	install -m 644 lib/tg.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' lib/tg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tg.pc
 	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/man5/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 clean:
-	rm -rf build bin lib/libtg.a
+	rm -rf build bin lib/libtg.a lib/libtg_cuda.so
 
 help:
 	@echo "make [all|test|demo|deps|install PREFIX=... DESTDIR=...|bench|clean]"

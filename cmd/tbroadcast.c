@@ -258,6 +258,8 @@ int main(int argc, char **argv)
     int c;
     tg_device dev;
     tg_dtype dt;
+    if (tg_device_from_env() != TG_OK)
+        return tg_cli_fail(TOOL);
     argv = tg_cli_operands_last(argc, argv, ":o:h", longopts, &argc);
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -278,6 +280,7 @@ int main(int argc, char **argv)
         case O_DEVICE:
             if (tg_device_parse(optarg, &dev) != TG_OK)
                 return tg_cli_fail(TOOL);
+            tg_set_device(dev); /* matmul through cuBLAS on cuda; the rest on the CPU */
             break;
         case 'o': o.out = optarg; break;
         case O_PRETTY: o.pretty = true; break;

@@ -1,36 +1,11 @@
-/* device.c -- device names, and why CUDA is or is not usable here.  The
- * driver is looked for at run time (dlopen), so the tools start where no
- * CUDA library is installed. */
+/* device.c -- device names and the --device option (cuda.c says why CUDA
+ * is or is not usable here). */
 #include "internal.h"
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *tg_device_name(tg_device d) { return d == TG_DEV_CUDA ? "cuda" : "cpu"; }
-
-const char *tg_cuda_unavailable_reason(void)
-{
-    static char reason[256];
-    static bool probed;
-    if (probed)
-        return reason[0] ? reason : NULL;
-    probed = true;
-    void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(reason, sizeof reason, "no NVIDIA driver on this machine (libcuda.so.1 not found)");
-        return reason;
-    }
-    typedef int (*init_fn)(unsigned);
-    typedef int (*count_fn)(int *);
-    init_fn cu_init = (init_fn)dlsym(h, "cuInit");
-    count_fn cu_count = (count_fn)dlsym(h, "cuDeviceGetCount");
-    int n = 0;
-    if (!cu_init || !cu_count || cu_init(0) != 0 || cu_count(&n) != 0 || n == 0)
-        snprintf(reason, sizeof reason, "the NVIDIA driver reports no usable CUDA device");
-    else
-        snprintf(reason, sizeof reason, "this build has no CUDA backend for its ops yet");
-    dlclose(h);
-    return reason;
-}
 
 tg_status tg_device_parse(const char *s, tg_device *out)
 {
@@ -50,4 +25,24 @@ tg_status tg_device_parse(const char *s, tg_device *out)
         return TG_OK;
     }
     return tg_error(TG_EUSAGE, "unknown device '%.40s' (expected cpu, cuda or auto)", s);
+}
+
+/* The device the ops compute on.  Tensors live in host memory; on cuda the
+ * ops that have a CUDA kernel (matmul, through cuBLAS) copy their operands
+ * over and the result back, and the others compute on the CPU. */
+static tg_device current = TG_DEV_CPU;
+void tg_set_device(tg_device d) { current = d; }
+tg_device tg_get_device(void) { return current; }
+
+/* TG_DEVICE sets the default device for the tools (--device overrides). */
+tg_status tg_device_from_env(void)
+{
+    const char *e = getenv("TG_DEVICE");
+    tg_device d;
+    if (!e || !*e)
+        return TG_OK;
+    if (tg_device_parse(e, &d) != TG_OK)
+        return tg_errcode();
+    tg_set_device(d);
+    return TG_OK;
 }

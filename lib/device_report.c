@@ -115,7 +115,7 @@ static cJSON *cpu_entry(bool bench)
 }
 
 /* CUDA devices through the driver API, loaded at run time */
-static void add_cuda(cJSON *devices)
+static void add_cuda(cJSON *devices, bool bench)
 {
     const char *why = tg_cuda_unavailable_reason();
     void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -158,6 +158,23 @@ static void add_cuda(cJSON *devices)
                 cJSON_AddBoolToObject(d, "available", why == NULL);
                 if (why)
                     cJSON_AddStringToObject(d, "reason", why);
+                tg_cuda_info info;
+                if (!why && tg_cuda_device_info(i, &info) == TG_OK) {
+                    char rt[32];
+                    snprintf(rt, sizeof rt, "%d.%d", info.runtime_version / 1000, info.runtime_version % 1000 / 10);
+                    cJSON_AddStringToObject(d, "runtime", rt);
+                    cJSON_AddNumberToObject(d, "memory_free_bytes", (double)info.free_bytes);
+                }
+                tg_error_clear();
+                double h2d, d2h, d2d, tf;
+                if (bench && !why && i == 0 && tg_cuda_bench(&h2d, &d2h, &d2d, &tf) == TG_OK) {
+                    cJSON *m = cJSON_AddObjectToObject(d, "bench");
+                    cJSON_AddNumberToObject(m, "host_to_device_GBps", h2d);
+                    cJSON_AddNumberToObject(m, "device_to_host_GBps", d2h);
+                    cJSON_AddNumberToObject(m, "device_copy_GBps", d2d);
+                    cJSON_AddNumberToObject(m, "sgemm_4096_TFLOPs", tf);
+                }
+                tg_error_clear();
                 cJSON_AddItemToArray(devices, d);
             }
     }
@@ -175,7 +192,7 @@ char *tg_device_report(bool bench, bool pretty)
     }
     cJSON *devices = cJSON_AddArrayToObject(root, "devices");
     cJSON_AddItemToArray(devices, cpu_entry(bench));
-    add_cuda(devices);
+    add_cuda(devices, bench);
     const char *why = tg_cuda_unavailable_reason();
     cJSON_AddStringToObject(root, "default", why ? "cpu" : "cuda");
     if (why)

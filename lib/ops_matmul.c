@@ -38,6 +38,11 @@ tg_status op_infer_matmul(tg_tensor **in, const tg_attrs *at, tg_tensor *out)
 tg_status op_fwd_matmul(int op, tg_tensor **in, const tg_attrs *at, tg_tensor *out)
 {
     (void)op, (void)at;
+    if (tg_get_device() == TG_DEV_CUDA && tg_dtype_is_float(out->dtype)) {
+        tg_status st = tg_cuda_matmul(in[0], in[1], out);
+        if (st != TG_NO)
+            return st; /* done on the GPU, or its error */
+    }
     return tg_cpu_matmul(in[0], in[1], out);
 }
 

@@ -105,8 +105,27 @@ const char *tg_device_name(tg_device d);
 /* Parses "cpu", "cuda", "cuda:0" or "auto" (cuda when usable, else cpu).
  * Asking for cuda where it cannot run is TG_ERESOURCE with the reason. */
 tg_status tg_device_parse(const char *s, tg_device *out);
-/* Why CUDA cannot be used here, or NULL when it can. */
+/* The device ops compute on (default cpu).  Tensors stay in host memory;
+ * on cuda, matmul runs through cuBLAS and the other ops on the CPU. */
+void tg_set_device(tg_device d);
+/* The default from the environment variable TG_DEVICE (cpu, cuda, auto). */
+tg_status tg_device_from_env(void);
+tg_device tg_get_device(void);
+/* Why CUDA cannot be used here, or NULL when it can (cuda.c). */
 const char *tg_cuda_unavailable_reason(void);
+int tg_cuda_device_count(void);
+typedef struct tg_cuda_info {
+    char name[256];
+    int major, minor, runtime_version;
+    size_t total_bytes, free_bytes;
+} tg_cuda_info;
+tg_status tg_cuda_device_info(int dev, tg_cuda_info *info);
+/* host<->device and device copy GB/s, float32 GEMM TFLOP/s (n = 4096) */
+tg_status tg_cuda_bench(double *h2d, double *d2h, double *d2d, double *tflops);
+/* out = a @ b through cuBLAS for contiguous float operands shaped as the
+ * matmul op shapes them; TG_NO when the layout needs the CPU path. */
+struct tg_tensor;
+tg_status tg_cuda_matmul(struct tg_tensor *a, struct tg_tensor *b, struct tg_tensor *out);
 
 /* ---- Tensors ---- */
 typedef struct tg_storage {

@@ -19,7 +19,9 @@
 #                         them in parallel.  Seeds: tests/fuzz/corpus/TARGET/;
 #                         what the fuzzer learns goes to build/fuzz/corpus/.
 #   make fuzz-regress     every fuzz target over its seed corpus once (fast;
-#                         the crashes found so far live there).
+#                         the crashes found and fixed so far live there).
+#   make fuzz-known       the reproducers of known, unfixed bugs found by
+#                         fuzzing (tests/fuzz/known-bugs/), each: fixed or not.
 #   make check-hardening  check-sanitize, check-alloc, fuzz-regress.
 #
 # clang is needed for the sanitizer and fuzz builds (Debian: clang-14 and
@@ -70,7 +72,7 @@ $(SAN_UNIT): $(UNIT_SRC) $(SAN_DIR)/libtg.a
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
-.PHONY: san-build check-sanitize check-valgrind check-alloc fuzz fuzz-build fuzz-regress check-hardening
+.PHONY: san-build check-sanitize check-valgrind check-alloc fuzz fuzz-build fuzz-regress fuzz-known check-hardening
 san-build: $(SAN_BINS) $(SAN_UNIT)
 
 # Runs everything even when a step fails, then reports sanitizer logs.
@@ -110,8 +112,9 @@ FUZZ_JOBS ?= 1
 # UB checks are recoverable here only so that tests/fuzz/known-bugs.supp can
 # silence bugs already reported (halt_on_error=1 stops at any other).
 FUZZ_CFLAGS := $(H_WARN) -O1 -g $(H_SAN) -fsanitize-recover=undefined -fsanitize=fuzzer-no-link -DTG_FUZZ -MMD -MP
-# The harnesses cap allocations (a small machine) by wrapping the allocator.
-FUZZ_WRAP := -Wl,--wrap=tg_malloc,--wrap=tg_calloc,--wrap=tg_realloc,--wrap=tg_cli_operands_last
+# The harnesses cap allocations (a small machine) by wrapping the allocator
+# (see tests/fuzz/fuzz_common.h for the other wrapped functions).
+FUZZ_WRAP := -Wl,--wrap=tg_malloc,--wrap=tg_calloc,--wrap=tg_realloc,--wrap=tg_cli_operands_last,--wrap=tg_json_write
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(FUZZ_DIR)/lib/%.o)
 FUZZ_CMD_OBJ := $(FUZZ_DIR)/cmd/tgrad.o $(FUZZ_DIR)/cmd/tmatmul.o $(FUZZ_DIR)/cmd/tbroadcast.o
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
@@ -123,9 +126,11 @@ FUZZ_MAXLEN_npy := 4096
 FUZZ_MAXLEN_cli := 512
 FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 # Arguments fuzz_cli refuses until a known bug is fixed (prefixes, comma-
-# separated): --e (--explain): a NULL dereference when the result has no
-# gradient, `tgrad 'x > 2' --explain --at 3`.
-FUZZ_CLI_REFUSE ?= --e
+# separated; the reproducers are in tests/fuzz/known-bugs/):
+#   --e (--explain): a NULL dereference when the result has no gradient,
+#       `tgrad 'x > 2' --explain --at 3`;
+#   --l (--lines): the --at values leak when one of them is malformed.
+FUZZ_CLI_REFUSE ?= --e,--l
 FUZZ_ENV := FUZZ_CLI_REFUSE=$(FUZZ_CLI_REFUSE) ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/known-bugs.supp
 
@@ -175,6 +180,16 @@ fuzz-regress: fuzz-build
 	    && echo "fuzz_$$t: $$(ls tests/fuzz/corpus/$$t | wc -l) seeds ok" \
 	    || { echo "fuzz_$$t: FAILED (see $(FUZZ_DIR)/$$t-regress.log)"; \
 	         grep -E "^(fuzz:|SUMMARY|==[0-9]+==ERROR)|runtime error" $(FUZZ_DIR)/$$t-regress.log | head -5; st=1; }; done; exit $$st
+
+# the reproducers of known bugs (tests/fuzz/known-bugs/TARGET/), each run
+# without the workarounds: "fixed" means its input can join the corpus
+fuzz-known: fuzz-build
+	@st=0; for t in $(FUZZ_TARGETS); do for f in tests/fuzz/known-bugs/$$t/*; do [ -f "$$f" ] || continue; \
+	  if FUZZ_NO_WORKAROUNDS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	     timeout 60 ./$(FUZZ_DIR)/fuzz_$$t -timeout=20 $(CURDIR)/$$f </dev/null >$(FUZZ_DIR)/known.log 2>&1; \
+	  then echo "fixed:   $$f (move it to tests/fuzz/corpus/$$t/)"; \
+	  else st=1; echo "failing: $$f: $$(grep -Eo 'fuzz: .*|ERROR: LeakSanitizer: [a-z ]+|SUMMARY: [A-Za-z]+: [a-z-]+( on)?|ERROR: libFuzzer: [a-z-]+|runtime error: .*' $(FUZZ_DIR)/known.log | head -1 | cut -c1-110)"; fi; \
+	done; done; exit $$st
 
 check-hardening: check-sanitize check-alloc fuzz-regress
 

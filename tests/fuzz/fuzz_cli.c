@@ -72,13 +72,17 @@ static bool refused_arg(const char *a)
     return false;
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* The scratch directory, entered at the first input (libFuzzer reads the
+ * inputs named on its command line after LLVMFuzzerInitialize). */
+static void enter_scratch_dir(void)
 {
-    (void)argc, (void)argv;
+    static bool done;
+    if (done)
+        return;
+    done = true;
     char tmpl[] = "/tmp/fuzz_cli.XXXXXX";
     if (!mkdtemp(tmpl) || chdir(tmpl) != 0)
         abort();
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -109,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     argv[argc] = NULL;
     fuzz_init();
+    enter_scratch_dir();
     fuzz_reset();
     tg_set_vmap(false);
     optind = 0; /* glibc: start getopt afresh */

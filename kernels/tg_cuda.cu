@@ -1,0 +1,200 @@
+// tg_cuda.cu -- the CUDA backend: a shared library that the toolkit loads
+// at run time (lib/cuda.c), so that the tools start where no CUDA library
+// is installed.  It holds what the GPU path needs: device discovery,
+// matrix products through cuBLAS (strided batched), and the measurements of
+// tdevice --bench.  Every CUDA call is checked; failures come back as a
+// status and a message, never an abort.
+#include <cstdio>
+#include <cstring>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#define CHECK_CUDA(call)                                                                   \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        if (e_ != cudaSuccess) {                                                           \
+            snprintf(err, (size_t)en, "%s: %s", #call, cudaGetErrorString(e_));            \
+            goto fail;                                                                     \
+        }                                                                                  \
+    } while (0)
+#define CHECK_BLAS(call)                                                                   \
+    do {                                                                                   \
+        cublasStatus_t s_ = (call);                                                        \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                 \
+            snprintf(err, (size_t)en, "%s: cuBLAS status %d", #call, (int)s_);             \
+            goto fail;                                                                     \
+        }                                                                                  \
+    } while (0)
+
+extern "C" {
+
+int tgc_abi_version(void) { return 1; }
+
+// number of usable devices, or -1 with the reason in err
+int tgc_device_count(char *err, int en)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        snprintf(err, (size_t)en, "%s", cudaGetErrorString(e));
+        return -1;
+    }
+    return n;
+}
+
+int tgc_device_info(int dev, char *name, int nn, int *major, int *minor, size_t *total, size_t *freemem,
+                    int *runtime, char *err, int en)
+{
+    cudaDeviceProp p;
+    CHECK_CUDA(cudaGetDeviceProperties(&p, dev));
+    snprintf(name, (size_t)nn, "%s", p.name);
+    *major = p.major;
+    *minor = p.minor;
+    CHECK_CUDA(cudaSetDevice(dev));
+    CHECK_CUDA(cudaMemGetInfo(freemem, total));
+    CHECK_CUDA(cudaRuntimeGetVersion(runtime));
+    return 0;
+fail:
+    return -1;
+}
+
+// C[b] = op(A[b]) @ op(B[b]) for row-major host operands, b < batches;
+// stride 0 broadcasts an operand over the batch.  Row-major C = A B is
+// column-major C^T = B^T A^T, so cuBLAS gets the operands swapped.
+int tgc_gemm(int f64, int ta, int tb, long m, long n, long k, const void *A, long lda, long sa,
+             const void *B, long ldb, long sb, void *C, long batches, char *err, int en)
+{
+    size_t es = f64 ? 8 : 4;
+    size_t na = (size_t)(sa ? sa * batches : (ta ? k * lda : m * lda)), nb = (size_t)(sb ? sb * batches : (tb ? n * ldb : k * ldb));
+    size_t nc = (size_t)(m * n * batches);
+    void *dA = nullptr, *dB = nullptr, *dC = nullptr;
+    cublasHandle_t h = nullptr;
+    int rc = -1;
+    if (sa == 0)
+        na = (size_t)(ta ? k * lda : m * lda);
+    if (sb == 0)
+        nb = (size_t)(tb ? n * ldb : k * ldb);
+    CHECK_CUDA(cudaMalloc(&dA, na * es));
+    CHECK_CUDA(cudaMalloc(&dB, nb * es));
+    CHECK_CUDA(cudaMalloc(&dC, nc * es));
+    CHECK_CUDA(cudaMemcpy(dA, A, na * es, cudaMemcpyHostToDevice));
+    CHECK_CUDA(cudaMemcpy(dB, B, nb * es, cudaMemcpyHostToDevice));
+    CHECK_BLAS(cublasCreate(&h));
+    {
+        cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+        if (f64) {
+            const double one = 1, zero = 0;
+            CHECK_BLAS(cublasDgemmStridedBatched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const double *)dB,
+                                                 (int)ldb, sb, (const double *)dA, (int)lda, sa, &zero,
+                                                 (double *)dC, (int)n, m * n, (int)batches));
+        } else {
+            const float one = 1, zero = 0;
+            CHECK_BLAS(cublasSgemmStridedBatched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const float *)dB,
+                                                 (int)ldb, sb, (const float *)dA, (int)lda, sa, &zero,
+                                                 (float *)dC, (int)n, m * n, (int)batches));
+        }
+    }
+    CHECK_CUDA(cudaMemcpy(C, dC, nc * es, cudaMemcpyDeviceToHost));
+    rc = 0;
+fail:
+    if (h)
+        cublasDestroy(h);
+    cudaFree(dA);
+    cudaFree(dB);
+    cudaFree(dC);
+    return rc;
+}
+
+// y[i] = a[i] + b[i] on the device: the elementwise path's first kernel,
+// used by the measurements and the GPU test script
+__global__ static void add_f32(long n, const float *a, const float *b, float *y)
+{
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
+        y[i] = a[i] + b[i];
+}
+
+int tgc_add_f32(long n, const float *a, const float *b, float *y, char *err, int en)
+{
+    float *da = nullptr, *db = nullptr, *dy = nullptr;
+    int rc = -1;
+    CHECK_CUDA(cudaMalloc(&da, (size_t)n * 4));
+    CHECK_CUDA(cudaMalloc(&db, (size_t)n * 4));
+    CHECK_CUDA(cudaMalloc(&dy, (size_t)n * 4));
+    CHECK_CUDA(cudaMemcpy(da, a, (size_t)n * 4, cudaMemcpyHostToDevice));
+    CHECK_CUDA(cudaMemcpy(db, b, (size_t)n * 4, cudaMemcpyHostToDevice));
+    add_f32<<<1024, 256>>>(n, da, db, dy);
+    CHECK_CUDA(cudaGetLastError());
+    CHECK_CUDA(cudaMemcpy(y, dy, (size_t)n * 4, cudaMemcpyDeviceToHost));
+    rc = 0;
+fail:
+    cudaFree(da);
+    cudaFree(db);
+    cudaFree(dy);
+    return rc;
+}
+
+// tdevice --bench: host<->device GB/s (pinned), device copy GB/s, and
+// float32 GEMM TFLOP/s at n = 4096
+int tgc_bench(double *h2d, double *d2h, double *d2d, double *tflops, char *err, int en)
+{
+    const size_t bytes = (size_t)256 << 20;
+    void *host = nullptr, *d1 = nullptr, *d2 = nullptr;
+    cudaEvent_t t0 = nullptr, t1 = nullptr;
+    cublasHandle_t h = nullptr;
+    float ms = 0;
+    int rc = -1;
+    const int n = 4096;
+    CHECK_CUDA(cudaMallocHost(&host, bytes));
+    CHECK_CUDA(cudaMalloc(&d1, bytes));
+    CHECK_CUDA(cudaMalloc(&d2, bytes));
+    memset(host, 1, bytes);
+    CHECK_CUDA(cudaEventCreate(&t0));
+    CHECK_CUDA(cudaEventCreate(&t1));
+    CHECK_CUDA(cudaMemcpy(d1, host, bytes, cudaMemcpyHostToDevice)); // warm-up
+    CHECK_CUDA(cudaEventRecord(t0));
+    CHECK_CUDA(cudaMemcpy(d1, host, bytes, cudaMemcpyHostToDevice));
+    CHECK_CUDA(cudaEventRecord(t1));
+    CHECK_CUDA(cudaEventSynchronize(t1));
+    CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
+    *h2d = bytes / (ms * 1e-3) / 1e9;
+    CHECK_CUDA(cudaEventRecord(t0));
+    CHECK_CUDA(cudaMemcpy(host, d1, bytes, cudaMemcpyDeviceToHost));
+    CHECK_CUDA(cudaEventRecord(t1));
+    CHECK_CUDA(cudaEventSynchronize(t1));
+    CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
+    *d2h = bytes / (ms * 1e-3) / 1e9;
+    CHECK_CUDA(cudaMemcpy(d2, d1, bytes, cudaMemcpyDeviceToDevice));
+    CHECK_CUDA(cudaEventRecord(t0));
+    CHECK_CUDA(cudaMemcpy(d2, d1, bytes, cudaMemcpyDeviceToDevice));
+    CHECK_CUDA(cudaEventRecord(t1));
+    CHECK_CUDA(cudaEventSynchronize(t1));
+    CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
+    *d2d = 2.0 * bytes / (ms * 1e-3) / 1e9; // read + write
+    CHECK_BLAS(cublasCreate(&h));
+    {
+        const float one = 1, zero = 0;
+        float *a = (float *)d1, *b = (float *)d1 + (size_t)n * n, *c = (float *)d2;
+        CHECK_BLAS(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
+        CHECK_CUDA(cudaEventRecord(t0));
+        for (int r = 0; r < 5; r++)
+            CHECK_BLAS(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
+        CHECK_CUDA(cudaEventRecord(t1));
+        CHECK_CUDA(cudaEventSynchronize(t1));
+        CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
+        *tflops = 5 * 2.0 * n * (double)n * n / (ms * 1e-3) / 1e12;
+    }
+    rc = 0;
+fail:
+    if (h)
+        cublasDestroy(h);
+    if (t0)
+        cudaEventDestroy(t0);
+    if (t1)
+        cudaEventDestroy(t1);
+    cudaFreeHost(host);
+    cudaFree(d1);
+    cudaFree(d2);
+    return rc;
+}
+
+} // extern "C"

@@ -1,0 +1,50 @@
+#!/bin/sh
+# run.sh -- the checks that need a GPU, in one run (the device tool lends a
+# machine with one to some sessions).  Builds with CUDA, lists the devices,
+# compares tmatmul's products on cuda with the CPU's on random inputs
+# (float32 within a float32 tolerance, float64 tighter), runs the whole test
+# suite with cuda as the default device for the products, and measures.
+set -eu
+cd "$(dirname "$0")/../.."
+make -s all
+echo "== devices"
+./bin/tdevice --pretty
+./bin/tdevice --check cuda
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+echo "== tmatmul on cuda against the CPU"
+fail=0
+for shape in "64 64 64" "257 129 65" "1024 1024 1024" "3 1 5"; do
+    set -- $shape
+    for dt in float32 float64; do
+        /usr/bin/python3 - "$T" "$1" "$2" "$3" "$dt" <<'PY'
+import sys, numpy as np
+t, m, k, n, dt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rng = np.random.default_rng(m * 7 + n)
+np.save(t + "/a.npy", rng.standard_normal((4, m, k)).astype(dt))
+np.save(t + "/b.npy", rng.standard_normal((k, n)).astype(dt))
+PY
+        ./bin/tmatmul "$T/a.npy" "$T/b.npy" -o "$T/cpu.npy" --device cpu
+        ./bin/tmatmul "$T/a.npy" "$T/b.npy" -o "$T/gpu.npy" --device cuda
+        /usr/bin/python3 - "$T" "$dt" <<'PY' || fail=1
+import sys, numpy as np
+t, dt = sys.argv[1], sys.argv[2]
+c, g = np.load(t + "/cpu.npy"), np.load(t + "/gpu.npy")
+rtol = 1e-4 if dt == "float32" else 1e-10
+err = np.max(np.abs(c - g) / (np.abs(c) + 1))
+print(f"{dt} {c.shape}: largest relative difference {err:.3g}", "ok" if err <= rtol else "FAIL")
+sys.exit(0 if err <= rtol else 1)
+PY
+    done
+done
+echo "== gradients through matmul on cuda"
+./bin/tgrad '(x @ w).tanh().sum()' --at x='[[1,2],[3,4]]' --at w='[[0.5,-1],[0.25,1]]' --device cuda
+./bin/tgrad '(x @ w).tanh().sum()' --at x='[[1,2],[3,4]]' --at w='[[0.5,-1],[0.25,1]]' --device cpu
+echo "== timing: 8192x8192 float32 product, cuda vs cpu not attempted (cpu too slow); cuda alone"
+/usr/bin/python3 -c "import numpy as np; np.save('$T/a.npy', np.random.rand(8192, 8192).astype('float32'))"
+./bin/tmatmul "$T/a.npy" "$T/a.npy" -o "$T/c.npy" --device cuda --time
+echo "== measurements"
+./bin/tdevice --bench --pretty
+echo "== the test suite (products on cuda where asked)"
+make -s test
+exit $fail
