@@ -2,6 +2,8 @@
  *   tgrad 'x**3+2*x**2-5*x+3' --at 2   ->   {"value":9,"grad":{"x":15}}  */
 #include "tg.h"
 #include <ctype.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -11,7 +13,7 @@
 #define MAX_VARS 256
 
 static const char usage[] =
-    "usage: tgrad EXPR [--at VALUE | --at NAME=VALUE ...] [--inputs FILE]\n"
+    "usage: tgrad EXPR [EXPR ...] [--at VALUE | --at NAME=VALUE ...] [--inputs FILE]\n"
     "             [--wrt NAMES] [--grad-output VALUE] [--no-grad] [--dtype DTYPE]\n"
     "             [--seed N] [--device DEV] [-o FILE] [--pretty] [--compile]\n"
     "             [--jacobian | --hessian | --order N | --graph dot|json | --explain[=json]\n"
@@ -22,6 +24,8 @@ static const char usage[] =
     "  --at NAME=VALUE     the value of variable NAME (repeat for several)\n"
     "  --inputs FILE       a JSON object of named values, {\"x\": 2, \"w\": [[1,2]]}\n"
     "  --lines             read one such object per line of standard input, print one result per line\n"
+    "  --accumulate        with several expressions: add their gradients up (backward() without\n"
+    "                      zero_grad()); without it each expression prints its own result line\n"
     "  --compile           fused evaluation: elementwise programs (optionally summed) run block by\n"
     "                      block in cache on every core; others run as usual\n"
     "  --batch[=NAMES]     vmap: dim 0 of every variable (or of NAMES) indexes points; one\n"
@@ -29,7 +33,8 @@ static const char usage[] =
     "  -f, --file FILE     read the expression (statements, one per line) from FILE, - for stdin\n"
     "  --wrt NAMES         differentiate only these (comma-separated); default: every float variable\n"
     "  --grad-output VALUE the upstream gradient for a non-scalar result (backward(gradient=...))\n"
-    "  --jacobian          the Jacobian of the result in each variable (jacrev), key \"jacobian\"\n"
+    "  --jacobian[=fwd]    the Jacobian of the result in each variable (jacrev; fwd: jacfwd), key \"jacobian\"\n"
+    "  --jvp NAME=TANGENT  forward mode: the Jacobian times the tangents (zero where not given), key \"jvp\"\n"
     "  --hessian           the Hessian of a scalar result, blocks per pair of variables, key \"hessian\"\n"
     "  --order N           the N-th derivative of a scalar function of one scalar, key \"derivative\"\n"
     "  --graph dot|json    print the computational graph (Graphviz DOT or JSON) instead\n"
@@ -42,18 +47,24 @@ static const char usage[] =
     "  --seed N            seed for rand/randn in the expression\n"
     "  --device DEV        cpu, cuda or auto\n"
     "  -o, --out FILE      also write the value to FILE (.npy or .json)\n"
+    "  --out-dir DIR       write DIR/value.npy and DIR/grad_NAME.npy; the JSON names the files\n"
     "  --pretty            indent the output object\n"
     "See tgrad(1) and tg-expr(5).\n";
 
 typedef struct {
     const char *expr;
+    const char *more[64]; /* further expressions, each a backward pass */
+    int nmore;
     const char *at[MAX_VARS];
     int nat;
-    const char *inputs, *wrt, *grad_output, *out, *file;
-    bool no_grad, pretty, jacobian, hessian, check, detect_anomaly, graph_values, lines, compile;
+    const char *inputs, *wrt, *grad_output, *out, *file, *out_dir;
+    bool accumulate;
+    bool no_grad, pretty, jacobian, jac_fwd, hessian, check, detect_anomaly, graph_values, lines, compile;
     const char *batch; /* --batch[=NAMES]: "" for every variable */
     long order;
     const char *graph, *explain;
+    const char *jvp[MAX_VARS]; /* --jvp NAME=TANGENT */
+    int njvp;
 } options;
 
 static bool is_identifier(const char *s, size_t n)
@@ -216,8 +227,38 @@ static tg_status run_transform(tg_program *prog, tg_env *env, const options *o)
     tg_status st = value ? TG_OK : tg_errcode();
     if (st == TG_OK && n == 0)
         st = tg_error(TG_EUSAGE, "there is no variable to differentiate (give a float variable with --at)");
-    if (st == TG_OK && o->jacobian) {
-        if ((st = tg_jacobian(value, inputs, n, out)) == TG_OK)
+    if (st == TG_OK && o->njvp) {
+        tg_tensor *tan[MAX_VARS] = {0}, *jv = NULL;
+        for (int i = 0; i < n && st == TG_OK; i++)
+            if (!(tan[i] = tg_zeros(inputs[i]->dtype, inputs[i]->ndim, inputs[i]->shape)))
+                st = tg_errcode();
+        for (int k = 0; k < o->njvp && st == TG_OK; k++) {
+            const char *eq = strchr(o->jvp[k], '=');
+            int which = -1;
+            for (int i = 0; eq && i < n; i++)
+                if (strlen(names[i]) == (size_t)(eq - o->jvp[k]) && !strncmp(names[i], o->jvp[k], eq - o->jvp[k]))
+                    which = i;
+            if (which < 0) {
+                st = tg_error(TG_EUSAGE, "--jvp %.40s: expected NAME=TANGENT for a differentiated variable", o->jvp[k]);
+                break;
+            }
+            tg_release(tan[which]);
+            if (!(tan[which] = tg_load_arg(eq + 1, inputs[which]->dtype, NULL)))
+                st = tg_errcode();
+        }
+        if (st == TG_OK && (st = tg_jvp(value, inputs, tan, n, &jv)) == TG_OK) {
+            printf("{\"value\":");
+            st = tg_json_write(stdout, value);
+            printf(",\"jvp\":");
+            if (st == TG_OK)
+                st = tg_json_write(stdout, jv);
+            printf("}\n");
+        }
+        tg_release(jv);
+        for (int i = 0; i < n; i++)
+            tg_release(tan[i]);
+    } else if (st == TG_OK && o->jacobian) {
+        if ((st = (o->jac_fwd ? tg_jacobian_fwd : tg_jacobian)(value, inputs, n, out)) == TG_OK)
             st = write_named(value, "jacobian", names, out, n, NULL);
         for (int i = 0; i < n; i++)
             tg_release(out[i]);
@@ -255,6 +296,57 @@ static tg_status run_transform(tg_program *prog, tg_env *env, const options *o)
     for (int i = 0; i < n; i++)
         tg_release(inputs[i]);
     return st;
+}
+
+static void json_path(const char *dir, const char *leaf)
+{
+    putchar('"');
+    for (const char *p = dir; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            putchar('\\');
+        if ((unsigned char)*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    printf("/%s.npy\"", leaf);
+}
+
+/* --out-dir DIR: each tensor to DIR/value.npy and DIR/grad_NAME.npy,
+ * and {"value":"DIR/value.npy","grad":{"x":"DIR/grad_x.npy"}} printed */
+static tg_status write_out_dir(const char *dir, const tg_tensor *value, const char *const *names,
+                               tg_tensor *const *grads, int n)
+{
+    char path[4096];
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return tg_error(TG_ERESOURCE, "cannot create the directory '%s': %s", dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/value.npy", dir);
+    if (tg_save(path, value) != TG_OK)
+        return tg_errcode();
+    for (int i = 0; names && i < n; i++) {
+        if (!grads[i])
+            continue;
+        snprintf(path, sizeof path, "%s/grad_%s.npy", dir, names[i]);
+        if (tg_save(path, grads[i]) != TG_OK)
+            return tg_errcode();
+    }
+    /* the paths as JSON strings */
+    printf("{\"value\":");
+    json_path(dir, "value");
+    if (names) {
+        printf(",\"grad\":{");
+        for (int i = 0, k = 0; i < n; i++) {
+            if (!grads[i])
+                continue;
+            char leaf[160];
+            snprintf(leaf, sizeof leaf, "grad_%s", names[i]);
+            printf("%s\"%s\":", k++ ? "," : "", names[i]);
+            json_path(dir, leaf);
+        }
+        printf("}");
+    }
+    printf("}\n");
+    return TG_OK;
 }
 
 static bool all_finite(const tg_tensor *t)
@@ -349,6 +441,92 @@ static int run_lines(tg_program *prog, const options *o)
     return status;
 }
 
+/* Several expressions over the same variables, one backward pass each:
+ * a result line per expression with its own gradients (zero_grad before
+ * each), or with --accumulate the gradients added up across the passes, as
+ * repeated backward() without zero_grad() does:
+ *   {"values":[v1,v2,...],"grad":{"x":g1+g2+...}} */
+static int run_several(tg_program *first, const options *o)
+{
+    tg_env env = {0};
+    tg_program *progs[65] = {first};
+    int np = 1 + o->nmore, status = 0, nvars = 0;
+    char *values = NULL;
+    size_t vlen = 0;
+    FILE *vs = NULL;
+    tg_tensor *grads[MAX_VARS] = {0}, *inputs[MAX_VARS];
+    const char *names[MAX_VARS];
+    for (int k = 1; k < np; k++)
+        if (!(progs[k] = tg_program_parse(o->more[k - 1]))) {
+            tg_cli_set_source(o->more[k - 1]);
+            goto fail;
+        }
+    if (bind_inputs(first, &env, o) != TG_OK)
+        goto fail;
+    nvars = env.n;
+    for (int i = 0; i < nvars; i++) {
+        names[i] = env.names[i];
+        inputs[i] = tg_ref(env.values[i]);
+    }
+    if (!(vs = open_memstream(&values, &vlen)))
+        goto fail;
+    for (int k = 0; k < np; k++) {
+        tg_cli_set_source(k ? o->more[k - 1] : o->expr);
+        tg_grad_opts go = {.no_grad = o->no_grad, .accumulate = o->accumulate};
+        if (o->grad_output && !(go.grad_output = tg_load_arg(o->grad_output, -1, NULL)))
+            goto fail;
+        for (int i = 0; i < nvars; i++) { /* each expression starts from the inputs */
+            tg_release(env.values[i]);
+            env.values[i] = tg_ref(inputs[i]);
+            tg_release(grads[i]);
+            grads[i] = NULL;
+        }
+        tg_tensor *v = tg_grad_eval(progs[k], &env, nvars, &go, grads);
+        if (!v)
+            goto fail;
+        tg_status st = TG_OK;
+        if (o->accumulate) {
+            fputs(k ? "," : "", vs);
+            st = tg_json_write(vs, v);
+        } else
+            st = tg_write_result(vs, v, o->no_grad ? NULL : names, grads, nvars, o->pretty);
+        tg_release(v);
+        if (st != TG_OK)
+            goto fail;
+    }
+    fclose(vs);
+    vs = NULL;
+    if (o->accumulate) {
+        printf("{\"values\":[%s],\"grad\":{", values);
+        for (int i = 0, k = 0; i < nvars; i++) {
+            if (!grads[i])
+                continue;
+            printf("%s\"%s\":", k++ ? "," : "", names[i]);
+            if (tg_json_write(stdout, grads[i]) != TG_OK)
+                goto fail;
+        }
+        printf("}}\n");
+    } else
+        fwrite(values, 1, vlen, stdout);
+    if (tg_cli_finish_output() != TG_OK)
+        goto fail;
+    goto done;
+fail:
+    status = tg_cli_fail(TOOL);
+done:
+    if (vs)
+        fclose(vs);
+    free(values);
+    for (int i = 0; i < MAX_VARS; i++)
+        tg_release(grads[i]);
+    for (int i = 0; i < nvars; i++)
+        tg_release(inputs[i]);
+    tg_env_free(&env);
+    for (int k = 1; k < np; k++)
+        tg_program_free(progs[k]);
+    return status;
+}
+
 static int run(const options *o)
 {
     tg_program *prog = tg_program_parse(o->expr);
@@ -356,6 +534,11 @@ static int run(const options *o)
         return tg_cli_fail(TOOL);
     if (o->lines) {
         int st = run_lines(prog, o);
+        tg_program_free(prog);
+        return st;
+    }
+    if (o->nmore) {
+        int st = run_several(prog, o);
         tg_program_free(prog);
         return st;
     }
@@ -375,9 +558,9 @@ static int run(const options *o)
         names[i] = env.names[i];
         inputs[i] = tg_ref(env.values[i]);
     }
-    if (o->jacobian || o->hessian || o->order) {
+    if (o->jacobian || o->hessian || o->order || o->njvp) {
         if (o->no_grad || o->grad_output) {
-            tg_error(TG_EUSAGE, "--jacobian, --hessian and --order do not combine with --no-grad or --grad-output");
+            tg_error(TG_EUSAGE, "--jacobian, --jvp, --hessian and --order do not combine with --no-grad or --grad-output");
             goto fail;
         }
         if (run_transform(prog, &env, o) != TG_OK || tg_cli_finish_output() != TG_OK)
@@ -454,6 +637,13 @@ static int run(const options *o)
     }
     if (o->out && tg_save(o->out, value) != TG_OK)
         goto fail;
+    if (o->out_dir) {
+        /* value.npy and grad_NAME.npy; the JSON names the files */
+        if (write_out_dir(o->out_dir, value, o->no_grad ? NULL : names, grads, nvars) != TG_OK ||
+            tg_cli_finish_output() != TG_OK)
+            goto fail;
+        goto done;
+    }
     char extra[4096] = "";
     bool check_failed = false;
     if (o->check) {
@@ -508,11 +698,13 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { O_AT = 256, O_COMPILE, O_BATCH, O_LINES, O_GRAPH, O_GRAPH_VALUES, O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
+    enum { O_AT = 256, O_ACCUMULATE, O_JVP, O_OUT_DIR, O_COMPILE, O_BATCH, O_LINES, O_GRAPH, O_GRAPH_VALUES, O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD, O_DTYPE, O_SEED, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
     static const struct option longopts[] = {
         {"at", required_argument, 0, O_AT}, {"lines", no_argument, 0, O_LINES},
         {"batch", optional_argument, 0, O_BATCH},
-        {"compile", no_argument, 0, O_COMPILE}, {"jacobian", no_argument, 0, O_JACOBIAN},
+        {"compile", no_argument, 0, O_COMPILE},
+        {"out-dir", required_argument, 0, O_OUT_DIR}, {"jacobian", optional_argument, 0, O_JACOBIAN},
+        {"jvp", required_argument, 0, O_JVP}, {"accumulate", no_argument, 0, O_ACCUMULATE},
         {"hessian", no_argument, 0, O_HESSIAN}, {"graph", required_argument, 0, O_GRAPH},
         {"graph-values", no_argument, 0, O_GRAPH_VALUES}, {"explain", optional_argument, 0, O_EXPLAIN},
         {"check", no_argument, 0, O_CHECK}, {"detect-anomaly", no_argument, 0, O_ANOMALY}, {"order", required_argument, 0, O_ORDER}, {"inputs", required_argument, 0, O_INPUTS},
@@ -539,10 +731,26 @@ int main(int argc, char **argv)
             o.at[o.nat++] = optarg;
             break;
         case O_INPUTS: o.inputs = optarg; break;
-        case O_JACOBIAN: o.jacobian = true; break;
+        case O_JACOBIAN:
+            if (optarg && strcmp(optarg, "rev") && strcmp(optarg, "fwd")) {
+                tg_error(TG_EUSAGE, "--jacobian takes rev (reverse mode, the default) or fwd, not '%.40s'", optarg);
+                return tg_cli_fail(TOOL);
+            }
+            o.jacobian = true;
+            o.jac_fwd = optarg && !strcmp(optarg, "fwd");
+            break;
+        case O_ACCUMULATE: o.accumulate = true; break;
+        case O_JVP:
+            if (o.njvp == MAX_VARS) {
+                tg_error(TG_EUSAGE, "too many --jvp options");
+                return tg_cli_fail(TOOL);
+            }
+            o.jvp[o.njvp++] = optarg;
+            break;
         case O_LINES: o.lines = true; break;
         case O_BATCH: o.batch = optarg ? optarg : ""; break;
         case O_COMPILE: o.compile = true; break;
+        case O_OUT_DIR: o.out_dir = optarg; break;
         case O_GRAPH:
             if (strcmp(optarg, "dot") && strcmp(optarg, "json")) {
                 tg_error(TG_EUSAGE, "--graph expects dot or json, not '%.40s'", optarg);
@@ -607,20 +815,34 @@ int main(int argc, char **argv)
     }
     if (optind < argc && !o.expr)
         o.expr = argv[optind++];
-    if (optind < argc) {
-        tg_error(TG_EUSAGE, "unexpected argument '%.40s' (one expression; values go with --at)", argv[optind]);
+    while (optind < argc) {
+        if (o.nmore == 64) {
+            tg_error(TG_EUSAGE, "too many expressions (at most 65)");
+            return tg_cli_fail(TOOL);
+        }
+        o.more[o.nmore++] = argv[optind++];
+    }
+    if (o.nmore && (o.jacobian || o.njvp || o.hessian || o.order || o.graph || o.explain || o.check ||
+                    o.lines || o.batch || o.compile || o.out || o.out_dir || o.file)) {
+        tg_error(TG_EUSAGE, "several expressions are evaluated one backward pass after another: that "
+                 "does not combine with the transforms, --file, -o or --out-dir");
         return tg_cli_fail(TOOL);
     }
-    if (o.jacobian + o.hessian + (o.order > 0) + (o.graph != NULL) + (o.explain != NULL) + o.check + o.lines > 1) {
-        tg_error(TG_EUSAGE, "choose one of --jacobian, --hessian, --order, --graph, --explain, --check and --lines");
+    if (o.accumulate && !o.nmore) {
+        tg_error(TG_EUSAGE, "--accumulate adds the gradients of several expressions: give more than one");
         return tg_cli_fail(TOOL);
     }
-    if (o.out && (o.jacobian || o.hessian || o.order || o.graph || o.explain)) {
-        tg_error(TG_EUSAGE, "-o writes the value of a plain evaluation: it does not combine with "
-                 "--jacobian, --hessian, --order, --graph or --explain");
+    if (o.jacobian + o.hessian + (o.order > 0) + (o.graph != NULL) + (o.explain != NULL) + o.check + o.lines +
+            (o.njvp > 0) > 1) {
+        tg_error(TG_EUSAGE, "choose one of --jacobian, --jvp, --hessian, --order, --graph, --explain, --check and --lines");
         return tg_cli_fail(TOOL);
     }
-    if (o.lines && (o.out || o.grad_output || o.pretty || o.batch || o.compile)) {
+    if ((o.out || o.out_dir) && (o.jacobian || o.njvp || o.hessian || o.order || o.graph || o.explain || o.check)) {
+        tg_error(TG_EUSAGE, "-o and --out-dir write the value of a plain evaluation: they do not "
+                 "combine with --jacobian, --hessian, --order, --graph, --explain or --check");
+        return tg_cli_fail(TOOL);
+    }
+    if (o.lines && (o.out || o.out_dir || o.grad_output || o.pretty || o.batch || o.compile)) {
         tg_error(TG_EUSAGE, "--lines writes one compact line per input line: it does not combine with "
                  "-o, --grad-output, --pretty, --batch or --compile");
         return tg_cli_fail(TOOL);

@@ -38,7 +38,7 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
                      tg_shape_str(value, s, sizeof s));
             goto fail;
         }
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && !o->accumulate; i++)
             tg_zero_grad(inputs[i]);
         if (tg_backward(value, gout, o->retain_graph, o->create_graph) != TG_OK)
             goto fail;

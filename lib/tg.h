@@ -354,6 +354,8 @@ typedef struct tg_grad_opts {
     bool create_graph;      /* differentiable gradients (higher orders) */
     tg_tensor *grad_output; /* the upstream gradient, or NULL */
     bool sum_output;        /* no upstream gradient: differentiate sum(result) */
+    bool accumulate;        /* add into the inputs' .grad (no zero_grad first);
+                               grads[i] then gets the running total */
 } tg_grad_opts;
 tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **grads);
 /* Compiled (fused) evaluation of the same: elementwise programs over
@@ -383,6 +385,11 @@ tg_status tg_grad(tg_tensor *y, tg_tensor *g, tg_tensor **inputs, int n, bool cr
                   tg_tensor **out);
 /* jac[i]: dy/dinputs[i], shaped y.shape + inputs[i].shape (reverse mode). */
 tg_status tg_jacobian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **jac);
+/* Forward mode (torch.func.jvp): *out = J v for tangents v (borrowed, one
+ * per input, each of its input's shape), y's shape; exact. */
+tg_status tg_jvp(tg_tensor *y, tg_tensor **inputs, tg_tensor **tangents, int n, tg_tensor **out);
+/* jacfwd: the same Jacobians as tg_jacobian, by forward mode. */
+tg_status tg_jacobian_fwd(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **jac);
 /* hess[a*n+b]: d2y/da db of a scalar y, shaped a.shape + b.shape. */
 tg_status tg_hessian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **hess);
 /* The order-th derivative of scalar y in scalar x (exact, by repeated

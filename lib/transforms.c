@@ -176,3 +176,104 @@ tg_tensor *tg_nth_derivative(tg_tensor *y, tg_tensor *x, int order)
     }
     return d;
 }
+
+/* Forward mode: J v, the Jacobian of y times the tangents v (one per input,
+ * each of its input's shape), as torch.func.jvp gives.  Computed exactly by
+ * differentiating the backward pass: g(u) = J^T u is linear in u, so
+ * d/du <g(u), v> = J v. */
+tg_status tg_jvp(tg_tensor *y, tg_tensor **inputs, tg_tensor **tangents, int n, tg_tensor **out)
+{
+    *out = NULL;
+    if (!y->requires_grad || !tg_dtype_is_float(y->dtype)) {
+        *out = tg_dtype_is_float(y->dtype) ? tg_zeros_like(y) : tg_zeros(tg_default_float, y->ndim, y->shape);
+        return *out ? TG_OK : tg_errcode();
+    }
+    for (int i = 0; i < n; i++) {
+        char s1[256], s2[256];
+        if (tangents[i]->ndim != inputs[i]->ndim ||
+            memcmp(tangents[i]->shape, inputs[i]->shape, inputs[i]->ndim * sizeof(int64_t)))
+            return tg_error(TG_EINPUT, "the tangent has shape %s but its variable has shape %s",
+                            tg_shape_str(tangents[i], s1, sizeof s1), tg_shape_str(inputs[i], s2, sizeof s2));
+    }
+    tg_tensor *u = tg_zeros_like(y);
+    if (!u)
+        return tg_errcode();
+    tg_set_requires_grad(u, true);
+    tg_tensor *g[256];
+    tg_status st = tg_grad(y, tg_ref(u), inputs, n, true, g);
+    tg_tensor *s = NULL;
+    for (int i = 0; i < n && st == TG_OK; i++) {
+        tg_tensor *term = tg_sum(tg_mul(g[i], tg_cast(tg_ref(tangents[i]), inputs[i]->dtype)), NULL, 0, false);
+        g[i] = NULL;
+        s = s ? tg_add(s, term) : term;
+        if (!s)
+            st = tg_errcode();
+    }
+    if (st != TG_OK)
+        for (int i = 0; i < n; i++)
+            tg_release(g[i]);
+    if (st == TG_OK && s)
+        st = tg_grad(s, NULL, &u, 1, false, out);
+    else if (st == TG_OK)
+        st = (*out = tg_zeros_like(y)) ? TG_OK : tg_errcode();
+    tg_release(s);
+    tg_release(u);
+    return st;
+}
+
+/* jacfwd: the Jacobian by forward mode, one jvp per input element with a
+ * one-hot tangent; the same layout as tg_jacobian, y.shape + input.shape. */
+tg_status tg_jacobian_fwd(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **jac)
+{
+    for (int i = 0; i < n; i++)
+        jac[i] = NULL;
+    tg_status st = TG_OK;
+    for (int i = 0; i < n && st == TG_OK; i++) {
+        int64_t m = inputs[i]->numel;
+        tg_tensor **cols = tg_calloc((size_t)(m ? m : 1), sizeof *cols);
+        tg_tensor *tangent[256] = {0};
+        if (!cols)
+            return TG_ERESOURCE;
+        for (int j = 0; j < n && st == TG_OK; j++)
+            if (!(tangent[j] = tg_zeros_like(inputs[j])))
+                st = tg_errcode();
+        for (int64_t k = 0; k < m && st == TG_OK; k++) {
+            if (inputs[i]->dtype == TG_FLOAT32)
+                ((float *)tg_data(tangent[i]))[k] = 1;
+            else
+                ((double *)tg_data(tangent[i]))[k] = 1;
+            st = tg_jvp(y, inputs, tangent, n, &cols[k]);
+            if (inputs[i]->dtype == TG_FLOAT32)
+                ((float *)tg_data(tangent[i]))[k] = 0;
+            else
+                ((double *)tg_data(tangent[i]))[k] = 0;
+        }
+        /* cols[k] has y's shape: stack as (input..., y...) then move y's dims first */
+        if (st == TG_OK) {
+            tg_tensor *stacked = stack_rows(cols, m, inputs[i]->ndim, inputs[i]->shape, y);
+            if (!stacked)
+                st = tg_errcode();
+            else {
+                int perm[TG_MAX_DIMS], a = inputs[i]->ndim, b = y->ndim;
+                for (int d = 0; d < b; d++)
+                    perm[d] = a + d;
+                for (int d = 0; d < a; d++)
+                    perm[b + d] = d;
+                jac[i] = tg_contiguous(tg_permute(stacked, perm));
+                if (!jac[i])
+                    st = tg_errcode();
+            }
+        }
+        for (int64_t k = 0; k < m; k++)
+            tg_release(cols[k]);
+        tg_free(cols);
+        for (int j = 0; j < n; j++)
+            tg_release(tangent[j]);
+    }
+    if (st != TG_OK)
+        for (int i = 0; i < n; i++) {
+            tg_release(jac[i]);
+            jac[i] = NULL;
+        }
+    return st;
+}

@@ -508,3 +508,52 @@ f8_zeros() { head -c $((8 * $1)) /dev/zero; }
     fails1 3 'at least 1 dimension' tmatmul '[1]' 2
     fails1 3 'at least 1 dimension' tmatmul --grad 2.0 3.0
 }
+
+@test "--explain on a result without a gradient: no crash, valid output or a clear error" {
+    skip "known bug: 'tgrad \"x > 2\" --explain --at 3' and 'tgrad x.detach() --explain --at 3' crash (SIGSEGV, NULL grads[i] in lib/explain.c show()); --explain=json prints '\"grad\":{\"x\":}}', invalid JSON, with status 0"
+    for e in 'x > 2' 'x.detach()' '(x > 2).float()'; do
+        for opt in --explain --explain=json; do
+            run --separate-stderr tgrad "$e" $opt --at 3
+            [ "$status" -eq 0 ] || [ "$status" -eq 3 ] || { echo "$e $opt: status $status"; return 1; }
+            if [ "$status" -eq 3 ]; then
+                [ -z "$output" ] && [ "${#stderr_lines[@]}" -eq 1 ]
+            elif [ "$opt" = --explain=json ]; then
+                printf '%s' "$output" | python3 -c 'import json,sys; json.load(sys.stdin)' || { echo "invalid JSON: $output"; return 1; }
+            fi
+        done
+    done
+}
+
+@test "tgrad --lines frees its --at values when one is malformed (valgrind)" {
+    skip "known bug: run_lines() in cmd/tgrad.c returns tg_cli_fail() after bind_inputs() fails without tg_env_free(&fixed): 954 bytes definitely lost"
+    command -v valgrind >/dev/null || skip "valgrind is not installed"
+    run --separate-stderr bash -c "echo '{}' | valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=tests/valgrind.supp \
+        $(command -v tgrad) '(x@w).sum()' --lines --at 'x=[[0,2],[3,4]]' --at 'w=[[1,0)[],,1]]'"
+    [ "$status" -eq 3 ]
+}
+
+@test "an allocation that fails while the result is printed leaves standard output empty" {
+    skip "known bug: tg_write_result prints '{\"value\":' before tg_json_write allocates its buffer; when that allocation fails stdout has '{\"value\":' (or a partial grad object) and the status is 4 (see tests/alloc_fail.sh)"
+    for n in $(seq 1 150); do
+        run --separate-stderr env TG_FAIL_ALLOC=$n tgrad '(x*y).sum()' --at x='[1,2]' --at y='[3,4]'
+        [ "$status" -eq 0 ] && break
+        [ "$status" -eq 4 ] || { echo "TG_FAIL_ALLOC=$n: status $status"; return 1; }
+        [ -z "$output" ] || { echo "TG_FAIL_ALLOC=$n: stdout '$output'"; return 1; }
+    done
+    [ "$status" -eq 0 ]
+}
+
+@test "an empty tensor with huge leading dims is refused quickly, not printed as 10^10 '[]'" {
+    run --separate-stderr timeout 20 tgrad 'ones(100800,100000,0)' --no-grad
+    [ "$status" -eq 3 ] || [ "$status" -eq 0 ]
+    [ "$status" -ne 3 ] || { [ -z "$output" ] && [ "${#stderr_lines[@]}" -eq 1 ]; }
+    run --separate-stderr timeout 20 tgrad x --no-grad --at '{"data":[],"shape":[4294967296,4294967296,0]}'
+    [ "$status" -ne 124 ]
+}
+
+@test "unknown long options are quoted in full only up to a limit" {
+    skip "known bug: 'tgrad --<60000 dashes>x' prints the whole 60000-byte argument in 'unknown option' (every tool's default: case uses %s, not %.40s)"
+    run --separate-stderr tgrad "--$(printf 'a%.0s' $(seq 5000))"
+    [ "$status" -eq 2 ]
+    [ "${#stderr}" -lt 300 ]
+}

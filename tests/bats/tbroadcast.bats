@@ -82,3 +82,18 @@ load helper
     fails_with 2 "expected 1 to 26 operands" tbroadcast
     fails_with 2 "--names gives 1 names for 2 operands" tbroadcast 1 2 --names x
 }
+
+@test "--names must be identifiers" {
+    fails_with 2 "cannot start a name" tbroadcast 5 6 --names 1,b
+    fails_with 2 "a name is empty" tbroadcast 5 6 --names ,b
+}
+
+@test "an argument that parses as JSON is inline JSON, even where a file has that name" {
+    cd "$TMP"
+    echo '[8,9]' > 2
+    run tbroadcast 2 0
+    [ "$output" = '2' ]
+    echo '[8,9]' > '[7'
+    run tbroadcast '[7' 0
+    [ "$output" = '[8,9]' ]
+}

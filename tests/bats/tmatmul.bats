@@ -74,3 +74,15 @@ load helper
     fails_with 2 "expected two operands" tmatmul '[1]'
     fails_with 2 "--threads expects an integer" tmatmul '[1]' '[1]' --threads 0
 }
+
+@test "--dtype float64 reads JSON numbers in float64" {
+    run tmatmul '[[0.1,0.2]]' '[[1],[1]]' --dtype float64
+    [ "$output" = '[[0.30000000000000004]]' ]
+}
+
+@test "TG_DEVICE sets the default device; cuda without a GPU is status 4" {
+    if tdevice --check cuda 2>/dev/null; then skip "a GPU is present"; fi
+    TG_DEVICE=cpu run tmatmul '[2]' '[3]'
+    [ "$output" = '6' ]
+    TG_DEVICE=cuda fails_with 4 "device cuda is not available" tmatmul '[2]' '[3]'
+}

@@ -67,3 +67,31 @@ load helper
     [ "$output" = '{"value":2,"grad":{"x":2}}' ]
     [[ "$stderr" == "tgrad: line 2: "* ]]
 }
+
+@test "--jacobian=fwd (jacfwd) equals --jacobian (jacrev)" {
+    a=$(tgrad '(w @ x).tanh()' --at x='[1,2]' --at w='[[1,2],[3,4],[5,6]]' --jacobian --dtype float64)
+    b=$(tgrad '(w @ x).tanh()' --at x='[1,2]' --at w='[[1,2],[3,4],[5,6]]' --jacobian=fwd --dtype float64)
+    [ "$a" = "$b" ]
+}
+
+@test "--jvp: forward mode, the Jacobian times the tangents (functorch's jvp)" {
+    run tgrad 'sin(x)*y' --at x='[0,1]' --at y='[2,3]' --jvp x='[1,0]' --jvp y='[1,1]'
+    [ "$output" = '{"value":[0,2.5244129],"jvp":[2,0.84147096]}' ]
+    fails_with 2 "--jvp z=1: expected NAME=TANGENT" tgrad 'x*2' --at x=1 --jvp z=1
+}
+
+@test "several expressions: a line each, or --accumulate adds the gradients up" {
+    run tgrad 'x**2' 'x**3' --at 2
+    [ "${lines[0]}" = '{"value":4,"grad":{"x":4}}' ]
+    [ "${lines[1]}" = '{"value":8,"grad":{"x":12}}' ]
+    run tgrad 'x**2' 'x**3' --at 2 --accumulate
+    [ "$output" = '{"values":[4,8],"grad":{"x":16}}' ]
+    fails_with 2 "--accumulate adds the gradients of several expressions" tgrad 'x**2' --at 2 --accumulate
+}
+
+@test "--out-dir writes value.npy and grad_NAME.npy and names them" {
+    run tgrad '(x*w).sum()' --at x='[1,2]' --at w='[3,4]' --out-dir "$TMP/o"
+    [ "$output" = "{\"value\":\"$TMP/o/value.npy\",\"grad\":{\"x\":\"$TMP/o/grad_x.npy\",\"w\":\"$TMP/o/grad_w.npy\"}}" ]
+    run tbroadcast "$TMP/o/grad_x.npy" 0
+    [ "$output" = '[3,4]' ]
+}
