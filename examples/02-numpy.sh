@@ -36,13 +36,16 @@ say "Results written back with -o: a product (float64 @ float32 is promoted to f
 run "tmatmul a.npy b.npy -o c.npy"
 run "tbroadcast a.npy '[10,20,30]' -o d.npy"
 run "tgrad 'x.sum(dim=0)' --at a.npy --no-grad -o s.npy"
-run "ls"
+say "Gradients too: --out-dir writes the value and each variable's gradient as .npy files."
+run "tgrad '(x * x).sum()' --at x=a.npy --out-dir g"
+run "ls . g"
 
 say "A .npy header as the tools write it (version 1.0, C order, padded to 64 bytes):"
 run "head -c 128 c.npy | tail -c +11 | sed 's/ *\$//'"
 
 say "The files read back by the tools:"
 run "tbroadcast c.npy"
+run "tbroadcast g/grad_x.npy"
 run "tgrad 'x @ y' --at x=a.npy --at y=b.npy --no-grad"
 
 if [ "$numpy" = yes ]; then
@@ -50,6 +53,7 @@ if [ "$numpy" = yes ]; then
     run "$PY -c 'import numpy as np; c = np.load(\"c.npy\"); print(c.dtype, c.shape, c.tolist())'"
     run "$PY -c 'import numpy as np; d = np.load(\"d.npy\"); print(d.dtype, d.shape, d.tolist())'"
     run "$PY -c 'import numpy as np; a, b = np.load(\"a.npy\"), np.load(\"b.npy\"); print(np.array_equal(np.load(\"c.npy\"), a @ b), np.array_equal(np.load(\"d.npy\"), a + [10, 20, 30]), np.array_equal(np.load(\"s.npy\"), a.sum(axis=0)))'"
+    run "$PY -c 'import numpy as np; a, g = np.load(\"a.npy\"), np.load(\"g/grad_x.npy\"); print(g.dtype, g.tolist(), np.array_equal(g, 2 * a))'"
 
     say "Other NumPy dtypes: int32 is widened to int64, bool is kept, Fortran order is reordered;" \
         "unsigned integers (and half floats, complex, strings) are refused with status 3."

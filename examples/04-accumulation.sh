@@ -3,13 +3,14 @@
 # backward() adds into x.grad until it is zeroed (x.grad.zero_(),
 # optimizer.zero_grad()).
 #
-# tgrad evaluates one program per run, and every run starts from zero
-# gradients: each run is one zero_grad() followed by one backward().  So
-# accumulation is shown the way autograd defines it: x.grad after
-# loss1.backward() and loss2.backward() equals the gradient of
-# loss1 + loss2 after a single backward().  (The C library keeps x.grad
-# between passes as PyTorch does: see examples/c/grad.c, where a second
-# tg_backward doubles it and tg_zero_grad clears it.)
+# Every tgrad run starts from zero gradients: a run is zero_grad() followed
+# by backward().  So accumulation is shown the way autograd defines it:
+# x.grad after loss1.backward() and loss2.backward() equals the gradient of
+# loss1 + loss2 after a single backward(); and tgrad --accumulate runs
+# several expressions' backward passes one after another without zeroing
+# in between.  (The C library keeps x.grad between passes as PyTorch does:
+# see examples/c/grad.c, where a second tg_backward doubles it and
+# tg_zero_grad clears it.)
 . "$(dirname "$0")/common.sh"
 
 title "04 Gradient accumulation and zeroing"
@@ -19,17 +20,27 @@ run "tgrad 'x**2' --at 3"
 run "tgrad '3*x' --at 3"
 
 say "In PyTorch, loss1.backward(); loss2.backward() leaves x.grad = 6 + 3 = 9:" \
-    "the gradients accumulate.  That is the gradient of their sum, in one backward pass:"
+    "the gradients accumulate.  That is the gradient of their sum after one backward pass:"
 run "tgrad 'loss1 = x**2; loss2 = 3*x; loss1 + loss2' --at 3"
 
-say "--explain shows the accumulation: x receives 3 from loss2 and 6 from loss1, and adds them."
+say "tgrad --accumulate runs loss1.backward(); loss2.backward() as written: one backward pass" \
+    "per expression, each adding into x.grad, and prints both values and the accumulated x.grad:"
+run "tgrad 'x**2' '3*x' --at 3 --accumulate"
+say "Without --accumulate, each expression starts from zero gradients (zero_grad() before each):"
+run "tgrad 'x**2' '3*x' --at 3"
+
+say "The classic bug: the same loss backpropagated three times without zero_grad() triples x.grad."
+run "tgrad 'x**2' 'x**2' 'x**2' --at 3 --accumulate"
+
+say "--explain shows the accumulation inside one pass: x receives 3 from loss2 and 6 from loss1," \
+    "and adds them."
 run "tgrad 'loss1 = x**2; loss2 = 3*x; loss1 + loss2' --at 3 --explain"
 
 say "The same holds within one expression: x is used twice in x*x, and the two paths add up (x + x = 6)."
 run "tgrad 'x*x' --at 3 --explain"
 
 say "zero_grad: every tgrad run starts with x.grad = None.  Running the same backward again" \
-    "gives 6 again, not 12 as a second backward() without zero_grad() would."
+    "in a new run gives 6 again, not 12 as a second backward() without zero_grad() would."
 run "tgrad 'x**2' --at 3"
 run "tgrad 'x**2' --at 3"
 

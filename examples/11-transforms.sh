@@ -1,11 +1,11 @@
 #!/bin/sh
 # 11-transforms.sh -- the function transforms of torch.func: grad (the
 # gradient as a function), vmap (--batch: many points in one vectorised
-# pass), jacrev (--jacobian) and hessian (--hessian), and higher
-# derivatives (--order).
+# pass), jacrev (--jacobian), jacfwd (--jacobian=fwd), jvp (--jvp) and
+# hessian (--hessian), and higher derivatives (--order).
 . "$(dirname "$0")/common.sh"
 
-title "11 Function transforms: grad, vmap, jacrev, hessian"
+title "11 Function transforms: grad, vmap, jacrev, jacfwd, jvp, hessian"
 
 say "grad(f)(x): the usual output.  f(x) = x**3 + 2*x**2 - 5*x + 3 at 2: f = 9, f' = 15."
 run "tgrad 'x**3+2*x**2-5*x+3' --at 2"
@@ -29,6 +29,15 @@ say "For y = x @ W (a linear layer), dy/dx is W transposed, and dy/dW has shape 
 run "tgrad 'x @ w' --at x='[1,2]' --at w='[[1,2,3],[4,5,6]]' --jacobian"
 say "Several variables, and one the result does not depend on (zeros):"
 run "tgrad 'x*y' --at x='[1,2]' --at y=3 --at z=5 --jacobian"
+
+say "jacfwd(f): the same Jacobian by forward mode (--jacobian=fwd), one Jacobian-vector product" \
+    "per element of the input: the better choice when inputs are few and results many."
+run "tgrad 'x**2' --at '[1,2,3]' --jacobian=fwd"
+say "jvp(f, (x,), (v,)): the Jacobian times a tangent v, without forming the Jacobian (a directional" \
+    "derivative).  For y = x @ W and v = [1,0], it is the first row of W:"
+run "tgrad 'x @ w' --at x='[1,2]' --at w='[[1,2,3],[4,5,6]]' --jvp x='[1,0]'"
+say "The lesson's f with the tangent 1 gives f'(2) = 15 by forward mode:"
+run "tgrad 'x**3+2*x**2-5*x+3' --at 2 --jvp x=1"
 
 say "hessian(f): the second derivatives of a scalar function, one block per pair of variables." \
     "f = x*y**2: d2f/dx2 = 0, d2f/dxdy = 2y = 6, d2f/dy2 = 2x = 4 at (2, 3)."

@@ -17,6 +17,11 @@
 examples_dir=$(cd "$(dirname "$0")" && pwd) || exit 4
 PATH="${TG_BIN:-$examples_dir/../bin}:$PATH"
 export PATH
+# the same output everywhere: no default device from the environment
+# (06-gpu.sh sets TG_DEVICE where it shows it), C collation for ls
+unset TG_DEVICE
+LC_ALL=C
+export LC_ALL
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/tg-example.XXXXXX") || exit 4
 trap 'cd / && rm -rf "$scratch"' EXIT
 trap 'exit 130' HUP INT TERM

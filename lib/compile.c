@@ -190,13 +190,17 @@ typedef struct {
     size_t esz;
 } stream;
 
-/* Runs the registers over elements [start, start + len). */
+/* Runs the registers over elements [start, start + len).  dest[i], when
+ * set, is where register i's values are wanted (an output): an op writes
+ * there directly. */
 static void run_block(const fused *F, const stream *S, char *regs, const void **ptr, int64_t *stride,
-                      int64_t start, int64_t len)
+                      char *const *dest, int64_t start, int64_t len)
 {
     for (int i = 0; i < F->n; i++) {
         const reg *R = &F->r[i];
         char *mine = regs + (size_t)i * TG_FUSE_BLOCK * 8;
+        if (dest[i] && R->kind == R_OP)
+            mine = dest[i] + start * (int64_t)tg_dtype_size(R->dtype);
         switch (R->kind) {
         case R_STREAM:
             ptr[i] = (const char *)S[R->stream].data + start * (int64_t)S[R->stream].esz;
@@ -363,7 +367,16 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     }
     if (st == TG_OK) {
         bool nomem = false;
-#pragma omp parallel
+        /* outputs an op can write straight into */
+        char **dest = tg_calloc((size_t)F.n, sizeof *dest);
+        if (!dest)
+            st = TG_ERESOURCE;
+        for (int i = 0; dest && i < nvars; i++)
+            if (F.grad_reg[i] >= 0 && F.r[F.grad_reg[i]].dtype == grads[i]->dtype)
+                dest[F.grad_reg[i]] = tg_data(grads[i]);
+        if (dest && !F.sum_root && F.r[F.value_reg].dtype == out->dtype)
+            dest[F.value_reg] = tg_data(out);
+#pragma omp parallel if (dest)
         {
             char *regs = malloc((size_t)F.n * TG_FUSE_BLOCK * 8);
             const void **ptr = malloc((size_t)F.n * sizeof *ptr);
@@ -374,19 +387,21 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
             }
 #pragma omp for schedule(dynamic, 8)
             for (int64_t b = 0; b < nblocks; b++) {
-                if (!regs || !ptr || !stride)
+                if (!regs || !ptr || !stride || !dest)
                     continue;
                 int64_t start = b * B, len = n - start < B ? n - start : B;
-                run_block(&F, S, regs, ptr, stride, start, len);
+                run_block(&F, S, regs, ptr, stride, dest, start, len);
                 const reg *V = &F.r[F.value_reg];
                 int vi = F.value_reg;
                 if (F.sum_root)
                     partial[b] = block_sum(ptr[vi], stride[vi], len, V->dtype);
-                else
+                else if (!(dest[vi] && V->kind == R_OP))
                     store(out, start, len, ptr[vi], stride[vi]);
-                for (int i = 0; i < nvars; i++)
-                    if (F.grad_reg[i] >= 0)
-                        store(grads[i], start, len, ptr[F.grad_reg[i]], stride[F.grad_reg[i]]);
+                for (int i = 0; i < nvars; i++) {
+                    int gi = F.grad_reg[i];
+                    if (gi >= 0 && !(dest[gi] && F.r[gi].kind == R_OP))
+                        store(grads[i], start, len, ptr[gi], stride[gi]);
+                }
             }
             free(regs);
             free(ptr);
@@ -394,6 +409,7 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
         }
         if (nomem)
             st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
+        tg_free(dest);
     }
     if (st == TG_OK && F.sum_root) {
         double s = 0;

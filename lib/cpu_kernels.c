@@ -131,6 +131,14 @@ BINARY(div_f64, double, double, x / y)
 /* pow by a constant exponent takes PyTorch's shortcuts (x*x, x*x*x,
  * sqrt, reciprocals), which are also what makes its answers to the last
  * digit; other exponents call pow. */
+#define POW_CONST(EXPR)                                                       \
+    do {                                                                      \
+        if (sa == 1)                                                          \
+            for (int64_t i = 0; i < n; i++) { __typeof__(*o) x = pa[i]; o[i] = (EXPR); } \
+        else                                                                  \
+            for (int64_t i = 0; i < n; i++) { __typeof__(*o) x = pa[i * sa]; o[i] = (EXPR); } \
+        return;                                                               \
+    } while (0)
 #define POW_KERNEL(NAME, T, POW, SQRT)                                         \
     CLONES static void NAME(KARGS)                                            \
     {                                                                         \
@@ -140,12 +148,12 @@ BINARY(div_f64, double, double, x / y)
         (void)at;                                                             \
         if (sb == 0) {                                                        \
             T e = pb[0];                                                      \
-            if (e == 2) { for (int64_t i = 0; i < n; i++) { T x = pa[i * sa]; o[i] = x * x; } return; } \
-            if (e == 3) { for (int64_t i = 0; i < n; i++) { T x = pa[i * sa]; o[i] = x * x * x; } return; } \
-            if (e == 1) { for (int64_t i = 0; i < n; i++) o[i] = pa[i * sa]; return; } \
-            if (e == 0.5) { for (int64_t i = 0; i < n; i++) o[i] = SQRT(pa[i * sa]); return; } \
-            if (e == -1) { for (int64_t i = 0; i < n; i++) o[i] = (T)1 / pa[i * sa]; return; } \
-            if (e == -2) { for (int64_t i = 0; i < n; i++) { T x = pa[i * sa]; o[i] = (T)1 / (x * x); } return; } \
+            if (e == 2) POW_CONST(x * x);                                     \
+            if (e == 3) POW_CONST(x * x * x);                                 \
+            if (e == 1) POW_CONST(x);                                         \
+            if (e == 0.5) POW_CONST(SQRT(x));                                 \
+            if (e == -1) POW_CONST((T)1 / x);                                 \
+            if (e == -2) POW_CONST((T)1 / (x * x));                           \
         }                                                                     \
         for (int64_t i = 0; i < n; i++)                                       \
             o[i] = POW(pa[i * sa], pb[i * sb]);                               \

@@ -57,7 +57,18 @@ tg_status op_bw_div(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
  * a zero gradient (not 0 * inf), and so does a zero base with b >= 0. */
 tg_status op_bw_pow(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    if (NEED(0)) {
+    const tg_tensor *e = self->in[1];
+    if (NEED(0) && e->numel == 1 && !e->requires_grad) {
+        /* a constant exponent (x**2): the same formula without the where,
+         * and a**1 is a itself (PyTorch's pow returns a copy for 1) */
+        double b = tg_item(e);
+        if (b == 0)
+            gin[0] = TO_IN(0, tg_zeros_like(g));
+        else if (b == 2)
+            gin[0] = TO_IN(0, tg_mul(G, tg_mul(B, A)));
+        else
+            gin[0] = TO_IN(0, tg_mul(G, tg_mul(B, tg_pow(A, tg_sub(B, K(1))))));
+    } else if (NEED(0)) {
         tg_tensor *d = tg_mul(G, tg_mul(B, tg_pow(A, tg_sub(B, K(1)))));
         gin[0] = TO_IN(0, tg_where(CMP(EQ, B, K(0)), K(0), d));
     }
