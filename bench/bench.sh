@@ -194,3 +194,4 @@ floors
 rec M load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 [ -f $OUT/results.json ] && mv $OUT/results.json $OUT/results.prev.json
 { grep -v '^T' "$RAW"; grep '^T' "$RAW" | sort -t$'\t' -k5,5g; } | awk -f bench/report.awk -v json=$OUT/results.json
+if grep -q '^F' "$RAW"; then note "some commands failed (F lines in $RAW)"; exit 1; fi

@@ -8,7 +8,7 @@
  *   bench_autograd peak EXPR SIZE      two evaluations, then "BASE_KB<TAB>PEAK_KB":
  *                                      RSS before x exists, and peak RSS
  *   bench_autograd bandwidth           memory bandwidth (best of memcpy and a
- *                                      streaming loop, 1 and BENCH_THREADS
+ *                                      streaming add, 1 and BENCH_THREADS
  *                                      threads): "NAME<TAB>GB/s"
  * Timings print "SIZE<TAB>SECONDS" per repetition (see bench.h). */
 #include "bench.h"
@@ -59,47 +59,46 @@ static void done(gcase *c)
     tg_program_free(c->prog);
 }
 
-/* ---- memory bandwidth: b = 2*a (a streaming loop) and memcpy (glibc's,
- * non-temporal stores) over 256 MiB arrays split between threads, best of 5
- * each.  Bytes counted as the floors count them: read + written. */
-typedef struct { float *a, *b; size_t n; bool copy; } span;
+/* ---- memory bandwidth: memcpy (glibc's, non-temporal stores) and a
+ * streaming add c = a + b over 256 MiB arrays split between threads, best of
+ * 5 each.  Bytes counted as the floors count them: read + written. */
+typedef struct { float *a, *b, *c; size_t n; bool copy; } span;
 
 static void *stream(void *p)
 {
     span *s = p;
     if (s->copy)
-        memcpy(s->b, s->a, s->n * sizeof *s->a);
+        memcpy(s->c, s->a, s->n * sizeof *s->a);
     else
         for (size_t i = 0; i < s->n; i++)
-            s->b[i] = 2.0f * s->a[i];
+            s->c[i] = s->a[i] + s->b[i];
     return NULL;
 }
 
 static double bandwidth(int threads, bool copy)
 {
     size_t n = (size_t)64 << 20;
-    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
     double best = 0;
-    if (a && b) {
-        for (size_t i = 0; i < n; i++) /* not zeros: zero pages may be shared */
-            a[i] = b[i] = (float)(i & 1023);
-    }
-    for (int r = 0; r < 5 && a && b; r++) {
+    for (size_t i = 0; a && b && c && i < n; i++) /* not zeros: zero pages may be shared */
+        a[i] = b[i] = c[i] = (float)(i & 1023);
+    for (int r = 0; r < 5 && a && b && c; r++) {
         pthread_t th[64];
         span s[64];
         double t0 = tg_now();
         for (int i = 0; i < threads; i++) {
             size_t lo = n * i / threads, hi = n * (i + 1) / threads;
-            s[i] = (span){a + lo, b + lo, hi - lo, copy};
+            s[i] = (span){a + lo, b + lo, c + lo, hi - lo, copy};
             pthread_create(&th[i], NULL, stream, &s[i]);
         }
         for (int i = 0; i < threads; i++)
             pthread_join(th[i], NULL);
-        double gbs = 8.0 * n / (tg_now() - t0) * 1e-9;
+        double gbs = (copy ? 8.0 : 12.0) * n / (tg_now() - t0) * 1e-9;
         best = gbs > best ? gbs : best;
     }
     free(a);
     free(b);
+    free(c);
     return best;
 }
 
@@ -136,7 +135,7 @@ int main(int argc, char **argv)
         double c1 = bandwidth(1, true), s1 = bandwidth(1, false), cn = bandwidth(th, true), sn = bandwidth(th, false);
         double best1 = c1 > s1 ? c1 : s1, bestn = cn > sn ? cn : sn;
         printf("bw_1thread_GBps\t%.2f\nbw_GBps\t%.2f\n", best1, bestn > best1 ? bestn : best1);
-        printf("bw_detail\tmemcpy %.1f/%.1f, scale loop %.1f/%.1f GB/s (1/%d threads)\n", c1, cn, s1, sn, th);
+        printf("bw_detail\tmemcpy %.1f/%.1f, add %.1f/%.1f GB/s (1/%d threads)\n", c1, cn, s1, sn, th);
     } else {
         fprintf(stderr, "usage: bench_autograd grad EXPR SIZE... | net | peak EXPR SIZE | bandwidth\n");
         return 2;

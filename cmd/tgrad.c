@@ -235,9 +235,15 @@ static tg_status run_transform(tg_program *prog, tg_env *env, const options *o)
         for (int k = 0; k < o->njvp && st == TG_OK; k++) {
             const char *eq = strchr(o->jvp[k], '=');
             int which = -1;
+            if (eq && !is_identifier(o->jvp[k], (size_t)(eq - o->jvp[k])))
+                eq = NULL;
             for (int i = 0; eq && i < n; i++)
                 if (strlen(names[i]) == (size_t)(eq - o->jvp[k]) && !strncmp(names[i], o->jvp[k], eq - o->jvp[k]))
                     which = i;
+            if (!eq && n == 1) { /* one variable: --jvp TANGENT */
+                which = 0;
+                eq = o->jvp[k] - 1;
+            }
             if (which < 0) {
                 st = tg_error(TG_EUSAGE, "--jvp %.40s: expected NAME=TANGENT for a differentiated variable", o->jvp[k]);
                 break;
@@ -589,6 +595,27 @@ static int run(const options *o)
             goto fail;
         goto done;
     }
+    if (o->graph && !go.grad_output) {
+        /* the graph alone needs no backward pass; with --graph-values a
+         * single-number result gets one, for the gradients */
+        go.no_grad = false;
+        if (!(value = tg_program_eval(prog, &env)))
+            goto fail;
+        if (o->graph_values && value->requires_grad && value->numel == 1) {
+            tg_backward_hook = tg_hook_retain_grads;
+            if (tg_backward(value, NULL, true, false) != TG_OK)
+                goto fail;
+        }
+        tg_graph g;
+        if (tg_graph_collect(value, &g) != TG_OK)
+            goto fail;
+        tg_status st = !strcmp(o->graph, "dot") ? tg_graph_write_dot(stdout, &g, o->graph_values)
+                                                : tg_graph_write_json(stdout, &g, o->graph_values);
+        tg_graph_free(&g);
+        if (st != TG_OK || tg_cli_finish_output() != TG_OK)
+            goto fail;
+        goto done;
+    }
     if (o->graph && o->graph_values)
         tg_backward_hook = tg_hook_retain_grads;
     tg_anomaly_enable(o->detect_anomaly);
@@ -600,9 +627,10 @@ static int run(const options *o)
         if (cs != TG_OK && cs != TG_NO)
             goto fail;
     }
-    if (!value)
+    if (!value) {
         value = tg_grad_eval(prog, &env, nvars, &go, grads);
-    go.grad_output = NULL;
+        go.grad_output = NULL; /* consumed */
+    }
     if (o->detect_anomaly && !report_anomaly(true))
         goto fail;
     if (!value)

@@ -17,7 +17,9 @@ run "tbroadcast '[[1,2,3],[4,5,6]]'"
 run "tgrad 'x.shape' --at '[[1,2,3],[4,5,6]]' --no-grad"
 
 say "3-D and 4-D tensors: a batch of 2 matrices, and a batch of 2 one-channel 2x2 images (N, C, H, W)."
+run "tbroadcast '[[[1,2],[3,4]],[[5,6],[7,8]]]'"
 run "tgrad 'x.shape' --at '[[[1,2],[3,4]],[[5,6],[7,8]]]' --no-grad"
+run "tbroadcast '[[[[1,2],[3,4]]],[[[5,6],[7,8]]]]'"
 run "tgrad 'x.ndim' --at '[[[[1,2],[3,4]]],[[[5,6],[7,8]]]]' --no-grad"
 run "tgrad 'zeros(2, 1, 2, 2).shape' --no-grad"
 

@@ -14,7 +14,9 @@ title "02 NumPy interop: .npy files in and out"
 
 if "$PY" -c 'import numpy' >/dev/null 2>&1; then
     say "NumPy writes two arrays: a, 2x3 float64 (NumPy's default float), and b, 3x2 float32."
-    run "$PY -c 'import numpy as np; np.save(\"a.npy\", np.arange(6.0).reshape(2, 3)); np.save(\"b.npy\", np.array([[1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32))'"
+    run "$PY -c 'import numpy as np
+np.save(\"a.npy\", np.arange(6.0).reshape(2, 3))
+np.save(\"b.npy\", np.array([[1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32))'"
     numpy=yes
 else
     say "NumPy cannot be imported here, so the tools write the two arrays instead:" \
@@ -50,14 +52,24 @@ run "tgrad 'x @ y' --at x=a.npy --at y=b.npy --no-grad"
 
 if [ "$numpy" = yes ]; then
     say "NumPy reads the results back, and agrees with its own computation."
-    run "$PY -c 'import numpy as np; c = np.load(\"c.npy\"); print(c.dtype, c.shape, c.tolist())'"
-    run "$PY -c 'import numpy as np; d = np.load(\"d.npy\"); print(d.dtype, d.shape, d.tolist())'"
-    run "$PY -c 'import numpy as np; a, b = np.load(\"a.npy\"), np.load(\"b.npy\"); print(np.array_equal(np.load(\"c.npy\"), a @ b), np.array_equal(np.load(\"d.npy\"), a + [10, 20, 30]), np.array_equal(np.load(\"s.npy\"), a.sum(axis=0)))'"
-    run "$PY -c 'import numpy as np; a, g = np.load(\"a.npy\"), np.load(\"g/grad_x.npy\"); print(g.dtype, g.tolist(), np.array_equal(g, 2 * a))'"
+    run "$PY -c 'import numpy as np
+for name in \"c.npy\", \"d.npy\", \"g/grad_x.npy\":
+    a = np.load(name)
+    print(name, a.dtype, a.shape, a.tolist())'"
+    run "$PY -c 'import numpy as np
+a, b = np.load(\"a.npy\"), np.load(\"b.npy\")
+print(\"a @ b:\", np.array_equal(np.load(\"c.npy\"), a @ b))
+print(\"a + [10, 20, 30]:\", np.array_equal(np.load(\"d.npy\"), a + [10, 20, 30]))
+print(\"a.sum(axis=0):\", np.array_equal(np.load(\"s.npy\"), a.sum(axis=0)))
+print(\"d(sum(a*a))/da = 2a:\", np.array_equal(np.load(\"g/grad_x.npy\"), 2 * a))'"
 
     say "Other NumPy dtypes: int32 is widened to int64, bool is kept, Fortran order is reordered;" \
         "unsigned integers (and half floats, complex, strings) are refused with status 3."
-    run "$PY -c 'import numpy as np; np.save(\"i.npy\", np.arange(3, dtype=np.int32)); np.save(\"m.npy\", np.array([True, False])); np.save(\"f.npy\", np.asfortranarray(np.arange(6.0).reshape(2, 3))); np.save(\"u.npy\", np.arange(3, dtype=np.uint8))'"
+    run "$PY -c 'import numpy as np
+np.save(\"i.npy\", np.arange(3, dtype=np.int32))
+np.save(\"m.npy\", np.array([True, False]))
+np.save(\"f.npy\", np.asfortranarray(np.arange(6.0).reshape(2, 3)))
+np.save(\"u.npy\", np.arange(3, dtype=np.uint8))'"
     run "tbroadcast i.npy -o i64.npy && $PY -c 'import numpy as np; print(np.load(\"i64.npy\").dtype)'"
     run "tbroadcast m.npy"
     run "tbroadcast f.npy"

@@ -101,7 +101,7 @@ static tg_status check_saved(tg_tensor *t)
     return tg_error(TG_EINPUT,
                     "one of the variables needed for gradient computation has been modified by "
                     "an inplace operation: %s of %s, a %s tensor of shape %s, is at version %llu; "
-                    "expected version %llu instead (write the update out of place, y = y + 1)",
+                    "expected version %llu instead (write that update out of place, into a new name)",
                     what, t->op->name, tg_dtype_name(culprit->dtype), tg_shape_str(culprit, s, sizeof s),
                     (unsigned long long)culprit->storage->version, (unsigned long long)expected);
 }

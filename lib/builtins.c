@@ -125,6 +125,8 @@ static tg_tensor *h_where(call *c) { return tg_where(A(0), A(1), A(2)); }
 static tg_tensor *h_matmul(call *c) { return tg_matmul(A(0), A(1)); }
 static tg_tensor *h_detach(call *c) { return tg_detach(A(0)); }
 static tg_tensor *h_contiguous(call *c) { return tg_contiguous(A(0)); }
+/* clone(): a copy with its own memory and an identity gradient */
+static tg_tensor *h_clone(call *c) { return tg_apply(TG_OP_CONTIGUOUS, 1, (tg_tensor *[]){A(0)}, NULL); }
 /* t() is for at most 2-D tensors (PyTorch's rule); .T reverses any */
 static tg_tensor *h_t(call *c)
 {
@@ -429,7 +431,7 @@ static const builtin builtins[] = {
     {"expand", "x,*shape", 1, h_reshape}, {"permute", "x,*dims", 0, h_permute},
     {"unsqueeze", "x,dim", 0, h_unsqueeze}, {"squeeze", "x,dim?", 0, h_squeeze},
     {"flatten", "x", 0, h_flatten}, {"detach", "x", 0, h_detach},
-    {"contiguous", "x", 0, h_contiguous},
+    {"contiguous", "x", 0, h_contiguous}, {"clone", "x", 0, h_clone},
     {"float", "x", TG_FLOAT32, h_cast}, {"double", "x", TG_FLOAT64, h_cast},
     {"long", "x", TG_INT64, h_cast}, {"bool", "x", TG_BOOL, h_cast},
     /* creation */
@@ -556,7 +558,8 @@ __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tenso
     if (ok && c.a[0] && c.a[0]->batched && b->fn != h_unary && b->fn != h_binary && b->fn != h_pow &&
         b->fn != h_where && b->fn != h_gelu && b->fn != h_square && b->fn != h_clamp &&
         b->fn != h_reduce && b->fn != h_maxmin && b->fn != h_softmax && b->fn != h_matmul &&
-        b->fn != h_detach && b->fn != h_cast && b->fn != h_like && b->fn != h_contiguous)
+        b->fn != h_detach && b->fn != h_cast && b->fn != h_like && b->fn != h_contiguous &&
+        b->fn != h_clone)
         r = refuse_batched(&c);
     else if (ok)
         r = b->fn(&c);

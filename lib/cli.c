@@ -124,6 +124,9 @@ char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
     out[n] = NULL;
     free(ops);
     *new_argc = n;
+    static char **kept; /* lives until exit, reachable from here */
+    free(kept);
+    kept = out;
     return out;
 unchanged:
     free(out);

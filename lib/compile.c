@@ -334,8 +334,12 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
         S[nstreams].esz = tg_dtype_size(gout->dtype);
         streams[nstreams++] = po.grad_output;
     }
-    if (st == TG_OK && !(pv = tg_grad_eval(p, &penv, nvars, &po, pg)))
+    tg_grad_opts po_call = po; /* tg_grad_eval consumes the upstream gradient; we keep ours */
+    po_call.grad_output = tg_ref(po.grad_output);
+    if (st == TG_OK && !(pv = tg_grad_eval(p, &penv, nvars, &po_call, pg)))
         st = tg_errcode();
+    else if (st != TG_OK)
+        tg_release(po_call.grad_output);
     for (int i = 0; i < nvars && st == TG_OK; i++)
         if (!env->values[i]->requires_grad || o->no_grad) { /* only asked-for gradients */
             tg_release(pg[i]);

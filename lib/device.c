@@ -20,7 +20,7 @@ tg_status tg_device_parse(const char *s, tg_device *out)
     if (!strcmp(s, "cuda") || !strncmp(s, "cuda:", 5)) {
         const char *why = tg_cuda_unavailable_reason();
         if (why)
-            return tg_error(TG_ERESOURCE, "device cuda is not available: %s (use --device cpu or auto)", why);
+            return tg_error(TG_ERESOURCE, "device cuda is not available: %s", why);
         *out = TG_DEV_CUDA;
         return TG_OK;
     }

@@ -242,8 +242,11 @@ static __attribute__((noinline)) tg_tensor *eval_attr(evalctx *E, node *n)
         return s;
     }
     tg_release(x);
-    tg_error_at(n->pos, TG_EINPUT, "unknown attribute '.%s' (tensors have .T, .mT, .data, "
-                ".shape and .ndim; methods are called: .%s())", n->name, n->name);
+    if (tg_builtin_find(n->name))
+        tg_error_at(n->pos, TG_EINPUT, "'.%s' is a method: call it, as in x.%s()", n->name, n->name);
+    else
+        tg_error_at(n->pos, TG_EINPUT, "unknown attribute '.%s' (tensors have .T, .mT, .data, "
+                    ".shape and .ndim)", n->name);
     return NULL;
 }
 

@@ -50,6 +50,12 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
             continue;
         /* an input the result does not depend on has gradient zero */
         grads[i] = x->grad ? tg_ref(x->grad) : tg_zeros_like(x);
+        if (o->create_graph && x->grad) {
+            /* a differentiable gradient's graph holds x: kept in x->grad it
+             * would make a reference cycle, so it is handed over instead */
+            tg_release(x->grad);
+            x->grad = NULL;
+        }
         if (!grads[i]) {
             for (int j = 0; j < i; j++) {
                 tg_release(grads[j]);

@@ -20,7 +20,7 @@ tg_tensor *tg_inplace(tg_tensor *target, tg_tensor *result)
     bool tracked = target->requires_grad && tg_grad_enabled();
     if (tracked && !target->op) {
         tg_error(TG_EINPUT, "a leaf Variable that requires grad is being used in an in-place "
-                 "operation: write the update out of place (y = x + 1) or under no_grad");
+                 "operation: write the update out of place into a new name (y = x + 1), or under --no-grad");
         return fail2(target, result);
     }
     if (tracked && (target->op->flags & TG_F_VIEW)) {

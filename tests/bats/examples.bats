@@ -21,6 +21,8 @@
 # outputs: 02-numpy.out where /usr/bin/python3 can import NumPy (skipped
 # elsewhere) and 02-numpy.nonumpy.out for the fallback without it, which is
 # always tested by pointing EXAMPLES_PYTHON at a missing interpreter.
+# examples/expected/c-grad.out is the output of examples/c/grad.c, compared
+# exactly.
 #
 # After a deliberate change, `make examples-update` rewrites the expected
 # files from the scripts (keeping the "~ " lines that still match); review
@@ -38,7 +40,7 @@ check_example() {
     (cd "$TMP/cwd" && env TMPDIR="$TMP/tmp" "$@" sh "$OLDPWD/examples/$name.sh" >"$TMP/out" 2>"$TMP/err") || st=$?
     if [ "$st" -ne 0 ]; then echo "examples/$name.sh exited with $st"; cat "$TMP/err"; return 1; fi
     if [ -s "$TMP/err" ]; then echo "examples/$name.sh wrote to standard error:"; cat "$TMP/err"; return 1; fi
-    if [ -n "$(ls -A "$TMP/tmp" "$TMP/cwd")" ]; then echo "examples/$name.sh left files:"; ls -lA "$TMP/tmp" "$TMP/cwd"; return 1; fi
+    if [ -n "$(find "$TMP/tmp" "$TMP/cwd" -mindepth 1)" ]; then echo "examples/$name.sh left files:"; find "$TMP/tmp" "$TMP/cwd" -mindepth 1; return 1; fi
     [ "$(tail -c 1 "$TMP/out" | od -An -c | tr -d ' ')" = '\n' ] || { echo "the output does not end with a new line"; return 1; }
     awk -v expected="$expected" -f examples/mask.awk "$TMP/out" >"$TMP/masked"
     diff -u "$expected" "$TMP/masked" || { echo "examples/$name.sh: output differs from $expected (lines starting with ~ are patterns)"; return 1; }
@@ -119,6 +121,7 @@ check_example() {
 @test "a failing command makes an example script exit 1, with the command on standard error" {
     mkdir -p "$TMP/ex"
     cp examples/common.sh "$TMP/ex/"
+    # shellcheck disable=SC2016 # the script's own text
     printf '%s\n' '. "$(dirname "$0")/common.sh"' 'run "tgrad x --at 1"' 'fails 3 "tgrad x --at 1"' 'finish' >"$TMP/ex/99-bad.sh"
     run --separate-stderr env TG_BIN="${TG_BIN:-$PWD/bin}" sh "$TMP/ex/99-bad.sh"
     [ "$status" -eq 1 ]
