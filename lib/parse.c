@@ -567,9 +567,28 @@ static node *parse_expr(parser *p)
                               {"==", OP_EQ}, {"!=", OP_NE}, {0, 0}};
     if (!enter(p))
         return NULL;
-    node *n = parse_left(p, parse_arith, t);
+    /* Python chains comparisons: a < b < c is (a < b) and (b < c), the
+     * "and" of bool tensors being their product */
+    node *left = parse_arith(p), *result = NULL;
+    while (left) {
+        int op = 0;
+        for (int k = 0; t[k].tok; k++)
+            if (is_op(p, t[k].tok))
+                op = t[k].op;
+        if (!op)
+            break;
+        int pos = p->tpos;
+        if (next(p) != TG_OK)
+            return NULL;
+        node *right = parse_arith(p);
+        node *cmp = binary(p, op, pos, left, right);
+        result = result ? binary(p, OP_MUL, pos, result, cmp) : cmp;
+        if (!result)
+            return NULL;
+        left = right;
+    }
     p->depth--;
-    return n;
+    return result ? result : left;
 }
 
 static node *parse_stmt(parser *p)

@@ -181,3 +181,10 @@ load helper
     run tgrad "$ok" --at 1
     [ "$output" = '{"value":2001,"grad":{"x":2001}}' ]
 }
+
+@test "comparisons chain as in Python: 0 < x < 2 is (0 < x) and (x < 2)" {
+    run tgrad '3 > 2 > 1' --no-grad
+    [ "$output" = '{"value":true}' ]
+    run tgrad 'where(0 < x < 2, x, 0).sum()' --at '[-1,1,3]'
+    [ "$output" = '{"value":1,"grad":{"x":[0,1,0]}}' ]
+}
