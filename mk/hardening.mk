@@ -116,7 +116,7 @@ FUZZ_JOBS ?= 1
 FUZZ_CFLAGS := $(H_WARN) -O1 -g $(H_SAN) -fsanitize-recover=undefined -fsanitize=fuzzer-no-link -DTG_FUZZ -MMD -MP
 # The harnesses cap allocations (a small machine) by wrapping the allocator
 # (see tests/fuzz/fuzz_common.h for the other wrapped functions).
-FUZZ_WRAP := -Wl,--wrap=tg_malloc,--wrap=tg_calloc,--wrap=tg_realloc,--wrap=tg_cli_operands_last,--wrap=tg_json_write
+FUZZ_WRAP := -Wl,--wrap=tg_malloc,--wrap=tg_calloc,--wrap=tg_realloc,--wrap=tg_json_write
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(FUZZ_DIR)/lib/%.o)
 FUZZ_CMD_OBJ := $(FUZZ_DIR)/cmd/tgrad.o $(FUZZ_DIR)/cmd/tmatmul.o $(FUZZ_DIR)/cmd/tbroadcast.o
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)

@@ -95,3 +95,10 @@ load helper
     run tbroadcast "$TMP/o/grad_x.npy" 0
     [ "$output" = '[3,4]' ]
 }
+
+@test "the transforms match PyTorch's functorch on random expressions (where PyTorch is installed)" {
+    if ! /usr/bin/python3 -c 'import torch, functorch' 2>/dev/null; then skip "python3-torch is not installed"; fi
+    run /usr/bin/python3 tests/torch/transforms_check.py 1 40
+    echo "$output" | tail -5
+    [ "$status" -eq 0 ]
+}

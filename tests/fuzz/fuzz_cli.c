@@ -127,7 +127,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (st >= 2)
         fuzz_check_failed(tools[tool]);
-    fuzz_free_cli_argv();
     tg_cli_set_source(NULL);
     tg_set_vmap(false);
     tg_anomaly_enable(false);

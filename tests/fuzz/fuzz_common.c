@@ -53,28 +53,6 @@ tg_status __wrap_tg_json_write(FILE *f, const tg_tensor *t)
     return __real_tg_json_write(f, t);
 }
 
-/* ---- tg_cli_operands_last's argv ---- */
-struct option;
-char **__real_tg_cli_operands_last(int argc, char **argv, const char *shortopts,
-                                   const struct option *longopts, int *new_argc);
-static char **cli_argv[8];
-static int n_cli_argv;
-
-char **__wrap_tg_cli_operands_last(int argc, char **argv, const char *shortopts,
-                                   const struct option *longopts, int *new_argc)
-{
-    char **r = __real_tg_cli_operands_last(argc, argv, shortopts, longopts, new_argc);
-    if (r != argv && n_cli_argv < 8)
-        cli_argv[n_cli_argv++] = r;
-    return r;
-}
-
-void fuzz_free_cli_argv(void)
-{
-    while (n_cli_argv)
-        free(cli_argv[--n_cli_argv]);
-}
-
 /* ---- set-up ---- */
 static FILE *devnull;
 static int diag_fd = -1, null_fd = -1;

@@ -6,9 +6,7 @@
  * allocation at FUZZ_MAX_ALLOC bytes, as a machine with little memory
  * would, so that inputs such as zeros(100000,10000) fail quickly with the
  * library's own out-of-memory error instead of tripping libFuzzer's
- * malloc limit), tg_cli_operands_last (its argv, meant to live until
- * exit, is freed after each run) and tg_json_write (a known issue: see
- * fuzz_common.c). */
+ * malloc limit) and tg_json_write (a workaround: see fuzz_common.c). */
 #ifndef FUZZ_COMMON_H
 #define FUZZ_COMMON_H
 #include "tg.h"
@@ -36,8 +34,6 @@ void fuzz_reset(void);
 void fuzz_check_failed(const char *what);
 /* A FILE that discards what is written (opened once). */
 FILE *fuzz_devnull(void);
-/* Frees the argv arrays tg_cli_operands_last made during a tool's main. */
-void fuzz_free_cli_argv(void);
 /* A NUL-terminated copy of the input (free() it). */
 char *fuzz_strndup(const uint8_t *data, size_t size);
 #endif
