@@ -4,8 +4,8 @@
 # sides alternating in every round, then prints the table and writes
 # bench/out/results.json (bench/report.awk).  See bench/README.md.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-export LC_ALL=C
+cd "$(dirname "$0")/.." || exit 1
+export LC_ALL=C PYTHONDONTWRITEBYTECODE=1 # no bench/__pycache__ in the tree
 T=${BENCH_THREADS:-2}
 export BENCH_THREADS=$T OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -131,7 +131,7 @@ alternate "$WL" "ours=ntimes 5 wall scalar bin/tgrad '$POLY' --at 2" "torch=wall
 SIZES="1e3 1e5 1e6 1e7"
 for e in 'sum(tanh(x)**2)' "sum($POLY)"; do
     WL="value+grad $e, float32"
-    for s in $SIZES; do case_ "$WL" $s s torch bytes $(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }'); done
+    for s in $SIZES; do case_ "$WL" $s s torch bytes "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
     alternate "$WL" "ours=$B/bench_autograd grad '$e' $SIZES" "torch=$PY bench/ref_torch.py grad '$e' $SIZES"
 done
 WL="vmap-like: grad of sum(sin(x)*x**2) at 1e6 points"
@@ -192,6 +192,7 @@ add_case 4096x1+1x4096 $OUT/col.npy $OUT/row.npy $((4 * 4096 * 4096 + 8 * 4096))
 # ---- the table and results.json ----
 floors
 rec M load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+rm -f $OUT/C.npy $OUT/C_np.npy $OUT/C_pt.npy $OUT/c.npy $OUT/c_np.npy $OUT/c_pt.npy # outputs, 250 MB
 [ -f $OUT/results.json ] && mv $OUT/results.json $OUT/results.prev.json
 { grep -v '^T' "$RAW"; grep '^T' "$RAW" | sort -t$'\t' -k5,5g; } | awk -f bench/report.awk -v json=$OUT/results.json
 if grep -q '^F' "$RAW"; then note "some commands failed (F lines in $RAW)"; exit 1; fi

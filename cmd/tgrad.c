@@ -401,8 +401,10 @@ static int run_lines(tg_program *prog, const options *o)
 {
     tg_env fixed = {0};
     int status = 0;
-    if (bind_inputs(prog, &fixed, o) != TG_OK)
+    if (bind_inputs(prog, &fixed, o) != TG_OK) {
+        tg_env_free(&fixed);
         return tg_cli_fail(TOOL);
+    }
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;

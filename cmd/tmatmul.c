@@ -70,7 +70,7 @@ static int run(const options *o)
     /* the leaves, whose gradients are printed (a itself, or a's base for --ta) */
     leaf_a = tg_ref(o->ta ? a->in[0] : a);
     leaf_b = tg_ref(o->tb ? b->in[0] : b);
-    int64_t n = a->ndim > 1 ? a->shape[a->ndim - 2] : 1, k = a->shape[a->ndim - 1];
+    int64_t n = a->ndim > 1 ? a->shape[a->ndim - 2] : 1, k = a->ndim ? a->shape[a->ndim - 1] : 1;
     int64_t m = b->ndim > 1 ? b->shape[b->ndim - 1] : 1;
     double t0 = tg_now();
     c = tg_matmul(tg_ref(a), tg_ref(b));

@@ -160,8 +160,12 @@ tg_status tg_explain(tg_tensor *value, tg_tensor *grad_output, tg_tensor **input
     tg_backward_hook_data = &c;
     if (value->requires_grad && n > 0)
         st = tg_grad(value, grad_output, inputs, n, false, grads);
-    else
+    else { /* nothing depends on the variables (or the result is bool): zero */
         tg_release(grad_output);
+        for (int i = 0; i < n && st == TG_OK; i++)
+            if (!(grads[i] = tg_zeros_like(inputs[i])))
+                st = tg_errcode();
+    }
     tg_backward_hook = old_hook;
     tg_backward_hook_data = old_data;
     fclose(mem);

@@ -78,12 +78,16 @@ tg_status tg_shape_check(int ndim, const int64_t *shape, int64_t *numel)
     return TG_OK;
 }
 
+/* Row-major strides, a size 0 counting as 1 (as PyTorch does).  A shape
+ * with no elements may have dims whose product overflows: such strides are
+ * never used to reach an element, so they saturate instead. */
 void tg_set_contiguous_strides(tg_tensor *t)
 {
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         t->stride[i] = s;
-        s *= t->shape[i] ? t->shape[i] : 1;
+        if (tg_mul_overflows(s, t->shape[i] ? t->shape[i] : 1, &s))
+            s = INT64_MAX;
     }
 }
 
@@ -236,6 +240,8 @@ tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt)
 
 bool tg_is_contiguous(const tg_tensor *t)
 {
+    if (t->numel == 0)
+        return true; /* nothing to lay out */
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->stride[i] != s)

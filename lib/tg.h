@@ -51,6 +51,7 @@
 #define TG_MAX_JSON_DEPTH 64         /* nesting of JSON arrays/objects */
 #define TG_MAX_EXPR_DEPTH 200        /* nesting of an expression */
 #define TG_MAX_INPUT_BYTES (INT64_C(1) << 34) /* 16 GiB: one input file */
+#define TG_MAX_DERIVATIVE_NODES 200000  /* graph of an n-th derivative */
 
 /* ---- Errors ---- */
 typedef enum {

@@ -82,6 +82,11 @@ tg_status tg_jacobian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **jac)
 {
     for (int i = 0; i < n; i++)
         jac[i] = NULL;
+    if (!tg_dtype_is_float(y->dtype)) {
+        char s[256];
+        return tg_error(TG_EINPUT, "the result is %s of shape %s: only a floating-point result has a "
+                        "Jacobian", tg_dtype_name(y->dtype), tg_shape_str(y, s, sizeof s));
+    }
     int64_t m = y->numel;
     tg_tensor **rows = tg_calloc((size_t)(m ? m : 1) * (size_t)(n ? n : 1), sizeof *rows);
     if (!rows)
@@ -173,6 +178,19 @@ tg_tensor *tg_nth_derivative(tg_tensor *y, tg_tensor *x, int order)
         tg_status st = tg_grad(d, NULL, &x, 1, k + 1 < order, &next);
         tg_release(d);
         d = st == TG_OK ? next : NULL;
+        /* each order can double the graph (x**x): stop before it explodes */
+        tg_graph g;
+        if (d && k + 1 < order && tg_graph_collect(d, &g) == TG_OK) {
+            int nodes = g.n;
+            tg_graph_free(&g);
+            if (nodes > TG_MAX_DERIVATIVE_NODES) {
+                tg_error(TG_EINPUT, "--order: the graph of derivative %d already has %d nodes (the "
+                         "limit is %d; each order can double it): ask for a lower order", k + 1, nodes,
+                         TG_MAX_DERIVATIVE_NODES);
+                tg_release(d);
+                return NULL;
+            }
+        }
     }
     return d;
 }

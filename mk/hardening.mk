@@ -133,8 +133,10 @@ FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 #       `tgrad 'x > 2' --explain --at 3`;
 #   --l (--lines): the --at values leak when one of them is malformed;
 #   --or (--order): the graph of the n-th derivative grows exponentially,
-#       `tgrad 'tanh(x)' --at 0.5 --order 20` runs out of memory.
-FUZZ_CLI_REFUSE ?= --e,--l,--or
+#       `tgrad 'tanh(x)' --at 0.5 --order 20` runs out of memory;
+#   --j (--jacobian): a heap overflow when the result is not float,
+#       `tgrad 'x > 1' --at '[1,2]' --jacobian` (lib/transforms.c).
+FUZZ_CLI_REFUSE ?= --e,--l,--or,--j
 FUZZ_ENV := FUZZ_CLI_REFUSE=$(FUZZ_CLI_REFUSE) ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/known-bugs.supp
 

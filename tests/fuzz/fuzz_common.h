@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FUZZ_MAX_ALLOC ((size_t)1 << 20) /* bytes in one allocation */
+#define FUZZ_MAX_ALLOC ((size_t)256 << 10) /* bytes in one allocation */
 
 /* Once per process: standard output to /dev/null, one BLAS thread;
  * sanitizer reports to a copy of standard error (see fuzz_quiet). */

@@ -51,8 +51,8 @@ static void release_all(tg_tensor **t, int n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > MAX_INPUT)
-        return -1; /* not added to the corpus */
+    if (size > MAX_INPUT || memchr(data, 0, size))
+        return -1; /* not added to the corpus (a NUL would end the text) */
     fuzz_init();
     fuzz_reset();
     char *src = fuzz_strndup(data, size);
