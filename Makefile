@@ -4,8 +4,8 @@ DESTDIR ?=
 CC ?= cc
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -MMD -MP -Ilib -I/usr/include/cjson -fopenmp
-LDLIBS += -lcjson -lopenblas -lmvec -lm -ldl -fopenmp
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -MMD -MP -Ilib -I/usr/include/cjson -pthread
+LDLIBS += -lcjson -lopenblas -lmvec -lm -ldl -pthread
 SHELL := /bin/bash
 
 # CUDA is optional: found through $(shell command -v), never $(which ...)

@@ -1,5 +1,6 @@
 /* alloc.c -- the checked allocator, with a failure-injection hook for tests. */
 #include "tg.h"
+#include <malloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -98,8 +99,22 @@ void tg_alloc_trim(void)
     ncache = 0;
 }
 
+/* glibc gives blocks above 128 KiB back to the kernel when freed, so each
+ * op's output of a mid-size tensor page-faults again: keep them in the heap
+ * (up to glibc's 32 MiB mmap ceiling; larger ones go through the cache). */
+static void tune_malloc(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 void *tg_malloc(size_t n)
 {
+    tune_malloc();
     if (n >= LARGE && !should_fail()) {
         void *p = cache_take(n);
         if (p)

@@ -275,6 +275,41 @@ static double block_sum(const void *p, int64_t stride, int64_t len, tg_dtype dt)
     return (a0 + a1) + (a2 + a3);
 }
 
+typedef struct {
+    const fused *F;
+    const stream *S;
+    char *const *dest;
+    double *partial;
+    tg_tensor *out, **grads;
+    int nvars;
+    int64_t n;
+    char **regs; /* per thread: registers, then pointers, then strides */
+} block_job;
+
+/* one block through all the registers; its sum or its values, and the
+ * gradients, go to the outputs */
+static void run_one_block(int64_t b, void *ctx, int tid)
+{
+    const block_job *J = ctx;
+    const fused *F = J->F;
+    char *regs = J->regs[tid];
+    const void **ptr = (const void **)(regs + (size_t)F->n * TG_FUSE_BLOCK * 8);
+    int64_t *stride = (int64_t *)(ptr + F->n);
+    int64_t start = b * TG_FUSE_BLOCK, len = J->n - start < TG_FUSE_BLOCK ? J->n - start : TG_FUSE_BLOCK;
+    run_block(F, J->S, regs, ptr, stride, J->dest, start, len);
+    const reg *V = &F->r[F->value_reg];
+    int vi = F->value_reg;
+    if (F->sum_root)
+        J->partial[b] = block_sum(ptr[vi], stride[vi], len, V->dtype);
+    else if (!(J->dest[vi] && V->kind == R_OP))
+        store(J->out, start, len, ptr[vi], stride[vi]);
+    for (int i = 0; i < J->nvars; i++) {
+        int gi = F->grad_reg[i];
+        if (gi >= 0 && !(J->dest[gi] && F->r[gi].kind == R_OP))
+            store(J->grads[i], start, len, ptr[gi], stride[gi]);
+    }
+}
+
 tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
                            tg_tensor **grads)
 {
@@ -380,37 +415,21 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
                 dest[F.grad_reg[i]] = tg_data(grads[i]);
         if (dest && !F.sum_root && F.r[F.value_reg].dtype == out->dtype)
             dest[F.value_reg] = tg_data(out);
-#pragma omp parallel if (dest)
-        {
-            char *regs = malloc((size_t)F.n * TG_FUSE_BLOCK * 8);
-            const void **ptr = malloc((size_t)F.n * sizeof *ptr);
-            int64_t *stride = malloc((size_t)F.n * sizeof *stride);
-            if (!regs || !ptr || !stride) {
-#pragma omp atomic write
-                nomem = true;
-            }
-#pragma omp for schedule(dynamic, 8)
-            for (int64_t b = 0; b < nblocks; b++) {
-                if (!regs || !ptr || !stride || !dest)
-                    continue;
-                int64_t start = b * B, len = n - start < B ? n - start : B;
-                run_block(&F, S, regs, ptr, stride, dest, start, len);
-                const reg *V = &F.r[F.value_reg];
-                int vi = F.value_reg;
-                if (F.sum_root)
-                    partial[b] = block_sum(ptr[vi], stride[vi], len, V->dtype);
-                else if (!(dest[vi] && V->kind == R_OP))
-                    store(out, start, len, ptr[vi], stride[vi]);
-                for (int i = 0; i < nvars; i++) {
-                    int gi = F.grad_reg[i];
-                    if (gi >= 0 && !(dest[gi] && F.r[gi].kind == R_OP))
-                        store(grads[i], start, len, ptr[gi], stride[gi]);
-                }
-            }
-            free(regs);
-            free(ptr);
-            free(stride);
+        /* scratch registers per thread */
+        int nt = tg_threads();
+        char **regs = tg_calloc((size_t)nt, sizeof *regs);
+        for (int t = 0; regs && t < nt && !nomem; t++)
+            nomem = !(regs[t] = tg_malloc((size_t)F.n * (TG_FUSE_BLOCK * 8 + sizeof(void *) + sizeof(int64_t))));
+        if (!regs || nomem || !dest) {
+            tg_error_clear();
+            nomem = true;
+        } else {
+            block_job J = {&F, S, dest, partial, out, grads, nvars, n, regs};
+            tg_parallel_for(nblocks, run_one_block, &J);
         }
+        for (int t = 0; regs && t < nt; t++)
+            tg_free(regs[t]);
+        tg_free(regs);
         if (nomem)
             st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
         tg_free(dest);

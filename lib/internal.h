@@ -66,6 +66,14 @@ int64_t tg_norm_dim(int64_t d, int ndim, const char *op, tg_status *st);
 typedef void (*tg_kernel_fn)(int64_t n, void *out, const void *const *in,
                              const int64_t *stride, const tg_attrs *a);
 void tg_loop(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a);
+/* threads.c: runs fn(i, ctx, tid) for i < items on the pool (tid <
+ * tg_threads() names the thread, for scratch space) and returns when all
+ * are done. */
+typedef void (*tg_task_fn)(int64_t item, void *ctx, int tid);
+void tg_parallel_for(int64_t items, tg_task_fn fn, void *ctx);
+int tg_threads(void);
+/* heavy: worth several threads (math functions), see loop.c */
+void tg_loop_ex(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a, bool heavy);
 
 /* kernel tables, indexed by op and dtype of the computation; an empty slot
  * means "not supported for that dtype". */

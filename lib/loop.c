@@ -10,7 +10,45 @@
 
 #define MAXIN 3
 
-void tg_loop(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a)
+#define CHUNK 16384
+
+typedef struct {
+    tg_kernel_fn k;
+    const tg_attrs *a;
+    int nin, m;
+    int64_t shape[TG_MAX_DIMS + 1], ost[TG_MAX_DIMS + 1], st[MAXIN][TG_MAX_DIMS + 1];
+    size_t osz, isz[MAXIN];
+    const char *base[MAXIN];
+    char *obase;
+    int64_t inner, nchunk;
+} loop_job;
+
+/* one work item: chunk (w % nchunk) of the inner run at outer index w / nchunk */
+static void run_item(int64_t w, void *ctx, int tid)
+{
+    const loop_job *J = ctx;
+    (void)tid;
+    int64_t it = w / J->nchunk, start = (w % J->nchunk) * CHUNK;
+    int64_t len = J->inner - start < CHUNK ? J->inner - start : CHUNK;
+    int64_t ooff = start * J->ost[J->m - 1], ioff[MAXIN], istride[MAXIN];
+    for (int j = 0; j < J->nin; j++) {
+        istride[j] = J->st[j][J->m - 1];
+        ioff[j] = start * istride[j];
+    }
+    for (int d = J->m - 2; d >= 0; d--) {
+        int64_t id = it % J->shape[d];
+        it /= J->shape[d];
+        ooff += id * J->ost[d];
+        for (int j = 0; j < J->nin; j++)
+            ioff[j] += id * J->st[j][d];
+    }
+    const void *ip[MAXIN];
+    for (int j = 0; j < J->nin; j++)
+        ip[j] = J->base[j] + ioff[j] * (int64_t)J->isz[j];
+    J->k(len, J->obase + ooff * (int64_t)J->osz, ip, istride, J->a);
+}
+
+void tg_loop_ex(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a, bool heavy)
 {
     int nd = out->ndim;
     int64_t shape[TG_MAX_DIMS + 1], st[MAXIN][TG_MAX_DIMS + 1], ost[TG_MAX_DIMS + 1];
@@ -57,17 +95,15 @@ void tg_loop(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_a
         m = 1;
     }
 
-    size_t osz = tg_dtype_size(out->dtype);
-    size_t isz[MAXIN];
-    const char *base[MAXIN];
+    loop_job J = {.k = k, .a = a, .nin = nin, .m = m, .osz = tg_dtype_size(out->dtype), .obase = tg_data(out)};
+    memcpy(J.shape, shape, sizeof shape);
+    memcpy(J.ost, ost, sizeof ost);
+    memcpy(J.st, st, sizeof st);
     for (int j = 0; j < nin; j++) {
-        isz[j] = tg_dtype_size(in[j]->dtype);
-        base[j] = tg_data(in[j]);
+        J.isz[j] = tg_dtype_size(in[j]->dtype);
+        J.base[j] = tg_data(in[j]);
     }
-    char *obase = tg_data(out);
-    int64_t inner = shape[m - 1], istride[MAXIN];
-    for (int j = 0; j < nin; j++)
-        istride[j] = st[j][m - 1];
+    J.inner = shape[m - 1];
 
     /* Work items: the outer index times chunks of the inner run, so that
      * large tensors use every core whether their extent is in the outer
@@ -76,29 +112,19 @@ void tg_loop(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_a
     int64_t outer = 1;
     for (int d = 0; d < m - 1; d++)
         outer *= shape[d];
-    const int64_t chunk = 16384;
-    int64_t nchunk = (inner + chunk - 1) / chunk;
-    int64_t items = outer * nchunk;
-    bool parallel = out->numel >= 65536 && items > 1;
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int64_t w = 0; w < items; w++) {
-        int64_t it = w / nchunk, start = (w % nchunk) * chunk;
-        int64_t len = inner - start < chunk ? inner - start : chunk;
-        int64_t ooff = start, ioff[MAXIN];
-        for (int j = 0; j < nin; j++)
-            ioff[j] = start * istride[j];
-        ooff = start * ost[m - 1];
-        for (int d = m - 2, rem = 0; d >= 0; d--) {
-            int64_t id = it % shape[d];
-            it /= shape[d];
-            ooff += id * ost[d];
-            for (int j = 0; j < nin; j++)
-                ioff[j] += id * st[j][d];
-            (void)rem;
-        }
-        const void *ip[MAXIN];
-        for (int j = 0; j < nin; j++)
-            ip[j] = base[j] + ioff[j] * (int64_t)isz[j];
-        k(len, obase + ooff * (int64_t)osz, ip, istride, a);
-    }
+    J.nchunk = (J.inner + CHUNK - 1) / CHUNK;
+    int64_t items = outer * J.nchunk;
+    /* Threads pay off for the math functions; the cheap ops (add, mul,
+     * where, copies) are bound by memory bandwidth, which a second thread
+     * does not add on machines like these. */
+    if (heavy && out->numel >= 65536 && items > 1)
+        tg_parallel_for(items, run_item, &J);
+    else
+        for (int64_t w = 0; w < items; w++)
+            run_item(w, &J, 0);
+}
+
+void tg_loop(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a)
+{
+    tg_loop_ex(out, nin, in, k, a, false);
 }

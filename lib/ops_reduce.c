@@ -98,6 +98,21 @@ enum { R_SUM, R_MAX, R_MIN };
 SUM_BLOCK(float)
 SUM_BLOCK(double)
 
+typedef struct {
+    const tg_tensor *x;
+    double *part;
+} sum_job;
+
+static void sum_item(int64_t b, void *ctx, int tid)
+{
+    const sum_job *J = ctx;
+    (void)tid;
+    const void *base = tg_data(J->x);
+    int64_t n = J->x->numel - b * BLOCK < BLOCK ? J->x->numel - b * BLOCK : BLOCK;
+    J->part[b] = J->x->dtype == TG_FLOAT32 ? sum_block_float((const float *)base + b * BLOCK, n)
+                                           : sum_block_double((const double *)base + b * BLOCK, n);
+}
+
 static bool reduce_all_contiguous(int kind, const tg_tensor *x, tg_tensor *out)
 {
     if (kind != 0 || !tg_dtype_is_float(x->dtype) || !tg_is_contiguous(x) || x->numel < 2 * BLOCK)
@@ -108,13 +123,13 @@ static bool reduce_all_contiguous(int kind, const tg_tensor *x, tg_tensor *out)
         tg_error_clear(); /* the serial path needs no buffer this size */
         return false;
     }
-    const void *base = tg_data(x);
-#pragma omp parallel for schedule(dynamic, 4)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t n = x->numel - b * BLOCK < BLOCK ? x->numel - b * BLOCK : BLOCK;
-        part[b] = x->dtype == TG_FLOAT32 ? sum_block_float((const float *)base + b * BLOCK, n)
-                                         : sum_block_double((const double *)base + b * BLOCK, n);
-    }
+    sum_job J = {x, part};
+    /* a sum reads each element once: threads only for large ones */
+    if (x->numel >= (1 << 20))
+        tg_parallel_for(nb, sum_item, &J);
+    else
+        for (int64_t b = 0; b < nb; b++)
+            sum_item(b, &J, 0);
     double s = 0;
     for (int64_t b = 0; b < nb; b++)
         s += part[b];

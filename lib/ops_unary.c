@@ -15,7 +15,8 @@ tg_status op_fwd_map(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     if (!k)
         return tg_error(TG_EINPUT, "%s is not supported for %s tensors", tg_ops[op].name,
                         tg_dtype_name(dt));
-    tg_loop(out, n, in, k, a);
+    /* the float functions (exp, tanh, ...) and pow are compute-bound */
+    tg_loop_ex(out, n, in, k, a, (tg_ops[op].flags & TG_F_FLOAT) || op == TG_OP_POW);
     return TG_OK;
 }
 
