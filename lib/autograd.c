@@ -61,6 +61,8 @@ static tg_status topo_order(tg_tensor *root, vec *order)
         stack.n--;
         if (!vec_push(order, t))
             st = TG_ERESOURCE;
+        else
+            tg_ref(t); /* the order holds each node while the pass runs */
     }
     tg_free(next);
     tg_free(stack.v);
@@ -187,16 +189,32 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
                 tg_release(gin[i]);
         }
         tg_release(gt);
-        if (!retain_graph)
+        if (!retain_graph) {
+            /* without retain_graph a node's inputs are let go once its
+             * backward has run: intermediates nobody else holds are freed
+             * during the pass, not after it (peak memory) */
             t->graph_freed = true;
+            for (int i = 0; i < t->nin; i++) {
+                tg_release(t->in[i]);
+                t->in[i] = NULL;
+            }
+            t->nin = 0;
+            t->pending = 0;
+            order.v[k] = NULL;
+            tg_release(t);
+        }
     }
     tg_set_grad_enabled(old);
     tg_set_vmap(old_vmap);
     for (size_t k = 0; k < order.n; k++) {
+        if (!order.v[k])
+            continue;
         tg_release(order.v[k]->grad_acc);
         order.v[k]->grad_acc = NULL;
         order.v[k]->pending = 0;
     }
+    for (size_t k = order.n; k-- > 0;)
+        tg_release(order.v[k]);
     tg_free(order.v);
     return st;
 }

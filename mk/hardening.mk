@@ -114,9 +114,8 @@ FUZZ_JOBS ?= 1
 # UB checks are recoverable here only so that tests/fuzz/known-bugs.supp can
 # silence bugs already reported (halt_on_error=1 stops at any other).
 FUZZ_CFLAGS := $(H_WARN) -O1 -g $(H_SAN) -fsanitize-recover=undefined -fsanitize=fuzzer-no-link -DTG_FUZZ -MMD -MP
-# The harnesses cap allocations (a small machine) by wrapping the allocator
-# (see tests/fuzz/fuzz_common.h for the other wrapped functions).
-FUZZ_WRAP := -Wl,--wrap=tg_malloc,--wrap=tg_calloc,--wrap=tg_realloc,--wrap=tg_json_write
+# The harnesses cap allocations (a small machine) by wrapping the allocator.
+FUZZ_WRAP := -Wl,--wrap=tg_malloc,--wrap=tg_calloc,--wrap=tg_realloc
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(FUZZ_DIR)/lib/%.o)
 FUZZ_CMD_OBJ := $(FUZZ_DIR)/cmd/tgrad.o $(FUZZ_DIR)/cmd/tmatmul.o $(FUZZ_DIR)/cmd/tbroadcast.o
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
@@ -128,15 +127,10 @@ FUZZ_MAXLEN_npy := 4096
 FUZZ_MAXLEN_cli := 512
 FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 # Arguments fuzz_cli refuses until a known bug is fixed (prefixes, comma-
-# separated; the reproducers are in tests/fuzz/known-bugs/):
-#   --e (--explain): a NULL dereference when the result has no gradient,
-#       `tgrad 'x > 2' --explain --at 3`;
-#   --l (--lines): the --at values leak when one of them is malformed;
-#   --or (--order): the graph of the n-th derivative grows exponentially,
-#       `tgrad 'tanh(x)' --at 0.5 --order 20` runs out of memory;
-#   --j (--jacobian): a heap overflow when the result is not float,
-#       `tgrad 'x > 1' --at '[1,2]' --jacobian` (lib/transforms.c).
-FUZZ_CLI_REFUSE ?= --e,--l,--or,--j
+# separated, e.g. --e for --explain; the reproducers go to
+# tests/fuzz/known-bugs/).  Empty: --explain, --lines, --order and
+# --jacobian were refused here until their bugs were fixed.
+FUZZ_CLI_REFUSE ?=
 FUZZ_ENV := FUZZ_CLI_REFUSE=$(FUZZ_CLI_REFUSE) ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/known-bugs.supp
 
@@ -191,7 +185,7 @@ fuzz-regress: fuzz-build
 # without the workarounds: "fixed" means its input can join the corpus
 fuzz-known: fuzz-build
 	@st=0; for t in $(FUZZ_TARGETS); do for f in tests/fuzz/known-bugs/$$t/*; do [ -f "$$f" ] || continue; \
-	  if FUZZ_NO_WORKAROUNDS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	     timeout 60 ./$(FUZZ_DIR)/fuzz_$$t -timeout=20 $(CURDIR)/$$f </dev/null >$(FUZZ_DIR)/known.log 2>&1; \
 	  then echo "fixed:   $$f (move it to tests/fuzz/corpus/$$t/)"; \
 	  else st=1; echo "failing: $$f: $$(grep -Eo 'fuzz: .*|ERROR: LeakSanitizer: [a-z ]+|SUMMARY: [A-Za-z]+: [a-z-]+( on)?|ERROR: libFuzzer: [a-z-]+|runtime error: .*' $(FUZZ_DIR)/known.log | head -1 | cut -c1-110)"; fi; \

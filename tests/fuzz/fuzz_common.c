@@ -30,29 +30,6 @@ void *__wrap_tg_calloc(size_t count, size_t size)
 
 void *__wrap_tg_realloc(void *p, size_t n) { return n > FUZZ_MAX_ALLOC ? refuse(n) : __real_tg_realloc(p, n); }
 
-/* ---- tg_json_write: a known issue worked around ----
- * An empty tensor with large leading dimensions, such as ones(100000,100000,0),
- * is written as 10^10 nested "[]": gigabytes of output from a tiny input,
- * which would stop the fuzzers with a timeout.  Reported; until it is
- * settled such a tensor is written as [] here (not with FUZZ_NO_WORKAROUNDS
- * set, as `make fuzz-known` does). */
-tg_status __real_tg_json_write(FILE *f, const tg_tensor *t);
-
-tg_status __wrap_tg_json_write(FILE *f, const tg_tensor *t)
-{
-    static int workaround = -1;
-    if (workaround < 0)
-        workaround = !getenv("FUZZ_NO_WORKAROUNDS");
-    if (workaround && t && t->numel == 0) {
-        int64_t brackets = 1;
-        for (int i = 0; i < t->ndim && t->shape[i] && brackets <= (1 << 20); i++)
-            brackets *= t->shape[i];
-        if (brackets > (1 << 20))
-            return fputs("[]", f) < 0 ? TG_ERESOURCE : TG_OK;
-    }
-    return __real_tg_json_write(f, t);
-}
-
 /* ---- set-up ---- */
 static FILE *devnull;
 static int diag_fd = -1, null_fd = -1;

@@ -2,11 +2,11 @@
  *
  * The harnesses are built with clang -fsanitize=fuzzer,address,undefined
  * from the library's sources (mk/hardening.mk, `make fuzz`), linked with
- * -Wl,--wrap for tg_malloc, tg_calloc, tg_realloc (fuzz_common.c caps one
+ * -Wl,--wrap for tg_malloc, tg_calloc and tg_realloc (fuzz_common.c caps one
  * allocation at FUZZ_MAX_ALLOC bytes, as a machine with little memory
  * would, so that inputs such as zeros(100000,10000) fail quickly with the
  * library's own out-of-memory error instead of tripping libFuzzer's
- * malloc limit) and tg_json_write (a workaround: see fuzz_common.c). */
+ * malloc limit). */
 #ifndef FUZZ_COMMON_H
 #define FUZZ_COMMON_H
 #include "tg.h"
