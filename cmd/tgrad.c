@@ -162,6 +162,15 @@ static tg_status bind_inputs(tg_program *prog, tg_env *env, const options *o)
         } else if (nfree == 1) {
             name = free_names[0];
         } else if (nfree == 0) {
+            /* an error in the expression itself (exp() say) comes first */
+            tg_env none = {0};
+            bool old = tg_set_grad_enabled(false);
+            tg_tensor *v = tg_program_eval(prog, &none);
+            tg_set_grad_enabled(old);
+            tg_env_free(&none);
+            if (!v)
+                return tg_errcode();
+            tg_release(v);
             return tg_error(TG_EUSAGE, "--at %.40s: the expression has no variables to give a value to", a);
         } else {
             return tg_error(TG_EUSAGE, "--at %.40s: the expression has %d variables (%s, %s%s): give "

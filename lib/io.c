@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -176,6 +177,24 @@ tg_tensor *tg_load_arg(const char *arg, int dtype_hint, int *requires_grad)
     } else if (!is_stdin && !path_exists(arg) && only_space(arg, strlen(arg))) {
         tg_error(TG_EINPUT, EMPTY_INPUT " (the argument is empty)");
         return NULL;
+    }
+    if (!is_stdin) {
+        /* a large regular file is mapped, not read into a buffer first: the
+         * data is then copied once, from the page cache into the tensor */
+        int fd = open(arg, O_RDONLY);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (1 << 20) &&
+            st.st_size <= TG_MAX_INPUT_BYTES) {
+            void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+            close(fd);
+            if (map != MAP_FAILED) {
+                madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+                tg_tensor *t = load_bytes(map, (size_t)st.st_size, dtype_hint, requires_grad, arg);
+                munmap(map, (size_t)st.st_size);
+                return t;
+            }
+        } else if (fd >= 0)
+            close(fd);
     }
     size_t len;
     char *buf = tg_read_file(arg, &len);
