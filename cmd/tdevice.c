@@ -46,7 +46,7 @@ int main(int argc, char **argv)
             if (optopt)
                 tg_error(TG_EUSAGE, "unknown option '-%c' (see tdevice --help)", optopt);
             else
-                tg_error(TG_EUSAGE, "unknown option '%s' (see tdevice --help)", argv[optind - 1]);
+                tg_error(TG_EUSAGE, "unknown option '%.60s' (see tdevice --help)", argv[optind - 1]);
             return tg_cli_fail(TOOL);
         }
     }

@@ -759,6 +759,7 @@ int main(int argc, char **argv)
     tg_device dev;
     if (tg_device_from_env() != TG_OK)
         return tg_cli_fail(TOOL);
+    tg_cli_letter_operands = true;
     argv = tg_cli_operands_last(argc, argv, ":o:f:h", longopts, &argc);
     while ((c = getopt_long(argc, argv, ":o:f:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -848,7 +849,7 @@ int main(int argc, char **argv)
             if (optopt)
                 tg_error(TG_EUSAGE, "unknown option '-%c' (see tgrad --help)", optopt);
             else
-                tg_error(TG_EUSAGE, "unknown option '%s' (see tgrad --help)", argv[optind - 1]);
+                tg_error(TG_EUSAGE, "unknown option '%.60s' (see tgrad --help)", argv[optind - 1]);
             return tg_cli_fail(TOOL);
         }
     }
@@ -896,7 +897,8 @@ int main(int argc, char **argv)
         if (!text)
             return tg_cli_fail(TOOL);
         if (strlen(text) != len) {
-            tg_error(TG_EINPUT, "%s: the expression file contains a NUL byte", o.file);
+            tg_free(text);
+            tg_error(TG_EINPUT, "%.200s: the expression file contains a NUL byte", o.file);
             return tg_cli_fail(TOOL);
         }
         o.expr = text;

@@ -177,7 +177,7 @@ int main(int argc, char **argv)
             if (optopt)
                 tg_error(TG_EUSAGE, "unknown option '-%c' (see tmatmul --help)", optopt);
             else
-                tg_error(TG_EUSAGE, "unknown option '%s' (see tmatmul --help)", argv[optind - 1]);
+                tg_error(TG_EUSAGE, "unknown option '%.60s' (see tmatmul --help)", argv[optind - 1]);
             return tg_cli_fail(TOOL);
         }
     }

@@ -73,7 +73,12 @@ double tg_now(void)
  * the options (with their arguments) first, then "--", then every operand,
  * where an argument starting with '-' counts as an option only if its
  * letter is one of shortopts or it is a known --long option. */
+#include <ctype.h>
 #include <getopt.h>
+/* tgrad's operands are expressions, which may start with -x; the other
+ * tools' operands are tensors, so a -letter there is an option */
+bool tg_cli_letter_operands;
+
 char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
                             const struct option *longopts, int *new_argc)
 {
@@ -107,6 +112,10 @@ char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
             continue;
         }
         const char *sp = a[0] == '-' && a[1] && a[1] != ':' ? strchr(shortopts, a[1]) : NULL;
+        if (!sp && a[0] == '-' && isalpha((unsigned char)a[1]) && !tg_cli_letter_operands) {
+            out[n++] = argv[i]; /* -z: an unknown option, for getopt to report */
+            continue;
+        }
         if (sp) {
             out[n++] = argv[i];
             if (sp[1] == ':' && !a[2]) {

@@ -89,9 +89,13 @@ FUN(softplus, x > 20.0f ? x : log1pf(expf(x)), x > 20.0 ? x : log1p(exp(x)))
 /* unary on every numeric dtype (relu and max/min propagate NaN as PyTorch) */
 #define NUN(op, EXPR) UNARY(op##_f32, float, float, EXPR) UNARY(op##_f64, double, double, EXPR) \
     UNARY(op##_i64, int64_t, int64_t, EXPR)
-NUN(neg, -x)
+/* int64 negation wraps (INT64_MIN stays INT64_MIN, as in PyTorch): in
+ * uint64, since signed overflow is undefined in C */
+UNARY(neg_f32, float, float, -x) UNARY(neg_f64, double, double, -x)
+UNARY(neg_i64, int64_t, int64_t, (int64_t)(0 - (uint64_t)x))
 NUN(relu, (x > 0 || x != x) ? x : 0)
-NUN(abs, x < 0 ? -x : x)
+UNARY(abs_f32, float, float, x < 0 ? -x : x) UNARY(abs_f64, double, double, x < 0 ? -x : x)
+UNARY(abs_i64, int64_t, int64_t, x < 0 ? (int64_t)(0 - (uint64_t)x) : x)
 NUN(sign, (x != x) ? x : (__typeof__(x))((x > 0) - (x < 0)))
 /* min first, then max: with min > max every element becomes max, as in
  * PyTorch */
