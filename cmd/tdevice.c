@@ -39,15 +39,8 @@ int main(int argc, char **argv)
         case O_VERSION: printf("tdevice %s\n", TG_VERSION); return 0;
         case 'h':
         case O_HELP: fputs(usage, stdout); return 0;
-        case ':':
-            tg_error(TG_EUSAGE, "option %s needs an argument (see tdevice --help)", argv[optind - 1]);
-            return tg_cli_fail(TOOL);
-        default:
-            if (optopt)
-                tg_error(TG_EUSAGE, "unknown option '-%c' (see tdevice --help)", optopt);
-            else
-                tg_error(TG_EUSAGE, "unknown option '%.60s' (see tdevice --help)", argv[optind - 1]);
-            return tg_cli_fail(TOOL);
+        default: /* ':' or '?' */
+            return tg_cli_bad_option(TOOL, c, argv);
         }
     }
     if (optind < argc) {

@@ -364,6 +364,18 @@ static tg_status write_out_dir(const char *dir, const tg_tensor *value, const ch
     return TG_OK;
 }
 
+/* --graph dot|json of the graph that leads to value */
+static tg_status write_graph(tg_tensor *value, const options *o)
+{
+    tg_graph g;
+    if (tg_graph_collect(value, &g) != TG_OK)
+        return tg_errcode();
+    tg_status st = !strcmp(o->graph, "dot") ? tg_graph_write_dot(stdout, &g, o->graph_values)
+                                            : tg_graph_write_json(stdout, &g, o->graph_values);
+    tg_graph_free(&g);
+    return st == TG_OK ? tg_cli_finish_output() : st;
+}
+
 static bool all_finite(const tg_tensor *t)
 {
     if (!t || !tg_dtype_is_float(t->dtype))
@@ -617,13 +629,7 @@ static int run(const options *o)
             if (tg_backward(value, NULL, true, false) != TG_OK)
                 goto fail;
         }
-        tg_graph g;
-        if (tg_graph_collect(value, &g) != TG_OK)
-            goto fail;
-        tg_status st = !strcmp(o->graph, "dot") ? tg_graph_write_dot(stdout, &g, o->graph_values)
-                                                : tg_graph_write_json(stdout, &g, o->graph_values);
-        tg_graph_free(&g);
-        if (st != TG_OK || tg_cli_finish_output() != TG_OK)
+        if (write_graph(value, o) != TG_OK)
             goto fail;
         goto done;
     }
@@ -664,13 +670,7 @@ static int run(const options *o)
         tg_anomaly_enable(false);
     }
     if (o->graph) {
-        tg_graph g;
-        if (tg_graph_collect(value, &g) != TG_OK)
-            goto fail;
-        tg_status st = !strcmp(o->graph, "dot") ? tg_graph_write_dot(stdout, &g, o->graph_values)
-                                                : tg_graph_write_json(stdout, &g, o->graph_values);
-        tg_graph_free(&g);
-        if (st != TG_OK || tg_cli_finish_output() != TG_OK)
+        if (write_graph(value, o) != TG_OK)
             goto fail;
         goto done;
     }
@@ -842,15 +842,8 @@ int main(int argc, char **argv)
         case O_VERSION: printf("tgrad %s\n", TG_VERSION); return 0;
         case 'h':
         case O_HELP: fputs(usage, stdout); return 0;
-        case ':':
-            tg_error(TG_EUSAGE, "option %s needs an argument (see tgrad --help)", argv[optind - 1]);
-            return tg_cli_fail(TOOL);
-        default:
-            if (optopt)
-                tg_error(TG_EUSAGE, "unknown option '-%c' (see tgrad --help)", optopt);
-            else
-                tg_error(TG_EUSAGE, "unknown option '%.60s' (see tgrad --help)", argv[optind - 1]);
-            return tg_cli_fail(TOOL);
+        default: /* ':' or '?' */
+            return tg_cli_bad_option(TOOL, c, argv);
         }
     }
     if (optind < argc && !o.expr)

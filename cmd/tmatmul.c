@@ -170,15 +170,8 @@ int main(int argc, char **argv)
         case O_VERSION: printf("tmatmul %s\n", TG_VERSION); return 0;
         case 'h':
         case O_HELP: fputs(usage, stdout); return 0;
-        case ':':
-            tg_error(TG_EUSAGE, "option %s needs an argument (see tmatmul --help)", argv[optind - 1]);
-            return tg_cli_fail(TOOL);
-        default:
-            if (optopt)
-                tg_error(TG_EUSAGE, "unknown option '-%c' (see tmatmul --help)", optopt);
-            else
-                tg_error(TG_EUSAGE, "unknown option '%.60s' (see tmatmul --help)", argv[optind - 1]);
-            return tg_cli_fail(TOOL);
+        default: /* ':' or '?' */
+            return tg_cli_bad_option(TOOL, c, argv);
         }
     }
     if (argc - optind != 2) {

@@ -143,3 +143,16 @@ unchanged:
     *new_argc = argc;
     return argv;
 }
+
+/* getopt_long's ':' (missing argument) and '?' (unknown option) answers,
+ * worded alike for every tool; returns the exit status (2). */
+int tg_cli_bad_option(const char *tool, int c, char **argv)
+{
+    if (c == ':')
+        tg_error(TG_EUSAGE, "option %.60s needs an argument (see %s --help)", argv[optind - 1], tool);
+    else if (optopt)
+        tg_error(TG_EUSAGE, "unknown option '-%c' (see %s --help)", optopt, tool);
+    else
+        tg_error(TG_EUSAGE, "unknown option '%.60s' (see %s --help)", argv[optind - 1], tool);
+    return tg_cli_fail(tool);
+}

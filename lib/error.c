@@ -8,15 +8,13 @@ static _Thread_local tg_status err_code = TG_OK;
 static _Thread_local char err_msg[1024];
 static _Thread_local int err_pos = -1;
 
-tg_status tg_error(tg_status code, const char *fmt, ...)
+static tg_status set(int pos, tg_status code, const char *fmt, va_list ap)
 {
     if (err_code != TG_OK) /* keep the first error: it is the root cause */
         return code;
     err_code = code;
-    va_list ap;
-    va_start(ap, fmt);
+    err_pos = pos;
     vsnprintf(err_msg, sizeof err_msg, fmt, ap);
-    va_end(ap);
     /* one line: a message must never break the "TOOL: message" format */
     for (char *p = err_msg; *p; p++)
         if (*p == '\n' || *p == '\r')
@@ -24,20 +22,22 @@ tg_status tg_error(tg_status code, const char *fmt, ...)
     return code;
 }
 
+tg_status tg_error(tg_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set(-1, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 /* As tg_error, and records a position in the expression being evaluated. */
 tg_status tg_error_at(int pos, tg_status code, const char *fmt, ...)
 {
-    if (err_code != TG_OK)
-        return code;
-    err_code = code;
-    err_pos = pos;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    set(pos, code, fmt, ap);
     va_end(ap);
-    for (char *p = err_msg; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
     return code;
 }
 

@@ -499,6 +499,8 @@ tg_status tg_cli_finish_output(void); /* flushes stdout, reports write errors */
 /* argv with the operands moved after "--", so that -x**2 or -5 are operands
  * (see cli.c); the array is malloc'd and lives until exit. */
 struct option;
+/* Reports getopt's ':' or '?' answer as a usage error; returns status 2. */
+int tg_cli_bad_option(const char *tool, int c, char **argv);
 extern bool tg_cli_letter_operands; /* -x is an operand (tgrad's expressions) */
 char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
                             const struct option *longopts, int *new_argc);
