@@ -256,7 +256,6 @@ int main(int argc, char **argv)
     options o = {.op = "add", .dtype = -1};
     opterr = 0;
     int c;
-    tg_device dev;
     tg_dtype dt;
     if (tg_device_from_env() != TG_OK)
         return tg_cli_fail(TOOL);
@@ -277,10 +276,9 @@ int main(int argc, char **argv)
             }
             o.dtype = dt;
             break;
-        case O_DEVICE:
-            if (tg_device_parse(optarg, &dev) != TG_OK)
+        case O_DEVICE: /* matmul through cuBLAS on cuda; the rest on the CPU */
+            if (tg_device_select(optarg) != TG_OK)
                 return tg_cli_fail(TOOL);
-            tg_set_device(dev); /* matmul through cuBLAS on cuda; the rest on the CPU */
             break;
         case 'o': o.out = optarg; break;
         case O_PRETTY: o.pretty = true; break;

@@ -756,7 +756,6 @@ int main(int argc, char **argv)
     opterr = 0;
     int c;
     long seed;
-    tg_device dev;
     if (tg_device_from_env() != TG_OK)
         return tg_cli_fail(TOOL);
     tg_cli_letter_operands = true;
@@ -831,10 +830,9 @@ int main(int argc, char **argv)
                 return tg_cli_fail(TOOL);
             tg_seed((uint64_t)seed);
             break;
-        case O_DEVICE:
-            if (tg_device_parse(optarg, &dev) != TG_OK)
+        case O_DEVICE: /* matmul through cuBLAS on cuda; the rest on the CPU */
+            if (tg_device_select(optarg) != TG_OK)
                 return tg_cli_fail(TOOL);
-            tg_set_device(dev); /* matmul through cuBLAS on cuda; the rest on the CPU */
             break;
         case 'o': o.out = optarg; break;
         case 'f': o.file = optarg; break;

@@ -135,7 +135,6 @@ int main(int argc, char **argv)
     opterr = 0;
     int c;
     long threads;
-    tg_device dev;
     tg_dtype dt;
     if (tg_device_from_env() != TG_OK)
         return tg_cli_fail(TOOL);
@@ -160,10 +159,9 @@ int main(int argc, char **argv)
             tg_blas_set_threads((int)threads);
             break;
         case O_TIME: o.time = true; break;
-        case O_DEVICE:
-            if (tg_device_parse(optarg, &dev) != TG_OK)
+        case O_DEVICE: /* matmul through cuBLAS on cuda; the rest on the CPU */
+            if (tg_device_select(optarg) != TG_OK)
                 return tg_cli_fail(TOOL);
-            tg_set_device(dev); /* products through cuBLAS on cuda */
             break;
         case 'o': o.out = optarg; break;
         case O_PRETTY: o.pretty = true; break;

@@ -38,11 +38,15 @@ tg_device tg_get_device(void) { return current; }
 tg_status tg_device_from_env(void)
 {
     const char *e = getenv("TG_DEVICE");
+    return e && *e ? tg_device_select(e) : TG_OK;
+}
+
+/* --device S: parse and make it the current device */
+tg_status tg_device_select(const char *s)
+{
     tg_device d;
-    if (!e || !*e)
-        return TG_OK;
-    if (tg_device_parse(e, &d) != TG_OK)
-        return tg_errcode();
-    tg_set_device(d);
-    return TG_OK;
+    tg_status st = tg_device_parse(s, &d);
+    if (st == TG_OK)
+        tg_set_device(d);
+    return st;
 }

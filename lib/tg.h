@@ -109,6 +109,8 @@ tg_status tg_device_parse(const char *s, tg_device *out);
 /* The device ops compute on (default cpu).  Tensors stay in host memory;
  * on cuda, matmul runs through cuBLAS and the other ops on the CPU. */
 void tg_set_device(tg_device d);
+/* Parses a --device argument and makes it the current device. */
+tg_status tg_device_select(const char *s);
 /* The default from the environment variable TG_DEVICE (cpu, cuda, auto). */
 tg_status tg_device_from_env(void);
 tg_device tg_get_device(void);
