@@ -127,7 +127,9 @@ FUZZ_MAXLEN_expr := 256
 FUZZ_MAXLEN_json := 4096
 FUZZ_MAXLEN_npy := 4096
 FUZZ_MAXLEN_cli := 512
-FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+# -timeout: some legitimate runs take ~20 s under ASan (tgrad --order stopping
+# at its node limit takes 1 s natively)
+FUZZ_OPTS ?= -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
 # Arguments fuzz_cli refuses until a known bug is fixed (prefixes, comma-
 # separated, e.g. --e for --explain; the reproducers go to
 # tests/fuzz/known-bugs/).  Empty: --explain, --lines, --order and

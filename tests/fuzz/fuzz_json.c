@@ -34,6 +34,13 @@ static bool same_value(const tg_tensor *a, const tg_tensor *b, int64_t i)
 
 static void roundtrip(const tg_tensor *t)
 {
+    /* an empty tensor with large leading dims is megabytes of "[]" (the
+     * writer allows up to 2^24 of them): too slow to go round under ASan */
+    int64_t brackets = 1;
+    for (int i = 0; i < t->ndim && t->shape[i] && brackets <= 65536; i++)
+        brackets *= t->shape[i];
+    if (t->numel == 0 && brackets > 65536)
+        return;
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
