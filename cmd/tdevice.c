@@ -36,9 +36,13 @@ int main(int argc, char **argv)
         case O_DEFAULT: dflt = true; break;
         case O_BENCH: bench = true; break;
         case O_PRETTY: pretty = true; break;
-        case O_VERSION: printf("tdevice %s\n", TG_VERSION); return 0;
+        case O_VERSION:
+            printf("tdevice %s\n", TG_VERSION);
+            return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(TOOL);
         case 'h':
-        case O_HELP: fputs(usage, stdout); return 0;
+        case O_HELP:
+            fputs(usage, stdout);
+            return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(TOOL);
         default: /* ':' or '?' */
             return tg_cli_bad_option(TOOL, c, argv);
         }

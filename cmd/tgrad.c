@@ -837,9 +837,13 @@ int main(int argc, char **argv)
         case 'o': o.out = optarg; break;
         case 'f': o.file = optarg; break;
         case O_PRETTY: o.pretty = true; break;
-        case O_VERSION: printf("tgrad %s\n", TG_VERSION); return 0;
+        case O_VERSION:
+            printf("tgrad %s\n", TG_VERSION);
+            return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(TOOL);
         case 'h':
-        case O_HELP: fputs(usage, stdout); return 0;
+        case O_HELP:
+            fputs(usage, stdout);
+            return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(TOOL);
         default: /* ':' or '?' */
             return tg_cli_bad_option(TOOL, c, argv);
         }

@@ -89,7 +89,7 @@ check-sanitize: deps-check san-build
 VG_DIR := build/vg
 VG_LOG := $(CURDIR)/$(VG_DIR)/log
 VALGRIND ?= valgrind
-# the Bats files to run (all: about 20 minutes on 2 cores; VG_BATS=tests/bats/hostile.bats: 5)
+# the Bats files to run (all: about 20 minutes on 2 cores; VG_BATS=tests/bats/hostile.bats: 8)
 VG_BATS ?= tests/bats
 VG_FLAGS ?= -q --suppressions=$(CURDIR)/tests/valgrind.supp --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=yes
 
