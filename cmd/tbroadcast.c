@@ -282,13 +282,9 @@ int main(int argc, char **argv)
             break;
         case 'o': o.out = optarg; break;
         case O_PRETTY: o.pretty = true; break;
-        case O_VERSION:
-            printf("tbroadcast %s\n", TG_VERSION);
-            return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(TOOL);
+        case O_VERSION: return tg_cli_print(TOOL, "tbroadcast " TG_VERSION "\n");
         case 'h':
-        case O_HELP:
-            fputs(usage, stdout);
-            return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(TOOL);
+        case O_HELP: return tg_cli_print(TOOL, usage);
         default: /* ':' or '?' */
             return tg_cli_bad_option(TOOL, c, argv);
         }

@@ -156,3 +156,10 @@ int tg_cli_bad_option(const char *tool, int c, char **argv)
         tg_error(TG_EUSAGE, "unknown option '%.60s' (see %s --help)", argv[optind - 1], tool);
     return tg_cli_fail(tool);
 }
+
+/* --help and --version: the text, and status 4 if it cannot be written */
+int tg_cli_print(const char *tool, const char *text)
+{
+    fputs(text, stdout);
+    return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(tool);
+}

@@ -39,17 +39,6 @@ static inline bool tg_dec_fast_double(uint64_t m, int e, double *out)
 #else
     (void)m, (void)e, (void)out;
     return false;
-/* Is d exactly halfway between two float32 values (d in float32's normal
- * range)?  Then (float)d may round differently from the decimal d came
- * from.  Elsewhere decimal -> double -> float rounds as decimal -> float
- * does: no float midpoint can lie strictly between a decimal and its
- * nearest double, since the midpoint is itself a double. */
-static inline bool tg_f32_midpoint(double d)
-{
-    union { double d; uint64_t u; } b = {d};
-    return (b.u & ((UINT64_C(1) << 29) - 1)) == UINT64_C(1) << 28;
-}
-
 #endif
 }
 
@@ -67,17 +56,6 @@ static inline bool tg_dec_fast_float(uint64_t m, int e, float *out)
 #else
     (void)m, (void)e, (void)out;
     return false;
-/* Is d exactly halfway between two float32 values (d in float32's normal
- * range)?  Then (float)d may round differently from the decimal d came
- * from.  Elsewhere decimal -> double -> float rounds as decimal -> float
- * does: no float midpoint can lie strictly between a decimal and its
- * nearest double, since the midpoint is itself a double. */
-static inline bool tg_f32_midpoint(double d)
-{
-    union { double d; uint64_t u; } b = {d};
-    return (b.u & ((UINT64_C(1) << 29) - 1)) == UINT64_C(1) << 28;
-}
-
 #endif
 }
 

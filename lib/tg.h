@@ -503,6 +503,8 @@ tg_status tg_cli_finish_output(void); /* flushes stdout, reports write errors */
 struct option;
 /* Reports getopt's ':' or '?' answer as a usage error; returns status 2. */
 int tg_cli_bad_option(const char *tool, int c, char **argv);
+/* Prints text (--help, --version); 0, or status 4 when it cannot be written. */
+int tg_cli_print(const char *tool, const char *text);
 extern bool tg_cli_letter_operands; /* -x is an operand (tgrad's expressions) */
 char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
                             const struct option *longopts, int *new_argc);
