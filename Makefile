@@ -36,8 +36,10 @@ build/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# the hot loops: vectorised, with libmvec's vector math (see cpu_kernels.c)
-build/lib/cpu_kernels.o build/lib/loop.o build/lib/ops_reduce.o: CFLAGS += -O3 -fopenmp-simd -fno-math-errno
+# the hot loops: vectorised, with libmvec's vector math (see cpu_kernels.c);
+# no FMA contraction, so that every operation rounds once, as in PyTorch's
+# kernels and in the unfused formulas
+build/lib/cpu_kernels.o build/lib/loop.o build/lib/ops_reduce.o: CFLAGS += -O3 -fopenmp-simd -fno-math-errno -ffp-contract=off
 
 build/cmd/%.o: cmd/%.c
 	@mkdir -p $(@D)

@@ -3,6 +3,7 @@
  *   bench_autograd grad EXPR SIZE...   x = randn(SIZE) float32 (seeded); the
  *                                      program is parsed once and
  *                                      tg_grad_eval (value + backward) timed
+ *   bench_autograd cgrad EXPR SIZE...  the same through tg_compiled_eval (--compile)
  *   bench_autograd net                 sum(tanh(x@w1)@w2), x 256x512,
  *                                      w1 512x512, w2 512x10; grads in w1, w2
  *   bench_autograd peak EXPR SIZE      two evaluations, then "BASE_KB<TAB>PEAK_KB":
@@ -30,6 +31,19 @@ static bool grad_once(void *p)
         tg_release(grads[i]);
     tg_release(v);
     return v != NULL;
+}
+
+/* the same through compiled (fused) evaluation */
+static bool cgrad_once(void *p)
+{
+    gcase *c = p;
+    tg_tensor *grads[4] = {0}, *v = NULL;
+    tg_grad_opts o = {0};
+    tg_status st = tg_compiled_eval(c->prog, &c->env, c->nvars, &o, &v, grads);
+    for (int i = 0; i < c->nvars; i++)
+        tg_release(grads[i]);
+    tg_release(v);
+    return st == TG_OK;
 }
 
 /* adds a seeded randn input to the case */
@@ -105,12 +119,12 @@ static double bandwidth(int threads, bool copy)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
-    if (!strcmp(mode, "grad") && argc > 3) {
+    if ((!strcmp(mode, "grad") || !strcmp(mode, "cgrad")) && argc > 3) {
         for (int i = 3; i < argc; i++) {
             gcase c = setup(argv[2]);
             int64_t n = parse_count(argv[i]);
             input(&c, "x", 1, &n, true);
-            bench_run(argv[i], grad_once, &c);
+            bench_run(argv[i], mode[0] == 'c' ? cgrad_once : grad_once, &c);
             done(&c);
         }
     } else if (!strcmp(mode, "net")) {

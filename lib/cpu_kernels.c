@@ -31,7 +31,7 @@ float erff(float);
 /* the kernels are compiled for the baseline and for AVX2 and AVX-512, and
  * the best the processor has is chosen when the program starts */
 #if defined(__x86_64__) && !defined(TG_NO_CLONES) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("default", "avx2", "arch=skylake-avx512")))
+#define CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #else
 #define CLONES
 #endif
@@ -165,6 +165,43 @@ BINARY(div_f64, double, double, x / y)
 POW_KERNEL(pow_f32, float, powf, sqrtf)
 POW_KERNEL(pow_f64, double, pow, sqrt)
 
+/* the fused backward formulas (ops_backward.c), in the order of operations
+ * of the formulas they replace: g * (1 - y*y), g * (1 - y) * y, and
+ * g * (e * x**(e-1)) with pow's shortcuts for the exponent e-1 */
+BINARY(tanh_bw_f32, float, float, x * (1 - y * y))
+BINARY(tanh_bw_f64, double, double, x * (1 - y * y))
+BINARY(sigmoid_bw_f32, float, float, x * (1 - y) * y)
+BINARY(sigmoid_bw_f64, double, double, x * (1 - y) * y)
+#define POW_BW_CONST(EXPR)                                                    \
+    do {                                                                      \
+        if (sg == 0 && sx == 1) {                                             \
+            __typeof__(*o) g = pg[0];                                         \
+            for (int64_t i = 0; i < n; i++) { __typeof__(*o) x = px[i]; o[i] = g * (e * (EXPR)); } \
+        } else                                                                \
+            for (int64_t i = 0; i < n; i++) {                                 \
+                __typeof__(*o) g = pg[i * sg], x = px[i * sx];                \
+                o[i] = g * (e * (EXPR));                                      \
+            }                                                                 \
+        return;                                                               \
+    } while (0)
+#define POW_BW_KERNEL(NAME, T, POW, SQRT)                                     \
+    CLONES static void NAME(KARGS)                                            \
+    {                                                                         \
+        T *o = o_;                                                            \
+        const T *pg = in[0], *px = in[1];                                     \
+        int64_t sg = s[0], sx = s[1];                                         \
+        T e = (T)at->pow.exponent, em1 = e - 1;                               \
+        if (em1 == 2) POW_BW_CONST(x * x);                                    \
+        if (em1 == 3) POW_BW_CONST(x * x * x);                                \
+        if (em1 == 1) POW_BW_CONST(x);                                        \
+        if (em1 == 0.5) POW_BW_CONST(SQRT(x));                                \
+        if (em1 == -1) POW_BW_CONST((T)1 / x);                                \
+        if (em1 == -2) POW_BW_CONST((T)1 / (x * x));                          \
+        POW_BW_CONST(POW(x, em1));                                            \
+    }
+POW_BW_KERNEL(pow_bw_f32, float, powf, sqrtf)
+POW_BW_KERNEL(pow_bw_f64, double, pow, sqrt)
+
 /* integer power by squaring; PyTorch refuses negative exponents up front */
 static int64_t ipow(int64_t b, int64_t e)
 {
@@ -237,4 +274,5 @@ const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES] = {
     [TG_OP_POW] = N(pow), [TG_OP_MAXIMUM] = A(maximum), [TG_OP_MINIMUM] = A(minimum),
     [TG_OP_EQ] = A(eq), [TG_OP_NE] = A(ne), [TG_OP_LT] = A(lt), [TG_OP_LE] = A(le),
     [TG_OP_GT] = A(gt), [TG_OP_GE] = A(ge), [TG_OP_WHERE] = A(where),
+    [TG_OP_TANH_BW] = F(tanh_bw), [TG_OP_SIGMOID_BW] = F(sigmoid_bw), [TG_OP_POW_BW] = F(pow_bw),
 };

@@ -83,6 +83,11 @@ extern const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES];
  * operands already laid out by the matmul op. */
 tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out);
 
+/* fused backward formulas (ops_backward.c); they consume g and y/x */
+tg_tensor *tg_tanh_backward(tg_tensor *g, tg_tensor *y);
+tg_tensor *tg_sigmoid_backward(tg_tensor *g, tg_tensor *y);
+tg_tensor *tg_pow_backward(tg_tensor *g, tg_tensor *x, double exponent);
+
 /* Reductions (ops_reduce.c) */
 
 

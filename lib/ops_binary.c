@@ -64,10 +64,8 @@ tg_status op_bw_pow(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
         double b = tg_item(e);
         if (b == 0)
             gin[0] = TO_IN(0, tg_zeros_like(g));
-        else if (b == 2)
-            gin[0] = TO_IN(0, tg_mul(G, tg_mul(B, A)));
-        else
-            gin[0] = TO_IN(0, tg_mul(G, tg_mul(B, tg_pow(A, tg_sub(B, K(1))))));
+        else /* g * (b * a**(b-1)) in one pass (ops_backward.c) */
+            gin[0] = TO_IN(0, tg_pow_backward(G, A, b));
     } else if (NEED(0)) {
         tg_tensor *d = tg_mul(G, tg_mul(B, tg_pow(A, tg_sub(B, K(1)))));
         gin[0] = TO_IN(0, tg_where(CMP(EQ, B, K(0)), K(0), d));

@@ -70,13 +70,13 @@ tg_status op_bw_tan(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 
 tg_status op_bw_tanh(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(G, tg_sub(K(1), tg_mul(OUT, OUT)));
+    gin[0] = tg_tanh_backward(G, OUT);
     return TG_OK;
 }
 
 tg_status op_bw_sigmoid(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(tg_mul(G, tg_sub(K(1), OUT)), OUT);
+    gin[0] = tg_sigmoid_backward(G, OUT);
     return TG_OK;
 }
 

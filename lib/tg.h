@@ -148,6 +148,7 @@ typedef struct tg_attrs {
     struct { int dim; int64_t start, stop, step; } slice;     /* slice */
     struct { double lo, hi; bool has_lo, has_hi; } clamp;
     struct { tg_dtype dtype; } cast;
+    struct { double exponent; } pow;                          /* pow_backward */
 } tg_attrs;
 
 struct tg_opdef;

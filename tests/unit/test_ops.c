@@ -13,53 +13,59 @@ typedef struct {
     double lo, hi;    /* the domain the inputs are drawn from */
     double tol;       /* relative tolerance, 1e-5 when 0 */
     double h;         /* finite-difference step, 1e-6 when 0 (float32 needs more) */
+    bool grad_of;     /* check d(expr)/dx, the gradient, instead of expr: the
+                         way to reach the ops that only backward passes make */
 } op_case;
 
 static const op_case cases[] = {
-    {"neg", "-x", 1, {"2,3"}, -2, 2, 0, 0},
-    {"exp", "exp(x)", 1, {"2,3"}, -2, 2, 0, 0},
-    {"log", "log(x)", 1, {"4"}, 0.5, 3, 0, 0},
-    {"sqrt", "sqrt(x)", 1, {"4"}, 0.5, 3, 0, 0},
-    {"sin", "sin(x)", 1, {"3"}, -3, 3, 0, 0},
-    {"cos", "cos(x)", 1, {"3"}, -3, 3, 0, 0},
-    {"tan", "tan(x)", 1, {"3"}, -1, 1, 0, 0},
-    {"tanh", "tanh(x)", 1, {"2,2"}, -2, 2, 0, 0},
-    {"sigmoid", "sigmoid(x)", 1, {"5"}, -4, 4, 0, 0},
-    {"relu", "relu(x)", 1, {"6"}, -2, 2, 0, 0},
-    {"abs", "abs(x)", 1, {"6"}, -2, 2, 0, 0},
-    {"sign", "sign(x) * x", 1, {"6"}, -2, 2, 0, 0},
-    {"log1p", "log1p(x)", 1, {"4"}, -0.5, 2, 0, 0},
-    {"expm1", "expm1(x)", 1, {"4"}, -2, 2, 0, 0},
-    {"erf", "erf(x)", 1, {"4"}, -2, 2, 0, 0},
-    {"softplus", "softplus(x)", 1, {"4"}, -3, 3, 0, 0},
-    {"clamp", "clamp(x, min=-0.5, max=0.7)", 1, {"8"}, -2, 2, 0, 0},
-    {"add", "x + y", 2, {"3,1", "4"}, -2, 2, 0, 0},
-    {"sub", "x - y", 2, {"2,3", "3"}, -2, 2, 0, 0},
-    {"mul", "x * y", 2, {"3,1", "1,4"}, -2, 2, 0, 0},
-    {"div", "x / y", 2, {"3", "2,3"}, 0.5, 2, 0, 0},
-    {"pow", "x ** y", 2, {"3", "2,3"}, 0.5, 2, 0, 0},
-    {"maximum", "maximum(x, y)", 2, {"4", "3,4"}, -2, 2, 0, 0},
-    {"minimum", "minimum(x, y)", 2, {"4", "3,4"}, -2, 2, 0, 0},
-    {"eq", "where(x == y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
-    {"ne", "where(x != y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
-    {"lt", "where(x < y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
-    {"le", "where(x <= y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
-    {"gt", "where(x > y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
-    {"ge", "where(x >= y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0},
-    {"where", "where(z > 0, x, y) * z", 3, {"3,1", "4", "3,4"}, -2, 2, 0, 0},
-    {"sum", "x.sum(dim=(0, 2), keepdim=True) * x.sum(1, keepdim=True)", 1, {"2,3,4"}, -2, 2, 0, 0},
-    {"amax", "amax(x, dim=1)", 1, {"3,5"}, -2, 2, 0, 0},
-    {"amin", "amin(x, dim=(0,1))", 1, {"3,5"}, -2, 2, 0, 0},
-    {"max", "max(x, dim=0) + max(x)", 1, {"4,3"}, -2, 2, 0, 0},
-    {"min", "min(x, 1, keepdim=True) + min(x)", 1, {"4,3"}, -2, 2, 0, 0},
-    {"reshape", "x.reshape(3, 2) * [1, 2]", 1, {"2,3"}, -2, 2, 0, 0},
-    {"expand", "x.expand(3, 4) * y", 2, {"3,1", "3,4"}, -2, 2, 0, 0},
-    {"permute", "x.permute(2, 0, 1) * y", 2, {"2,3,4", "4,1,3"}, -2, 2, 0, 0},
-    {"slice", "x[1:, ::2] * 3", 1, {"3,5"}, -2, 2, 0, 0},
-    {"slice_backward", "x[1:3] * x[0:2]", 1, {"4,2"}, -2, 2, 0, 0},
-    {"contiguous", "x.T.contiguous() * [1, 2, 3]", 1, {"3,2"}, -2, 2, 0, 0},
-    {"to", "x.float().double() * y", 2, {"3", "3"}, -2, 2, 1e-4, 1e-2},
-    {"matmul", "(x @ y) * (y.mT @ x.mT).mT + (x[0] @ y[:, 0]).sum()", 2, {"2,3,4", "4,5"}, -2, 2, 0, 0},
+    {"neg", "-x", 1, {"2,3"}, -2, 2, 0, 0, false},
+    {"exp", "exp(x)", 1, {"2,3"}, -2, 2, 0, 0, false},
+    {"log", "log(x)", 1, {"4"}, 0.5, 3, 0, 0, false},
+    {"sqrt", "sqrt(x)", 1, {"4"}, 0.5, 3, 0, 0, false},
+    {"sin", "sin(x)", 1, {"3"}, -3, 3, 0, 0, false},
+    {"cos", "cos(x)", 1, {"3"}, -3, 3, 0, 0, false},
+    {"tan", "tan(x)", 1, {"3"}, -1, 1, 0, 0, false},
+    {"tanh", "tanh(x)", 1, {"2,2"}, -2, 2, 0, 0, false},
+    {"sigmoid", "sigmoid(x)", 1, {"5"}, -4, 4, 0, 0, false},
+    {"relu", "relu(x)", 1, {"6"}, -2, 2, 0, 0, false},
+    {"abs", "abs(x)", 1, {"6"}, -2, 2, 0, 0, false},
+    {"sign", "sign(x) * x", 1, {"6"}, -2, 2, 0, 0, false},
+    {"log1p", "log1p(x)", 1, {"4"}, -0.5, 2, 0, 0, false},
+    {"expm1", "expm1(x)", 1, {"4"}, -2, 2, 0, 0, false},
+    {"erf", "erf(x)", 1, {"4"}, -2, 2, 0, 0, false},
+    {"softplus", "softplus(x)", 1, {"4"}, -3, 3, 0, 0, false},
+    {"clamp", "clamp(x, min=-0.5, max=0.7)", 1, {"8"}, -2, 2, 0, 0, false},
+    {"add", "x + y", 2, {"3,1", "4"}, -2, 2, 0, 0, false},
+    {"sub", "x - y", 2, {"2,3", "3"}, -2, 2, 0, 0, false},
+    {"mul", "x * y", 2, {"3,1", "1,4"}, -2, 2, 0, 0, false},
+    {"div", "x / y", 2, {"3", "2,3"}, 0.5, 2, 0, 0, false},
+    {"pow", "x ** y", 2, {"3", "2,3"}, 0.5, 2, 0, 0, false},
+    {"maximum", "maximum(x, y)", 2, {"4", "3,4"}, -2, 2, 0, 0, false},
+    {"minimum", "minimum(x, y)", 2, {"4", "3,4"}, -2, 2, 0, 0, false},
+    {"eq", "where(x == y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0, false},
+    {"ne", "where(x != y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0, false},
+    {"lt", "where(x < y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0, false},
+    {"le", "where(x <= y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0, false},
+    {"gt", "where(x > y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0, false},
+    {"ge", "where(x >= y, x, y)", 2, {"4", "4"}, -2, 2, 0, 0, false},
+    {"where", "where(z > 0, x, y) * z", 3, {"3,1", "4", "3,4"}, -2, 2, 0, 0, false},
+    {"sum", "x.sum(dim=(0, 2), keepdim=True) * x.sum(1, keepdim=True)", 1, {"2,3,4"}, -2, 2, 0, 0, false},
+    {"amax", "amax(x, dim=1)", 1, {"3,5"}, -2, 2, 0, 0, false},
+    {"amin", "amin(x, dim=(0,1))", 1, {"3,5"}, -2, 2, 0, 0, false},
+    {"max", "max(x, dim=0) + max(x)", 1, {"4,3"}, -2, 2, 0, 0, false},
+    {"min", "min(x, 1, keepdim=True) + min(x)", 1, {"4,3"}, -2, 2, 0, 0, false},
+    {"reshape", "x.reshape(3, 2) * [1, 2]", 1, {"2,3"}, -2, 2, 0, 0, false},
+    {"expand", "x.expand(3, 4) * y", 2, {"3,1", "3,4"}, -2, 2, 0, 0, false},
+    {"permute", "x.permute(2, 0, 1) * y", 2, {"2,3,4", "4,1,3"}, -2, 2, 0, 0, false},
+    {"slice", "x[1:, ::2] * 3", 1, {"3,5"}, -2, 2, 0, 0, false},
+    {"slice_backward", "x[1:3] * x[0:2]", 1, {"4,2"}, -2, 2, 0, 0, false},
+    {"contiguous", "x.T.contiguous() * [1, 2, 3]", 1, {"3,2"}, -2, 2, 0, 0, false},
+    {"to", "x.float().double() * y", 2, {"3", "3"}, -2, 2, 1e-4, 1e-2, false},
+    {"matmul", "(x @ y) * (y.mT @ x.mT).mT + (x[0] @ y[:, 0]).sum()", 2, {"2,3,4", "4,5"}, -2, 2, 0, 0, false},
+    /* the fused backward ops, through their own backward (second order) */
+    {"tanh_backward", "sum(tanh(x) * y)", 2, {"2,3", "3"}, -2, 2, 0, 0, true},
+    {"sigmoid_backward", "sum(sigmoid(x) * y)", 2, {"4", "2,4"}, -3, 3, 0, 0, true},
+    {"pow_backward", "sum(x**3 * y + x**2.5 + 2 * x**0.5 + x**-2 + x**1)", 2, {"5", "5"}, 0.5, 2, 0, 0, true},
 };
 #define NCASES (int)(sizeof cases / sizeof *cases)
 
@@ -76,14 +82,33 @@ static int parse_shape(const char *s, int64_t *shape)
 
 static const char *var_names[3] = {"x", "y", "z"};
 
+/* expr's value, or for grad_of cases its gradient in x (with a graph of
+ * its own when create_graph) */
+static tg_tensor *evaluate(const op_case *c, tg_program *p, tg_env *env, bool create_graph)
+{
+    if (!c->grad_of)
+        return tg_program_eval(p, env);
+    tg_tensor *grads[3] = {0};
+    tg_grad_opts o = {.create_graph = create_graph, .retain_graph = create_graph, .sum_output = true};
+    tg_release(tg_grad_eval(p, env, c->nvars, &o, grads));
+    for (int i = 1; i < c->nvars; i++)
+        tg_release(grads[i]);
+    for (int i = 0; i < c->nvars; i++) /* the second-order pass starts from zero */
+        tg_zero_grad(env->values[i]);
+    return grads[0];
+}
+
 /* L = sum(expr * w) evaluated without a graph */
-static double loss(tg_program *p, tg_tensor **vars, int nvars, const tg_tensor *w)
+static double loss(const op_case *c, tg_program *p, tg_tensor **vars, int nvars, const tg_tensor *w)
 {
     tg_env env = {0};
-    for (int i = 0; i < nvars; i++)
-        tg_env_set(&env, var_names[i], tg_ref(vars[i]));
-    bool old = tg_set_grad_enabled(false);
-    tg_tensor *v = tg_program_eval(p, &env);
+    for (int i = 0; i < nvars; i++) { /* new leaves on the same data: vars' .grad stays */
+        tg_tensor *leaf = tg_detach(tg_ref(vars[i]));
+        tg_set_requires_grad(leaf, true);
+        tg_env_set(&env, var_names[i], leaf);
+    }
+    bool old = tg_set_grad_enabled(c->grad_of);
+    tg_tensor *v = evaluate(c, p, &env, false);
     double s = 0;
     if (v) {
         tg_tensor *vc = tg_cast(tg_contiguous(v), TG_FLOAT64);
@@ -120,7 +145,7 @@ static void check_case(const op_case *c)
         tg_set_requires_grad(vars[i], true);
         tg_env_set(&env, var_names[i], tg_ref(vars[i]));
     }
-    tg_tensor *out = tg_program_eval(p, &env);
+    tg_tensor *out = evaluate(c, p, &env, true);
     if (!out) {
         test_failures++;
         fprintf(stderr, "  op %s (%s): %s\n", c->op, c->expr, tg_errmsg());
@@ -142,9 +167,9 @@ static void check_case(const op_case *c)
             for (int64_t k = 0; k < vars[i]->numel; k++) {
                 double *x = (double *)tg_data(vars[i]) + k, x0 = *x;
                 *x = x0 + h;
-                double lp = loss(p, vars, c->nvars, w);
+                double lp = loss(c, p, vars, c->nvars, w);
                 *x = x0 - h;
-                double lm = loss(p, vars, c->nvars, w);
+                double lm = loss(c, p, vars, c->nvars, w);
                 *x = x0;
                 double fd = (lp - lm) / (2 * h), an = tg_get(g, k);
                 double tol = c->tol ? c->tol : 1e-5;
@@ -258,4 +283,63 @@ TEST(ops_gradcheck_fails_on_a_wrong_backward)
     bool passed = gradcheck_case(&cases[1]);
     def->backward = saved;
     CHECK(!passed);
+}
+
+/* The fused backward kernels round as the formulas written with ops do:
+ * the same bits, float32 and float64, for a full and a broadcast gradient. */
+static tg_tensor *random_tensor(tg_dtype dt, int64_t n, double lo, double hi)
+{
+    tg_tensor *t = tg_empty(dt, 1, &n);
+    for (int64_t k = 0; k < n; k++) {
+        double v = test_uniform(lo, hi);
+        if (dt == TG_FLOAT32)
+            ((float *)tg_data(t))[k] = (float)v;
+        else
+            ((double *)tg_data(t))[k] = v;
+    }
+    return t;
+}
+
+static bool same_bits(tg_tensor *a, tg_tensor *b)
+{
+    bool same = a && b && a->numel == b->numel && a->dtype == b->dtype;
+    tg_tensor *ac = same ? tg_contiguous(tg_ref(a)) : NULL, *bc = same ? tg_contiguous(tg_ref(b)) : NULL;
+    same = same && !memcmp(tg_data(ac), tg_data(bc), (size_t)a->numel * tg_dtype_size(a->dtype));
+    tg_release(ac);
+    tg_release(bc);
+    tg_release(a);
+    tg_release(b);
+    return same;
+}
+
+TEST(ops_fused_backward_same_bits_as_formula)
+{
+    const double exps[] = {2, 3, 1, 0.5, -1, -2, 2.5, 0.3, 1.5, 4, -0.5};
+    const int64_t n = 1000;
+    for (int d = 0; d < 2; d++) {
+        tg_dtype dt = d ? TG_FLOAT64 : TG_FLOAT32;
+        for (int scalar_g = 0; scalar_g < 2; scalar_g++) {
+            tg_tensor *y = random_tensor(dt, n, -3, 3), *x = random_tensor(dt, n, 0.01, 4);
+            tg_tensor *g = scalar_g ? tg_expand(random_tensor(dt, 1, -2, 2), 1, &n) : random_tensor(dt, n, -2, 2);
+            tg_tensor *one = tg_scalar(1, dt);
+            CHECK(same_bits(tg_tanh_backward(tg_ref(g), tg_ref(y)),
+                            tg_mul(tg_ref(g), tg_sub(tg_ref(one), tg_mul(tg_ref(y), tg_ref(y))))));
+            CHECK(same_bits(tg_sigmoid_backward(tg_ref(g), tg_ref(y)),
+                            tg_mul(tg_mul(tg_ref(g), tg_sub(tg_ref(one), tg_ref(y))), tg_ref(y))));
+            for (size_t k = 0; k < sizeof exps / sizeof *exps; k++) {
+                tg_tensor *e = tg_scalar(exps[k], dt);
+                bool same = same_bits(tg_pow_backward(tg_ref(g), tg_ref(x), exps[k]),
+                                      tg_mul(tg_ref(g), tg_mul(tg_ref(e), tg_pow(tg_ref(x), tg_sub(tg_ref(e), tg_ref(one))))));
+                if (!same)
+                    fprintf(stderr, "  pow_backward, exponent %g, %s, %s gradient: not the formula's bits\n",
+                            exps[k], tg_dtype_name(dt), scalar_g ? "broadcast" : "full");
+                CHECK(same);
+                tg_release(e);
+            }
+            tg_release(one);
+            tg_release(g);
+            tg_release(x);
+            tg_release(y);
+        }
+    }
 }
