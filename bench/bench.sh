@@ -134,6 +134,13 @@ for e in 'sum(tanh(x)**2)' "sum($POLY)"; do
     for s in $SIZES; do case_ "$WL" $s s torch bytes "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
     alternate "$WL" "ours=$B/bench_autograd grad '$e' $SIZES" "torch=$PY bench/ref_torch.py grad '$e' $SIZES"
 done
+# compiled evaluation (tgrad --compile): the same programs fused into one
+# pass over memory, against the same PyTorch eager loop
+for e in 'sum(tanh(x)**2)' "sum($POLY)"; do
+    WL="compiled (--compile) value+grad $e, float32"
+    for s in 1e6 1e7; do case_ "$WL" $s s torch bytes "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
+    alternate "$WL" "ours=$B/bench_autograd cgrad '$e' 1e6 1e7" "torch=$PY bench/ref_torch.py grad '$e' 1e6 1e7"
+done
 WL="vmap-like: grad of sum(sin(x)*x**2) at 1e6 points"
 case_ "$WL" 1e6 s torch,torch-vmap bytes 8000000
 alternate "$WL" "ours=$B/bench_autograd grad 'sum(sin(x)*x**2)' 1e6" \
@@ -151,6 +158,11 @@ for e in 'sum(tanh(x)**2)' "sum($POLY)"; do
     case_ "$WL (above start-up)" 1e7 MB torch mem 80000000
     note "$WL"
     peak ours "$WL" "$B/bench_autograd peak '$e' 1e7"
+    peak torch "$WL" "$PY bench/ref_torch.py peak '$e' 1e7"
+    WL="peak RSS, compiled: value+grad $e"
+    case_ "$WL (whole process)" 1e7 MB torch mem 80000000
+    case_ "$WL (above start-up)" 1e7 MB torch mem 80000000
+    peak ours "$WL" "$B/bench_autograd cpeak '$e' 1e7"
     peak torch "$WL" "$PY bench/ref_torch.py peak '$e' 1e7"
 done
 

@@ -8,6 +8,7 @@
  *                                      w1 512x512, w2 512x10; grads in w1, w2
  *   bench_autograd peak EXPR SIZE      two evaluations, then "BASE_KB<TAB>PEAK_KB":
  *                                      RSS before x exists, and peak RSS
+ *   bench_autograd cpeak EXPR SIZE     the same, compiled
  *   bench_autograd bandwidth           memory bandwidth (best of memcpy and a
  *                                      streaming add, 1 and BENCH_THREADS
  *                                      threads): "NAME<TAB>GB/s"
@@ -134,12 +135,13 @@ int main(int argc, char **argv)
         input(&c, "w2", 2, (int64_t[]){512, 10}, true);
         bench_run("256x512x512x10", grad_once, &c);
         done(&c);
-    } else if (!strcmp(mode, "peak") && argc == 4) {
+    } else if ((!strcmp(mode, "peak") || !strcmp(mode, "cpeak")) && argc == 4) {
         long base = rss_now_kb();
         gcase c = setup(argv[2]);
         int64_t n = parse_count(argv[3]);
         input(&c, "x", 1, &n, true);
-        if (!grad_once(&c) || !grad_once(&c))
+        bool (*once)(void *) = mode[0] == 'c' ? cgrad_once : grad_once;
+        if (!once(&c) || !once(&c))
             die_tg(argv[2]);
         printf("%ld\t%ld\n", base, rss_peak_kb());
         done(&c);
@@ -151,7 +153,7 @@ int main(int argc, char **argv)
         printf("bw_1thread_GBps\t%.2f\nbw_GBps\t%.2f\n", best1, bestn > best1 ? bestn : best1);
         printf("bw_detail\tmemcpy %.1f/%.1f, add %.1f/%.1f GB/s (1/%d threads)\n", c1, cn, s1, sn, th);
     } else {
-        fprintf(stderr, "usage: bench_autograd grad EXPR SIZE... | net | peak EXPR SIZE | bandwidth\n");
+        fprintf(stderr, "usage: bench_autograd grad|cgrad EXPR SIZE... | net | peak|cpeak EXPR SIZE | bandwidth\n");
         return 2;
     }
     return 0;

@@ -853,6 +853,11 @@ int main(int argc, char **argv)
         }
         o.more[o.nmore++] = argv[optind++];
     }
+    if (o.nmore && o.batch && !*o.batch) { /* "--batch x EXPR": getopt's optional arguments need '=' */
+        tg_error(TG_EUSAGE, "--batch takes its names after '=' (--batch=%.40s): '%.40s' was read as an "
+                 "expression", o.expr, o.expr);
+        return tg_cli_fail(TOOL);
+    }
     if (o.nmore && (o.jacobian || o.njvp || o.hessian || o.order || o.graph || o.explain || o.check ||
                     o.lines || o.batch || o.compile || o.out || o.out_dir || o.file)) {
         tg_error(TG_EUSAGE, "several expressions are evaluated one backward pass after another: that "

@@ -100,6 +100,59 @@ static tg_status align_batched(int n, tg_tensor **args)
     return TG_OK;
 }
 
+static _Thread_local bool in_backward;
+bool tg_set_in_backward(bool on)
+{
+    bool old = in_backward;
+    in_backward = on;
+    return old;
+}
+
+/* one value broadcast: every dimension of size 1 or stride 0 */
+static bool uniform(const tg_tensor *t)
+{
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] != 1 && t->stride[d] != 0)
+            return false;
+    return true;
+}
+
+/* In a backward pass building no graph, gradients are often one value
+ * broadcast (the gradient of a sum, and what neg, 2*g or g + h make of it).
+ * An elementwise op on such inputs computes its one value and returns it
+ * expanded: neg(g) over a million elements costs one element.  Only there:
+ * results a user sees are fresh tensors that in-place updates may write.
+ * Returns false when the inputs are not all uniform (nothing done); else
+ * *result is the expanded result, or NULL with the error set. */
+static bool apply_uniform(int op, int n, tg_tensor **args, const tg_attrs *attrs, const tg_tensor *shaped,
+                          tg_tensor **result)
+{
+    const tg_opdef *def = &tg_ops[op];
+    if (!in_backward || tg_grad_enabled() || def->forward != op_fwd_map || shaped->numel <= 1)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (!uniform(args[i]))
+            return false;
+    tg_tensor *one[3] = {0}, *out = tg_new_meta(shaped->dtype, 0, NULL);
+    bool ok = out && tg_alloc_storage(out) == TG_OK;
+    for (int i = 0; i < n && ok; i++) { /* each input's one element, as a 0-d view */
+        ok = (one[i] = tg_new_meta(args[i]->dtype, 0, NULL)) != NULL;
+        if (ok) {
+            one[i]->storage = args[i]->storage;
+            tg_atomic_inc(&args[i]->storage->refcount);
+            one[i]->offset = args[i]->offset;
+        }
+    }
+    ok = ok && def->forward(op, one, attrs, out) == TG_OK;
+    release_all(n, one);
+    if (!ok) {
+        tg_release(out);
+        out = NULL;
+    }
+    *result = out ? tg_expand(out, shaped->ndim, shaped->shape) : NULL;
+    return true;
+}
+
 tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
 {
     const tg_opdef *def = &tg_ops[op];
@@ -156,6 +209,14 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
         tg_release(out);
         release_all(n, args);
         return NULL;
+    }
+    tg_tensor *expanded;
+    if (apply_uniform(op, n, args, attrs, out, &expanded)) {
+        if (expanded)
+            tg_anomaly_check(def->name, expanded, n, args);
+        tg_release(out);
+        release_all(n, args);
+        return expanded;
     }
     if (!(def->flags & TG_F_VIEW) && tg_alloc_storage(out) != TG_OK) {
         tg_release(out);

@@ -17,6 +17,12 @@ tg_tensor *tg_inplace(tg_tensor *target, tg_tensor *result)
     if (!target || !result)
         return fail2(target, result);
     char s1[256], s2[256];
+    for (int d = 0; d < target->ndim; d++)
+        if (target->shape[d] > 1 && target->stride[d] == 0) { /* an expand()ed tensor */
+            tg_error(TG_EINPUT, "unsupported operation: more than one element of the written-to tensor "
+                     "refers to a single memory location; clone() the tensor before the in-place update");
+            return fail2(target, result);
+        }
     bool tracked = target->requires_grad && tg_grad_enabled();
     if (tracked && !target->op) {
         tg_error(TG_EINPUT, "a leaf Variable that requires grad is being used in an in-place "

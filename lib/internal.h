@@ -83,6 +83,13 @@ extern const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES];
  * operands already laid out by the matmul op. */
 tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out);
 
+/* Set during a backward pass that builds no graph (apply.c): elementwise
+ * ops on inputs that are one value broadcast then compute that value once
+ * and return it expanded.  Returns the previous setting. */
+bool tg_set_in_backward(bool on);
+/* the forward of every elementwise op (ops_unary.c) */
+tg_status op_fwd_map(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
+
 /* fused backward formulas (ops_backward.c); they consume g and y/x */
 tg_tensor *tg_tanh_backward(tg_tensor *g, tg_tensor *y);
 tg_tensor *tg_sigmoid_backward(tg_tensor *g, tg_tensor *y);

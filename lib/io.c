@@ -72,13 +72,24 @@ static char *read_fd(int fd, const char *name, size_t *len)
     return NULL;
 }
 
+/* whether standard input was read already: a second "-" finds it empty,
+ * and is told why */
+static bool stdin_was_read;
+
 char *tg_read_file(const char *path, size_t *len)
 {
     size_t dummy;
     if (!len)
         len = &dummy;
-    if (!strcmp(path, "-"))
+    if (!strcmp(path, "-")) {
+        if (stdin_was_read) {
+            tg_error(TG_EINPUT, "standard input was already read for another argument: only one "
+                     "argument can be -; give the others as files or inline JSON");
+            return NULL;
+        }
+        stdin_was_read = true;
         return read_fd(STDIN_FILENO, "standard input", len);
+    }
     char name[512];
     snprintf(name, sizeof name, "'%s'", path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);

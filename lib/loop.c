@@ -11,6 +11,11 @@
 #define MAXIN 3
 
 #define CHUNK 16384
+#ifndef TG_PAR_CHEAP
+#define TG_PAR_CHEAP (tg_par_cheap())
+#include <stdlib.h>
+static int64_t tg_par_cheap(void) { const char *e = getenv("TGPC"); return e ? atoll(e) : 1 << 20; }
+#endif
 
 typedef struct {
     tg_kernel_fn k;
@@ -114,10 +119,11 @@ void tg_loop_ex(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const t
         outer *= shape[d];
     J.nchunk = (J.inner + CHUNK - 1) / CHUNK;
     int64_t items = outer * J.nchunk;
-    /* Threads pay off for the math functions; the cheap ops (add, mul,
-     * where, copies) are bound by memory bandwidth, which a second thread
-     * does not add on machines like these. */
-    if (heavy && out->numel >= 65536 && items > 1)
+    /* Threads pay off early for the math functions; the cheap ops (add,
+     * mul, where, copies) are bound by memory bandwidth, which one core
+     * alone does not saturate either, but they need larger tensors before
+     * a second thread is worth waking. */
+    if (out->numel >= (heavy ? 65536 : TG_PAR_CHEAP) && items > 1)
         tg_parallel_for(items, run_item, &J);
     else
         for (int64_t w = 0; w < items; w++)

@@ -4,7 +4,7 @@
  * Why not OpenMP: its runtime spins while it waits, and reads its wait
  * policy only at start-up, so on a machine where another process holds a
  * core every parallel region could wait a whole scheduler slice.  Here the
- * workers sleep on a condition variable, items are handed out one at a
+ * workers spin only briefly, then sleep on a condition variable, items are handed out one at a
  * time from a shared counter (the calling thread works too, so an item is
  * never waiting for a sleeping worker unless that worker took it), and the
  * pool is started on first use only: a scalar expression starts no thread.
@@ -64,16 +64,41 @@ static void finish(int64_t ran)
     }
 }
 
+/* Before sleeping, a thread waits this many pause instructions (tens of
+ * microseconds) for what it waits for: the ops of a graph come one after
+ * another, and a wake-up through the kernel can cost as much as a small
+ * op.  Bounded, so that a busy machine loses little to it. */
+#define SPIN 4000
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static bool spin_until_changed(const uint64_t *v, uint64_t old)
+{
+    for (int i = 0; i < SPIN; i++) {
+        if (__atomic_load_n(v, __ATOMIC_ACQUIRE) != old)
+            return true;
+        cpu_relax();
+    }
+    return false;
+}
+
 static void *worker(void *arg)
 {
     int tid = (int)(intptr_t)arg;
     uint64_t seen = 0;
     for (;;) {
-        pthread_mutex_lock(&mu);
-        while (generation == seen)
-            pthread_cond_wait(&wake, &mu);
-        seen = generation;
-        pthread_mutex_unlock(&mu);
+        if (!spin_until_changed(&generation, seen)) {
+            pthread_mutex_lock(&mu);
+            while (__atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen)
+                pthread_cond_wait(&wake, &mu);
+            pthread_mutex_unlock(&mu);
+        }
+        seen = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
         finish(work(tid));
     }
     return NULL;
@@ -119,10 +144,12 @@ void tg_parallel_for(int64_t items, tg_task_fn fn, void *ctx)
     __atomic_store_n(&job_items, items, __ATOMIC_RELEASE);
     __atomic_store_n(&job_next, 0, __ATOMIC_RELEASE);
     pthread_mutex_lock(&mu);
-    generation++;
+    __atomic_add_fetch(&generation, 1, __ATOMIC_ACQ_REL);
     pthread_cond_broadcast(&wake);
     pthread_mutex_unlock(&mu);
     finish(work(0));
+    for (int i = 0; i < SPIN && __atomic_load_n(&job_done, __ATOMIC_ACQUIRE) < items; i++)
+        cpu_relax(); /* the last items are usually about to finish */
     pthread_mutex_lock(&mu);
     while (__atomic_load_n(&job_done, __ATOMIC_ACQUIRE) < items)
         pthread_cond_wait(&finished, &mu);

@@ -603,3 +603,15 @@ f8_zeros() { head -c $((8 * $1)) /dev/zero; }
     printf 'x\0+1' >"$TMP/nul.expr"
     fails1 3 'NUL' tgrad -f "$TMP/nul.expr" --at 1
 }
+
+@test "standard input named twice: status 3 saying only one argument can be -" {
+    fails_with 3 'already read for another argument.*only one' sh -c "echo '[[1,2],[3,4]]' | tmatmul - -"
+    fails_with 3 'already read for another argument' sh -c "echo '[1,2]' | tbroadcast - - --op mul"
+    run sh -c "echo '[[1,2],[3,4]]' | tmatmul - '[[1],[1]]'"
+    [ "$status" -eq 0 ]
+    [ "$output" = '[[3],[7]]' ]
+}
+
+@test "--batch NAMES without '=': the names are not silently read as an expression" {
+    fails_with 2 "--batch takes its names after '='.*--batch=x" tgrad --batch x 'sum(x**2)' --at '[1,2]'
+}

@@ -100,6 +100,13 @@ load helper
     fails_with 3 'modified by an inplace operation' tgrad 'y = x.exp(); y += 1; y.sum()' --at '[1,2]'
 }
 
+@test "an expanded tensor cannot be updated in place (one memory location), its clone can" {
+    fails_with 3 'more than one element of the written-to tensor' tgrad 'y = (x*1).expand(3, 2); y += 1; y' --at '[1,2]' --no-grad
+    run tgrad 'y = (x*1).expand(2, 2).clone(); y += 1; y' --at '[1,2]' --no-grad
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"value":[[2,3],[2,3]]}' ]
+}
+
 @test "-o writes the value to a .npy file and the JSON is still printed" {
     run tgrad 'x * 2' --at '[1,2]' --grad-output '[1,1]' -o "$TMP/v.npy"
     [ "$status" -eq 0 ]
