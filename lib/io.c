@@ -72,8 +72,8 @@ static char *read_fd(int fd, const char *name, size_t *len)
     return NULL;
 }
 
-/* whether standard input was read already: a second "-" finds it empty,
- * and is told why */
+/* whether standard input was read already: a second "-" that finds it
+ * empty is told why */
 static bool stdin_was_read;
 
 char *tg_read_file(const char *path, size_t *len)
@@ -82,13 +82,15 @@ char *tg_read_file(const char *path, size_t *len)
     if (!len)
         len = &dummy;
     if (!strcmp(path, "-")) {
-        if (stdin_was_read) {
+        char *buf = read_fd(STDIN_FILENO, "standard input", len);
+        if (buf && *len == 0 && stdin_was_read) {
+            tg_free(buf);
             tg_error(TG_EINPUT, "standard input was already read for another argument: only one "
                      "argument can be -; give the others as files or inline JSON");
             return NULL;
         }
         stdin_was_read = true;
-        return read_fd(STDIN_FILENO, "standard input", len);
+        return buf;
     }
     char name[512];
     snprintf(name, sizeof name, "'%s'", path);
