@@ -21,7 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef TG_FUSE_BLOCK
 #define TG_FUSE_BLOCK 2048 /* elements per register: ~50 registers fit in L2 */
+#endif
+#define TG_FUSE_RUN 32     /* consecutive blocks a thread takes at a time */
 
 enum { R_STREAM, R_CONST, R_OP, R_ALIAS };
 
@@ -102,6 +105,17 @@ static bool all_equal(const tg_tensor *t)
     return v0 == v0;
 }
 
+/* Are all of node i's inputs registers of one value? */
+static bool uniform_inputs(const fused *F, tg_tensor **nodes, int i, const tg_tensor *t)
+{
+    for (int k = 0; k < t->nin; k++) {
+        int j = find(nodes, i, t->in[k]);
+        if (j < 0 || !F->r[j].scalar)
+            return false;
+    }
+    return true;
+}
+
 /* Turns the probe's DAG into registers; false when it does not fuse.
  * streams[s] are the probe's full-block leaves (variables, upstream grad). */
 static bool build(fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_tensor **streams,
@@ -146,6 +160,12 @@ static bool build(fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_t
             R->value = tg_item(t);
         } else if (!t->op) {
             ok = false; /* a full-size tensor that is not an input */
+        } else if (elementwise((int)(t->op - tg_ops)) && uniform_inputs(F, nodes, i, t)) {
+            /* an elementwise op of values that are the same everywhere (the
+             * upstream gradient of a sum, 2 * it): the same everywhere too */
+            R->kind = R_CONST;
+            R->scalar = true;
+            R->value = tg_get(t, 0);
         } else {
             int op = (int)(t->op - tg_ops);
             if (op == TG_OP_RESHAPE || op == TG_OP_CONTIGUOUS || op == TG_OP_EXPAND) {
@@ -239,6 +259,12 @@ static void store(tg_tensor *dst, int64_t start, int64_t len, const void *src, i
     char *d = (char *)tg_data(dst) + start * (int64_t)sz;
     if (stride)
         memcpy(d, src, (size_t)len * sz);
+    else if (sz == 4)
+        for (int64_t i = 0; i < len; i++) /* one value everywhere: a fill */
+            ((float *)d)[i] = *(const float *)src;
+    else if (sz == 8)
+        for (int64_t i = 0; i < len; i++)
+            ((double *)d)[i] = *(const double *)src;
     else
         for (int64_t i = 0; i < len; i++)
             memcpy(d + i * (int64_t)sz, src, sz);
@@ -284,6 +310,7 @@ typedef struct {
     int nvars;
     int64_t n;
     char **regs; /* per thread: registers, then pointers, then strides */
+    int64_t nblocks;
 } block_job;
 
 /* one block through all the registers; its sum or its values, and the
@@ -308,6 +335,16 @@ static void run_one_block(int64_t b, void *ctx, int tid)
         if (gi >= 0 && !(J->dest[gi] && F->r[gi].kind == R_OP))
             store(J->grads[i], start, len, ptr[gi], stride[gi]);
     }
+}
+
+/* A thread takes TG_FUSE_RUN consecutive blocks at a time: its reads and
+ * writes then run through memory in order, which the hardware prefetchers
+ * follow, instead of hopping over the other threads' blocks. */
+static void run_blocks(int64_t item, void *ctx, int tid)
+{
+    const block_job *J = ctx;
+    for (int64_t b = item * TG_FUSE_RUN; b < J->nblocks && b < (item + 1) * TG_FUSE_RUN; b++)
+        run_one_block(b, ctx, tid);
 }
 
 tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
@@ -424,8 +461,8 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
             tg_error_clear();
             nomem = true;
         } else {
-            block_job J = {&F, S, dest, partial, out, grads, nvars, n, regs};
-            tg_parallel_for(nblocks, run_one_block, &J);
+            block_job J = {&F, S, dest, partial, out, grads, nvars, n, regs, nblocks};
+            tg_parallel_for((nblocks + TG_FUSE_RUN - 1) / TG_FUSE_RUN, run_blocks, &J);
         }
         for (int t = 0; regs && t < nt; t++)
             tg_free(regs[t]);
