@@ -11,7 +11,7 @@
 #define MAXIN 3
 
 #define CHUNK 16384
-#define TG_PAR_CHEAP (1 << 20) /* elements before a cheap op uses every core */
+#define TG_PAR_CHEAP (1 << 18) /* elements before a cheap op uses every core */
 
 typedef struct {
     tg_kernel_fn k;
