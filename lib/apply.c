@@ -100,6 +100,51 @@ static tg_status align_batched(int n, tg_tensor **args)
     return TG_OK;
 }
 
+static _Thread_local bool free_unsaved;
+bool tg_set_free_unsaved(bool on)
+{
+    bool old = free_unsaved;
+    free_unsaved = on;
+    return old;
+}
+
+/* Lets an intermediate's storage go when only the graph holds it and no
+ * backward reads its values (the nodes keep it for the graph's structure:
+ * shape, dtype, its own inputs).  Views are left alone: their memory is
+ * another tensor's. */
+static void drop_unsaved_values(tg_tensor *t)
+{
+    if (!free_unsaved || !t->op || (t->op->flags & TG_F_VIEW) || t->grad_view || !t->storage ||
+        t->data_needed > 0 || __atomic_load_n(&t->refcount, __ATOMIC_ACQUIRE) != t->graph_refs)
+        return;
+    tg_storage *s = t->storage;
+    t->storage = NULL;
+    if (tg_atomic_dec(&s->refcount) == 0) {
+        tg_free(s->data);
+        tg_free(s);
+    }
+}
+
+/* Records what the new node out holds and reads: each input is held; an
+ * input (or out itself) whose values a gradient to be computed reads is
+ * needed. */
+static void record_uses(tg_tensor *out)
+{
+    unsigned need = 0;
+    for (int i = 0; i < out->nin; i++)
+        if (out->in[i]->requires_grad)
+            need |= TG_SAVES_FOR(out->op->saves, i);
+    if (need & TG_S_OUT)
+        out->data_needed++;
+    for (int i = 0; i < out->nin; i++) {
+        out->in[i]->graph_refs++;
+        if (need & (1u << i))
+            out->in[i]->data_needed++;
+    }
+    for (int i = 0; i < out->nin; i++)
+        drop_unsaved_values(out->in[i]);
+}
+
 static _Thread_local bool in_backward;
 bool tg_set_in_backward(bool on)
 {
@@ -251,6 +296,7 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
     if (attrs)
         out->attrs = *attrs;
     record_versions(out);
+    record_uses(out);
     return out;
 }
 

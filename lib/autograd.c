@@ -196,6 +196,7 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
              * during the pass, not after it (peak memory) */
             t->graph_freed = true;
             for (int i = 0; i < t->nin; i++) {
+                tg_graph_unref(t->in[i]);
                 tg_release(t->in[i]);
                 t->in[i] = NULL;
             }

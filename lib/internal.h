@@ -87,6 +87,17 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out);
  * ops on inputs that are one value broadcast then compute that value once
  * and return it expanded.  Returns the previous setting. */
 bool tg_set_in_backward(bool on);
+/* Set while tg_grad_eval evaluates for one backward pass that builds no
+ * graph of its own (apply.c): an intermediate that only the graph holds and
+ * whose values no backward formula reads gives up its memory at once, as
+ * PyTorch frees what its nodes do not save.  Returns the previous setting. */
+bool tg_set_free_unsaved(bool on);
+/* a node no longer holds its input t (autograd.c, tensor.c) */
+static inline void tg_graph_unref(tg_tensor *t)
+{
+    if (t)
+        __atomic_sub_fetch(&t->graph_refs, 1, __ATOMIC_ACQ_REL);
+}
 /* the forward of every elementwise op (ops_unary.c) */
 tg_status op_fwd_map(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
 

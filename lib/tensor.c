@@ -38,6 +38,7 @@ void tg_release(tg_tensor *t)
         for (int i = 0; i < u->nin; i++) {
             if (!u->in[i])
                 continue;
+            tg_graph_unref(u->in[i]);
             if (n == cap) {
                 size_t ncap = cap * 2;
                 tg_tensor **ns = malloc(ncap * sizeof *ns); /* not tg_malloc: release must not fail by injection */
@@ -51,7 +52,7 @@ void tg_release(tg_tensor *t)
             stack[n++] = u->in[i];
         }
         tg_release(u->grad); /* its own walk: a gradient's graph is separate */
-        if (u->grad_view)
+        if (u->grad_view && u->storage)
             u->storage->grad_views--;
         tg_release(u->grad_acc);
         storage_release(u->storage);

@@ -179,6 +179,8 @@ typedef struct tg_tensor {
     struct tg_tensor *grad;          /* leaves: accumulated gradient */
     struct tg_tensor *grad_acc;      /* scratch during one backward pass */
     int pending;                     /* scratch during one backward pass */
+    int graph_refs;                  /* how many recorded nodes hold it as an input */
+    int data_needed;                 /* how many of those (or its own node) read its values */
 
     /* for messages, graphs and explanations */
     char *name;  /* variable or intermediate name, or NULL */
