@@ -29,8 +29,9 @@ lib/libtg.a: $(LIB_OBJ)
 
 # the CUDA backend, loaded at run time by lib/cuda.c (cuBLAS is shared-only
 # here, so nothing else links against CUDA)
-lib/libtg_cuda.so: $(wildcard kernels/*.cu)
-	$(NVCC) -O2 -Xcompiler -fPIC -shared -o $@ $^ -lcublas
+# (-fmad=false: no contraction into FMA, each operation rounds as on the CPU)
+lib/libtg_cuda.so: $(wildcard kernels/*.cu) kernels/tg_cuda_abi.h lib/ops.def
+	$(NVCC) -O2 -fmad=false -Xcompiler -fPIC -shared -o $@ $(filter %.cu,$^) -lcublas
 
 build/lib/%.o: lib/%.c
 	@mkdir -p $(@D)

@@ -9,6 +9,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "tg_cuda_abi.h"
+
 #define CHECK_CUDA(call)                                                                   \
     do {                                                                                   \
         cudaError_t e_ = (call);                                                           \
@@ -28,7 +30,7 @@
 
 extern "C" {
 
-int tgc_abi_version(void) { return 1; }
+int tgc_abi_version(void) { return TGC_ABI_VERSION; }
 
 // number of usable devices, or -1 with the reason in err
 int tgc_device_count(char *err, int en)

@@ -119,10 +119,8 @@ static void drop_unsaved_values(tg_tensor *t)
         return;
     tg_storage *s = t->storage;
     t->storage = NULL;
-    if (tg_atomic_dec(&s->refcount) == 0) {
-        tg_free(s->data);
-        tg_free(s);
-    }
+    if (tg_atomic_dec(&s->refcount) == 0)
+        tg_storage_free(s);
 }
 
 /* Records what the new node out holds and reads: each input is held; an
@@ -198,6 +196,27 @@ static bool apply_uniform(int op, int n, tg_tensor **args, const tg_attrs *attrs
     return true;
 }
 
+/* PyTorch lets a 0-d cpu tensor that needs no gradient (a number) take part
+ * in an op on cuda: here it is copied over.  Anything else is returned as
+ * it is (and a mix of devices is refused by the caller). */
+static tg_tensor *number_to_device(tg_tensor *t, tg_device dev)
+{
+    if (t->ndim != 0 || t->requires_grad || t->storage->device != TG_DEV_CPU || dev != TG_DEV_CUDA)
+        return t;
+    tg_device old = tg_get_device();
+    tg_set_device(dev);
+    tg_tensor *c = tg_empty(t->dtype, 0, NULL);
+    tg_set_device(old);
+    if (!c) {
+        tg_error_clear(); /* the mix is reported instead */
+        return t;
+    }
+    memcpy(tg_data(c), tg_data(t), tg_dtype_size(t->dtype));
+    c->wrapped_number = t->wrapped_number;
+    tg_release(t);
+    return c;
+}
+
 tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
 {
     const tg_opdef *def = &tg_ops[op];
@@ -214,6 +233,10 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
         release_all(n < 3 ? n : 3, args);
         return NULL;
     }
+    for (int i = 0; i < n; i++) /* a number on the cpu may join an op on cuda */
+        if (args[i]->storage->device == TG_DEV_CUDA)
+            for (int j = 0; j < n; j++)
+                args[j] = number_to_device(args[j], TG_DEV_CUDA);
     for (int i = 1; i < n; i++)
         if (args[i]->storage->device != args[0]->storage->device) {
             tg_error(TG_EINPUT, "%s: expected all tensors to be on the same device, but found "

@@ -5,6 +5,7 @@
  * cannot be used is said in one line (no driver, backend not built or not
  * loadable, no device). */
 #include "internal.h"
+#include "../kernels/tg_cuda_abi.h"
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -18,11 +19,24 @@ typedef struct {
     int (*gemm)(int, int, int, long, long, long, const void *, long, long, const void *, long, long, void *,
                 long, char *, int);
     int (*bench)(double *, double *, double *, double *, char *, int);
+    int (*abi_version)(void);
+    int (*alloc)(void **, size_t, char *, int);
+    void (*free)(void *);
+    int (*map)(const tgc_map_args *, char *, int);
+    int (*reduce)(const tgc_reduce_args *, char *, int);
 } backend;
 
 static backend be;
 static char why[512];
 static bool probed;
+
+/* TG_CUDA_EMULATE=1: the cuda device is emulated on the host by the
+ * backend's own kernel code (tgc_emulate_*), with host memory, so that the
+ * cuda path -- dispatch, plans, kernels' arithmetic and indexing -- is
+ * tested on machines without a GPU.  Products then run on the CPU. */
+static bool emulating;
+static int (*emulate_map)(const tgc_map_args *);
+static int (*emulate_reduce)(const tgc_reduce_args *);
 
 static void *open_backend(void)
 {
@@ -49,12 +63,15 @@ static const char *probe(void)
     if (probed)
         return why[0] ? why : NULL;
     probed = true;
-    void *drv = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!drv) {
+    const char *emu = getenv("TG_CUDA_EMULATE");
+    emulating = emu && *emu && strcmp(emu, "0") != 0;
+    void *drv = emulating ? NULL : dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!drv && !emulating) {
         snprintf(why, sizeof why, "no NVIDIA driver on this machine (libcuda.so.1 not found)");
         return why;
     }
-    dlclose(drv);
+    if (drv)
+        dlclose(drv);
     be.h = open_backend();
     if (!be.h) {
         const char *e = dlerror();
@@ -66,9 +83,23 @@ static const char *probe(void)
     *(void **)&be.device_info = dlsym(be.h, "tgc_device_info");
     *(void **)&be.gemm = dlsym(be.h, "tgc_gemm");
     *(void **)&be.bench = dlsym(be.h, "tgc_bench");
-    if (!be.device_count || !be.device_info || !be.gemm || !be.bench) {
-        snprintf(why, sizeof why, "the CUDA backend library is incomplete (rebuild it with make)");
+    *(void **)&be.abi_version = dlsym(be.h, "tgc_abi_version");
+    *(void **)&be.alloc = dlsym(be.h, "tgc_alloc");
+    *(void **)&be.free = dlsym(be.h, "tgc_free");
+    *(void **)&be.map = dlsym(be.h, "tgc_map");
+    *(void **)&be.reduce = dlsym(be.h, "tgc_reduce");
+    if (!be.device_count || !be.device_info || !be.gemm || !be.bench || !be.abi_version || !be.alloc ||
+        !be.free || !be.map || !be.reduce || be.abi_version() != TGC_ABI_VERSION) {
+        snprintf(why, sizeof why, "the CUDA backend library is incomplete or of another version (rebuild "
+                 "it with make)");
         return why;
+    }
+    *(void **)&emulate_map = dlsym(be.h, "tgc_emulate_map");
+    *(void **)&emulate_reduce = dlsym(be.h, "tgc_emulate_reduce");
+    if (emulating) {
+        if (!emulate_map || !emulate_reduce)
+            snprintf(why, sizeof why, "the CUDA backend library cannot emulate (rebuild it with make)");
+        return why[0] ? why : NULL;
     }
     char err[256] = "";
     int n = be.device_count(err, sizeof err);
@@ -85,6 +116,8 @@ int tg_cuda_device_count(void)
 {
     if (probe())
         return 0;
+    if (emulating)
+        return 1;
     char err[256];
     int n = be.device_count(err, sizeof err);
     return n > 0 ? n : 0;
@@ -96,6 +129,10 @@ tg_status tg_cuda_device_info(int dev, tg_cuda_info *info)
         return tg_error(TG_ERESOURCE, "device cuda is not available: %s", why);
     char err[256] = "";
     memset(info, 0, sizeof *info);
+    if (emulating) {
+        snprintf(info->name, sizeof info->name, "emulated on the host (TG_CUDA_EMULATE)");
+        return TG_OK;
+    }
     if (be.device_info(dev, info->name, sizeof info->name, &info->major, &info->minor, &info->total_bytes,
                        &info->free_bytes, &info->runtime_version, err, sizeof err) != 0)
         return tg_error(TG_ERESOURCE, "CUDA device %d: %s", dev, err);
@@ -106,6 +143,8 @@ tg_status tg_cuda_bench(double *h2d, double *d2h, double *d2d, double *tflops)
 {
     if (probe())
         return tg_error(TG_ERESOURCE, "device cuda is not available: %s", why);
+    if (emulating)
+        return tg_error(TG_ERESOURCE, "the cuda device is emulated (TG_CUDA_EMULATE): nothing to measure");
     char err[256] = "";
     if (be.bench(h2d, d2h, d2d, tflops, err, sizeof err) != 0)
         return tg_error(TG_ERESOURCE, "CUDA measurement failed: %s", err);
@@ -120,7 +159,7 @@ tg_status tg_cuda_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
 {
     if (probe())
         return tg_error(TG_ERESOURCE, "device cuda is not available: %s", why);
-    if (!tg_dtype_is_float(out->dtype) || !tg_is_contiguous(a) || !tg_is_contiguous(b))
+    if (emulating || !tg_dtype_is_float(out->dtype) || !tg_is_contiguous(a) || !tg_is_contiguous(b))
         return TG_NO;
     int64_t m = out->shape[out->ndim - 2], n = out->shape[out->ndim - 1], k = a->shape[a->ndim - 1];
     int64_t mn = m * n, batches = mn != 0 ? out->numel / mn : 0;
@@ -138,4 +177,102 @@ tg_status tg_cuda_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
                 (long)batches, err, sizeof err) != 0)
         return tg_error(TG_ERESOURCE, "CUDA matmul failed: %s", err);
     return TG_OK;
+}
+
+/* ---- tensor memory and kernels on the device ---- */
+
+void *tg_cuda_alloc(size_t bytes)
+{
+    if (probe()) {
+        tg_error(TG_ERESOURCE, "device cuda is not available: %s", why);
+        return NULL;
+    }
+    if (emulating)
+        return tg_malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    char err[256] = "";
+    if (be.alloc(&p, bytes, err, sizeof err) != 0) {
+        tg_error(TG_ERESOURCE, "out of device memory: %zu bytes on cuda (%s)", bytes, err);
+        return NULL;
+    }
+    return p;
+}
+
+void tg_cuda_free(void *p)
+{
+    if (emulating)
+        tg_free(p);
+    else if (p && be.free)
+        be.free(p);
+}
+
+static tg_status kernel_result(int rc, const char *what, const char *err)
+{
+    if (rc == 1)
+        return TG_NO;
+    if (rc != 0)
+        return tg_error(TG_ERESOURCE, "CUDA %s failed: %s", what, err);
+    return TG_OK;
+}
+
+/* an elementwise op on device tensors, planned as the CPU loop plans it */
+tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
+{
+    tg_dtype dt = in[nin - 1]->dtype;
+    if (probe() || nin > 3 || !tg_dtype_is_float(dt) || (out->dtype != dt && out->dtype != TG_BOOL))
+        return TG_NO;
+    for (int k = 0; k < nin; k++)
+        if (in[k]->storage->device != TG_DEV_CUDA)
+            return TG_NO;
+    tgc_map_args m = {.op = op, .dtype = dt, .out_dtype = out->dtype, .nin = nin, .numel = out->numel};
+    int64_t shape[TG_MAX_DIMS + 1], ost[TG_MAX_DIMS + 1], st[3][TG_MAX_DIMS + 1];
+    m.m = tg_loop_plan(out, nin, in, shape, ost, st);
+    for (int d = 0; d < m.m; d++) {
+        m.shape[d] = shape[d];
+        m.ost[d] = ost[d];
+        for (int k = 0; k < nin; k++)
+            m.st[k][d] = st[k][d];
+    }
+    m.out = tg_data(out);
+    for (int k = 0; k < nin; k++)
+        m.in[k] = tg_data(in[k]);
+    if (a) {
+        m.lo = a->clamp.lo;
+        m.hi = a->clamp.hi;
+        m.has_lo = a->clamp.has_lo;
+        m.has_hi = a->clamp.has_hi;
+        m.exponent = a->pow.exponent;
+    }
+    m.scalar_exponent = nin == 2;
+    for (int d = 0; d < m.m && nin == 2; d++)
+        m.scalar_exponent = m.scalar_exponent && st[1][d] == 0;
+    char err[256] = "";
+    return kernel_result(emulating ? emulate_map(&m) : be.map(&m, err, sizeof err), tg_ops[op].name, err);
+}
+
+/* sum (kind 0), max (1) or min (2) of x over the dims marked reduced into
+ * the contiguous out */
+tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const bool *reduced, tg_tensor *out)
+{
+    if (probe() || !tg_dtype_is_float(x->dtype) || out->dtype != x->dtype || !tg_is_contiguous(out) ||
+        x->storage->device != TG_DEV_CUDA || out->storage->device != TG_DEV_CUDA)
+        return TG_NO;
+    tgc_reduce_args r = {.kind = kind, .dtype = x->dtype, .nout = out->numel, .nred = 1, .x = tg_data(x),
+                         .out = tg_data(out)};
+    for (int d = 0; d < x->ndim; d++) {
+        if (x->shape[d] == 1)
+            continue;
+        if (reduced[d]) {
+            r.rshape[r.nr] = x->shape[d];
+            r.rst[r.nr++] = x->stride[d];
+            r.nred *= x->shape[d];
+        } else {
+            r.kshape[r.nk] = x->shape[d];
+            r.kst[r.nk++] = x->stride[d];
+        }
+    }
+    if (x->numel == 0)
+        return TG_NO;
+    char err[256] = "";
+    return kernel_result(emulating ? emulate_reduce(&r) : be.reduce(&r, err, sizeof err), "reduction", err);
 }

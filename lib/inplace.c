@@ -85,10 +85,8 @@ tg_tensor *tg_inplace(tg_tensor *target, tg_tensor *result)
     result->offset = target->offset;
     memcpy(result->stride, target->stride, sizeof result->stride);
     result->saved_version[3] = target->storage->version;
-    if (tg_atomic_dec(&own->refcount) == 0) {
-        tg_free(own->data);
-        tg_free(own);
-    }
+    if (tg_atomic_dec(&own->refcount) == 0)
+        tg_storage_free(own);
     tg_release(target);
     return result;
 }
@@ -192,10 +190,8 @@ tg_tensor *tg_inplace_view(tg_tensor *view, tg_tensor *result, tg_tensor **base_
     nb->offset = base->offset;
     memcpy(nb->stride, base->stride, sizeof nb->stride);
     nb->saved_version[3] = base->storage->version;
-    if (tg_atomic_dec(&own->refcount) == 0) {
-        tg_free(own->data);
-        tg_free(own);
-    }
+    if (tg_atomic_dec(&own->refcount) == 0)
+        tg_storage_free(own);
     /* the view again, now of the updated base */
     tg_tensor *nv = tg_ref(nb);
     for (int k = depth - 1; k >= 0 && nv; k--) {

@@ -74,6 +74,22 @@ void tg_parallel_for(int64_t items, tg_task_fn fn, void *ctx);
 int tg_threads(void);
 /* heavy: worth several threads (math functions), see loop.c */
 void tg_loop_ex(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a, bool heavy);
+/* The loop's plan: out's shape with size-1 dims dropped and dims that are
+ * contiguous for every operand merged; the strides of out and of each input
+ * (0 along broadcast dims), in elements.  Returns the number of dims (>= 1). */
+int tg_loop_plan(const tg_tensor *out, int nin, tg_tensor *const *in, int64_t *shape, int64_t *ost,
+                 int64_t (*st)[TG_MAX_DIMS + 1]);
+
+/* The CUDA backend's memory and kernels (cuda.c).  Storage on cuda is
+ * managed memory, readable and writable by the host code too.  tg_cuda_map
+ * and tg_cuda_reduce return TG_NO (no error) for what the kernels do not
+ * do: the caller computes on the CPU. */
+void *tg_cuda_alloc(size_t bytes);
+void tg_cuda_free(void *p);
+tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
+tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const bool *reduced, tg_tensor *out);
+/* frees a storage whose last reference is gone, wherever its memory is */
+void tg_storage_free(tg_storage *s);
 
 /* kernel tables, indexed by op and dtype of the computation; an empty slot
  * means "not supported for that dtype". */

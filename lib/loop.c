@@ -49,12 +49,10 @@ static void run_item(int64_t w, void *ctx, int tid)
     J->k(len, J->obase + ooff * (int64_t)J->osz, ip, istride, J->a);
 }
 
-void tg_loop_ex(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a, bool heavy)
+int tg_loop_plan(const tg_tensor *out, int nin, tg_tensor *const *in, int64_t *shape, int64_t *ost,
+                 int64_t (*st)[TG_MAX_DIMS + 1])
 {
     int nd = out->ndim;
-    int64_t shape[TG_MAX_DIMS + 1], st[MAXIN][TG_MAX_DIMS + 1], ost[TG_MAX_DIMS + 1];
-    if (out->numel == 0)
-        return;
     memcpy(shape, out->shape, nd * sizeof *shape);
     memcpy(ost, out->stride, nd * sizeof *ost);
     for (int j = 0; j < nin; j++) {
@@ -95,6 +93,15 @@ void tg_loop_ex(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const t
             st[j][0] = 0;
         m = 1;
     }
+    return m;
+}
+
+void tg_loop_ex(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a, bool heavy)
+{
+    int64_t shape[TG_MAX_DIMS + 1], st[MAXIN][TG_MAX_DIMS + 1], ost[TG_MAX_DIMS + 1];
+    if (out->numel == 0)
+        return;
+    int m = tg_loop_plan(out, nin, in, shape, ost, st);
 
     loop_job J = {.k = k, .a = a, .nin = nin, .m = m, .osz = tg_dtype_size(out->dtype), .obase = tg_data(out)};
     memcpy(J.shape, shape, sizeof shape);

@@ -143,6 +143,16 @@ static bool reduce_all_contiguous(int kind, const tg_tensor *x, tg_tensor *out)
 
 static tg_status reduce(int kind, tg_tensor *x, const tg_attrs *a, tg_tensor *out)
 {
+    if (x->storage->device == TG_DEV_CUDA) {
+        bool red[TG_MAX_DIMS] = {0};
+        for (int d = 0; d < x->ndim; d++)
+            red[d] = a->reduce.all;
+        for (int i = 0; i < a->reduce.ndims; i++)
+            red[a->reduce.dims[i]] = true;
+        tg_status st = tg_cuda_reduce(kind, x, red, out);
+        if (st != TG_NO)
+            return st;
+    }
     if (out->numel == 1 && reduce_all_contiguous(kind, x, out))
         return TG_OK;
     if (kind != R_SUM && x->numel == 0 && out->numel > 0)

@@ -11,6 +11,11 @@ tg_status op_fwd_map(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
 {
     int n = tg_ops[op].arity;
     tg_dtype dt = in[n - 1]->dtype; /* the dtype the op computes in */
+    if (out->storage->device == TG_DEV_CUDA) {
+        tg_status st = tg_cuda_map(op, n, in, a, out);
+        if (st != TG_NO)
+            return st;
+    }
     tg_kernel_fn k = tg_cpu_kernels[op][dt];
     if (!k)
         return tg_error(TG_EINPUT, "%s is not supported for %s tensors", tg_ops[op].name,

@@ -14,12 +14,19 @@ tg_tensor *tg_ref(tg_tensor *t)
     return t;
 }
 
+void tg_storage_free(tg_storage *s)
+{
+    if (s->device == TG_DEV_CUDA)
+        tg_cuda_free(s->data);
+    else
+        tg_free(s->data);
+    tg_free(s);
+}
+
 static void storage_release(tg_storage *s)
 {
-    if (s && tg_atomic_dec(&s->refcount) == 0) {
-        tg_free(s->data);
-        tg_free(s);
-    }
+    if (s && tg_atomic_dec(&s->refcount) == 0)
+        tg_storage_free(s);
 }
 
 /* Releasing walks the graph with an explicit stack: a long chain of
@@ -120,7 +127,9 @@ tg_status tg_alloc_storage(tg_tensor *t)
     tg_storage *s = tg_calloc(1, sizeof *s);
     if (!s)
         return TG_ERESOURCE;
-    s->data = tg_malloc((size_t)nbytes);
+    /* on cuda, managed memory: the kernels and the host code share it */
+    s->device = tg_get_device();
+    s->data = s->device == TG_DEV_CUDA ? tg_cuda_alloc((size_t)nbytes) : tg_malloc((size_t)nbytes);
     if (!s->data) {
         tg_free(s);
         return TG_ERESOURCE;

@@ -45,6 +45,14 @@ echo "== timing: 8192x8192 float32 product, cuda vs cpu not attempted (cpu too s
 ./bin/tmatmul "$T/a.npy" "$T/a.npy" -o "$T/c.npy" --device cuda --time
 echo "== measurements"
 ./bin/tdevice --bench --pretty
+echo "== every op, reduction and gradient on cuda against the CPU (random inputs)"
+TG_TEST_REAL_CUDA=1 bats tests/bats/cuda_emulated.bats || fail=1
+echo "== elementwise forward+backward on 10^8 float32 elements: cuda vs cpu"
+./bin/tgrad 'randn(100000000)' --seed 1 --no-grad -o "$T/x8.npy" >/dev/null
+for d in cuda cpu; do
+    /usr/bin/time -f "$d: %e s wall, %M KB" ./bin/tgrad 'sum(tanh(x)**2)' --at "$T/x8.npy" --device $d --out-dir "$T/$d" >/dev/null
+done
+./bin/tgrad 'amax(abs(a - b) / (abs(a) + 1))' --at a="$T/cpu/grad_x.npy" --at b="$T/cuda/grad_x.npy" --no-grad
 echo "== the test suite (products on cuda where asked)"
 make -s test
 exit $fail

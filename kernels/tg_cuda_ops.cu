@@ -1,0 +1,358 @@
+// tg_cuda_ops.cu -- the CUDA backend's tensor memory, elementwise ops and
+// reductions (lib/cuda.c loads them at run time).
+//
+// Memory is CUDA managed memory: one pointer that the kernels and the host
+// code both use, so that everything the library does on the host (reading
+// inputs, printing, an op without a kernel here) works on device tensors
+// unchanged, and a kernel's result needs no copy back.  Every entry point
+// returns after the device has finished (cudaDeviceSynchronize), so the host
+// may read what it wrote.
+//
+// The elementwise kernels take the op table's numbers (lib/ops.def is
+// included below, as lib/internal.h includes it) and compute what
+// lib/cpu_kernels.c computes, in the same order of operations (nvcc is run
+// with -fmad=false: no contraction into FMA); the math functions are CUDA's,
+// so transcendental results agree with the CPU's within float32 tolerance,
+// not to the last bit.  Reductions accumulate sums in double, as the CPU
+// does, and combine per-block partials in block order: the same result on
+// every run.
+#include <cmath>
+#include <cstdio>
+#include <cuda_runtime.h>
+
+#include "tg_cuda_abi.h"
+
+enum {
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd) TG_OP_##id,
+#include "../lib/ops.def"
+#undef OP
+    TG_NOPS
+};
+enum { DT_F32 = 0, DT_F64 = 1, DT_I64 = 2, DT_BOOL = 3 };
+
+#define CHECK(call)                                                                        \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        if (e_ != cudaSuccess) {                                                           \
+            snprintf(err, (size_t)en, "%s: %s", #call, cudaGetErrorString(e_));            \
+            return -1;                                                                     \
+        }                                                                                  \
+    } while (0)
+
+// the math functions, for float and double alike
+// HD: compiled for the device and for the host, where tgc_emulate_* runs
+// the very same code (TG_CUDA_EMULATE: the kernels' logic tested on
+// machines without a GPU)
+#define HD __host__ __device__
+#define MATH1(NAME, F, D)                                                                  \
+    HD inline float NAME(float x) { return F(x); }                                         \
+    HD inline double NAME(double x) { return D(x); }
+MATH1(m_exp, expf, exp)
+MATH1(m_log, logf, log)
+MATH1(m_sqrt, sqrtf, sqrt)
+MATH1(m_sin, sinf, sin)
+MATH1(m_cos, cosf, cos)
+MATH1(m_tan, tanf, tan)
+MATH1(m_tanh, tanhf, tanh)
+MATH1(m_log1p, log1pf, log1p)
+MATH1(m_expm1, expm1f, expm1)
+MATH1(m_erf, erff, erf)
+HD inline float m_pow(float x, float y) { return powf(x, y); }
+HD inline double m_pow(double x, double y) { return pow(x, y); }
+
+// pow by a constant exponent with PyTorch's shortcuts (cpu_kernels.c's too)
+template <typename T> HD inline T pow_const(T x, T e)
+{
+    if (e == (T)2) return x * x;
+    if (e == (T)3) return x * x * x;
+    if (e == (T)1) return x;
+    if (e == (T)0.5) return m_sqrt(x);
+    if (e == (T)-1) return (T)1 / x;
+    if (e == (T)-2) return (T)1 / (x * x);
+    return m_pow(x, e);
+}
+
+template <typename T> HD T unary(int op, T x, const tgc_map_args &a)
+{
+    switch (op) {
+    case TG_OP_NEG: return -x;
+    case TG_OP_EXP: return m_exp(x);
+    case TG_OP_LOG: return m_log(x);
+    case TG_OP_SQRT: return m_sqrt(x);
+    case TG_OP_SIN: return m_sin(x);
+    case TG_OP_COS: return m_cos(x);
+    case TG_OP_TAN: return m_tan(x);
+    case TG_OP_TANH: return m_tanh(x);
+    case TG_OP_SIGMOID: return (T)1 / ((T)1 + m_exp(-x));
+    case TG_OP_RELU: return (x > (T)0 || x != x) ? x : (T)0;
+    case TG_OP_ABS: return x < (T)0 ? -x : x;
+    case TG_OP_SIGN: return x != x ? x : (T)((x > (T)0) - (x < (T)0));
+    case TG_OP_LOG1P: return m_log1p(x);
+    case TG_OP_EXPM1: return m_expm1(x);
+    case TG_OP_ERF: return m_erf(x);
+    case TG_OP_SOFTPLUS: return x > (T)20 ? x : m_log1p(m_exp(x));
+    case TG_OP_CLAMP: {
+        if (x != x)
+            return x;
+        T y = (a.has_lo && x < (T)a.lo) ? (T)a.lo : x; // min first, then max, as PyTorch
+        return (a.has_hi && y > (T)a.hi) ? (T)a.hi : y;
+    }
+    default: return x;
+    }
+}
+
+template <typename T> HD T binary(int op, T x, T y, const tgc_map_args &a)
+{
+    switch (op) {
+    case TG_OP_ADD: return x + y;
+    case TG_OP_SUB: return x - y;
+    case TG_OP_MUL: return x * y;
+    case TG_OP_DIV: return x / y;
+    case TG_OP_POW: return a.scalar_exponent ? pow_const(x, y) : m_pow(x, y);
+    case TG_OP_MAXIMUM: return (x != x) ? x : (y != y) ? y : (x > y ? x : y);
+    case TG_OP_MINIMUM: return (x != x) ? x : (y != y) ? y : (x < y ? x : y);
+    case TG_OP_TANH_BW: return x * ((T)1 - y * y);
+    case TG_OP_SIGMOID_BW: return x * ((T)1 - y) * y;
+    case TG_OP_POW_BW: {
+        T e = (T)a.exponent;
+        return x * (e * pow_const(y, e - (T)1));
+    }
+    default: return x;
+    }
+}
+
+template <typename T> HD bool compare(int op, T x, T y)
+{
+    switch (op) {
+    case TG_OP_EQ: return x == y;
+    case TG_OP_NE: return x != y;
+    case TG_OP_LT: return x < y;
+    case TG_OP_LE: return x <= y;
+    case TG_OP_GT: return x > y;
+    default: return x >= y;
+    }
+}
+
+// output element i of an elementwise op
+template <typename T> HD inline void map_one(const tgc_map_args &a, long long i)
+{
+    long long oo = 0, io[3] = {0, 0, 0};
+    if (a.m == 1) {
+        oo = i * a.ost[0];
+        for (int k = 0; k < a.nin; k++)
+            io[k] = i * a.st[k][0];
+    } else {
+        long long rem = i;
+        for (int d = a.m - 1; d >= 0; d--) {
+            long long id = rem % a.shape[d];
+            rem /= a.shape[d];
+            oo += id * a.ost[d];
+            for (int k = 0; k < a.nin; k++)
+                io[k] += id * a.st[k][d];
+        }
+    }
+    if (a.op == TG_OP_WHERE) {
+        const bool *c = (const bool *)a.in[0];
+        ((T *)a.out)[oo] = c[io[0]] ? ((const T *)a.in[1])[io[1]] : ((const T *)a.in[2])[io[2]];
+        return;
+    }
+    T x = ((const T *)a.in[0])[io[0]];
+    if (a.nin == 1) {
+        ((T *)a.out)[oo] = unary<T>(a.op, x, a);
+        return;
+    }
+    T y = ((const T *)a.in[1])[io[1]];
+    if (a.out_dtype == DT_BOOL)
+        ((bool *)a.out)[oo] = compare<T>(a.op, x, y);
+    else
+        ((T *)a.out)[oo] = binary<T>(a.op, x, y, a);
+}
+
+template <typename T> __global__ void map_kernel(tgc_map_args a)
+{
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < a.numel; i += step)
+        map_one<T>(a, i);
+}
+
+template <typename T> HD inline T combine(int kind, T acc, T v)
+{
+    if (kind == 0)
+        return acc + v;
+    if (acc != acc)
+        return acc; // NaN wins, as in the CPU's reductions
+    if (kind == 1)
+        return (v != v || v > acc) ? v : acc;
+    return (v != v || v < acc) ? v : acc;
+}
+
+template <typename ACC> HD inline ACC identity(int kind)
+{
+    return kind == 0 ? (ACC)0 : kind == 1 ? (ACC)-INFINITY : (ACC)INFINITY;
+}
+
+#define REDUCE_THREADS 256
+
+// output o's reduced elements r = from, from + step, ... below to
+template <typename T, typename ACC> HD inline ACC reduce_range(const tgc_reduce_args &a, long long o, long long from,
+                                                              long long to, long long step)
+{
+    long long rem = o, base = 0;
+    for (int d = a.nk - 1; d >= 0; d--) {
+        long long id = rem % a.kshape[d];
+        rem /= a.kshape[d];
+        base += id * a.kst[d];
+    }
+    ACC acc = identity<ACC>(a.kind);
+    const T *x = (const T *)a.x;
+    for (long long r = from; r < to; r += step) {
+        long long rr = r, off = base;
+        for (int d = a.nr - 1; d >= 0; d--) {
+            long long id = rr % a.rshape[d];
+            rr /= a.rshape[d];
+            off += id * a.rst[d];
+        }
+        acc = combine<ACC>(a.kind, acc, (ACC)x[off]);
+    }
+    return acc;
+}
+
+// partial[o * G + g]: output o's reduced elements [g * chunk, (g+1) * chunk)
+template <typename T, typename ACC> __global__ void reduce_partial(tgc_reduce_args a, long long chunk, int G, ACC *partial)
+{
+    long long o = blockIdx.x;
+    int g = blockIdx.y;
+    long long lo = g * chunk, hi = lo + chunk < a.nred ? lo + chunk : a.nred;
+    ACC acc = reduce_range<T, ACC>(a, o, lo + threadIdx.x, hi, blockDim.x);
+    __shared__ ACC sh[REDUCE_THREADS];
+    sh[threadIdx.x] = acc;
+    __syncthreads();
+    for (int s = REDUCE_THREADS / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s)
+            sh[threadIdx.x] = combine<ACC>(a.kind, sh[threadIdx.x], sh[threadIdx.x + s]);
+        __syncthreads();
+    }
+    if (threadIdx.x == 0)
+        partial[o * G + g] = sh[0];
+}
+
+template <typename T, typename ACC> __global__ void reduce_final(tgc_reduce_args a, int G, const ACC *partial)
+{
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < a.nout; o += step) {
+        ACC acc = identity<ACC>(a.kind);
+        for (int g = 0; g < G; g++)
+            acc = combine<ACC>(a.kind, acc, partial[o * G + g]);
+        ((T *)a.out)[o] = (T)acc;
+    }
+}
+
+template <typename T, typename ACC> static int reduce_run(const tgc_reduce_args *a, char *err, int en)
+{
+    // G blocks per output, each over a chunk of at least 8192 elements
+    long long G = a->nred / (REDUCE_THREADS * 32);
+    G = G < 1 ? 1 : G > 1024 ? 1024 : G;
+    long long chunk = (a->nred + G - 1) / G;
+    ACC *partial = nullptr;
+    if (a->nout > 0x7fffffffLL)
+        return snprintf(err, (size_t)en, "too many outputs for one reduction"), -1;
+    CHECK(cudaMalloc(&partial, (size_t)(a->nout * G) * sizeof(ACC)));
+    dim3 grid((unsigned)a->nout, (unsigned)G);
+    reduce_partial<T, ACC><<<grid, REDUCE_THREADS>>>(*a, chunk, (int)G, partial);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) {
+        long long blocks = (a->nout + 255) / 256;
+        reduce_final<T, ACC><<<(unsigned)(blocks < 65536 ? blocks : 65536), 256>>>(*a, (int)G, partial);
+        e = cudaGetLastError();
+    }
+    if (e == cudaSuccess)
+        e = cudaDeviceSynchronize();
+    cudaFree(partial);
+    if (e != cudaSuccess)
+        return snprintf(err, (size_t)en, "reduction: %s", cudaGetErrorString(e)), -1;
+    return 0;
+}
+
+template <typename T, typename ACC> static void emulate_reduce(const tgc_reduce_args *a)
+{
+    for (long long o = 0; o < a->nout; o++)
+        ((T *)a->out)[o] = (T)reduce_range<T, ACC>(*a, o, 0, a->nred, 1);
+}
+
+extern "C" {
+
+// device memory that the host can read and write too
+int tgc_alloc(void **p, size_t bytes, char *err, int en)
+{
+    *p = nullptr;
+    CHECK(cudaMallocManaged(p, bytes ? bytes : 1, cudaMemAttachGlobal));
+    return 0;
+}
+
+void tgc_free(void *p)
+{
+    if (p)
+        cudaFree(p); // waits for the device
+}
+
+// 0: done; 1: not an op or dtype the kernels do (the caller computes on the
+// CPU); -1: a CUDA error, in err
+int tgc_map(const tgc_map_args *a, char *err, int en)
+{
+    if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->op < 0 || a->op >= TG_NOPS || a->nin < 1 || a->nin > 3 ||
+        a->m < 1 || a->m > TGC_MAX_DIMS)
+        return 1;
+    if (a->numel == 0)
+        return 0;
+    long long blocks = (a->numel + 255) / 256;
+    unsigned grid = (unsigned)(blocks < 65536 ? blocks : 65536);
+    if (a->dtype == DT_F32)
+        map_kernel<float><<<grid, 256>>>(*a);
+    else
+        map_kernel<double><<<grid, 256>>>(*a);
+    CHECK(cudaGetLastError());
+    CHECK(cudaDeviceSynchronize());
+    return 0;
+}
+
+// same return values as tgc_map
+int tgc_reduce(const tgc_reduce_args *a, char *err, int en)
+{
+    if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->kind < 0 || a->kind > 2 || a->nout < 1 || a->nred < 1 ||
+        a->nk > TGC_MAX_DIMS || a->nr > TGC_MAX_DIMS)
+        return 1;
+    if (a->kind == 0)
+        return a->dtype == DT_F32 ? reduce_run<float, double>(a, err, en) : reduce_run<double, double>(a, err, en);
+    return a->dtype == DT_F32 ? reduce_run<float, float>(a, err, en) : reduce_run<double, double>(a, err, en);
+}
+
+// The same computations on the host, one element or output at a time:
+// TG_CUDA_EMULATE runs the toolkit's cuda path through these on machines
+// without a GPU (lib/cuda.c), so that the kernels' logic is tested there.
+int tgc_emulate_map(const tgc_map_args *a)
+{
+    if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->op < 0 || a->op >= TG_NOPS || a->nin < 1 || a->nin > 3 ||
+        a->m < 1 || a->m > TGC_MAX_DIMS)
+        return 1;
+    for (long long i = 0; i < a->numel; i++) {
+        if (a->dtype == DT_F32)
+            map_one<float>(*a, i);
+        else
+            map_one<double>(*a, i);
+    }
+    return 0;
+}
+
+int tgc_emulate_reduce(const tgc_reduce_args *a)
+{
+    if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->kind < 0 || a->kind > 2 || a->nout < 1 || a->nred < 1 ||
+        a->nk > TGC_MAX_DIMS || a->nr > TGC_MAX_DIMS)
+        return 1;
+    if (a->kind == 0)
+        a->dtype == DT_F32 ? emulate_reduce<float, double>(a) : emulate_reduce<double, double>(a);
+    else
+        a->dtype == DT_F32 ? emulate_reduce<float, float>(a) : emulate_reduce<double, double>(a);
+    return 0;
+}
+
+} // extern "C"
