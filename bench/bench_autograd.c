@@ -12,6 +12,7 @@
  *   bench_autograd bandwidth           memory bandwidth (best of memcpy and a
  *                                      streaming add, 1 and BENCH_THREADS
  *                                      threads): "NAME<TAB>GB/s"
+ * BENCH_DEVICE=cuda makes the inputs on the GPU (tests/gpu/run.sh).
  * Timings print "SIZE<TAB>SECONDS" per repetition (see bench.h). */
 #include "bench.h"
 #include <pthread.h>
@@ -120,6 +121,9 @@ static double bandwidth(int threads, bool copy)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
+    const char *dev = getenv("BENCH_DEVICE"); /* cuda: the inputs, and so the work, on the GPU */
+    if (dev && *dev && tg_device_select(dev) != TG_OK)
+        die_tg(dev);
     if ((!strcmp(mode, "grad") || !strcmp(mode, "cgrad")) && argc > 3) {
         for (int i = 3; i < argc; i++) {
             gcase c = setup(argv[2]);

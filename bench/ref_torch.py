@@ -21,6 +21,7 @@ import timing
 
 torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
 NS = {"sum": torch.sum, "tanh": torch.tanh, "sin": torch.sin}
+DEVICE = os.environ.get("BENCH_DEVICE") or "cpu"  # cuda: tests/gpu/run.sh
 
 
 def grad_fn(expr, env, leaves):
@@ -31,6 +32,8 @@ def grad_fn(expr, env, leaves):
         for t in leaves:
             t.grad = None
         eval(code, ns).backward()
+        if DEVICE != "cpu":
+            torch.cuda.synchronize()
     return f
 
 
@@ -38,7 +41,7 @@ def main(mode, *args):
     torch.manual_seed(1)
     if mode == "grad":
         for size in args[1:]:
-            x = torch.randn(timing.count(size), requires_grad=True)
+            x = torch.randn(timing.count(size), device=DEVICE, requires_grad=True)
             timing.run(size, grad_fn(args[0], {"x": x}, [x]))
     elif mode == "net":
         x = torch.randn(256, 512)

@@ -1,8 +1,8 @@
 // tg_cuda.cu -- the CUDA backend: a shared library that the toolkit loads
 // at run time (lib/cuda.c), so that the tools start where no CUDA library
-// is installed.  It holds what the GPU path needs: device discovery,
-// matrix products through cuBLAS (strided batched), and the measurements of
-// tdevice --bench.  Every CUDA call is checked; failures come back as a
+// is installed.  This file: device discovery, matrix products through
+// cuBLAS (strided batched), and the measurements of tdevice --bench;
+// tg_cuda_ops.cu: tensor memory, elementwise ops and reductions.  Every CUDA call is checked; failures come back as a
 // status and a message, never an abort.
 #include <cstdio>
 #include <cstring>
@@ -60,78 +60,84 @@ fail:
     return -1;
 }
 
-// C[b] = op(A[b]) @ op(B[b]) for row-major host operands, b < batches;
-// stride 0 broadcasts an operand over the batch.  Row-major C = A B is
-// column-major C^T = B^T A^T, so cuBLAS gets the operands swapped.
+// Is p memory the device can use as it is (managed or device memory)?
+static bool on_device(const void *p)
+{
+    cudaPointerAttributes at;
+    if (cudaPointerGetAttributes(&at, p) != cudaSuccess) {
+        cudaGetLastError(); // clear it: host memory is not an error
+        return false;
+    }
+    return at.type == cudaMemoryTypeManaged || at.type == cudaMemoryTypeDevice;
+}
+
+// one cuBLAS handle for the process (creating one takes milliseconds)
+static cublasHandle_t blas_handle(char *err, int en)
+{
+    static cublasHandle_t h;
+    if (!h) {
+        cublasStatus_t s = cublasCreate(&h);
+        if (s != CUBLAS_STATUS_SUCCESS) {
+            snprintf(err, (size_t)en, "cublasCreate: cuBLAS status %d", (int)s);
+            h = nullptr;
+        }
+    }
+    return h;
+}
+
+// C[b] = op(A[b]) @ op(B[b]) for row-major operands, b < batches; stride 0
+// broadcasts an operand over the batch.  Row-major C = A B is column-major
+// C^T = B^T A^T, so cuBLAS gets the operands swapped.  Operands in managed
+// memory (tensors on cuda) are used where they are; host operands are
+// copied over and the result back.
 int tgc_gemm(int f64, int ta, int tb, long m, long n, long k, const void *A, long lda, long sa,
              const void *B, long ldb, long sb, void *C, long batches, char *err, int en)
 {
     size_t es = f64 ? 8 : 4;
     size_t na = (size_t)(sa ? sa * batches : (ta ? k * lda : m * lda)), nb = (size_t)(sb ? sb * batches : (tb ? n * ldb : k * ldb));
     size_t nc = (size_t)(m * n * batches);
+    bool resident = on_device(A) && on_device(B) && on_device(C);
     void *dA = nullptr, *dB = nullptr, *dC = nullptr;
-    cublasHandle_t h = nullptr;
+    const void *pA = A, *pB = B;
+    void *pC = C;
+    cublasHandle_t h = blas_handle(err, en);
     int rc = -1;
+    if (!h)
+        return -1;
     if (sa == 0)
         na = (size_t)(ta ? k * lda : m * lda);
     if (sb == 0)
         nb = (size_t)(tb ? n * ldb : k * ldb);
-    CHECK_CUDA(cudaMalloc(&dA, na * es));
-    CHECK_CUDA(cudaMalloc(&dB, nb * es));
-    CHECK_CUDA(cudaMalloc(&dC, nc * es));
-    CHECK_CUDA(cudaMemcpy(dA, A, na * es, cudaMemcpyHostToDevice));
-    CHECK_CUDA(cudaMemcpy(dB, B, nb * es, cudaMemcpyHostToDevice));
-    CHECK_BLAS(cublasCreate(&h));
+    if (!resident) {
+        CHECK_CUDA(cudaMalloc(&dA, na * es));
+        CHECK_CUDA(cudaMalloc(&dB, nb * es));
+        CHECK_CUDA(cudaMalloc(&dC, nc * es));
+        CHECK_CUDA(cudaMemcpy(dA, A, na * es, cudaMemcpyHostToDevice));
+        CHECK_CUDA(cudaMemcpy(dB, B, nb * es, cudaMemcpyHostToDevice));
+        pA = dA, pB = dB, pC = dC;
+    }
     {
         cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
         if (f64) {
             const double one = 1, zero = 0;
-            CHECK_BLAS(cublasDgemmStridedBatched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const double *)dB,
-                                                 (int)ldb, sb, (const double *)dA, (int)lda, sa, &zero,
-                                                 (double *)dC, (int)n, m * n, (int)batches));
+            CHECK_BLAS(cublasDgemmStridedBatched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const double *)pB,
+                                                 (int)ldb, sb, (const double *)pA, (int)lda, sa, &zero,
+                                                 (double *)pC, (int)n, m * n, (int)batches));
         } else {
             const float one = 1, zero = 0;
-            CHECK_BLAS(cublasSgemmStridedBatched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const float *)dB,
-                                                 (int)ldb, sb, (const float *)dA, (int)lda, sa, &zero,
-                                                 (float *)dC, (int)n, m * n, (int)batches));
+            CHECK_BLAS(cublasSgemmStridedBatched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const float *)pB,
+                                                 (int)ldb, sb, (const float *)pA, (int)lda, sa, &zero,
+                                                 (float *)pC, (int)n, m * n, (int)batches));
         }
     }
-    CHECK_CUDA(cudaMemcpy(C, dC, nc * es, cudaMemcpyDeviceToHost));
+    if (!resident)
+        CHECK_CUDA(cudaMemcpy(C, dC, nc * es, cudaMemcpyDeviceToHost));
+    CHECK_CUDA(cudaDeviceSynchronize()); // the host may read C now
     rc = 0;
 fail:
-    if (h)
-        cublasDestroy(h);
     cudaFree(dA);
     cudaFree(dB);
     cudaFree(dC);
-    return rc;
-}
-
-// y[i] = a[i] + b[i] on the device: the elementwise path's first kernel,
-// used by the measurements and the GPU test script
-__global__ static void add_f32(long n, const float *a, const float *b, float *y)
-{
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
-        y[i] = a[i] + b[i];
-}
-
-int tgc_add_f32(long n, const float *a, const float *b, float *y, char *err, int en)
-{
-    float *da = nullptr, *db = nullptr, *dy = nullptr;
-    int rc = -1;
-    CHECK_CUDA(cudaMalloc(&da, (size_t)n * 4));
-    CHECK_CUDA(cudaMalloc(&db, (size_t)n * 4));
-    CHECK_CUDA(cudaMalloc(&dy, (size_t)n * 4));
-    CHECK_CUDA(cudaMemcpy(da, a, (size_t)n * 4, cudaMemcpyHostToDevice));
-    CHECK_CUDA(cudaMemcpy(db, b, (size_t)n * 4, cudaMemcpyHostToDevice));
-    add_f32<<<1024, 256>>>(n, da, db, dy);
-    CHECK_CUDA(cudaGetLastError());
-    CHECK_CUDA(cudaMemcpy(y, dy, (size_t)n * 4, cudaMemcpyDeviceToHost));
-    rc = 0;
-fail:
-    cudaFree(da);
-    cudaFree(db);
-    cudaFree(dy);
     return rc;
 }
 

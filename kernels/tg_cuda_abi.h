@@ -5,7 +5,7 @@
 #ifndef TG_CUDA_ABI_H
 #define TG_CUDA_ABI_H
 
-#define TGC_ABI_VERSION 2
+#define TGC_ABI_VERSION 3
 #define TGC_MAX_DIMS 17 /* TG_MAX_DIMS + 1 */
 
 /* One elementwise op over an output of m (merged) dims: element i of the

@@ -281,18 +281,86 @@ template <typename T, typename ACC> static void emulate_reduce(const tgc_reduce_
 
 extern "C" {
 
-// device memory that the host can read and write too
+// Device memory that the host can read and write too.  Blocks are kept for
+// reuse when freed (cudaMallocManaged and the first touch of new pages cost
+// far more than an op on them, as PyTorch's caching allocator knows), and a
+// new block is placed on the device before the first kernel touches it.
+#define CACHE_SLOTS 32
+#define CACHE_BYTES ((size_t)8 << 30)
+static struct { void *p; size_t bytes; } cache[CACHE_SLOTS];
+static size_t cached;
+
+static void place_on_device(void *p, size_t bytes)
+{
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess)
+        return;
+#if CUDART_VERSION >= 13000
+    cudaMemLocation loc = {};
+    loc.type = cudaMemLocationTypeDevice;
+    loc.id = dev;
+    cudaMemAdvise(p, bytes, cudaMemAdviseSetPreferredLocation, loc);
+    cudaMemPrefetchAsync(p, bytes, loc, 0, 0);
+#else
+    cudaMemAdvise(p, bytes, cudaMemAdviseSetPreferredLocation, dev);
+    cudaMemPrefetchAsync(p, bytes, dev, 0);
+#endif
+    // the host may write the block next: on devices without concurrent
+    // managed access it must not while the prefetch is in flight
+    cudaStreamSynchronize(0);
+    cudaGetLastError(); // advice only: a device without it still works
+}
+
 int tgc_alloc(void **p, size_t bytes, char *err, int en)
 {
     *p = nullptr;
-    CHECK(cudaMallocManaged(p, bytes ? bytes : 1, cudaMemAttachGlobal));
+    bytes = bytes ? bytes : 1;
+    int best = -1;
+    for (int i = 0; i < CACHE_SLOTS; i++) // the smallest cached block that fits, up to twice the size
+        if (cache[i].p && cache[i].bytes >= bytes && cache[i].bytes / 2 <= bytes &&
+            (best < 0 || cache[i].bytes < cache[best].bytes))
+            best = i;
+    if (best >= 0) {
+        *p = cache[best].p;
+        cached -= cache[best].bytes;
+        cache[best].p = nullptr;
+        return 0;
+    }
+    cudaError_t e = cudaMallocManaged(p, bytes, cudaMemAttachGlobal);
+    if (e == cudaErrorMemoryAllocation && cached) { // give the cache back and try again
+        cudaGetLastError();
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (cache[i].p) {
+                cudaFree(cache[i].p);
+                cache[i].p = nullptr;
+            }
+        cached = 0;
+        e = cudaMallocManaged(p, bytes, cudaMemAttachGlobal);
+    }
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        *p = nullptr;
+        snprintf(err, (size_t)en, "cudaMallocManaged: %s", cudaGetErrorString(e));
+        return -1;
+    }
+    place_on_device(*p, bytes);
     return 0;
 }
 
-void tgc_free(void *p)
+void tgc_free(void *p, size_t bytes)
 {
-    if (p)
-        cudaFree(p); // waits for the device
+    if (!p)
+        return;
+    bytes = bytes ? bytes : 1;
+    if (bytes <= CACHE_BYTES / 4 && cached + bytes <= CACHE_BYTES)
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (!cache[i].p) {
+                cache[i].p = p;
+                cache[i].bytes = bytes;
+                cached += bytes;
+                return;
+            }
+    cudaFree(p); // waits for the device
 }
 
 // 0: done; 1: not an op or dtype the kernels do (the caller computes on the

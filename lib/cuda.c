@@ -21,7 +21,7 @@ typedef struct {
     int (*bench)(double *, double *, double *, double *, char *, int);
     int (*abi_version)(void);
     int (*alloc)(void **, size_t, char *, int);
-    void (*free)(void *);
+    void (*free)(void *, size_t);
     int (*map)(const tgc_map_args *, char *, int);
     int (*reduce)(const tgc_reduce_args *, char *, int);
 } backend;
@@ -198,12 +198,12 @@ void *tg_cuda_alloc(size_t bytes)
     return p;
 }
 
-void tg_cuda_free(void *p)
+void tg_cuda_free(void *p, size_t bytes)
 {
     if (emulating)
         tg_free(p);
     else if (p && be.free)
-        be.free(p);
+        be.free(p, bytes);
 }
 
 static tg_status kernel_result(int rc, const char *what, const char *err)

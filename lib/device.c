@@ -27,9 +27,10 @@ tg_status tg_device_parse(const char *s, tg_device *out)
     return tg_error(TG_EUSAGE, "unknown device '%.40s' (expected cpu, cuda or auto)", s);
 }
 
-/* The device the ops compute on.  Tensors live in host memory; on cuda the
- * ops that have a CUDA kernel (matmul, through cuBLAS) copy their operands
- * over and the result back, and the others compute on the CPU. */
+/* The device new tensors are made on.  On cuda their memory is CUDA
+ * managed memory (cuda.c): elementwise ops and reductions run as CUDA
+ * kernels, products through cuBLAS, and whatever has no kernel (shape ops'
+ * copies, printing) runs on the host over the same memory. */
 static tg_device current = TG_DEV_CPU;
 void tg_set_device(tg_device d) { current = d; }
 tg_device tg_get_device(void) { return current; }

@@ -85,7 +85,7 @@ int tg_loop_plan(const tg_tensor *out, int nin, tg_tensor *const *in, int64_t *s
  * and tg_cuda_reduce return TG_NO (no error) for what the kernels do not
  * do: the caller computes on the CPU. */
 void *tg_cuda_alloc(size_t bytes);
-void tg_cuda_free(void *p);
+void tg_cuda_free(void *p, size_t bytes);
 tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
 tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const bool *reduced, tg_tensor *out);
 /* frees a storage whose last reference is gone, wherever its memory is */

@@ -17,7 +17,7 @@ tg_tensor *tg_ref(tg_tensor *t)
 void tg_storage_free(tg_storage *s)
 {
     if (s->device == TG_DEV_CUDA)
-        tg_cuda_free(s->data);
+        tg_cuda_free(s->data, s->nbytes);
     else
         tg_free(s->data);
     tg_free(s);

@@ -1,9 +1,11 @@
 #!/bin/sh
 # run.sh -- the checks that need a GPU, in one run (the device tool lends a
 # machine with one to some sessions).  Builds with CUDA, lists the devices,
-# compares tmatmul's products on cuda with the CPU's on random inputs
-# (float32 within a float32 tolerance, float64 tighter), runs the whole test
-# suite with cuda as the default device for the products, and measures.
+# compares tmatmul's products and every op, reduction and gradient
+# (tests/bats/cuda_emulated.bats on the real device) with the CPU's on random
+# inputs, times the elementwise autograd workloads at 10^8 elements against
+# PyTorch on the same card, runs the whole test suite with cuda as the
+# default device, and measures the card (tdevice --bench).
 set -eu
 cd "$(dirname "$0")/../.."
 make -s all
@@ -47,10 +49,18 @@ echo "== measurements"
 ./bin/tdevice --bench --pretty
 echo "== every op, reduction and gradient on cuda against the CPU (random inputs)"
 TG_TEST_REAL_CUDA=1 bats tests/bats/cuda_emulated.bats || fail=1
-echo "== elementwise forward+backward on 10^8 float32 elements: cuda vs cpu"
-./bin/tgrad 'randn(100000000)' --seed 1 --no-grad -o "$T/x8.npy" >/dev/null
+echo "== elementwise value+grad of sum(tanh(x)**2), 10^8 float32 elements (seconds per repetition)"
+make -s build/bench/bench_autograd
+for e in 'sum(tanh(x)**2)' 'sum(x**3+2*x**2-5*x+3)'; do
+    echo "-- $e: ours on cuda, then PyTorch on cuda"
+    BENCH_DEVICE=cuda BENCH_MIN_REPS=5 build/bench/bench_autograd grad "$e" 1e8 | sort -k2 -n | head -3
+    BENCH_DEVICE=cuda BENCH_MIN_REPS=5 /usr/bin/python3 bench/ref_torch.py grad "$e" 1e8 2>&1 | sort -k2 -n | head -3 || true
+done
+echo "(the device-to-device copy bandwidth to compare with is in tdevice --bench below)"
+echo "== 10^6 elements through files: cuda against the CPU"
+./bin/tgrad 'randn(1000000)' --seed 1 --no-grad -o "$T/x6.npy" >/dev/null
 for d in cuda cpu; do
-    /usr/bin/time -f "$d: %e s wall, %M KB" ./bin/tgrad 'sum(tanh(x)**2)' --at "$T/x8.npy" --device $d --out-dir "$T/$d" >/dev/null
+    ./bin/tgrad 'sum(tanh(x)**2)' --at "$T/x6.npy" --device $d --out-dir "$T/$d" >/dev/null
 done
 ./bin/tgrad 'amax(abs(a - b) / (abs(a) + 1))' --at a="$T/cpu/grad_x.npy" --at b="$T/cuda/grad_x.npy" --no-grad
 echo "== the test suite (products on cuda where asked)"
