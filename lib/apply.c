@@ -100,6 +100,33 @@ static tg_status align_batched(int n, tg_tensor **args)
     return TG_OK;
 }
 
+static int64_t max_work = TG_MAX_WORK;
+int64_t tg_set_max_work(int64_t elements)
+{
+    int64_t old = max_work;
+    max_work = elements > 0 ? elements : TG_MAX_WORK;
+    return old;
+}
+
+/* Refuses an op that would read or write more elements than the limit
+ * (views read nothing) */
+static tg_status check_work(const tg_opdef *def, int n, tg_tensor **args, const tg_tensor *out)
+{
+    if (def->flags & TG_F_VIEW)
+        return TG_OK;
+    const tg_tensor *big = out;
+    for (int i = 0; i < n; i++)
+        if (args[i]->numel > big->numel)
+            big = args[i];
+    if (big->numel <= max_work)
+        return TG_OK;
+    char s[256];
+    return tg_error(TG_ERESOURCE, "%s would %s %lld elements (shape %s), more than one operation may "
+                    "(%lld): an expand()ed tensor is larger than memory; reduce before expanding",
+                    def->name, big == out ? "write" : "read", (long long)big->numel,
+                    tg_shape_str(big, s, sizeof s), (long long)max_work);
+}
+
 static _Thread_local bool free_unsaved;
 bool tg_set_free_unsaved(bool on)
 {
@@ -273,7 +300,7 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
         return NULL;
     }
     tg_tensor *out = tg_new_meta(args[n - 1]->dtype, args[0]->ndim, args[0]->shape);
-    if (!out || def->infer(args, attrs, out) != TG_OK) {
+    if (!out || def->infer(args, attrs, out) != TG_OK || check_work(def, n, args, out) != TG_OK) {
         tg_release(out);
         release_all(n, args);
         return NULL;

@@ -615,3 +615,11 @@ f8_zeros() { head -c $((8 * $1)) /dev/zero; }
 @test "--batch NAMES without '=': the names are not silently read as an expression" {
     fails_with 2 "--batch takes its names after '='.*--batch=x" tgrad --batch x 'sum(x**2)' --at '[1,2]'
 }
+
+@test "an op over an expand()ed tensor larger than memory: status 4 before the work, not minutes of it" {
+    fails_with 4 'sum would read 71111111064 elements.*more than one operation may' \
+        timeout 20 tgrad 'x.expand(2, 8888888883, 2, 2).sum()' --at '[[1.5,-2],[0,3]]'
+    run tgrad 'x.expand(1000, 1000, 2, 2).sum()' --at '[[1.5,-2],[0,3]]'
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"value":2500000,"grad":{"x":[[1000000,1000000],[1000000,1000000]]}}' ]
+}

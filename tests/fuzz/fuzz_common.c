@@ -55,6 +55,7 @@ void fuzz_init(void)
     fflush(stdout);
     dup2(null_fd, STDOUT_FILENO);
     tg_blas_set_threads(1);
+    tg_set_max_work(FUZZ_MAX_WORK);
     fuzz_devnull();
 }
 

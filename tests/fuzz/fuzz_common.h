@@ -15,8 +15,10 @@
 #include <stdint.h>
 
 #define FUZZ_MAX_ALLOC ((size_t)256 << 10) /* bytes in one allocation */
+#define FUZZ_MAX_WORK ((int64_t)1 << 22)   /* elements one op may touch (tg_set_max_work) */
 
-/* Once per process: standard output to /dev/null, one BLAS thread;
+/* Once per process: standard output to /dev/null, one BLAS thread, the
+ * work limit;
  * sanitizer reports to a copy of standard error (see fuzz_quiet). */
 void fuzz_init(void);
 /* Standard error to /dev/null (on) or back (off), around a tool's main:
