@@ -9,7 +9,8 @@
  * skipped): any '/', and "-" (standard input); options that write files
  * (-o, --out) or read an expression file (-f, --file) are refused too.
  * The run happens in an empty scratch directory, so relative names name
- * nothing.  FUZZ_CLI_REFUSE lists more prefixes to refuse (known bugs).
+ * nothing.  --order above 3 is refused (see high_order).  FUZZ_CLI_REFUSE
+ * lists more prefixes to refuse (known bugs).
  *
  * Invariants besides the sanitizers': the exit status is one of SPEC
  * section 3 (0 to 4); on failure (status 2 to 4) an error is set, with a
@@ -54,6 +55,20 @@ static bool refused_known(const char *a)
         list += n + (list[n] == ',');
     }
     return false;
+}
+
+/* --order N above 3 (as "--order N", "--order=N" or an abbreviation):
+ * such derivatives grow their graphs up to TG_MAX_DERIVATIVE_NODES, seconds
+ * per input under the sanitizers, which would starve the fuzzing of
+ * everything else (the limit itself is tested in tests/bats/hostile.bats). */
+static bool high_order(const char *prev, const char *a)
+{
+    const char *eq = strchr(a, '=');
+    size_t n = eq ? (size_t)(eq - a) : strlen(a);
+    if (eq && n >= 4 && !strncmp(a, "--order", n))
+        return atol(eq + 1) > 3;
+    n = strlen(prev);
+    return n >= 4 && !strchr(prev, '=') && !strncmp(prev, "--order", n) && atol(a) > 3;
 }
 
 static bool refused_arg(const char *a)
@@ -104,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *nl = strchr(p, '\n');
         if (nl)
             *nl = 0;
-        if (refused_arg(p)) {
+        if (refused_arg(p) || (argc > 1 && high_order(argv[argc - 1], p))) {
             free(text);
             return -1;
         }
