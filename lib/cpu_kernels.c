@@ -135,6 +135,16 @@ BINARY(div_f64, double, double, x / y)
 /* pow by a constant exponent takes PyTorch's shortcuts (x*x, x*x*x,
  * sqrt, reciprocals), which are also what makes its answers to the last
  * digit; other exponents call pow. */
+/* APPLY(the expression of x) for each exponent E with a shortcut */
+#define POW_SHORTCUTS(E, APPLY, T, SQRT)                                      \
+    do {                                                                      \
+        if ((E) == 2) APPLY(x * x);                                           \
+        if ((E) == 3) APPLY(x * x * x);                                       \
+        if ((E) == 1) APPLY(x);                                               \
+        if ((E) == 0.5) APPLY(SQRT(x));                                       \
+        if ((E) == -1) APPLY((T)1 / x);                                       \
+        if ((E) == -2) APPLY((T)1 / (x * x));                                 \
+    } while (0)
 #define POW_CONST(EXPR)                                                       \
     do {                                                                      \
         if (sa == 1)                                                          \
@@ -152,12 +162,7 @@ BINARY(div_f64, double, double, x / y)
         (void)at;                                                             \
         if (sb == 0) {                                                        \
             T e = pb[0];                                                      \
-            if (e == 2) POW_CONST(x * x);                                     \
-            if (e == 3) POW_CONST(x * x * x);                                 \
-            if (e == 1) POW_CONST(x);                                         \
-            if (e == 0.5) POW_CONST(SQRT(x));                                 \
-            if (e == -1) POW_CONST((T)1 / x);                                 \
-            if (e == -2) POW_CONST((T)1 / (x * x));                           \
+            POW_SHORTCUTS(e, POW_CONST, T, SQRT);                             \
         }                                                                     \
         for (int64_t i = 0; i < n; i++)                                       \
             o[i] = POW(pa[i * sa], pb[i * sb]);                               \
@@ -191,12 +196,7 @@ BINARY(sigmoid_bw_f64, double, double, x * (1 - y) * y)
         const T *pg = in[0], *px = in[1];                                     \
         int64_t sg = s[0], sx = s[1];                                         \
         T e = (T)at->pow.exponent, em1 = e - 1;                               \
-        if (em1 == 2) POW_BW_CONST(x * x);                                    \
-        if (em1 == 3) POW_BW_CONST(x * x * x);                                \
-        if (em1 == 1) POW_BW_CONST(x);                                        \
-        if (em1 == 0.5) POW_BW_CONST(SQRT(x));                                \
-        if (em1 == -1) POW_BW_CONST((T)1 / x);                                \
-        if (em1 == -2) POW_BW_CONST((T)1 / (x * x));                          \
+        POW_SHORTCUTS(em1, POW_BW_CONST, T, SQRT);                            \
         POW_BW_CONST(POW(x, em1));                                            \
     }
 POW_BW_KERNEL(pow_bw_f32, float, powf, sqrtf)
