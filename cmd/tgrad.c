@@ -398,7 +398,7 @@ static bool report_anomaly(bool as_error)
     if (!t)
         return true;
     bool nan = false;
-    for (int64_t i = 0; i < t->numel && !nan; i++)
+    for (int64_t i = 0; i < t->numel && !nan && t->storage; i++)
         nan = tg_get(t, i) != tg_get(t, i);
     const char *what = op ? op : "an input";
     const char *kind = as_error ? "anomaly" : "warning: anomaly";

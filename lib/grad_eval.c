@@ -20,7 +20,8 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
     bool old = tg_set_grad_enabled(!o->no_grad);
     /* one backward pass, no graph kept or built: intermediates nothing
      * reads again are freed during the forward (peak memory) */
-    bool old_free = tg_set_free_unsaved(!o->retain_graph && !o->create_graph && !tg_backward_hook);
+    bool old_free = tg_set_free_unsaved(!o->retain_graph && !o->create_graph && !tg_backward_hook &&
+                                        !tg_anomaly_enabled()); /* anomaly reports read nodes' values */
     tg_tensor *value = tg_program_eval(p, env);
     tg_set_free_unsaved(old_free);
     tg_set_grad_enabled(old);

@@ -623,3 +623,10 @@ f8_zeros() { head -c $((8 * $1)) /dev/zero; }
     [ "$status" -eq 0 ]
     [ "$output" = '{"value":2500000,"grad":{"x":[[1000000,1000000],[1000000,1000000]]}}' ]
 }
+
+@test "a NaN made in the backward pass: the anomaly warning names the op (found by fuzzing: it read freed values)" {
+    run --separate-stderr tgrad 'x**nan**2*225*x-15**x+3' --at 2
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"value":"NaN","grad":{"x":"NaN"}}' ]
+    [[ "$stderr" == *"warning: anomaly: the backward pass of pow produced a NaN"* ]]
+}
