@@ -16,7 +16,9 @@
  * double), so its last digit may differ from the eager sum, and it never
  * depends on the thread count.  A program of another form (reductions other
  * than a final sum, shape ops, broadcasting between variables, rand) is
- * reported as not compilable, and the caller runs it eagerly. */
+ * reported as not compilable, and the caller runs it eagerly; so is a
+ * program over tensors on cuda (fusing there, through kernels generated at
+ * run time with NVRTC, is for a later version). */
 #include "internal.h"
 #include <stdlib.h>
 #include <string.h>
@@ -360,6 +362,8 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
         st = TG_NO;
     for (int i = 0; i < nvars && st == TG_OK; i++) {
         tg_tensor *v = env->values[i];
+        if (v->storage->device != TG_DEV_CPU)
+            st = TG_NO; /* the fused loops are the CPU's: on cuda the eager kernels run */
         if (v->numel == 1 && !v->requires_grad)
             continue; /* a constant */
         if (!tg_dtype_is_float(v->dtype) || (n >= 0 && v->numel != n) || !tg_is_contiguous(v))
