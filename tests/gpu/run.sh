@@ -63,6 +63,7 @@ for d in cuda cpu; do
     ./bin/tgrad 'sum(tanh(x)**2)' --at "$T/x6.npy" --device $d --out-dir "$T/$d" >/dev/null
 done
 ./bin/tgrad 'amax(abs(a - b) / (abs(a) + 1))' --at a="$T/cpu/grad_x.npy" --at b="$T/cuda/grad_x.npy" --no-grad
-echo "== the test suite (products on cuda where asked)"
-make -s test
+echo "== the test suite, then again with cuda as the default device (TG_DEVICE=cuda)"
+make -s test || fail=1
+TG_DEVICE=cuda make -s test || fail=1
 exit $fail
