@@ -378,8 +378,8 @@ static tg_status write_graph(tg_tensor *value, const options *o)
 
 static bool all_finite(const tg_tensor *t)
 {
-    if (!t || !tg_dtype_is_float(t->dtype))
-        return true;
+    if (!t || !tg_dtype_is_float(t->dtype) || t->numel > tg_get_max_work())
+        return true; /* (too large to print: writing it fails with its own error) */
     for (int64_t i = 0; i < t->numel; i++) {
         double v = tg_get(t, i);
         if (v != v || v - v != 0)

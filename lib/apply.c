@@ -108,6 +108,18 @@ int64_t tg_set_max_work(int64_t elements)
     return old;
 }
 
+int64_t tg_get_max_work(void) { return max_work; }
+
+tg_status tg_check_write_size(const tg_tensor *t)
+{
+    if (t->numel <= max_work)
+        return TG_OK;
+    char s[256];
+    return tg_error(TG_ERESOURCE, "the result has %lld elements (shape %s), more than may be written "
+                    "(%lld): an expand()ed tensor is larger than memory; reduce it first",
+                    (long long)t->numel, tg_shape_str(t, s, sizeof s), (long long)max_work);
+}
+
 /* Refuses an op that would read or write more elements than the limit
  * (views read nothing) */
 static tg_status check_work(const tg_opdef *def, int n, tg_tensor **args, const tg_tensor *out)

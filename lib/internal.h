@@ -108,6 +108,9 @@ bool tg_set_in_backward(bool on);
  * whose values no backward formula reads gives up its memory at once, as
  * PyTorch frees what its nodes do not save.  Returns the previous setting. */
 bool tg_set_free_unsaved(bool on);
+/* TG_OK, or an error when writing t would go over that limit (an
+ * expand()ed result larger than memory) */
+tg_status tg_check_write_size(const tg_tensor *t);
 /* a node no longer holds its input t (autograd.c, tensor.c) */
 static inline void tg_graph_unref(tg_tensor *t)
 {

@@ -444,6 +444,8 @@ tg_status tg_json_write(FILE *f, const tg_tensor *t)
 {
     if (!t) /* as the ops do: a NULL from a failed call passes its error on */
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to write");
+    if (tg_check_write_size(t) != TG_OK)
+        return tg_errcode();
     if (t->numel == 0) {
         /* an empty tensor prints one [] per index before its first 0 dim:
          * refuse shapes that would make that text absurdly long */

@@ -476,6 +476,8 @@ tg_status tg_npy_write(FILE *f, const tg_tensor *t)
 {
     if (!t)
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to write");
+    if (tg_check_write_size(t) != TG_OK)
+        return tg_errcode();
     /* a tensor on cuda is in managed memory, which the host reads too */
     char hdr[1024];
     size_t hn = format_header(hdr, t);

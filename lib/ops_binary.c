@@ -135,7 +135,9 @@ tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b)
         if (a)
             a->wrapped_number = true;
     }
-    if (a && b && !tg_dtype_is_float(a->dtype) && !tg_dtype_is_float(b->dtype))
+    /* (over the work limit the op itself is refused: no scan of a huge
+     * expand()ed exponent first) */
+    if (a && b && !tg_dtype_is_float(a->dtype) && !tg_dtype_is_float(b->dtype) && b->numel <= tg_get_max_work())
         for (int64_t i = 0; i < b->numel; i++)
             if (tg_get(b, i) < 0) {
                 tg_release(a);

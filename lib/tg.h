@@ -56,8 +56,9 @@
  * than memory (x.expand(2, 10**10).sum() reads 2*10**10 elements, minutes of
  * work), so an op beyond it fails with TG_ERESOURCE before it starts.
  * tg_set_max_work changes the limit for the process and returns the old. */
-#define TG_MAX_WORK (INT64_C(1) << 34)
+#define TG_MAX_WORK (INT64_C(1) << 32)
 int64_t tg_set_max_work(int64_t elements);
+int64_t tg_get_max_work(void);
 
 /* ---- Errors ---- */
 typedef enum {
