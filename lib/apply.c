@@ -115,7 +115,7 @@ tg_status tg_check_write_size(const tg_tensor *t)
     if (t->numel <= max_work)
         return TG_OK;
     char s[256];
-    return tg_error(TG_ERESOURCE, "the result has %lld elements (shape %s), more than may be written "
+    return tg_error(TG_EINPUT, "the result has %lld elements (shape %s), more than may be written "
                     "(%lld): an expand()ed tensor is larger than memory; reduce it first",
                     (long long)t->numel, tg_shape_str(t, s, sizeof s), (long long)max_work);
 }
@@ -133,7 +133,7 @@ static tg_status check_work(const tg_opdef *def, int n, tg_tensor **args, const 
     if (big->numel <= max_work)
         return TG_OK;
     char s[256];
-    return tg_error(TG_ERESOURCE, "%s would %s %lld elements (shape %s), more than one operation may "
+    return tg_error(TG_EINPUT, "%s would %s %lld elements (shape %s), more than one operation may "
                     "(%lld): an expand()ed tensor is larger than memory; reduce before expanding",
                     def->name, big == out ? "write" : "read", (long long)big->numel,
                     tg_shape_str(big, s, sizeof s), (long long)max_work);

@@ -54,7 +54,8 @@
 #define TG_MAX_DERIVATIVE_NODES 200000  /* graph of an n-th derivative */
 /* Elements one op may read or write: an expand()ed tensor can be far larger
  * than memory (x.expand(2, 10**10).sum() reads 2*10**10 elements, minutes of
- * work), so an op beyond it fails with TG_ERESOURCE before it starts.
+ * work), so an op beyond it fails with TG_EINPUT (a limit, status 3) before
+ * it starts.
  * tg_set_max_work changes the limit for the process and returns the old. */
 #define TG_MAX_WORK (INT64_C(1) << 32)
 int64_t tg_set_max_work(int64_t elements);
