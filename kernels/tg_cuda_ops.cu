@@ -247,8 +247,24 @@ template <typename T, typename ACC> __global__ void reduce_final(tgc_reduce_args
     }
 }
 
+// few elements per output (a sum over a short dim of a large tensor): one
+// thread per output, no partials
+template <typename T, typename ACC> __global__ void reduce_small(tgc_reduce_args a)
+{
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < a.nout; o += step)
+        ((T *)a.out)[o] = (T)reduce_range<T, ACC>(a, o, 0, a.nred, 1);
+}
+
 template <typename T, typename ACC> static int reduce_run(const tgc_reduce_args *a, char *err, int en)
 {
+    if (a->nred <= 64) {
+        long long blocks = (a->nout + 255) / 256;
+        reduce_small<T, ACC><<<(unsigned)(blocks < 65536 ? blocks : 65536), 256>>>(*a);
+        CHECK(cudaGetLastError());
+        CHECK(cudaDeviceSynchronize());
+        return 0;
+    }
     // G blocks per output, each over a chunk of at least 8192 elements
     long long G = a->nred / (REDUCE_THREADS * 32);
     G = G < 1 ? 1 : G > 1024 ? 1024 : G;
