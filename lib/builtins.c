@@ -63,7 +63,7 @@ static bool get_int(call *c, int i, int64_t *out)
 {
     tg_tensor *t = c->a[i];
     if (t->ndim == 0 && (t->dtype == TG_INT64 || t->dtype == TG_BOOL)) {
-        *out = (int64_t)tg_item(t);
+        *out = tg_get_i64(t, 0);
         return true;
     }
     tg_error_at(call_pos(c, i), TG_EINPUT, "%s: expected an integer here, got a %s tensor of rank %d",
@@ -83,7 +83,7 @@ static int get_dims(call *c, int i, int64_t *dims)
         return -1;
     }
     for (int64_t k = 0; k < t->numel; k++)
-        dims[k] = (int64_t)tg_get(t, k);
+        dims[k] = tg_get_i64(t, k);
     return (int)t->numel;
 }
 
@@ -103,7 +103,7 @@ static int get_shape(call *c, int64_t *shape)
             return -1;
         }
         for (int64_t k = 0; k < t->numel; k++)
-            shape[k] = (int64_t)tg_get(t, k);
+            shape[k] = tg_get_i64(t, k);
         return (int)t->numel;
     }
     for (int k = 0; k < c->nrest; k++) {
@@ -112,7 +112,7 @@ static int get_shape(call *c, int64_t *shape)
             tg_error_at(c->restn[k]->pos, TG_EINPUT, "%s: the sizes must be integers", c->b->name);
             return -1;
         }
-        shape[k] = (int64_t)tg_item(t);
+        shape[k] = tg_get_i64(t, 0);
     }
     return c->nrest;
 }

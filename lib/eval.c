@@ -257,7 +257,7 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
         return false;
     bool ok = t->ndim == 0 && t->dtype == TG_INT64; /* x[True] is not an index */
     if (ok)
-        *out = (int64_t)tg_item(t);
+        *out = tg_get_i64(t, 0);
     else
         tg_error_at(at->pos, TG_EINPUT, "indices must be integers (tensor indexing with lists "
                     "or masks is not supported)%s", "");

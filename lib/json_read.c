@@ -672,7 +672,7 @@ static tg_status store_double(builder *b, double v, size_t at, const char *text)
     case TG_FLOAT64: *(double *)d = v; return TG_OK;
     case TG_BOOL: *(bool *)d = v != 0; return TG_OK;
     default:
-        if (!isfinite(v))
+        if (!(v >= -0x1p63 && v < 0x1p63)) /* NaN, infinite or beyond int64 */
             return fail("\"%s\" at offset %zu cannot be stored in an int64 tensor", text, at);
         *(int64_t *)d = (int64_t)v;
         return TG_OK;

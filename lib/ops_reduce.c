@@ -176,7 +176,7 @@ static tg_status reduce(int kind, tg_tensor *x, const tg_attrs *a, tg_tensor *ou
     if (x->numel && x->ndim == 0) {
         /* a 0-D tensor: the result is its value */
         if (integral)
-            ((int64_t *)accbuf)[0] = (int64_t)tg_get(x, 0);
+            ((int64_t *)accbuf)[0] = tg_get_i64(x, 0);
         else
             ((double *)accbuf)[0] = tg_get(x, 0);
     } else if (x->numel) {

@@ -154,12 +154,9 @@ tg_status op_infer_cast(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     CONV(sn##_f32, S, float, (float)x) CONV(sn##_f64, S, double, (double)x)   \
     CONV(sn##_i64, S, int64_t, to_i64((double)x)) CONV(sn##_b, S, bool, x != 0)
 
-/* float to int64 truncates toward zero; out of range is undefined in C, so
- * it is pinned here (PyTorch's result there is platform-defined too) */
-static inline int64_t to_i64(double x)
-{
-    return x != x ? 0 : x >= 9223372036854775807.0 ? INT64_MAX : x <= -9223372036854775808.0 ? INT64_MIN : (int64_t)x;
-}
+/* float to int64 truncates toward zero; NaN and out of range give
+ * INT64_MIN, as PyTorch's conversion does on x86-64 (tensor.c) */
+#define to_i64 tg_f64_to_i64
 CONV(i64_f32, int64_t, float, (float)x)
 CONV(i64_f64, int64_t, double, (double)x)
 CONV(i64_i64, int64_t, int64_t, x)
@@ -196,7 +193,7 @@ static void copy_into(tg_tensor *dst, tg_tensor *src)
         switch (dst->dtype) {
         case TG_FLOAT32: *(float *)p = (float)v; break;
         case TG_FLOAT64: *(double *)p = v; break;
-        case TG_INT64: *(int64_t *)p = (int64_t)v; break;
+        case TG_INT64: *(int64_t *)p = tg_get_i64(src, i); break; /* exact, not through v */
         default: *(bool *)p = v != 0; break;
         }
     }

@@ -159,7 +159,7 @@ static void fill(tg_tensor *t, double v)
     switch (t->dtype) {
     case TG_FLOAT32: for (int64_t i = 0; i < n; i++) ((float *)d)[i] = (float)v; break;
     case TG_FLOAT64: for (int64_t i = 0; i < n; i++) ((double *)d)[i] = v; break;
-    case TG_INT64: for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i] = (int64_t)v; break;
+    case TG_INT64: for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i] = tg_f64_to_i64(v); break;
     case TG_BOOL: memset(d, v != 0, (size_t)n); break;
     default: break;
     }
@@ -223,7 +223,7 @@ tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt)
         switch (dt) {
         case TG_FLOAT32: ((float *)tg_data(t))[i] = (float)v; break;
         case TG_FLOAT64: ((double *)tg_data(t))[i] = v; break;
-        case TG_INT64: ((int64_t *)tg_data(t))[i] = (int64_t)v; break;
+        case TG_INT64: ((int64_t *)tg_data(t))[i] = tg_f64_to_i64(v); break;
         default: ((bool *)tg_data(t))[i] = v != 0; break;
         }
     }
@@ -266,7 +266,8 @@ void *tg_data(const tg_tensor *t)
     return (char *)t->storage->data + t->offset * (int64_t)tg_dtype_size(t->dtype);
 }
 
-double tg_get(const tg_tensor *t, int64_t i)
+/* element i (row-major) of the view: its address */
+static const char *element(const tg_tensor *t, int64_t i)
 {
     int64_t off = 0;
     for (int d = t->ndim - 1; d >= 0; d--) {
@@ -274,12 +275,35 @@ double tg_get(const tg_tensor *t, int64_t i)
         off += (i % sz) * t->stride[d];
         i /= sz;
     }
-    const char *base = tg_data(t);
+    return (const char *)tg_data(t) + off * (int64_t)tg_dtype_size(t->dtype);
+}
+
+double tg_get(const tg_tensor *t, int64_t i)
+{
+    const char *e = element(t, i);
     switch (t->dtype) {
-    case TG_FLOAT32: return ((const float *)base)[off];
-    case TG_FLOAT64: return ((const double *)base)[off];
-    case TG_INT64: return (double)((const int64_t *)base)[off];
-    default: return ((const bool *)base)[off];
+    case TG_FLOAT32: return *(const float *)e;
+    case TG_FLOAT64: return *(const double *)e;
+    case TG_INT64: return (double)*(const int64_t *)e;
+    default: return *(const bool *)e;
+    }
+}
+
+int64_t tg_f64_to_i64(double x)
+{
+    /* C leaves out-of-range conversions undefined; PyTorch on x86-64 gets
+     * the processor's "integer indefinite" for them, INT64_MIN, and for NaN */
+    return x >= -9223372036854775808.0 && x < 9223372036854775808.0 ? (int64_t)x : INT64_MIN;
+}
+
+int64_t tg_get_i64(const tg_tensor *t, int64_t i)
+{
+    const char *e = element(t, i);
+    switch (t->dtype) {
+    case TG_FLOAT32: return tg_f64_to_i64(*(const float *)e);
+    case TG_FLOAT64: return tg_f64_to_i64(*(const double *)e);
+    case TG_INT64: return *(const int64_t *)e;
+    default: return *(const bool *)e;
     }
 }
 

@@ -223,6 +223,11 @@ void *tg_data(const tg_tensor *t);
 /* Value of element i (row-major index over the view) as double (borrows). */
 double tg_get(const tg_tensor *t, int64_t i);
 double tg_item(const tg_tensor *t); /* borrows; first element */
+/* element i as an integer, exactly for int64 (a double holds only 53 bits);
+ * floats truncate toward zero, and NaN or out of range give INT64_MIN, as
+ * PyTorch's conversion does on x86-64 */
+int64_t tg_get_i64(const tg_tensor *t, int64_t i);
+int64_t tg_f64_to_i64(double x);
 /* "[2,3]" into buf (borrows). */
 const char *tg_shape_str(const tg_tensor *t, char *buf, size_t n);
 const char *tg_shape_str_raw(int ndim, const int64_t *shape, char *buf, size_t n);

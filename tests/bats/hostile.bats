@@ -635,3 +635,13 @@ f8_zeros() { head -c $((8 * $1)) /dev/zero; }
     fails_with 3 'the result has 10000000000 elements.*more than may be written' timeout 20 tgrad 'x.expand(10**10)' --at 1 --no-grad
     fails_with 3 'pow would write 377777777771 elements' timeout 20 tgrad '60**expand(6, 377777777771)' --no-grad
 }
+
+@test "float to int64 out of range, NaN and infinities give INT64_MIN as PyTorch's, without undefined behaviour (found by fuzzing)" {
+    run tgrad 'long(tensor([1e19, -1e19, 2.7, -2.7, 0/0, 1/0]))' --no-grad
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"value":[-9223372036854775808,-9223372036854775808,2,-2,-9223372036854775808,-9223372036854775808]}' ]
+    run tgrad 'long(1/0).sum()' --no-grad
+    [ "$output" = '{"value":-9223372036854775808}' ]
+    run tgrad '(long(1/0) * long(1/0)).sum()' --no-grad
+    [ "$output" = '{"value":0}' ]
+}
