@@ -5,6 +5,13 @@ CC ?= cc
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -MMD -MP -Ilib -I/usr/include/cjson -pthread
+# TG_DEPS_PREFIX: the Debian packages unpacked under a folder instead of /
+# (the offline GPU machine: tests/gpu/run.sh)
+ifneq ($(TG_DEPS_PREFIX),)
+TG_DEPS_LIB := $(TG_DEPS_PREFIX)/usr/lib/x86_64-linux-gnu
+CFLAGS += -I$(TG_DEPS_PREFIX)/usr/include/cjson -I$(TG_DEPS_PREFIX)/usr/include/x86_64-linux-gnu/openblas-pthread \
+	-L$(TG_DEPS_LIB) -L$(TG_DEPS_LIB)/openblas-pthread
+endif
 LDLIBS += -lcjson -lopenblas -lmvec -lm -ldl -pthread
 SHELL := /bin/bash
 
@@ -60,7 +67,7 @@ DEB_PKGS := libcjson-dev libopenblas-dev bats
 deps:
 	@./tests/deps.sh $(DEB_PKGS)
 deps-check:
-	@./tests/deps.sh --quiet $(DEB_PKGS)
+	@[ -n "$(TG_DEPS_PREFIX)" ] || ./tests/deps.sh --quiet $(DEB_PKGS)
 
 unit: deps-check $(UNIT_BIN)
 	./$(UNIT_BIN)

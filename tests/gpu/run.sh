@@ -8,6 +8,16 @@
 # default device, and measures the card (tdevice --bench).
 set -eu
 cd "$(dirname "$0")/../.."
+# the packages tests/gpu/prepare.sh downloaded (the GPU machine is offline),
+# unpacked under a folder of their own, not over the image's /
+if [ -d .gpu-deps ]; then
+    export TG_DEPS_PREFIX=/tmp/gpu-deps
+    for f in .gpu-deps/*.deb; do dpkg -x "$f" "$TG_DEPS_PREFIX"; done
+    L=$TG_DEPS_PREFIX/usr/lib/x86_64-linux-gnu
+    export LD_LIBRARY_PATH="$L:$L/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export PATH="$TG_DEPS_PREFIX/usr/bin:$PATH"
+fi
+PY=${PY:-python3} # the image's python3 has PyTorch and NumPy
 make -s all
 echo "== devices"
 ./bin/tdevice --pretty
@@ -19,7 +29,7 @@ fail=0
 for shape in "64 64 64" "257 129 65" "1024 1024 1024" "3 1 5"; do
     set -- $shape
     for dt in float32 float64; do
-        /usr/bin/python3 - "$T" "$1" "$2" "$3" "$dt" <<'PY'
+        "$PY" - "$T" "$1" "$2" "$3" "$dt" <<'PY'
 import sys, numpy as np
 t, m, k, n, dt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 rng = np.random.default_rng(m * 7 + n)
@@ -28,7 +38,7 @@ np.save(t + "/b.npy", rng.standard_normal((k, n)).astype(dt))
 PY
         ./bin/tmatmul "$T/a.npy" "$T/b.npy" -o "$T/cpu.npy" --device cpu
         ./bin/tmatmul "$T/a.npy" "$T/b.npy" -o "$T/gpu.npy" --device cuda
-        /usr/bin/python3 - "$T" "$dt" <<'PY' || fail=1
+        "$PY" - "$T" "$dt" <<'PY' || fail=1
 import sys, numpy as np
 t, dt = sys.argv[1], sys.argv[2]
 c, g = np.load(t + "/cpu.npy"), np.load(t + "/gpu.npy")
@@ -43,7 +53,7 @@ echo "== gradients through matmul on cuda"
 ./bin/tgrad '(x @ w).tanh().sum()' --at x='[[1,2],[3,4]]' --at w='[[0.5,-1],[0.25,1]]' --device cuda
 ./bin/tgrad '(x @ w).tanh().sum()' --at x='[[1,2],[3,4]]' --at w='[[0.5,-1],[0.25,1]]' --device cpu
 echo "== timing: 8192x8192 float32 product, cuda vs cpu not attempted (cpu too slow); cuda alone"
-/usr/bin/python3 -c "import numpy as np; np.save('$T/a.npy', np.random.rand(8192, 8192).astype('float32'))"
+"$PY" -c "import numpy as np; np.save('$T/a.npy', np.random.rand(8192, 8192).astype('float32'))"
 ./bin/tmatmul "$T/a.npy" "$T/a.npy" -o "$T/c.npy" --device cuda --time
 echo "== measurements"
 ./bin/tdevice --bench --pretty
@@ -54,7 +64,7 @@ make -s build/bench/bench_autograd
 for e in 'sum(tanh(x)**2)' 'sum(x**3+2*x**2-5*x+3)'; do
     echo "-- $e: ours on cuda, then PyTorch on cuda"
     BENCH_DEVICE=cuda BENCH_MIN_REPS=5 build/bench/bench_autograd grad "$e" 1e8 | sort -k2 -n | head -3
-    BENCH_DEVICE=cuda BENCH_MIN_REPS=5 /usr/bin/python3 bench/ref_torch.py grad "$e" 1e8 2>&1 | sort -k2 -n | head -3 || true
+    BENCH_DEVICE=cuda BENCH_MIN_REPS=5 "$PY" bench/ref_torch.py grad "$e" 1e8 2>&1 | sort -k2 -n | head -3 || true
 done
 echo "(the device-to-device copy bandwidth to compare with is in tdevice --bench below)"
 echo "== 10^6 elements through files: cuda against the CPU"
