@@ -276,7 +276,7 @@ int main(int argc, char **argv)
             }
             o.dtype = dt;
             break;
-        case O_DEVICE: /* matmul through cuBLAS on cuda; the rest on the CPU */
+        case O_DEVICE:
             if (tg_device_select(optarg) != TG_OK)
                 return tg_cli_fail(TOOL);
             break;

@@ -398,7 +398,7 @@ static bool report_anomaly(bool as_error)
     if (!t)
         return true;
     bool nan = false;
-    for (int64_t i = 0; i < t->numel && !nan && t->storage; i++)
+    for (int64_t i = 0; i < t->numel && !nan; i++)
         nan = tg_get(t, i) != tg_get(t, i);
     const char *what = op ? op : "an input";
     const char *kind = as_error ? "anomaly" : "warning: anomaly";
@@ -830,7 +830,7 @@ int main(int argc, char **argv)
                 return tg_cli_fail(TOOL);
             tg_seed((uint64_t)seed);
             break;
-        case O_DEVICE: /* matmul through cuBLAS on cuda; the rest on the CPU */
+        case O_DEVICE:
             if (tg_device_select(optarg) != TG_OK)
                 return tg_cli_fail(TOOL);
             break;

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
             tg_blas_set_threads((int)threads);
             break;
         case O_TIME: o.time = true; break;
-        case O_DEVICE: /* matmul through cuBLAS on cuda; the rest on the CPU */
+        case O_DEVICE:
             if (tg_device_select(optarg) != TG_OK)
                 return tg_cli_fail(TOOL);
             break;

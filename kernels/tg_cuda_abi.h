@@ -5,7 +5,9 @@
 #ifndef TG_CUDA_ABI_H
 #define TG_CUDA_ABI_H
 
-#define TGC_ABI_VERSION 3
+#include <stdint.h>
+
+#define TGC_ABI_VERSION 4
 #define TGC_MAX_DIMS 17 /* TG_MAX_DIMS + 1 */
 
 /* One elementwise op over an output of m (merged) dims: element i of the
@@ -17,10 +19,10 @@ typedef struct {
     int out_dtype; /* the same, or TG_BOOL for comparisons */
     int nin;
     int m;
-    long long numel;
-    long long shape[TGC_MAX_DIMS];
-    long long ost[TGC_MAX_DIMS];
-    long long st[3][TGC_MAX_DIMS];
+    int64_t numel;
+    int64_t shape[TGC_MAX_DIMS];
+    int64_t ost[TGC_MAX_DIMS];
+    int64_t st[3][TGC_MAX_DIMS];
     void *out;
     const void *in[3];
     double lo, hi; /* clamp's bounds */
@@ -36,9 +38,9 @@ typedef struct {
     int kind;  /* 0 sum, 1 max, 2 min */
     int dtype; /* TG_FLOAT32 or TG_FLOAT64, input and output alike */
     int nk, nr;
-    long long kshape[TGC_MAX_DIMS], kst[TGC_MAX_DIMS];
-    long long rshape[TGC_MAX_DIMS], rst[TGC_MAX_DIMS];
-    long long nout, nred;
+    int64_t kshape[TGC_MAX_DIMS], kst[TGC_MAX_DIMS];
+    int64_t rshape[TGC_MAX_DIMS], rst[TGC_MAX_DIMS];
+    int64_t nout, nred;
     const void *x;
     void *out;
 } tgc_reduce_args;

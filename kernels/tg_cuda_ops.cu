@@ -295,6 +295,19 @@ template <typename T, typename ACC> static void emulate_reduce(const tgc_reduce_
         ((T *)a->out)[o] = (T)reduce_range<T, ACC>(*a, o, 0, a->nred, 1);
 }
 
+// what the kernels (and their emulation) do; the rest is the CPU's
+static bool map_supported(const tgc_map_args *a)
+{
+    return (a->dtype == DT_F32 || a->dtype == DT_F64) && a->op >= 0 && a->op < TG_NOPS && a->nin >= 1 &&
+           a->nin <= 3 && a->m >= 1 && a->m <= TGC_MAX_DIMS;
+}
+
+static bool reduce_supported(const tgc_reduce_args *a)
+{
+    return (a->dtype == DT_F32 || a->dtype == DT_F64) && a->kind >= 0 && a->kind <= 2 && a->nout >= 1 &&
+           a->nred >= 1 && a->nk <= TGC_MAX_DIMS && a->nr <= TGC_MAX_DIMS;
+}
+
 extern "C" {
 
 // Device memory that the host can read and write too.  Blocks are kept for
@@ -383,8 +396,7 @@ void tgc_free(void *p, size_t bytes)
 // CPU); -1: a CUDA error, in err
 int tgc_map(const tgc_map_args *a, char *err, int en)
 {
-    if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->op < 0 || a->op >= TG_NOPS || a->nin < 1 || a->nin > 3 ||
-        a->m < 1 || a->m > TGC_MAX_DIMS)
+    if (!map_supported(a))
         return 1;
     if (a->numel == 0)
         return 0;
@@ -402,8 +414,7 @@ int tgc_map(const tgc_map_args *a, char *err, int en)
 // same return values as tgc_map
 int tgc_reduce(const tgc_reduce_args *a, char *err, int en)
 {
-    if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->kind < 0 || a->kind > 2 || a->nout < 1 || a->nred < 1 ||
-        a->nk > TGC_MAX_DIMS || a->nr > TGC_MAX_DIMS)
+    if (!reduce_supported(a))
         return 1;
     if (a->kind == 0)
         return a->dtype == DT_F32 ? reduce_run<float, double>(a, err, en) : reduce_run<double, double>(a, err, en);
@@ -415,8 +426,7 @@ int tgc_reduce(const tgc_reduce_args *a, char *err, int en)
 // without a GPU (lib/cuda.c), so that the kernels' logic is tested there.
 int tgc_emulate_map(const tgc_map_args *a)
 {
-    if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->op < 0 || a->op >= TG_NOPS || a->nin < 1 || a->nin > 3 ||
-        a->m < 1 || a->m > TGC_MAX_DIMS)
+    if (!map_supported(a))
         return 1;
     for (long long i = 0; i < a->numel; i++) {
         if (a->dtype == DT_F32)
@@ -429,8 +439,7 @@ int tgc_emulate_map(const tgc_map_args *a)
 
 int tgc_emulate_reduce(const tgc_reduce_args *a)
 {
-    if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->kind < 0 || a->kind > 2 || a->nout < 1 || a->nred < 1 ||
-        a->nk > TGC_MAX_DIMS || a->nr > TGC_MAX_DIMS)
+    if (!reduce_supported(a))
         return 1;
     if (a->kind == 0)
         a->dtype == DT_F32 ? emulate_reduce<float, double>(a) : emulate_reduce<double, double>(a);

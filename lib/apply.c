@@ -110,15 +110,18 @@ int64_t tg_set_max_work(int64_t elements)
 
 int64_t tg_get_max_work(void) { return max_work; }
 
-tg_status tg_check_write_size(const tg_tensor *t)
+/* TG_OK, or the limit's error: "WHAT would DOING N elements ..." */
+static tg_status within_work(const char *what, const char *doing, const tg_tensor *t)
 {
     if (t->numel <= max_work)
         return TG_OK;
     char s[256];
-    return tg_error(TG_EINPUT, "the result has %lld elements (shape %s), more than may be written "
-                    "(%lld): an expand()ed tensor is larger than memory; reduce it first",
-                    (long long)t->numel, tg_shape_str(t, s, sizeof s), (long long)max_work);
+    return tg_error(TG_EINPUT, "%s would %s %lld elements (shape %s), more than one operation may "
+                    "(%lld): an expand()ed tensor is larger than memory; reduce before expanding",
+                    what, doing, (long long)t->numel, tg_shape_str(t, s, sizeof s), (long long)max_work);
 }
+
+tg_status tg_check_write_size(const tg_tensor *t) { return within_work("the output", "write", t); }
 
 /* Refuses an op that would read or write more elements than the limit
  * (views read nothing) */
@@ -130,13 +133,7 @@ static tg_status check_work(const tg_opdef *def, int n, tg_tensor **args, const 
     for (int i = 0; i < n; i++)
         if (args[i]->numel > big->numel)
             big = args[i];
-    if (big->numel <= max_work)
-        return TG_OK;
-    char s[256];
-    return tg_error(TG_EINPUT, "%s would %s %lld elements (shape %s), more than one operation may "
-                    "(%lld): an expand()ed tensor is larger than memory; reduce before expanding",
-                    def->name, big == out ? "write" : "read", (long long)big->numel,
-                    tg_shape_str(big, s, sizeof s), (long long)max_work);
+    return within_work(def->name, big == out ? "write" : "read", big);
 }
 
 static _Thread_local bool free_unsaved;
@@ -156,10 +153,8 @@ static void drop_unsaved_values(tg_tensor *t)
     if (!free_unsaved || !t->op || (t->op->flags & TG_F_VIEW) || t->grad_view || !t->storage ||
         t->data_needed > 0 || __atomic_load_n(&t->refcount, __ATOMIC_ACQUIRE) != t->graph_refs)
         return;
-    tg_storage *s = t->storage;
+    tg_storage_release(t->storage);
     t->storage = NULL;
-    if (tg_atomic_dec(&s->refcount) == 0)
-        tg_storage_free(s);
 }
 
 /* Records what the new node out holds and reads: each input is held; an
@@ -219,11 +214,8 @@ static bool apply_uniform(int op, int n, tg_tensor **args, const tg_attrs *attrs
     bool ok = out && tg_alloc_storage(out) == TG_OK;
     for (int i = 0; i < n && ok; i++) { /* each input's one element, as a 0-d view */
         ok = (one[i] = tg_new_meta(args[i]->dtype, 0, NULL)) != NULL;
-        if (ok) {
-            one[i]->storage = args[i]->storage;
-            tg_atomic_inc(&args[i]->storage->refcount);
-            one[i]->offset = args[i]->offset;
-        }
+        if (ok)
+            tg_share_storage(one[i], args[i]);
     }
     ok = ok && def->forward(op, one, attrs, out) == TG_OK;
     release_all(n, one);
@@ -238,12 +230,12 @@ static bool apply_uniform(int op, int n, tg_tensor **args, const tg_attrs *attrs
 /* PyTorch lets a 0-d cpu tensor that needs no gradient (a number) take part
  * in an op on cuda: here it is copied over.  Anything else is returned as
  * it is (and a mix of devices is refused by the caller). */
-static tg_tensor *number_to_device(tg_tensor *t, tg_device dev)
+static tg_tensor *number_to_device(tg_tensor *t)
 {
-    if (t->ndim != 0 || t->requires_grad || t->storage->device != TG_DEV_CPU || dev != TG_DEV_CUDA)
+    if (t->ndim != 0 || t->requires_grad || t->storage->device != TG_DEV_CPU)
         return t;
     tg_device old = tg_get_device();
-    tg_set_device(dev);
+    tg_set_device(TG_DEV_CUDA);
     tg_tensor *c = tg_empty(t->dtype, 0, NULL);
     tg_set_device(old);
     if (!c) {
@@ -272,10 +264,11 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
         release_all(n < 3 ? n : 3, args);
         return NULL;
     }
-    for (int i = 0; i < n; i++) /* a number on the cpu may join an op on cuda */
-        if (args[i]->storage->device == TG_DEV_CUDA)
-            for (int j = 0; j < n; j++)
-                args[j] = number_to_device(args[j], TG_DEV_CUDA);
+    bool on_cuda = false;
+    for (int i = 0; i < n; i++)
+        on_cuda = on_cuda || args[i]->storage->device == TG_DEV_CUDA;
+    for (int i = 0; i < n && on_cuda; i++) /* a number on the cpu may join an op on cuda */
+        args[i] = number_to_device(args[i]);
     for (int i = 1; i < n; i++)
         if (args[i]->storage->device != args[0]->storage->device) {
             tg_error(TG_EINPUT, "%s: expected all tensors to be on the same device, but found "

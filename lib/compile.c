@@ -23,9 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef TG_FUSE_BLOCK
 #define TG_FUSE_BLOCK 2048 /* elements per register: ~50 registers fit in L2 */
-#endif
 #define TG_FUSE_RUN 32     /* consecutive blocks a thread takes at a time */
 
 enum { R_STREAM, R_CONST, R_OP, R_ALIAS };

@@ -225,14 +225,7 @@ tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_ten
         if (in[k]->storage->device != TG_DEV_CUDA)
             return TG_NO;
     tgc_map_args m = {.op = op, .dtype = dt, .out_dtype = out->dtype, .nin = nin, .numel = out->numel};
-    int64_t shape[TG_MAX_DIMS + 1], ost[TG_MAX_DIMS + 1], st[3][TG_MAX_DIMS + 1];
-    m.m = tg_loop_plan(out, nin, in, shape, ost, st);
-    for (int d = 0; d < m.m; d++) {
-        m.shape[d] = shape[d];
-        m.ost[d] = ost[d];
-        for (int k = 0; k < nin; k++)
-            m.st[k][d] = st[k][d];
-    }
+    m.m = tg_loop_plan(out, nin, in, m.shape, m.ost, m.st);
     m.out = tg_data(out);
     for (int k = 0; k < nin; k++)
         m.in[k] = tg_data(in[k]);
@@ -245,14 +238,14 @@ tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_ten
     }
     m.scalar_exponent = nin == 2;
     for (int d = 0; d < m.m && nin == 2; d++)
-        m.scalar_exponent = m.scalar_exponent && st[1][d] == 0;
+        m.scalar_exponent = m.scalar_exponent && m.st[1][d] == 0;
     char err[256] = "";
     return kernel_result(emulating ? emulate_map(&m) : be.map(&m, err, sizeof err), tg_ops[op].name, err);
 }
 
-/* sum (kind 0), max (1) or min (2) of x over the dims marked reduced into
- * the contiguous out */
-tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const bool *reduced, tg_tensor *out)
+/* sum (kind 0), max (1) or min (2) of x into the contiguous out; ost: out's
+ * strides over x's dims, 0 along the reduced ones (ops_reduce.c) */
+tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_tensor *out)
 {
     if (probe() || !tg_dtype_is_float(x->dtype) || out->dtype != x->dtype || !tg_is_contiguous(out) ||
         x->storage->device != TG_DEV_CUDA || out->storage->device != TG_DEV_CUDA)
@@ -262,7 +255,7 @@ tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const bool *reduced, tg_t
     for (int d = 0; d < x->ndim; d++) {
         if (x->shape[d] == 1)
             continue;
-        if (reduced[d]) {
+        if (ost[d] == 0) {
             r.rshape[r.nr] = x->shape[d];
             r.rst[r.nr++] = x->stride[d];
             r.nred *= x->shape[d];

@@ -12,6 +12,17 @@ static tg_tensor *fail2(tg_tensor *a, tg_tensor *b)
     return NULL;
 }
 
+/* t (an op's fresh result) gives up its own storage and lives in home's,
+ * where its values were just written */
+static void live_in(tg_tensor *t, const tg_tensor *home)
+{
+    tg_storage *own = t->storage;
+    tg_share_storage(t, home);
+    memcpy(t->stride, home->stride, sizeof t->stride);
+    t->saved_version[3] = home->storage->version;
+    tg_storage_release(own);
+}
+
 tg_tensor *tg_inplace(tg_tensor *target, tg_tensor *result)
 {
     if (!target || !result)
@@ -78,15 +89,7 @@ tg_tensor *tg_inplace(tg_tensor *target, tg_tensor *result)
     }
     tg_release(src);
     target->storage->version++;
-    /* result now lives in target's storage */
-    tg_storage *own = result->storage;
-    result->storage = target->storage;
-    tg_atomic_inc(&target->storage->refcount);
-    result->offset = target->offset;
-    memcpy(result->stride, target->stride, sizeof result->stride);
-    result->saved_version[3] = target->storage->version;
-    if (tg_atomic_dec(&own->refcount) == 0)
-        tg_storage_free(own);
+    live_in(result, target);
     tg_release(target);
     return result;
 }
@@ -184,14 +187,7 @@ tg_tensor *tg_inplace_view(tg_tensor *view, tg_tensor *result, tg_tensor **base_
     write_into(view, src);
     tg_release(src);
     base->storage->version++;
-    tg_storage *own = nb->storage;
-    nb->storage = base->storage;
-    tg_atomic_inc(&base->storage->refcount);
-    nb->offset = base->offset;
-    memcpy(nb->stride, base->stride, sizeof nb->stride);
-    nb->saved_version[3] = base->storage->version;
-    if (tg_atomic_dec(&own->refcount) == 0)
-        tg_storage_free(own);
+    live_in(nb, base);
     /* the view again, now of the updated base */
     tg_tensor *nv = tg_ref(nb);
     for (int k = depth - 1; k >= 0 && nv; k--) {

@@ -87,9 +87,12 @@ int tg_loop_plan(const tg_tensor *out, int nin, tg_tensor *const *in, int64_t *s
 void *tg_cuda_alloc(size_t bytes);
 void tg_cuda_free(void *p, size_t bytes);
 tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
-tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const bool *reduced, tg_tensor *out);
-/* frees a storage whose last reference is gone, wherever its memory is */
-void tg_storage_free(tg_storage *s);
+tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_tensor *out);
+/* drops one reference to s, freeing it (wherever its memory is) with the
+ * last; NULL is fine */
+void tg_storage_release(tg_storage *s);
+/* dst (metadata only) shares src's storage from src's offset: a view */
+void tg_share_storage(tg_tensor *dst, const tg_tensor *src);
 
 /* kernel tables, indexed by op and dtype of the computation; an empty slot
  * means "not supported for that dtype". */

@@ -143,13 +143,10 @@ static bool reduce_all_contiguous(int kind, const tg_tensor *x, tg_tensor *out)
 
 static tg_status reduce(int kind, tg_tensor *x, const tg_attrs *a, tg_tensor *out)
 {
+    int64_t ost[TG_MAX_DIMS];
+    reduced_strides(x, a, ost);
     if (x->storage->device == TG_DEV_CUDA) {
-        bool red[TG_MAX_DIMS] = {0};
-        for (int d = 0; d < x->ndim; d++)
-            red[d] = a->reduce.all;
-        for (int i = 0; i < a->reduce.ndims; i++)
-            red[a->reduce.dims[i]] = true;
-        tg_status st = tg_cuda_reduce(kind, x, red, out);
+        tg_status st = tg_cuda_reduce(kind, x, ost, out);
         if (st != TG_NO)
             return st;
     }
@@ -158,8 +155,6 @@ static tg_status reduce(int kind, tg_tensor *x, const tg_attrs *a, tg_tensor *ou
     if (kind != R_SUM && x->numel == 0 && out->numel > 0)
         return tg_error(TG_EINPUT, "%s: cannot reduce over a dimension of size 0 (the "
                         "operation has no identity)", kind == R_MAX ? "max" : "min");
-    int64_t ost[TG_MAX_DIMS];
-    reduced_strides(x, a, ost);
     bool integral = x->dtype == TG_INT64 || x->dtype == TG_BOOL;
     size_t accsz = integral ? sizeof(int64_t) : sizeof(double);
     void *accbuf = tg_malloc((size_t)(out->numel ? out->numel : 1) * accsz);

@@ -39,9 +39,7 @@ tg_status op_infer_slice(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
 tg_status op_fwd_view(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
 {
     const tg_tensor *x = in[0];
-    out->storage = x->storage;
-    tg_atomic_inc(&x->storage->refcount);
-    out->offset = x->offset;
+    tg_share_storage(out, x);
     switch (op) {
     case TG_OP_RESHAPE: /* the input is contiguous (tg_reshape sees to it) */
         tg_set_contiguous_strides(out);
@@ -152,11 +150,10 @@ tg_status op_infer_cast(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     }
 #define CONV_FROM(sn, S)                                                      \
     CONV(sn##_f32, S, float, (float)x) CONV(sn##_f64, S, double, (double)x)   \
-    CONV(sn##_i64, S, int64_t, to_i64((double)x)) CONV(sn##_b, S, bool, x != 0)
+    CONV(sn##_i64, S, int64_t, tg_f64_to_i64((double)x)) CONV(sn##_b, S, bool, x != 0)
 
-/* float to int64 truncates toward zero; NaN and out of range give
- * INT64_MIN, as PyTorch's conversion does on x86-64 (tensor.c) */
-#define to_i64 tg_f64_to_i64
+/* float to int64: tg_f64_to_i64 (NaN and out of range give INT64_MIN, as
+ * PyTorch's conversion does on x86-64) */
 CONV(i64_f32, int64_t, float, (float)x)
 CONV(i64_f64, int64_t, double, (double)x)
 CONV(i64_i64, int64_t, int64_t, x)
@@ -459,10 +456,8 @@ tg_tensor *tg_detach(tg_tensor *a)
     tg_tensor *d = tg_new_meta(a->dtype, a->ndim, a->shape);
     if (!d)
         return fail(a);
-    d->storage = a->storage;
-    tg_atomic_inc(&a->storage->refcount);
+    tg_share_storage(d, a);
     memcpy(d->stride, a->stride, sizeof d->stride);
-    d->offset = a->offset;
     d->batched = a->batched;
     tg_release(a);
     return d;

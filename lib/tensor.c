@@ -14,7 +14,7 @@ tg_tensor *tg_ref(tg_tensor *t)
     return t;
 }
 
-void tg_storage_free(tg_storage *s)
+static void storage_free(tg_storage *s)
 {
     if (s->device == TG_DEV_CUDA)
         tg_cuda_free(s->data, s->nbytes);
@@ -23,10 +23,17 @@ void tg_storage_free(tg_storage *s)
     tg_free(s);
 }
 
-static void storage_release(tg_storage *s)
+void tg_storage_release(tg_storage *s)
 {
     if (s && tg_atomic_dec(&s->refcount) == 0)
-        tg_storage_free(s);
+        storage_free(s);
+}
+
+void tg_share_storage(tg_tensor *dst, const tg_tensor *src)
+{
+    dst->storage = src->storage;
+    tg_atomic_inc(&src->storage->refcount);
+    dst->offset = src->offset;
 }
 
 /* Releasing walks the graph with an explicit stack: a long chain of
@@ -62,7 +69,7 @@ void tg_release(tg_tensor *t)
         if (u->grad_view && u->storage)
             u->storage->grad_views--;
         tg_release(u->grad_acc);
-        storage_release(u->storage);
+        tg_storage_release(u->storage);
         tg_free(u->name);
         tg_free(u);
     }

@@ -114,8 +114,9 @@ const char *tg_device_name(tg_device d);
 /* Parses "cpu", "cuda", "cuda:0" or "auto" (cuda when usable, else cpu).
  * Asking for cuda where it cannot run is TG_ERESOURCE with the reason. */
 tg_status tg_device_parse(const char *s, tg_device *out);
-/* The device ops compute on (default cpu).  Tensors stay in host memory;
- * on cuda, matmul runs through cuBLAS and the other ops on the CPU. */
+/* The device new tensors are made on (default cpu).  On cuda they live in
+ * CUDA managed memory: elementwise ops and reductions run as CUDA kernels,
+ * products through cuBLAS, the rest on the host over the same memory. */
 void tg_set_device(tg_device d);
 /* Parses a --device argument and makes it the current device. */
 tg_status tg_device_select(const char *s);

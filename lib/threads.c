@@ -4,10 +4,11 @@
  * Why not OpenMP: its runtime spins while it waits, and reads its wait
  * policy only at start-up, so on a machine where another process holds a
  * core every parallel region could wait a whole scheduler slice.  Here the
- * workers spin only briefly, then sleep on a condition variable, items are handed out one at a
- * time from a shared counter (the calling thread works too, so an item is
- * never waiting for a sleeping worker unless that worker took it), and the
- * pool is started on first use only: a scalar expression starts no thread.
+ * workers spin only briefly, then sleep on a condition variable; items are
+ * handed out one at a time from a shared counter (the calling thread works
+ * too, so an item is never waiting for a sleeping worker unless that worker
+ * took it), and the pool is started on first use only: a scalar expression
+ * starts no thread.
  * Each item writes its own part of the output, so results do not depend on
  * the number of threads.  TG_NUM_THREADS (else OMP_NUM_THREADS) sets it. */
 #include "internal.h"
