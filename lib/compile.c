@@ -5,11 +5,13 @@
  * variables, with create_graph on, so that the gradients come with graphs
  * of their own.  The forward graph and those gradient graphs together are
  * one DAG of elementwise ops over the variables; it is flattened into a list
- * of kernel calls over small registers (TG_FUSE_BLOCK elements each).  Then
+ * of kernel calls over small registers (TG_FUSE_BLOCK elements each; a
+ * register no later op reads gives its scratch block to the next op).  Then
  * every block of the variables goes through the whole list while it is in
- * cache: memory is read and written once (the variables in, the value and
- * gradients out), no intermediate ever has the full size, and the blocks run
- * in parallel on every core.
+ * cache: memory is read and written once (the variables in, prefetched a
+ * block ahead; the value and gradients out, with non-temporal stores), no
+ * intermediate ever has the full size, and the blocks run in parallel on
+ * every core.
  *
  * The kernels are the eager path's, so values and gradients are the same
  * element for element; a final sum adds block partials in block order (in
@@ -22,8 +24,11 @@
 #include "internal.h"
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <immintrin.h>
+#endif
 
-#define TG_FUSE_BLOCK 2048 /* elements per register: ~50 registers fit in L2 */
+#define TG_FUSE_BLOCK 1024 /* elements per scratch block: the live ones stay in L1/L2 */
 #define TG_FUSE_RUN 32     /* consecutive blocks a thread takes at a time */
 
 enum { R_STREAM, R_CONST, R_OP, R_ALIAS };
@@ -35,6 +40,7 @@ typedef struct {
     int in[3], nin;     /* register indices */
     int stream;         /* R_STREAM: which input stream */
     int alias;          /* R_ALIAS: the register it is */
+    int slot;           /* R_OP: the scratch block its values go to */
     bool scalar;        /* one value, broadcast (stride 0) */
     double value;       /* R_CONST */
     tg_attrs attrs;
@@ -43,6 +49,7 @@ typedef struct {
 typedef struct {
     reg *r;
     int n;
+    int nslots;         /* scratch blocks per thread */
     int value_reg;      /* the result, or the summand when sum_root */
     bool sum_root;
     int grad_reg[256];  /* per variable, -1 when not differentiated */
@@ -113,6 +120,54 @@ static bool uniform_inputs(const fused *F, tg_tensor **nodes, int i, const tg_te
         if (j < 0 || !F->r[j].scalar)
             return false;
     }
+    return true;
+}
+
+/* the register whose values register i has (itself unless an alias) */
+static int owner(const fused *F, int i)
+{
+    while (F->r[i].kind == R_ALIAS)
+        i = F->r[i].alias;
+    return i;
+}
+
+/* Gives every op a scratch block, reusing the block of a register no later
+ * op reads: the blocks in use at once, not the ops, set the working set,
+ * which then stays in the first-level cache.  An op never writes the block
+ * of one of its own inputs (the vectorised loops assume no overlap), and
+ * the outputs keep theirs to the end, when they are stored. */
+static bool assign_slots(fused *F, int nvars)
+{
+    int n = F->n, *last = tg_malloc((size_t)n * 2 * sizeof *last), *free_at;
+    if (!last) {
+        tg_error_clear();
+        return false;
+    }
+    free_at = last + n; /* slot -> register that holds it, or -1 */
+    for (int i = 0; i < n; i++)
+        last[i] = -1;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; F->r[i].kind == R_OP && k < F->r[i].nin; k++)
+            last[owner(F, F->r[i].in[k])] = i;
+    last[owner(F, F->value_reg)] = n;
+    for (int v = 0; v < nvars; v++)
+        if (F->grad_reg[v] >= 0)
+            last[owner(F, F->grad_reg[v])] = n;
+    F->nslots = 0;
+    for (int i = 0; i < n; i++) {
+        reg *R = &F->r[i];
+        if (R->kind != R_OP)
+            continue;
+        int slot = -1;
+        for (int k = 0; k < F->nslots && slot < 0; k++)
+            if (free_at[k] < 0 || last[free_at[k]] < i)
+                slot = k;
+        if (slot < 0)
+            slot = F->nslots++;
+        R->slot = slot;
+        free_at[slot] = i;
+    }
+    tg_free(last);
     return true;
 }
 
@@ -200,6 +255,7 @@ static bool build(fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_t
         F->value_reg = find(nodes, n, roots[0]);
         for (int i = 0; i < nvars; i++)
             F->grad_reg[i] = grads[i] ? find(nodes, n, grads[i]) : -1;
+        ok = assign_slots(F, nvars);
     }
     tg_free(nodes);
     return ok;
@@ -210,17 +266,23 @@ typedef struct {
     size_t esz;
 } stream;
 
-/* Runs the registers over elements [start, start + len).  dest[i], when
- * set, is where register i's values are wanted (an output): an op writes
- * there directly. */
-static void run_block(const fused *F, const stream *S, char *regs, const void **ptr, int64_t *stride,
-                      char *const *dest, int64_t start, int64_t len)
+/* A thread's scratch: the op blocks, then per register a constant's value,
+ * its values' address and stride. */
+typedef struct {
+    char *blocks;
+    double *consts;
+    const void **ptr;
+    int64_t *stride;
+} scratch;
+
+/* Runs the registers over elements [start, start + len). */
+static void run_block(const fused *F, const stream *S, const scratch *W, int64_t start, int64_t len)
 {
+    const void **ptr = W->ptr;
+    int64_t *stride = W->stride;
     for (int i = 0; i < F->n; i++) {
         const reg *R = &F->r[i];
-        char *mine = regs + (size_t)i * TG_FUSE_BLOCK * 8;
-        if (dest[i] && R->kind == R_OP)
-            mine = dest[i] + start * (int64_t)tg_dtype_size(R->dtype);
+        char *mine = R->kind == R_OP ? W->blocks + (size_t)R->slot * TG_FUSE_BLOCK * 8 : (char *)&W->consts[i];
         switch (R->kind) {
         case R_STREAM:
             ptr[i] = (const char *)S[R->stream].data + start * (int64_t)S[R->stream].esz;
@@ -253,12 +315,36 @@ static void run_block(const fused *F, const stream *S, char *regs, const void **
     }
 }
 
+/* Copies n bytes to d with non-temporal stores where the processor has
+ * them: an output is written once and not read again here, so it goes to
+ * memory without first being read into the cache (which an ordinary store
+ * does), a third less memory traffic for a value or gradient. */
+static void stream_copy(char *d, const char *src, size_t n)
+{
+#ifdef __SSE2__
+    size_t i = 0;
+    if (((uintptr_t)d & 15) == 0) {
+        for (; i + 64 <= n; i += 64) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(src + i)), b = _mm_loadu_si128((const __m128i *)(src + i + 16)),
+                    c = _mm_loadu_si128((const __m128i *)(src + i + 32)), e = _mm_loadu_si128((const __m128i *)(src + i + 48));
+            _mm_stream_si128((__m128i *)(d + i), a);
+            _mm_stream_si128((__m128i *)(d + i + 16), b);
+            _mm_stream_si128((__m128i *)(d + i + 32), c);
+            _mm_stream_si128((__m128i *)(d + i + 48), e);
+        }
+    }
+    memcpy(d + i, src + i, n - i);
+#else
+    memcpy(d, src, n);
+#endif
+}
+
 static void store(tg_tensor *dst, int64_t start, int64_t len, const void *src, int64_t stride)
 {
     size_t sz = tg_dtype_size(dst->dtype);
     char *d = (char *)tg_data(dst) + start * (int64_t)sz;
     if (stride)
-        memcpy(d, src, (size_t)len * sz);
+        stream_copy(d, src, (size_t)len * sz);
     else if (sz == 4)
         for (int64_t i = 0; i < len; i++) /* one value everywhere: a fill */
             ((float *)d)[i] = *(const float *)src;
@@ -270,48 +356,43 @@ static void store(tg_tensor *dst, int64_t start, int64_t len, const void *src, i
             memcpy(d + i * (int64_t)sz, src, sz);
 }
 
-/* a block's sum in double, four accumulators (a fixed order) */
+/* a block's sum in double, in the whole-tensor sum's fixed order */
 static double block_sum(const void *p, int64_t stride, int64_t len, tg_dtype dt)
 {
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int64_t i = 0;
     if (stride == 0)
         return (dt == TG_FLOAT32 ? *(const float *)p : *(const double *)p) * (double)len;
-    if (dt == TG_FLOAT32) {
-        const float *x = p;
-        for (; i + 4 <= len; i += 4) {
-            a0 += x[i];
-            a1 += x[i + 1];
-            a2 += x[i + 2];
-            a3 += x[i + 3];
-        }
-        for (; i < len; i++)
-            a0 += x[i];
-    } else {
-        const double *x = p;
-        for (; i + 4 <= len; i += 4) {
-            a0 += x[i];
-            a1 += x[i + 1];
-            a2 += x[i + 2];
-            a3 += x[i + 3];
-        }
-        for (; i < len; i++)
-            a0 += x[i];
-    }
-    return (a0 + a1) + (a2 + a3);
+    return tg_cpu_sum_run(p, len, dt);
 }
 
 typedef struct {
     const fused *F;
     const stream *S;
-    char *const *dest;
+    int nstreams;
     double *partial;
     tg_tensor *out, **grads;
     int nvars;
     int64_t n;
-    char **regs; /* per thread: registers, then pointers, then strides */
+    scratch *work; /* per thread */
     int64_t nblocks;
 } block_job;
+
+/* Asks for the next block's inputs while this one computes: the hardware
+ * prefetchers alone fall behind when the reads come in bursts between
+ * stretches of arithmetic, and the first op then waits on memory. */
+static void prefetch_block(const block_job *J, int64_t start)
+{
+#ifdef __SSE2__
+    int64_t len = J->n - start < TG_FUSE_BLOCK ? J->n - start : TG_FUSE_BLOCK;
+    for (int s = 0; s < J->nstreams && len > 0; s++) {
+        const char *p = (const char *)J->S[s].data + start * (int64_t)J->S[s].esz;
+        for (int64_t o = 0; o < len * (int64_t)J->S[s].esz; o += 64)
+            _mm_prefetch(p + o, _MM_HINT_T0);
+    }
+#else
+    (void)J;
+    (void)start;
+#endif
+}
 
 /* one block through all the registers; its sum or its values, and the
  * gradients, go to the outputs */
@@ -319,21 +400,19 @@ static void run_one_block(int64_t b, void *ctx, int tid)
 {
     const block_job *J = ctx;
     const fused *F = J->F;
-    char *regs = J->regs[tid];
-    const void **ptr = (const void **)(regs + (size_t)F->n * TG_FUSE_BLOCK * 8);
-    int64_t *stride = (int64_t *)(ptr + F->n);
+    const scratch *W = &J->work[tid];
     int64_t start = b * TG_FUSE_BLOCK, len = J->n - start < TG_FUSE_BLOCK ? J->n - start : TG_FUSE_BLOCK;
-    run_block(F, J->S, regs, ptr, stride, J->dest, start, len);
-    const reg *V = &F->r[F->value_reg];
+    prefetch_block(J, start + TG_FUSE_BLOCK);
+    run_block(F, J->S, W, start, len);
     int vi = F->value_reg;
     if (F->sum_root)
-        J->partial[b] = block_sum(ptr[vi], stride[vi], len, V->dtype);
-    else if (!(J->dest[vi] && V->kind == R_OP))
-        store(J->out, start, len, ptr[vi], stride[vi]);
+        J->partial[b] = block_sum(W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
+    else
+        store(J->out, start, len, W->ptr[vi], W->stride[vi]);
     for (int i = 0; i < J->nvars; i++) {
         int gi = F->grad_reg[i];
-        if (gi >= 0 && !(J->dest[gi] && F->r[gi].kind == R_OP))
-            store(J->grads[i], start, len, ptr[gi], stride[gi]);
+        if (gi >= 0)
+            store(J->grads[i], start, len, W->ptr[gi], W->stride[gi]);
     }
 }
 
@@ -345,6 +424,9 @@ static void run_blocks(int64_t item, void *ctx, int tid)
     const block_job *J = ctx;
     for (int64_t b = item * TG_FUSE_RUN; b < J->nblocks && b < (item + 1) * TG_FUSE_RUN; b++)
         run_one_block(b, ctx, tid);
+#ifdef __SSE2__
+    _mm_sfence(); /* the non-temporal stores are done before the pool hears this item is */
+#endif
 }
 
 tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
@@ -444,34 +526,29 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
                 st = TG_ERESOURCE;
     }
     if (st == TG_OK) {
-        bool nomem = false;
-        /* outputs an op can write straight into */
-        char **dest = tg_calloc((size_t)F.n, sizeof *dest);
-        if (!dest)
-            st = TG_ERESOURCE;
-        for (int i = 0; dest && i < nvars; i++)
-            if (F.grad_reg[i] >= 0 && F.r[F.grad_reg[i]].dtype == grads[i]->dtype)
-                dest[F.grad_reg[i]] = tg_data(grads[i]);
-        if (dest && !F.sum_root && F.r[F.value_reg].dtype == out->dtype)
-            dest[F.value_reg] = tg_data(out);
-        /* scratch registers per thread */
+        /* scratch per thread: the op blocks, then the per-register parts */
         int nt = tg_threads();
-        char **regs = tg_calloc((size_t)nt, sizeof *regs);
-        for (int t = 0; regs && t < nt && !nomem; t++)
-            nomem = !(regs[t] = tg_malloc((size_t)F.n * (TG_FUSE_BLOCK * 8 + sizeof(void *) + sizeof(int64_t))));
-        if (!regs || nomem || !dest) {
+        size_t blocks = (size_t)F.nslots * TG_FUSE_BLOCK * 8;
+        size_t per_reg = sizeof(double) + sizeof(void *) + sizeof(int64_t);
+        scratch *work = tg_calloc((size_t)nt, sizeof *work);
+        bool nomem = !work;
+        for (int t = 0; work && t < nt && !nomem; t++) {
+            char *m = tg_malloc(blocks + (size_t)F.n * per_reg);
+            nomem = !m;
+            if (m)
+                work[t] = (scratch){m, (double *)(m + blocks), (const void **)(m + blocks + (size_t)F.n * sizeof(double)),
+                                    (int64_t *)(m + blocks + (size_t)F.n * (sizeof(double) + sizeof(void *)))};
+        }
+        if (nomem) {
             tg_error_clear();
-            nomem = true;
+            st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
         } else {
-            block_job J = {&F, S, dest, partial, out, grads, nvars, n, regs, nblocks};
+            block_job J = {&F, S, nstreams, partial, out, grads, nvars, n, work, nblocks};
             tg_parallel_for((nblocks + TG_FUSE_RUN - 1) / TG_FUSE_RUN, run_blocks, &J);
         }
-        for (int t = 0; regs && t < nt; t++)
-            tg_free(regs[t]);
-        tg_free(regs);
-        if (nomem)
-            st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
-        tg_free(dest);
+        for (int t = 0; work && t < nt; t++)
+            tg_free(work[t].blocks);
+        tg_free(work);
     }
     if (st == TG_OK && F.sum_root) {
         double s = 0;

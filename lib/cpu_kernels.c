@@ -28,13 +28,7 @@ float log1pf(float);
 #pragma omp declare simd notinbranch
 float erff(float);
 
-/* the kernels are compiled for the baseline and for AVX2 and AVX-512, and
- * the best the processor has is chosen when the program starts */
-#if defined(__x86_64__) && !defined(TG_NO_CLONES) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define CLONES
-#endif
+#define CLONES TG_CLONES
 
 #define KARGS int64_t n, void *o_, const void *const *in, const int64_t *s, const tg_attrs *at
 

@@ -98,6 +98,20 @@ void tg_share_storage(tg_tensor *dst, const tg_tensor *src);
  * means "not supported for that dtype". */
 extern const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES];
 
+/* the sum of n contiguous float32 or float64 values, accumulated in double
+ * in a fixed order (eight lanes, element i to lane i % 8, then a fixed tree):
+ * the block sums of the whole-tensor sum and of compiled evaluation */
+double tg_cpu_sum_run(const void *x, int64_t n, tg_dtype dt);
+
+/* kernels are compiled for the baseline and for AVX2 and AVX-512 (files
+ * built with -O3, see the Makefile), the best the processor has chosen when
+ * the program starts */
+#if defined(__x86_64__) && !defined(TG_NO_CLONES) && !defined(__clang__)
+#define TG_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define TG_CLONES
+#endif
+
 /* the backend's matrix product: c[b] = a[b] @ b[b] for batch-broadcast
  * operands already laid out by the matmul op. */
 tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out);

@@ -80,23 +80,26 @@ enum { R_SUM, R_MAX, R_MIN };
  * combined in block order, so the result is the same for any number of
  * threads.  float32 sums accumulate in double. */
 #define BLOCK 16384
-#define SUM_BLOCK(T)                                                          \
-    static double sum_block_##T(const T *x, int64_t n)                        \
-    {                                                                         \
-        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                \
-        int64_t i = 0;                                                        \
-        for (; i + 4 <= n; i += 4) {                                          \
-            a0 += x[i];                                                       \
-            a1 += x[i + 1];                                                   \
-            a2 += x[i + 2];                                                   \
-            a3 += x[i + 3];                                                   \
-        }                                                                     \
+#define SUM_LANES 8
+#define LANE_SUM(T)                                                           \
+    do {                                                                      \
+        const T *v = x;                                                       \
+        for (; i + SUM_LANES <= n; i += SUM_LANES)                            \
+            for (int j = 0; j < SUM_LANES; j++)                               \
+                acc[j] += v[i + j];                                           \
         for (; i < n; i++)                                                    \
-            a0 += x[i];                                                       \
-        return (a0 + a1) + (a2 + a3);                                         \
-    }
-SUM_BLOCK(float)
-SUM_BLOCK(double)
+            acc[0] += v[i];                                                   \
+    } while (0)
+TG_CLONES double tg_cpu_sum_run(const void *x, int64_t n, tg_dtype dt)
+{
+    double acc[SUM_LANES] = {0};
+    int64_t i = 0;
+    if (dt == TG_FLOAT32)
+        LANE_SUM(float);
+    else
+        LANE_SUM(double);
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
 
 typedef struct {
     const tg_tensor *x;
@@ -109,8 +112,7 @@ static void sum_item(int64_t b, void *ctx, int tid)
     (void)tid;
     const void *base = tg_data(J->x);
     int64_t n = J->x->numel - b * BLOCK < BLOCK ? J->x->numel - b * BLOCK : BLOCK;
-    J->part[b] = J->x->dtype == TG_FLOAT32 ? sum_block_float((const float *)base + b * BLOCK, n)
-                                           : sum_block_double((const double *)base + b * BLOCK, n);
+    J->part[b] = tg_cpu_sum_run((const char *)base + b * BLOCK * (int64_t)tg_dtype_size(J->x->dtype), n, J->x->dtype);
 }
 
 static bool reduce_all_contiguous(int kind, const tg_tensor *x, tg_tensor *out)
