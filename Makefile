@@ -69,6 +69,10 @@ deps:
 deps-check:
 	@[ -n "$(TG_DEPS_PREFIX)" ] || ./tests/deps.sh --quiet $(DEB_PKGS)
 
+# the objects compiled evaluation builds (lib/jit.c) go under build/ in
+# the tests, not to the user's ~/.cache
+unit bats test: export TG_CACHE_DIR ?= $(CURDIR)/build/jit-cache
+
 unit: deps-check $(UNIT_BIN)
 	./$(UNIT_BIN)
 

@@ -21,39 +21,15 @@
  * reported as not compilable, and the caller runs it eagerly; so is a
  * program over tensors on cuda (fusing there, through kernels generated at
  * run time with NVRTC, is for a later version). */
-#include "internal.h"
+#include "fused.h"
+#include "expr.h"
 #include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <immintrin.h>
 #endif
 
-#define TG_FUSE_BLOCK 1024 /* elements per scratch block: the live ones stay in L1/L2 */
 #define TG_FUSE_RUN 32     /* consecutive blocks a thread takes at a time */
-
-enum { R_STREAM, R_CONST, R_OP, R_ALIAS };
-
-typedef struct {
-    int kind;
-    int op;             /* R_OP: the op; its kernel is tg_cpu_kernels[op][kdtype] */
-    tg_dtype dtype, kdtype;
-    int in[3], nin;     /* register indices */
-    int stream;         /* R_STREAM: which input stream */
-    int alias;          /* R_ALIAS: the register it is */
-    int slot;           /* R_OP: the scratch block its values go to */
-    bool scalar;        /* one value, broadcast (stride 0) */
-    double value;       /* R_CONST */
-    tg_attrs attrs;
-} reg;
-
-typedef struct {
-    reg *r;
-    int n;
-    int nslots;         /* scratch blocks per thread */
-    int value_reg;      /* the result, or the summand when sum_root */
-    bool sum_root;
-    int grad_reg[256];  /* per variable, -1 when not differentiated */
-} fused;
 
 static bool elementwise(int op)
 {
@@ -113,7 +89,7 @@ static bool all_equal(const tg_tensor *t)
 }
 
 /* Are all of node i's inputs registers of one value? */
-static bool uniform_inputs(const fused *F, tg_tensor **nodes, int i, const tg_tensor *t)
+static bool uniform_inputs(const tg_fused *F, tg_tensor **nodes, int i, const tg_tensor *t)
 {
     for (int k = 0; k < t->nin; k++) {
         int j = find(nodes, i, t->in[k]);
@@ -123,8 +99,7 @@ static bool uniform_inputs(const fused *F, tg_tensor **nodes, int i, const tg_te
     return true;
 }
 
-/* the register whose values register i has (itself unless an alias) */
-static int owner(const fused *F, int i)
+int tg_fused_owner(const tg_fused *F, int i)
 {
     while (F->r[i].kind == R_ALIAS)
         i = F->r[i].alias;
@@ -136,7 +111,7 @@ static int owner(const fused *F, int i)
  * which then stays in the first-level cache.  An op never writes the block
  * of one of its own inputs (the vectorised loops assume no overlap), and
  * the outputs keep theirs to the end, when they are stored. */
-static bool assign_slots(fused *F, int nvars)
+static bool assign_slots(tg_fused *F, int nvars)
 {
     int n = F->n, *last = tg_malloc((size_t)n * 2 * sizeof *last), *free_at;
     if (!last) {
@@ -148,14 +123,14 @@ static bool assign_slots(fused *F, int nvars)
         last[i] = -1;
     for (int i = 0; i < n; i++)
         for (int k = 0; F->r[i].kind == R_OP && k < F->r[i].nin; k++)
-            last[owner(F, F->r[i].in[k])] = i;
-    last[owner(F, F->value_reg)] = n;
+            last[tg_fused_owner(F, F->r[i].in[k])] = i;
+    last[tg_fused_owner(F, F->value_reg)] = n;
     for (int v = 0; v < nvars; v++)
         if (F->grad_reg[v] >= 0)
-            last[owner(F, F->grad_reg[v])] = n;
-    F->nslots = 0;
+            last[tg_fused_owner(F, F->grad_reg[v])] = n;
+    F->nslots = F->nouts = 0;
     for (int i = 0; i < n; i++) {
-        reg *R = &F->r[i];
+        tg_reg *R = &F->r[i];
         if (R->kind != R_OP)
             continue;
         int slot = -1;
@@ -166,6 +141,8 @@ static bool assign_slots(fused *F, int nvars)
             slot = F->nslots++;
         R->slot = slot;
         free_at[slot] = i;
+        if (last[i] == n) /* an output's values: the generated loop writes them out */
+            F->outs[F->nouts++] = i;
     }
     tg_free(last);
     return true;
@@ -173,7 +150,7 @@ static bool assign_slots(fused *F, int nvars)
 
 /* Turns the probe's DAG into registers; false when it does not fuse.
  * streams[s] are the probe's full-block leaves (variables, upstream grad). */
-static bool build(fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_tensor **streams,
+static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_tensor **streams,
                   int nstreams, int64_t block)
 {
     F->sum_root = value->op == &tg_ops[TG_OP_SUM] && value->attrs.reduce.all;
@@ -191,7 +168,7 @@ static bool build(fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_t
     bool ok = (F->r = tg_calloc((size_t)(n ? n : 1), sizeof *F->r)) != NULL;
     for (int i = 0; i < n && ok; i++) {
         tg_tensor *t = nodes[i];
-        reg *R = &F->r[i];
+        tg_reg *R = &F->r[i];
         R->dtype = t->dtype;
         R->scalar = t->numel == 1;
         bool full = t->numel == block;
@@ -231,7 +208,7 @@ static bool build(fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_t
             } else if (op == TG_OP_WHERE && find(nodes, i, t->in[0]) >= 0 &&
                        F->r[find(nodes, i, t->in[0])].kind == R_CONST) {
                 /* where(constant, a, b) is a or b: pow's backward has one */
-                const reg *c = &F->r[find(nodes, i, t->in[0])];
+                const tg_reg *c = &F->r[find(nodes, i, t->in[0])];
                 R->kind = R_ALIAS;
                 R->alias = find(nodes, i, t->in[c->value != 0 ? 1 : 2]);
                 ok = R->alias >= 0 && F->r[R->alias].dtype == R->dtype && !F->r[R->alias].scalar;
@@ -275,13 +252,25 @@ typedef struct {
     int64_t *stride;
 } scratch;
 
-/* Runs the registers over elements [start, start + len). */
-static void run_block(const fused *F, const stream *S, const scratch *W, int64_t start, int64_t len)
+/* Runs the registers over elements [start, start + len): through the
+ * generated loop when there is one, else op by op through the eager
+ * kernels; either way each register's values are then at ptr[i] (stride 0
+ * for one value). */
+static void run_block(const tg_fused *F, const stream *S, int nstreams, const scratch *W, int64_t start, int64_t len)
 {
     const void **ptr = W->ptr;
     int64_t *stride = W->stride;
+    if (F->jit) {
+        const void *in[TG_FUSE_MAXVARS + 1];
+        void *out[TG_FUSE_MAXVARS + 1];
+        for (int s = 0; s < nstreams; s++)
+            in[s] = (const char *)S[s].data + start * (int64_t)S[s].esz;
+        for (int k = 0; k < F->nouts; k++)
+            out[k] = W->blocks + (size_t)F->r[F->outs[k]].slot * TG_FUSE_BLOCK * 8;
+        F->jit(len, in, out);
+    }
     for (int i = 0; i < F->n; i++) {
-        const reg *R = &F->r[i];
+        const tg_reg *R = &F->r[i];
         char *mine = R->kind == R_OP ? W->blocks + (size_t)R->slot * TG_FUSE_BLOCK * 8 : (char *)&W->consts[i];
         switch (R->kind) {
         case R_STREAM:
@@ -300,17 +289,18 @@ static void run_block(const fused *F, const stream *S, const scratch *W, int64_t
             ptr[i] = ptr[R->alias];
             stride[i] = stride[R->alias];
             break;
-        default: {
-            const void *in[3];
-            int64_t st[3];
-            for (int k = 0; k < R->nin; k++) {
-                in[k] = ptr[R->in[k]];
-                st[k] = stride[R->in[k]];
+        default:
+            if (!F->jit) {
+                const void *in[3];
+                int64_t st[3];
+                for (int k = 0; k < R->nin; k++) {
+                    in[k] = ptr[R->in[k]];
+                    st[k] = stride[R->in[k]];
+                }
+                tg_cpu_kernels[R->op][R->kdtype](len, mine, in, st, &R->attrs);
             }
-            tg_cpu_kernels[R->op][R->kdtype](len, mine, in, st, &R->attrs);
             ptr[i] = mine;
             stride[i] = 1;
-        }
         }
     }
 }
@@ -365,7 +355,7 @@ static double block_sum(const void *p, int64_t stride, int64_t len, tg_dtype dt)
 }
 
 typedef struct {
-    const fused *F;
+    const tg_fused *F;
     const stream *S;
     int nstreams;
     double *partial;
@@ -399,11 +389,12 @@ static void prefetch_block(const block_job *J, int64_t start)
 static void run_one_block(int64_t b, void *ctx, int tid)
 {
     const block_job *J = ctx;
-    const fused *F = J->F;
+    const tg_fused *F = J->F;
     const scratch *W = &J->work[tid];
     int64_t start = b * TG_FUSE_BLOCK, len = J->n - start < TG_FUSE_BLOCK ? J->n - start : TG_FUSE_BLOCK;
-    prefetch_block(J, start + TG_FUSE_BLOCK);
-    run_block(F, J->S, W, start, len);
+    if (!F->jit) /* the generated loop asks for its inputs itself */
+        prefetch_block(J, start + TG_FUSE_BLOCK);
+    run_block(F, J->S, J->nstreams, W, start, len);
     int vi = F->value_reg;
     if (F->sum_root)
         J->partial[b] = block_sum(W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
@@ -429,41 +420,89 @@ static void run_blocks(int64_t item, void *ctx, int tid)
 #endif
 }
 
-tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
-                           tg_tensor **grads)
-{
-    *value = NULL;
-    for (int i = 0; i < nvars; i++)
-        grads[i] = NULL;
-    tg_tensor *gout = o->grad_output;
-    tg_status st = TG_OK;
-    int64_t n = -1;
-    if (nvars > 255 || tg_program_calls(p, "rand"))
-        st = TG_NO;
-    for (int i = 0; i < nvars && st == TG_OK; i++) {
-        tg_tensor *v = env->values[i];
-        if (v->storage->device != TG_DEV_CPU)
-            st = TG_NO; /* the fused loops are the CPU's: on cuda the eager kernels run */
-        if (v->numel == 1 && !v->requires_grad)
-            continue; /* a constant */
-        if (!tg_dtype_is_float(v->dtype) || (n >= 0 && v->numel != n) || !tg_is_contiguous(v))
-            st = TG_NO;
-        n = v->numel;
-    }
-    if (st == TG_OK && (n < 4 * TG_FUSE_BLOCK || (gout && (gout->numel != n || !tg_is_contiguous(gout)))))
-        st = TG_NO;
-    if (st != TG_OK) {
-        tg_release(gout);
-        return st;
-    }
+/* ---- the plan: what the probe found, kept on the program for the next
+ * call with variables of the same names, dtypes, shapes and constants */
+struct tg_fused_plan {
+    char *key;
+    size_t keylen;
+    bool fusable;       /* false: the program does not fuse (TG_NO, cached too) */
+    bool jit_tried;
+    tg_fused F;
+    tg_dtype out_dtype;
+};
 
-    /* the probe: the first block of every variable, as leaves */
+void tg_fused_plan_free(struct tg_fused_plan *pl)
+{
+    if (pl) {
+        tg_free(pl->F.r);
+        tg_free(pl->key);
+        tg_free(pl);
+    }
+}
+
+typedef struct {
+    char *b;
+    size_t n, cap;
+    bool failed;
+} keybuf;
+
+static void key_add(keybuf *k, const void *p, size_t n)
+{
+    if (k->failed)
+        return;
+    if (k->n + n > k->cap) {
+        size_t cap = (k->cap ? k->cap * 2 : 256) + n;
+        char *b = tg_realloc(k->b, cap);
+        if (!b) {
+            k->failed = true;
+            return;
+        }
+        k->b = b;
+        k->cap = cap;
+    }
+    memcpy(k->b + k->n, p, n);
+    k->n += n;
+}
+
+static void key_tensor(keybuf *k, const tg_tensor *t, bool value)
+{
+    key_add(k, &t->dtype, sizeof t->dtype);
+    key_add(k, &t->ndim, sizeof t->ndim);
+    key_add(k, t->shape, (size_t)t->ndim * sizeof *t->shape);
+    key_add(k, &t->requires_grad, sizeof t->requires_grad);
+    if (value) /* a constant's value is folded into the plan */
+        key_add(k, tg_data(t), tg_dtype_size(t->dtype));
+}
+
+/* everything of the call, other than the program, a plan depends on */
+static bool plan_key(keybuf *k, const tg_env *env, int nvars, const tg_grad_opts *o, const tg_tensor *gout)
+{
+    key_add(k, &nvars, sizeof nvars);
+    key_add(k, &o->no_grad, sizeof o->no_grad);
+    key_add(k, &(bool){gout != NULL}, sizeof(bool));
+    if (gout)
+        key_tensor(k, gout, false);
+    for (int i = 0; i < nvars; i++) {
+        const tg_tensor *v = env->values[i];
+        key_add(k, env->names[i], strlen(env->names[i]) + 1);
+        key_tensor(k, v, v->numel == 1 && !v->requires_grad);
+    }
+    if (k->failed)
+        tg_error_clear();
+    return !k->failed;
+}
+
+/* Runs the program on the probe -- the first block of every full-size
+ * variable, as leaves -- and turns what it recorded into registers. */
+static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout,
+                           int64_t n, struct tg_fused_plan *pl)
+{
     const int64_t B = TG_FUSE_BLOCK;
     tg_env penv = {0};
-    tg_tensor *streams[257], *pv = NULL, *pg[256] = {0};
-    stream S[257];
+    tg_tensor *streams[TG_FUSE_MAXVARS + 1], *pv = NULL, *pg[TG_FUSE_MAXVARS] = {0};
     int nstreams = 0;
     int64_t minus1 = -1;
+    tg_status st = TG_OK;
     for (int i = 0; i < nvars && st == TG_OK; i++) {
         tg_tensor *v = env->values[i];
         tg_tensor *leaf = v->numel == n ? tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(v)), 1, &minus1), 0, 0, B, 1))
@@ -474,11 +513,8 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
         }
         /* streams require grad in the probe so that all they feed is recorded */
         tg_set_requires_grad(leaf, v->requires_grad || v->numel == n);
-        if (v->numel == n) {
-            S[nstreams].data = tg_data(v);
-            S[nstreams].esz = tg_dtype_size(v->dtype);
+        if (v->numel == n)
             streams[nstreams++] = leaf;
-        }
         st = tg_env_set(&penv, env->names[i], leaf);
     }
     tg_grad_opts po = {.no_grad = o->no_grad, .create_graph = true, .retain_graph = true};
@@ -486,8 +522,6 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
         po.grad_output = tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(gout)), 1, &minus1), 0, 0, B, 1));
         if (po.grad_output)
             tg_set_requires_grad(po.grad_output, true);
-        S[nstreams].data = tg_data(gout);
-        S[nstreams].esz = tg_dtype_size(gout->dtype);
         streams[nstreams++] = po.grad_output;
     }
     tg_grad_opts po_call = po; /* tg_grad_eval consumes the upstream gradient; we keep ours */
@@ -501,56 +535,150 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
             tg_release(pg[i]);
             pg[i] = NULL;
         }
-    fused F = {0};
-    if (st == TG_OK && !build(&F, pv, pg, nvars, streams, nstreams, B))
+    pl->fusable = st == TG_OK && build(&pl->F, pv, pg, nvars, streams, nstreams, B) &&
+                  (pl->F.sum_root || pv->numel == B);
+    if (pl->fusable)
+        pl->out_dtype = pv->dtype;
+    tg_release(pv);
+    for (int i = 0; i < nvars; i++)
+        tg_release(pg[i]);
+    tg_env_free(&penv);
+    tg_release(po.grad_output);
+    if (st == TG_OK && !pl->fusable)
         st = TG_NO;
-    if (st == TG_OK && !F.sum_root && pv->numel != B)
-        st = TG_NO;
+    if (st == TG_NO)
+        tg_error_clear();
+    return st;
+}
 
-    /* the outputs */
-    tg_tensor *out = NULL;
+/* The plan for this call: the program's kept one when its key matches,
+ * else a new one (kept in its place). */
+static tg_status get_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout, int64_t n,
+                          struct tg_fused_plan **out)
+{
+    keybuf k = {0};
+    if (!plan_key(&k, env, nvars, o, gout)) {
+        tg_free(k.b);
+        return tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's plan)");
+    }
+    struct tg_fused_plan *pl = p->plan;
+    if (pl && pl->keylen == k.n && !memcmp(pl->key, k.b, k.n)) {
+        tg_free(k.b);
+        *out = pl;
+        return pl->fusable ? TG_OK : TG_NO;
+    }
+    if (!(pl = tg_calloc(1, sizeof *pl))) {
+        tg_free(k.b);
+        return TG_ERESOURCE;
+    }
+    pl->key = k.b;
+    pl->keylen = k.n;
+    tg_status st = make_plan(p, env, nvars, o, gout, n, pl);
+    if (st != TG_OK && st != TG_NO) { /* an error of this call's, not the program's: not kept */
+        tg_fused_plan_free(pl);
+        return st;
+    }
+    tg_fused_plan_free(p->plan);
+    p->plan = pl;
+    *out = pl;
+    return st;
+}
+
+/* The plan's generated loop, compiled once (jit.c); without a compiler the
+ * registers keep running through the eager kernels. */
+static void attach_jit(struct tg_fused_plan *pl)
+{
+    if (pl->jit_tried)
+        return;
+    pl->jit_tried = true;
+    char *src = tg_fused_source(&pl->F);
+    if (src)
+        pl->F.jit = (tg_fused_fn)tg_jit(src, "tg_fused_block", false);
+    tg_free(src);
+}
+
+tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
+                           tg_tensor **grads)
+{
+    *value = NULL;
+    for (int i = 0; i < nvars; i++)
+        grads[i] = NULL;
+    tg_tensor *gout = o->grad_output;
+    tg_status st = TG_OK;
+    int64_t n = -1;
+    if (nvars > TG_FUSE_MAXVARS || tg_program_calls(p, "rand"))
+        st = TG_NO;
+    for (int i = 0; i < nvars && st == TG_OK; i++) {
+        tg_tensor *v = env->values[i];
+        if (v->storage->device != TG_DEV_CPU)
+            st = TG_NO; /* the fused loops are the CPU's: on cuda the eager kernels run */
+        if (v->numel == 1 && !v->requires_grad)
+            continue; /* a constant */
+        if (!tg_dtype_is_float(v->dtype) || (n >= 0 && v->numel != n) || !tg_is_contiguous(v))
+            st = TG_NO;
+        n = v->numel;
+    }
+    if (st == TG_OK && (n < 4 * TG_FUSE_BLOCK || (gout && (gout->numel != n || !tg_is_contiguous(gout)))))
+        st = TG_NO;
+    struct tg_fused_plan *pl = NULL;
+    if (st == TG_OK)
+        st = get_plan(p, env, nvars, o, gout, n, &pl);
+    if (st != TG_OK) {
+        tg_release(gout);
+        return st;
+    }
+    attach_jit(pl);
+    const tg_fused *F = &pl->F;
+
+    /* the inputs, in the probe's order: full-size variables, then the upstream gradient */
+    stream S[TG_FUSE_MAXVARS + 1];
+    int nstreams = 0;
     const tg_tensor *shaped = NULL;
     for (int i = 0; i < nvars; i++)
-        if (env->values[i]->numel == n)
+        if (env->values[i]->numel == n) {
             shaped = env->values[i];
+            S[nstreams++] = (stream){tg_data(shaped), tg_dtype_size(shaped->dtype)};
+        }
+    if (gout)
+        S[nstreams++] = (stream){tg_data(gout), tg_dtype_size(gout->dtype)};
+
+    /* the outputs */
+    const int64_t B = TG_FUSE_BLOCK;
     int64_t nblocks = (n + B - 1) / B;
-    double *partial = NULL;
-    if (st == TG_OK) {
-        out = F.sum_root ? tg_empty(pv->dtype, 0, NULL) : tg_empty(pv->dtype, shaped->ndim, shaped->shape);
-        partial = F.sum_root ? tg_calloc((size_t)nblocks, sizeof *partial) : NULL;
-        if (!out || (F.sum_root && !partial))
+    tg_tensor *out = F->sum_root ? tg_empty(pl->out_dtype, 0, NULL) : tg_empty(pl->out_dtype, shaped->ndim, shaped->shape);
+    double *partial = F->sum_root ? tg_calloc((size_t)nblocks, sizeof *partial) : NULL;
+    if (!out || (F->sum_root && !partial))
+        st = TG_ERESOURCE;
+    for (int i = 0; i < nvars && st == TG_OK; i++)
+        if (F->grad_reg[i] >= 0 &&
+            !(grads[i] = tg_empty(env->values[i]->dtype, env->values[i]->ndim, env->values[i]->shape)))
             st = TG_ERESOURCE;
-        for (int i = 0; i < nvars && st == TG_OK; i++)
-            if (F.grad_reg[i] >= 0 && !(grads[i] = tg_empty(env->values[i]->dtype, env->values[i]->ndim,
-                                                             env->values[i]->shape)))
-                st = TG_ERESOURCE;
-    }
     if (st == TG_OK) {
         /* scratch per thread: the op blocks, then the per-register parts */
         int nt = tg_threads();
-        size_t blocks = (size_t)F.nslots * TG_FUSE_BLOCK * 8;
+        size_t blocks = (size_t)F->nslots * TG_FUSE_BLOCK * 8;
         size_t per_reg = sizeof(double) + sizeof(void *) + sizeof(int64_t);
         scratch *work = tg_calloc((size_t)nt, sizeof *work);
         bool nomem = !work;
         for (int t = 0; work && t < nt && !nomem; t++) {
-            char *m = tg_malloc(blocks + (size_t)F.n * per_reg);
+            char *m = tg_malloc(blocks + (size_t)F->n * per_reg);
             nomem = !m;
             if (m)
-                work[t] = (scratch){m, (double *)(m + blocks), (const void **)(m + blocks + (size_t)F.n * sizeof(double)),
-                                    (int64_t *)(m + blocks + (size_t)F.n * (sizeof(double) + sizeof(void *)))};
+                work[t] = (scratch){m, (double *)(m + blocks), (const void **)(m + blocks + (size_t)F->n * sizeof(double)),
+                                    (int64_t *)(m + blocks + (size_t)F->n * (sizeof(double) + sizeof(void *)))};
         }
         if (nomem) {
             tg_error_clear();
             st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
         } else {
-            block_job J = {&F, S, nstreams, partial, out, grads, nvars, n, work, nblocks};
+            block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks};
             tg_parallel_for((nblocks + TG_FUSE_RUN - 1) / TG_FUSE_RUN, run_blocks, &J);
         }
         for (int t = 0; work && t < nt; t++)
             tg_free(work[t].blocks);
         tg_free(work);
     }
-    if (st == TG_OK && F.sum_root) {
+    if (st == TG_OK && F->sum_root) {
         double s = 0;
         for (int64_t b = 0; b < nblocks; b++)
             s += partial[b];
@@ -560,12 +688,6 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
             *(double *)tg_data(out) = s;
     }
     tg_free(partial);
-    tg_free(F.r);
-    tg_release(pv);
-    for (int i = 0; i < nvars; i++)
-        tg_release(pg[i]);
-    tg_env_free(&penv);
-    tg_release(po.grad_output);
     tg_release(gout);
     if (st != TG_OK) {
         tg_release(out);
@@ -573,8 +695,6 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
             tg_release(grads[i]);
             grads[i] = NULL;
         }
-        if (st == TG_NO)
-            tg_error_clear();
         return st;
     }
     *value = out;

@@ -5,34 +5,69 @@
  * compiler vectorises them.  float32 is computed in float32 with the C
  * library's float functions, as PyTorch computes it. */
 #include "internal.h"
+#include <ctype.h>
 #include <math.h>
+#include <string.h>
 
 /* glibc's libmvec has vector versions of these float functions; declaring
  * them "simd" lets the vectoriser call them (compiled with -fopenmp-simd,
  * see the Makefile), 4, 8 or 16 lanes at a time, instead of one element per
  * call.  Their error is within a few ulp, like PyTorch's own SLEEF kernels. */
-#pragma omp declare simd notinbranch
-float expf(float);
-#pragma omp declare simd notinbranch
-float logf(float);
-#pragma omp declare simd notinbranch
-float sinf(float);
-#pragma omp declare simd notinbranch
-float cosf(float);
-#pragma omp declare simd notinbranch
-float tanhf(float);
-#pragma omp declare simd notinbranch
-float expm1f(float);
-#pragma omp declare simd notinbranch
-float log1pf(float);
-#pragma omp declare simd notinbranch
-float erff(float);
+#define SIMD_MATH(X) X(expf) X(logf) X(sinf) X(cosf) X(tanhf) X(expm1f) X(log1pf) X(erff)
+#define DECLARE_SIMD(f) _Pragma("omp declare simd notinbranch") float f(float);
+SIMD_MATH(DECLARE_SIMD)
+
+/* The same declarations as text, for the C that compiled evaluation
+ * generates (fused_codegen.c): its loops then call the same functions. */
+#define SIMD_TEXT(f) "#pragma omp declare simd notinbranch\nfloat " #f "(float);\n"
+const char tg_cpu_kernel_prelude[] = "#include <math.h>\n#include <stdint.h>\n#include <stdbool.h>\n" SIMD_MATH(SIMD_TEXT);
+
+/* Does a kernel's expression vectorise, that is, call only functions that
+ * have vector versions (SIMD_MATH) or are instructions?  One that calls
+ * another (powf, tanf, every double function) runs one element at a time,
+ * and generated code must run it so too: a loop is vectorised whole or not
+ * at all, and the vector and scalar versions of a function may differ in
+ * the last bit. */
+bool tg_cpu_src_vectorises(const char *src)
+{
+#define NAME_TEXT(f) #f,
+    static const char *const vector[] = {SIMD_MATH(NAME_TEXT) "sqrtf", "sqrt", "__typeof__"};
+    for (const char *p = src; *p;) {
+        if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+            while (isalnum((unsigned char)*p) || *p == '.' || *p == '_')
+                p++; /* a number, 1.0f included */
+            continue;
+        }
+        if (!isalpha((unsigned char)*p) && *p != '_') {
+            p++;
+            continue;
+        }
+        const char *name = p;
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+        size_t len = (size_t)(p - name);
+        const char *q = p;
+        while (*q == ' ')
+            q++;
+        if (*q != '(')
+            continue;
+        bool known = false;
+        for (size_t i = 0; i < sizeof vector / sizeof *vector && !known; i++)
+            known = strlen(vector[i]) == len && !strncmp(vector[i], name, len);
+        if (!known)
+            return false;
+    }
+    return true;
+}
 
 #define CLONES TG_CLONES
 
 #define KARGS int64_t n, void *o_, const void *const *in, const int64_t *s, const tg_attrs *at
 
+/* Each kernel's expression is also kept as text, NAME_src, for generated
+ * code (fused_codegen.c): x is the first input, y the second. */
 #define UNARY(NAME, T, OT, EXPR)                                              \
+    static const char NAME##_src[] = #EXPR;                                   \
     CLONES static void NAME(KARGS)                                            \
     {                                                                         \
         OT *o = o_;                                                           \
@@ -46,6 +81,7 @@ float erff(float);
     }
 
 #define BINARY(NAME, T, OT, EXPR)                                             \
+    static const char NAME##_src[] = #EXPR;                                   \
     CLONES static void NAME(KARGS)                                            \
     {                                                                         \
         OT *o = o_;                                                           \
@@ -254,19 +290,58 @@ WHERE(where_f64, double)
 WHERE(where_i64, int64_t)
 WHERE(where_b, bool)
 
-#define F(op) {[TG_FLOAT32] = op##_f32, [TG_FLOAT64] = op##_f64}
-#define N(op) {[TG_FLOAT32] = op##_f32, [TG_FLOAT64] = op##_f64, [TG_INT64] = op##_i64}
-#define A(op) {[TG_FLOAT32] = op##_f32, [TG_FLOAT64] = op##_f64, [TG_INT64] = op##_i64, [TG_BOOL] = op##_b}
+/* the kernel table, and the same shape of table of their expressions (S is
+ * empty or _src); a kernel whose body is not one expression has no text */
+#define F(op, S) {[TG_FLOAT32] = op##_f32##S, [TG_FLOAT64] = op##_f64##S}
+#define N(op, S) {[TG_FLOAT32] = op##_f32##S, [TG_FLOAT64] = op##_f64##S, [TG_INT64] = op##_i64##S}
+#define A(op, S) {[TG_FLOAT32] = op##_f32##S, [TG_FLOAT64] = op##_f64##S, [TG_INT64] = op##_i64##S, [TG_BOOL] = op##_b##S}
+#define TABLE(S)                                                                                          \
+    {                                                                                                     \
+        [TG_OP_NEG] = N(neg, S), [TG_OP_EXP] = F(exp, S), [TG_OP_LOG] = F(log, S), [TG_OP_SQRT] = F(sqrt, S), \
+        [TG_OP_SIN] = F(sin, S), [TG_OP_COS] = F(cos, S), [TG_OP_TAN] = F(tan, S), [TG_OP_TANH] = F(tanh, S), \
+        [TG_OP_SIGMOID] = F(sigmoid, S), [TG_OP_RELU] = N(relu, S), [TG_OP_ABS] = N(abs, S),              \
+        [TG_OP_SIGN] = N(sign, S), [TG_OP_LOG1P] = F(log1p, S), [TG_OP_EXPM1] = F(expm1, S),              \
+        [TG_OP_ERF] = F(erf, S), [TG_OP_SOFTPLUS] = F(softplus, S), [TG_OP_CLAMP] = N(clamp, S),          \
+        [TG_OP_ADD] = A(add, S), [TG_OP_SUB] = N(sub, S), [TG_OP_MUL] = A(mul, S), [TG_OP_DIV] = F(div, S), \
+        [TG_OP_POW] = N(pow, S), [TG_OP_MAXIMUM] = A(maximum, S), [TG_OP_MINIMUM] = A(minimum, S),        \
+        [TG_OP_EQ] = A(eq, S), [TG_OP_NE] = A(ne, S), [TG_OP_LT] = A(lt, S), [TG_OP_LE] = A(le, S),       \
+        [TG_OP_GT] = A(gt, S), [TG_OP_GE] = A(ge, S), [TG_OP_WHERE] = A(where, S),                        \
+        [TG_OP_TANH_BW] = F(tanh_bw, S), [TG_OP_SIGMOID_BW] = F(sigmoid_bw, S),                           \
+        [TG_OP_POW_BW] = F(pow_bw, S),                                                                    \
+    }
 
-const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES] = {
-    [TG_OP_NEG] = N(neg), [TG_OP_EXP] = F(exp), [TG_OP_LOG] = F(log), [TG_OP_SQRT] = F(sqrt),
-    [TG_OP_SIN] = F(sin), [TG_OP_COS] = F(cos), [TG_OP_TAN] = F(tan), [TG_OP_TANH] = F(tanh),
-    [TG_OP_SIGMOID] = F(sigmoid), [TG_OP_RELU] = N(relu), [TG_OP_ABS] = N(abs),
-    [TG_OP_SIGN] = N(sign), [TG_OP_LOG1P] = F(log1p), [TG_OP_EXPM1] = F(expm1),
-    [TG_OP_ERF] = F(erf), [TG_OP_SOFTPLUS] = F(softplus), [TG_OP_CLAMP] = N(clamp),
-    [TG_OP_ADD] = A(add), [TG_OP_SUB] = N(sub), [TG_OP_MUL] = A(mul), [TG_OP_DIV] = F(div),
-    [TG_OP_POW] = N(pow), [TG_OP_MAXIMUM] = A(maximum), [TG_OP_MINIMUM] = A(minimum),
-    [TG_OP_EQ] = A(eq), [TG_OP_NE] = A(ne), [TG_OP_LT] = A(lt), [TG_OP_LE] = A(le),
-    [TG_OP_GT] = A(gt), [TG_OP_GE] = A(ge), [TG_OP_WHERE] = A(where),
-    [TG_OP_TANH_BW] = F(tanh_bw), [TG_OP_SIGMOID_BW] = F(sigmoid_bw), [TG_OP_POW_BW] = F(pow_bw),
-};
+const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES] = TABLE();
+
+/* no text: clamp reads its attributes; float pow and pow's backward choose
+ * a formula by the exponent (tg_cpu_pow_src gives it) */
+#define clamp_f32_src NULL
+#define clamp_f64_src NULL
+#define clamp_i64_src NULL
+#define pow_f32_src NULL
+#define pow_f64_src NULL
+#define pow_bw_f32_src NULL
+#define pow_bw_f64_src NULL
+#define where_f32_src "x ? y : z"
+#define where_f64_src where_f32_src
+#define where_i64_src where_f32_src
+#define where_b_src where_f32_src
+const char *const tg_cpu_kernel_src[TG_NOPS][TG_NDTYPES] = TABLE(_src);
+
+/* The formula pow(x, y) takes for a constant exponent y, or pow's backward
+ * (g * (e * x**em1), em1 = e - 1), as text over x, y, g, e and em1: the
+ * kernels' own shortcuts, chosen by the exponent in the kernel's dtype. */
+#define RETURN_TEXT(EXPR) return bw ? "g * (e * (" #EXPR "))" : #EXPR
+const char *tg_cpu_pow_src(tg_dtype dt, double exponent, bool bw)
+{
+    if (dt == TG_FLOAT32) {
+        float e = (float)exponent, em1 = e - 1;
+        POW_SHORTCUTS(bw ? em1 : e, RETURN_TEXT, float, sqrtf);
+        return bw ? "g * (e * (powf(x, em1)))" : "powf(x, y)";
+    }
+    if (dt == TG_FLOAT64) {
+        double e = exponent, em1 = e - 1;
+        POW_SHORTCUTS(bw ? em1 : e, RETURN_TEXT, double, sqrt);
+        return bw ? "g * (e * (pow(x, em1)))" : "pow(x, y)";
+    }
+    return NULL;
+}

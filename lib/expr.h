@@ -47,6 +47,7 @@ struct tg_program {
     node **stmts;
     int nstmts;
     struct arena_block *arena;
+    struct tg_fused_plan *plan; /* compiled evaluation's, for the next call (compile.c) */
 };
 
 void *prog_alloc(struct tg_program *p, size_t n);

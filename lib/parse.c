@@ -629,6 +629,7 @@ void tg_program_free(tg_program *prog)
         prog->arena = b->next;
         tg_free(b);
     }
+    tg_fused_plan_free(prog->plan);
     tg_free(prog->src);
     tg_free(prog);
 }

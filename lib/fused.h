@@ -1,0 +1,58 @@
+/* fused.h -- the form compiled evaluation gives a program: a list of
+ * registers over one block of elements.  compile.c builds it from a probe
+ * and runs it, block by block, through the eager kernels or through the C
+ * that fused_codegen.c writes for it (one loop, every register in a
+ * machine register) and jit.c compiles. */
+#ifndef TG_FUSED_H
+#define TG_FUSED_H
+#include "internal.h"
+
+#define TG_FUSE_BLOCK 1024 /* elements per scratch block: the live ones stay in L1/L2 */
+#define TG_FUSE_MAXVARS 255
+
+enum { R_STREAM, R_CONST, R_OP, R_ALIAS };
+
+typedef struct {
+    int kind;
+    int op;             /* R_OP: the op; its kernel is tg_cpu_kernels[op][kdtype] */
+    tg_dtype dtype, kdtype;
+    int in[3], nin;     /* register indices */
+    int stream;         /* R_STREAM: which input stream */
+    int alias;          /* R_ALIAS: the register it is */
+    int slot;           /* R_OP: the scratch block its values go to */
+    bool scalar;        /* one value, broadcast (stride 0) */
+    double value;       /* R_CONST */
+    tg_attrs attrs;
+} tg_reg;
+
+/* the generated loop: n elements of every input stream in[s] to the
+ * output registers' blocks out[k] (tg_fused.outs) */
+typedef void (*tg_fused_fn)(int64_t n, const void *const *in, void *const *out);
+
+typedef struct {
+    tg_reg *r;
+    int n;
+    int nslots;         /* scratch blocks per thread */
+    int value_reg;      /* the result, or the summand when sum_root */
+    bool sum_root;
+    int nvars;
+    int grad_reg[TG_FUSE_MAXVARS]; /* per variable, -1 when not differentiated */
+    int outs[TG_FUSE_MAXVARS + 1]; /* the ops whose values leave the block */
+    int nouts;
+    tg_fused_fn jit;    /* NULL: the registers run through the eager kernels */
+} tg_fused;
+
+/* the register whose values register i has (itself unless an alias) */
+int tg_fused_owner(const tg_fused *F, int i);
+
+/* The C source of tg_fused_block, a tg_fused_fn computing F; NULL when an
+ * op has no expression (clamp, integer pow) or memory ran out, no error
+ * left set.  Freed with tg_free. */
+char *tg_fused_source(const tg_fused *F);
+
+/* The function `symbol` of C source src, compiled by the system's C
+ * compiler into a shared object kept in a cache folder and loaded; NULL
+ * when that cannot be done (no compiler, no usable cache folder, TG_JIT=0),
+ * no error left set.  cached_only: only what is already built. */
+void *tg_jit(const char *src, const char *symbol, bool cached_only);
+#endif

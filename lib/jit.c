@@ -1,0 +1,226 @@
+/* jit.c -- C source to a loaded function, through the system's C compiler,
+ * with a cache on disk: what torch.compile's inductor does on the CPU.
+ *
+ * The object for a source is named by a 64-bit hash of the source, the
+ * compiler and its flags, in a folder of the user's own
+ * ($TG_CACHE_DIR, else $XDG_CACHE_HOME/tgrad, else ~/.cache/tgrad), so a
+ * program is compiled once per machine and later runs only load it.  The
+ * folder must belong to the user and be writable by no one else (the
+ * objects in it are loaded into the process); it is made with mode 0700.
+ * A new object is built under a temporary name and renamed into place, so
+ * that processes building the same one at once do not see half of it.
+ *
+ * TG_JIT=0 turns all of this off; TG_CC names the compiler (default cc).
+ * Anything that fails -- no compiler, a folder that cannot be used, a
+ * compiler error -- makes tg_jit return NULL, and the caller runs its
+ * interpreted path instead. */
+#define _GNU_SOURCE
+#include "fused.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* the kernels' own floating-point flags (Makefile), and the instruction
+ * set the kernels' clones pick on this processor */
+static const char *const base_flags[] = {"-O3", "-fopenmp-simd", "-fno-math-errno", "-ffp-contract=off",
+                                         "-fPIC", "-shared", "-w"};
+
+static const char *arch_flag(void)
+{
+#if defined(__x86_64__) && !defined(TG_NO_CLONES) && !defined(__clang__)
+    if (__builtin_cpu_supports("avx512f"))
+        return "-mavx512f";
+    if (__builtin_cpu_supports("avx2"))
+        return "-mavx2";
+#endif
+    return NULL;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return (h ^ 0xff) * 0x100000001b3ULL; /* a separator between parts */
+}
+
+/* objects loaded in this process, by hash */
+#define NLOADED 64
+static struct {
+    uint64_t key;
+    char *symbol;
+    void *fn;
+} loaded[NLOADED];
+static int nloaded;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The cache folder, made if missing; false when there is none we may use. */
+static bool cache_dir(char *dir, size_t cap)
+{
+    const char *env = getenv("TG_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (env && *env)
+        n = snprintf(dir, cap, "%s", env);
+    else if (xdg && *xdg == '/')
+        n = snprintf(dir, cap, "%s/tgrad", xdg);
+    else if (home && *home == '/') {
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s/.cache", home);
+        if (mkdir(parent, 0700) != 0 && errno != EEXIST)
+            return false;
+        n = snprintf(dir, cap, "%s/.cache/tgrad", home);
+    } else
+        return false;
+    if (n <= 0 || (size_t)n >= cap - 64)
+        return false;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return false;
+    struct stat st;
+    return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 022);
+}
+
+static void *load(const char *path, const char *symbol)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+        return NULL;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *fn = h ? dlsym(h, symbol) : NULL;
+    if (h && !fn)
+        dlclose(h);
+    return fn;
+}
+
+static bool write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return false;
+    size_t len = strlen(text), done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    return close(fd) == 0 && done == len;
+}
+
+/* runs the compiler on src_path to obj_path, its output discarded */
+static bool run_compiler(const char *cc, const char *src_path, const char *obj_path)
+{
+    const char *argv[32];
+    int argc = 0;
+    argv[argc++] = cc;
+    for (size_t i = 0; i < sizeof base_flags / sizeof *base_flags; i++)
+        argv[argc++] = base_flags[i];
+    if (arch_flag())
+        argv[argc++] = arch_flag();
+    argv[argc++] = "-o";
+    argv[argc++] = obj_path;
+    argv[argc++] = src_path;
+    argv[argc++] = "-lm";
+    argv[argc] = NULL;
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return false;
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, cc, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return false;
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Is the file at path exactly text?  (An object is loaded only when the
+ * source kept next to it is the one asked for: no hash collision, no
+ * half-written or stale pair, is ever run.) */
+static bool same_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return false;
+    size_t len = strlen(text), at = 0;
+    char buf[4096];
+    bool same = true;
+    for (size_t got; same && (got = fread(buf, 1, sizeof buf, f)) > 0; at += got)
+        same = at + got <= len && !memcmp(buf, text + at, got);
+    fclose(f);
+    return same && at == len;
+}
+
+static void *build(const char *dir, uint64_t key, const char *cc, const char *src, const char *symbol,
+                   bool cached_only)
+{
+    char obj[4200], tmp_src[4200], tmp_obj[4200], kept_src[4200];
+    snprintf(obj, sizeof obj, "%s/fused-%016" PRIx64 ".so", dir, key);
+    snprintf(kept_src, sizeof kept_src, "%s/fused-%016" PRIx64 ".c", dir, key);
+    void *fn = same_text(kept_src, src) ? load(obj, symbol) : NULL;
+    if (fn || cached_only)
+        return fn;
+    long pid = (long)getpid();
+    snprintf(tmp_src, sizeof tmp_src, "%s/tmp-%ld-%016" PRIx64 ".c", dir, pid, key);
+    snprintf(tmp_obj, sizeof tmp_obj, "%s/tmp-%ld-%016" PRIx64 ".so", dir, pid, key);
+    unlink(tmp_src);
+    unlink(tmp_obj);
+    /* the object first, then its source: a reader checks the source, so it
+     * never pairs a new source with an old object */
+    if (write_file(tmp_src, src) && run_compiler(cc, tmp_src, tmp_obj) && rename(tmp_obj, obj) == 0 &&
+        rename(tmp_src, kept_src) == 0)
+        fn = load(obj, symbol);
+    unlink(tmp_src);
+    unlink(tmp_obj);
+    return fn;
+}
+
+void *tg_jit(const char *src, const char *symbol, bool cached_only)
+{
+    const char *onoff = getenv("TG_JIT"), *cc = getenv("TG_CC");
+    if (onoff && !strcmp(onoff, "0"))
+        return NULL;
+    if (!cc || !*cc)
+        cc = "cc";
+    uint64_t key = fnv1a(0xcbf29ce484222325ULL, "tgrad-jit-1");
+    key = fnv1a(key, cc);
+    for (size_t i = 0; i < sizeof base_flags / sizeof *base_flags; i++)
+        key = fnv1a(key, base_flags[i]);
+    key = fnv1a(key, arch_flag() ? arch_flag() : "");
+    key = fnv1a(key, symbol);
+    key = fnv1a(key, src);
+
+    void *fn = NULL;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < nloaded && !fn; i++)
+        if (loaded[i].key == key && !strcmp(loaded[i].symbol, symbol))
+            fn = loaded[i].fn;
+    char dir[4096];
+    bool known = fn != NULL;
+    if (!fn && cache_dir(dir, sizeof dir))
+        fn = build(dir, key, cc, src, symbol, cached_only);
+    if (fn && !known && nloaded < NLOADED) {
+        char *sym = strdup(symbol);
+        if (sym)
+            loaded[nloaded++] = (typeof(loaded[0])){key, sym, fn};
+    }
+    pthread_mutex_unlock(&lock);
+    return fn;
+}
