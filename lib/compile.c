@@ -33,7 +33,8 @@
 
 static bool elementwise(int op)
 {
-    return tg_cpu_kernels[op][TG_FLOAT32] || tg_cpu_kernels[op][TG_FLOAT64] || tg_cpu_kernels[op][TG_BOOL];
+    return op == TG_OP_CAST || tg_cpu_kernels[op][TG_FLOAT32] || tg_cpu_kernels[op][TG_FLOAT64] ||
+           tg_cpu_kernels[op][TG_BOOL];
 }
 
 static int find(tg_tensor **nodes, int n, const tg_tensor *t)
@@ -222,7 +223,8 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
                 R->attrs = t->attrs;
                 for (int k = 0; k < t->nin && ok; k++)
                     ok = (R->in[k] = find(nodes, i, t->in[k])) >= 0;
-                ok = ok && tg_cpu_kernels[op][R->kdtype];
+                R->kernel = op == TG_OP_CAST ? tg_cpu_conv[R->kdtype][R->dtype] : tg_cpu_kernels[op][R->kdtype];
+                ok = ok && R->kernel;
             } else
                 ok = false;
         }
@@ -297,7 +299,7 @@ static void run_block(const tg_fused *F, const stream *S, int nstreams, const sc
                     in[k] = ptr[R->in[k]];
                     st[k] = stride[R->in[k]];
                 }
-                tg_cpu_kernels[R->op][R->kdtype](len, mine, in, st, &R->attrs);
+                R->kernel(len, mine, in, st, &R->attrs);
             }
             ptr[i] = mine;
             stride[i] = 1;
@@ -485,7 +487,7 @@ static bool plan_key(keybuf *k, const tg_env *env, int nvars, const tg_grad_opts
     for (int i = 0; i < nvars; i++) {
         const tg_tensor *v = env->values[i];
         key_add(k, env->names[i], strlen(env->names[i]) + 1);
-        key_tensor(k, v, v->numel == 1 && !v->requires_grad);
+        key_tensor(k, v, v->numel == 1); /* one value: the plan holds it as a constant */
     }
     if (k->failed)
         tg_error_clear();

@@ -22,16 +22,12 @@ SIMD_MATH(DECLARE_SIMD)
 #define SIMD_TEXT(f) "#pragma omp declare simd notinbranch\nfloat " #f "(float);\n"
 const char tg_cpu_kernel_prelude[] = "#include <math.h>\n#include <stdint.h>\n#include <stdbool.h>\n" SIMD_MATH(SIMD_TEXT);
 
-/* Does a kernel's expression vectorise, that is, call only functions that
- * have vector versions (SIMD_MATH) or are instructions?  One that calls
- * another (powf, tanf, every double function) runs one element at a time,
- * and generated code must run it so too: a loop is vectorised whole or not
- * at all, and the vector and scalar versions of a function may differ in
- * the last bit. */
-bool tg_cpu_src_vectorises(const char *src)
+/* Does a kernel's expression call a function (sqrtf, powf, expf, ...)?
+ * Generated code gives such an op a loop of its own, shaped as its kernel's:
+ * whether a loop is vectorised depends on all that is in it, and the
+ * vector and scalar versions of a function may differ in the last bit. */
+bool tg_cpu_src_calls(const char *src)
 {
-#define NAME_TEXT(f) #f,
-    static const char *const vector[] = {SIMD_MATH(NAME_TEXT) "sqrtf", "sqrt", "__typeof__"};
     for (const char *p = src; *p;) {
         if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
             while (isalnum((unsigned char)*p) || *p == '.' || *p == '_')
@@ -45,19 +41,13 @@ bool tg_cpu_src_vectorises(const char *src)
         const char *name = p;
         while (isalnum((unsigned char)*p) || *p == '_')
             p++;
-        size_t len = (size_t)(p - name);
         const char *q = p;
         while (*q == ' ')
             q++;
-        if (*q != '(')
-            continue;
-        bool known = false;
-        for (size_t i = 0; i < sizeof vector / sizeof *vector && !known; i++)
-            known = strlen(vector[i]) == len && !strncmp(vector[i], name, len);
-        if (!known)
-            return false;
+        if (*q == '(' && strncmp(name, "__typeof__", (size_t)(p - name)))
+            return true;
     }
-    return true;
+    return false;
 }
 
 #define CLONES TG_CLONES
@@ -67,7 +57,7 @@ bool tg_cpu_src_vectorises(const char *src)
 /* Each kernel's expression is also kept as text, NAME_src, for generated
  * code (fused_codegen.c): x is the first input, y the second. */
 #define UNARY(NAME, T, OT, EXPR)                                              \
-    static const char NAME##_src[] = #EXPR;                                   \
+    static const char NAME##_src[] __attribute__((unused)) = #EXPR;           \
     CLONES static void NAME(KARGS)                                            \
     {                                                                         \
         OT *o = o_;                                                           \
@@ -81,7 +71,7 @@ bool tg_cpu_src_vectorises(const char *src)
     }
 
 #define BINARY(NAME, T, OT, EXPR)                                             \
-    static const char NAME##_src[] = #EXPR;                                   \
+    static const char NAME##_src[] __attribute__((unused)) = #EXPR;           \
     CLONES static void NAME(KARGS)                                            \
     {                                                                         \
         OT *o = o_;                                                           \
@@ -127,6 +117,31 @@ NUN(relu, (x > 0 || x != x) ? x : 0)
 UNARY(abs_f32, float, float, x < 0 ? -x : x) UNARY(abs_f64, double, double, x < 0 ? -x : x)
 UNARY(abs_i64, int64_t, int64_t, x < 0 ? (int64_t)(0 - (uint64_t)x) : x)
 NUN(sign, (x != x) ? x : (__typeof__(x))((x > 0) - (x < 0)))
+/* dtype conversions, conv_FROM_TO (the cast op, copies between dtypes):
+ * as C converts, except float to int64, tg_f64_to_i64 (NaN and out of range
+ * give INT64_MIN, as PyTorch's conversion does on x86-64), and to bool, x != 0 */
+#define CONV_FROM(sn, S)                                                      \
+    UNARY(conv_##sn##_f32, S, float, (float)x) UNARY(conv_##sn##_f64, S, double, (double)x) \
+    UNARY(conv_##sn##_i64, S, int64_t, tg_f64_to_i64((double)x)) UNARY(conv_##sn##_b, S, bool, x != 0)
+UNARY(conv_i64_f32, int64_t, float, (float)x)
+UNARY(conv_i64_f64, int64_t, double, (double)x)
+UNARY(conv_i64_i64, int64_t, int64_t, x)
+UNARY(conv_i64_b, int64_t, bool, x != 0)
+CONV_FROM(f32, float)
+CONV_FROM(f64, double)
+CONV_FROM(b, bool)
+#define CONV_ROW(sn, S) {conv_##sn##_f32##S, conv_##sn##_f64##S, conv_##sn##_i64##S, conv_##sn##_b##S}
+const tg_kernel_fn tg_cpu_conv[TG_NDTYPES][TG_NDTYPES] = {
+    [TG_FLOAT32] = CONV_ROW(f32, ), [TG_FLOAT64] = CONV_ROW(f64, ),
+    [TG_INT64] = CONV_ROW(i64, ), [TG_BOOL] = CONV_ROW(b, ),
+};
+/* tg_f64_to_i64 is the library's: generated code has no text for it */
+const char *const tg_cpu_conv_src[TG_NDTYPES][TG_NDTYPES] = {
+    [TG_FLOAT32] = {conv_f32_f32_src, conv_f32_f64_src, NULL, conv_f32_b_src},
+    [TG_FLOAT64] = {conv_f64_f32_src, conv_f64_f64_src, NULL, conv_f64_b_src},
+    [TG_INT64] = CONV_ROW(i64, _src), [TG_BOOL] = CONV_ROW(b, _src),
+};
+
 /* min first, then max: with min > max every element becomes max, as in
  * PyTorch */
 #define CLAMP_LO(x) ((at->clamp.has_lo && x < (__typeof__(x))at->clamp.lo) ? (__typeof__(x))at->clamp.lo : x)

@@ -14,7 +14,8 @@ enum { R_STREAM, R_CONST, R_OP, R_ALIAS };
 
 typedef struct {
     int kind;
-    int op;             /* R_OP: the op; its kernel is tg_cpu_kernels[op][kdtype] */
+    int op;             /* R_OP: the op */
+    tg_kernel_fn kernel; /* R_OP: tg_cpu_kernels[op][kdtype], or a conversion for a cast */
     tg_dtype dtype, kdtype;
     int in[3], nin;     /* register indices */
     int stream;         /* R_STREAM: which input stream */

@@ -87,6 +87,8 @@ static const char *op_source(const tg_fused *F, const tg_reg *R)
     }
     if (R->op == TG_OP_POW_BW)
         return tg_cpu_pow_src(R->kdtype, R->attrs.pow.exponent, true);
+    if (R->op == TG_OP_CAST)
+        return tg_cpu_conv_src[R->kdtype][R->dtype];
     return tg_cpu_kernel_src[R->op][R->kdtype];
 }
 
@@ -129,10 +131,12 @@ static void put_op(text *t, const tg_fused *F, const int *seg, int i, const char
     put(t, "                r%d = (%s);\n            }\n", i, src);
 }
 
-/* The loop is cut into segments where an op must run element by element
- * (tg_cpu_src_vectorises): such an op gets a loop of its own, so that the
- * others still vectorise.  Values that cross from one segment to another
- * go through arrays of one chunk (64 elements, in L1). */
+/* The loop is cut into segments: an op that calls a function (expf, powf,
+ * ...) gets a loop of its own, shaped as its kernel's loop, so that it is
+ * vectorised (with the function's vector version) exactly where the kernel
+ * is; ops of plain arithmetic share loops, where whether they vectorise
+ * does not change a bit.  Values that cross from one segment to another go
+ * through arrays of one chunk (64 elements, in L1). */
 #define CHUNK 64
 
 char *tg_fused_source(const tg_fused *F)
@@ -156,11 +160,11 @@ char *tg_fused_source(const tg_fused *F)
             tg_free(seg);
             return NULL;
         }
-        bool vector = tg_cpu_src_vectorises(src[i]);
-        if (!open || !vector)
+        bool calls = tg_cpu_src_calls(src[i]);
+        if (!open || calls)
             nseg++;
         seg[i] = nseg - 1;
-        open = vector;
+        open = !calls;
     }
     for (int i = 0; i < F->n; i++)
         for (int k = 0; F->r[i].kind == R_OP && k < F->r[i].nin; k++) {

@@ -136,44 +136,12 @@ tg_status op_infer_cast(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     return TG_OK;
 }
 
-/* ---- copies between layouts and dtypes ---- */
-#define CONV(NAME, S, D, EXPR)                                                \
-    static void NAME(int64_t n, void *o_, const void *const *in, const int64_t *s, const tg_attrs *at) \
-    {                                                                         \
-        D *o = o_;                                                            \
-        const S *p = in[0];                                                   \
-        (void)at;                                                             \
-        if (s[0] == 1)                                                        \
-            for (int64_t i = 0; i < n; i++) { S x = p[i]; o[i] = (EXPR); }    \
-        else                                                                  \
-            for (int64_t i = 0; i < n; i++) { S x = p[i * s[0]]; o[i] = (EXPR); } \
-    }
-#define CONV_FROM(sn, S)                                                      \
-    CONV(sn##_f32, S, float, (float)x) CONV(sn##_f64, S, double, (double)x)   \
-    CONV(sn##_i64, S, int64_t, tg_f64_to_i64((double)x)) CONV(sn##_b, S, bool, x != 0)
-
-/* float to int64: tg_f64_to_i64 (NaN and out of range give INT64_MIN, as
- * PyTorch's conversion does on x86-64) */
-CONV(i64_f32, int64_t, float, (float)x)
-CONV(i64_f64, int64_t, double, (double)x)
-CONV(i64_i64, int64_t, int64_t, x)
-CONV(i64_b, int64_t, bool, x != 0)
-CONV_FROM(f32, float)
-CONV_FROM(f64, double)
-CONV_FROM(b, bool)
-
-static const tg_kernel_fn conv[TG_NDTYPES][TG_NDTYPES] = {
-    [TG_FLOAT32] = {f32_f32, f32_f64, f32_i64, f32_b},
-    [TG_FLOAT64] = {f64_f32, f64_f64, f64_i64, f64_b},
-    [TG_INT64] = {i64_f32, i64_f64, i64_i64, i64_b},
-    [TG_BOOL] = {b_f32, b_f64, b_i64, b_b},
-};
-
+/* ---- copies between layouts and dtypes (the conversion kernels: cpu_kernels.c) ---- */
 /* dst may be a strided view when src is contiguous of the same shape */
 static void copy_into(tg_tensor *dst, tg_tensor *src)
 {
     if (tg_is_contiguous(dst)) {
-        tg_loop(dst, 1, &src, conv[src->dtype][dst->dtype], NULL);
+        tg_loop(dst, 1, &src, tg_cpu_conv[src->dtype][dst->dtype], NULL);
         return;
     }
     /* scatter: walk dst's view element by element (slice_backward only) */

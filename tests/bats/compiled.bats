@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# tgrad --compile: the generated loop (lib/fused_codegen.c, lib/jit.c) gives
+# the eager values and gradients byte for byte, and its cache folder is used
+# safely; without a compiler or a usable folder the kernels run instead.
+load helper
+
+# a C compiler that logs each call, then runs the real one
+logging_cc() {
+    cat >"$TMP/cc" <<EOF
+#!/bin/sh
+echo called >>"$TMP/cc.log"
+exec cc "\$@"
+EOF
+    chmod +x "$TMP/cc"
+    : >"$TMP/cc.log"
+}
+
+# same_as_eager EXPR FILE [ARGS]: --compile writes the eager bytes; a sum()
+# only to float rounding (its blocks are added in another order, tgrad(1))
+same_as_eager() {
+    local e=$1 x=$2 a b
+    shift 2
+    tgrad "$e" --at "$x" --out-dir "$TMP/eager" "$@" >/dev/null 2>&1 || { echo "eager failed: $e"; return 1; }
+    tgrad "$e" --at "$x" --out-dir "$TMP/compiled" --compile "$@" >/dev/null 2>&1 || { echo "compiled failed: $e"; return 1; }
+    for f in "$TMP"/eager/*.npy; do
+        [[ "$e" == sum\(*\) && "${f##*/}" == value.npy ]] && continue
+        cmp "$f" "$TMP/compiled/${f##*/}" || { echo "differs: $e ($*): ${f##*/}"; return 1; }
+    done
+    if [[ "$e" == sum\(*\) ]]; then
+        a=$(tgrad "$e" --at "$x" --no-grad "$@" 2>/dev/null | sed 's/.*"value":\([^,}]*\).*/\1/')
+        b=$(tgrad "$e" --at "$x" --no-grad --compile "$@" 2>/dev/null | sed 's/.*"value":\([^,}]*\).*/\1/')
+        awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
+            exit !(a == b || d <= 1e-6 * m) }' || { echo "sum differs: $e: $a vs $b"; return 1; }
+    fi
+}
+
+setup_file() {
+    export TG_CACHE_DIR="$BATS_FILE_TMPDIR/cache"
+}
+
+@test "--compile: every kind of op, float32 and float64, the eager bytes, through generated code" {
+    for dt in float double; do
+        tgrad "$dt(randn(20000) * 2)" --seed 3 --no-grad -o "$TMP/x.npy" >/dev/null
+        for e in 'sum(exp(x) + log(abs(x) + 1) + sqrt(abs(x)))' 'sum(sin(x) * cos(x) - tan(x) / 3)' \
+                 'sum(tanh(x)**2)' 'sum(sigmoid(x) + relu(x) * abs(x) + sign(x))' \
+                 'sum(log1p(abs(x)) + expm1(x / 4) + erf(x) + softplus(x))' \
+                 'sum(x**3 + 2*x**2 - 5*x + 3)' 'sum(x**0.5 + x**-1 + x**-2 + x**1 + x**2.5)' \
+                 'sum(maximum(x, 0.5) - minimum(x, -0.5))' 'sum(where(x > 0, x * x, -x) + (x <= 1) * 2.0)' \
+                 'sum(x / (1 + x * x))' 'sum(tanh(x) * x)' 'sum(-x * 3 + x - 1)' \
+                 'sum(tanh(double(x)) * float(x))' 'sum(clamp(x, -1, 1) * exp(x))'; do
+            same_as_eager "$e" "$TMP/x.npy"
+        done
+    done
+    # an object per program, dtype and --no-grad, but for four programs that
+    # run through the kernels (clamp's) or eagerly (relu, comparisons: their
+    # masks are not recorded in the graph the probe reads)
+    [ "$(ls "$TG_CACHE_DIR"/fused-*.so | wc -l)" -ge 20 ]
+    [ "$(ls "$TG_CACHE_DIR"/fused-*.c | wc -l)" -ge 20 ]
+}
+
+@test "--compile with two variables, a constant and an upstream gradient: the eager bytes" {
+    tgrad 'randn(9000)' --seed 4 --no-grad -o "$TMP/a.npy" >/dev/null
+    tgrad 'randn(9000)' --seed 5 --no-grad -o "$TMP/b.npy" >/dev/null
+    tgrad 'rand(9000)' --seed 6 --no-grad -o "$TMP/g.npy" >/dev/null
+    tgrad 'sum(a * tanh(b) + a**2 * c)' --at a="$TMP/a.npy" --at b="$TMP/b.npy" --at c=0.25 --out-dir "$TMP/eager" >/dev/null
+    tgrad 'sum(a * tanh(b) + a**2 * c)' --at a="$TMP/a.npy" --at b="$TMP/b.npy" --at c=0.25 --out-dir "$TMP/compiled" --compile >/dev/null
+    for f in value grad_a grad_b; do cmp "$TMP/eager/$f.npy" "$TMP/compiled/$f.npy"; done
+    tgrad 'a * sigmoid(b)' --at a="$TMP/a.npy" --at b="$TMP/b.npy" --grad-output "$TMP/g.npy" --out-dir "$TMP/eager2" >/dev/null
+    tgrad 'a * sigmoid(b)' --at a="$TMP/a.npy" --at b="$TMP/b.npy" --grad-output "$TMP/g.npy" --out-dir "$TMP/compiled2" --compile >/dev/null
+    for f in value grad_a grad_b; do cmp "$TMP/eager2/$f.npy" "$TMP/compiled2/$f.npy"; done
+}
+
+@test "--compile: a constant's new value is used, not the one the first call saw" {
+    tgrad 'randn(9000)' --seed 4 --no-grad -o "$TMP/x.npy" >/dev/null
+    run tgrad 'sum(x * 0 + c)' --at x="$TMP/x.npy" --at c=2 --compile
+    [ "$status" -eq 0 ]
+    [[ "$output" == '{"value":18000,'* ]]
+    run tgrad 'sum(x * 0 + c)' --at x="$TMP/x.npy" --at c=3 --compile
+    [[ "$output" == '{"value":27000,'* ]]
+}
+
+@test "--compile compiles a program once; later runs load it; a damaged object is rebuilt" {
+    logging_cc
+    tgrad 'randn(9000)' --seed 4 --no-grad -o "$TMP/x.npy" >/dev/null
+    TG_CC="$TMP/cc" same_as_eager 'sum(cos(x) * x**3)' "$TMP/x.npy"
+    [ "$(wc -l <"$TMP/cc.log")" -eq 1 ]
+    TG_CC="$TMP/cc" same_as_eager 'sum(cos(x) * x**3)' "$TMP/x.npy"
+    [ "$(wc -l <"$TMP/cc.log")" -eq 1 ]
+    for so in "$TG_CACHE_DIR"/fused-*.so; do echo garbage >"$so"; done
+    TG_CC="$TMP/cc" same_as_eager 'sum(cos(x) * x**3)' "$TMP/x.npy"
+    [ "$(wc -l <"$TMP/cc.log")" -eq 2 ]
+    # an object whose kept source is not the program's is never loaded
+    for c in "$TG_CACHE_DIR"/fused-*.c; do echo '/* changed */' >>"$c"; done
+    TG_CC="$TMP/cc" same_as_eager 'sum(cos(x) * x**3)' "$TMP/x.npy"
+    [ "$(wc -l <"$TMP/cc.log")" -eq 3 ]
+}
+
+@test "--compile without a compiler, with TG_JIT=0 or without a usable cache folder: the same bytes, nothing built" {
+    tgrad 'randn(9000)' --seed 8 --no-grad -o "$TMP/x.npy" >/dev/null
+    e='sum(sigmoid(x)**2.5 + exp(-x*x))'
+    TG_CACHE_DIR="$TMP/c1" TG_CC=/nonexistent/cc same_as_eager "$e" "$TMP/x.npy"
+    TG_CACHE_DIR="$TMP/c2" TG_JIT=0 same_as_eager "$e" "$TMP/x.npy"
+    [ -z "$(ls -A "$TMP/c1" 2>/dev/null)" ]
+    [ ! -e "$TMP/c2" ]
+    # a folder others can write to is not used: its objects could be anyone's
+    mkdir "$TMP/open" && chmod 777 "$TMP/open"
+    TG_CACHE_DIR="$TMP/open" same_as_eager "$e" "$TMP/x.npy"
+    [ -z "$(ls -A "$TMP/open")" ]
+    : >"$TMP/afile"
+    TG_CACHE_DIR="$TMP/afile" same_as_eager "$e" "$TMP/x.npy"
+    # a compiler that fails
+    printf '#!/bin/sh\nexit 1\n' >"$TMP/badcc" && chmod +x "$TMP/badcc"
+    TG_CACHE_DIR="$TMP/c3" TG_CC="$TMP/badcc" same_as_eager "$e" "$TMP/x.npy"
+    [ -z "$(ls "$TMP/c3" | grep -v '^tmp-' || true)" ]
+}
