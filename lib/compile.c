@@ -5,22 +5,28 @@
  * variables, with create_graph on, so that the gradients come with graphs
  * of their own.  The forward graph and those gradient graphs together are
  * one DAG of elementwise ops over the variables; it is flattened into a list
- * of kernel calls over small registers (TG_FUSE_BLOCK elements each; a
- * register no later op reads gives its scratch block to the next op).  Then
- * every block of the variables goes through the whole list while it is in
- * cache: memory is read and written once (the variables in, prefetched a
- * block ahead; the value and gradients out, with non-temporal stores), no
- * intermediate ever has the full size, and the blocks run in parallel on
- * every core.
+ * of registers (fused.h), each op's values a scratch block of
+ * TG_FUSE_BLOCK elements (a register no later op reads gives its block to
+ * the next op).  That plan is kept on the program for the next call with
+ * the same variables.
  *
- * The kernels are the eager path's, so values and gradients are the same
- * element for element; a final sum adds block partials in block order (in
- * double), so its last digit may differ from the eager sum, and it never
- * depends on the thread count.  A program of another form (reductions other
- * than a final sum, shape ops, broadcasting between variables, rand) is
- * reported as not compilable, and the caller runs it eagerly; so is a
- * program over tensors on cuda (fusing there, through kernels generated at
- * run time with NVRTC, is for a later version). */
+ * Then every block of the variables goes through the whole list while it
+ * is in cache, and the blocks run in parallel on every core: memory is read
+ * and written once (the variables in, the value and gradients out, with
+ * non-temporal stores), no intermediate ever has the full size.  A block
+ * runs through the plan's generated loop (fused_codegen.c: every register
+ * a local variable; compiled once, jit.c) or, without a C compiler, op by
+ * op through the eager kernels, its inputs prefetched a block ahead.
+ *
+ * Either way each op computes the eager kernel's own expression, so values
+ * and gradients are the same element for element; a final sum adds block
+ * partials in block order (in double), so its last digit may differ from
+ * the eager sum, and it never depends on the thread count.  A program of
+ * another form (reductions other than a final sum, shape ops, broadcasting
+ * between variables, rand, masks from comparisons) is reported as not
+ * compilable, and the caller runs it eagerly; so is a program over tensors
+ * on cuda (the same generated text, with CUDA's types, is what NVRTC would
+ * compile there: a later version). */
 #include "fused.h"
 #include "expr.h"
 #include <stdlib.h>

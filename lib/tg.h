@@ -380,9 +380,12 @@ typedef struct tg_grad_opts {
 tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **grads);
 /* Compiled (fused) evaluation of the same: elementwise programs over
  * equally shaped variables, ending in sum() or not, run block by block in
- * cache and in parallel (see compile.c).  TG_NO (no error set) when the
- * program is not of that form: run tg_grad_eval instead.  Consumes
- * o->grad_output in every case. */
+ * cache and in parallel, through one generated C loop compiled once by the
+ * system's compiler and cached on disk (TG_CC, TG_CACHE_DIR; TG_JIT=0 or
+ * no compiler: through the kernels, with the same values).  The plan is
+ * kept on p for the next call with variables of the same names, dtypes and
+ * shapes.  TG_NO (no error set) when the program is not of that form: run
+ * tg_grad_eval instead.  Consumes o->grad_output in every case. */
 tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
                            tg_tensor **grads);
 /* Does the program call a function whose name starts with prefix? */

@@ -56,6 +56,10 @@ void fuzz_init(void)
     dup2(null_fd, STDOUT_FILENO);
     tg_blas_set_threads(1);
     tg_set_max_work(FUZZ_MAX_WORK);
+    /* --compile's generated code would start the C compiler for every new
+     * program; the fuzzers cover the code around it, through the kernels
+     * (tests/bats/compiled.bats covers the generated code) */
+    setenv("TG_JIT", "0", 1);
     fuzz_devnull();
 }
 
