@@ -14,6 +14,9 @@ CFLAGS += -I$(TG_DEPS_PREFIX)/usr/include/cjson -I$(TG_DEPS_PREFIX)/usr/include/
 endif
 LDLIBS += -lcjson -lopenblas -lmvec -lm -ldl -pthread
 SHELL := /bin/bash
+# what tgrad --compile builds (lib/jit.c) goes under build/ when the tests,
+# the demo, the benchmarks and the checks run it, not to the user's ~/.cache
+export TG_CACHE_DIR ?= $(CURDIR)/build/jit-cache
 
 # CUDA is optional: found through $(shell command -v), never $(which ...)
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -68,10 +71,6 @@ deps:
 	@./tests/deps.sh $(DEB_PKGS)
 deps-check:
 	@[ -n "$(TG_DEPS_PREFIX)" ] || ./tests/deps.sh --quiet $(DEB_PKGS)
-
-# the objects compiled evaluation builds (lib/jit.c) go under build/ in
-# the tests, not to the user's ~/.cache
-unit bats test: export TG_CACHE_DIR ?= $(CURDIR)/build/jit-cache
 
 unit: deps-check $(UNIT_BIN)
 	./$(UNIT_BIN)

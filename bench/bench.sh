@@ -45,15 +45,16 @@ check_ref torch-vmap functorch
 # The floors, measured now and again at the end: the report takes the better
 # of the two (a busy moment only makes a measurement slower).
 floors() {
-    note "machine floors: memory bandwidth and GEMM rate"
+    note "machine floors: memory bandwidth, tanh rate and GEMM rate"
     { $B/bench_autograd bandwidth; $B/bench_gemm rate; } | while IFS=$'\t' read -r k v; do rec M "$k" "$v"; done
 }
 floors
 
 # ---- measuring ----
 # A case: workload, size, unit (s or MB), references (comma-separated), and
-# what bounds it: bytes (over the bandwidth), flop32/flop64 (over the GEMM
-# rate), mem (bytes that must be resident) or - (no floor).
+# what bounds it: bytes (over the bandwidth), bytes_tanh (that, or AMT/8
+# tanh evaluations at the vectorised rate, the longer), flop32/flop64 (over
+# the GEMM rate), mem (bytes that must be resident) or - (no floor).
 case_() { rec C "$@"; }
 
 # sample SIDE WL CMD: runs CMD (eval'd) and records its "SIZE<TAB>VALUE" lines
@@ -138,14 +139,16 @@ alternate "$WL" "ours=ntimes 5 wall scalar bin/tgrad '$POLY' --at 2" "torch=wall
 SIZES="1e3 1e5 1e6 1e7"
 for e in 'sum(tanh(x)**2)' "sum($POLY)"; do
     WL="value+grad $e, float32"
-    for s in $SIZES; do case_ "$WL" $s s torch bytes "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
+    fl=bytes; [[ $e == *tanh* ]] && fl=bytes_tanh
+    for s in $SIZES; do case_ "$WL" $s s torch $fl "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
     alternate "$WL" "ours=$B/bench_autograd grad '$e' $SIZES" "torch=$PY bench/ref_torch.py grad '$e' $SIZES"
 done
 # compiled evaluation (tgrad --compile): the same programs fused into one
 # pass over memory, against the same PyTorch eager loop
 for e in 'sum(tanh(x)**2)' "sum($POLY)"; do
     WL="compiled (--compile) value+grad $e, float32"
-    for s in 1e6 1e7; do case_ "$WL" $s s torch bytes "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
+    fl=bytes; [[ $e == *tanh* ]] && fl=bytes_tanh
+    for s in 1e6 1e7; do case_ "$WL" $s s torch $fl "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
     alternate "$WL" "ours=$B/bench_autograd cgrad '$e' 1e6 1e7" "torch=$PY bench/ref_torch.py grad '$e' 1e6 1e7"
 done
 WL="vmap-like: grad of sum(sin(x)*x**2) at 1e6 points"

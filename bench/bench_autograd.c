@@ -11,10 +11,14 @@
  *   bench_autograd cpeak EXPR SIZE     the same, compiled
  *   bench_autograd bandwidth           memory bandwidth (best of memcpy and a
  *                                      streaming add, 1 and BENCH_THREADS
- *                                      threads): "NAME<TAB>GB/s"
+ *                                      threads): "NAME<TAB>GB/s"; and the
+ *                                      vectorised tanh rate (the float32
+ *                                      tanh kernel over a block in L1, on
+ *                                      BENCH_THREADS threads): "tanh_Gps"
  * BENCH_DEVICE=cuda makes the inputs on the GPU (tests/gpu/run.sh).
  * Timings print "SIZE<TAB>SECONDS" per repetition (see bench.h). */
 #include "bench.h"
+#include "internal.h" /* the tanh kernel itself, for the math rate */
 #include <pthread.h>
 
 typedef struct {
@@ -118,6 +122,42 @@ static double bandwidth(int threads, bool copy)
     return best;
 }
 
+/* ---- the vectorised math rate: tanh, the one transcendental function of
+ * the benchmarks' programs, evaluated by the library's own float32 kernel
+ * (libmvec's vector tanhf) over 2048 elements in L1, on every thread */
+typedef struct { float x[2048], y[2048]; } tanh_span;
+
+static void *tanh_loop(void *p)
+{
+    tanh_span *s = p;
+    const void *in[1] = {s->x};
+    int64_t st[1] = {1};
+    for (int r = 0; r < 2000; r++)
+        tg_cpu_kernels[TG_OP_TANH][TG_FLOAT32](2048, s->y, in, st, NULL);
+    return NULL;
+}
+
+static double tanh_rate(int threads)
+{
+    tanh_span *s = calloc((size_t)threads, sizeof *s);
+    double best = 0;
+    for (int t = 0; s && t < threads; t++)
+        for (int i = 0; i < 2048; i++)
+            s[t].x[i] = (float)(i - 1024) / 256; /* -4 .. 4 */
+    for (int r = 0; r < 5 && s; r++) {
+        pthread_t th[64];
+        double t0 = tg_now();
+        for (int i = 0; i < threads; i++)
+            pthread_create(&th[i], NULL, tanh_loop, &s[i]);
+        for (int i = 0; i < threads; i++)
+            pthread_join(th[i], NULL);
+        double gps = 2048.0 * 2000 * threads / (tg_now() - t0) * 1e-9;
+        best = gps > best ? gps : best;
+    }
+    free(s);
+    return best;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -156,6 +196,7 @@ int main(int argc, char **argv)
         double best1 = c1 > s1 ? c1 : s1, bestn = cn > sn ? cn : sn;
         printf("bw_1thread_GBps\t%.2f\nbw_GBps\t%.2f\n", best1, bestn > best1 ? bestn : best1);
         printf("bw_detail\tmemcpy %.1f/%.1f, add %.1f/%.1f GB/s (1/%d threads)\n", c1, cn, s1, sn, th);
+        printf("tanh_Gps\t%.3f\n", tanh_rate(th));
     } else {
         fprintf(stderr, "usage: bench_autograd grad|cgrad EXPR SIZE... | net | peak|cpeak EXPR SIZE | bandwidth\n");
         return 2;

@@ -10,7 +10,7 @@ BEGIN { FS = "\t" }
 # a key given twice: the floors (GB/s, GFLOP/s) keep the better, others the first
 $1 == "M" {
     if (!($2 in m)) { m[$2] = $3; mkey[++nm] = $2 }
-    else if ($2 ~ /(GBps|GFLOPs)$/ && $3 + 0 > m[$2] + 0) m[$2] = $3
+    else if ($2 ~ /(GBps|GFLOPs|Gps)$/ && $3 + 0 > m[$2] + 0) m[$2] = $3
 }
 $1 == "X" { skip[$2] = $3 }
 $1 == "C" { nc++; cw[nc] = $2; cs[nc] = $3; cu[nc] = $4; cr[nc] = $5; cf[nc] = $6; ca[nc] = $7 }
@@ -28,6 +28,13 @@ function fmt(x, u) {
 }
 function floor_of(i) {
     if (cf[i] == "bytes" && m["bw_GBps"] > 0) return ca[i] / (m["bw_GBps"] * 1e9)
+    # bytes over the bandwidth, or the tanh of each element (AMT / 8 of
+    # them) at the vectorised rate, whichever is longer
+    if (cf[i] == "bytes_tanh" && m["bw_GBps"] > 0) {
+        f = ca[i] / (m["bw_GBps"] * 1e9)
+        t = m["tanh_Gps"] > 0 ? ca[i] / 8 / (m["tanh_Gps"] * 1e9) : 0
+        return t > f ? t : f
+    }
     if (cf[i] == "flop32" && m["sgemm_GFLOPs"] > 0) return ca[i] / (m["sgemm_GFLOPs"] * 1e9)
     if (cf[i] == "flop64" && m["dgemm_GFLOPs"] > 0) return ca[i] / (m["dgemm_GFLOPs"] * 1e9)
     if (cf[i] == "mem") return ca[i] / 1e6
@@ -57,8 +64,10 @@ END {
         ("torch" in m) ? m["torch"] : "absent", ("numpy" in m) ? m["numpy"] : "absent"
     printf "floors: memory %s GB/s (best of memcpy and a streaming add, 1 or %s threads; first measurement: %s),\n", \
         m["bw_GBps"], m["threads"], m["bw_detail"]
-    printf "        sgemm %s GFLOP/s, dgemm %s GFLOP/s (best of bench_gemm rate and this run's cblas products)\n", \
+    printf "        sgemm %s GFLOP/s, dgemm %s GFLOP/s (best of bench_gemm rate and this run's cblas products),\n", \
         m["sgemm_GFLOPs"], m["dgemm_GFLOPs"]
+    printf "        tanh %s G/s (the float32 tanh kernel over a block in L1, %s threads; tanh rows: the longer of the two floors)\n", \
+        m["tanh_Gps"], m["threads"]
     printf "times: median of all repetitions over %s alternating rounds; ratio = reference / ours (>1: we are faster or smaller);\n", m["rounds"]
     printf "(best) = the same ratio of the best repetitions; ours/floor from the median\n\n"
     hdr = "%-62s %-14s %10s  %-10s %10s %7s %7s %10s %9s\n"

@@ -275,7 +275,7 @@ static void run_block(const tg_fused *F, const stream *S, int nstreams, const sc
             in[s] = (const char *)S[s].data + start * (int64_t)S[s].esz;
         for (int k = 0; k < F->nouts; k++)
             out[k] = W->blocks + (size_t)F->r[F->outs[k]].slot * TG_FUSE_BLOCK * 8;
-        F->jit(len, in, out);
+        F->jit(len, in, out, F->kernels, F->attrs);
     }
     for (int i = 0; i < F->n; i++) {
         const tg_reg *R = &F->r[i];
@@ -443,6 +443,8 @@ void tg_fused_plan_free(struct tg_fused_plan *pl)
 {
     if (pl) {
         tg_free(pl->F.r);
+        tg_free(pl->F.kernels);
+        tg_free(pl->F.attrs);
         tg_free(pl->key);
         tg_free(pl);
     }
@@ -599,10 +601,18 @@ static void attach_jit(struct tg_fused_plan *pl)
     if (pl->jit_tried)
         return;
     pl->jit_tried = true;
-    char *src = tg_fused_source(&pl->F);
+    tg_fused *F = &pl->F;
+    F->kernels = tg_calloc((size_t)F->n, sizeof *F->kernels);
+    F->attrs = tg_calloc((size_t)F->n, sizeof *F->attrs);
+    char *src = F->kernels && F->attrs ? tg_fused_source(F) : NULL;
+    for (int i = 0; src && i < F->n; i++) {
+        F->kernels[i] = F->r[i].kernel;
+        F->attrs[i] = &F->r[i].attrs;
+    }
     if (src)
-        pl->F.jit = (tg_fused_fn)tg_jit(src, "tg_fused_block", false);
+        F->jit = (tg_fused_fn)tg_jit(src, "tg_fused_block", false);
     tg_free(src);
+    tg_error_clear(); /* without the loop, the kernels run the blocks */
 }
 
 tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,

@@ -17,11 +17,6 @@
 #define DECLARE_SIMD(f) _Pragma("omp declare simd notinbranch") float f(float);
 SIMD_MATH(DECLARE_SIMD)
 
-/* The same declarations as text, for the C that compiled evaluation
- * generates (fused_codegen.c): its loops then call the same functions. */
-#define SIMD_TEXT(f) "#pragma omp declare simd notinbranch\nfloat " #f "(float);\n"
-const char tg_cpu_kernel_prelude[] = "#include <math.h>\n#include <stdint.h>\n#include <stdbool.h>\n" SIMD_MATH(SIMD_TEXT);
-
 /* Does a kernel's expression call a function (sqrtf, powf, expf, ...)?
  * Generated code gives such an op a loop of its own, shaped as its kernel's:
  * whether a loop is vectorised depends on all that is in it, and the

@@ -27,8 +27,10 @@ typedef struct {
 } tg_reg;
 
 /* the generated loop: n elements of every input stream in[s] to the
- * output registers' blocks out[k] (tg_fused.outs) */
-typedef void (*tg_fused_fn)(int64_t n, const void *const *in, void *const *out);
+ * output registers' blocks out[k] (tg_fused.outs); register i's kernel and
+ * attributes, for the ops it calls, are kernels[i] and attrs[i] */
+typedef void (*tg_fused_fn)(int64_t n, const void *const *in, void *const *out, const tg_kernel_fn *kernels,
+                            const tg_attrs *const *attrs);
 
 typedef struct {
     tg_reg *r;
@@ -41,14 +43,15 @@ typedef struct {
     int outs[TG_FUSE_MAXVARS + 1]; /* the ops whose values leave the block */
     int nouts;
     tg_fused_fn jit;    /* NULL: the registers run through the eager kernels */
+    tg_kernel_fn *kernels;     /* per register, for jit */
+    const tg_attrs **attrs;
 } tg_fused;
 
 /* the register whose values register i has (itself unless an alias) */
 int tg_fused_owner(const tg_fused *F, int i);
 
-/* The C source of tg_fused_block, a tg_fused_fn computing F; NULL when an
- * op has no expression (clamp, integer pow) or memory ran out, no error
- * left set.  Freed with tg_free. */
+/* The C source of tg_fused_block, a tg_fused_fn computing F; NULL when
+ * memory ran out, no error left set.  Freed with tg_free. */
 char *tg_fused_source(const tg_fused *F);
 
 /* The function `symbol` of C source src, compiled by the system's C

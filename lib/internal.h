@@ -101,11 +101,10 @@ extern const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES];
 extern const tg_kernel_fn tg_cpu_conv[TG_NDTYPES][TG_NDTYPES];
 
 /* each kernel's expression as C text over its inputs x, y, z (NULL where
- * its body is not one expression); the declarations that text needs; and
- * pow's formula for a constant exponent (bw: its backward, over g, x, e, em1) */
+ * its body is not one expression), and pow's formula for a constant
+ * exponent (bw: its backward, over g, x, e, em1) */
 extern const char *const tg_cpu_kernel_src[TG_NOPS][TG_NDTYPES];
 extern const char *const tg_cpu_conv_src[TG_NDTYPES][TG_NDTYPES];
-extern const char tg_cpu_kernel_prelude[];
 const char *tg_cpu_pow_src(tg_dtype dt, double exponent, bool bw);
 /* does that text call a function? */
 bool tg_cpu_src_calls(const char *src);

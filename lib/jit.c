@@ -31,14 +31,16 @@
 
 extern char **environ;
 
-/* the kernels' own floating-point flags (Makefile), and the instruction
- * set the kernels' clones pick on this processor */
+/* the kernels' floating-point flags (Makefile): IEEE arithmetic, no
+ * contraction into fused multiply-adds; and the widest vectors the
+ * processor has (the ops that call functions run through the kernels
+ * themselves, so the vector width changes no result) */
 static const char *const base_flags[] = {"-O3", "-fopenmp-simd", "-fno-math-errno", "-ffp-contract=off",
                                          "-fPIC", "-shared", "-w"};
 
 static const char *arch_flag(void)
 {
-#if defined(__x86_64__) && !defined(TG_NO_CLONES) && !defined(__clang__)
+#if defined(__x86_64__) && !defined(TG_NO_CLONES)
     if (__builtin_cpu_supports("avx512f"))
         return "-mavx512f";
     if (__builtin_cpu_supports("avx2"))
