@@ -2,9 +2,12 @@
  *
  * Every timed case prints one line per repetition, "SIZE<TAB>SECONDS", on
  * standard output; bench/bench.sh tags the lines with side and workload.
- * Repetitions: BENCH_WARMUP untimed calls, then at least BENCH_MIN_REPS
- * timed ones and more until BENCH_MIN_TIME seconds are spent, at most
- * BENCH_MAX_REPS (bench/timing.py does the same for the references). */
+ * Repetitions: untimed calls, at least BENCH_WARMUP and more until
+ * BENCH_WARMUP_TIME seconds are spent (this machine runs the first tenth
+ * of a second of a process's work about twice as slowly, whatever the
+ * work), then at least BENCH_MIN_REPS timed ones and more until
+ * BENCH_MIN_TIME seconds are spent, at most BENCH_MAX_REPS
+ * (bench/timing.py does the same for the references). */
 #ifndef BENCH_H
 #define BENCH_H
 
@@ -30,8 +33,9 @@ static inline void bench_run(const char *size, bool (*f)(void *), void *ctx)
 {
     int warm = (int)env_num("BENCH_WARMUP", 2), minr = (int)env_num("BENCH_MIN_REPS", 3);
     int maxr = (int)env_num("BENCH_MAX_REPS", 100);
-    double mint = env_num("BENCH_MIN_TIME", 0.3), total = 0;
-    for (int i = 0; i < warm; i++)
+    double mint = env_num("BENCH_MIN_TIME", 0.3), total = 0, warm_time = env_num("BENCH_WARMUP_TIME", 0.2);
+    double w0 = tg_now();
+    for (int i = 0; i < warm || (tg_now() - w0 < warm_time && i < 1000); i++)
         if (!f(ctx))
             die_tg(size);
     for (int r = 0; r < maxr && (r < minr || total < mint); r++) {

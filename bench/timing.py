@@ -1,7 +1,8 @@
 """timing.py -- the repetition loop of the Python references, the same as
-bench.h's: BENCH_WARMUP untimed calls, then at least BENCH_MIN_REPS timed
-ones and more until BENCH_MIN_TIME seconds are spent, at most BENCH_MAX_REPS;
-one line "LABEL<TAB>SECONDS" per repetition."""
+bench.h's: untimed calls, at least BENCH_WARMUP and more until
+BENCH_WARMUP_TIME seconds are spent, then at least BENCH_MIN_REPS timed ones
+and more until BENCH_MIN_TIME seconds are spent, at most BENCH_MAX_REPS; one
+line "LABEL<TAB>SECONDS" per repetition."""
 import os
 import resource
 import sys
@@ -14,8 +15,10 @@ def num(name, dflt):
 
 
 def run(label, f):
-    for _ in range(int(num("BENCH_WARMUP", 2))):
+    warm, warm_time, i, w0 = int(num("BENCH_WARMUP", 2)), num("BENCH_WARMUP_TIME", 0.2), 0, time.perf_counter()
+    while i < warm or (time.perf_counter() - w0 < warm_time and i < 1000):
         f()
+        i += 1
     minr, maxr = int(num("BENCH_MIN_REPS", 3)), int(num("BENCH_MAX_REPS", 100))
     mint, total, r = num("BENCH_MIN_TIME", 0.3), 0.0, 0
     while r < maxr and (r < minr or total < mint):
