@@ -177,6 +177,24 @@ static void record_uses(tg_tensor *out)
         drop_unsaved_values(out->in[i]);
 }
 
+static _Thread_local bool tracing;
+bool tg_set_trace(bool on)
+{
+    bool old = tracing;
+    tracing = on;
+    return old;
+}
+
+/* Does an op on these inputs belong to the traced graph: does one of them
+ * require grad or come from an op itself? */
+static bool traced(int n, tg_tensor **args)
+{
+    for (int i = 0; i < n; i++)
+        if (args[i]->requires_grad || args[i]->op)
+            return true;
+    return false;
+}
+
 static _Thread_local bool in_backward;
 bool tg_set_in_backward(bool on)
 {
@@ -336,6 +354,16 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
     if (tg_grad_enabled() && !(def->flags & TG_F_NODIFF) && differentiable(out))
         for (int i = 0; i < n; i++)
             needs_grad = needs_grad || args[i]->requires_grad;
+    if (!needs_grad && tracing && traced(n, args)) {
+        /* recorded, not differentiated: the backward never visits a node
+         * that does not require grad, the trace reader (compile.c) sees it */
+        out->op = def;
+        out->nin = n;
+        memcpy(out->in, args, n * sizeof *args);
+        if (attrs)
+            out->attrs = *attrs;
+        return out;
+    }
     if (!needs_grad) {
         release_all(n, args);
         return out;

@@ -3,7 +3,9 @@
  *
  * The program runs once, eagerly, on a probe: the first block of its
  * variables, with create_graph on, so that the gradients come with graphs
- * of their own.  The forward graph and those gradient graphs together are
+ * of their own, and with tracing on (apply.c), so that what does not
+ * require grad -- comparisons, the masks of backward formulas -- is
+ * recorded too.  The forward graph and those gradient graphs together are
  * one DAG of elementwise ops over the variables; it is flattened into a list
  * of registers (fused.h), each op's values a scratch block of
  * TG_FUSE_BLOCK elements (a register no later op reads gives its block to
@@ -23,7 +25,7 @@
  * partials in block order (in double), so its last digit may differ from
  * the eager sum, and it never depends on the thread count.  A program of
  * another form (reductions other than a final sum, shape ops, broadcasting
- * between variables, rand, masks from comparisons) is reported as not
+ * between variables, rand) is reported as not
  * compilable, and the caller runs it eagerly; so is a program over tensors
  * on cuda (the same generated text, with CUDA's types, is what NVRTC would
  * compile there: a later version). */
@@ -536,10 +538,12 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
     }
     tg_grad_opts po_call = po; /* tg_grad_eval consumes the upstream gradient; we keep ours */
     po_call.grad_output = tg_ref(po.grad_output);
+    bool was_tracing = tg_set_trace(true);
     if (st == TG_OK && !(pv = tg_grad_eval(p, &penv, nvars, &po_call, pg)))
         st = tg_errcode();
     else if (st != TG_OK)
         tg_release(po_call.grad_output);
+    tg_set_trace(was_tracing);
     for (int i = 0; i < nvars && st == TG_OK; i++)
         if (!env->values[i]->requires_grad || o->no_grad) { /* only asked-for gradients */
             tg_release(pg[i]);
