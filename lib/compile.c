@@ -1,18 +1,7 @@
 /* compile.c -- compiled (fused) evaluation, what torch.compile does for the
- * lesson's elementwise programs.
+ * lesson's elementwise programs: the plan's blocks (fused_plan.c) run here.
  *
- * The program runs once, eagerly, on a probe: the first block of its
- * variables, with create_graph on, so that the gradients come with graphs
- * of their own, and with tracing on (apply.c), so that what does not
- * require grad -- comparisons, the masks of backward formulas -- is
- * recorded too.  The forward graph and those gradient graphs together are
- * one DAG of elementwise ops over the variables; it is flattened into a list
- * of registers (fused.h), each op's values a scratch block of
- * TG_FUSE_BLOCK elements (a register no later op reads gives its block to
- * the next op).  That plan is kept on the program for the next call with
- * the same variables.
- *
- * Then every block of the variables goes through the whole list while it
+ * Every block of the variables goes through the plan's registers while it
  * is in cache, and the blocks run in parallel on every core: memory is read
  * and written once (the variables in, the value and gradients out, with
  * non-temporal stores), no intermediate ever has the full size.  A block
@@ -25,12 +14,11 @@
  * partials in block order (in double), so its last digit may differ from
  * the eager sum, and it never depends on the thread count.  A program of
  * another form (reductions other than a final sum, shape ops, broadcasting
- * between variables, rand) is reported as not
- * compilable, and the caller runs it eagerly; so is a program over tensors
- * on cuda (the same generated text, with CUDA's types, is what NVRTC would
- * compile there: a later version). */
+ * between variables, rand) is reported as not compilable, and the caller
+ * runs it eagerly; so is a program over tensors on cuda (the same generated
+ * text, with CUDA's types, is what NVRTC would compile there: a later
+ * version). */
 #include "fused.h"
-#include "expr.h"
 #include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -38,215 +26,6 @@
 #endif
 
 #define TG_FUSE_RUN 32     /* consecutive blocks a thread takes at a time */
-
-static bool elementwise(int op)
-{
-    return op == TG_OP_CAST || tg_cpu_kernels[op][TG_FLOAT32] || tg_cpu_kernels[op][TG_FLOAT64] ||
-           tg_cpu_kernels[op][TG_BOOL];
-}
-
-static int find(tg_tensor **nodes, int n, const tg_tensor *t)
-{
-    for (int i = n - 1; i >= 0; i--)
-        if (nodes[i] == t)
-            return i;
-    return -1;
-}
-
-/* Merges the graphs of several roots into one data-flow order. */
-static tg_status collect(tg_tensor **roots, int nroots, tg_tensor ***out, int *n)
-{
-    tg_tensor **all = NULL;
-    int cnt = 0, cap = 0;
-    for (int r = 0; r < nroots; r++) {
-        if (!roots[r])
-            continue;
-        tg_graph g;
-        if (tg_graph_collect(roots[r], &g) != TG_OK) {
-            tg_free(all);
-            return tg_errcode();
-        }
-        for (int i = 0; i < g.n; i++) {
-            if (find(all, cnt, g.nodes[i]) >= 0)
-                continue;
-            if (cnt == cap) {
-                cap = cap ? cap * 2 : 64;
-                tg_tensor **na = tg_realloc(all, (size_t)cap * sizeof *na);
-                if (!na) {
-                    tg_graph_free(&g);
-                    tg_free(all);
-                    return TG_ERESOURCE;
-                }
-                all = na;
-            }
-            all[cnt++] = g.nodes[i];
-        }
-        tg_graph_free(&g);
-    }
-    *out = all;
-    *n = cnt;
-    return TG_OK;
-}
-
-static bool all_equal(const tg_tensor *t)
-{
-    double v0 = tg_get(t, 0);
-    for (int64_t i = 1; i < t->numel; i++)
-        if (tg_get(t, i) != v0)
-            return false;
-    return v0 == v0;
-}
-
-/* Are all of node i's inputs registers of one value? */
-static bool uniform_inputs(const tg_fused *F, tg_tensor **nodes, int i, const tg_tensor *t)
-{
-    for (int k = 0; k < t->nin; k++) {
-        int j = find(nodes, i, t->in[k]);
-        if (j < 0 || !F->r[j].scalar)
-            return false;
-    }
-    return true;
-}
-
-int tg_fused_owner(const tg_fused *F, int i)
-{
-    while (F->r[i].kind == R_ALIAS)
-        i = F->r[i].alias;
-    return i;
-}
-
-/* Gives every op a scratch block, reusing the block of a register no later
- * op reads: the blocks in use at once, not the ops, set the working set,
- * which then stays in the first-level cache.  An op never writes the block
- * of one of its own inputs (the vectorised loops assume no overlap), and
- * the outputs keep theirs to the end, when they are stored. */
-static bool assign_slots(tg_fused *F, int nvars)
-{
-    int n = F->n, *last = tg_malloc((size_t)n * 2 * sizeof *last), *free_at;
-    if (!last) {
-        tg_error_clear();
-        return false;
-    }
-    free_at = last + n; /* slot -> register that holds it, or -1 */
-    for (int i = 0; i < n; i++)
-        last[i] = -1;
-    for (int i = 0; i < n; i++)
-        for (int k = 0; F->r[i].kind == R_OP && k < F->r[i].nin; k++)
-            last[tg_fused_owner(F, F->r[i].in[k])] = i;
-    last[tg_fused_owner(F, F->value_reg)] = n;
-    for (int v = 0; v < nvars; v++)
-        if (F->grad_reg[v] >= 0)
-            last[tg_fused_owner(F, F->grad_reg[v])] = n;
-    F->nslots = F->nouts = 0;
-    for (int i = 0; i < n; i++) {
-        tg_reg *R = &F->r[i];
-        if (R->kind != R_OP)
-            continue;
-        int slot = -1;
-        for (int k = 0; k < F->nslots && slot < 0; k++)
-            if (free_at[k] < 0 || last[free_at[k]] < i)
-                slot = k;
-        if (slot < 0)
-            slot = F->nslots++;
-        R->slot = slot;
-        free_at[slot] = i;
-        if (last[i] == n) /* an output's values: the generated loop writes them out */
-            F->outs[F->nouts++] = i;
-    }
-    tg_free(last);
-    return true;
-}
-
-/* Turns the probe's DAG into registers; false when it does not fuse.
- * streams[s] are the probe's full-block leaves (variables, upstream grad). */
-static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_tensor **streams,
-                  int nstreams, int64_t block)
-{
-    F->sum_root = value->op == &tg_ops[TG_OP_SUM] && value->attrs.reduce.all;
-    tg_tensor *roots[257];
-    int nroots = 0;
-    roots[nroots++] = F->sum_root ? value->in[0] : value;
-    for (int i = 0; i < nvars; i++)
-        roots[nroots++] = grads[i];
-    tg_tensor **nodes = NULL;
-    int n = 0;
-    if (collect(roots, nroots, &nodes, &n) != TG_OK) {
-        tg_error_clear();
-        return false;
-    }
-    bool ok = (F->r = tg_calloc((size_t)(n ? n : 1), sizeof *F->r)) != NULL;
-    for (int i = 0; i < n && ok; i++) {
-        tg_tensor *t = nodes[i];
-        tg_reg *R = &F->r[i];
-        R->dtype = t->dtype;
-        R->scalar = t->numel == 1;
-        bool full = t->numel == block;
-        if (!R->scalar && !full) {
-            ok = false;
-            break;
-        }
-        int s = -1;
-        for (int k = 0; k < nstreams; k++)
-            if (streams[k] == t)
-                s = k;
-        if (s >= 0) {
-            R->kind = R_STREAM;
-            R->stream = s;
-        } else if (R->scalar || (!t->op && all_equal(t))) {
-            /* a constant, or a value computed from constants only (every
-             * input stream was made to require grad in the probe, so what
-             * depends on one is recorded): the probe's */
-            R->kind = R_CONST;
-            R->scalar = true;
-            R->value = tg_item(t);
-        } else if (!t->op) {
-            ok = false; /* a full-size tensor that is not an input */
-        } else if (elementwise((int)(t->op - tg_ops)) && uniform_inputs(F, nodes, i, t)) {
-            /* an elementwise op of values that are the same everywhere (the
-             * upstream gradient of a sum, 2 * it): the same everywhere too */
-            R->kind = R_CONST;
-            R->scalar = true;
-            R->value = tg_get(t, 0);
-        } else {
-            int op = (int)(t->op - tg_ops);
-            if (op == TG_OP_RESHAPE || op == TG_OP_CONTIGUOUS || op == TG_OP_EXPAND) {
-                R->kind = R_ALIAS; /* the same values, in flat order */
-                R->alias = find(nodes, i, t->in[0]);
-                R->scalar = F->r[R->alias].scalar;
-                ok = R->alias >= 0;
-            } else if (op == TG_OP_WHERE && find(nodes, i, t->in[0]) >= 0 &&
-                       F->r[find(nodes, i, t->in[0])].kind == R_CONST) {
-                /* where(constant, a, b) is a or b: pow's backward has one */
-                const tg_reg *c = &F->r[find(nodes, i, t->in[0])];
-                R->kind = R_ALIAS;
-                R->alias = find(nodes, i, t->in[c->value != 0 ? 1 : 2]);
-                ok = R->alias >= 0 && F->r[R->alias].dtype == R->dtype && !F->r[R->alias].scalar;
-                if (ok)
-                    R->scalar = false;
-            } else if (elementwise(op)) {
-                R->kind = R_OP;
-                R->op = op;
-                R->nin = t->nin;
-                R->kdtype = t->in[t->nin - 1]->dtype;
-                R->attrs = t->attrs;
-                for (int k = 0; k < t->nin && ok; k++)
-                    ok = (R->in[k] = find(nodes, i, t->in[k])) >= 0;
-                R->kernel = op == TG_OP_CAST ? tg_cpu_conv[R->kdtype][R->dtype] : tg_cpu_kernels[op][R->kdtype];
-                ok = ok && R->kernel;
-            } else
-                ok = false;
-        }
-    }
-    if (ok) {
-        F->n = n;
-        F->value_reg = find(nodes, n, roots[0]);
-        for (int i = 0; i < nvars; i++)
-            F->grad_reg[i] = grads[i] ? find(nodes, n, grads[i]) : -1;
-        ok = assign_slots(F, nvars);
-    }
-    tg_free(nodes);
-    return ok;
-}
 
 typedef struct {
     const void *data; /* stream data (element 0) */
@@ -430,195 +209,6 @@ static void run_blocks(int64_t item, void *ctx, int tid)
 #endif
 }
 
-/* ---- the plan: what the probe found, kept on the program for the next
- * call with variables of the same names, dtypes, shapes and constants */
-struct tg_fused_plan {
-    char *key;
-    size_t keylen;
-    bool fusable;       /* false: the program does not fuse (TG_NO, cached too) */
-    bool jit_tried;
-    tg_fused F;
-    tg_dtype out_dtype;
-};
-
-void tg_fused_plan_free(struct tg_fused_plan *pl)
-{
-    if (pl) {
-        tg_free(pl->F.r);
-        tg_free(pl->F.kernels);
-        tg_free(pl->F.attrs);
-        tg_free(pl->key);
-        tg_free(pl);
-    }
-}
-
-typedef struct {
-    char *b;
-    size_t n, cap;
-    bool failed;
-} keybuf;
-
-static void key_add(keybuf *k, const void *p, size_t n)
-{
-    if (k->failed)
-        return;
-    if (k->n + n > k->cap) {
-        size_t cap = (k->cap ? k->cap * 2 : 256) + n;
-        char *b = tg_realloc(k->b, cap);
-        if (!b) {
-            k->failed = true;
-            return;
-        }
-        k->b = b;
-        k->cap = cap;
-    }
-    memcpy(k->b + k->n, p, n);
-    k->n += n;
-}
-
-static void key_tensor(keybuf *k, const tg_tensor *t, bool value)
-{
-    key_add(k, &t->dtype, sizeof t->dtype);
-    key_add(k, &t->ndim, sizeof t->ndim);
-    key_add(k, t->shape, (size_t)t->ndim * sizeof *t->shape);
-    key_add(k, &t->requires_grad, sizeof t->requires_grad);
-    if (value) /* a constant's value is folded into the plan */
-        key_add(k, tg_data(t), tg_dtype_size(t->dtype));
-}
-
-/* everything of the call, other than the program, a plan depends on */
-static bool plan_key(keybuf *k, const tg_env *env, int nvars, const tg_grad_opts *o, const tg_tensor *gout)
-{
-    key_add(k, &nvars, sizeof nvars);
-    key_add(k, &o->no_grad, sizeof o->no_grad);
-    key_add(k, &(bool){gout != NULL}, sizeof(bool));
-    if (gout)
-        key_tensor(k, gout, false);
-    for (int i = 0; i < nvars; i++) {
-        const tg_tensor *v = env->values[i];
-        key_add(k, env->names[i], strlen(env->names[i]) + 1);
-        key_tensor(k, v, v->numel == 1); /* one value: the plan holds it as a constant */
-    }
-    if (k->failed)
-        tg_error_clear();
-    return !k->failed;
-}
-
-/* Runs the program on the probe -- the first block of every full-size
- * variable, as leaves -- and turns what it recorded into registers. */
-static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout,
-                           int64_t n, struct tg_fused_plan *pl)
-{
-    const int64_t B = TG_FUSE_BLOCK;
-    tg_env penv = {0};
-    tg_tensor *streams[TG_FUSE_MAXVARS + 1], *pv = NULL, *pg[TG_FUSE_MAXVARS] = {0};
-    int nstreams = 0;
-    int64_t minus1 = -1;
-    tg_status st = TG_OK;
-    for (int i = 0; i < nvars && st == TG_OK; i++) {
-        tg_tensor *v = env->values[i];
-        tg_tensor *leaf = v->numel == n ? tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(v)), 1, &minus1), 0, 0, B, 1))
-                                        : tg_detach(tg_ref(v));
-        if (!leaf) {
-            st = tg_errcode();
-            break;
-        }
-        /* streams require grad in the probe so that all they feed is recorded */
-        tg_set_requires_grad(leaf, v->requires_grad || v->numel == n);
-        if (v->numel == n)
-            streams[nstreams++] = leaf;
-        st = tg_env_set(&penv, env->names[i], leaf);
-    }
-    tg_grad_opts po = {.no_grad = o->no_grad, .create_graph = true, .retain_graph = true};
-    if (st == TG_OK && gout) {
-        po.grad_output = tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(gout)), 1, &minus1), 0, 0, B, 1));
-        if (po.grad_output)
-            tg_set_requires_grad(po.grad_output, true);
-        streams[nstreams++] = po.grad_output;
-    }
-    tg_grad_opts po_call = po; /* tg_grad_eval consumes the upstream gradient; we keep ours */
-    po_call.grad_output = tg_ref(po.grad_output);
-    bool was_tracing = tg_set_trace(true);
-    if (st == TG_OK && !(pv = tg_grad_eval(p, &penv, nvars, &po_call, pg)))
-        st = tg_errcode();
-    else if (st != TG_OK)
-        tg_release(po_call.grad_output);
-    tg_set_trace(was_tracing);
-    for (int i = 0; i < nvars && st == TG_OK; i++)
-        if (!env->values[i]->requires_grad || o->no_grad) { /* only asked-for gradients */
-            tg_release(pg[i]);
-            pg[i] = NULL;
-        }
-    pl->fusable = st == TG_OK && build(&pl->F, pv, pg, nvars, streams, nstreams, B) &&
-                  (pl->F.sum_root || pv->numel == B);
-    if (pl->fusable)
-        pl->out_dtype = pv->dtype;
-    tg_release(pv);
-    for (int i = 0; i < nvars; i++)
-        tg_release(pg[i]);
-    tg_env_free(&penv);
-    tg_release(po.grad_output);
-    if (st == TG_OK && !pl->fusable)
-        st = TG_NO;
-    if (st == TG_NO)
-        tg_error_clear();
-    return st;
-}
-
-/* The plan for this call: the program's kept one when its key matches,
- * else a new one (kept in its place). */
-static tg_status get_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout, int64_t n,
-                          struct tg_fused_plan **out)
-{
-    keybuf k = {0};
-    if (!plan_key(&k, env, nvars, o, gout)) {
-        tg_free(k.b);
-        return tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's plan)");
-    }
-    struct tg_fused_plan *pl = p->plan;
-    if (pl && pl->keylen == k.n && !memcmp(pl->key, k.b, k.n)) {
-        tg_free(k.b);
-        *out = pl;
-        return pl->fusable ? TG_OK : TG_NO;
-    }
-    if (!(pl = tg_calloc(1, sizeof *pl))) {
-        tg_free(k.b);
-        return TG_ERESOURCE;
-    }
-    pl->key = k.b;
-    pl->keylen = k.n;
-    tg_status st = make_plan(p, env, nvars, o, gout, n, pl);
-    if (st != TG_OK && st != TG_NO) { /* an error of this call's, not the program's: not kept */
-        tg_fused_plan_free(pl);
-        return st;
-    }
-    tg_fused_plan_free(p->plan);
-    p->plan = pl;
-    *out = pl;
-    return st;
-}
-
-/* The plan's generated loop, compiled once (jit.c); without a compiler the
- * registers keep running through the eager kernels. */
-static void attach_jit(struct tg_fused_plan *pl)
-{
-    if (pl->jit_tried)
-        return;
-    pl->jit_tried = true;
-    tg_fused *F = &pl->F;
-    F->kernels = tg_calloc((size_t)F->n, sizeof *F->kernels);
-    F->attrs = tg_calloc((size_t)F->n, sizeof *F->attrs);
-    char *src = F->kernels && F->attrs ? tg_fused_source(F) : NULL;
-    for (int i = 0; src && i < F->n; i++) {
-        F->kernels[i] = F->r[i].kernel;
-        F->attrs[i] = &F->r[i].attrs;
-    }
-    if (src)
-        F->jit = (tg_fused_fn)tg_jit(src, "tg_fused_block", false);
-    tg_free(src);
-    tg_error_clear(); /* without the loop, the kernels run the blocks */
-}
-
 tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
                            tg_tensor **grads)
 {
@@ -644,12 +234,12 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
         st = TG_NO;
     struct tg_fused_plan *pl = NULL;
     if (st == TG_OK)
-        st = get_plan(p, env, nvars, o, gout, n, &pl);
+        st = tg_fused_plan_get(p, env, nvars, o, gout, n, &pl);
     if (st != TG_OK) {
         tg_release(gout);
         return st;
     }
-    attach_jit(pl);
+    tg_fused_plan_jit(pl);
     const tg_fused *F = &pl->F;
 
     /* the inputs, in the probe's order: full-size variables, then the upstream gradient */

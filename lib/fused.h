@@ -1,8 +1,8 @@
 /* fused.h -- the form compiled evaluation gives a program: a list of
- * registers over one block of elements.  compile.c builds it from a probe
- * and runs it, block by block, through the eager kernels or through the C
- * that fused_codegen.c writes for it (one loop, every register in a
- * machine register) and jit.c compiles. */
+ * registers over one block of elements.  fused_plan.c builds it from a
+ * probe; compile.c runs it, block by block, through the eager kernels or
+ * through the C that fused_codegen.c writes for it (one loop, every
+ * register a local variable) and jit.c compiles. */
 #ifndef TG_FUSED_H
 #define TG_FUSED_H
 #include "internal.h"
@@ -46,6 +46,26 @@ typedef struct {
     tg_kernel_fn *kernels;     /* per register, for jit */
     const tg_attrs **attrs;
 } tg_fused;
+
+/* A program's plan for calls with variables of given names, dtypes,
+ * shapes and one-value constants (fused_plan.c); kept on the program. */
+struct tg_fused_plan {
+    char *key;
+    size_t keylen;
+    bool fusable;       /* false: the program does not fuse (TG_NO, cached too) */
+    bool jit_tried;
+    tg_fused F;
+    tg_dtype out_dtype;
+};
+
+/* The plan for this call: the program's kept one when it fits, else a new
+ * one (kept in its place).  TG_NO (no error set) when the program does not
+ * fuse; another status is an error of this call's. */
+tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout,
+                            int64_t n, struct tg_fused_plan **out);
+/* Attaches the plan's generated loop, compiled once (jit.c); without a C
+ * compiler the registers keep running through the eager kernels. */
+void tg_fused_plan_jit(struct tg_fused_plan *pl);
 
 /* the register whose values register i has (itself unless an alias) */
 int tg_fused_owner(const tg_fused *F, int i);
