@@ -9,6 +9,10 @@
 
 #define TG_FUSE_BLOCK 1024 /* elements per scratch block: the live ones stay in L1/L2 */
 #define TG_FUSE_MAXVARS 255
+/* a plan of more registers runs through the kernels: the C compiler's time
+ * grows faster than the program (256 registers, a few dozen ops forward
+ * and backward: about half a second; 2500: 20 s) */
+#define TG_FUSE_MAX_JIT 256
 
 enum { R_STREAM, R_CONST, R_OP, R_ALIAS };
 

@@ -389,6 +389,8 @@ void tg_fused_plan_jit(struct tg_fused_plan *pl)
         return;
     pl->jit_tried = true;
     tg_fused *F = &pl->F;
+    if (F->n > TG_FUSE_MAX_JIT)
+        return;
     F->kernels = tg_calloc((size_t)F->n, sizeof *F->kernels);
     F->attrs = tg_calloc((size_t)F->n, sizeof *F->attrs);
     char *src = F->kernels && F->attrs ? tg_fused_source(F) : NULL;
