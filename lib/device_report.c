@@ -105,6 +105,19 @@ static cJSON *cpu_entry(bool bench)
     if (ct)
         cJSON_AddStringToObject(blas, "coretype_env", ct);
     cJSON_AddNumberToObject(blas, "threads", tg_blas_threads());
+    /* what tgrad --compile's generated loops would use (lib/jit.c): the
+     * C compiler, found on PATH or not, and the cache folder */
+    tg_jit_info ji;
+    tg_jit_describe(&ji);
+    cJSON *cj = cJSON_AddObjectToObject(d, "compile");
+    cJSON_AddBoolToObject(cj, "generated_code", ji.enabled && ji.compiler_found && ji.cache[0]);
+    cJSON_AddStringToObject(cj, "compiler", ji.compiler);
+    cJSON_AddBoolToObject(cj, "compiler_found", ji.compiler_found);
+    cJSON_AddBoolToObject(cj, "enabled", ji.enabled);
+    if (ji.cache[0])
+        cJSON_AddStringToObject(cj, "cache", ji.cache);
+    else
+        cJSON_AddNullToObject(cj, "cache");
     cJSON_AddBoolToObject(d, "available", true);
     if (bench) {
         cJSON *m = cJSON_AddObjectToObject(d, "bench");

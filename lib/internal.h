@@ -109,6 +109,16 @@ const char *tg_cpu_pow_src(tg_dtype dt, double exponent, bool bw);
 /* does that text call a function? */
 bool tg_cpu_src_calls(const char *src);
 
+/* what compiled evaluation's generated loops would use (jit.c), for
+ * tdevice: TG_JIT not 0, the compiler and whether it is found on PATH, the
+ * cache folder ("" when there is none) */
+typedef struct {
+    bool enabled, compiler_found;
+    const char *compiler;
+    char cache[4096];
+} tg_jit_info;
+void tg_jit_describe(tg_jit_info *info);
+
 /* compiled evaluation's plan kept on a program (compile.c); NULL is fine */
 struct tg_fused_plan;
 void tg_fused_plan_free(struct tg_fused_plan *pl);

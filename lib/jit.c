@@ -68,8 +68,9 @@ static struct {
 static int nloaded;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The cache folder, made if missing; false when there is none we may use. */
-static bool cache_dir(char *dir, size_t cap)
+/* The cache folder's path; false when there is none (no HOME) or it is
+ * too long. */
+static bool cache_path(char *dir, size_t cap)
 {
     const char *env = getenv("TG_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     int n;
@@ -77,20 +78,71 @@ static bool cache_dir(char *dir, size_t cap)
         n = snprintf(dir, cap, "%s", env);
     else if (xdg && *xdg == '/')
         n = snprintf(dir, cap, "%s/tgrad", xdg);
-    else if (home && *home == '/') {
-        char parent[4096];
-        snprintf(parent, sizeof parent, "%s/.cache", home);
-        if (mkdir(parent, 0700) != 0 && errno != EEXIST)
-            return false;
+    else if (home && *home == '/')
         n = snprintf(dir, cap, "%s/.cache/tgrad", home);
-    } else
+    else
         return false;
-    if (n <= 0 || (size_t)n >= cap - 64)
+    return n > 0 && (size_t)n < cap - 64;
+}
+
+/* The cache folder, made (and its parent) when missing; false when there
+ * is none we may use: it must be the user's and writable by no one else. */
+static bool cache_dir(char *dir, size_t cap)
+{
+    if (!cache_path(dir, cap))
         return false;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return false;
+    if (mkdir(dir, 0700) != 0 && errno == ENOENT) { /* ~/.cache first */
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = 0;
+            mkdir(dir, 0700);
+            *slash = '/';
+        }
+        mkdir(dir, 0700);
+    }
     struct stat st;
     return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 022);
+}
+
+/* the compiler TG_CC names, or cc */
+static const char *compiler(void)
+{
+    const char *cc = getenv("TG_CC");
+    return cc && *cc ? cc : "cc";
+}
+
+static bool jit_enabled(void)
+{
+    const char *onoff = getenv("TG_JIT");
+    return !(onoff && !strcmp(onoff, "0"));
+}
+
+/* Is the program cc runnable: a path, or a name found on PATH? */
+static bool on_path(const char *cc)
+{
+    if (strchr(cc, '/'))
+        return access(cc, X_OK) == 0;
+    const char *path = getenv("PATH");
+    char buf[4200];
+    for (const char *p = path ? path : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        if (len && len < 4000) {
+            snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, cc);
+            if (access(buf, X_OK) == 0)
+                return true;
+        }
+        p += len + (p[len] == ':');
+    }
+    return false;
+}
+
+void tg_jit_describe(tg_jit_info *info)
+{
+    info->enabled = jit_enabled();
+    info->compiler = compiler();
+    info->compiler_found = on_path(info->compiler);
+    if (!cache_path(info->cache, sizeof info->cache))
+        info->cache[0] = 0;
 }
 
 static void *load(const char *path, const char *symbol)
@@ -198,11 +250,9 @@ static void *build(const char *dir, uint64_t key, const char *cc, const char *sr
 
 void *tg_jit(const char *src, const char *symbol, bool cached_only)
 {
-    const char *onoff = getenv("TG_JIT"), *cc = getenv("TG_CC");
-    if (onoff && !strcmp(onoff, "0"))
+    const char *cc = compiler();
+    if (!jit_enabled())
         return NULL;
-    if (!cc || !*cc)
-        cc = "cc";
     uint64_t key = fnv1a(0xcbf29ce484222325ULL, "tgrad-jit-1");
     key = fnv1a(key, cc);
     for (size_t i = 0; i < sizeof base_flags / sizeof *base_flags; i++)

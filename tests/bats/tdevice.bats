@@ -10,6 +10,16 @@ load helper
     if command -v jq >/dev/null; then echo "$output" | jq -e '.devices[0].cores >= 1'; fi
 }
 
+@test "the CPU entry says what tgrad --compile would use to generate its loops" {
+    run env TG_CC=cc TG_CACHE_DIR=/tmp/somewhere tdevice
+    [[ "$output" == *'"compile":{"generated_code":'*'"compiler":"cc","compiler_found":true,"enabled":true,"cache":"/tmp/somewhere"}'* ]]
+    [ ! -e /tmp/somewhere ] # described, not made
+    run env TG_CC=/nonexistent/cc TG_JIT=0 tdevice
+    [[ "$output" == *'"compile":{"generated_code":false,"compiler":"/nonexistent/cc","compiler_found":false,"enabled":false,'* ]]
+    run env -u HOME -u TG_CACHE_DIR -u XDG_CACHE_HOME tdevice
+    [[ "$output" == *'"generated_code":false,'*'"cache":null}'* ]]
+}
+
 @test "--check cpu is yes; --check cuda without a GPU is no (status 1) with the reason" {
     run tdevice --check cpu
     [ "$status" -eq 0 ]
