@@ -32,10 +32,11 @@ typedef struct {
     size_t esz;
 } stream;
 
-/* A thread's scratch: the op blocks, then per register a constant's value,
- * its values' address and stride. */
+/* A thread's scratch: the op blocks, the generated loop's own memory,
+ * then per register a constant's value, its values' address and stride. */
 typedef struct {
     char *blocks;
+    char *jit_tmp;
     double *consts;
     const void **ptr;
     int64_t *stride;
@@ -56,7 +57,7 @@ static void run_block(const tg_fused *F, const stream *S, int nstreams, const sc
             in[s] = (const char *)S[s].data + start * (int64_t)S[s].esz;
         for (int k = 0; k < F->nouts; k++)
             out[k] = W->blocks + (size_t)F->r[F->outs[k]].slot * TG_FUSE_BLOCK * 8;
-        F->jit(len, in, out, F->kernels, F->attrs);
+        F->jit(len, in, out, F->kernels, F->attrs, W->jit_tmp);
     }
     for (int i = 0; i < F->n; i++) {
         const tg_reg *R = &F->r[i];
@@ -266,18 +267,18 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
             !(grads[i] = tg_empty(env->values[i]->dtype, env->values[i]->ndim, env->values[i]->shape)))
             st = TG_ERESOURCE;
     if (st == TG_OK) {
-        /* scratch per thread: the op blocks, then the per-register parts */
+        /* scratch per thread, as the scratch type lays it out */
         int nt = tg_threads();
-        size_t blocks = (size_t)F->nslots * TG_FUSE_BLOCK * 8;
+        size_t blocks = (size_t)F->nslots * TG_FUSE_BLOCK * 8, tmp = F->jit ? F->jit_tmp : 0;
         size_t per_reg = sizeof(double) + sizeof(void *) + sizeof(int64_t);
         scratch *work = tg_calloc((size_t)nt, sizeof *work);
         bool nomem = !work;
         for (int t = 0; work && t < nt && !nomem; t++) {
-            char *m = tg_malloc(blocks + (size_t)F->n * per_reg);
+            char *m = tg_malloc(blocks + tmp + (size_t)F->n * per_reg), *regs = m + blocks + tmp;
             nomem = !m;
             if (m)
-                work[t] = (scratch){m, (double *)(m + blocks), (const void **)(m + blocks + (size_t)F->n * sizeof(double)),
-                                    (int64_t *)(m + blocks + (size_t)F->n * (sizeof(double) + sizeof(void *)))};
+                work[t] = (scratch){m, m + blocks, (double *)regs, (const void **)(regs + (size_t)F->n * sizeof(double)),
+                                    (int64_t *)(regs + (size_t)F->n * (sizeof(double) + sizeof(void *)))};
         }
         if (nomem) {
             tg_error_clear();

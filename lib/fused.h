@@ -32,9 +32,10 @@ typedef struct {
 
 /* the generated loop: n elements of every input stream in[s] to the
  * output registers' blocks out[k] (tg_fused.outs); register i's kernel and
- * attributes, for the ops it calls, are kernels[i] and attrs[i] */
+ * attributes, for the ops it calls, are kernels[i] and attrs[i]; tmp is
+ * jit_tmp bytes of the calling thread's own */
 typedef void (*tg_fused_fn)(int64_t n, const void *const *in, void *const *out, const tg_kernel_fn *kernels,
-                            const tg_attrs *const *attrs);
+                            const tg_attrs *const *attrs, void *tmp);
 
 typedef struct {
     tg_reg *r;
@@ -47,6 +48,7 @@ typedef struct {
     int outs[TG_FUSE_MAXVARS + 1]; /* the ops whose values leave the block */
     int nouts;
     tg_fused_fn jit;    /* NULL: the registers run through the eager kernels */
+    size_t jit_tmp;
     tg_kernel_fn *kernels;     /* per register, for jit */
     const tg_attrs **attrs;
 } tg_fused;
@@ -74,9 +76,10 @@ void tg_fused_plan_jit(struct tg_fused_plan *pl);
 /* the register whose values register i has (itself unless an alias) */
 int tg_fused_owner(const tg_fused *F, int i);
 
-/* The C source of tg_fused_block, a tg_fused_fn computing F; NULL when
- * memory ran out, no error left set.  Freed with tg_free. */
-char *tg_fused_source(const tg_fused *F);
+/* The C source of tg_fused_block, a tg_fused_fn computing F, and the
+ * bytes of memory it needs per thread; NULL when memory ran out, no error
+ * left set.  Freed with tg_free. */
+char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes);
 
 /* The function `symbol` of C source src, compiled by the system's C
  * compiler into a shared object kept in a cache folder and loaded; NULL

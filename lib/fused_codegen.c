@@ -155,9 +155,10 @@ static void put_kernel_input(text *t, const tg_fused *F, int r)
         put(t, "a%d", r);
 }
 
-char *tg_fused_source(const tg_fused *F)
+char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes)
 {
     text t = {0};
+    *tmp_bytes = 0;
     const char **src = tg_calloc((size_t)F->n, sizeof *src);
     int *seg = tg_calloc((size_t)F->n * 3, sizeof *seg), *crosses = seg ? seg + F->n : NULL,
         *by_kernel = seg ? seg + 2 * F->n : NULL;
@@ -192,15 +193,18 @@ char *tg_fused_source(const tg_fused *F)
             "/* the eager kernels' type (lib/internal.h), their attributes passed opaquely */\n"
             "typedef void (*kernel)(int64_t, void *, const void *const *, const int64_t *, const void *);\n\n");
     put(&t, "void tg_fused_block(int64_t n, const void *const *in, void *const *out, const kernel *kern,\n"
-            "                    const void *const *attrs)\n{\n");
+            "                    const void *const *attrs, void *tmp)\n{\n");
     for (int i = 0; i < F->n; i++)
         if (F->r[i].kind == R_STREAM)
             put(&t, "    const %s *restrict s%d = in[%d];\n", ctype(F->r[i].dtype), F->r[i].stream, F->r[i].stream);
     for (int k = 0; k < F->nouts; k++)
         put(&t, "    %s *restrict o%d = out[%d];\n", ctype(F->r[F->outs[k]].dtype), k, k);
     for (int i = 0; i < F->n; i++) {
-        if (crosses[i])
-            put(&t, "    %s a%d[%d];\n", ctype(F->r[i].dtype), i, CHUNK);
+        if (crosses[i]) { /* in the caller's memory, not on a thread's stack */
+            put(&t, "    %s *restrict a%d = (%s *)((char *)tmp + %zu);\n", ctype(F->r[i].dtype), i,
+                ctype(F->r[i].dtype), *tmp_bytes);
+            *tmp_bytes += CHUNK * 8;
+        }
         if (F->r[i].kind == R_CONST) { /* addressable, for the kernels */
             put(&t, "    const %s k%d = ", ctype(F->r[i].dtype), i);
             put_literal(&t, F->r[i].dtype, F->r[i].value);

@@ -393,13 +393,14 @@ void tg_fused_plan_jit(struct tg_fused_plan *pl)
         return;
     F->kernels = tg_calloc((size_t)F->n, sizeof *F->kernels);
     F->attrs = tg_calloc((size_t)F->n, sizeof *F->attrs);
-    char *src = F->kernels && F->attrs ? tg_fused_source(F) : NULL;
+    size_t tmp = 0;
+    char *src = F->kernels && F->attrs ? tg_fused_source(F, &tmp) : NULL;
     for (int i = 0; src && i < F->n; i++) {
         F->kernels[i] = F->r[i].kernel;
         F->attrs[i] = &F->r[i].attrs;
     }
-    if (src)
-        F->jit = (tg_fused_fn)tg_jit(src, "tg_fused_block", false);
+    if (src && (F->jit = (tg_fused_fn)tg_jit(src, "tg_fused_block", false)))
+        F->jit_tmp = tmp;
     tg_free(src);
     tg_error_clear(); /* without the loop, the kernels run the blocks */
 }
