@@ -168,10 +168,10 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
         if (s >= 0) {
             R->kind = R_STREAM;
             R->stream = s;
-        } else if (R->scalar || (!t->op && all_equal(t))) {
-            /* a constant, or a value computed from constants only (every
-             * input stream was made to require grad in the probe, so what
-             * depends on one is recorded): the probe's */
+        } else if (!t->op && (R->scalar || all_equal(t))) {
+            /* a constant: a leaf (every input stream requires grad in the
+             * probe and the probe traces, so what depends on one is
+             * recorded, with its op) */
             R->kind = R_CONST;
             R->scalar = true;
             R->value = tg_item(t);
@@ -190,6 +190,9 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
                 R->alias = find(nodes, i, t->in[0]);
                 R->scalar = F->r[R->alias].scalar;
                 ok = R->alias >= 0;
+            } else if (R->scalar) {
+                ok = false; /* reduced from the streams (a sum, mean, max inside the
+                               program): it depends on every block, not on one */
             } else if (op == TG_OP_WHERE && find(nodes, i, t->in[0]) >= 0 &&
                        F->r[find(nodes, i, t->in[0])].kind == R_CONST) {
                 /* where(constant, a, b) is a or b: pow's backward has one */

@@ -172,3 +172,13 @@ random_programs() {
     TG_CACHE_DIR="$TMP/big" same_as_eager "$e" "$TMP/x.npy"
     [ -z "$(ls -A "$TMP/big" 2>/dev/null)" ]
 }
+
+@test "--compile: a program that reduces inside (mean, sum, amax, softmax) is not fused: the eager numbers" {
+    # a regression: the probe took such a value, computed over its one
+    # block, for a constant
+    tgrad 'randn(20000)' --seed 2 --no-grad -o "$TMP/x.npy" >/dev/null
+    for e in 'sum(x - mean(x))' 'sum(x * x.sum())' 'sum(softmax(x, 0) * x)' 'sum(x * amax(x))' \
+             'sum(tanh(x) / sum(x * x))'; do
+        same_as_eager "$e" "$TMP/x.npy"
+    done
+}
