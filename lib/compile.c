@@ -219,7 +219,9 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     tg_tensor *gout = o->grad_output;
     tg_status st = TG_OK;
     int64_t n = -1;
-    if (nvars > TG_FUSE_MAXVARS || tg_program_calls(p, "rand"))
+    /* the probe sees each variable as one flat block: only a program that
+     * means the same on any flat run of elements fuses */
+    if (nvars > TG_FUSE_MAXVARS || tg_program_calls(p, "rand") || !tg_program_elementwise(p))
         st = TG_NO;
     for (int i = 0; i < nvars && st == TG_OK; i++) {
         tg_tensor *v = env->values[i];

@@ -501,3 +501,57 @@ bool tg_program_calls(const tg_program *p, const char *prefix)
             return true;
     return false;
 }
+
+/* the functions that act element by element (and keep their operands'
+ * shapes), as functions or methods */
+static bool elementwise_name(const char *name)
+{
+    static const char *const names[] = {
+        "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "sign", "log1p", "expm1",
+        "erf", "softplus", "neg", "gelu", "square", "clamp", "clip", "add", "sub", "mul", "div", "pow",
+        "maximum", "minimum", "where", "eq", "ne", "lt", "le", "gt", "ge", "float", "double", "long", "bool",
+        "detach", "contiguous", "clone", "zeros_like", "ones_like"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(name, names[i]))
+            return true;
+    return false;
+}
+
+static bool walk_elementwise(const node *n)
+{
+    if (!n)
+        return true;
+    switch (n->kind) {
+    case N_NUM:
+    case N_NAME:
+        return true;
+    case N_UNARY:
+        return walk_elementwise(n->obj);
+    case N_BINARY:
+        return n->op != OP_MATMUL && walk_elementwise(n->obj) && walk_elementwise(n->rhs);
+    case N_ASSIGN:
+        return walk_elementwise(n->obj);
+    case N_KWARG: /* clamp(x, min=0): a value, not a dim */
+        return strcmp(n->name, "dim") && strcmp(n->name, "keepdim") && walk_elementwise(n->obj);
+    case N_CALL: {
+        /* sum of everything: sum(e) or e.sum(), nothing more */
+        bool sum = !strcmp(n->name, "sum") && n->nargs == (n->obj ? 0 : 1);
+        if (!sum && !elementwise_name(n->name))
+            return false;
+        for (int i = 0; i < n->nargs; i++)
+            if (!walk_elementwise(n->args[i]))
+                return false;
+        return walk_elementwise(n->obj);
+    }
+    default: /* lists, tuples, attributes (.T, .shape), indexing, x += ... */
+        return false;
+    }
+}
+
+bool tg_program_elementwise(const tg_program *p)
+{
+    for (int i = 0; i < p->nstmts; i++)
+        if (!walk_elementwise(p->stmts[i]))
+            return false;
+    return true;
+}

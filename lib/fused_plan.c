@@ -374,9 +374,13 @@ tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad
     pl->key = k.b;
     pl->keylen = k.n;
     tg_status st = make_plan(p, env, nvars, o, gout, n, pl);
-    if (st != TG_OK && st != TG_NO) { /* an error of this call's, not the program's: not kept */
+    if (st == TG_ERESOURCE) { /* out of memory now, not the program's doing: not kept */
         tg_fused_plan_free(pl);
         return st;
+    }
+    if (st != TG_OK) { /* the probe failed: the eager run will say why, if it is an error */
+        tg_error_clear();
+        st = TG_NO;
     }
     tg_fused_plan_free(p->plan);
     p->plan = pl;

@@ -390,6 +390,11 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
                            tg_tensor **grads);
 /* Does the program call a function whose name starts with prefix? */
 bool tg_program_calls(const tg_program *p, const char *prefix);
+/* Is the program elementwise: numbers, names, operators other than @,
+ * elementwise functions (exp, where, clamp, casts, ...) and sum() of
+ * everything -- nothing that reads or changes shapes (.shape, .T,
+ * indexing, dims, tensor literals) or updates in place? */
+bool tg_program_elementwise(const tg_program *p);
 /* {"value":...,"grad":{name:...}} as one line (or indented); names[i]
  * with a NULL grads[i] are skipped; names NULL leaves the grad key out. */
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,

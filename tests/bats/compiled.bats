@@ -182,3 +182,19 @@ random_programs() {
         same_as_eager "$e" "$TMP/x.npy"
     done
 }
+
+@test "--compile: programs that read or change shapes run eagerly, with the eager numbers and shapes" {
+    # regressions: the probe saw a 2-D variable as one flat block, so .T,
+    # .ndim, .shape, flatten and unsqueeze gave the block's answers, and
+    # dims beyond the first were errors
+    tgrad 'randn(8, 1024)' --seed 3 --no-grad -o "$TMP/m.npy" >/dev/null
+    for e in 'x.T * 2' 'x * x.ndim' 'x * x.shape[1]' 'x.flatten() * 2' 'x.unsqueeze(0) * 2' \
+             'x.reshape(1024, 8) * 2' 'x.sum(1)' 'sum(x.sum(1) * 2)' 'x.mT * 2' 'x + ones(1, 1, 1024)'; do
+        a=$(tgrad "$e" --at "$TMP/m.npy" --no-grad 2>&1)
+        b=$(tgrad "$e" --at "$TMP/m.npy" --no-grad --compile 2>&1)
+        [ "$a" = "$b" ] || { echo "differs: $e"; return 1; }
+    done
+    # elementwise programs of a 2-D variable still fuse, in their shape
+    same_as_eager 'x * tanh(x) + 1' "$TMP/m.npy" --grad-output "$TMP/m.npy"
+    same_as_eager 'sum(clamp(x, min=0) * x)' "$TMP/m.npy"
+}
