@@ -210,6 +210,16 @@ static void run_blocks(int64_t item, void *ctx, int tid)
 #endif
 }
 
+static bool same_shape(const tg_tensor *a, const tg_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d])
+            return false;
+    return true;
+}
+
 tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
                            tg_tensor **grads)
 {
@@ -223,17 +233,19 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
      * means the same on any flat run of elements fuses */
     if (nvars > TG_FUSE_MAXVARS || tg_program_calls(p, "rand") || !tg_program_elementwise(p))
         st = TG_NO;
+    const tg_tensor *first = NULL; /* every variable of the block loop has its shape */
     for (int i = 0; i < nvars && st == TG_OK; i++) {
         tg_tensor *v = env->values[i];
         if (v->storage->device != TG_DEV_CPU)
             st = TG_NO; /* the fused loops are the CPU's: on cuda the eager kernels run */
         if (v->numel == 1 && !v->requires_grad)
             continue; /* a constant */
-        if (!tg_dtype_is_float(v->dtype) || (n >= 0 && v->numel != n) || !tg_is_contiguous(v))
-            st = TG_NO;
+        if (!tg_dtype_is_float(v->dtype) || (first && !same_shape(v, first)) || !tg_is_contiguous(v))
+            st = TG_NO; /* broadcasting, or an error, is the eager path's to do */
+        first = first ? first : v;
         n = v->numel;
     }
-    if (st == TG_OK && (n < 4 * TG_FUSE_BLOCK || (gout && (gout->numel != n || !tg_is_contiguous(gout)))))
+    if (st == TG_OK && (n < 4 * TG_FUSE_BLOCK || (gout && (!same_shape(gout, first) || !tg_is_contiguous(gout)))))
         st = TG_NO;
     struct tg_fused_plan *pl = NULL;
     if (st == TG_OK)

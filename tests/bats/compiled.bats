@@ -198,3 +198,13 @@ random_programs() {
     same_as_eager 'x * tanh(x) + 1' "$TMP/m.npy" --grad-output "$TMP/m.npy"
     same_as_eager 'sum(clamp(x, min=0) * x)' "$TMP/m.npy"
 }
+
+@test "--compile: variables of equal size but different shapes are the eager path's error, not a flat product" {
+    # a regression: the block loop only compared sizes
+    tgrad 'randn(8, 1024)' --seed 3 --no-grad -o "$TMP/a.npy" >/dev/null
+    tgrad 'randn(1024, 8)' --seed 4 --no-grad -o "$TMP/b.npy" >/dev/null
+    tgrad 'randn(8192)' --seed 5 --no-grad -o "$TMP/c.npy" >/dev/null
+    fails_with 3 'cannot be broadcast' tgrad 'sum(x * y)' --at x="$TMP/a.npy" --at y="$TMP/b.npy" --compile
+    fails_with 3 'cannot be broadcast' tgrad 'sum(x * y)' --at x="$TMP/a.npy" --at y="$TMP/c.npy" --compile
+    fails_with 3 'upstream gradient has shape' tgrad 'x * 2' --at x="$TMP/a.npy" --grad-output "$TMP/c.npy" --compile
+}
