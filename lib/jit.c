@@ -21,15 +21,25 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
+
+/* seconds a compiler may take, TG_JIT_TIMEOUT or 60 */
+static long jit_timeout(void)
+{
+    const char *e = getenv("TG_JIT_TIMEOUT");
+    long t = e && *e ? strtol(e, NULL, 10) : 60;
+    return t > 0 && t < 86400 ? t : 60;
+}
 
 /* the kernels' floating-point flags (Makefile): IEEE arithmetic, no
  * contraction into fused multiply-adds; and the widest vectors the
@@ -195,15 +205,39 @@ static bool run_compiler(const char *cc, const char *src_path, const char *obj_p
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    /* in a process group of its own, so that a stopped compiler's children
+     * (cc1, as) stop with it */
+    posix_spawnattr_t sa;
+    if (posix_spawnattr_init(&sa) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return false;
+    }
+    posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&sa, 0);
     pid_t pid;
-    int rc = posix_spawnp(&pid, cc, &fa, NULL, (char *const *)argv, environ);
+    int rc = posix_spawnp(&pid, cc, &fa, &sa, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&sa);
     if (rc != 0)
         return false;
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
+    /* a compiler that has not finished in time (a plan of the largest size
+     * takes about a second) is stopped: nothing waits forever */
+    int status = 0;
+    long limit_ms = jit_timeout() * 1000L;
+    for (long waited_ms = 0;; waited_ms += 5) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
             return false;
+        if (waited_ms >= limit_ms) {
+            kill(-pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            return false;
+        }
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 

@@ -112,6 +112,12 @@ setup_file() {
     printf '#!/bin/sh\nexit 1\n' >"$TMP/badcc" && chmod +x "$TMP/badcc"
     TG_CACHE_DIR="$TMP/c3" TG_CC="$TMP/badcc" same_as_eager "$e" "$TMP/x.npy"
     [ -z "$(ls "$TMP/c3" | grep -v '^tmp-' || true)" ]
+    # a compiler that never finishes is stopped after TG_JIT_TIMEOUT seconds
+    printf '#!/bin/sh\nsleep 100\n' >"$TMP/slowcc" && chmod +x "$TMP/slowcc"
+    SECONDS=0
+    TG_CACHE_DIR="$TMP/c4" TG_CC="$TMP/slowcc" TG_JIT_TIMEOUT=1 same_as_eager "$e" "$TMP/x.npy"
+    [ "$SECONDS" -lt 30 ]
+    [ -z "$(ls "$TMP/c4" | grep -v '^tmp-' || true)" ]
 }
 
 # random_programs N SEED: N random elementwise programs of x and y, one a line
