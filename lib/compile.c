@@ -70,7 +70,7 @@ static void run_block(const tg_fused *F, const stream *S, int nstreams, const sc
         case R_CONST:
             if (R->dtype == TG_FLOAT32) *(float *)mine = (float)R->value;
             else if (R->dtype == TG_FLOAT64) *(double *)mine = R->value;
-            else if (R->dtype == TG_INT64) *(int64_t *)mine = (int64_t)R->value;
+            else if (R->dtype == TG_INT64) *(int64_t *)mine = R->ivalue;
             else *(bool *)mine = R->value != 0;
             ptr[i] = mine;
             stride[i] = 0;

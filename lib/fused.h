@@ -27,6 +27,7 @@ typedef struct {
     int slot;           /* R_OP: the scratch block its values go to */
     bool scalar;        /* one value, broadcast (stride 0) */
     double value;       /* R_CONST */
+    int64_t ivalue;     /* R_CONST of int64: exactly */
     tg_attrs attrs;
 } tg_reg;
 

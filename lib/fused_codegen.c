@@ -58,7 +58,7 @@ static const char *ctype(tg_dtype dt)
 
 /* v as a C constant of dtype dt, exactly: the value the interpreter puts
  * in a constant's register */
-static void put_literal(text *t, tg_dtype dt, double v)
+static void put_literal(text *t, tg_dtype dt, double v, int64_t iv)
 {
     if (dt == TG_FLOAT32 || dt == TG_FLOAT64) {
         double x = dt == TG_FLOAT32 ? (double)(float)v : v;
@@ -70,7 +70,7 @@ static void put_literal(text *t, tg_dtype dt, double v)
         else
             put(t, "((%s)%a)", ctype(dt), x);
     } else if (dt == TG_INT64)
-        put(t, "((int64_t)0x%016" PRIx64 "ULL)", (uint64_t)(int64_t)v);
+        put(t, "((int64_t)0x%016" PRIx64 "ULL)", (uint64_t)iv);
     else
         put(t, "((bool)%d)", v != 0);
 }
@@ -102,7 +102,7 @@ static void put_value(text *t, const tg_fused *F, const int *seg, int i, int at)
     if (R->kind == R_STREAM)
         put(t, "s%d[c + j]", R->stream);
     else if (R->kind == R_CONST)
-        put_literal(t, R->dtype, R->value);
+        put_literal(t, R->dtype, R->value, R->ivalue);
     else if (seg[i] == at)
         put(t, "r%d", i);
     else
@@ -125,7 +125,7 @@ static void put_op(text *t, const tg_fused *F, const int *seg, int i, const char
     }
     if (R->op == TG_OP_POW_BW) { /* as the kernel: e in the kernel's type, em1 = e - 1 in it too */
         put(t, "                const %s e = ", T);
-        put_literal(t, R->kdtype, R->attrs.pow.exponent);
+        put_literal(t, R->kdtype, R->attrs.pow.exponent, 0);
         put(t, ", em1 = e - 1;\n");
     }
     put(t, "                r%d = (%s);\n            }\n", i, src);
@@ -207,7 +207,7 @@ char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes)
         }
         if (F->r[i].kind == R_CONST) { /* addressable, for the kernels */
             put(&t, "    const %s k%d = ", ctype(F->r[i].dtype), i);
-            put_literal(&t, F->r[i].dtype, F->r[i].value);
+            put_literal(&t, F->r[i].dtype, F->r[i].value, F->r[i].ivalue);
             put(&t, ";\n");
         }
     }

@@ -175,6 +175,7 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
             R->kind = R_CONST;
             R->scalar = true;
             R->value = tg_item(t);
+            R->ivalue = tg_get_i64(t, 0);
         } else if (!t->op) {
             ok = false; /* a full-size tensor that is not an input */
         } else if (elementwise((int)(t->op - tg_ops)) && uniform_inputs(F, nodes, i, t)) {
@@ -183,6 +184,7 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
             R->kind = R_CONST;
             R->scalar = true;
             R->value = tg_get(t, 0);
+            R->ivalue = tg_get_i64(t, 0);
         } else {
             int op = (int)(t->op - tg_ops);
             if (op == TG_OP_RESHAPE || op == TG_OP_CONTIGUOUS || op == TG_OP_EXPAND) {
