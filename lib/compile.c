@@ -192,7 +192,9 @@ static void run_one_block(int64_t b, void *ctx, int tid)
         store(J->out, start, len, W->ptr[vi], W->stride[vi]);
     for (int i = 0; i < J->nvars; i++) {
         int gi = F->grad_reg[i];
-        if (gi >= 0)
+        if (gi >= 0 && F->grad_sum[i]) /* partial sums: the value's, then each summed gradient's */
+            J->partial[(1 + i) * J->nblocks + b] = block_sum(W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
+        else if (gi >= 0)
             store(J->grads[i], start, len, W->ptr[gi], W->stride[gi]);
     }
 }
@@ -208,6 +210,18 @@ static void run_blocks(int64_t item, void *ctx, int tid)
 #ifdef __SSE2__
     _mm_sfence(); /* the non-temporal stores are done before the pool hears this item is */
 #endif
+}
+
+/* t's one value: the partial sums added in block order */
+static void set_sum(tg_tensor *t, const double *partial, int64_t nblocks)
+{
+    double s = 0;
+    for (int64_t b = 0; b < nblocks; b++)
+        s += partial[b];
+    if (t->dtype == TG_FLOAT32)
+        *(float *)tg_data(t) = (float)s;
+    else
+        *(double *)tg_data(t) = s;
 }
 
 static bool same_shape(const tg_tensor *a, const tg_tensor *b)
@@ -238,8 +252,8 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
         tg_tensor *v = env->values[i];
         if (v->storage->device != TG_DEV_CPU)
             st = TG_NO; /* the fused loops are the CPU's: on cuda the eager kernels run */
-        if (v->numel == 1 && !v->requires_grad)
-            continue; /* a constant */
+        if (v->numel == 1)
+            continue; /* one value: a constant, or a parameter whose gradient is summed */
         if (!tg_dtype_is_float(v->dtype) || (first && !same_shape(v, first)) || !tg_is_contiguous(v))
             st = TG_NO; /* broadcasting, or an error, is the eager path's to do */
         first = first ? first : v;
@@ -273,8 +287,10 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     const int64_t B = TG_FUSE_BLOCK;
     int64_t nblocks = (n + B - 1) / B;
     tg_tensor *out = F->sum_root ? tg_empty(pl->out_dtype, 0, NULL) : tg_empty(pl->out_dtype, shaped->ndim, shaped->shape);
-    double *partial = F->sum_root ? tg_calloc((size_t)nblocks, sizeof *partial) : NULL;
-    if (!out || (F->sum_root && !partial))
+    /* block partial sums: the value's (when summed), then each variable's
+     * (when its gradient is summed), nblocks each */
+    double *partial = tg_calloc((size_t)(nvars + 1) * (size_t)nblocks, sizeof *partial);
+    if (!out || !partial)
         st = TG_ERESOURCE;
     for (int i = 0; i < nvars && st == TG_OK; i++)
         if (F->grad_reg[i] >= 0 &&
@@ -305,15 +321,11 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
             tg_free(work[t].blocks);
         tg_free(work);
     }
-    if (st == TG_OK && F->sum_root) {
-        double s = 0;
-        for (int64_t b = 0; b < nblocks; b++)
-            s += partial[b];
-        if (out->dtype == TG_FLOAT32)
-            *(float *)tg_data(out) = (float)s;
-        else
-            *(double *)tg_data(out) = s;
-    }
+    if (st == TG_OK && F->sum_root)
+        set_sum(out, partial, nblocks);
+    for (int i = 0; i < nvars && st == TG_OK; i++)
+        if (F->grad_reg[i] >= 0 && F->grad_sum[i])
+            set_sum(grads[i], partial + (1 + i) * nblocks, nblocks);
     tg_free(partial);
     tg_release(gout);
     if (st != TG_OK) {

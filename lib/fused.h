@@ -46,6 +46,7 @@ typedef struct {
     bool sum_root;
     int nvars;
     int grad_reg[TG_FUSE_MAXVARS]; /* per variable, -1 when not differentiated */
+    bool grad_sum[TG_FUSE_MAXVARS]; /* a one-value variable's: grad_reg is the summand */
     int outs[TG_FUSE_MAXVARS + 1]; /* the ops whose values leave the block */
     int nouts;
     tg_fused_fn jit;    /* NULL: the registers run through the eager kernels */

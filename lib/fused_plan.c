@@ -133,17 +133,37 @@ static bool assign_slots(tg_fused *F, int nvars)
     return true;
 }
 
+/* What t sums, when it is the sum of one block-sized tensor (through
+ * reshapes, as tg_sum_to leaves it); NULL otherwise. */
+static tg_tensor *summand_of(tg_tensor *t, int64_t block)
+{
+    while (t && t->op == &tg_ops[TG_OP_RESHAPE])
+        t = t->in[0];
+    if (t && t->op == &tg_ops[TG_OP_SUM] && t->numel == 1 && t->in[0]->numel == block)
+        return t->in[0];
+    return NULL;
+}
+
 /* Turns the probe's DAG into registers; false when it does not fuse.
  * streams[s] are the probe's full-block leaves (variables, upstream grad). */
 static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_tensor **streams,
                   int nstreams, int64_t block)
 {
-    F->sum_root = value->op == &tg_ops[TG_OP_SUM] && value->attrs.reduce.all;
-    tg_tensor *roots[257];
+    tg_tensor *roots[TG_FUSE_MAXVARS + 1];
     int nroots = 0;
-    roots[nroots++] = F->sum_root ? value->in[0] : value;
-    for (int i = 0; i < nvars; i++)
-        roots[nroots++] = grads[i];
+    tg_tensor *summand = summand_of(value, block);
+    F->sum_root = summand != NULL;
+    roots[nroots++] = F->sum_root ? summand : value;
+    for (int i = 0; i < nvars; i++) {
+        /* a one-value variable's gradient sums the block's contributions
+         * (broadcasting's backward): the summand is the output, summed as
+         * a final sum is */
+        summand = grads[i] && grads[i]->numel == 1 ? summand_of(grads[i], block) : NULL;
+        if (grads[i] && grads[i]->numel == 1 && !summand)
+            return false;
+        F->grad_sum[i] = summand != NULL;
+        roots[nroots++] = summand ? summand : grads[i];
+    }
     tg_tensor **nodes = NULL;
     int n = 0;
     if (collect(roots, nroots, &nodes, &n) != TG_OK) {
@@ -222,7 +242,7 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
         F->n = n;
         F->value_reg = find(nodes, n, roots[0]);
         for (int i = 0; i < nvars; i++)
-            F->grad_reg[i] = grads[i] ? find(nodes, n, grads[i]) : -1;
+            F->grad_reg[i] = grads[i] ? find(nodes, n, roots[1 + i]) : -1;
         ok = assign_slots(F, nvars);
     }
     tg_free(nodes);
