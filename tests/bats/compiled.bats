@@ -36,6 +36,9 @@ same_as_eager() {
 
 setup_file() {
     export TG_CACHE_DIR="$BATS_FILE_TMPDIR/cache"
+    # the generated loops are the CPU's: with tensors on cuda (tests/gpu/run.sh
+    # runs the suite with TG_DEVICE=cuda) --compile runs eagerly there
+    export TG_DEVICE=cpu
 }
 
 @test "--compile: every kind of op, float32 and float64, the eager bytes, through generated code" {
