@@ -86,6 +86,6 @@ char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes);
 /* The function `symbol` of C source src, compiled by the system's C
  * compiler into a shared object kept in a cache folder and loaded; NULL
  * when that cannot be done (no compiler, no usable cache folder, TG_JIT=0),
- * no error left set.  cached_only: only what is already built. */
-void *tg_jit(const char *src, const char *symbol, bool cached_only);
+ * no error left set. */
+void *tg_jit(const char *src, const char *symbol);
 #endif

@@ -428,7 +428,7 @@ void tg_fused_plan_jit(struct tg_fused_plan *pl)
         F->kernels[i] = F->r[i].kernel;
         F->attrs[i] = &F->r[i].attrs;
     }
-    if (src && (F->jit = (tg_fused_fn)tg_jit(src, "tg_fused_block", false)))
+    if (src && (F->jit = (tg_fused_fn)tg_jit(src, "tg_fused_block")))
         F->jit_tmp = tmp;
     tg_free(src);
     tg_error_clear(); /* without the loop, the kernels run the blocks */

@@ -68,11 +68,11 @@ static uint64_t fnv1a(uint64_t h, const char *s)
     return (h ^ 0xff) * 0x100000001b3ULL; /* a separator between parts */
 }
 
-/* objects loaded in this process, by hash */
+/* objects loaded in this process, by hash (and source: no collision) */
 #define NLOADED 64
 static struct {
     uint64_t key;
-    char *symbol;
+    char *symbol, *src;
     void *fn;
 } loaded[NLOADED];
 static int nloaded;
@@ -258,14 +258,13 @@ static bool same_text(const char *path, const char *text)
     return same && at == len;
 }
 
-static void *build(const char *dir, uint64_t key, const char *cc, const char *src, const char *symbol,
-                   bool cached_only)
+static void *build(const char *dir, uint64_t key, const char *cc, const char *src, const char *symbol)
 {
     char obj[4200], tmp_src[4200], tmp_obj[4200], kept_src[4200];
     snprintf(obj, sizeof obj, "%s/fused-%016" PRIx64 ".so", dir, key);
     snprintf(kept_src, sizeof kept_src, "%s/fused-%016" PRIx64 ".c", dir, key);
     void *fn = same_text(kept_src, src) ? load(obj, symbol) : NULL;
-    if (fn || cached_only)
+    if (fn)
         return fn;
     long pid = (long)getpid();
     snprintf(tmp_src, sizeof tmp_src, "%s/tmp-%ld-%016" PRIx64 ".c", dir, pid, key);
@@ -282,7 +281,7 @@ static void *build(const char *dir, uint64_t key, const char *cc, const char *sr
     return fn;
 }
 
-void *tg_jit(const char *src, const char *symbol, bool cached_only)
+void *tg_jit(const char *src, const char *symbol)
 {
     const char *cc = compiler();
     if (!jit_enabled())
@@ -298,16 +297,20 @@ void *tg_jit(const char *src, const char *symbol, bool cached_only)
     void *fn = NULL;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < nloaded && !fn; i++)
-        if (loaded[i].key == key && !strcmp(loaded[i].symbol, symbol))
+        if (loaded[i].key == key && !strcmp(loaded[i].symbol, symbol) && !strcmp(loaded[i].src, src))
             fn = loaded[i].fn;
     char dir[4096];
     bool known = fn != NULL;
     if (!fn && cache_dir(dir, sizeof dir))
-        fn = build(dir, key, cc, src, symbol, cached_only);
+        fn = build(dir, key, cc, src, symbol);
     if (fn && !known && nloaded < NLOADED) {
-        char *sym = strdup(symbol);
-        if (sym)
-            loaded[nloaded++] = (typeof(loaded[0])){key, sym, fn};
+        char *sym = strdup(symbol), *text = strdup(src);
+        if (sym && text)
+            loaded[nloaded++] = (typeof(loaded[0])){key, sym, text, fn};
+        else {
+            free(sym);
+            free(text);
+        }
     }
     pthread_mutex_unlock(&lock);
     return fn;
