@@ -16,39 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    bool failed;
-} text;
-
-static void put(text *t, const char *fmt, ...)
-{
-    if (t->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = true;
-            return;
-        }
-        if (t->s && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = (t->cap ? t->cap * 2 : 4096) + (size_t)n;
-        char *s = tg_realloc(t->s, cap);
-        if (!s) {
-            t->failed = true;
-            return;
-        }
-        t->s = s;
-        t->cap = cap;
-    }
-}
+/* the source under construction */
+typedef tg_buf text;
+#define put tg_buf_printf
 
 static const char *ctype(tg_dtype dt)
 {
@@ -258,9 +228,8 @@ char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes)
     tg_free(src);
     tg_free(seg);
     if (t.failed) {
-        tg_free(t.s);
-        tg_error_clear();
+        tg_free(t.data);
         return NULL;
     }
-    return t.s;
+    return t.data;
 }

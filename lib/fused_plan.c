@@ -260,55 +260,29 @@ void tg_fused_plan_free(struct tg_fused_plan *pl)
     }
 }
 
-typedef struct {
-    char *b;
-    size_t n, cap;
-    bool failed;
-} keybuf;
-
-static void key_add(keybuf *k, const void *p, size_t n)
+static void key_tensor(tg_buf *k, const tg_tensor *t, bool value)
 {
-    if (k->failed)
-        return;
-    if (k->n + n > k->cap) {
-        size_t cap = (k->cap ? k->cap * 2 : 256) + n;
-        char *b = tg_realloc(k->b, cap);
-        if (!b) {
-            k->failed = true;
-            return;
-        }
-        k->b = b;
-        k->cap = cap;
-    }
-    memcpy(k->b + k->n, p, n);
-    k->n += n;
-}
-
-static void key_tensor(keybuf *k, const tg_tensor *t, bool value)
-{
-    key_add(k, &t->dtype, sizeof t->dtype);
-    key_add(k, &t->ndim, sizeof t->ndim);
-    key_add(k, t->shape, (size_t)t->ndim * sizeof *t->shape);
-    key_add(k, &t->requires_grad, sizeof t->requires_grad);
+    tg_buf_add(k, &t->dtype, sizeof t->dtype);
+    tg_buf_add(k, &t->ndim, sizeof t->ndim);
+    tg_buf_add(k, t->shape, (size_t)t->ndim * sizeof *t->shape);
+    tg_buf_add(k, &t->requires_grad, sizeof t->requires_grad);
     if (value) /* a constant's value is folded into the plan */
-        key_add(k, tg_data(t), tg_dtype_size(t->dtype));
+        tg_buf_add(k, tg_data(t), tg_dtype_size(t->dtype));
 }
 
 /* everything of the call, other than the program, a plan depends on */
-static bool plan_key(keybuf *k, const tg_env *env, int nvars, const tg_grad_opts *o, const tg_tensor *gout)
+static bool plan_key(tg_buf *k, const tg_env *env, int nvars, const tg_grad_opts *o, const tg_tensor *gout)
 {
-    key_add(k, &nvars, sizeof nvars);
-    key_add(k, &o->no_grad, sizeof o->no_grad);
-    key_add(k, &(bool){gout != NULL}, sizeof(bool));
+    tg_buf_add(k, &nvars, sizeof nvars);
+    tg_buf_add(k, &o->no_grad, sizeof o->no_grad);
+    tg_buf_add(k, &(bool){gout != NULL}, sizeof(bool));
     if (gout)
         key_tensor(k, gout, false);
     for (int i = 0; i < nvars; i++) {
         const tg_tensor *v = env->values[i];
-        key_add(k, env->names[i], strlen(env->names[i]) + 1);
+        tg_buf_add(k, env->names[i], strlen(env->names[i]) + 1);
         key_tensor(k, v, v->numel == 1); /* one value: the plan holds it as a constant */
     }
-    if (k->failed)
-        tg_error_clear();
     return !k->failed;
 }
 
@@ -378,23 +352,23 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
 tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout, int64_t n,
                             struct tg_fused_plan **out)
 {
-    keybuf k = {0};
+    tg_buf k = {0};
     if (!plan_key(&k, env, nvars, o, gout)) {
-        tg_free(k.b);
+        tg_free(k.data);
         return tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's plan)");
     }
     struct tg_fused_plan *pl = p->plan;
-    if (pl && pl->keylen == k.n && !memcmp(pl->key, k.b, k.n)) {
-        tg_free(k.b);
+    if (pl && pl->keylen == k.len && !memcmp(pl->key, k.data, k.len)) {
+        tg_free(k.data);
         *out = pl;
         return pl->fusable ? TG_OK : TG_NO;
     }
     if (!(pl = tg_calloc(1, sizeof *pl))) {
-        tg_free(k.b);
+        tg_free(k.data);
         return TG_ERESOURCE;
     }
-    pl->key = k.b;
-    pl->keylen = k.n;
+    pl->key = k.data;
+    pl->keylen = k.len;
     tg_status st = make_plan(p, env, nvars, o, gout, n, pl);
     if (st == TG_ERESOURCE) { /* out of memory now, not the program's doing: not kept */
         tg_fused_plan_free(pl);

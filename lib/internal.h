@@ -119,6 +119,17 @@ typedef struct {
 } tg_jit_info;
 void tg_jit_describe(tg_jit_info *info);
 
+/* a growing byte buffer (buf.c), zero-terminated; start it as {0}, free
+ * data with tg_free.  After a failed allocation `failed` is set and later
+ * additions do nothing. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} tg_buf;
+void tg_buf_add(tg_buf *b, const void *p, size_t n);
+void tg_buf_printf(tg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* compiled evaluation's plan kept on a program (compile.c); NULL is fine */
 struct tg_fused_plan;
 void tg_fused_plan_free(struct tg_fused_plan *pl);

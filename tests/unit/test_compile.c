@@ -52,6 +52,20 @@ static bool same_bytes(const tg_tensor *a, const tg_tensor *b)
            !memcmp(tg_data((tg_tensor *)a), tg_data((tg_tensor *)b), (size_t)a->numel * tg_dtype_size(a->dtype));
 }
 
+/* releases one call's results and environments, compiled and eager */
+static void done_call(int nvars, tg_tensor **cg, tg_tensor **eg, tg_tensor *cv, tg_tensor *ev, tg_env *env,
+                      tg_env *env2)
+{
+    for (int i = 0; i < nvars; i++) {
+        tg_release(cg[i]);
+        tg_release(eg[i]);
+    }
+    tg_release(cv);
+    tg_release(ev);
+    tg_env_free(env);
+    tg_env_free(env2);
+}
+
 TEST(compile_kept_plan_on_new_data_gives_the_eager_numbers)
 {
     const char *progs[] = {"sum(tanh(x) * y + x**2 * 0.5)", "sum(relu(x - y) * sigmoid(y))", "maximum(x, y) * exp(-x*x)"};
@@ -82,14 +96,7 @@ TEST(compile_kept_plan_on_new_data_gives_the_eager_numbers)
                 else
                     CHECK(same_bytes(cv, ev));
             }
-            for (int i = 0; i < 2; i++) {
-                tg_release(cg[i]);
-                tg_release(eg[i]);
-            }
-            tg_release(cv);
-            tg_release(ev);
-            tg_env_free(&env);
-            tg_env_free(&env2);
+            done_call(2, cg, eg, cv, ev, &env, &env2);
         }
         tg_program_free(p);
     }
@@ -121,14 +128,7 @@ TEST(compile_one_value_parameter_gradients_are_summed)
             CHECK(same_bytes(cg[1], eg[1]));
             CHECK(same_bytes(cg[2], eg[2]));
         }
-        for (int i = 0; i < 3; i++) {
-            tg_release(cg[i]);
-            tg_release(eg[i]);
-        }
-        tg_release(cv);
-        tg_release(ev);
-        tg_env_free(&env);
-        tg_env_free(&env2);
+        done_call(3, cg, eg, cv, ev, &env, &env2);
     }
     tg_program_free(p);
 }

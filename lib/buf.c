@@ -1,0 +1,53 @@
+/* buf.c -- a growing byte buffer (internal.h's tg_buf): generated source
+ * text and plan keys are built in one.  A failed allocation marks the
+ * buffer failed (the error cleared) and later additions do nothing. */
+#include "internal.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* room for n more bytes and a terminating zero */
+static bool reserve(tg_buf *b, size_t n)
+{
+    if (b->failed)
+        return false;
+    if (b->len + n < b->cap)
+        return true;
+    size_t cap = (b->cap ? b->cap * 2 : 1024) + n;
+    char *d = tg_realloc(b->data, cap);
+    if (!d) {
+        tg_error_clear();
+        b->failed = true;
+        return false;
+    }
+    b->data = d;
+    b->cap = cap;
+    return true;
+}
+
+void tg_buf_add(tg_buf *b, const void *p, size_t n)
+{
+    if (!reserve(b, n))
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+void tg_buf_printf(tg_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if (!reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
