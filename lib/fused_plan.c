@@ -133,14 +133,33 @@ static bool assign_slots(tg_fused *F, int nvars)
     return true;
 }
 
-/* What t sums, when it is the sum of one block-sized tensor (through
- * reshapes, as tg_sum_to leaves it); NULL otherwise. */
+/* What t sums element by element, as a new reference, or NULL: t is the
+ * sum of one block-sized tensor (through reshapes, as tg_sum_to leaves
+ * it), the sum of such sums (a parameter used more than once) or one
+ * times a constant, whose summands are then added or multiplied here, in
+ * the probe's graph (tracing is on).  A gradient that is a constant alone
+ * (the sum of a broadcast one: the block's size) is not one: NULL. */
 static tg_tensor *summand_of(tg_tensor *t, int64_t block)
 {
     while (t && t->op == &tg_ops[TG_OP_RESHAPE])
         t = t->in[0];
     if (t && t->op == &tg_ops[TG_OP_SUM] && t->numel == 1 && t->in[0]->numel == block)
-        return t->in[0];
+        return tg_ref(t->in[0]);
+    if (t && t->op == &tg_ops[TG_OP_ADD] && t->numel == 1) {
+        tg_tensor *a = summand_of(t->in[0], block), *b = a ? summand_of(t->in[1], block) : NULL;
+        if (a && b && a->dtype == b->dtype)
+            return tg_add(a, b);
+        tg_release(a);
+        tg_release(b);
+    }
+    /* a sum times a constant (w * b * x's gradient in w: b * sum(g * x)) */
+    for (int k = 0; t && t->op == &tg_ops[TG_OP_MUL] && t->numel == 1 && k < 2; k++)
+        if (!t->in[1 - k]->op) {
+            tg_tensor *a = summand_of(t->in[k], block);
+            if (a && a->dtype == t->in[1 - k]->dtype)
+                return tg_mul(a, tg_ref(t->in[1 - k]));
+            tg_release(a);
+        }
     return NULL;
 }
 
@@ -149,28 +168,30 @@ static tg_tensor *summand_of(tg_tensor *t, int64_t block)
 static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_tensor **streams,
                   int nstreams, int64_t block)
 {
-    tg_tensor *roots[TG_FUSE_MAXVARS + 1];
+    tg_tensor *roots[TG_FUSE_MAXVARS + 1], *summands[TG_FUSE_MAXVARS + 1] = {0};
     int nroots = 0;
-    tg_tensor *summand = summand_of(value, block);
-    F->sum_root = summand != NULL;
-    roots[nroots++] = F->sum_root ? summand : value;
+    bool ok = true;
+    summands[0] = summand_of(value, block);
+    F->sum_root = summands[0] != NULL;
+    roots[nroots++] = F->sum_root ? summands[0] : value;
     for (int i = 0; i < nvars; i++) {
         /* a one-value variable's gradient sums the block's contributions
          * (broadcasting's backward): the summand is the output, summed as
          * a final sum is */
-        summand = grads[i] && grads[i]->numel == 1 ? summand_of(grads[i], block) : NULL;
-        if (grads[i] && grads[i]->numel == 1 && !summand)
-            return false;
-        F->grad_sum[i] = summand != NULL;
-        roots[nroots++] = summand ? summand : grads[i];
+        tg_tensor *sm = grads[i] && grads[i]->numel == 1 ? summand_of(grads[i], block) : NULL;
+        ok = ok && !(grads[i] && grads[i]->numel == 1 && !sm);
+        F->grad_sum[i] = sm != NULL;
+        summands[1 + i] = sm;
+        roots[nroots++] = sm ? sm : grads[i];
     }
+    tg_error_clear();
     tg_tensor **nodes = NULL;
     int n = 0;
-    if (collect(roots, nroots, &nodes, &n) != TG_OK) {
+    if (ok && collect(roots, nroots, &nodes, &n) != TG_OK) {
         tg_error_clear();
-        return false;
+        ok = false;
     }
-    bool ok = (F->r = tg_calloc((size_t)(n ? n : 1), sizeof *F->r)) != NULL;
+    ok = ok && (F->r = tg_calloc((size_t)(n ? n : 1), sizeof *F->r)) != NULL;
     for (int i = 0; i < n && ok; i++) {
         tg_tensor *t = nodes[i];
         tg_reg *R = &F->r[i];
@@ -246,6 +267,8 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
         ok = assign_slots(F, nvars);
     }
     tg_free(nodes);
+    for (int i = 0; i <= nvars; i++)
+        tg_release(summands[i]);
     return ok;
 }
 
@@ -331,8 +354,10 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
             tg_release(pg[i]);
             pg[i] = NULL;
         }
+    was_tracing = tg_set_trace(true); /* build adds summands to the graph */
     pl->fusable = st == TG_OK && build(&pl->F, pv, pg, nvars, streams, nstreams, B) &&
                   (pl->F.sum_root || pv->numel == B);
+    tg_set_trace(was_tracing);
     if (pl->fusable)
         pl->out_dtype = pv->dtype;
     tg_release(pv);
