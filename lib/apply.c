@@ -185,16 +185,6 @@ bool tg_set_trace(bool on)
     return old;
 }
 
-/* Does an op on these inputs belong to the traced graph: does one of them
- * require grad or come from an op itself? */
-static bool traced(int n, tg_tensor **args)
-{
-    for (int i = 0; i < n; i++)
-        if (args[i]->requires_grad || args[i]->op)
-            return true;
-    return false;
-}
-
 static _Thread_local bool in_backward;
 bool tg_set_in_backward(bool on)
 {
@@ -354,9 +344,11 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
     if (tg_grad_enabled() && !(def->flags & TG_F_NODIFF) && differentiable(out))
         for (int i = 0; i < n; i++)
             needs_grad = needs_grad || args[i]->requires_grad;
-    if (!needs_grad && tracing && traced(n, args)) {
+    if (!needs_grad && tracing) {
         /* recorded, not differentiated: the backward never visits a node
-         * that does not require grad, the trace reader (compile.c) sees it */
+         * that does not require grad, the trace reader (fused_plan.c) sees
+         * it -- ops on constants too, so that a value computed from the
+         * probe's shape (a sum of a broadcast one) shows as the op it is */
         out->op = def;
         out->nin = n;
         memcpy(out->in, args, n * sizeof *args);

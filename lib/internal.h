@@ -152,11 +152,10 @@ double tg_cpu_sum_run(const void *x, int64_t n, tg_dtype dt);
  * operands already laid out by the matmul op. */
 tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out);
 
-/* Set while compiled evaluation runs its probe (compile.c): ops whose
+/* Set while compiled evaluation runs its probe (fused_plan.c): ops whose
  * result does not require grad (comparisons, the masks of backward
- * formulas) are recorded too, with their inputs, when an input requires
- * grad or was recorded, so the whole computation is one graph.  Returns the
- * previous setting. */
+ * formulas, ops on constants) are recorded too, with their inputs, so the
+ * whole computation is one graph.  Returns the previous setting. */
 bool tg_set_trace(bool on);
 
 /* Set during a backward pass that builds no graph (apply.c): elementwise
