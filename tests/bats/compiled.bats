@@ -186,8 +186,10 @@ random_programs() {
     # a regression: the probe took such a value, computed over its one
     # block, for a constant
     tgrad 'randn(20000)' --seed 2 --no-grad -o "$TMP/x.npy" >/dev/null
+    # (and a count of elements, sum(ones_like(x)): the probe took its
+    # block's count for the constant)
     for e in 'sum(x - mean(x))' 'sum(x * x.sum())' 'sum(softmax(x, 0) * x)' 'sum(x * amax(x))' \
-             'sum(tanh(x) / sum(x * x))'; do
+             'sum(tanh(x) / sum(x * x))' 'sum(x * sum(ones_like(x)))'; do
         same_as_eager "$e" "$TMP/x.npy"
     done
 }
