@@ -42,14 +42,42 @@ typedef struct {
     int64_t *stride;
 } scratch;
 
+/* Sets where register i's values are for the block at start: a stream's
+ * elements, a constant's one value (stride 0), an op's scratch block. */
+static void locate(const tg_fused *F, const stream *S, const scratch *W, int i, int64_t start)
+{
+    const tg_reg *R = &F->r[i];
+    W->stride[i] = 1;
+    switch (R->kind) {
+    case R_STREAM:
+        W->ptr[i] = (const char *)S[R->stream].data + start * (int64_t)S[R->stream].esz;
+        break;
+    case R_CONST: {
+        void *c = &W->consts[i];
+        if (R->dtype == TG_FLOAT32) *(float *)c = (float)R->value;
+        else if (R->dtype == TG_FLOAT64) *(double *)c = R->value;
+        else if (R->dtype == TG_INT64) *(int64_t *)c = R->ivalue;
+        else *(bool *)c = R->value != 0;
+        W->ptr[i] = c;
+        W->stride[i] = 0;
+        break;
+    }
+    case R_ALIAS:
+        locate(F, S, W, R->alias, start);
+        W->ptr[i] = W->ptr[R->alias];
+        W->stride[i] = W->stride[R->alias];
+        break;
+    default:
+        W->ptr[i] = W->blocks + (size_t)R->slot * TG_FUSE_BLOCK * 8;
+    }
+}
+
 /* Runs the registers over elements [start, start + len): through the
  * generated loop when there is one, else op by op through the eager
- * kernels; either way each register's values are then at ptr[i] (stride 0
- * for one value). */
+ * kernels.  Then the outputs' values (the value's, the gradients') are at
+ * W->ptr of their registers. */
 static void run_block(const tg_fused *F, const stream *S, int nstreams, const scratch *W, int64_t start, int64_t len)
 {
-    const void **ptr = W->ptr;
-    int64_t *stride = W->stride;
     if (F->jit) {
         const void *in[TG_FUSE_MAXVARS + 1];
         void *out[TG_FUSE_MAXVARS + 1];
@@ -58,39 +86,23 @@ static void run_block(const tg_fused *F, const stream *S, int nstreams, const sc
         for (int k = 0; k < F->nouts; k++)
             out[k] = W->blocks + (size_t)F->r[F->outs[k]].slot * TG_FUSE_BLOCK * 8;
         F->jit(len, in, out, F->kernels, F->attrs, W->jit_tmp);
+        locate(F, S, W, F->value_reg, start); /* the outputs only: no walk of every register */
+        for (int v = 0; v < F->nvars; v++)
+            if (F->grad_reg[v] >= 0)
+                locate(F, S, W, F->grad_reg[v], start);
+        return;
     }
     for (int i = 0; i < F->n; i++) {
         const tg_reg *R = &F->r[i];
-        char *mine = R->kind == R_OP ? W->blocks + (size_t)R->slot * TG_FUSE_BLOCK * 8 : (char *)&W->consts[i];
-        switch (R->kind) {
-        case R_STREAM:
-            ptr[i] = (const char *)S[R->stream].data + start * (int64_t)S[R->stream].esz;
-            stride[i] = 1;
-            break;
-        case R_CONST:
-            if (R->dtype == TG_FLOAT32) *(float *)mine = (float)R->value;
-            else if (R->dtype == TG_FLOAT64) *(double *)mine = R->value;
-            else if (R->dtype == TG_INT64) *(int64_t *)mine = R->ivalue;
-            else *(bool *)mine = R->value != 0;
-            ptr[i] = mine;
-            stride[i] = 0;
-            break;
-        case R_ALIAS:
-            ptr[i] = ptr[R->alias];
-            stride[i] = stride[R->alias];
-            break;
-        default:
-            if (!F->jit) {
-                const void *in[3];
-                int64_t st[3];
-                for (int k = 0; k < R->nin; k++) {
-                    in[k] = ptr[R->in[k]];
-                    st[k] = stride[R->in[k]];
-                }
-                R->kernel(len, mine, in, st, &R->attrs);
+        locate(F, S, W, i, start);
+        if (R->kind == R_OP) {
+            const void *in[3];
+            int64_t st[3];
+            for (int k = 0; k < R->nin; k++) {
+                in[k] = W->ptr[R->in[k]];
+                st[k] = W->stride[R->in[k]];
             }
-            ptr[i] = mine;
-            stride[i] = 1;
+            R->kernel(len, (void *)W->ptr[i], in, st, &R->attrs);
         }
     }
 }
@@ -243,9 +255,7 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     tg_tensor *gout = o->grad_output;
     tg_status st = TG_OK;
     int64_t n = -1;
-    /* the probe sees each variable as one flat block: only a program that
-     * means the same on any flat run of elements fuses */
-    if (nvars > TG_FUSE_MAXVARS || tg_program_calls(p, "rand") || !tg_program_elementwise(p))
+    if (nvars > TG_FUSE_MAXVARS)
         st = TG_NO;
     const tg_tensor *first = NULL; /* every variable of the block loop has its shape */
     for (int i = 0; i < nvars && st == TG_OK; i++) {
@@ -274,19 +284,16 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     /* the inputs, in the probe's order: full-size variables, then the upstream gradient */
     stream S[TG_FUSE_MAXVARS + 1];
     int nstreams = 0;
-    const tg_tensor *shaped = NULL;
     for (int i = 0; i < nvars; i++)
-        if (env->values[i]->numel == n) {
-            shaped = env->values[i];
-            S[nstreams++] = (stream){tg_data(shaped), tg_dtype_size(shaped->dtype)};
-        }
+        if (env->values[i]->numel == n)
+            S[nstreams++] = (stream){tg_data(env->values[i]), tg_dtype_size(env->values[i]->dtype)};
     if (gout)
         S[nstreams++] = (stream){tg_data(gout), tg_dtype_size(gout->dtype)};
 
     /* the outputs */
     const int64_t B = TG_FUSE_BLOCK;
     int64_t nblocks = (n + B - 1) / B;
-    tg_tensor *out = F->sum_root ? tg_empty(pl->out_dtype, 0, NULL) : tg_empty(pl->out_dtype, shaped->ndim, shaped->shape);
+    tg_tensor *out = F->sum_root ? tg_empty(pl->out_dtype, 0, NULL) : tg_empty(pl->out_dtype, first->ndim, first->shape);
     /* block partial sums: the value's (when summed), then each variable's
      * (when its gradient is summed), nblocks each */
     double *partial = tg_calloc((size_t)(nvars + 1) * (size_t)nblocks, sizeof *partial);

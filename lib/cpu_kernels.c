@@ -18,9 +18,10 @@
 SIMD_MATH(DECLARE_SIMD)
 
 /* Does a kernel's expression call a function (sqrtf, powf, expf, ...)?
- * Generated code gives such an op a loop of its own, shaped as its kernel's:
- * whether a loop is vectorised depends on all that is in it, and the
- * vector and scalar versions of a function may differ in the last bit. */
+ * Generated code calls such an op's kernel instead of writing its text:
+ * whether a loop is vectorised depends on the compiler and on all that is
+ * in it, and the vector and scalar versions of a function may differ in
+ * the last bit. */
 bool tg_cpu_src_calls(const char *src)
 {
     for (const char *p = src; *p;) {

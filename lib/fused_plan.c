@@ -5,8 +5,8 @@
  * The program runs once, eagerly, on a probe: the first block of its
  * variables, with create_graph on, so that the gradients come with graphs
  * of their own, and with tracing on (apply.c), so that what does not
- * require grad -- comparisons, the masks of backward formulas -- is
- * recorded too.  The forward graph and those gradient graphs together are
+ * require grad -- data, comparisons, the masks of backward formulas, ops on
+ * constants -- is recorded too.  The forward graph and those gradient graphs together are
  * one DAG of elementwise ops over the variables; it is flattened into a
  * list of registers, each op's values a scratch block of TG_FUSE_BLOCK
  * elements (a register no later op reads gives its block to the next op). */
@@ -96,21 +96,21 @@ int tg_fused_owner(const tg_fused *F, int i)
  * which then stays in the first-level cache.  An op never writes the block
  * of one of its own inputs (the vectorised loops assume no overlap), and
  * the outputs keep theirs to the end, when they are stored. */
-static bool assign_slots(tg_fused *F, int nvars)
+static bool assign_slots(tg_fused *F)
 {
     int n = F->n, *last = tg_malloc((size_t)n * 2 * sizeof *last), *free_at;
     if (!last) {
         tg_error_clear();
         return false;
     }
-    free_at = last + n; /* slot -> register that holds it, or -1 */
+    free_at = last + n; /* slot -> the register that holds it */
     for (int i = 0; i < n; i++)
         last[i] = -1;
     for (int i = 0; i < n; i++)
         for (int k = 0; F->r[i].kind == R_OP && k < F->r[i].nin; k++)
             last[tg_fused_owner(F, F->r[i].in[k])] = i;
     last[tg_fused_owner(F, F->value_reg)] = n;
-    for (int v = 0; v < nvars; v++)
+    for (int v = 0; v < F->nvars; v++)
         if (F->grad_reg[v] >= 0)
             last[tg_fused_owner(F, F->grad_reg[v])] = n;
     F->nslots = F->nouts = 0;
@@ -120,7 +120,7 @@ static bool assign_slots(tg_fused *F, int nvars)
             continue;
         int slot = -1;
         for (int k = 0; k < F->nslots && slot < 0; k++)
-            if (free_at[k] < 0 || last[free_at[k]] < i)
+            if (last[free_at[k]] < i)
                 slot = k;
         if (slot < 0)
             slot = F->nslots++;
@@ -210,9 +210,8 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
             R->kind = R_STREAM;
             R->stream = s;
         } else if (!t->op && (R->scalar || all_equal(t))) {
-            /* a constant: a leaf (every input stream requires grad in the
-             * probe and the probe traces, so what depends on one is
-             * recorded, with its op) */
+            /* a constant: a leaf (the probe traces every op, so what depends
+             * on a stream is recorded, with its op) */
             R->kind = R_CONST;
             R->scalar = true;
             R->value = tg_item(t);
@@ -261,10 +260,11 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
     }
     if (ok) {
         F->n = n;
+        F->nvars = nvars;
         F->value_reg = find(nodes, n, roots[0]);
         for (int i = 0; i < nvars; i++)
             F->grad_reg[i] = grads[i] ? find(nodes, n, roots[1 + i]) : -1;
-        ok = assign_slots(F, nvars);
+        ok = assign_slots(F);
     }
     tg_free(nodes);
     for (int i = 0; i <= nvars; i++)
@@ -314,6 +314,12 @@ static bool plan_key(tg_buf *k, const tg_env *env, int nvars, const tg_grad_opts
 static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout,
                            int64_t n, struct tg_fused_plan *pl)
 {
+    /* the probe sees each variable as one flat block: only a program that
+     * means the same on any flat run of elements fuses (this is kept with
+     * the plan: a later call with the same variables does not ask again) */
+    pl->fusable = false;
+    if (tg_program_calls(p, "rand") || !tg_program_elementwise(p))
+        return TG_NO;
     const int64_t B = TG_FUSE_BLOCK;
     tg_env penv = {0};
     tg_tensor *streams[TG_FUSE_MAXVARS + 1], *pv = NULL, *pg[TG_FUSE_MAXVARS] = {0};
@@ -328,8 +334,7 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
             st = tg_errcode();
             break;
         }
-        /* streams require grad in the probe so that all they feed is recorded */
-        tg_set_requires_grad(leaf, v->requires_grad || v->numel == n);
+        tg_set_requires_grad(leaf, v->requires_grad); /* tracing records what the rest feed */
         if (v->numel == n)
             streams[nstreams++] = leaf;
         st = tg_env_set(&penv, env->names[i], leaf);
@@ -337,24 +342,20 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
     tg_grad_opts po = {.no_grad = o->no_grad, .create_graph = true, .retain_graph = true};
     if (st == TG_OK && gout) {
         po.grad_output = tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(gout)), 1, &minus1), 0, 0, B, 1));
-        if (po.grad_output)
-            tg_set_requires_grad(po.grad_output, true);
         streams[nstreams++] = po.grad_output;
     }
     tg_grad_opts po_call = po; /* tg_grad_eval consumes the upstream gradient; we keep ours */
     po_call.grad_output = tg_ref(po.grad_output);
-    bool was_tracing = tg_set_trace(true);
+    bool was_tracing = tg_set_trace(true); /* through build, which adds summands */
     if (st == TG_OK && !(pv = tg_grad_eval(p, &penv, nvars, &po_call, pg)))
         st = tg_errcode();
     else if (st != TG_OK)
         tg_release(po_call.grad_output);
-    tg_set_trace(was_tracing);
     for (int i = 0; i < nvars && st == TG_OK; i++)
         if (!env->values[i]->requires_grad || o->no_grad) { /* only asked-for gradients */
             tg_release(pg[i]);
             pg[i] = NULL;
         }
-    was_tracing = tg_set_trace(true); /* build adds summands to the graph */
     pl->fusable = st == TG_OK && build(&pl->F, pv, pg, nvars, streams, nstreams, B) &&
                   (pl->F.sum_root || pv->numel == B);
     tg_set_trace(was_tracing);
