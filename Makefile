@@ -40,12 +40,23 @@ lib/libtg.a: $(LIB_OBJ)
 # the CUDA backend, loaded at run time by lib/cuda.c (cuBLAS is shared-only
 # here, so nothing else links against CUDA)
 # (-fmad=false: no contraction into FMA, each operation rounds as on the CPU)
-lib/libtg_cuda.so: $(wildcard kernels/*.cu) kernels/tg_cuda_abi.h lib/ops.def
+lib/libtg_cuda.so: $(wildcard kernels/*.cu kernels/*.cuh kernels/*.h) lib/ops.def
 	$(NVCC) -O2 -fmad=false -Xcompiler -fPIC -shared -o $@ $(filter %.cu,$^) -lcublas
 
 build/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# the text of the CUDA sources that compiled evaluation's generated kernels
+# start with (lib/fused_cuda.c), as C strings: NAME_src for kernels/NAME.EXT
+CUDA_TEXT := kernels/tg_fused_prelude.cuh kernels/tg_cuda_attrs.h kernels/tg_cuda_elem.cuh
+build/gen/tg_cuda_text.h: $(CUDA_TEXT)
+	@mkdir -p $(@D)
+	for f in $^; do n=$${f##*/}; echo "static const char $${n%%.*}_src[] ="; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $$f; echo ";"; done > $@.tmp
+	mv $@.tmp $@
+build/lib/fused_cuda.o: build/gen/tg_cuda_text.h
+build/lib/fused_cuda.o: CFLAGS += -Ibuild/gen
 
 # the hot loops: vectorised, with libmvec's vector math (see cpu_kernels.c);
 # no FMA contraction, so that every operation rounds once, as in PyTorch's

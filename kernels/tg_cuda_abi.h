@@ -6,8 +6,9 @@
 #define TG_CUDA_ABI_H
 
 #include <stdint.h>
+#include "tg_cuda_attrs.h"
 
-#define TGC_ABI_VERSION 4
+#define TGC_ABI_VERSION 5
 #define TGC_MAX_DIMS 17 /* TG_MAX_DIMS + 1 */
 
 /* One elementwise op over an output of m (merged) dims: element i of the
@@ -25,10 +26,7 @@ typedef struct {
     int64_t st[3][TGC_MAX_DIMS];
     void *out;
     const void *in[3];
-    double lo, hi; /* clamp's bounds */
-    int has_lo, has_hi;
-    double exponent;     /* pow_backward */
-    int scalar_exponent; /* pow: the exponent is one value (PyTorch's shortcuts apply) */
+    tgc_op_attrs attrs;
 } tgc_map_args;
 
 /* A sum, max or min: output element o (contiguous, row-major over the kept

@@ -39,99 +39,7 @@ enum { DT_F32 = 0, DT_F64 = 1, DT_I64 = 2, DT_BOOL = 3 };
         }                                                                                  \
     } while (0)
 
-// the math functions, for float and double alike
-// HD: compiled for the device and for the host, where tgc_emulate_* runs
-// the very same code (TG_CUDA_EMULATE: the kernels' logic tested on
-// machines without a GPU)
-#define HD __host__ __device__
-#define MATH1(NAME, F, D)                                                                  \
-    HD inline float NAME(float x) { return F(x); }                                         \
-    HD inline double NAME(double x) { return D(x); }
-MATH1(m_exp, expf, exp)
-MATH1(m_log, logf, log)
-MATH1(m_sqrt, sqrtf, sqrt)
-MATH1(m_sin, sinf, sin)
-MATH1(m_cos, cosf, cos)
-MATH1(m_tan, tanf, tan)
-MATH1(m_tanh, tanhf, tanh)
-MATH1(m_log1p, log1pf, log1p)
-MATH1(m_expm1, expm1f, expm1)
-MATH1(m_erf, erff, erf)
-HD inline float m_pow(float x, float y) { return powf(x, y); }
-HD inline double m_pow(double x, double y) { return pow(x, y); }
-
-// pow by a constant exponent with PyTorch's shortcuts (cpu_kernels.c's too)
-template <typename T> HD inline T pow_const(T x, T e)
-{
-    if (e == (T)2) return x * x;
-    if (e == (T)3) return x * x * x;
-    if (e == (T)1) return x;
-    if (e == (T)0.5) return m_sqrt(x);
-    if (e == (T)-1) return (T)1 / x;
-    if (e == (T)-2) return (T)1 / (x * x);
-    return m_pow(x, e);
-}
-
-template <typename T> HD T unary(int op, T x, const tgc_map_args &a)
-{
-    switch (op) {
-    case TG_OP_NEG: return -x;
-    case TG_OP_EXP: return m_exp(x);
-    case TG_OP_LOG: return m_log(x);
-    case TG_OP_SQRT: return m_sqrt(x);
-    case TG_OP_SIN: return m_sin(x);
-    case TG_OP_COS: return m_cos(x);
-    case TG_OP_TAN: return m_tan(x);
-    case TG_OP_TANH: return m_tanh(x);
-    case TG_OP_SIGMOID: return (T)1 / ((T)1 + m_exp(-x));
-    case TG_OP_RELU: return (x > (T)0 || x != x) ? x : (T)0;
-    case TG_OP_ABS: return x < (T)0 ? -x : x;
-    case TG_OP_SIGN: return x != x ? x : (T)((x > (T)0) - (x < (T)0));
-    case TG_OP_LOG1P: return m_log1p(x);
-    case TG_OP_EXPM1: return m_expm1(x);
-    case TG_OP_ERF: return m_erf(x);
-    case TG_OP_SOFTPLUS: return x > (T)20 ? x : m_log1p(m_exp(x));
-    case TG_OP_CLAMP: {
-        if (x != x)
-            return x;
-        T y = (a.has_lo && x < (T)a.lo) ? (T)a.lo : x; // min first, then max, as PyTorch
-        return (a.has_hi && y > (T)a.hi) ? (T)a.hi : y;
-    }
-    default: return x;
-    }
-}
-
-template <typename T> HD T binary(int op, T x, T y, const tgc_map_args &a)
-{
-    switch (op) {
-    case TG_OP_ADD: return x + y;
-    case TG_OP_SUB: return x - y;
-    case TG_OP_MUL: return x * y;
-    case TG_OP_DIV: return x / y;
-    case TG_OP_POW: return a.scalar_exponent ? pow_const(x, y) : m_pow(x, y);
-    case TG_OP_MAXIMUM: return (x != x) ? x : (y != y) ? y : (x > y ? x : y);
-    case TG_OP_MINIMUM: return (x != x) ? x : (y != y) ? y : (x < y ? x : y);
-    case TG_OP_TANH_BW: return x * ((T)1 - y * y);
-    case TG_OP_SIGMOID_BW: return x * ((T)1 - y) * y;
-    case TG_OP_POW_BW: {
-        T e = (T)a.exponent;
-        return x * (e * pow_const(y, e - (T)1));
-    }
-    default: return x;
-    }
-}
-
-template <typename T> HD bool compare(int op, T x, T y)
-{
-    switch (op) {
-    case TG_OP_EQ: return x == y;
-    case TG_OP_NE: return x != y;
-    case TG_OP_LT: return x < y;
-    case TG_OP_LE: return x <= y;
-    case TG_OP_GT: return x > y;
-    default: return x >= y;
-    }
-}
+#include "tg_cuda_elem.cuh"
 
 // output element i of an elementwise op
 template <typename T> HD inline void map_one(const tgc_map_args &a, long long i)
@@ -158,14 +66,14 @@ template <typename T> HD inline void map_one(const tgc_map_args &a, long long i)
     }
     T x = ((const T *)a.in[0])[io[0]];
     if (a.nin == 1) {
-        ((T *)a.out)[oo] = unary<T>(a.op, x, a);
+        ((T *)a.out)[oo] = unary<T>(a.op, x, a.attrs);
         return;
     }
     T y = ((const T *)a.in[1])[io[1]];
     if (a.out_dtype == DT_BOOL)
         ((bool *)a.out)[oo] = compare<T>(a.op, x, y);
     else
-        ((T *)a.out)[oo] = binary<T>(a.op, x, y, a);
+        ((T *)a.out)[oo] = binary<T>(a.op, x, y, a.attrs);
 }
 
 template <typename T> __global__ void map_kernel(tgc_map_args a)

@@ -15,9 +15,8 @@
  * the eager sum, and it never depends on the thread count.  A program of
  * another form (reductions other than a final sum, shape ops, broadcasting
  * between variables, rand) is reported as not compilable, and the caller
- * runs it eagerly; so is a program over tensors on cuda (the same generated
- * text, with CUDA's types, is what NVRTC would compile there: a later
- * version). */
+ * runs it eagerly.  On the cuda device the same plan runs as one generated
+ * CUDA kernel instead (fused_cuda.c). */
 #include "fused.h"
 #include <stdlib.h>
 #include <string.h>
@@ -258,10 +257,14 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     if (nvars > TG_FUSE_MAXVARS)
         st = TG_NO;
     const tg_tensor *first = NULL; /* every variable of the block loop has its shape */
+    /* the device every variable is on: the CPU's block loops, or one cuda
+     * kernel (fused_cuda.c); a mix is the eager path's error to report */
+    tg_device dev = nvars ? env->values[0]->storage->device : TG_DEV_CPU;
     for (int i = 0; i < nvars && st == TG_OK; i++) {
         tg_tensor *v = env->values[i];
-        if (v->storage->device != TG_DEV_CPU)
-            st = TG_NO; /* the fused loops are the CPU's: on cuda the eager kernels run */
+        if (v->storage->device != dev || (gout && gout->storage->device != dev) ||
+            (dev != TG_DEV_CPU && tg_get_device() != dev))
+            st = TG_NO;
         if (v->numel == 1)
             continue; /* one value: a constant, or a parameter whose gradient is summed */
         if (!tg_dtype_is_float(v->dtype) || (first && !same_shape(v, first)) || !tg_is_contiguous(v))
@@ -274,7 +277,9 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     struct tg_fused_plan *pl = NULL;
     if (st == TG_OK)
         st = tg_fused_plan_get(p, env, nvars, o, gout, n, &pl);
-    if (st != TG_OK) {
+    if (st == TG_OK && dev == TG_DEV_CUDA)
+        st = tg_fused_cuda_eval(pl, env->values, nvars, gout, n, first, value, grads);
+    if (st != TG_OK || dev == TG_DEV_CUDA) {
         tg_release(gout);
         return st;
     }

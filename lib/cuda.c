@@ -4,7 +4,7 @@
  * Nothing here links against CUDA, so the tools start anywhere; why CUDA
  * cannot be used is said in one line (no driver, backend not built or not
  * loadable, no device). */
-#include "internal.h"
+#include "fused.h"
 #include "../kernels/tg_cuda_abi.h"
 #include <dlfcn.h>
 #include <limits.h>
@@ -24,6 +24,9 @@ typedef struct {
     void (*free)(void *, size_t);
     int (*map)(const tgc_map_args *, char *, int);
     int (*reduce)(const tgc_reduce_args *, char *, int);
+    int (*fused_compile)(const char *, const char *, int, void **, char *, int);
+    int (*fused_launch)(void *, unsigned, unsigned, void **, char *, int);
+    int (*fused_available)(char *, int);
 } backend;
 
 static backend be;
@@ -88,8 +91,12 @@ static const char *probe(void)
     *(void **)&be.free = dlsym(be.h, "tgc_free");
     *(void **)&be.map = dlsym(be.h, "tgc_map");
     *(void **)&be.reduce = dlsym(be.h, "tgc_reduce");
+    *(void **)&be.fused_compile = dlsym(be.h, "tgc_fused_compile");
+    *(void **)&be.fused_launch = dlsym(be.h, "tgc_fused_launch");
+    *(void **)&be.fused_available = dlsym(be.h, "tgc_fused_available");
     if (!be.device_count || !be.device_info || !be.gemm || !be.bench || !be.abi_version || !be.alloc ||
-        !be.free || !be.map || !be.reduce || be.abi_version() != TGC_ABI_VERSION) {
+        !be.free || !be.map || !be.reduce || !be.fused_compile || !be.fused_launch ||
+        !be.fused_available || be.abi_version() != TGC_ABI_VERSION) {
         snprintf(why, sizeof why, "the CUDA backend library is incomplete or of another version (rebuild "
                  "it with make)");
         return why;
@@ -230,15 +237,15 @@ tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_ten
     for (int k = 0; k < nin; k++)
         m.in[k] = tg_data(in[k]);
     if (a) {
-        m.lo = a->clamp.lo;
-        m.hi = a->clamp.hi;
-        m.has_lo = a->clamp.has_lo;
-        m.has_hi = a->clamp.has_hi;
-        m.exponent = a->pow.exponent;
+        m.attrs.lo = a->clamp.lo;
+        m.attrs.hi = a->clamp.hi;
+        m.attrs.has_lo = a->clamp.has_lo;
+        m.attrs.has_hi = a->clamp.has_hi;
+        m.attrs.exponent = a->pow.exponent;
     }
-    m.scalar_exponent = nin == 2;
+    m.attrs.scalar_exponent = nin == 2;
     for (int d = 0; d < m.m && nin == 2; d++)
-        m.scalar_exponent = m.scalar_exponent && m.st[1][d] == 0;
+        m.attrs.scalar_exponent = m.attrs.scalar_exponent && m.st[1][d] == 0;
     char err[256] = "";
     return kernel_result(emulating ? emulate_map(&m) : be.map(&m, err, sizeof err), tg_ops[op].name, err);
 }
@@ -268,4 +275,48 @@ tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_te
         return TG_NO;
     char err[256] = "";
     return kernel_result(emulating ? emulate_reduce(&r) : be.reduce(&r, err, sizeof err), "reduction", err);
+}
+
+/* ---- compiled evaluation's kernels (fused_cuda.c) ---- */
+
+typedef void (*host_launcher)(unsigned grid, void **args);
+
+const char *tg_cuda_fused_unavailable_reason(void)
+{
+    static char fwhy[256];
+    if (probe())
+        return why;
+    return be.fused_available(fwhy, sizeof fwhy) == 0 ? NULL : fwhy;
+}
+
+tg_status tg_cuda_fused_load(const char *dev_src, const char *host_src, void **kernel)
+{
+    *kernel = NULL;
+    if (probe())
+        return tg_error(TG_ERESOURCE, "device cuda is not available: %s", why);
+    char err[512] = "";
+    int rc = be.fused_compile(dev_src, "tg_fused_kernel", emulating, kernel, err, sizeof err);
+    if (rc != 0) {
+        *kernel = NULL;
+        tg_error(TG_ERESOURCE, "compiled evaluation on cuda: %s", err);
+        return TG_NO;
+    }
+    if (emulating && !(*kernel = tg_jit_cxx(host_src, "tg_fused_host"))) {
+        tg_error(TG_ERESOURCE, "compiled evaluation on the emulated device: the kernel's host build failed "
+                 "(is a C++ compiler installed?)");
+        return TG_NO;
+    }
+    return TG_OK;
+}
+
+tg_status tg_cuda_fused_launch(void *kernel, unsigned grid, unsigned block, void **args)
+{
+    if (emulating) {
+        ((host_launcher)kernel)(grid, args);
+        return TG_OK;
+    }
+    char err[256] = "";
+    if (be.fused_launch(kernel, grid, block, args, err, sizeof err) != 0)
+        return tg_error(TG_ERESOURCE, "CUDA %s", err);
+    return TG_OK;
 }

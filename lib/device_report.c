@@ -179,6 +179,13 @@ static void add_cuda(cJSON *devices, bool bench)
                     cJSON_AddNumberToObject(d, "memory_free_bytes", (double)info.free_bytes);
                 }
                 tg_error_clear();
+                /* what tgrad --compile on cuda uses: kernels compiled by NVRTC */
+                const char *fwhy = why ? why : tg_cuda_fused_unavailable_reason();
+                cJSON *cj = cJSON_AddObjectToObject(d, "compile");
+                cJSON_AddBoolToObject(cj, "generated_code", fwhy == NULL);
+                cJSON_AddStringToObject(cj, "compiler", "NVRTC");
+                if (fwhy)
+                    cJSON_AddStringToObject(cj, "reason", fwhy);
                 double h2d, d2h, d2d, tf;
                 if (bench && !why && i == 0 && tg_cuda_bench(&h2d, &d2h, &d2d, &tf) == TG_OK) {
                     cJSON *m = cJSON_AddObjectToObject(d, "bench");

@@ -64,6 +64,8 @@ struct tg_fused_plan {
     bool jit_tried;
     tg_fused F;
     tg_dtype out_dtype;
+    bool cuda_tried;    /* on cuda: the kernel below compiled (or not) once */
+    void *cuda_kernel;
 };
 
 /* The plan for this call: the program's kept one when it fits, else a new
@@ -74,6 +76,13 @@ tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad
 /* Attaches the plan's generated loop, compiled once (jit.c); without a C
  * compiler the registers keep running through the eager kernels. */
 void tg_fused_plan_jit(struct tg_fused_plan *pl);
+
+/* Runs the plan on the cuda device (fused_cuda.c): vars are the
+ * variables, full-size ones of shape_of's shape and n elements; gout the
+ * upstream gradient or NULL.  TG_NO (no error) when the plan does not
+ * compile for the device: the caller runs the program eagerly. */
+tg_status tg_fused_cuda_eval(struct tg_fused_plan *pl, tg_tensor *const *vars, int nvars, tg_tensor *gout,
+                             int64_t n, const tg_tensor *shape_of, tg_tensor **value, tg_tensor **grads);
 
 /* the register whose values register i has (itself unless an alias) */
 int tg_fused_owner(const tg_fused *F, int i);
@@ -88,4 +97,6 @@ char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes);
  * when that cannot be done (no compiler, no usable cache folder, TG_JIT=0),
  * no error left set. */
 void *tg_jit(const char *src, const char *symbol);
+/* the same for C++ source (the cuda kernels' host build, fused_cuda.c) */
+void *tg_jit_cxx(const char *src, const char *symbol);
 #endif

@@ -297,6 +297,8 @@ static void key_tensor(tg_buf *k, const tg_tensor *t, bool value)
 static bool plan_key(tg_buf *k, const tg_env *env, int nvars, const tg_grad_opts *o, const tg_tensor *gout)
 {
     tg_buf_add(k, &nvars, sizeof nvars);
+    tg_device dev = tg_get_device(); /* the kernel kept with the plan is for one device */
+    tg_buf_add(k, &dev, sizeof dev);
     tg_buf_add(k, &o->no_grad, sizeof o->no_grad);
     tg_buf_add(k, &(bool){gout != NULL}, sizeof(bool));
     if (gout)

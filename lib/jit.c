@@ -185,7 +185,7 @@ static bool write_file(const char *path, const char *text)
 }
 
 /* runs the compiler on src_path to obj_path, its output discarded */
-static bool run_compiler(const char *cc, const char *src_path, const char *obj_path)
+static bool run_compiler(const char *cc, const char *src_path, const char *obj_path, bool cxx)
 {
     const char *argv[32];
     int argc = 0;
@@ -196,6 +196,11 @@ static bool run_compiler(const char *cc, const char *src_path, const char *obj_p
         argv[argc++] = arch_flag();
     argv[argc++] = "-o";
     argv[argc++] = obj_path;
+    if (cxx) { /* the cuda kernels' host build: C++, whatever the file's name */
+        argv[argc++] = "-x";
+        argv[argc++] = "c++";
+        argv[argc++] = "-std=gnu++17";
+    }
     argv[argc++] = src_path;
     argv[argc++] = "-lm";
     argv[argc] = NULL;
@@ -258,7 +263,7 @@ static bool same_text(const char *path, const char *text)
     return same && at == len;
 }
 
-static void *build(const char *dir, uint64_t key, const char *cc, const char *src, const char *symbol)
+static void *build(const char *dir, uint64_t key, const char *cc, const char *src, const char *symbol, bool cxx)
 {
     char obj[4200], tmp_src[4200], tmp_obj[4200], kept_src[4200];
     snprintf(obj, sizeof obj, "%s/fused-%016" PRIx64 ".so", dir, key);
@@ -273,7 +278,7 @@ static void *build(const char *dir, uint64_t key, const char *cc, const char *sr
     unlink(tmp_obj);
     /* the object first, then its source: a reader checks the source, so it
      * never pairs a new source with an old object */
-    if (write_file(tmp_src, src) && run_compiler(cc, tmp_src, tmp_obj) && rename(tmp_obj, obj) == 0 &&
+    if (write_file(tmp_src, src) && run_compiler(cc, tmp_src, tmp_obj, cxx) && rename(tmp_obj, obj) == 0 &&
         rename(tmp_src, kept_src) == 0)
         fn = load(obj, symbol);
     unlink(tmp_src);
@@ -281,7 +286,7 @@ static void *build(const char *dir, uint64_t key, const char *cc, const char *sr
     return fn;
 }
 
-void *tg_jit(const char *src, const char *symbol)
+static void *jit(const char *src, const char *symbol, bool cxx)
 {
     const char *cc = compiler();
     if (!jit_enabled())
@@ -291,6 +296,7 @@ void *tg_jit(const char *src, const char *symbol)
     for (size_t i = 0; i < sizeof base_flags / sizeof *base_flags; i++)
         key = fnv1a(key, base_flags[i]);
     key = fnv1a(key, arch_flag() ? arch_flag() : "");
+    key = fnv1a(key, cxx ? "c++" : "c");
     key = fnv1a(key, symbol);
     key = fnv1a(key, src);
 
@@ -302,7 +308,7 @@ void *tg_jit(const char *src, const char *symbol)
     char dir[4096];
     bool known = fn != NULL;
     if (!fn && cache_dir(dir, sizeof dir))
-        fn = build(dir, key, cc, src, symbol);
+        fn = build(dir, key, cc, src, symbol, cxx);
     if (fn && !known && nloaded < NLOADED) {
         char *sym = strdup(symbol), *text = strdup(src);
         if (sym && text)
@@ -315,3 +321,7 @@ void *tg_jit(const char *src, const char *symbol)
     pthread_mutex_unlock(&lock);
     return fn;
 }
+
+void *tg_jit(const char *src, const char *symbol) { return jit(src, symbol, false); }
+
+void *tg_jit_cxx(const char *src, const char *symbol) { return jit(src, symbol, true); }

@@ -123,42 +123,6 @@ setup_file() {
     [ -z "$(ls "$TMP/c4" | grep -v '^tmp-' || true)" ]
 }
 
-# random_programs N SEED: N random elementwise programs of x and y, one a line
-random_programs() {
-    awk -v n="$1" -v seed="$2" '
-    function leaf(r) { r = int(rand() * 5); return r == 0 ? "x" : r == 1 ? "y" : r == 2 ? "x" : r == 3 ? "y" : (int(rand() * 7) - 3) / 2 }
-    function e(d,   r, a, b) {
-        if (d <= 0) return leaf()
-        r = int(rand() * 24); a = e(d - 1)
-        if (r == 0) return "exp(" a " * 0.3)"
-        if (r == 1) return "tanh(" a ")"
-        if (r == 2) return "sigmoid(" a ")"
-        if (r == 3) return "sin(" a ")"
-        if (r == 4) return "cos(" a ")"
-        if (r == 5) return "abs(" a ")"
-        if (r == 6) return "relu(" a ")"
-        if (r == 7) return "sqrt(abs(" a ") + 0.5)"
-        if (r == 8) return "log(abs(" a ") + 1)"
-        if (r == 9) return "erf(" a ")"
-        if (r == 10) return "softplus(" a ")"
-        if (r == 11) return "-(" a ")"
-        if (r == 12) return "(" a ")**2"
-        if (r == 13) return "(" a ")**3"
-        if (r == 14) return "(abs(" a ") + 1)**1.5"
-        if (r == 15) return "clamp(" a ", -1, 2)"
-        b = e(d - 1)
-        if (r == 16) return "(" a " + " b ")"
-        if (r == 17) return "(" a " - " b ")"
-        if (r == 18) return "(" a " * " b ")"
-        if (r == 19) return "(" a ") / (1 + (" b ")**2)"
-        if (r == 20) return "maximum(" a ", " b ")"
-        if (r == 21) return "minimum(" a ", " b ")"
-        if (r == 22) return "where(" a " > " b ", " a ", " b " * 2)"
-        return "(" a " < " b ") * " a
-    }
-    BEGIN { srand(seed); for (i = 0; i < n; i++) print "sum(" e(2 + int(rand() * 3)) " + x * 0 + y * 0)" }'
-}
-
 @test "--compile: 40 random programs of two variables, float32 and float64, the eager bytes" {
     local before
     before=$(ls "$TG_CACHE_DIR" 2>/dev/null | grep -c '[.]so$' || true)

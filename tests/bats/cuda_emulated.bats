@@ -88,3 +88,71 @@ random_inputs() {
     run on_cuda tgrad 'x**3+2*x**2-5*x+3' --at 2 --device cuda
     [ "$output" = '{"value":9,"grad":{"x":15}}' ]
 }
+
+# same_compiled EXPR [tgrad options]: --compile on cuda (one generated
+# kernel, fused_cuda.c) against the CPU's eager values and gradients, for
+# the variables x and y of $TMP/cx.npy and $TMP/cy.npy (float32), or with
+# CD=d of $TMP/dx.npy and $TMP/dy.npy (float64)
+same_compiled() {
+    local e=$1
+    shift
+    rm -rf "$TMP/cpu" "$TMP/gpu"
+    local x="$TMP/${CD:-c}x.npy" y="$TMP/${CD:-c}y.npy"
+    tgrad "$e" --at x="$x" --at y="$y" "$@" --device cpu --out-dir "$TMP/cpu" >/dev/null
+    on_cuda tgrad "$e" --at x="$x" --at y="$y" "$@" --device cuda --compile \
+        --out-dir "$TMP/gpu" >/dev/null || { echo "compiled on cuda failed: $e"; return 1; }
+    for f in "$TMP"/cpu/*.npy; do
+        local d
+        d=$(tgrad 'amax(abs(a - b) / (abs(a) + 1))' --at a="$f" --at b="$TMP/gpu/${f##*/}" --no-grad --dtype float64)
+        [[ "$d" =~ ^\{\"value\":([-0-9.e]+)\}$ ]] || { echo "$e: ${f##*/}: $d"; return 1; }
+        awk -v d="${BASH_REMATCH[1]}" 'BEGIN { exit !(d <= 1e-5) }' || { echo "$e: ${f##*/} differs by $d"; return 1; }
+    done
+}
+
+# the kernels built for the emulated device's host runs, one per program
+host_kernels() {
+    grep -l tg_fused_host "$TG_CACHE_DIR"/fused-*.c 2>/dev/null | wc -l
+}
+
+@test "emulated cuda: --compile runs each program as one generated kernel, NVRTC compiles it, values match the CPU" {
+    needs_backend
+    export TG_CACHE_DIR="$TMP/cache" TG_FUSED_STRICT=1 # a kernel that does not compile is an error
+    tgrad 'randn(6000) * 2' --seed 21 --no-grad -o "$TMP/cx.npy" >/dev/null
+    tgrad 'randn(6000) * 2' --seed 22 --no-grad -o "$TMP/cy.npy" >/dev/null
+    tgrad 'rand(6000)' --seed 23 --no-grad -o "$TMP/cg.npy" >/dev/null
+    tgrad 'double(randn(6000) * 2)' --seed 24 --no-grad -o "$TMP/dx.npy" >/dev/null
+    tgrad 'double(randn(6000) * 2)' --seed 25 --no-grad -o "$TMP/dy.npy" >/dev/null
+    for e in 'sum(tanh(x)**2)' 'sum(x**3 + 2*x**2 - 5*x + 3 + y * 0)' \
+             'sum(exp(x * 0.3) + log(abs(y) + 1) + sqrt(abs(x)) + sin(x) * cos(y) - tan(x * 0.2))' \
+             'sum(sigmoid(x) + relu(y) * abs(x) + sign(x) + log1p(abs(y)) + expm1(x / 4) + erf(y) + softplus(x))' \
+             'sum(abs(x)**0.5 + x**-1 + x**-2 + x**1 + abs(x)**2.5 + (abs(x) + 0.5)**y)' \
+             'sum(maximum(x, y) - minimum(x, -0.5) + where(x > y, x * y, -x) + (x <= 1) * 2.0 + (x == y))' \
+             'sum(clamp(x, -1, 1) * exp(y * 0.1) + clamp(y, min=0))' 'sum(tanh(double(x)) * float(y))'; do
+        same_compiled "$e"
+        CD=d same_compiled "$e"
+    done
+    # non-scalar results with an upstream gradient, and without gradients
+    same_compiled 'x * sigmoid(y) - tanh(x)' --grad-output "$TMP/cg.npy"
+    same_compiled 'x * sigmoid(y) - tanh(x)' --no-grad
+    # a one-value parameter whose gradient is summed, as broadcasting's backward
+    same_compiled 'sum((w * x + b - y)**2)' --at w=0.5 --at b=-0.25
+    while IFS= read -r e; do
+        same_compiled "$e"
+    done < <(random_programs 20 7)
+    if [ -z "${TG_TEST_REAL_CUDA:-}" ]; then
+        # every one of them was a generated kernel (built for the host here)
+        [ "$(host_kernels)" -ge 35 ]
+    fi
+}
+
+@test "emulated cuda: --compile gives the eager cuda path's numbers where a program does not fuse, and the same on every run" {
+    needs_backend
+    export TG_CACHE_DIR="$TMP/cache" TG_FUSED_STRICT=1
+    tgrad 'randn(6000)' --seed 31 --no-grad -o "$TMP/cx.npy" >/dev/null
+    tgrad 'randn(6000)' --seed 32 --no-grad -o "$TMP/cy.npy" >/dev/null
+    same_compiled 'sum(x - mean(x)) + sum(softmax(y, 0) * x)' # reduces inside: eager
+    same_compiled 'sum(x.reshape(60, 100).T @ y.reshape(60, 100))'
+    on_cuda tgrad 'sum(tanh(x) * y)' --at x="$TMP/cx.npy" --at y="$TMP/cy.npy" --device cuda --compile >"$TMP/a"
+    on_cuda tgrad 'sum(tanh(x) * y)' --at x="$TMP/cx.npy" --at y="$TMP/cy.npy" --device cuda --compile >"$TMP/b"
+    cmp "$TMP/a" "$TMP/b"
+}

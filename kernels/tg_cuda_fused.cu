@@ -1,0 +1,182 @@
+// tg_cuda_fused.cu -- the kernels compiled evaluation generates for the cuda
+// device (lib/fused_cuda.c writes their source): compiled at run time by
+// NVRTC for the device's own architecture, loaded with the runtime's
+// library calls, launched.
+//
+// NVRTC is opened when first needed, not linked: a machine with the driver
+// and cuBLAS but without NVRTC still runs everything on cuda (compiled
+// evaluation then runs op by op, as the eager kernels do).
+#include <cstdio>
+#include <cstring>
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <new>
+#include <nvrtc.h>
+
+#include "tg_cuda_abi.h"
+
+static struct {
+    bool tried;
+    void *h;
+    decltype(&nvrtcCreateProgram) create;
+    decltype(&nvrtcCompileProgram) compile;
+    decltype(&nvrtcGetProgramLogSize) log_size;
+    decltype(&nvrtcGetProgramLog) log;
+    decltype(&nvrtcGetCUBINSize) cubin_size;
+    decltype(&nvrtcGetCUBIN) cubin;
+    decltype(&nvrtcDestroyProgram) destroy;
+    decltype(&nvrtcGetErrorString) error_string;
+    char why[200];
+} nv;
+
+// NVRTC of this toolkit's major version, else any on the library path
+static bool open_nvrtc(void)
+{
+    if (nv.tried)
+        return nv.h != nullptr;
+    nv.tried = true;
+    char name[64];
+    snprintf(name, sizeof name, "libnvrtc.so.%d", CUDART_VERSION / 1000);
+    nv.h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!nv.h)
+        nv.h = dlopen("libnvrtc.so", RTLD_NOW | RTLD_LOCAL);
+    if (!nv.h) {
+        snprintf(nv.why, sizeof nv.why, "NVRTC (%s) is not installed", name);
+        return false;
+    }
+#define SYM(field, fn) *(void **)&nv.field = dlsym(nv.h, #fn)
+    SYM(create, nvrtcCreateProgram);
+    SYM(compile, nvrtcCompileProgram);
+    SYM(log_size, nvrtcGetProgramLogSize);
+    SYM(log, nvrtcGetProgramLog);
+    SYM(cubin_size, nvrtcGetCUBINSize);
+    SYM(cubin, nvrtcGetCUBIN);
+    SYM(destroy, nvrtcDestroyProgram);
+    SYM(error_string, nvrtcGetErrorString);
+#undef SYM
+    if (!nv.create || !nv.compile || !nv.log_size || !nv.log || !nv.cubin_size || !nv.cubin || !nv.destroy ||
+        !nv.error_string) {
+        snprintf(nv.why, sizeof nv.why, "NVRTC (%s) lacks the calls it needs", name);
+        dlclose(nv.h);
+        nv.h = nullptr;
+        return false;
+    }
+    return true;
+}
+
+// the first line of NVRTC's log that says what went wrong
+static void first_error(nvrtcProgram prog, const char *what, char *err, int en)
+{
+    size_t n = 0;
+    char buf[4096] = "";
+    if (nv.log_size(prog, &n) == NVRTC_SUCCESS && n > 0 && n <= sizeof buf && nv.log(prog, buf) == NVRTC_SUCCESS) {
+        char *line = strstr(buf, "error");
+        line = line ? line : buf;
+        line[strcspn(line, "\n")] = 0;
+        snprintf(err, (size_t)en, "%s: %s", what, line);
+    } else
+        snprintf(err, (size_t)en, "%s failed", what);
+}
+
+extern "C" {
+
+// 0 when NVRTC is there to compile kernels; else 1, and err says why
+int tgc_fused_available(char *err, int en)
+{
+    if (open_nvrtc())
+        return 0;
+    snprintf(err, (size_t)en, "%s", nv.why);
+    return 1;
+}
+
+// Compiles src (CUDA C++) with NVRTC and loads its kernel `name`.  With
+// check_only, src is compiled for a fixed architecture and nothing is
+// loaded: no device is needed (TG_CUDA_EMULATE checks that the generated
+// source compiles).  0: done; 1: NVRTC is not there (err says so); -1: a
+// compile or CUDA error, in err.
+int tgc_fused_compile(const char *src, const char *name, int check_only, void **kernel, char *err, int en)
+{
+    *kernel = nullptr;
+    if (!open_nvrtc()) {
+        snprintf(err, (size_t)en, "%s", nv.why);
+        return 1;
+    }
+    char arch[64] = "--gpu-architecture=sm_75";
+    if (!check_only) {
+        int dev = 0, major = 0, minor = 0;
+        cudaError_t e = cudaGetDevice(&dev);
+        if (e == cudaSuccess)
+            e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+        if (e == cudaSuccess)
+            e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+        if (e != cudaSuccess) {
+            snprintf(err, (size_t)en, "the device's architecture: %s", cudaGetErrorString(e));
+            return -1;
+        }
+        snprintf(arch, sizeof arch, "--gpu-architecture=sm_%d%d", major, minor);
+    }
+    // -fmad=false: each operation rounds once, as on the CPU and in the
+    // backend's own kernels
+    const char *opts[] = {arch, "--std=c++17", "-fmad=false", "-default-device"};
+    nvrtcProgram prog;
+    nvrtcResult r = nv.create(&prog, src, "tg_fused.cu", 0, nullptr, nullptr);
+    if (r != NVRTC_SUCCESS) {
+        snprintf(err, (size_t)en, "nvrtcCreateProgram: %s", nv.error_string(r));
+        return -1;
+    }
+    r = nv.compile(prog, (int)(sizeof opts / sizeof *opts), opts);
+    if (r != NVRTC_SUCCESS) {
+        first_error(prog, "NVRTC", err, en);
+        nv.destroy(&prog);
+        return -1;
+    }
+    size_t size = 0;
+    char *cubin = nullptr;
+    r = nv.cubin_size(prog, &size);
+    if (r == NVRTC_SUCCESS && !(cubin = new (std::nothrow) char[size ? size : 1]))
+        r = NVRTC_ERROR_OUT_OF_MEMORY;
+    if (r == NVRTC_SUCCESS)
+        r = nv.cubin(prog, cubin);
+    nv.destroy(&prog);
+    if (r != NVRTC_SUCCESS) {
+        delete[] cubin;
+        snprintf(err, (size_t)en, "NVRTC's machine code: %s", nv.error_string(r));
+        return -1;
+    }
+    if (check_only) {
+        delete[] cubin;
+        return 0;
+    }
+    // the library stays loaded for the process: its kernel is kept with
+    // the program's plan, and plans are few
+    cudaLibrary_t lib;
+    cudaKernel_t k;
+    cudaError_t e = cudaLibraryLoadData(&lib, cubin, nullptr, nullptr, 0, nullptr, nullptr, 0);
+    delete[] cubin;
+    if (e == cudaSuccess)
+        e = cudaLibraryGetKernel(&k, lib, name);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        snprintf(err, (size_t)en, "loading the compiled kernel: %s", cudaGetErrorString(e));
+        return -1;
+    }
+    *kernel = (void *)k;
+    return 0;
+}
+
+// Runs a kernel tgc_fused_compile loaded on grid blocks of block threads;
+// args as cudaLaunchKernel takes them.  Returns when the device is done.
+int tgc_fused_launch(void *kernel, unsigned grid, unsigned block, void **args, char *err, int en)
+{
+    cudaError_t e = cudaLaunchKernel((const void *)kernel, dim3(grid), dim3(block), args, 0, 0);
+    if (e == cudaSuccess)
+        e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        snprintf(err, (size_t)en, "compiled kernel: %s", cudaGetErrorString(e));
+        return -1;
+    }
+    return 0;
+}
+
+} // extern "C"

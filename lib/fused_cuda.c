@@ -1,0 +1,338 @@
+/* fused_cuda.c -- compiled evaluation on the cuda device: a program's plan
+ * (fused_plan.c) as one CUDA kernel.  Each thread takes elements in a
+ * grid-stride loop and runs every register, forward and backward, as a
+ * local variable: the variables are read once, the value and gradients
+ * written once, no intermediate goes to memory.  A final sum (and a
+ * one-value parameter's gradient) is summed in double by each thread,
+ * then by each block (tg_block_sums), and the blocks' partials are added
+ * on the host in block order: the same result on every run.
+ *
+ * Each op is the backend's own device code for it (kernels/tg_cuda_elem.cuh,
+ * whose text starts the generated source, as the eager map kernel uses
+ * it), so compiled and eager values on cuda agree; both agree with the
+ * CPU's within float32 tolerance (CUDA's math functions are not glibc's).
+ * The source is compiled once per plan by NVRTC for the device's
+ * architecture (kernels/tg_cuda_fused.cu).  Where the device is emulated
+ * (TG_CUDA_EMULATE), NVRTC still compiles it, to check it, and the same
+ * text built for the host by the C++ compiler (jit.c) runs the kernel one
+ * block of one thread at a time. */
+#include "fused.h"
+#include "tg_cuda_text.h" /* the kernels/ files generated code starts with, as strings (Makefile) */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define THREADS 256   /* TG_FUSED_THREADS in kernels/tg_fused_prelude.cuh */
+#define GRID_MAX 2048 /* blocks: a few per multiprocessor on the largest cards */
+
+/* the op numbers, as lib/ops.def gives them, for the device code */
+static const char op_numbers_src[] = "enum {\n"
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd) "    TG_OP_" #id ",\n"
+#include "ops.def"
+#undef OP
+                                     "};\n";
+/* and each op's name there */
+static const char *const op_ids[TG_NOPS] = {
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd) #id,
+#include "ops.def"
+#undef OP
+};
+
+typedef tg_buf text;
+#define put tg_buf_printf
+
+static const char *cutype(tg_dtype dt)
+{
+    static const char *const names[TG_NDTYPES] = {"float", "double", "long long", "bool"};
+    return names[dt];
+}
+
+static void put_const(text *t, tg_dtype dt, double v, int64_t iv)
+{
+    if (dt == TG_FLOAT32) {
+        float f = (float)v;
+        uint32_t b;
+        memcpy(&b, &f, sizeof b);
+        put(t, "tg_f32(0x%08" PRIx32 "u) /* %.9g */", b, f);
+    } else if (dt == TG_FLOAT64) {
+        uint64_t b;
+        memcpy(&b, &v, sizeof b);
+        put(t, "tg_f64(0x%016" PRIx64 "ull) /* %.17g */", b, v);
+    } else if (dt == TG_INT64)
+        put(t, "(long long)0x%016" PRIx64 "ull", (uint64_t)iv);
+    else
+        put(t, "%s", v != 0 ? "true" : "false");
+}
+
+static bool is_float(tg_dtype dt) { return dt == TG_FLOAT32 || dt == TG_FLOAT64; }
+
+/* The device function an op register runs (tg_cuda_elem.cuh), or NULL for
+ * one the device code does not have: the plan then runs op by op. */
+static const char *device_fn(const tg_reg *R)
+{
+    switch (R->op) {
+    case TG_OP_NEG: case TG_OP_EXP: case TG_OP_LOG: case TG_OP_SQRT: case TG_OP_SIN: case TG_OP_COS:
+    case TG_OP_TAN: case TG_OP_TANH: case TG_OP_SIGMOID: case TG_OP_RELU: case TG_OP_ABS: case TG_OP_SIGN:
+    case TG_OP_LOG1P: case TG_OP_EXPM1: case TG_OP_ERF: case TG_OP_SOFTPLUS: case TG_OP_CLAMP:
+        return is_float(R->kdtype) && R->dtype == R->kdtype ? "unary" : NULL;
+    case TG_OP_ADD: case TG_OP_SUB: case TG_OP_MUL: case TG_OP_DIV: case TG_OP_POW: case TG_OP_MAXIMUM:
+    case TG_OP_MINIMUM: case TG_OP_TANH_BW: case TG_OP_SIGMOID_BW: case TG_OP_POW_BW:
+        return is_float(R->kdtype) && R->dtype == R->kdtype ? "binary" : NULL;
+    case TG_OP_EQ: case TG_OP_NE: case TG_OP_LT: case TG_OP_LE: case TG_OP_GT: case TG_OP_GE:
+        return is_float(R->kdtype) && R->dtype == TG_BOOL ? "compare" : NULL;
+    case TG_OP_WHERE:
+        return is_float(R->kdtype) && R->dtype == R->kdtype ? "where" : NULL;
+    case TG_OP_CAST: /* conversions C++ defines for every value: not float to integer */
+        return is_float(R->dtype) || R->dtype == TG_BOOL || !is_float(R->kdtype) ? "cast" : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* register i's line in the loop body */
+static bool put_register(text *t, const tg_fused *F, int i)
+{
+    const tg_reg *R = &F->r[i];
+    const char *T = cutype(R->dtype);
+    int a[3];
+    for (int k = 0; k < R->nin; k++)
+        a[k] = tg_fused_owner(F, R->in[k]);
+    switch (R->kind) {
+    case R_STREAM:
+        put(t, "        const %s r%d = s%d[e];\n", T, i, R->stream);
+        return true;
+    case R_CONST:
+        put(t, "        const %s r%d = ", T, i);
+        put_const(t, R->dtype, R->value, R->ivalue);
+        put(t, ";\n");
+        return true;
+    case R_ALIAS:
+        put(t, "        const %s r%d = r%d;\n", T, i, tg_fused_owner(F, i));
+        return true;
+    }
+    if (!is_float(R->kdtype) && R->op != TG_OP_CAST) {
+        /* integer and bool ops (masks: clamp's backward ands two) round
+         * nowhere: the CPU kernel's own expression, where it calls nothing */
+        const char *src = tg_cpu_kernel_src[R->op][R->kdtype];
+        if (!src || tg_cpu_src_calls(src))
+            return false;
+        put(t, "        %s r%d;\n        {\n", T, i);
+        for (int k = 0; k < R->nin; k++)
+            put(t, "            const %s %c = r%d;\n", R->op == TG_OP_WHERE && k == 0 ? "bool" : cutype(R->kdtype),
+                "xyz"[k], a[k]);
+        put(t, "            r%d = (%s);\n        }\n", i, src);
+        return true;
+    }
+    const char *fn = device_fn(R);
+    if (!fn)
+        return false;
+    const char *K = cutype(R->kdtype);
+    if (!strcmp(fn, "cast") && R->dtype == TG_BOOL)
+        put(t, "        const bool r%d = r%d != 0;\n", i, a[0]);
+    else if (!strcmp(fn, "cast"))
+        put(t, "        const %s r%d = (%s)r%d;\n", T, i, T, a[0]);
+    else if (!strcmp(fn, "where"))
+        put(t, "        const %s r%d = r%d ? r%d : r%d;\n", T, i, a[0], a[1], a[2]);
+    else {
+        bool attrs = R->op == TG_OP_CLAMP || R->op == TG_OP_POW || R->op == TG_OP_POW_BW;
+        if (attrs) { /* as tg_cuda_map sets them */
+            const tg_reg *e = R->op == TG_OP_POW ? &F->r[a[1]] : NULL;
+            bool clamp = R->op == TG_OP_CLAMP;
+            put(t, "        const tgc_op_attrs A%d = {", i);
+            put_const(t, TG_FLOAT64, clamp ? R->attrs.clamp.lo : 0, 0);
+            put(t, ", ");
+            put_const(t, TG_FLOAT64, clamp ? R->attrs.clamp.hi : 0, 0);
+            put(t, ", %d, %d, ", clamp && R->attrs.clamp.has_lo, clamp && R->attrs.clamp.has_hi);
+            put_const(t, TG_FLOAT64, R->op == TG_OP_POW_BW ? R->attrs.pow.exponent : 0, 0);
+            put(t, ", %d};\n", e && e->kind == R_CONST);
+        }
+        put(t, "        const %s r%d = %s<%s>(TG_OP_%s", T, i, fn, K, op_ids[R->op]);
+        for (int k = 0; k < R->nin; k++)
+            put(t, ", r%d", a[k]);
+        if (strcmp(fn, "compare"))
+            attrs ? put(t, ", A%d", i) : put(t, ", tg_none");
+        put(t, ");\n");
+    }
+    return true;
+}
+
+/* What leaves the kernel, in the order of its parameters: the value (when
+ * not summed), then each gradient that is not summed; and the sums, in the
+ * order of the partials: the value's (when summed), then each summed
+ * gradient.  reg: the register; var: -1 for the value, else the variable. */
+typedef struct {
+    int nout, nsum;
+    int out_reg[TG_FUSE_MAXVARS + 1], out_var[TG_FUSE_MAXVARS + 1];
+    int sum_reg[TG_FUSE_MAXVARS + 1], sum_var[TG_FUSE_MAXVARS + 1];
+} outputs;
+
+static void list_outputs(const tg_fused *F, outputs *O)
+{
+    O->nout = O->nsum = 0;
+    for (int v = -1; v < F->nvars; v++) {
+        int reg = v < 0 ? F->value_reg : F->grad_reg[v];
+        bool summed = v < 0 ? F->sum_root : F->grad_sum[v];
+        if (reg < 0)
+            continue;
+        if (summed) {
+            O->sum_reg[O->nsum] = reg;
+            O->sum_var[O->nsum++] = v;
+        } else {
+            O->out_reg[O->nout] = reg;
+            O->out_var[O->nout++] = v;
+        }
+    }
+}
+
+/* the kernel's source, with the host's launcher when host; NULL when an op
+ * is not one the device code has, or memory ran out (no error left set) */
+static char *kernel_source(const tg_fused *F, int nstreams, const tg_dtype *stream_dtype, bool host)
+{
+    text t = {0};
+    outputs O;
+    list_outputs(F, &O);
+    put(&t, "// generated by the tgrad toolkit's compiled evaluation (lib/fused_cuda.c)\n");
+    if (host)
+        put(&t, "#define TG_FUSED_HOST 1\n");
+    put(&t, "%s%s%s%s\n", tg_fused_prelude_src, tg_cuda_attrs_src, op_numbers_src, tg_cuda_elem_src);
+    put(&t, "extern \"C\" __global__ void tg_fused_kernel(long long n");
+    for (int s = 0; s < nstreams; s++)
+        put(&t, ", const %s *__restrict__ s%d", cutype(stream_dtype[s]), s);
+    for (int k = 0; k < O.nout; k++)
+        put(&t, ", %s *__restrict__ o%d", cutype(F->r[O.out_reg[k]].dtype), k);
+    put(&t, ", double *__restrict__ part)\n{\n");
+    put(&t, "    const tgc_op_attrs tg_none = {0, 0, 0, 0, 0, 0};\n");
+    put(&t, "    double acc[%d] = {0};\n", O.nsum ? O.nsum : 1);
+    put(&t, "    const long long step = (long long)gridDim.x * blockDim.x;\n"
+            "    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += step) {\n");
+    bool ok = true;
+    for (int i = 0; i < F->n && ok; i++)
+        ok = put_register(&t, F, i);
+    for (int k = 0; k < O.nout; k++)
+        put(&t, "        o%d[e] = r%d;\n", k, tg_fused_owner(F, O.out_reg[k]));
+    for (int k = 0; k < O.nsum; k++)
+        put(&t, "        acc[%d] += (double)r%d;\n", k, tg_fused_owner(F, O.sum_reg[k]));
+    put(&t, "    }\n    (void)tg_none;\n");
+    if (O.nsum)
+        put(&t, "    tg_block_sums(acc, %d, part);\n", O.nsum);
+    put(&t, "}\n");
+    if (host) { /* the kernel's blocks one after another, one thread each */
+        put(&t, "\nextern \"C\" void tg_fused_host(unsigned grid, void **args)\n{\n"
+                "    gridDim.x = grid;\n    blockDim.x = 1;\n    threadIdx.x = 0;\n"
+                "    for (unsigned b = 0; b < grid; b++) {\n        blockIdx.x = b;\n"
+                "        tg_fused_kernel(*(long long *)args[0]");
+        int a = 1;
+        for (int s = 0; s < nstreams; s++, a++)
+            put(&t, ", *(const %s **)args[%d]", cutype(stream_dtype[s]), a);
+        for (int k = 0; k < O.nout; k++, a++)
+            put(&t, ", *(%s **)args[%d]", cutype(F->r[O.out_reg[k]].dtype), a);
+        put(&t, ", *(double **)args[%d]);\n    }\n}\n", a);
+    }
+    if (!ok || t.failed) {
+        tg_free(t.data);
+        return NULL;
+    }
+    return t.data;
+}
+
+/* The plan's kernel, compiled and loaded once; TG_NO (no error) when it
+ * cannot be (an op the device code lacks, no NVRTC, ...): the program then
+ * runs op by op on the device.  TG_FUSED_STRICT=1 makes a kernel that does
+ * not compile an error instead (the tests: it is ours to mend). */
+static tg_status plan_kernel(struct tg_fused_plan *pl, int nstreams, const tg_dtype *stream_dtype)
+{
+    if (pl->cuda_tried)
+        return pl->cuda_kernel ? TG_OK : TG_NO;
+    pl->cuda_tried = true;
+    char *dev = kernel_source(&pl->F, nstreams, stream_dtype, false);
+    char *host = dev ? kernel_source(&pl->F, nstreams, stream_dtype, true) : NULL;
+    tg_error_clear();
+    tg_status st = host ? tg_cuda_fused_load(dev, host, &pl->cuda_kernel) : TG_NO;
+    tg_free(dev);
+    tg_free(host);
+    const char *strict = getenv("TG_FUSED_STRICT");
+    if (st != TG_OK && !(strict && *strict && strcmp(strict, "0"))) {
+        tg_error_clear();
+        st = TG_NO;
+    }
+    return st;
+}
+
+tg_status tg_fused_cuda_eval(struct tg_fused_plan *pl, tg_tensor *const *vars, int nvars, tg_tensor *gout,
+                             int64_t n, const tg_tensor *shape_of, tg_tensor **value, tg_tensor **grads)
+{
+    const tg_fused *F = &pl->F;
+    /* the inputs, in the probe's order: full-size variables, then the upstream gradient */
+    void *in[TG_FUSE_MAXVARS + 1];
+    tg_dtype in_dtype[TG_FUSE_MAXVARS + 1];
+    int nstreams = 0;
+    for (int i = 0; i < nvars; i++)
+        if (vars[i]->numel == n) {
+            in_dtype[nstreams] = vars[i]->dtype;
+            in[nstreams++] = tg_data(vars[i]);
+        }
+    if (gout) {
+        in_dtype[nstreams] = gout->dtype;
+        in[nstreams++] = tg_data(gout);
+    }
+    tg_status st = plan_kernel(pl, nstreams, in_dtype);
+    if (st != TG_OK)
+        return st;
+
+    outputs O;
+    list_outputs(F, &O);
+    int64_t grid = (n + THREADS - 1) / THREADS;
+    grid = grid > GRID_MAX ? GRID_MAX : grid;
+    tg_tensor *outs[TG_FUSE_MAXVARS + 1] = {0}, *part = NULL;
+    *value = F->sum_root ? tg_empty(pl->out_dtype, 0, NULL) : tg_empty(pl->out_dtype, shape_of->ndim, shape_of->shape);
+    st = *value ? TG_OK : TG_ERESOURCE;
+    for (int v = 0; v < nvars && st == TG_OK; v++)
+        if (F->grad_reg[v] >= 0 && !(grads[v] = tg_empty(vars[v]->dtype, vars[v]->ndim, vars[v]->shape)))
+            st = TG_ERESOURCE;
+    int64_t nparts = grid * O.nsum;
+    if (st == TG_OK && O.nsum && !(part = tg_empty(TG_FLOAT64, 1, &nparts)))
+        st = TG_ERESOURCE;
+    if (st == TG_OK) {
+        /* the kernel's arguments, as its parameters are listed */
+        void *args[2 * TG_FUSE_MAXVARS + 4], *ptr[2 * TG_FUSE_MAXVARS + 4];
+        int na = 0;
+        long long count = (long long)n;
+        args[na++] = &count;
+        for (int s = 0; s < nstreams; s++) {
+            ptr[na] = in[s];
+            args[na] = &ptr[na];
+            na++;
+        }
+        for (int k = 0; k < O.nout; k++) {
+            outs[k] = O.out_var[k] < 0 ? *value : grads[O.out_var[k]];
+            ptr[na] = tg_data(outs[k]);
+            args[na] = &ptr[na];
+            na++;
+        }
+        ptr[na] = part ? tg_data(part) : NULL;
+        args[na] = &ptr[na];
+        st = tg_cuda_fused_launch(pl->cuda_kernel, (unsigned)grid, THREADS, args);
+    }
+    /* each sum: its blocks' partials in block order, in double */
+    for (int k = 0; k < O.nsum && st == TG_OK; k++) {
+        const double *p = (const double *)tg_data(part) + (int64_t)k * grid;
+        double s = 0;
+        for (int64_t b = 0; b < grid; b++)
+            s += p[b];
+        tg_tensor *t = O.sum_var[k] < 0 ? *value : grads[O.sum_var[k]];
+        if (t->dtype == TG_FLOAT32)
+            *(float *)tg_data(t) = (float)s;
+        else
+            *(double *)tg_data(t) = s;
+    }
+    tg_release(part);
+    if (st != TG_OK) {
+        tg_release(*value);
+        *value = NULL;
+        for (int v = 0; v < nvars; v++) {
+            tg_release(grads[v]);
+            grads[v] = NULL;
+        }
+    }
+    return st;
+}
