@@ -8,6 +8,7 @@
 // evaluation then runs op by op, as the eager kernels do).
 #include <cstdio>
 #include <cstring>
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <new>
@@ -27,24 +28,33 @@ static struct {
     decltype(&nvrtcDestroyProgram) destroy;
     decltype(&nvrtcGetErrorString) error_string;
     char why[200];
-} nv;
+} rtc;
 
 // NVRTC of this toolkit's major version, else any on the library path
 static bool open_nvrtc(void)
 {
-    if (nv.tried)
-        return nv.h != nullptr;
-    nv.tried = true;
+    if (rtc.tried)
+        return rtc.h != nullptr;
+    rtc.tried = true;
     char name[64];
     snprintf(name, sizeof name, "libnvrtc.so.%d", CUDART_VERSION / 1000);
-    nv.h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!nv.h)
-        nv.h = dlopen("libnvrtc.so", RTLD_NOW | RTLD_LOCAL);
-    if (!nv.h) {
-        snprintf(nv.why, sizeof nv.why, "NVRTC (%s) is not installed", name);
+    rtc.h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!rtc.h)
+        rtc.h = dlopen("libnvrtc.so", RTLD_NOW | RTLD_LOCAL);
+    Dl_info at;
+    if (!rtc.h && dladdr((void *)&cublasCreate_v2, &at) && at.dli_fname) {
+        // beside the cuBLAS this backend was loaded with: the same toolkit
+        char path[4096];
+        const char *slash = strrchr(at.dli_fname, '/');
+        int dir = slash ? (int)(slash - at.dli_fname) : 0;
+        if (dir > 0 && snprintf(path, sizeof path, "%.*s/%s", dir, at.dli_fname, name) < (int)sizeof path)
+            rtc.h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    }
+    if (!rtc.h) {
+        snprintf(rtc.why, sizeof rtc.why, "NVRTC (%s) is not installed", name);
         return false;
     }
-#define SYM(field, fn) *(void **)&nv.field = dlsym(nv.h, #fn)
+#define SYM(field, fn) *(void **)&rtc.field = dlsym(rtc.h, #fn)
     SYM(create, nvrtcCreateProgram);
     SYM(compile, nvrtcCompileProgram);
     SYM(log_size, nvrtcGetProgramLogSize);
@@ -54,11 +64,11 @@ static bool open_nvrtc(void)
     SYM(destroy, nvrtcDestroyProgram);
     SYM(error_string, nvrtcGetErrorString);
 #undef SYM
-    if (!nv.create || !nv.compile || !nv.log_size || !nv.log || !nv.cubin_size || !nv.cubin || !nv.destroy ||
-        !nv.error_string) {
-        snprintf(nv.why, sizeof nv.why, "NVRTC (%s) lacks the calls it needs", name);
-        dlclose(nv.h);
-        nv.h = nullptr;
+    if (!rtc.create || !rtc.compile || !rtc.log_size || !rtc.log || !rtc.cubin_size || !rtc.cubin || !rtc.destroy ||
+        !rtc.error_string) {
+        snprintf(rtc.why, sizeof rtc.why, "NVRTC (%s) lacks the calls it needs", name);
+        dlclose(rtc.h);
+        rtc.h = nullptr;
         return false;
     }
     return true;
@@ -69,7 +79,7 @@ static void first_error(nvrtcProgram prog, const char *what, char *err, int en)
 {
     size_t n = 0;
     char buf[4096] = "";
-    if (nv.log_size(prog, &n) == NVRTC_SUCCESS && n > 0 && n <= sizeof buf && nv.log(prog, buf) == NVRTC_SUCCESS) {
+    if (rtc.log_size(prog, &n) == NVRTC_SUCCESS && n > 0 && n <= sizeof buf && rtc.log(prog, buf) == NVRTC_SUCCESS) {
         char *line = strstr(buf, "error");
         line = line ? line : buf;
         line[strcspn(line, "\n")] = 0;
@@ -85,7 +95,7 @@ int tgc_fused_available(char *err, int en)
 {
     if (open_nvrtc())
         return 0;
-    snprintf(err, (size_t)en, "%s", nv.why);
+    snprintf(err, (size_t)en, "%s", rtc.why);
     return 1;
 }
 
@@ -98,7 +108,7 @@ int tgc_fused_compile(const char *src, const char *name, int check_only, void **
 {
     *kernel = nullptr;
     if (!open_nvrtc()) {
-        snprintf(err, (size_t)en, "%s", nv.why);
+        snprintf(err, (size_t)en, "%s", rtc.why);
         return 1;
     }
     char arch[64] = "--gpu-architecture=sm_75";
@@ -119,28 +129,28 @@ int tgc_fused_compile(const char *src, const char *name, int check_only, void **
     // backend's own kernels
     const char *opts[] = {arch, "--std=c++17", "-fmad=false", "-default-device"};
     nvrtcProgram prog;
-    nvrtcResult r = nv.create(&prog, src, "tg_fused.cu", 0, nullptr, nullptr);
+    nvrtcResult r = rtc.create(&prog, src, "tg_fused.cu", 0, nullptr, nullptr);
     if (r != NVRTC_SUCCESS) {
-        snprintf(err, (size_t)en, "nvrtcCreateProgram: %s", nv.error_string(r));
+        snprintf(err, (size_t)en, "nvrtcCreateProgram: %s", rtc.error_string(r));
         return -1;
     }
-    r = nv.compile(prog, (int)(sizeof opts / sizeof *opts), opts);
+    r = rtc.compile(prog, (int)(sizeof opts / sizeof *opts), opts);
     if (r != NVRTC_SUCCESS) {
         first_error(prog, "NVRTC", err, en);
-        nv.destroy(&prog);
+        rtc.destroy(&prog);
         return -1;
     }
     size_t size = 0;
     char *cubin = nullptr;
-    r = nv.cubin_size(prog, &size);
+    r = rtc.cubin_size(prog, &size);
     if (r == NVRTC_SUCCESS && !(cubin = new (std::nothrow) char[size ? size : 1]))
         r = NVRTC_ERROR_OUT_OF_MEMORY;
     if (r == NVRTC_SUCCESS)
-        r = nv.cubin(prog, cubin);
-    nv.destroy(&prog);
+        r = rtc.cubin(prog, cubin);
+    rtc.destroy(&prog);
     if (r != NVRTC_SUCCESS) {
         delete[] cubin;
-        snprintf(err, (size_t)en, "NVRTC's machine code: %s", nv.error_string(r));
+        snprintf(err, (size_t)en, "NVRTC's machine code: %s", rtc.error_string(r));
         return -1;
     }
     if (check_only) {

@@ -29,7 +29,7 @@
 
 SAN_CC ?= $(shell command -v clang 2>/dev/null || command -v clang-14 2>/dev/null)
 FUZZ_CC ?= $(SAN_CC)
-H_WARN := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Ilib -I/usr/include/cjson
+H_WARN := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Ilib -Ibuild/gen -I/usr/include/cjson
 H_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 # ---- sanitizer build: build/san/{lib,cmd,bin,unit_tests} ----
@@ -55,6 +55,9 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:exitcode=86:log_path=$(SAN_LOG)/asan:stri
 $(SAN_DIR)/lib/%.o: lib/%.c mk/hardening.mk
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) $(if $(filter $*,$(SAN_UINT_FILES)),-fsanitize=unsigned-integer-overflow -fsanitize-recover=unsigned-integer-overflow) -c $< -o $@
+
+# the generated header lib/fused_cuda.c includes (Makefile)
+$(SAN_DIR)/lib/fused_cuda.o: build/gen/tg_cuda_text.h
 
 $(SAN_DIR)/cmd/%.o: cmd/%.c mk/hardening.mk
 	@mkdir -p $(@D)
@@ -138,6 +141,7 @@ FUZZ_CLI_REFUSE ?=
 FUZZ_ENV := FUZZ_CLI_REFUSE=$(FUZZ_CLI_REFUSE) ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/known-bugs.supp
 
+$(FUZZ_DIR)/lib/fused_cuda.o: build/gen/tg_cuda_text.h
 $(FUZZ_DIR)/lib/%.o: lib/%.c mk/hardening.mk
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@

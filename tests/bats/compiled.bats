@@ -36,8 +36,8 @@ same_as_eager() {
 
 setup_file() {
     export TG_CACHE_DIR="$BATS_FILE_TMPDIR/cache"
-    # the generated loops are the CPU's: with tensors on cuda (tests/gpu/run.sh
-    # runs the suite with TG_DEVICE=cuda) --compile runs eagerly there
+    # these are the CPU's generated loops (tests/gpu/run.sh runs the suite with
+    # TG_DEVICE=cuda; --compile on cuda is cuda_emulated.bats's)
     export TG_DEVICE=cpu
 }
 

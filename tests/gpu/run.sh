@@ -1,10 +1,10 @@
 #!/bin/sh
 # run.sh -- the checks that need a GPU, in one run (the device tool lends a
 # machine with one to some sessions).  Builds with CUDA, lists the devices,
-# compares tmatmul's products and every op, reduction and gradient
-# (tests/bats/cuda_emulated.bats on the real device) with the CPU's on random
-# inputs, times the elementwise autograd workloads at 10^8 elements against
-# PyTorch on the same card, runs the whole test suite with cuda as the
+# compares tmatmul's products and every op, reduction and gradient, eager
+# and compiled (tests/bats/cuda_emulated.bats on the real device) with the
+# CPU's on random inputs, times the elementwise autograd workloads at 10^8
+# elements against PyTorch on the same card, eager and compiled, runs the whole test suite with cuda as the
 # default device, and measures the card (tdevice --bench).
 set -eu
 cd "$(dirname "$0")/../.."
@@ -18,6 +18,8 @@ if [ -d .gpu-deps ]; then
     export PATH="$TG_DEPS_PREFIX/usr/bin:$PATH"
 fi
 PY=${PY:-python3} # the image's python3 has PyTorch and NumPy
+# the backend, for the programs outside bin/ (build/bench/bench_autograd)
+export TG_CUDA_LIBRARY="$PWD/lib/libtg_cuda.so"
 make -s all
 echo "== devices"
 ./bin/tdevice --pretty
@@ -66,7 +68,14 @@ for e in 'sum(tanh(x)**2)' 'sum(x**3+2*x**2-5*x+3)'; do
     BENCH_DEVICE=cuda BENCH_MIN_REPS=5 build/bench/bench_autograd grad "$e" 1e8 | sort -k2 -n | head -3
     BENCH_DEVICE=cuda BENCH_MIN_REPS=5 "$PY" bench/ref_torch.py grad "$e" 1e8 2>&1 | sort -k2 -n | head -3 || true
 done
-echo "(the device-to-device copy bandwidth to compare with is in tdevice --bench below)"
+echo "== the same compiled (--compile: one generated kernel, NVRTC), 10^8 float32 elements"
+echo "   (it reads x and writes its gradient: 8 bytes an element; GB/s against tdevice's device_copy_GBps)"
+for e in 'sum(tanh(x)**2)' 'sum(x**3+2*x**2-5*x+3)'; do
+    echo "-- $e: ours compiled on cuda (seconds per repetition, then GB/s of the best)"
+    BENCH_DEVICE=cuda BENCH_MIN_REPS=10 build/bench/bench_autograd cgrad "$e" 1e8 | sort -k2 -n | head -3 |
+        awk '{ print } NR == 1 && $2 + 0 > 0 { printf "   %.0f GB/s\n", 8e8 / $2 / 1e9 }' || fail=1
+done
+echo "(the device-to-device copy bandwidth to compare with is in tdevice --bench above)"
 echo "== 10^6 elements through files: cuda against the CPU"
 ./bin/tgrad 'randn(1000000)' --seed 1 --no-grad -o "$T/x6.npy" >/dev/null
 for d in cuda cpu; do
