@@ -11,7 +11,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
-#include <new>
+#include <cstdlib>
 #include <nvrtc.h>
 
 #include "tg_cuda_abi.h"
@@ -99,35 +99,47 @@ int tgc_fused_available(char *err, int en)
     return 1;
 }
 
-// Compiles src (CUDA C++) with NVRTC and loads its kernel `name`.  With
-// check_only, src is compiled for a fixed architecture and nothing is
-// loaded: no device is needed (TG_CUDA_EMULATE checks that the generated
-// source compiles).  0: done; 1: NVRTC is not there (err says so); -1: a
-// compile or CUDA error, in err.
-int tgc_fused_compile(const char *src, const char *name, int check_only, void **kernel, char *err, int en)
+// What tgc_fused_nvrtc compiles for: the device's architecture ("sm_90"),
+// or with check_only a fixed one for which no device is needed
+// (TG_CUDA_EMULATE checks that the generated source compiles).  0, or -1
+// with err set.
+int tgc_fused_arch(int check_only, char *arch, int n, char *err, int en)
 {
-    *kernel = nullptr;
+    if (check_only) {
+        snprintf(arch, (size_t)n, "sm_75");
+        return 0;
+    }
+    int dev = 0, major = 0, minor = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess)
+        e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    if (e == cudaSuccess)
+        e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        snprintf(err, (size_t)en, "the device's architecture: %s", cudaGetErrorString(e));
+        return -1;
+    }
+    snprintf(arch, (size_t)n, "sm_%d%d", major, minor);
+    return 0;
+}
+
+// Compiles src (CUDA C++) with NVRTC into machine code for arch: *image
+// (malloc'd; the caller frees it) of *size bytes.  0: done; 1: NVRTC is
+// not there (err says so); -1: it does not compile (NVRTC's first error).
+int tgc_fused_nvrtc(const char *src, const char *arch, void **image, size_t *size, char *err, int en)
+{
+    *image = nullptr;
+    *size = 0;
     if (!open_nvrtc()) {
         snprintf(err, (size_t)en, "%s", rtc.why);
         return 1;
     }
-    char arch[64] = "--gpu-architecture=sm_75";
-    if (!check_only) {
-        int dev = 0, major = 0, minor = 0;
-        cudaError_t e = cudaGetDevice(&dev);
-        if (e == cudaSuccess)
-            e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-        if (e == cudaSuccess)
-            e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
-        if (e != cudaSuccess) {
-            snprintf(err, (size_t)en, "the device's architecture: %s", cudaGetErrorString(e));
-            return -1;
-        }
-        snprintf(arch, sizeof arch, "--gpu-architecture=sm_%d%d", major, minor);
-    }
+    char archopt[64];
+    snprintf(archopt, sizeof archopt, "--gpu-architecture=%s", arch);
     // -fmad=false: each operation rounds once, as on the CPU and in the
     // backend's own kernels
-    const char *opts[] = {arch, "--std=c++17", "-fmad=false", "-default-device"};
+    const char *opts[] = {archopt, "--std=c++17", "-fmad=false", "-default-device"};
     nvrtcProgram prog;
     nvrtcResult r = rtc.create(&prog, src, "tg_fused.cu", 0, nullptr, nullptr);
     if (r != NVRTC_SUCCESS) {
@@ -140,29 +152,33 @@ int tgc_fused_compile(const char *src, const char *name, int check_only, void **
         rtc.destroy(&prog);
         return -1;
     }
-    size_t size = 0;
+    size_t n = 0;
     char *cubin = nullptr;
-    r = rtc.cubin_size(prog, &size);
-    if (r == NVRTC_SUCCESS && !(cubin = new (std::nothrow) char[size ? size : 1]))
+    r = rtc.cubin_size(prog, &n);
+    if (r == NVRTC_SUCCESS && !(cubin = (char *)malloc(n ? n : 1)))
         r = NVRTC_ERROR_OUT_OF_MEMORY;
     if (r == NVRTC_SUCCESS)
         r = rtc.cubin(prog, cubin);
     rtc.destroy(&prog);
     if (r != NVRTC_SUCCESS) {
-        delete[] cubin;
+        free(cubin);
         snprintf(err, (size_t)en, "NVRTC's machine code: %s", rtc.error_string(r));
         return -1;
     }
-    if (check_only) {
-        delete[] cubin;
-        return 0;
-    }
-    // the library stays loaded for the process: its kernel is kept with
-    // the program's plan, and plans are few
+    *image = cubin;
+    *size = n;
+    return 0;
+}
+
+// Loads machine code from tgc_fused_nvrtc and finds its kernel `name`.  The
+// library stays loaded for the process (its kernel is kept with the
+// program's plan, and plans are few).  0, or -1 with err set.
+int tgc_fused_load(const void *image, const char *name, void **kernel, char *err, int en)
+{
     cudaLibrary_t lib;
     cudaKernel_t k;
-    cudaError_t e = cudaLibraryLoadData(&lib, cubin, nullptr, nullptr, 0, nullptr, nullptr, 0);
-    delete[] cubin;
+    *kernel = nullptr;
+    cudaError_t e = cudaLibraryLoadData(&lib, image, nullptr, nullptr, 0, nullptr, nullptr, 0);
     if (e == cudaSuccess)
         e = cudaLibraryGetKernel(&k, lib, name);
     if (e != cudaSuccess) {
@@ -174,7 +190,7 @@ int tgc_fused_compile(const char *src, const char *name, int check_only, void **
     return 0;
 }
 
-// Runs a kernel tgc_fused_compile loaded on grid blocks of block threads;
+// Runs a kernel tgc_fused_load loaded on grid blocks of block threads;
 // args as cudaLaunchKernel takes them.  Returns when the device is done.
 int tgc_fused_launch(void *kernel, unsigned grid, unsigned block, void **args, char *err, int en)
 {

@@ -24,7 +24,9 @@ typedef struct {
     void (*free)(void *, size_t);
     int (*map)(const tgc_map_args *, char *, int);
     int (*reduce)(const tgc_reduce_args *, char *, int);
-    int (*fused_compile)(const char *, const char *, int, void **, char *, int);
+    int (*fused_arch)(int, char *, int, char *, int);
+    int (*fused_nvrtc)(const char *, const char *, void **, size_t *, char *, int);
+    int (*fused_load)(const void *, const char *, void **, char *, int);
     int (*fused_launch)(void *, unsigned, unsigned, void **, char *, int);
     int (*fused_available)(char *, int);
 } backend;
@@ -91,11 +93,14 @@ static const char *probe(void)
     *(void **)&be.free = dlsym(be.h, "tgc_free");
     *(void **)&be.map = dlsym(be.h, "tgc_map");
     *(void **)&be.reduce = dlsym(be.h, "tgc_reduce");
-    *(void **)&be.fused_compile = dlsym(be.h, "tgc_fused_compile");
+    *(void **)&be.fused_arch = dlsym(be.h, "tgc_fused_arch");
+    *(void **)&be.fused_nvrtc = dlsym(be.h, "tgc_fused_nvrtc");
+    *(void **)&be.fused_load = dlsym(be.h, "tgc_fused_load");
     *(void **)&be.fused_launch = dlsym(be.h, "tgc_fused_launch");
     *(void **)&be.fused_available = dlsym(be.h, "tgc_fused_available");
     if (!be.device_count || !be.device_info || !be.gemm || !be.bench || !be.abi_version || !be.alloc ||
-        !be.free || !be.map || !be.reduce || !be.fused_compile || !be.fused_launch ||
+        !be.free || !be.map || !be.reduce || !be.fused_arch || !be.fused_nvrtc || !be.fused_load ||
+        !be.fused_launch ||
         !be.fused_available || be.abi_version() != TGC_ABI_VERSION) {
         snprintf(why, sizeof why, "the CUDA backend library is incomplete or of another version (rebuild "
                  "it with make)");
@@ -289,21 +294,56 @@ const char *tg_cuda_fused_unavailable_reason(void)
     return be.fused_available(fwhy, sizeof fwhy) == 0 ? NULL : fwhy;
 }
 
+/* NVRTC's machine code for dev_src on this device: from the cache folder
+ * when an earlier process made it (keyed by the source, the architecture
+ * and the toolkit's version), else compiled and kept there */
+static tg_status machine_code(const char *dev_src, bool fresh, void **image, size_t *size)
+{
+    char arch[32], err[512] = "";
+    if (be.fused_arch(emulating, arch, sizeof arch, err, sizeof err) != 0)
+        return tg_error(TG_ERESOURCE, "compiled evaluation on cuda: %s", err);
+    tg_buf key = {0};
+    tg_buf_printf(&key, "// %s, CUDA backend ABI %d\n%s", arch, TGC_ABI_VERSION, dev_src);
+    if (key.failed) {
+        tg_free(key.data);
+        return TG_ERESOURCE;
+    }
+    tg_status st = TG_OK;
+    if (fresh || !tg_cache_get("cubin", key.data, image, size)) {
+        int rc = be.fused_nvrtc(dev_src, arch, image, size, err, sizeof err);
+        if (rc == 0)
+            tg_cache_put("cubin", key.data, *image, *size);
+        else
+            st = tg_error(TG_ERESOURCE, "compiled evaluation on cuda: %s", err);
+    }
+    tg_free(key.data);
+    return st;
+}
+
 tg_status tg_cuda_fused_load(const char *dev_src, const char *host_src, void **kernel)
 {
     *kernel = NULL;
     if (probe())
         return tg_error(TG_ERESOURCE, "device cuda is not available: %s", why);
+    void *image = NULL;
+    size_t size = 0;
     char err[512] = "";
-    int rc = be.fused_compile(dev_src, "tg_fused_kernel", emulating, kernel, err, sizeof err);
-    if (rc != 0) {
-        *kernel = NULL;
-        tg_error(TG_ERESOURCE, "compiled evaluation on cuda: %s", err);
-        return TG_NO;
+    tg_status st = machine_code(dev_src, false, &image, &size);
+    if (st == TG_OK && !emulating && be.fused_load(image, "tg_fused_kernel", kernel, err, sizeof err) != 0) {
+        /* a kept one the device refuses (damaged, another driver): made anew */
+        free(image);
+        image = NULL;
+        st = machine_code(dev_src, true, &image, &size);
+        if (st == TG_OK && be.fused_load(image, "tg_fused_kernel", kernel, err, sizeof err) != 0)
+            st = tg_error(TG_ERESOURCE, "compiled evaluation on cuda: %s", err);
     }
-    if (emulating && !(*kernel = tg_jit_cxx(host_src, "tg_fused_host"))) {
-        tg_error(TG_ERESOURCE, "compiled evaluation on the emulated device: the kernel's host build failed "
-                 "(is a C++ compiler installed?)");
+    free(image);
+    /* emulated: NVRTC has compiled the kernel (checked); its host build runs */
+    if (st == TG_OK && emulating && !(*kernel = tg_jit_cxx(host_src, "tg_fused_host")))
+        st = tg_error(TG_ERESOURCE, "compiled evaluation on the emulated device: the kernel's host build failed "
+                      "(is a C++ compiler installed?)");
+    if (st != TG_OK) {
+        *kernel = NULL;
         return TG_NO;
     }
     return TG_OK;

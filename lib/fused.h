@@ -97,6 +97,14 @@ char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes);
  * when that cannot be done (no compiler, no usable cache folder, TG_JIT=0),
  * no error left set. */
 void *tg_jit(const char *src, const char *symbol);
+/* false under TG_JIT=0: no generated code at all, the kernels run op by op */
+bool tg_jit_enabled(void);
+/* Bytes made elsewhere (NVRTC's machine code for a kernel), kept in the
+ * same cache folder under the text key (what they were made from and for):
+ * tg_cache_get gives them back (*data to free()) only when the kept key is
+ * that text exactly; false when there are none, or TG_JIT=0. */
+bool tg_cache_get(const char *kind, const char *key, void **data, size_t *len);
+void tg_cache_put(const char *kind, const char *key, const void *data, size_t len);
 /* the same for C++ source (the cuda kernels' host build, fused_cuda.c) */
 void *tg_jit_cxx(const char *src, const char *symbol);
 #endif

@@ -11,8 +11,10 @@
  * whose text starts the generated source, as the eager map kernel uses
  * it), so compiled and eager values on cuda agree; both agree with the
  * CPU's within float32 tolerance (CUDA's math functions are not glibc's).
- * The source is compiled once per plan by NVRTC for the device's
- * architecture (kernels/tg_cuda_fused.cu).  Where the device is emulated
+ * The source is compiled by NVRTC for the device's architecture
+ * (kernels/tg_cuda_fused.cu) once per plan, and its machine code kept in
+ * the cache folder of the CPU's loops (jit.c) for later processes;
+ * TG_JIT=0 turns it off, as it does those.  Where the device is emulated
  * (TG_CUDA_EMULATE), NVRTC still compiles it, to check it, and the same
  * text built for the host by the C++ compiler (jit.c) runs the kernel one
  * block of one thread at a time. */
@@ -244,6 +246,8 @@ static tg_status plan_kernel(struct tg_fused_plan *pl, int nstreams, const tg_dt
     if (pl->cuda_tried)
         return pl->cuda_kernel ? TG_OK : TG_NO;
     pl->cuda_tried = true;
+    if (!tg_jit_enabled())
+        return TG_NO;
     char *dev = kernel_source(&pl->F, nstreams, stream_dtype, false);
     char *host = dev ? kernel_source(&pl->F, nstreams, stream_dtype, true) : NULL;
     tg_error_clear();

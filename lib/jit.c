@@ -33,6 +33,8 @@
 
 extern char **environ;
 
+static bool jit_enabled(void);
+
 /* seconds a compiler may take, TG_JIT_TIMEOUT or 60 */
 static long jit_timeout(void)
 {
@@ -120,6 +122,8 @@ static const char *compiler(void)
     const char *cc = getenv("TG_CC");
     return cc && *cc ? cc : "cc";
 }
+
+bool tg_jit_enabled(void) { return jit_enabled(); }
 
 static bool jit_enabled(void)
 {
@@ -325,3 +329,81 @@ static void *jit(const char *src, const char *symbol, bool cxx)
 void *tg_jit(const char *src, const char *symbol) { return jit(src, symbol, false); }
 
 void *tg_jit_cxx(const char *src, const char *symbol) { return jit(src, symbol, true); }
+
+/* ---- machine code made elsewhere (NVRTC's, fused_cuda.c), kept the same way ---- */
+
+/* the hash of a blob's key text, and the two files: KIND-HASH.key, the key
+ * text itself (checked before the blob is used), and KIND-HASH.bin */
+static bool blob_paths(const char *kind, const char *key, char *keyp, char *binp, size_t cap)
+{
+    char dir[4096];
+    if (!jit_enabled() || !cache_dir(dir, sizeof dir))
+        return false;
+    uint64_t h = fnv1a(fnv1a(0xcbf29ce484222325ULL, kind), key);
+    return snprintf(keyp, cap, "%s/%s-%016" PRIx64 ".key", dir, kind, h) < (int)cap &&
+           snprintf(binp, cap, "%s/%s-%016" PRIx64 ".bin", dir, kind, h) < (int)cap;
+}
+
+#define BLOB_MAX ((size_t)64 << 20)
+
+bool tg_cache_get(const char *kind, const char *key, void **data, size_t *len)
+{
+    char keyp[4200], binp[4200];
+    *data = NULL;
+    *len = 0;
+    if (!blob_paths(kind, key, keyp, binp, sizeof keyp) || !same_text(keyp, key))
+        return false;
+    int fd = open(binp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0)
+        return false;
+    /* as load(): the user's own file, writable by no one else */
+    char *buf = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 022) &&
+        st.st_size > 0 && (size_t)st.st_size <= BLOB_MAX && (buf = malloc((size_t)st.st_size))) {
+        size_t got = 0;
+        while (got < (size_t)st.st_size) {
+            ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if (got == (size_t)st.st_size) {
+            *data = buf;
+            *len = got;
+        } else
+            free(buf);
+    }
+    close(fd);
+    return *data != NULL;
+}
+
+void tg_cache_put(const char *kind, const char *key, const void *data, size_t len)
+{
+    char keyp[4200], binp[4200], tkey[4300], tbin[4300];
+    if (!blob_paths(kind, key, keyp, binp, sizeof keyp) || len == 0 || len > BLOB_MAX)
+        return;
+    snprintf(tkey, sizeof tkey, "%s.tmp-%ld", keyp, (long)getpid());
+    snprintf(tbin, sizeof tbin, "%s.tmp-%ld", binp, (long)getpid());
+    unlink(tkey);
+    unlink(tbin);
+    int fd = open(tbin, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    size_t done = 0;
+    while (fd >= 0 && done < len) {
+        ssize_t w = write(fd, (const char *)data + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    /* the blob first, then its key: a reader checks the key, so it never
+     * pairs a new key with an old blob */
+    if (fd >= 0 && close(fd) == 0 && done == len && write_file(tkey, key))
+        if (rename(tbin, binp) == 0)
+            rename(tkey, keyp);
+    unlink(tkey);
+    unlink(tbin);
+}

@@ -156,3 +156,25 @@ host_kernels() {
     on_cuda tgrad 'sum(tanh(x) * y)' --at x="$TMP/cx.npy" --at y="$TMP/cy.npy" --device cuda --compile >"$TMP/b"
     cmp "$TMP/a" "$TMP/b"
 }
+
+@test "emulated cuda: NVRTC's machine code is kept in the cache folder, checked by its key, remade when that differs; TG_JIT=0 runs op by op" {
+    needs_backend
+    export TG_CACHE_DIR="$TMP/cache" TG_FUSED_STRICT=1
+    tgrad 'randn(6000)' --seed 41 --no-grad -o "$TMP/cx.npy" >/dev/null
+    tgrad 'randn(6000)' --seed 42 --no-grad -o "$TMP/cy.npy" >/dev/null
+    same_compiled 'sum(sin(x) * y)'
+    local key
+    key=$(ls "$TG_CACHE_DIR"/cubin-*.key)
+    [ "$(echo "$key" | wc -l)" -eq 1 ]
+    [ -s "${key%.key}.bin" ]
+    cp "$key" "$TMP/key"
+    grep -q 'tg_fused_kernel' "$key" # the key is the kernel's source (and what it was built for)
+    same_compiled 'sum(sin(x) * y)' # loaded: still one
+    [ "$(ls "$TG_CACHE_DIR"/cubin-*.key | wc -l)" -eq 1 ]
+    echo tampered >>"$key"
+    same_compiled 'sum(sin(x) * y)'
+    cmp "$key" "$TMP/key" # made again
+    rm -rf "$TG_CACHE_DIR"
+    TG_JIT=0 same_compiled 'sum(sin(x) * y)'
+    [ ! -e "$TG_CACHE_DIR" ] || [ -z "$(ls "$TG_CACHE_DIR")" ]
+}
