@@ -28,7 +28,7 @@ BINS := $(TOOLS:%=bin/%)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := build/tests/unit_tests
 
-.PHONY: all deps test demo install clean bench help unit bats
+.PHONY: all deps test demo install clean bench help unit bats check-cuda-emulated
 CUDA_LIB := $(if $(NVCC),lib/libtg_cuda.so)
 all: deps-check $(BINS) $(CUDA_LIB)
 	@echo "built: $(BINS) lib/libtg.a $(CUDA_LIB) (nvcc: $(if $(NVCC),yes,no))"
@@ -93,6 +93,16 @@ test: deps-check $(BINS) $(UNIT_BIN)
 	./$(UNIT_BIN)
 	bats tests/bats
 
+# the whole Bats suite with cuda as the default device, emulated on the host
+# (TG_CUDA_EMULATE: the backend's kernels and the generated ones run there):
+# what tests/gpu/run.sh does on a GPU, as near as a machine without one gets
+check-cuda-emulated: deps-check $(BINS) $(CUDA_LIB)
+ifneq ($(CUDA_LIB),)
+	TG_DEVICE=cuda TG_CUDA_EMULATE=1 TG_CUDA_LIBRARY=$(CURDIR)/$(CUDA_LIB) bats tests/bats
+else
+	@echo "check-cuda-emulated: the CUDA backend is not built here (no nvcc): nothing to run"
+endif
+
 demo: deps-check $(BINS)
 	@./examples/demo.sh
 
@@ -112,6 +122,7 @@ clean:
 
 help:
 	@echo "make [all|test|demo|deps|install PREFIX=... DESTDIR=...|bench|clean]"
+	@echo "     check-cuda-emulated: the Bats suite with cuda as the default device, emulated"
 
 -include $(LIB_OBJ:.o=.d) $(BINS:bin/%=build/cmd/%.d)
 
