@@ -29,6 +29,7 @@ typedef struct {
     int (*fused_load)(const void *, const char *, void **, char *, int);
     int (*fused_launch)(void *, unsigned, unsigned, void **, char *, int);
     int (*fused_available)(char *, int);
+    int (*prefetch)(void *, size_t, char *, int);
 } backend;
 
 static backend be;
@@ -98,10 +99,11 @@ static const char *probe(void)
     *(void **)&be.fused_load = dlsym(be.h, "tgc_fused_load");
     *(void **)&be.fused_launch = dlsym(be.h, "tgc_fused_launch");
     *(void **)&be.fused_available = dlsym(be.h, "tgc_fused_available");
+    *(void **)&be.prefetch = dlsym(be.h, "tgc_prefetch");
     if (!be.device_count || !be.device_info || !be.gemm || !be.bench || !be.abi_version || !be.alloc ||
         !be.free || !be.map || !be.reduce || !be.fused_arch || !be.fused_nvrtc || !be.fused_load ||
         !be.fused_launch ||
-        !be.fused_available || be.abi_version() != TGC_ABI_VERSION) {
+        !be.fused_available || !be.prefetch || be.abi_version() != TGC_ABI_VERSION) {
         snprintf(why, sizeof why, "the CUDA backend library is incomplete or of another version (rebuild "
                  "it with make)");
         return why;
@@ -188,6 +190,16 @@ tg_status tg_cuda_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
                 ba == 1 ? 0 : (long)(m * k), tg_data(b), (long)n, bb == 1 ? 0 : (long)(k * n), tg_data(out),
                 (long)batches, err, sizeof err) != 0)
         return tg_error(TG_ERESOURCE, "CUDA matmul failed: %s", err);
+    return TG_OK;
+}
+
+tg_status tg_prefetch(tg_tensor *t)
+{
+    if (!t || t->storage->device != TG_DEV_CUDA || emulating || probe())
+        return TG_OK;
+    char err[256] = "";
+    if (be.prefetch(t->storage->data, t->storage->nbytes, err, sizeof err) != 0)
+        return tg_error(TG_ERESOURCE, "CUDA %s", err);
     return TG_OK;
 }
 

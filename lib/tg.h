@@ -138,6 +138,11 @@ tg_status tg_cuda_bench(double *h2d, double *d2h, double *d2d, double *tflops);
  * matmul op shapes them; TG_NO when the layout needs the CPU path. */
 struct tg_tensor;
 tg_status tg_cuda_matmul(struct tg_tensor *a, struct tg_tensor *b, struct tg_tensor *out);
+/* Moves a cuda tensor's memory onto the device now: after the host wrote it
+ * (a file read into it) the next kernel would otherwise migrate its pages
+ * one fault at a time.  Nothing for a CPU tensor (tmatmul --time times the
+ * product alone). */
+tg_status tg_prefetch(struct tg_tensor *t);
 
 /* ---- Tensors ---- */
 typedef struct tg_storage {

@@ -65,6 +65,15 @@ load helper
     [[ "$stderr" == *"GFLOP/s, 1 BLAS thread"* ]]
 }
 
+@test "--repeat N computes the product N times: the same result and gradients, --time the fastest" {
+    run --separate-stderr tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]' --time --repeat 4
+    [ "$output" = '[[19,22],[43,50]]' ]
+    [[ "$stderr" == *"(the fastest of 4), "*"GFLOP/s"* ]]
+    [ "$(tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]' --grad --repeat 3)" = "$(tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]' --grad)" ]
+    fails_with 2 "--repeat expects an integer from 1 to 1000" tmatmul '[1]' '[1]' --repeat 0
+    fails_with 2 "--repeat expects an integer" tmatmul '[1]' '[1]' --repeat x
+}
+
 @test "a shape mismatch names both shapes and the dimensions" {
     fails_with 3 'matmul: shapes \[2,3\] and \[2,3\] cannot be multiplied' tmatmul '[[1,2,3],[4,5,6]]' '[[1,2,3],[4,5,6]]'
     fails_with 3 'both arguments need at least 1 dimension' tmatmul 2 3
