@@ -175,6 +175,16 @@ int tgc_fused_nvrtc(const char *src, const char *arch, void **image, size_t *siz
 // program's plan, and plans are few).  0, or -1 with err set.
 int tgc_fused_load(const void *image, const char *name, void **kernel, char *err, int en)
 {
+#if CUDART_VERSION < 12000
+    // the runtime's library calls came with CUDA 12 (Debian 12's toolkit is
+    // 11.8): there the programs run op by op on the device
+    (void)image;
+    (void)name;
+    *kernel = nullptr;
+    snprintf(err, (size_t)en, "generated kernels need a CUDA 12 toolkit or later (this backend was built with %d.%d)",
+             CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10);
+    return -1;
+#else
     cudaLibrary_t lib;
     cudaKernel_t k;
     *kernel = nullptr;
@@ -188,6 +198,7 @@ int tgc_fused_load(const void *image, const char *name, void **kernel, char *err
     }
     *kernel = (void *)k;
     return 0;
+#endif
 }
 
 // Runs a kernel tgc_fused_load loaded on grid blocks of block threads;

@@ -7,12 +7,18 @@
 // time (TG_CUDA_EMULATE: the generated code's logic tested without a GPU).
 #ifdef TG_FUSED_HOST
 #include <math.h>
+#include <stdint.h>
 #define __global__
 #define __device__
 #define __host__
 #define __restrict__ __restrict
 struct tg_dim3 { unsigned x; };
 static tg_dim3 blockIdx, threadIdx, blockDim, gridDim;
+#else
+// the CPU kernels' expressions of integer ops (lib/cpu_kernels.c), which
+// the generated code also uses, name these (NVRTC has no <stdint.h>)
+typedef long long int64_t;
+typedef unsigned long long uint64_t;
 #endif
 
 // a float or double constant from its bits: exactly the value the plan

@@ -354,11 +354,9 @@ tg_status tg_cuda_fused_load(const char *dev_src, const char *host_src, void **k
     if (st == TG_OK && emulating && !(*kernel = tg_jit_cxx(host_src, "tg_fused_host")))
         st = tg_error(TG_ERESOURCE, "compiled evaluation on the emulated device: the kernel's host build failed "
                       "(is a C++ compiler installed?)");
-    if (st != TG_OK) {
+    if (st != TG_OK)
         *kernel = NULL;
-        return TG_NO;
-    }
-    return TG_OK;
+    return st;
 }
 
 tg_status tg_cuda_fused_launch(void *kernel, unsigned grid, unsigned block, void **args)

@@ -251,7 +251,7 @@ static tg_status plan_kernel(struct tg_fused_plan *pl, int nstreams, const tg_dt
     char *dev = kernel_source(&pl->F, nstreams, stream_dtype, false);
     char *host = dev ? kernel_source(&pl->F, nstreams, stream_dtype, true) : NULL;
     tg_error_clear();
-    tg_status st = host ? tg_cuda_fused_load(dev, host, &pl->cuda_kernel) : TG_NO;
+    tg_status st = host ? tg_cuda_fused_load(dev, host, &pl->cuda_kernel) : TG_NO; /* TG_NO: an op the device code lacks */
     tg_free(dev);
     tg_free(host);
     const char *strict = getenv("TG_FUSED_STRICT");

@@ -91,8 +91,8 @@ tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_te
 /* A kernel of compiled evaluation (fused_cuda.c): dev_src compiled by
  * NVRTC and loaded; where the device is emulated, dev_src is compiled (to
  * check it) and host_src, the same kernel with a launcher for the host,
- * built by the C++ compiler runs instead.  TG_NO with an error set where
- * NVRTC or the compiler is missing or the source does not compile. */
+ * built by the C++ compiler runs instead.  TG_ERESOURCE with the reason
+ * where NVRTC or the compiler is missing or the source does not compile. */
 tg_status tg_cuda_fused_load(const char *dev_src, const char *host_src, void **kernel);
 /* why the kernels cannot be compiled (no NVRTC, no device), or NULL */
 const char *tg_cuda_fused_unavailable_reason(void);

@@ -178,3 +178,18 @@ host_kernels() {
     TG_JIT=0 same_compiled 'sum(sin(x) * y)'
     [ ! -e "$TG_CACHE_DIR" ] || [ -z "$(ls "$TG_CACHE_DIR")" ]
 }
+
+@test "emulated cuda: a kernel that cannot be built runs op by op, or with TG_FUSED_STRICT=1 is status 4 saying why" {
+    needs_backend
+    [ -z "${TG_TEST_REAL_CUDA:-}" ] || skip "the host build is the emulation's"
+    export TG_CACHE_DIR="$TMP/cache"
+    tgrad 'randn(6000)' --seed 51 --no-grad -o "$TMP/cx.npy" >/dev/null
+    tgrad 'randn(6000)' --seed 52 --no-grad -o "$TMP/cy.npy" >/dev/null
+    TG_CC=false same_compiled 'sum(cos(x) * y)'
+    [ -z "$(ls "$TG_CACHE_DIR" | grep '^fused-' || true)" ]
+    TG_FUSED_STRICT=1 TG_CC=false run --separate-stderr on_cuda tgrad 'sum(cos(x) * y)' --at x="$TMP/cx.npy" \
+        --at y="$TMP/cy.npy" --device cuda --compile
+    [ "$status" -eq 4 ]
+    [ -z "$output" ]
+    [[ "$stderr" == "tgrad: compiled evaluation on the emulated device: the kernel's host build failed"* ]]
+}
