@@ -207,3 +207,13 @@ close() {
     done
     [ "$(ls "$TMP/c" | grep -c '[.]so$')" -ge 5 ]
 }
+
+@test "--compile: a variable the program does not use gets a zero gradient and still fuses" {
+    tgrad 'randn(9000)' --seed 61 --no-grad -o "$TMP/x.npy" >/dev/null
+    tgrad 'randn(9000)' --seed 62 --no-grad -o "$TMP/y.npy" >/dev/null
+    export TG_CACHE_DIR="$TMP/c"
+    same_as_eager 'sum(tanh(x)**2)' "x=$TMP/x.npy" --at y="$TMP/y.npy"
+    same_as_eager 'x * sigmoid(x)' "x=$TMP/x.npy" --at y="$TMP/y.npy" --grad-output "$TMP/y.npy"
+    [ "$(ls "$TMP/c" | grep -c '[.]so$')" -ge 2 ]
+    [ "$(tgrad 'amax(abs(g))' --at g="$TMP/compiled/grad_y.npy" --no-grad)" = '{"value":0}' ]
+}
