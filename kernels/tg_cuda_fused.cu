@@ -27,6 +27,7 @@ static struct {
     decltype(&nvrtcGetCUBIN) cubin;
     decltype(&nvrtcDestroyProgram) destroy;
     decltype(&nvrtcGetErrorString) error_string;
+    decltype(&nvrtcVersion) version;
     char why[200];
 } rtc;
 
@@ -63,9 +64,10 @@ static bool open_nvrtc(void)
     SYM(cubin, nvrtcGetCUBIN);
     SYM(destroy, nvrtcDestroyProgram);
     SYM(error_string, nvrtcGetErrorString);
+    SYM(version, nvrtcVersion);
 #undef SYM
     if (!rtc.create || !rtc.compile || !rtc.log_size || !rtc.log || !rtc.cubin_size || !rtc.cubin || !rtc.destroy ||
-        !rtc.error_string) {
+        !rtc.error_string || !rtc.version) {
         snprintf(rtc.why, sizeof rtc.why, "NVRTC (%s) lacks the calls it needs", name);
         dlclose(rtc.h);
         rtc.h = nullptr;
@@ -78,14 +80,17 @@ static bool open_nvrtc(void)
 static void first_error(nvrtcProgram prog, const char *what, char *err, int en)
 {
     size_t n = 0;
-    char buf[4096] = "";
-    if (rtc.log_size(prog, &n) == NVRTC_SUCCESS && n > 0 && n <= sizeof buf && rtc.log(prog, buf) == NVRTC_SUCCESS) {
+    char *buf = nullptr;
+    if (rtc.log_size(prog, &n) == NVRTC_SUCCESS && n > 0 && (buf = (char *)malloc(n + 1)) &&
+        rtc.log(prog, buf) == NVRTC_SUCCESS) {
+        buf[n] = 0;
         char *line = strstr(buf, "error");
         line = line ? line : buf;
         line[strcspn(line, "\n")] = 0;
         snprintf(err, (size_t)en, "%s: %s", what, line);
     } else
         snprintf(err, (size_t)en, "%s failed", what);
+    free(buf);
 }
 
 extern "C" {
@@ -101,15 +106,20 @@ int tgc_fused_available(char *err, int en)
 
 // What tgc_fused_nvrtc compiles for: the device's architecture ("sm_90"),
 // or with check_only a fixed one for which no device is needed
-// (TG_CUDA_EMULATE checks that the generated source compiles).  0, or -1
-// with err set.
-int tgc_fused_arch(int check_only, char *arch, int n, char *err, int en)
+// (TG_CUDA_EMULATE checks that the generated source compiles); and in tag
+// the NVRTC that compiles ("NVRTC 13.0").  0, or -1 with err set.
+int tgc_fused_arch(int check_only, char *arch, int n, char *tag, int tn, char *err, int en)
 {
+    int major = 0, minor = 0;
+    if (open_nvrtc() && rtc.version(&major, &minor) == NVRTC_SUCCESS)
+        snprintf(tag, (size_t)tn, "NVRTC %d.%d", major, minor);
+    else
+        snprintf(tag, (size_t)tn, "no NVRTC");
     if (check_only) {
         snprintf(arch, (size_t)n, "sm_75");
         return 0;
     }
-    int dev = 0, major = 0, minor = 0;
+    int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     if (e == cudaSuccess)
         e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
@@ -139,7 +149,9 @@ int tgc_fused_nvrtc(const char *src, const char *arch, void **image, size_t *siz
     snprintf(archopt, sizeof archopt, "--gpu-architecture=%s", arch);
     // -fmad=false: each operation rounds once, as on the CPU and in the
     // backend's own kernels
-    const char *opts[] = {archopt, "--std=c++17", "-fmad=false", "-default-device"};
+    // (177: a constant the kernel declares and does not use, as generated
+    // code does; without it the log buries a real error under warnings)
+    const char *opts[] = {archopt, "--std=c++17", "-fmad=false", "-default-device", "-diag-suppress=177"};
     nvrtcProgram prog;
     nvrtcResult r = rtc.create(&prog, src, "tg_fused.cu", 0, nullptr, nullptr);
     if (r != NVRTC_SUCCESS) {

@@ -17,6 +17,7 @@
 // does, and combine per-block partials in block order: the same result on
 // every run.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cuda_runtime.h>
 
@@ -227,11 +228,12 @@ extern "C" {
 static struct { void *p; size_t bytes; } cache[CACHE_SLOTS];
 static size_t cached;
 
-static void place_on_device(void *p, size_t bytes)
+static cudaError_t place_on_device(void *p, size_t bytes)
 {
     int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess)
-        return;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess)
+        return e;
 #if CUDART_VERSION >= 13000
     cudaMemLocation loc = {};
     loc.type = cudaMemLocationTypeDevice;
@@ -242,10 +244,10 @@ static void place_on_device(void *p, size_t bytes)
     cudaMemAdvise(p, bytes, cudaMemAdviseSetPreferredLocation, dev);
     cudaMemPrefetchAsync(p, bytes, dev, 0);
 #endif
+    cudaGetLastError(); // advice only: a device without it still works
     // the host may write the block next: on devices without concurrent
     // managed access it must not while the prefetch is in flight
-    cudaStreamSynchronize(0);
-    cudaGetLastError(); // advice only: a device without it still works
+    return cudaStreamSynchronize(0);
 }
 
 // Moves [p, p + bytes) of managed memory to the device now: after the host
@@ -253,24 +255,33 @@ static void place_on_device(void *p, size_t bytes)
 // over one by one, far more slowly.
 int tgc_prefetch(void *p, size_t bytes, char *err, int en)
 {
-    if (p && bytes)
-        place_on_device(p, bytes);
-    cudaError_t e = cudaGetLastError();
+    cudaError_t e = p && bytes ? place_on_device(p, bytes) : cudaSuccess;
     if (e != cudaSuccess) {
+        cudaGetLastError();
         snprintf(err, (size_t)en, "prefetch: %s", cudaGetErrorString(e));
         return -1;
     }
     return 0;
 }
 
+// Blocks are made in sizes of 512 bytes, or 2 MiB from 1 MiB up (as
+// PyTorch's allocator rounds), and a cached block is reused only for the
+// same rounded size: what tgc_free is told (the tensor's bytes) then rounds
+// to the block's real size, which the cache's accounting relies on.
+static size_t rounded(size_t bytes)
+{
+    size_t g = bytes < ((size_t)1 << 20) ? 512 : (size_t)2 << 20;
+    bytes = bytes ? bytes : 1;
+    return bytes > SIZE_MAX - g ? bytes : (bytes + g - 1) / g * g;
+}
+
 int tgc_alloc(void **p, size_t bytes, char *err, int en)
 {
     *p = nullptr;
-    bytes = bytes ? bytes : 1;
+    bytes = rounded(bytes);
     int best = -1;
-    for (int i = 0; i < CACHE_SLOTS; i++) // the smallest cached block that fits, up to twice the size
-        if (cache[i].p && cache[i].bytes >= bytes && cache[i].bytes / 2 <= bytes &&
-            (best < 0 || cache[i].bytes < cache[best].bytes))
+    for (int i = 0; i < CACHE_SLOTS && best < 0; i++)
+        if (cache[i].p && cache[i].bytes == bytes)
             best = i;
     if (best >= 0) {
         *p = cache[best].p;
@@ -295,7 +306,8 @@ int tgc_alloc(void **p, size_t bytes, char *err, int en)
         snprintf(err, (size_t)en, "cudaMallocManaged: %s", cudaGetErrorString(e));
         return -1;
     }
-    place_on_device(*p, bytes);
+    if (place_on_device(*p, bytes) != cudaSuccess)
+        cudaGetLastError(); // the block is usable where it is
     return 0;
 }
 
@@ -303,7 +315,7 @@ void tgc_free(void *p, size_t bytes)
 {
     if (!p)
         return;
-    bytes = bytes ? bytes : 1;
+    bytes = rounded(bytes);
     if (bytes <= CACHE_BYTES / 4 && cached + bytes <= CACHE_BYTES)
         for (int i = 0; i < CACHE_SLOTS; i++)
             if (!cache[i].p) {

@@ -24,7 +24,7 @@ typedef struct {
     void (*free)(void *, size_t);
     int (*map)(const tgc_map_args *, char *, int);
     int (*reduce)(const tgc_reduce_args *, char *, int);
-    int (*fused_arch)(int, char *, int, char *, int);
+    int (*fused_arch)(int, char *, int, char *, int, char *, int);
     int (*fused_nvrtc)(const char *, const char *, void **, size_t *, char *, int);
     int (*fused_load)(const void *, const char *, void **, char *, int);
     int (*fused_launch)(void *, unsigned, unsigned, void **, char *, int);
@@ -311,11 +311,11 @@ const char *tg_cuda_fused_unavailable_reason(void)
  * and the toolkit's version), else compiled and kept there */
 static tg_status machine_code(const char *dev_src, bool fresh, void **image, size_t *size)
 {
-    char arch[32], err[512] = "";
-    if (be.fused_arch(emulating, arch, sizeof arch, err, sizeof err) != 0)
+    char arch[32], tag[64], err[512] = "";
+    if (be.fused_arch(emulating, arch, sizeof arch, tag, sizeof tag, err, sizeof err) != 0)
         return tg_error(TG_ERESOURCE, "compiled evaluation on cuda: %s", err);
     tg_buf key = {0};
-    tg_buf_printf(&key, "// %s, CUDA backend ABI %d\n%s", arch, TGC_ABI_VERSION, dev_src);
+    tg_buf_printf(&key, "// %s, %s, CUDA backend ABI %d\n%s", arch, tag, TGC_ABI_VERSION, dev_src);
     if (key.failed) {
         tg_free(key.data);
         return TG_ERESOURCE;

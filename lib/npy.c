@@ -478,7 +478,6 @@ tg_status tg_npy_write(FILE *f, const tg_tensor *t)
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to write");
     if (tg_check_write_size(t) != TG_OK)
         return tg_errcode();
-    /* a tensor on cuda is in managed memory, which the host reads too */
     char hdr[1024];
     size_t hn = format_header(hdr, t);
     errno = 0;
@@ -488,8 +487,28 @@ tg_status tg_npy_write(FILE *f, const tg_tensor *t)
         return TG_OK;
     if (!tg_is_contiguous(t))
         return write_strided(f, t);
+    size_t bytes = tg_dtype_size(t->dtype) * (size_t)t->numel;
+    const char *data = tg_data(t);
+    if (t->storage->device == TG_DEV_CUDA) {
+        /* through a host buffer: some sandboxes' write() refuses managed
+         * memory (EFAULT under gVisor, as GPU machines may run) */
+        enum { CHUNK = 1 << 20 };
+        char *buf = tg_malloc(CHUNK);
+        if (!buf)
+            return TG_ERESOURCE;
+        tg_status st = TG_OK;
+        for (size_t at = 0; at < bytes && st == TG_OK; at += CHUNK) {
+            size_t n = bytes - at < CHUNK ? bytes - at : CHUNK;
+            memcpy(buf, data + at, n);
+            errno = 0;
+            if (fwrite(buf, 1, n, f) != n)
+                st = write_error();
+        }
+        tg_free(buf);
+        return st;
+    }
     errno = 0;
-    if (fwrite(tg_data(t), tg_dtype_size(t->dtype), (size_t)t->numel, f) != (size_t)t->numel)
+    if (fwrite(data, 1, bytes, f) != bytes)
         return write_error();
     return TG_OK;
 }
