@@ -37,8 +37,8 @@ lib/libtg.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# the CUDA backend, loaded at run time by lib/cuda.c (cuBLAS is shared-only
-# here, so nothing else links against CUDA)
+# the CUDA backend, loaded at run time by lib/cuda.c; it opens cuBLAS and
+# NVRTC itself when first needed, so nothing links against them
 # (-fmad=false: no contraction into FMA, each operation rounds as on the CPU)
 # Machine code for Turing (sm_75), Ampere (sm_80) and Hopper (sm_90) where
 # this nvcc knows them, and sm_75's PTX, which the driver compiles for any
@@ -48,7 +48,7 @@ comma := ,
 NVCC_GENCODE := $(foreach a,$(NVCC_SM),-gencode arch=compute_$a$(comma)code=sm_$a) \
 	$(if $(filter 75,$(NVCC_SM)),-gencode arch=compute_75$(comma)code=compute_75)
 lib/libtg_cuda.so: $(wildcard kernels/*.cu kernels/*.cuh kernels/*.h) lib/ops.def
-	$(NVCC) -O2 -fmad=false $(NVCC_GENCODE) -Xcompiler -fPIC -shared -o $@ $(filter %.cu,$^) -lcublas
+	$(NVCC) -O2 -fmad=false $(NVCC_GENCODE) -Xcompiler -fPIC -shared -o $@ $(filter %.cu,$^)
 
 build/lib/%.o: lib/%.c
 	@mkdir -p $(@D)

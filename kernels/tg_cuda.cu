@@ -2,12 +2,14 @@
 // at run time (lib/cuda.c), so that the tools start where no CUDA library
 // is installed.  This file: device discovery, matrix products through
 // cuBLAS (strided batched), and the measurements of tdevice --bench;
-// tg_cuda_ops.cu: tensor memory, elementwise ops and reductions.  Every CUDA call is checked; failures come back as a
-// status and a message, never an abort.
+// tg_cuda_ops.cu: tensor memory, elementwise ops and reductions.  Every
+// CUDA call is checked; failures come back as a status and a message, never
+// an abort.
 #include <cstdio>
 #include <cstring>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include "tg_cuda_abi.h"
 
@@ -27,6 +29,50 @@
             goto fail;                                                                     \
         }                                                                                  \
     } while (0)
+
+// cuBLAS, opened when the first product needs it, not linked: loading it
+// (and cuBLASLt) takes a tenth of a second, which every tool run on cuda
+// that multiplies no matrices would pay.  (Its header gives the types.)
+static struct {
+    bool tried;
+    void *h;
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSgemm_v2) sgemm;
+    decltype(&cublasSgemmStridedBatched) sgemm_batched;
+    decltype(&cublasDgemmStridedBatched) dgemm_batched;
+    char why[200];
+} blas;
+
+// the library's handle, or null with the reason in err (also used by
+// tg_cuda_fused.cu to find the toolkit's folder)
+void *tgc_open_cublas(char *err, int en)
+{
+    if (!blas.tried) {
+        blas.tried = true;
+        char name[64];
+        snprintf(name, sizeof name, "libcublas.so.%d", CUBLAS_VER_MAJOR);
+        blas.h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (!blas.h)
+            blas.h = dlopen("libcublas.so", RTLD_NOW | RTLD_LOCAL);
+        if (blas.h) {
+            *(void **)&blas.create = dlsym(blas.h, "cublasCreate_v2");
+            *(void **)&blas.destroy = dlsym(blas.h, "cublasDestroy_v2");
+            *(void **)&blas.sgemm = dlsym(blas.h, "cublasSgemm_v2");
+            *(void **)&blas.sgemm_batched = dlsym(blas.h, "cublasSgemmStridedBatched");
+            *(void **)&blas.dgemm_batched = dlsym(blas.h, "cublasDgemmStridedBatched");
+            if (!blas.create || !blas.destroy || !blas.sgemm || !blas.sgemm_batched || !blas.dgemm_batched) {
+                snprintf(blas.why, sizeof blas.why, "cuBLAS (%s) lacks the calls it needs", name);
+                dlclose(blas.h);
+                blas.h = nullptr;
+            }
+        } else
+            snprintf(blas.why, sizeof blas.why, "cuBLAS (%s) cannot be loaded: it comes with the CUDA toolkit", name);
+    }
+    if (!blas.h)
+        snprintf(err, (size_t)en, "%s", blas.why);
+    return blas.h;
+}
 
 extern "C" {
 
@@ -75,8 +121,8 @@ static bool on_device(const void *p)
 static cublasHandle_t blas_handle(char *err, int en)
 {
     static cublasHandle_t h;
-    if (!h) {
-        cublasStatus_t s = cublasCreate(&h);
+    if (!h && tgc_open_cublas(err, en)) {
+        cublasStatus_t s = blas.create(&h);
         if (s != CUBLAS_STATUS_SUCCESS) {
             snprintf(err, (size_t)en, "cublasCreate: cuBLAS status %d", (int)s);
             h = nullptr;
@@ -120,12 +166,12 @@ int tgc_gemm(int f64, int ta, int tb, long m, long n, long k, const void *A, lon
         cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
         if (f64) {
             const double one = 1, zero = 0;
-            CHECK_BLAS(cublasDgemmStridedBatched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const double *)pB,
+            CHECK_BLAS(blas.dgemm_batched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const double *)pB,
                                                  (int)ldb, sb, (const double *)pA, (int)lda, sa, &zero,
                                                  (double *)pC, (int)n, m * n, (int)batches));
         } else {
             const float one = 1, zero = 0;
-            CHECK_BLAS(cublasSgemmStridedBatched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const float *)pB,
+            CHECK_BLAS(blas.sgemm_batched(h, ob, oa, (int)n, (int)m, (int)k, &one, (const float *)pB,
                                                  (int)ldb, sb, (const float *)pA, (int)lda, sa, &zero,
                                                  (float *)pC, (int)n, m * n, (int)batches));
         }
@@ -178,14 +224,16 @@ int tgc_bench(double *h2d, double *d2h, double *d2d, double *tflops, char *err, 
     CHECK_CUDA(cudaEventSynchronize(t1));
     CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
     *d2d = 2.0 * bytes / (ms * 1e-3) / 1e9; // read + write
-    CHECK_BLAS(cublasCreate(&h));
+    if (!tgc_open_cublas(err, en))
+        goto fail;
+    CHECK_BLAS(blas.create(&h));
     {
         const float one = 1, zero = 0;
         float *a = (float *)d1, *b = (float *)d1 + (size_t)n * n, *c = (float *)d2;
-        CHECK_BLAS(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
+        CHECK_BLAS(blas.sgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
         CHECK_CUDA(cudaEventRecord(t0));
         for (int r = 0; r < 5; r++)
-            CHECK_BLAS(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
+            CHECK_BLAS(blas.sgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
         CHECK_CUDA(cudaEventRecord(t1));
         CHECK_CUDA(cudaEventSynchronize(t1));
         CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
@@ -194,7 +242,7 @@ int tgc_bench(double *h2d, double *d2h, double *d2d, double *tflops, char *err, 
     rc = 0;
 fail:
     if (h)
-        cublasDestroy(h);
+        blas.destroy(h);
     if (t0)
         cudaEventDestroy(t0);
     if (t1)

@@ -8,13 +8,14 @@
 // evaluation then runs op by op, as the eager kernels do).
 #include <cstdio>
 #include <cstring>
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <cstdlib>
 #include <nvrtc.h>
 
 #include "tg_cuda_abi.h"
+
+void *tgc_open_cublas(char *err, int en); // tg_cuda.cu
 
 static struct {
     bool tried;
@@ -43,7 +44,10 @@ static bool open_nvrtc(void)
     if (!rtc.h)
         rtc.h = dlopen("libnvrtc.so", RTLD_NOW | RTLD_LOCAL);
     Dl_info at;
-    if (!rtc.h && dladdr((void *)&cublasCreate_v2, &at) && at.dli_fname) {
+    char ignored[8];
+    void *blas = rtc.h ? nullptr : tgc_open_cublas(ignored, sizeof ignored);
+    void *sym = blas ? dlsym(blas, "cublasCreate_v2") : nullptr;
+    if (sym && dladdr(sym, &at) && at.dli_fname) {
         // beside the cuBLAS this backend was loaded with: the same toolkit
         char path[4096];
         const char *slash = strrchr(at.dli_fname, '/');

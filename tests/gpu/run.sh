@@ -5,7 +5,8 @@
 # and compiled (tests/bats/cuda_emulated.bats on the real device) with the
 # CPU's on random inputs, times the elementwise autograd workloads at 10^8
 # elements against PyTorch on the same card, eager and compiled, runs the whole test suite with cuda as the
-# default device, and measures the card (tdevice --bench).
+# default device (its Bats files side by side: every tool run starts CUDA),
+# and measures the card (tdevice --bench).
 set -eu
 cd "$(dirname "$0")/../.."
 # the packages tests/gpu/prepare.sh downloaded (the GPU machine is offline),
@@ -20,7 +21,7 @@ fi
 PY=${PY:-python3} # the image's python3 has PyTorch and NumPy
 # the backend, for the programs outside bin/ (build/bench/bench_autograd)
 export TG_CUDA_LIBRARY="$PWD/lib/libtg_cuda.so"
-make -s all
+make -s all build/tests/unit_tests
 echo "== devices"
 ./bin/tdevice --pretty
 ./bin/tdevice --check cuda
@@ -94,7 +95,26 @@ for d in cuda cpu; do
     ./bin/tgrad 'sum(tanh(x)**2)' --at "$T/x6.npy" --device $d --out-dir "$T/$d" >/dev/null
 done
 ./bin/tgrad 'amax(abs(a - b) / (abs(a) + 1))' --at a="$T/cpu/grad_x.npy" --at b="$T/cuda/grad_x.npy" --no-grad
-echo "== the test suite, then again with cuda as the default device (TG_DEVICE=cuda)"
-make -s test || fail=1
-TG_DEVICE=cuda make -s test || fail=1
+echo "== the whole test suite with cuda as the default device (TG_DEVICE=cuda)"
+# (the CPU's is CI's.)  About 1800 tool runs, each starting CUDA (a few
+# tenths of a second on its own): the Bats files run side by side, one
+# process each, their logs kept under $OUT/suite when the device tool runs this
+LOGS=${OUT:-$T}/suite
+mkdir -p "$LOGS"
+start=$(date +%s)
+TG_DEVICE=cuda ./build/tests/unit_tests >"$LOGS/unit.log" 2>&1 || { fail=1; echo "unit tests FAILED"; }
+tail -1 "$LOGS/unit.log"
+for f in tests/bats/*.bats; do
+    n=${f##*/}
+    (TG_DEVICE=cuda bats "$f" >"$LOGS/${n%.bats}.log" 2>&1 || echo "$n" >>"$LOGS/failed") &
+done
+wait
+for f in "$LOGS"/*.log; do
+    printf '%s: %s passed of %s\n' "${f##*/}" "$(grep -c '^ok' "$f")" "$(sed -n 's/^1[.][.]//p' "$f")"
+done
+if [ -s "$LOGS/failed" ]; then
+    fail=1
+    grep -h -A8 '^not ok' "$LOGS"/*.log | head -80
+fi
+echo "(the suite took $(($(date +%s) - start)) s)"
 exit $fail
