@@ -21,7 +21,7 @@ fi
 PY=${PY:-python3} # the image's python3 has PyTorch and NumPy
 # the backend, for the programs outside bin/ (build/bench/bench_autograd)
 export TG_CUDA_LIBRARY="$PWD/lib/libtg_cuda.so"
-make -s all build/tests/unit_tests
+make -s -j"$(nproc)" all build/tests/unit_tests
 echo "== devices"
 ./bin/tdevice --pretty
 ./bin/tdevice --check cuda
