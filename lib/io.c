@@ -170,7 +170,7 @@ static tg_tensor *load_bytes(const char *buf, size_t len, int dtype_hint, int *r
     return t;
 }
 
-tg_tensor *tg_load_arg(const char *arg, int dtype_hint, int *requires_grad)
+static tg_tensor *load_arg(const char *arg, int dtype_hint, int *requires_grad)
 {
     if (requires_grad)
         *requires_grad = -1;
@@ -215,6 +215,19 @@ tg_tensor *tg_load_arg(const char *arg, int dtype_hint, int *requires_grad)
         return NULL;
     tg_tensor *t = load_bytes(buf, len, dtype_hint, requires_grad, is_stdin ? "standard input" : arg);
     tg_free(buf);
+    return t;
+}
+
+/* On cuda, as PyTorch's x.to("cuda"): the data the host has just written
+ * goes to the device now, in one transfer, not page by page under the
+ * first kernel that reads it (small tensors: not worth a call). */
+tg_tensor *tg_load_arg(const char *arg, int dtype_hint, int *requires_grad)
+{
+    tg_tensor *t = load_arg(arg, dtype_hint, requires_grad);
+    if (t && t->storage->nbytes >= ((size_t)1 << 20) && tg_prefetch(t) != TG_OK) {
+        tg_release(t);
+        return NULL;
+    }
     return t;
 }
 
