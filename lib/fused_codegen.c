@@ -7,8 +7,8 @@
  * (tg_cpu_kernel_src, the text of the very expression the kernel is
  * compiled from), over locals of the kernel's types, and the file is
  * compiled with the kernels' floating-point flags (jit.c): the values are
- * the eager ones.  The same text, with CUDA's types, is what a generated
- * kernel for NVRTC would be made of. */
+ * the eager ones.  (On the cuda device the same plan becomes a CUDA
+ * kernel of the backend's own device code instead: fused_cuda.c.) */
 #include "fused.h"
 #include <inttypes.h>
 #include <math.h>
