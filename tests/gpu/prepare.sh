@@ -6,7 +6,9 @@
 # under /tmp/gpu-deps (make's TG_DEPS_PREFIX):
 #
 #   tests/gpu/prepare.sh
-#   device run, carry [".gpu-deps"], command: sh tests/gpu/run.sh
+#   device run, carry [".gpu-deps"], timeout_s 540, command:
+#     set -o pipefail; sh tests/gpu/run.sh 2>&1 | tee $OUT/run.log
+#   (the whole log and the suite's, $OUT/suite.log, come back)
 #
 # Its python3 (PyTorch, NumPy) is the image's own; nvcc is there too.
 set -eu

@@ -98,8 +98,9 @@ done
 echo "== the whole test suite with cuda as the default device (TG_DEVICE=cuda)"
 # (the CPU's is CI's.)  About 1800 tool runs, each starting CUDA (a few
 # tenths of a second on its own): the Bats files run side by side, one
-# process each, their logs kept under $OUT/suite when the device tool runs this
-LOGS=${OUT:-$T}/suite
+# process each; their logs, one after another, go to $OUT/suite.log when
+# the device tool runs this (it brings back 8 files at most)
+LOGS=$T/suite
 mkdir -p "$LOGS"
 start=$(date +%s)
 TG_DEVICE=cuda ./build/tests/unit_tests >"$LOGS/unit.log" 2>&1 || { fail=1; echo "unit tests FAILED"; }
@@ -118,4 +119,5 @@ if [ -s "$LOGS/failed" ]; then
     grep -h -A8 '^not ok' "$LOGS"/*.log | head -80
 fi
 echo "(the suite took $(($(date +%s) - start)) s)"
+[ -z "${OUT:-}" ] || cat "$LOGS"/*.log >"$OUT/suite.log"
 exit $fail
