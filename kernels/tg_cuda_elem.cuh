@@ -86,6 +86,8 @@ template <typename T> HD T unary(int op, T x, const tgc_op_attrs &a)
     case TG_OP_CLAMP: {
         if (x != x)
             return x;
+        if (a.has_lo && a.has_hi && (a.lo != a.lo || a.hi != a.hi))
+            return (T)(a.lo + a.hi); // NaN: a NaN bound with both given, as lib/cpu_kernels.c
         T y = (a.has_lo && x < (T)a.lo) ? (T)a.lo : x; // min first, then max, as PyTorch
         return (a.has_hi && y > (T)a.hi) ? (T)a.hi : y;
     }

@@ -139,10 +139,15 @@ const char *const tg_cpu_conv_src[TG_NDTYPES][TG_NDTYPES] = {
 };
 
 /* min first, then max: with min > max every element becomes max, as in
- * PyTorch */
+ * PyTorch; a NaN bound is ignored alone, but with both bounds given makes
+ * every element NaN (PyTorch 1.13's clamp and clamp_min/clamp_max do so;
+ * lo + hi is that NaN) */
 #define CLAMP_LO(x) ((at->clamp.has_lo && x < (__typeof__(x))at->clamp.lo) ? (__typeof__(x))at->clamp.lo : x)
 #define CLAMP_EXPR (x != x ? x : (at->clamp.has_hi && CLAMP_LO(x) > (__typeof__(x))at->clamp.hi) ? \
                     (__typeof__(x))at->clamp.hi : CLAMP_LO(x))
+#define CLAMP_NAN_BOUND (at->clamp.has_lo && at->clamp.has_hi && \
+                         (at->clamp.lo != at->clamp.lo || at->clamp.hi != at->clamp.hi))
+#define CLAMP_EXPR_F (CLAMP_NAN_BOUND ? (__typeof__(x))(at->clamp.lo + at->clamp.hi) : CLAMP_EXPR)
 #undef UNARY
 #define UNARY(NAME, T, OT, EXPR)                                              \
     static void NAME(KARGS)                                                   \
@@ -152,8 +157,8 @@ const char *const tg_cpu_conv_src[TG_NDTYPES][TG_NDTYPES] = {
         int64_t sx = s[0];                                                    \
         for (int64_t i = 0; i < n; i++) { T x = p[i * sx]; o[i] = (EXPR); }   \
     }
-UNARY(clamp_f32, float, float, CLAMP_EXPR)
-UNARY(clamp_f64, double, double, CLAMP_EXPR)
+UNARY(clamp_f32, float, float, CLAMP_EXPR_F)
+UNARY(clamp_f64, double, double, CLAMP_EXPR_F)
 UNARY(clamp_i64, int64_t, int64_t, CLAMP_EXPR)
 
 /* binary arithmetic */

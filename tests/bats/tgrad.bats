@@ -205,3 +205,26 @@ load helper
         cmp "$TMP/eager/grad_x.npy" "$TMP/compiled/grad_x.npy" || { echo "differs: $e"; return 1; }
     done
 }
+
+@test "clamp with a NaN bound: ignored alone, NaN everywhere with both bounds given (PyTorch 1.13's answers)" {
+    local b want
+    while IFS='|' read -r b want; do
+        run --separate-stderr tgrad "clamp(x, $b)" --at '[1,-2,0.25,"NaN"]' --grad-output '[1,1,1,1]'
+        [ "$output" = "$want" ] || { echo "clamp(x, $b): $output, PyTorch: $want"; return 1; }
+    done <<'CASES'
+min=nan|{"value":[1,-2,0.25,"NaN"],"grad":{"x":[0,0,0,0]}}
+max=nan|{"value":[1,-2,0.25,"NaN"],"grad":{"x":[0,0,0,0]}}
+min=nan, max=0.5|{"value":["NaN","NaN","NaN","NaN"],"grad":{"x":[0,0,0,0]}}
+min=0.0, max=nan|{"value":["NaN","NaN","NaN","NaN"],"grad":{"x":[0,0,0,0]}}
+min=-1.0, max=0.5|{"value":[0.5,-1,0.25,"NaN"],"grad":{"x":[0,0,1,0]}}
+CASES
+    # and against PyTorch itself where it is installed
+    /usr/bin/python3 -c 'import torch' 2>/dev/null || return 0
+    run /usr/bin/python3 -c '
+import torch
+nan = float("nan")
+x = torch.tensor([1., -2., 0.25, nan])
+for lo, hi in [(nan, 0.5), (0., nan), (nan, None), (None, nan)]:
+    print(torch.clamp(x, min=lo, max=hi).isnan().tolist())'
+    [ "$output" = "$(printf '%s\n' '[True, True, True, True]' '[True, True, True, True]' '[False, False, False, True]' '[False, False, False, True]')" ]
+}
