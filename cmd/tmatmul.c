@@ -74,7 +74,9 @@ static int run(const options *o)
     leaf_b = tg_ref(o->tb ? b->in[0] : b);
     int64_t n = a->ndim > 1 ? a->shape[a->ndim - 2] : 1, k = a->ndim ? a->shape[a->ndim - 1] : 1;
     int64_t m = b->ndim > 1 ? b->shape[b->ndim - 1] : 1;
-    /* on cuda the operands go to the device first: --time is the product's */
+    /* on cuda the operands go to the device first, so --time is the
+     * product's: files were moved when read (tg_load_arg), but a --dtype
+     * conversion is written by the host */
     if (tg_prefetch(leaf_a) != TG_OK || tg_prefetch(leaf_b) != TG_OK)
         goto fail;
     double dt = 0;

@@ -44,9 +44,8 @@ static struct {
     char why[200];
 } blas;
 
-// the library's handle, or null with the reason in err (also used by
-// tg_cuda_fused.cu to find the toolkit's folder)
-void *tgc_open_cublas(char *err, int en)
+// the library's handle, or null with the reason in err
+static void *open_cublas(char *err, int en)
 {
     if (!blas.tried) {
         blas.tried = true;
@@ -121,7 +120,7 @@ static bool on_device(const void *p)
 static cublasHandle_t blas_handle(char *err, int en)
 {
     static cublasHandle_t h;
-    if (!h && tgc_open_cublas(err, en)) {
+    if (!h && open_cublas(err, en)) {
         cublasStatus_t s = blas.create(&h);
         if (s != CUBLAS_STATUS_SUCCESS) {
             snprintf(err, (size_t)en, "cublasCreate: cuBLAS status %d", (int)s);
@@ -224,7 +223,7 @@ int tgc_bench(double *h2d, double *d2h, double *d2d, double *tflops, char *err, 
     CHECK_CUDA(cudaEventSynchronize(t1));
     CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
     *d2d = 2.0 * bytes / (ms * 1e-3) / 1e9; // read + write
-    if (!tgc_open_cublas(err, en))
+    if (!open_cublas(err, en))
         goto fail;
     CHECK_BLAS(blas.create(&h));
     {

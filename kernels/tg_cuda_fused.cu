@@ -15,8 +15,6 @@
 
 #include "tg_cuda_abi.h"
 
-void *tgc_open_cublas(char *err, int en); // tg_cuda.cu
-
 static struct {
     bool tried;
     void *h;
@@ -43,18 +41,6 @@ static bool open_nvrtc(void)
     rtc.h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (!rtc.h)
         rtc.h = dlopen("libnvrtc.so", RTLD_NOW | RTLD_LOCAL);
-    Dl_info at;
-    char ignored[8];
-    void *blas = rtc.h ? nullptr : tgc_open_cublas(ignored, sizeof ignored);
-    void *sym = blas ? dlsym(blas, "cublasCreate_v2") : nullptr;
-    if (sym && dladdr(sym, &at) && at.dli_fname) {
-        // beside the cuBLAS this backend was loaded with: the same toolkit
-        char path[4096];
-        const char *slash = strrchr(at.dli_fname, '/');
-        int dir = slash ? (int)(slash - at.dli_fname) : 0;
-        if (dir > 0 && snprintf(path, sizeof path, "%.*s/%s", dir, at.dli_fname, name) < (int)sizeof path)
-            rtc.h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    }
     if (!rtc.h) {
         snprintf(rtc.why, sizeof rtc.why, "NVRTC (%s) is not installed", name);
         return false;
@@ -145,10 +131,8 @@ int tgc_fused_nvrtc(const char *src, const char *arch, void **image, size_t *siz
 {
     *image = nullptr;
     *size = 0;
-    if (!open_nvrtc()) {
-        snprintf(err, (size_t)en, "%s", rtc.why);
+    if (tgc_fused_available(err, en) != 0)
         return 1;
-    }
     char archopt[64];
     snprintf(archopt, sizeof archopt, "--gpu-architecture=%s", arch);
     // -fmad=false: each operation rounds once, as on the CPU and in the

@@ -26,11 +26,6 @@
 
 #define TG_FUSE_RUN 32     /* consecutive blocks a thread takes at a time */
 
-typedef struct {
-    const void *data; /* stream data (element 0) */
-    size_t esz;
-} stream;
-
 /* A thread's scratch: the op blocks, the generated loop's own memory,
  * then per register a constant's value, its values' address and stride. */
 typedef struct {
@@ -43,7 +38,7 @@ typedef struct {
 
 /* Sets where register i's values are for the block at start: a stream's
  * elements, a constant's one value (stride 0), an op's scratch block. */
-static void locate(const tg_fused *F, const stream *S, const scratch *W, int i, int64_t start)
+static void locate(const tg_fused *F, const tg_fused_stream *S, const scratch *W, int i, int64_t start)
 {
     const tg_reg *R = &F->r[i];
     W->stride[i] = 1;
@@ -75,7 +70,7 @@ static void locate(const tg_fused *F, const stream *S, const scratch *W, int i, 
  * generated loop when there is one, else op by op through the eager
  * kernels.  Then the outputs' values (the value's, the gradients') are at
  * W->ptr of their registers. */
-static void run_block(const tg_fused *F, const stream *S, int nstreams, const scratch *W, int64_t start, int64_t len)
+static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams, const scratch *W, int64_t start, int64_t len)
 {
     if (F->jit) {
         const void *in[TG_FUSE_MAXVARS + 1];
@@ -157,7 +152,7 @@ static double block_sum(const void *p, int64_t stride, int64_t len, tg_dtype dt)
 
 typedef struct {
     const tg_fused *F;
-    const stream *S;
+    const tg_fused_stream *S;
     int nstreams;
     double *partial;
     tg_tensor *out, **grads;
@@ -223,16 +218,60 @@ static void run_blocks(int64_t item, void *ctx, int tid)
 #endif
 }
 
-/* t's one value: the partial sums added in block order */
-static void set_sum(tg_tensor *t, const double *partial, int64_t nblocks)
+void tg_fused_set_sum(tg_tensor *t, const double *partial, int64_t count)
 {
     double s = 0;
-    for (int64_t b = 0; b < nblocks; b++)
+    for (int64_t b = 0; b < count; b++)
         s += partial[b];
     if (t->dtype == TG_FLOAT32)
         *(float *)tg_data(t) = (float)s;
     else
         *(double *)tg_data(t) = s;
+}
+
+/* The plan's blocks on every core, into out and grads (made with their
+ * shapes); sums add the blocks' partials in block order. */
+static tg_status run_on_cpu(const tg_fused *F, const tg_fused_stream *S, int nstreams, int64_t n, int nvars,
+                            tg_tensor *out, tg_tensor **grads)
+{
+    const int64_t B = TG_FUSE_BLOCK;
+    int64_t nblocks = (n + B - 1) / B;
+    /* block partial sums: the value's (when summed), then each variable's
+     * (when its gradient is summed), nblocks each */
+    double *partial = tg_calloc((size_t)(nvars + 1) * (size_t)nblocks, sizeof *partial);
+    if (!partial)
+        return TG_ERESOURCE;
+    tg_status st = TG_OK;
+    /* scratch per thread, as the scratch type lays it out */
+    int nt = tg_threads();
+    size_t blocks = (size_t)F->nslots * TG_FUSE_BLOCK * 8, tmp = F->jit ? F->jit_tmp : 0;
+    size_t per_reg = sizeof(double) + sizeof(void *) + sizeof(int64_t);
+    scratch *work = tg_calloc((size_t)nt, sizeof *work);
+    bool nomem = !work;
+    for (int t = 0; work && t < nt && !nomem; t++) {
+        char *m = tg_malloc(blocks + tmp + (size_t)F->n * per_reg), *regs = m + blocks + tmp;
+        nomem = !m;
+        if (m)
+            work[t] = (scratch){m, m + blocks, (double *)regs, (const void **)(regs + (size_t)F->n * sizeof(double)),
+                                (int64_t *)(regs + (size_t)F->n * (sizeof(double) + sizeof(void *)))};
+    }
+    if (nomem) {
+        tg_error_clear();
+        st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
+    } else {
+        block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks};
+        tg_parallel_for((nblocks + TG_FUSE_RUN - 1) / TG_FUSE_RUN, run_blocks, &J);
+    }
+    for (int t = 0; work && t < nt; t++)
+        tg_free(work[t].blocks);
+    tg_free(work);
+    if (st == TG_OK && F->sum_root)
+        tg_fused_set_sum(out, partial, nblocks);
+    for (int i = 0; i < nvars && st == TG_OK; i++)
+        if (F->grad_reg[i] >= 0 && F->grad_sum[i])
+            tg_fused_set_sum(grads[i], partial + (1 + i) * nblocks, nblocks);
+    tg_free(partial);
+    return st;
 }
 
 static bool same_shape(const tg_tensor *a, const tg_tensor *b)
@@ -277,68 +316,35 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     struct tg_fused_plan *pl = NULL;
     if (st == TG_OK)
         st = tg_fused_plan_get(p, env, nvars, o, gout, n, &pl);
+    /* the inputs, in the probe's order: full-size variables, then the upstream gradient */
+    tg_fused_stream S[TG_FUSE_MAXVARS + 1];
+    int nstreams = 0;
+    for (int i = 0; i < nvars && st == TG_OK; i++)
+        if (env->values[i]->numel == n)
+            S[nstreams++] = (tg_fused_stream){tg_data(env->values[i]), tg_dtype_size(env->values[i]->dtype),
+                                              env->values[i]->dtype};
+    if (st == TG_OK && gout)
+        S[nstreams++] = (tg_fused_stream){tg_data(gout), tg_dtype_size(gout->dtype), gout->dtype};
     if (st == TG_OK && dev == TG_DEV_CUDA)
-        st = tg_fused_cuda_eval(pl, env->values, nvars, gout, n, first, value, grads);
-    if (st != TG_OK || dev == TG_DEV_CUDA) {
+        st = tg_fused_cuda_ready(pl, S, nstreams);
+    if (st != TG_OK) {
         tg_release(gout);
         return st;
     }
-    tg_fused_plan_jit(pl);
+    if (dev == TG_DEV_CPU)
+        tg_fused_plan_jit(pl);
     const tg_fused *F = &pl->F;
 
-    /* the inputs, in the probe's order: full-size variables, then the upstream gradient */
-    stream S[TG_FUSE_MAXVARS + 1];
-    int nstreams = 0;
-    for (int i = 0; i < nvars; i++)
-        if (env->values[i]->numel == n)
-            S[nstreams++] = (stream){tg_data(env->values[i]), tg_dtype_size(env->values[i]->dtype)};
-    if (gout)
-        S[nstreams++] = (stream){tg_data(gout), tg_dtype_size(gout->dtype)};
-
-    /* the outputs */
-    const int64_t B = TG_FUSE_BLOCK;
-    int64_t nblocks = (n + B - 1) / B;
+    /* the outputs, on the variables' device */
     tg_tensor *out = F->sum_root ? tg_empty(pl->out_dtype, 0, NULL) : tg_empty(pl->out_dtype, first->ndim, first->shape);
-    /* block partial sums: the value's (when summed), then each variable's
-     * (when its gradient is summed), nblocks each */
-    double *partial = tg_calloc((size_t)(nvars + 1) * (size_t)nblocks, sizeof *partial);
-    if (!out || !partial)
-        st = TG_ERESOURCE;
+    st = out ? TG_OK : TG_ERESOURCE;
     for (int i = 0; i < nvars && st == TG_OK; i++)
         if (F->grad_reg[i] >= 0 &&
             !(grads[i] = tg_empty(env->values[i]->dtype, env->values[i]->ndim, env->values[i]->shape)))
             st = TG_ERESOURCE;
-    if (st == TG_OK) {
-        /* scratch per thread, as the scratch type lays it out */
-        int nt = tg_threads();
-        size_t blocks = (size_t)F->nslots * TG_FUSE_BLOCK * 8, tmp = F->jit ? F->jit_tmp : 0;
-        size_t per_reg = sizeof(double) + sizeof(void *) + sizeof(int64_t);
-        scratch *work = tg_calloc((size_t)nt, sizeof *work);
-        bool nomem = !work;
-        for (int t = 0; work && t < nt && !nomem; t++) {
-            char *m = tg_malloc(blocks + tmp + (size_t)F->n * per_reg), *regs = m + blocks + tmp;
-            nomem = !m;
-            if (m)
-                work[t] = (scratch){m, m + blocks, (double *)regs, (const void **)(regs + (size_t)F->n * sizeof(double)),
-                                    (int64_t *)(regs + (size_t)F->n * (sizeof(double) + sizeof(void *)))};
-        }
-        if (nomem) {
-            tg_error_clear();
-            st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
-        } else {
-            block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks};
-            tg_parallel_for((nblocks + TG_FUSE_RUN - 1) / TG_FUSE_RUN, run_blocks, &J);
-        }
-        for (int t = 0; work && t < nt; t++)
-            tg_free(work[t].blocks);
-        tg_free(work);
-    }
-    if (st == TG_OK && F->sum_root)
-        set_sum(out, partial, nblocks);
-    for (int i = 0; i < nvars && st == TG_OK; i++)
-        if (F->grad_reg[i] >= 0 && F->grad_sum[i])
-            set_sum(grads[i], partial + (1 + i) * nblocks, nblocks);
-    tg_free(partial);
+    if (st == TG_OK)
+        st = dev == TG_DEV_CUDA ? tg_fused_cuda_run(pl, S, nstreams, n, out, grads)
+                                : run_on_cpu(F, S, nstreams, n, nvars, out, grads);
     tg_release(gout);
     if (st != TG_OK) {
         tg_release(out);

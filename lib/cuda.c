@@ -296,6 +296,8 @@ tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_te
 
 /* ---- compiled evaluation's kernels (fused_cuda.c) ---- */
 
+bool tg_cuda_emulated(void) { return !probe() && emulating; }
+
 typedef void (*host_launcher)(unsigned grid, void **args);
 
 const char *tg_cuda_fused_unavailable_reason(void)
@@ -307,9 +309,10 @@ const char *tg_cuda_fused_unavailable_reason(void)
 }
 
 /* NVRTC's machine code for dev_src on this device: from the cache folder
- * when an earlier process made it (keyed by the source, the architecture
- * and the toolkit's version), else compiled and kept there */
-static tg_status machine_code(const char *dev_src, bool fresh, void **image, size_t *size)
+ * when an earlier process made it (*kept; keyed by the source, the
+ * architecture, NVRTC's version and the backend's ABI), else compiled and
+ * kept there; fresh: compiled whether kept or not */
+static tg_status machine_code(const char *dev_src, bool fresh, void **image, size_t *size, bool *kept)
 {
     char arch[32], tag[64], err[512] = "";
     if (be.fused_arch(emulating, arch, sizeof arch, tag, sizeof tag, err, sizeof err) != 0)
@@ -321,7 +324,8 @@ static tg_status machine_code(const char *dev_src, bool fresh, void **image, siz
         return TG_ERESOURCE;
     }
     tg_status st = TG_OK;
-    if (fresh || !tg_cache_get("cubin", key.data, image, size)) {
+    *kept = !fresh && tg_cache_get("cubin", key.data, image, size);
+    if (!*kept) {
         int rc = be.fused_nvrtc(dev_src, arch, image, size, err, sizeof err);
         if (rc == 0)
             tg_cache_put("cubin", key.data, *image, *size);
@@ -340,15 +344,17 @@ tg_status tg_cuda_fused_load(const char *dev_src, const char *host_src, void **k
     void *image = NULL;
     size_t size = 0;
     char err[512] = "";
-    tg_status st = machine_code(dev_src, false, &image, &size);
-    if (st == TG_OK && !emulating && be.fused_load(image, "tg_fused_kernel", kernel, err, sizeof err) != 0) {
-        /* a kept one the device refuses (damaged, another driver): made anew */
+    bool kept = false;
+    tg_status st = machine_code(dev_src, false, &image, &size, &kept);
+    bool loaded = st == TG_OK && (emulating || be.fused_load(image, "tg_fused_kernel", kernel, err, sizeof err) == 0);
+    if (st == TG_OK && !loaded && kept) { /* a kept one the device refuses (damaged, another driver): made anew */
         free(image);
         image = NULL;
-        st = machine_code(dev_src, true, &image, &size);
-        if (st == TG_OK && be.fused_load(image, "tg_fused_kernel", kernel, err, sizeof err) != 0)
-            st = tg_error(TG_ERESOURCE, "compiled evaluation on cuda: %s", err);
+        st = machine_code(dev_src, true, &image, &size, &kept);
+        loaded = st == TG_OK && be.fused_load(image, "tg_fused_kernel", kernel, err, sizeof err) == 0;
     }
+    if (st == TG_OK && !loaded)
+        st = tg_error(TG_ERESOURCE, "compiled evaluation on cuda: %s", err);
     free(image);
     /* emulated: NVRTC has compiled the kernel (checked); its host build runs */
     if (st == TG_OK && emulating && !(*kernel = tg_jit_cxx(host_src, "tg_fused_host")))

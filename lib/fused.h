@@ -77,12 +77,28 @@ tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad
  * compiler the registers keep running through the eager kernels. */
 void tg_fused_plan_jit(struct tg_fused_plan *pl);
 
-/* Runs the plan on the cuda device (fused_cuda.c): vars are the
- * variables, full-size ones of shape_of's shape and n elements; gout the
- * upstream gradient or NULL.  TG_NO (no error) when the plan does not
- * compile for the device: the caller runs the program eagerly. */
-tg_status tg_fused_cuda_eval(struct tg_fused_plan *pl, tg_tensor *const *vars, int nvars, tg_tensor *gout,
-                             int64_t n, const tg_tensor *shape_of, tg_tensor **value, tg_tensor **grads);
+/* An input of the plan (R_STREAM register s): a full-size variable, or the
+ * upstream gradient, in the probe's order */
+typedef struct {
+    const void *data; /* element 0 */
+    size_t esz;
+    tg_dtype dtype;
+} tg_fused_stream;
+
+/* t's one value: the partial sums added in order, in double (compile.c) */
+void tg_fused_set_sum(tg_tensor *t, const double *partial, int64_t count);
+
+/* On the cuda device (fused_cuda.c): the plan's kernel for these inputs,
+ * compiled and loaded once; TG_NO (no error) when it cannot be, and the
+ * caller runs the program eagerly.  Then tg_fused_cuda_run computes the
+ * value (or its sum) and the gradients into the tensors given, made on
+ * the device with their shapes. */
+tg_status tg_fused_cuda_ready(struct tg_fused_plan *pl, const tg_fused_stream *S, int nstreams);
+tg_status tg_fused_cuda_run(const struct tg_fused_plan *pl, const tg_fused_stream *S, int nstreams, int64_t n,
+                            tg_tensor *value, tg_tensor **grads);
+/* a dtype's C name in generated code (fused_codegen.c; CUDA's prelude
+ * defines int64_t too) */
+const char *tg_fused_ctype(tg_dtype dt);
 
 /* the register whose values register i has (itself unless an alias) */
 int tg_fused_owner(const tg_fused *F, int i);

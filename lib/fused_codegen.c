@@ -20,7 +20,7 @@
 typedef tg_buf text;
 #define put tg_buf_printf
 
-static const char *ctype(tg_dtype dt)
+const char *tg_fused_ctype(tg_dtype dt)
 {
     static const char *const names[TG_NDTYPES] = {"float", "double", "int64_t", "bool"};
     return names[dt];
@@ -38,7 +38,7 @@ static void put_literal(text *t, tg_dtype dt, double v, int64_t iv)
         else if (isinf(x))
             put(t, "(%s__builtin_inf%s())", x < 0 ? "-" : "", f);
         else
-            put(t, "((%s)%a)", ctype(dt), x);
+            put(t, "((%s)%a)", tg_fused_ctype(dt), x);
     } else if (dt == TG_INT64)
         put(t, "((int64_t)0x%016" PRIx64 "ULL)", (uint64_t)iv);
     else
@@ -82,9 +82,9 @@ static void put_value(text *t, const tg_fused *F, const int *seg, int i, int at)
 static void put_op(text *t, const tg_fused *F, const int *seg, int i, const char *src)
 {
     const tg_reg *R = &F->r[i];
-    const char *T = ctype(R->kdtype);
+    const char *T = tg_fused_ctype(R->kdtype);
     static const char names[] = "xyz";
-    put(t, "            %s r%d;\n            {\n", ctype(R->dtype), i);
+    put(t, "            %s r%d;\n            {\n", tg_fused_ctype(R->dtype), i);
     for (int k = 0; k < R->nin; k++) {
         /* where's condition is bool; pow's backward reads g, then x */
         const char *type = R->op == TG_OP_WHERE && k == 0 ? "bool" : T;
@@ -166,17 +166,17 @@ char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes)
             "                    const void *const *attrs, void *tmp)\n{\n");
     for (int i = 0; i < F->n; i++)
         if (F->r[i].kind == R_STREAM)
-            put(&t, "    const %s *restrict s%d = in[%d];\n", ctype(F->r[i].dtype), F->r[i].stream, F->r[i].stream);
+            put(&t, "    const %s *restrict s%d = in[%d];\n", tg_fused_ctype(F->r[i].dtype), F->r[i].stream, F->r[i].stream);
     for (int k = 0; k < F->nouts; k++)
-        put(&t, "    %s *restrict o%d = out[%d];\n", ctype(F->r[F->outs[k]].dtype), k, k);
+        put(&t, "    %s *restrict o%d = out[%d];\n", tg_fused_ctype(F->r[F->outs[k]].dtype), k, k);
     for (int i = 0; i < F->n; i++) {
         if (crosses[i]) { /* in the caller's memory, not on a thread's stack */
-            put(&t, "    %s *restrict a%d = (%s *)((char *)tmp + %zu);\n", ctype(F->r[i].dtype), i,
-                ctype(F->r[i].dtype), *tmp_bytes);
+            put(&t, "    %s *restrict a%d = (%s *)((char *)tmp + %zu);\n", tg_fused_ctype(F->r[i].dtype), i,
+                tg_fused_ctype(F->r[i].dtype), *tmp_bytes);
             *tmp_bytes += CHUNK * 8;
         }
         if (F->r[i].kind == R_CONST) { /* addressable, for the kernels */
-            put(&t, "    const %s k%d = ", ctype(F->r[i].dtype), i);
+            put(&t, "    const %s k%d = ", tg_fused_ctype(F->r[i].dtype), i);
             put_literal(&t, F->r[i].dtype, F->r[i].value, F->r[i].ivalue);
             put(&t, ";\n");
         }
@@ -212,7 +212,7 @@ char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes)
             if (F->r[i].kind != R_OP || seg[i] != g)
                 continue;
             if (by_kernel[i])
-                put(&t, "            const %s r%d = a%d[j];\n", ctype(F->r[i].dtype), i, i);
+                put(&t, "            const %s r%d = a%d[j];\n", tg_fused_ctype(F->r[i].dtype), i, i);
             else {
                 put_op(&t, F, seg, i, src[i]);
                 if (crosses[i])

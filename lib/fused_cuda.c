@@ -27,13 +27,8 @@
 #define THREADS 256   /* TG_FUSED_THREADS in kernels/tg_fused_prelude.cuh */
 #define GRID_MAX 2048 /* blocks: a few per multiprocessor on the largest cards */
 
-/* the op numbers, as lib/ops.def gives them, for the device code */
-static const char op_numbers_src[] = "enum {\n"
-#define OP(id, name, arity, flags, saves, infer, fwd, bwd) "    TG_OP_" #id ",\n"
-#include "ops.def"
-#undef OP
-                                     "};\n";
-/* and each op's name there */
+/* each op's name in lib/ops.def: the generated source numbers them
+ * TG_OP_NAME in the same order, for the device code */
 static const char *const op_ids[TG_NOPS] = {
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd) #id,
 #include "ops.def"
@@ -42,12 +37,6 @@ static const char *const op_ids[TG_NOPS] = {
 
 typedef tg_buf text;
 #define put tg_buf_printf
-
-static const char *cutype(tg_dtype dt)
-{
-    static const char *const names[TG_NDTYPES] = {"float", "double", "long long", "bool"};
-    return names[dt];
-}
 
 static void put_const(text *t, tg_dtype dt, double v, int64_t iv)
 {
@@ -61,33 +50,36 @@ static void put_const(text *t, tg_dtype dt, double v, int64_t iv)
         memcpy(&b, &v, sizeof b);
         put(t, "tg_f64(0x%016" PRIx64 "ull) /* %.17g */", b, v);
     } else if (dt == TG_INT64)
-        put(t, "(long long)0x%016" PRIx64 "ull", (uint64_t)iv);
+        put(t, "(int64_t)0x%016" PRIx64 "ull", (uint64_t)iv);
     else
         put(t, "%s", v != 0 ? "true" : "false");
 }
 
-static bool is_float(tg_dtype dt) { return dt == TG_FLOAT32 || dt == TG_FLOAT64; }
+/* How the device code computes an op register (tg_cuda_elem.cuh's
+ * template functions, a conditional, a conversion), or NONE for one it
+ * does not have: the plan then runs op by op. */
+enum device_form { NONE, UNARY, BINARY, COMPARE, WHERE, CAST };
+static const char *const template_fn[] = {[UNARY] = "unary", [BINARY] = "binary", [COMPARE] = "compare"};
 
-/* The device function an op register runs (tg_cuda_elem.cuh), or NULL for
- * one the device code does not have: the plan then runs op by op. */
-static const char *device_fn(const tg_reg *R)
+static enum device_form device_form(const tg_reg *R)
 {
+    bool fl = tg_dtype_is_float(R->kdtype);
     switch (R->op) {
     case TG_OP_NEG: case TG_OP_EXP: case TG_OP_LOG: case TG_OP_SQRT: case TG_OP_SIN: case TG_OP_COS:
     case TG_OP_TAN: case TG_OP_TANH: case TG_OP_SIGMOID: case TG_OP_RELU: case TG_OP_ABS: case TG_OP_SIGN:
     case TG_OP_LOG1P: case TG_OP_EXPM1: case TG_OP_ERF: case TG_OP_SOFTPLUS: case TG_OP_CLAMP:
-        return is_float(R->kdtype) && R->dtype == R->kdtype ? "unary" : NULL;
+        return fl && R->dtype == R->kdtype ? UNARY : NONE;
     case TG_OP_ADD: case TG_OP_SUB: case TG_OP_MUL: case TG_OP_DIV: case TG_OP_POW: case TG_OP_MAXIMUM:
     case TG_OP_MINIMUM: case TG_OP_TANH_BW: case TG_OP_SIGMOID_BW: case TG_OP_POW_BW:
-        return is_float(R->kdtype) && R->dtype == R->kdtype ? "binary" : NULL;
+        return fl && R->dtype == R->kdtype ? BINARY : NONE;
     case TG_OP_EQ: case TG_OP_NE: case TG_OP_LT: case TG_OP_LE: case TG_OP_GT: case TG_OP_GE:
-        return is_float(R->kdtype) && R->dtype == TG_BOOL ? "compare" : NULL;
+        return fl && R->dtype == TG_BOOL ? COMPARE : NONE;
     case TG_OP_WHERE:
-        return is_float(R->kdtype) && R->dtype == R->kdtype ? "where" : NULL;
+        return fl && R->dtype == R->kdtype ? WHERE : NONE;
     case TG_OP_CAST: /* conversions C++ defines for every value: not float to integer */
-        return is_float(R->dtype) || R->dtype == TG_BOOL || !is_float(R->kdtype) ? "cast" : NULL;
+        return tg_dtype_is_float(R->dtype) || R->dtype == TG_BOOL || !fl ? CAST : NONE;
     default:
-        return NULL;
+        return NONE;
     }
 }
 
@@ -95,7 +87,7 @@ static const char *device_fn(const tg_reg *R)
 static bool put_register(text *t, const tg_fused *F, int i)
 {
     const tg_reg *R = &F->r[i];
-    const char *T = cutype(R->dtype);
+    const char *T = tg_fused_ctype(R->dtype);
     int a[3];
     for (int k = 0; k < R->nin; k++)
         a[k] = tg_fused_owner(F, R->in[k]);
@@ -112,7 +104,7 @@ static bool put_register(text *t, const tg_fused *F, int i)
         put(t, "        const %s r%d = r%d;\n", T, i, tg_fused_owner(F, i));
         return true;
     }
-    if (!is_float(R->kdtype) && R->op != TG_OP_CAST) {
+    if (!tg_dtype_is_float(R->kdtype) && R->op != TG_OP_CAST) {
         /* integer and bool ops (masks: clamp's backward ands two) round
          * nowhere: the CPU kernel's own expression, where it calls nothing */
         const char *src = tg_cpu_kernel_src[R->op][R->kdtype];
@@ -120,20 +112,20 @@ static bool put_register(text *t, const tg_fused *F, int i)
             return false;
         put(t, "        %s r%d;\n        {\n", T, i);
         for (int k = 0; k < R->nin; k++)
-            put(t, "            const %s %c = r%d;\n", R->op == TG_OP_WHERE && k == 0 ? "bool" : cutype(R->kdtype),
+            put(t, "            const %s %c = r%d;\n", R->op == TG_OP_WHERE && k == 0 ? "bool" : tg_fused_ctype(R->kdtype),
                 "xyz"[k], a[k]);
         put(t, "            r%d = (%s);\n        }\n", i, src);
         return true;
     }
-    const char *fn = device_fn(R);
-    if (!fn)
+    enum device_form form = device_form(R);
+    if (form == NONE)
         return false;
-    const char *K = cutype(R->kdtype);
-    if (!strcmp(fn, "cast") && R->dtype == TG_BOOL)
+    const char *K = tg_fused_ctype(R->kdtype);
+    if (form == CAST && R->dtype == TG_BOOL)
         put(t, "        const bool r%d = r%d != 0;\n", i, a[0]);
-    else if (!strcmp(fn, "cast"))
+    else if (form == CAST)
         put(t, "        const %s r%d = (%s)r%d;\n", T, i, T, a[0]);
-    else if (!strcmp(fn, "where"))
+    else if (form == WHERE)
         put(t, "        const %s r%d = r%d ? r%d : r%d;\n", T, i, a[0], a[1], a[2]);
     else {
         bool attrs = R->op == TG_OP_CLAMP || R->op == TG_OP_POW || R->op == TG_OP_POW_BW;
@@ -148,10 +140,10 @@ static bool put_register(text *t, const tg_fused *F, int i)
             put_const(t, TG_FLOAT64, R->op == TG_OP_POW_BW ? R->attrs.pow.exponent : 0, 0);
             put(t, ", %d};\n", e && e->kind == R_CONST);
         }
-        put(t, "        const %s r%d = %s<%s>(TG_OP_%s", T, i, fn, K, op_ids[R->op]);
+        put(t, "        const %s r%d = %s<%s>(TG_OP_%s", T, i, template_fn[form], K, op_ids[R->op]);
         for (int k = 0; k < R->nin; k++)
             put(t, ", r%d", a[k]);
-        if (strcmp(fn, "compare"))
+        if (form != COMPARE)
             attrs ? put(t, ", A%d", i) : put(t, ", tg_none");
         put(t, ");\n");
     }
@@ -188,7 +180,7 @@ static void list_outputs(const tg_fused *F, outputs *O)
 
 /* the kernel's source, with the host's launcher when host; NULL when an op
  * is not one the device code has, or memory ran out (no error left set) */
-static char *kernel_source(const tg_fused *F, int nstreams, const tg_dtype *stream_dtype, bool host)
+static char *kernel_source(const tg_fused *F, const tg_fused_stream *S, int nstreams, bool host)
 {
     text t = {0};
     outputs O;
@@ -196,12 +188,15 @@ static char *kernel_source(const tg_fused *F, int nstreams, const tg_dtype *stre
     put(&t, "// generated by the tgrad toolkit's compiled evaluation (lib/fused_cuda.c)\n");
     if (host)
         put(&t, "#define TG_FUSED_HOST 1\n");
-    put(&t, "%s%s%s%s\n", tg_fused_prelude_src, tg_cuda_attrs_src, op_numbers_src, tg_cuda_elem_src);
+    put(&t, "%s%senum {\n", tg_fused_prelude_src, tg_cuda_attrs_src);
+    for (int op = 0; op < TG_NOPS; op++)
+        put(&t, "    TG_OP_%s,\n", op_ids[op]);
+    put(&t, "};\n%s\n", tg_cuda_elem_src);
     put(&t, "extern \"C\" __global__ void tg_fused_kernel(long long n");
     for (int s = 0; s < nstreams; s++)
-        put(&t, ", const %s *__restrict__ s%d", cutype(stream_dtype[s]), s);
+        put(&t, ", const %s *__restrict__ s%d", tg_fused_ctype(S[s].dtype), s);
     for (int k = 0; k < O.nout; k++)
-        put(&t, ", %s *__restrict__ o%d", cutype(F->r[O.out_reg[k]].dtype), k);
+        put(&t, ", %s *__restrict__ o%d", tg_fused_ctype(F->r[O.out_reg[k]].dtype), k);
     put(&t, ", double *__restrict__ part)\n{\n");
     put(&t, "    const tgc_op_attrs tg_none = {0, 0, 0, 0, 0, 0};\n");
     put(&t, "    double acc[%d] = {0};\n", O.nsum ? O.nsum : 1);
@@ -225,9 +220,9 @@ static char *kernel_source(const tg_fused *F, int nstreams, const tg_dtype *stre
                 "        tg_fused_kernel(*(long long *)args[0]");
         int a = 1;
         for (int s = 0; s < nstreams; s++, a++)
-            put(&t, ", *(const %s **)args[%d]", cutype(stream_dtype[s]), a);
+            put(&t, ", *(const %s **)args[%d]", tg_fused_ctype(S[s].dtype), a);
         for (int k = 0; k < O.nout; k++, a++)
-            put(&t, ", *(%s **)args[%d]", cutype(F->r[O.out_reg[k]].dtype), a);
+            put(&t, ", *(%s **)args[%d]", tg_fused_ctype(F->r[O.out_reg[k]].dtype), a);
         put(&t, ", *(double **)args[%d]);\n    }\n}\n", a);
     }
     if (!ok || t.failed) {
@@ -237,23 +232,24 @@ static char *kernel_source(const tg_fused *F, int nstreams, const tg_dtype *stre
     return t.data;
 }
 
-/* The plan's kernel, compiled and loaded once; TG_NO (no error) when it
- * cannot be (an op the device code lacks, no NVRTC, ...): the program then
- * runs op by op on the device.  TG_FUSED_STRICT=1 makes a kernel that does
- * not compile an error instead (the tests: it is ours to mend). */
-static tg_status plan_kernel(struct tg_fused_plan *pl, int nstreams, const tg_dtype *stream_dtype)
+tg_status tg_fused_cuda_ready(struct tg_fused_plan *pl, const tg_fused_stream *S, int nstreams)
 {
     if (pl->cuda_tried)
         return pl->cuda_kernel ? TG_OK : TG_NO;
     pl->cuda_tried = true;
     if (!tg_jit_enabled())
         return TG_NO;
-    char *dev = kernel_source(&pl->F, nstreams, stream_dtype, false);
-    char *host = dev ? kernel_source(&pl->F, nstreams, stream_dtype, true) : NULL;
+    /* the host's build only where the device is emulated: it runs there */
+    char *dev = kernel_source(&pl->F, S, nstreams, false);
+    char *host = dev && tg_cuda_emulated() ? kernel_source(&pl->F, S, nstreams, true) : NULL;
     tg_error_clear();
-    tg_status st = host ? tg_cuda_fused_load(dev, host, &pl->cuda_kernel) : TG_NO; /* TG_NO: an op the device code lacks */
+    tg_status st = TG_NO; /* an op the device code lacks (or no memory for the text) */
+    if (dev && (host || !tg_cuda_emulated()))
+        st = tg_cuda_fused_load(dev, host, &pl->cuda_kernel);
     tg_free(dev);
     tg_free(host);
+    /* TG_FUSED_STRICT=1: a kernel that does not build is an error, not a
+     * silent op-by-op run (the tests: it is ours to mend) */
     const char *strict = getenv("TG_FUSED_STRICT");
     if (st != TG_OK && !(strict && *strict && strcmp(strict, "0"))) {
         tg_error_clear();
@@ -262,81 +258,39 @@ static tg_status plan_kernel(struct tg_fused_plan *pl, int nstreams, const tg_dt
     return st;
 }
 
-tg_status tg_fused_cuda_eval(struct tg_fused_plan *pl, tg_tensor *const *vars, int nvars, tg_tensor *gout,
-                             int64_t n, const tg_tensor *shape_of, tg_tensor **value, tg_tensor **grads)
+tg_status tg_fused_cuda_run(const struct tg_fused_plan *pl, const tg_fused_stream *S, int nstreams, int64_t n,
+                            tg_tensor *value, tg_tensor **grads)
 {
     const tg_fused *F = &pl->F;
-    /* the inputs, in the probe's order: full-size variables, then the upstream gradient */
-    void *in[TG_FUSE_MAXVARS + 1];
-    tg_dtype in_dtype[TG_FUSE_MAXVARS + 1];
-    int nstreams = 0;
-    for (int i = 0; i < nvars; i++)
-        if (vars[i]->numel == n) {
-            in_dtype[nstreams] = vars[i]->dtype;
-            in[nstreams++] = tg_data(vars[i]);
-        }
-    if (gout) {
-        in_dtype[nstreams] = gout->dtype;
-        in[nstreams++] = tg_data(gout);
-    }
-    tg_status st = plan_kernel(pl, nstreams, in_dtype);
-    if (st != TG_OK)
-        return st;
-
     outputs O;
     list_outputs(F, &O);
     int64_t grid = (n + THREADS - 1) / THREADS;
     grid = grid > GRID_MAX ? GRID_MAX : grid;
-    tg_tensor *outs[TG_FUSE_MAXVARS + 1] = {0}, *part = NULL;
-    *value = F->sum_root ? tg_empty(pl->out_dtype, 0, NULL) : tg_empty(pl->out_dtype, shape_of->ndim, shape_of->shape);
-    st = *value ? TG_OK : TG_ERESOURCE;
-    for (int v = 0; v < nvars && st == TG_OK; v++)
-        if (F->grad_reg[v] >= 0 && !(grads[v] = tg_empty(vars[v]->dtype, vars[v]->ndim, vars[v]->shape)))
-            st = TG_ERESOURCE;
     int64_t nparts = grid * O.nsum;
-    if (st == TG_OK && O.nsum && !(part = tg_empty(TG_FLOAT64, 1, &nparts)))
-        st = TG_ERESOURCE;
-    if (st == TG_OK) {
-        /* the kernel's arguments, as its parameters are listed */
-        void *args[2 * TG_FUSE_MAXVARS + 4], *ptr[2 * TG_FUSE_MAXVARS + 4];
-        int na = 0;
-        long long count = (long long)n;
-        args[na++] = &count;
-        for (int s = 0; s < nstreams; s++) {
-            ptr[na] = in[s];
-            args[na] = &ptr[na];
-            na++;
-        }
-        for (int k = 0; k < O.nout; k++) {
-            outs[k] = O.out_var[k] < 0 ? *value : grads[O.out_var[k]];
-            ptr[na] = tg_data(outs[k]);
-            args[na] = &ptr[na];
-            na++;
-        }
-        ptr[na] = part ? tg_data(part) : NULL;
+    tg_tensor *part = O.nsum ? tg_empty(TG_FLOAT64, 1, &nparts) : NULL;
+    if (O.nsum && !part)
+        return TG_ERESOURCE;
+    /* the kernel's arguments, as its parameters are listed: n, the
+     * inputs, the outputs, the partial sums */
+    void *args[2 * TG_FUSE_MAXVARS + 4], *ptr[2 * TG_FUSE_MAXVARS + 4];
+    int na = 0;
+    long long count = (long long)n;
+    args[na++] = &count;
+    for (int s = 0; s < nstreams; s++, na++) {
+        ptr[na] = (void *)S[s].data;
         args[na] = &ptr[na];
-        st = tg_cuda_fused_launch(pl->cuda_kernel, (unsigned)grid, THREADS, args);
     }
-    /* each sum: its blocks' partials in block order, in double */
-    for (int k = 0; k < O.nsum && st == TG_OK; k++) {
-        const double *p = (const double *)tg_data(part) + (int64_t)k * grid;
-        double s = 0;
-        for (int64_t b = 0; b < grid; b++)
-            s += p[b];
-        tg_tensor *t = O.sum_var[k] < 0 ? *value : grads[O.sum_var[k]];
-        if (t->dtype == TG_FLOAT32)
-            *(float *)tg_data(t) = (float)s;
-        else
-            *(double *)tg_data(t) = s;
+    for (int k = 0; k < O.nout; k++, na++) {
+        ptr[na] = tg_data(O.out_var[k] < 0 ? value : grads[O.out_var[k]]);
+        args[na] = &ptr[na];
     }
+    ptr[na] = part ? tg_data(part) : NULL;
+    args[na] = &ptr[na];
+    tg_status st = tg_cuda_fused_launch(pl->cuda_kernel, (unsigned)grid, THREADS, args);
+    /* each sum: its blocks' partials in block order */
+    for (int k = 0; k < O.nsum && st == TG_OK; k++)
+        tg_fused_set_sum(O.sum_var[k] < 0 ? value : grads[O.sum_var[k]], (const double *)tg_data(part) + k * grid,
+                         grid);
     tg_release(part);
-    if (st != TG_OK) {
-        tg_release(*value);
-        *value = NULL;
-        for (int v = 0; v < nvars; v++) {
-            tg_release(grads[v]);
-            grads[v] = NULL;
-        }
-    }
     return st;
 }

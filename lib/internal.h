@@ -88,10 +88,12 @@ void *tg_cuda_alloc(size_t bytes);
 void tg_cuda_free(void *p, size_t bytes);
 tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
 tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_tensor *out);
+/* Is the cuda device emulated on the host (TG_CUDA_EMULATE)? */
+bool tg_cuda_emulated(void);
 /* A kernel of compiled evaluation (fused_cuda.c): dev_src compiled by
  * NVRTC and loaded; where the device is emulated, dev_src is compiled (to
- * check it) and host_src, the same kernel with a launcher for the host,
- * built by the C++ compiler runs instead.  TG_ERESOURCE with the reason
+ * check it) and host_src, the same kernel with a launcher for the host
+ * (NULL elsewhere), built by the C++ compiler runs instead.  TG_ERESOURCE with the reason
  * where NVRTC or the compiler is missing or the source does not compile. */
 tg_status tg_cuda_fused_load(const char *dev_src, const char *host_src, void **kernel);
 /* why the kernels cannot be compiled (no NVRTC, no device), or NULL */

@@ -33,8 +33,6 @@
 
 extern char **environ;
 
-static bool jit_enabled(void);
-
 /* seconds a compiler may take, TG_JIT_TIMEOUT or 60 */
 static long jit_timeout(void)
 {
@@ -123,9 +121,7 @@ static const char *compiler(void)
     return cc && *cc ? cc : "cc";
 }
 
-bool tg_jit_enabled(void) { return jit_enabled(); }
-
-static bool jit_enabled(void)
+bool tg_jit_enabled(void)
 {
     const char *onoff = getenv("TG_JIT");
     return !(onoff && !strcmp(onoff, "0"));
@@ -152,7 +148,7 @@ static bool on_path(const char *cc)
 
 void tg_jit_describe(tg_jit_info *info)
 {
-    info->enabled = jit_enabled();
+    info->enabled = tg_jit_enabled();
     info->compiler = compiler();
     info->compiler_found = on_path(info->compiler);
     if (!cache_path(info->cache, sizeof info->cache))
@@ -171,14 +167,15 @@ static void *load(const char *path, const char *symbol)
     return fn;
 }
 
-static bool write_file(const char *path, const char *text)
+/* a new file of the user's alone holding len bytes of data */
+static bool write_file(const char *path, const void *data, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return false;
-    size_t len = strlen(text), done = 0;
+    size_t done = 0;
     while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
+        ssize_t w = write(fd, (const char *)data + done, len - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -282,7 +279,7 @@ static void *build(const char *dir, uint64_t key, const char *cc, const char *sr
     unlink(tmp_obj);
     /* the object first, then its source: a reader checks the source, so it
      * never pairs a new source with an old object */
-    if (write_file(tmp_src, src) && run_compiler(cc, tmp_src, tmp_obj, cxx) && rename(tmp_obj, obj) == 0 &&
+    if (write_file(tmp_src, src, strlen(src)) && run_compiler(cc, tmp_src, tmp_obj, cxx) && rename(tmp_obj, obj) == 0 &&
         rename(tmp_src, kept_src) == 0)
         fn = load(obj, symbol);
     unlink(tmp_src);
@@ -293,7 +290,7 @@ static void *build(const char *dir, uint64_t key, const char *cc, const char *sr
 static void *jit(const char *src, const char *symbol, bool cxx)
 {
     const char *cc = compiler();
-    if (!jit_enabled())
+    if (!tg_jit_enabled())
         return NULL;
     uint64_t key = fnv1a(0xcbf29ce484222325ULL, "tgrad-jit-1");
     key = fnv1a(key, cc);
@@ -337,7 +334,7 @@ void *tg_jit_cxx(const char *src, const char *symbol) { return jit(src, symbol, 
 static bool blob_paths(const char *kind, const char *key, char *keyp, char *binp, size_t cap)
 {
     char dir[4096];
-    if (!jit_enabled() || !cache_dir(dir, sizeof dir))
+    if (!tg_jit_enabled() || !cache_dir(dir, sizeof dir))
         return false;
     uint64_t h = fnv1a(fnv1a(0xcbf29ce484222325ULL, kind), key);
     return snprintf(keyp, cap, "%s/%s-%016" PRIx64 ".key", dir, kind, h) < (int)cap &&
@@ -389,19 +386,9 @@ void tg_cache_put(const char *kind, const char *key, const void *data, size_t le
     snprintf(tbin, sizeof tbin, "%s.tmp-%ld", binp, (long)getpid());
     unlink(tkey);
     unlink(tbin);
-    int fd = open(tbin, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    size_t done = 0;
-    while (fd >= 0 && done < len) {
-        ssize_t w = write(fd, (const char *)data + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
     /* the blob first, then its key: a reader checks the key, so it never
      * pairs a new key with an old blob */
-    if (fd >= 0 && close(fd) == 0 && done == len && write_file(tkey, key))
+    if (write_file(tbin, data, len) && write_file(tkey, key, strlen(key)))
         if (rename(tbin, binp) == 0)
             rename(tkey, keyp);
     unlink(tkey);

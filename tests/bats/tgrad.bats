@@ -218,13 +218,20 @@ min=nan, max=0.5|{"value":["NaN","NaN","NaN","NaN"],"grad":{"x":[0,0,0,0]}}
 min=0.0, max=nan|{"value":["NaN","NaN","NaN","NaN"],"grad":{"x":[0,0,0,0]}}
 min=-1.0, max=0.5|{"value":[0.5,-1,0.25,"NaN"],"grad":{"x":[0,0,1,0]}}
 CASES
-    # and against PyTorch itself where it is installed
+    # and which elements are NaN, ours against PyTorch itself where it is installed
     /usr/bin/python3 -c 'import torch' 2>/dev/null || return 0
-    run /usr/bin/python3 -c '
+    local lo hi theirs ours
+    for b in 'nan 0.5' '0.0 nan' 'nan None' 'None nan' 'nan nan'; do
+        read -r lo hi <<<"$b"
+        theirs=$(/usr/bin/python3 -c "
 import torch
-nan = float("nan")
+nan = float('nan')
 x = torch.tensor([1., -2., 0.25, nan])
-for lo, hi in [(nan, 0.5), (0., nan), (nan, None), (None, nan)]:
-    print(torch.clamp(x, min=lo, max=hi).isnan().tolist())'
-    [ "$output" = "$(printf '%s\n' '[True, True, True, True]' '[True, True, True, True]' '[False, False, False, True]' '[False, False, False, True]')" ]
+print(str(torch.clamp(x, min=$lo, max=$hi).isnan().tolist()).replace(' ', '').lower())")
+        local args=()
+        [ "$lo" = None ] || args+=("min=$lo")
+        [ "$hi" = None ] || args+=("max=$hi")
+        ours=$(IFS=,; tgrad "clamp(x, ${args[*]}) != clamp(x, ${args[*]})" --at '[1,-2,0.25,"NaN"]' --no-grad)
+        [ "$ours" = "{\"value\":$theirs}" ] || { echo "clamp(x, ${args[*]}): NaN at $ours, PyTorch: $theirs"; return 1; }
+    done
 }
