@@ -34,11 +34,13 @@ void tg_buf_add(tg_buf *b, const void *p, size_t n)
     b->data[b->len] = 0;
 }
 
+/* formatted in the C locale: the numbers in generated code and keys keep
+ * their '.' whatever setlocale chose */
 void tg_buf_printf(tg_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = tg_vsnprintf_c(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0) {
         b->failed = true;
@@ -47,7 +49,7 @@ void tg_buf_printf(tg_buf *b, const char *fmt, ...)
     if (!reserve(b, (size_t)n))
         return;
     va_start(ap, fmt);
-    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    tg_vsnprintf_c(b->data + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
 }

@@ -2,6 +2,7 @@
 #ifndef TG_INTERNAL_H
 #define TG_INTERNAL_H
 #include "tg.h"
+#include <stdarg.h>
 
 /* ---- the op table ----
  * Every op is one line of ops.def (name, arity, flags, what the backward
@@ -130,6 +131,13 @@ typedef struct {
     char cache[4096];
 } tg_jit_info;
 void tg_jit_describe(tg_jit_info *info);
+
+/* strtod, strtof and snprintf in the C locale whatever setlocale chose
+ * (c_locale.c): every number the library reads or writes as text */
+double tg_strtod_c(const char *s, char **end);
+float tg_strtof_c(const char *s, char **end);
+int tg_vsnprintf_c(char *buf, size_t n, const char *fmt, va_list ap);
+int tg_snprintf_c(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* a growing byte buffer (buf.c), zero-terminated; start it as {0}, free
  * data with tg_free.  After a failed allocation `failed` is set and later

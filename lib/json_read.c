@@ -480,7 +480,7 @@ static tg_status num_to_f64(const jp *p, const jnum *n, double *out, bool allow_
     }
     char buf[MAX_NUMBER_CHARS + 1];
     token_copy(p, n, buf);
-    v = strtod(buf, NULL);
+    v = tg_strtod_c(buf, NULL); /* the C locale's '.' whatever setlocale chose */
     if (isinf(v) && !allow_inf)
         return overflow(p, n, "float64", "1.7976931348623157e308");
     *out = v;
@@ -504,7 +504,7 @@ static tg_status num_to_f32(const jp *p, const jnum *n, float *out)
     }
     char buf[MAX_NUMBER_CHARS + 1];
     token_copy(p, n, buf);
-    v = strtof(buf, NULL);
+    v = tg_strtof_c(buf, NULL);
     if (isinf(v))
         return overflow(p, n, "float32", "3.4028235e38");
     *out = v;

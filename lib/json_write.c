@@ -40,12 +40,13 @@ typedef struct {
     int dir;
 } decimal;
 
-/* The n correctly rounded digits of x > 0, from printf. */
+/* The n correctly rounded digits of x > 0, from printf (in the C locale:
+ * elsewhere the decimal point may be a ',' that would pass for a digit). */
 static void printf_digits(double x, int n, decimal *out)
 {
     char tmp[48];
     int k = 0;
-    snprintf(tmp, sizeof tmp, "%.*e", n - 1, x);
+    tg_snprintf_c(tmp, sizeof tmp, "%.*e", n - 1, x);
     const char *s = tmp;
     for (; *s && *s != 'e'; s++)
         if (*s != '.')
@@ -221,7 +222,7 @@ static bool reads_back_f32(const decimal *c, float x)
         return (float)d == x;
     char buf[48];
     digits_text(c, buf);
-    return strtof(buf, NULL) == x;
+    return tg_strtof_c(buf, NULL) == x;
 }
 
 static bool reads_back_f64(const decimal *c, double x)
@@ -231,7 +232,7 @@ static bool reads_back_f64(const decimal *c, double x)
         return d == x;
     char buf[48];
     digits_text(c, buf);
-    return strtod(buf, NULL) == x;
+    return tg_strtod_c(buf, NULL) == x;
 }
 
 /* The shortest digits of x > 0 that read back; is_f32: x is a float. */

@@ -250,7 +250,7 @@ static node *parse_number(parser *p)
     }
     n->is_int = !strpbrk(buf, ".eE");
     errno = 0;
-    n->num = strtod(buf, NULL);
+    n->num = tg_strtod_c(buf, NULL); /* '.' whatever setlocale chose */
     if (n->is_int) {
         errno = 0;
         long long v = strtoll(buf, NULL, 10);
