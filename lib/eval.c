@@ -365,7 +365,9 @@ static tg_tensor *eval(evalctx *E, node *n)
         }
         if (n->op != OP_SUB || !x)
             r = x;
-        else if (x->wrapped_number) { /* -2 stays a Python number */
+        else if (x->wrapped_number && x->dtype == TG_INT64) /* exact, checked: 0 - x */
+            r = tg_sub(tg_wrapped(0, TG_INT64), x);
+        else if (x->wrapped_number) { /* -2.5 stays a Python number */
             r = tg_wrapped(-tg_item(x), x->dtype);
             tg_release(x);
         } else

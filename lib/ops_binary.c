@@ -109,8 +109,66 @@ tg_status op_bw_where(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
     return TG_OK;
 }
 
+/* base**e for e >= 0 by squaring; false when a step leaves int64 (the base
+ * is squared only while bits of e remain, so 2**62 does not overflow). */
+static bool pow_i64_overflows(int64_t base, int64_t e, int64_t *out)
+{
+    int64_t r = 1;
+    for (;;) {
+        if ((e & 1) && __builtin_mul_overflow(r, base, &r))
+            return true;
+        e >>= 1;
+        if (!e)
+            break;
+        if (__builtin_mul_overflow(base, base, &base))
+            return true; /* (|base| > 2^31: 0 and +-1 never get here) */
+    }
+    *out = r;
+    return false;
+}
+
+/* Two Python integers (wrapped int64 numbers) combine as Python does,
+ * exactly; a result beyond int64 cannot meet a tensor, and PyTorch refuses
+ * it ("Overflow when unpacking long"), so it is an error here, not a
+ * silent wrap.  Returns false when a or b is not such a number. */
+static bool python_int_op(int op, tg_tensor *a, tg_tensor *b, tg_tensor **result)
+{
+    if (!a || !b || !a->wrapped_number || !b->wrapped_number || a->dtype != TG_INT64 ||
+        b->dtype != TG_INT64 || a->numel != 1 || b->numel != 1)
+        return false;
+    int64_t x = tg_get_i64(a, 0), y = tg_get_i64(b, 0), r = 0;
+    bool over;
+    const char *sym;
+    switch (op) {
+    case TG_OP_ADD: over = __builtin_add_overflow(x, y, &r), sym = "+"; break;
+    case TG_OP_SUB: over = __builtin_sub_overflow(x, y, &r), sym = "-"; break;
+    case TG_OP_MUL: over = __builtin_mul_overflow(x, y, &r), sym = "*"; break;
+    case TG_OP_POW:
+        if (y < 0)
+            return false; /* the float path or pow's own error */
+        over = pow_i64_overflows(x, y, &r), sym = "**";
+        break;
+    default: return false;
+    }
+    tg_release(a);
+    tg_release(b);
+    if (over) {
+        tg_error(TG_EINPUT, "integer overflow: %lld %s %lld is beyond int64 (PyTorch: \"Overflow "
+                 "when unpacking long\"; use floats, e.g. 2.0**63)", (long long)x, sym, (long long)y);
+        *result = NULL;
+        return true;
+    }
+    *result = tg_scalar_i64(r);
+    if (*result)
+        (*result)->wrapped_number = true;
+    return true;
+}
+
 static tg_tensor *bin(int op, tg_tensor *a, tg_tensor *b)
 {
+    tg_tensor *r;
+    if (python_int_op(op, a, b, &r))
+        return r;
     return tg_apply(op, 2, (tg_tensor *[]){a, b}, NULL);
 }
 

@@ -23,9 +23,11 @@ tg_status op_infer_permute(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     return TG_OK;
 }
 
+/* ceil((stop - start) / step) without forming stop - start + step, which
+ * overflows for a step near INT64_MAX */
 static int64_t slice_len(int64_t start, int64_t stop, int64_t step)
 {
-    return stop > start ? (stop - start + step - 1) / step : 0;
+    return stop > start ? (stop - start - 1) / step + 1 : 0;
 }
 
 tg_status op_infer_slice(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
@@ -385,6 +387,10 @@ tg_tensor *tg_slice(tg_tensor *a, int64_t dim, int64_t start, int64_t stop, int6
     if (stop < 0) stop += n;
     start = start < 0 ? 0 : start > n ? n : start;
     stop = stop < start ? start : stop > n ? n : stop;
+    /* a step past the end takes the first element alone: as that step,
+     * but the view's stride (stride * step) stays within int64 */
+    if (step > stop - start)
+        step = stop > start ? stop - start : 1;
     tg_attrs at;
     memset(&at, 0, sizeof at);
     at.slice.dim = (int)dim;
