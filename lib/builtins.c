@@ -359,6 +359,8 @@ static tg_tensor *h_full(call *c)
     if (nd < 0)
         return NULL;
     tg_dtype dt = c->a[1]->dtype == TG_FLOAT64 && c->a[1]->wrapped_number ? tg_default_float : c->a[1]->dtype;
+    if (dt == TG_INT64) /* exact, not through a double */
+        return tg_full_i64(nd, shape, tg_get_i64(c->a[1], 0));
     return tg_full(dt, nd, shape, tg_item(c->a[1]));
 }
 
@@ -374,6 +376,12 @@ static tg_tensor *h_arange(call *c)
             return NULL;
         }
         is_float = is_float || tg_dtype_is_float(c->a[i]->dtype);
+    }
+    if (!is_float) { /* exact, not through a double */
+        int64_t w[3] = {0, 0, 1};
+        for (int i = 0; i < n; i++)
+            w[n == 1 ? 1 : i] = tg_get_i64(c->a[i], 0);
+        return tg_arange_i64(w[0], w[1], w[2]);
     }
     if (n == 1)
         v[1] = tg_item(c->a[0]);

@@ -142,9 +142,16 @@ const char *const tg_cpu_conv_src[TG_NDTYPES][TG_NDTYPES] = {
  * PyTorch; a NaN bound is ignored alone, but with both bounds given makes
  * every element NaN (PyTorch 1.13's clamp and clamp_min/clamp_max do so;
  * lo + hi is that NaN) */
-#define CLAMP_LO(x) ((at->clamp.has_lo && x < (__typeof__(x))at->clamp.lo) ? (__typeof__(x))at->clamp.lo : x)
-#define CLAMP_EXPR (x != x ? x : (at->clamp.has_hi && CLAMP_LO(x) > (__typeof__(x))at->clamp.hi) ? \
-                    (__typeof__(x))at->clamp.hi : CLAMP_LO(x))
+/* a bound in x's type; for int64 saturating: 9223372036854775807 is the
+ * double 2^63, which no int64 holds (converting it is undefined) */
+static inline int64_t clamp_bound_i64(double v)
+{
+    return v >= 0x1p63 ? INT64_MAX : !(v >= -0x1p63) ? INT64_MIN : (int64_t)v;
+}
+#define CLAMP_BOUND(x, v) _Generic((x), int64_t: clamp_bound_i64(v), default: (__typeof__(x))(v))
+#define CLAMP_LO(x) ((at->clamp.has_lo && x < CLAMP_BOUND(x, at->clamp.lo)) ? CLAMP_BOUND(x, at->clamp.lo) : x)
+#define CLAMP_EXPR (x != x ? x : (at->clamp.has_hi && CLAMP_LO(x) > CLAMP_BOUND(x, at->clamp.hi)) ? \
+                    CLAMP_BOUND(x, at->clamp.hi) : CLAMP_LO(x))
 #define CLAMP_NAN_BOUND (at->clamp.has_lo && at->clamp.has_hi && \
                          (at->clamp.lo != at->clamp.lo || at->clamp.hi != at->clamp.hi))
 #define CLAMP_EXPR_F (CLAMP_NAN_BOUND ? (__typeof__(x))(at->clamp.lo + at->clamp.hi) : CLAMP_EXPR)

@@ -139,6 +139,10 @@ float tg_strtof_c(const char *s, char **end);
 int tg_vsnprintf_c(char *buf, size_t n, const char *fmt, va_list ap);
 int tg_snprintf_c(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* tg_full and tg_arange for int64, exact beyond 2^53 (tensor.c) */
+tg_tensor *tg_full_i64(int ndim, const int64_t *shape, int64_t value);
+tg_tensor *tg_arange_i64(int64_t start, int64_t stop, int64_t step);
+
 /* a growing byte buffer (buf.c), zero-terminated; start it as {0}, free
  * data with tg_free.  After a failed allocation `failed` is set and later
  * additions do nothing. */

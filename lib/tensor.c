@@ -237,6 +237,53 @@ tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt)
     return t;
 }
 
+/* int64 forms of tg_full and tg_arange, exact where a double would round
+ * the value or the bounds (beyond 2^53): arange(2**53 + 1, 2**53 + 3) has
+ * two elements, and full((2,), 2**63 - 1) holds 2**63 - 1. */
+tg_tensor *tg_full_i64(int ndim, const int64_t *shape, int64_t value)
+{
+    tg_tensor *t = tg_empty(TG_INT64, ndim, shape);
+    if (t)
+        for (int64_t i = 0; i < t->numel; i++)
+            ((int64_t *)tg_data(t))[i] = value;
+    return t;
+}
+
+/* hi - lo for lo < hi, which may exceed INT64_MAX, with no wrap */
+static uint64_t span_u64(int64_t lo, int64_t hi)
+{
+    if (lo >= 0 || hi < 0)
+        return (uint64_t)(hi - lo);
+    return (uint64_t)hi + (uint64_t)(-(lo + 1)) + 1;
+}
+
+tg_tensor *tg_arange_i64(int64_t start, int64_t stop, int64_t step)
+{
+    if (step == 0) {
+        tg_error(TG_EINPUT, "arange: step must be non-zero");
+        return NULL;
+    }
+    int64_t n = 0;
+    if (step > 0 ? start < stop : stop < start) {
+        uint64_t span = step > 0 ? span_u64(start, stop) : span_u64(stop, start);
+        uint64_t mag = step > 0 ? (uint64_t)step : (uint64_t)(-(step + 1)) + 1;
+        uint64_t count = (span - 1) / mag + 1;
+        if (count > (uint64_t)TG_MAX_ELEMS) {
+            tg_error(TG_EINPUT, "arange: too many elements (the limit is 2^40)");
+            return NULL;
+        }
+        n = (int64_t)count;
+    }
+    tg_tensor *t = tg_empty(TG_INT64, 1, &n);
+    int64_t v = start;
+    for (int64_t i = 0; t && i < n; i++) {
+        ((int64_t *)tg_data(t))[i] = v;
+        if (i + 1 < n) /* the next element exists, so v + step is in range */
+            v += step;
+    }
+    return t;
+}
+
 tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt)
 {
     int64_t shape[2] = {n, m};

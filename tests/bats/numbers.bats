@@ -74,3 +74,26 @@ N='n={"data":[0],"dtype":"int64"}'
     fails_with 3 'dimension -9223372036854775808 is out of range' tgrad 'x.sum(-9223372036854775807-1)' --at x='[1.0]'
     fails_with 3 'dimension 9223372036854775807 is out of range' tgrad 'x.unsqueeze(9223372036854775807)' --at x='[1.0]'
 }
+
+@test "arange, full and clamp keep int64 values beyond 2^53 exact" {
+    # through a double, arange(2**53+1, 2**53+3) had 4 elements
+    run -0 tgrad 'arange(9007199254740993, 9007199254740995)' --at "$N" --no-grad
+    [ "$output" = '{"value":[9007199254740993,9007199254740994]}' ]
+    run -0 tgrad 'arange(9223372036854775805, 9223372036854775807)' --at "$N" --no-grad
+    [ "$output" = '{"value":[9223372036854775805,9223372036854775806]}' ]
+    # a span beyond INT64_MAX, as Python's range
+    run -0 tgrad 'arange(-9223372036854775807, 9223372036854775807, 4611686018427387904)' --at "$N" --no-grad
+    [ "$output" = '{"value":[-9223372036854775807,-4611686018427387903,1,4611686018427387905]}' ]
+    run -0 tgrad 'arange(9223372036854775807, -9223372036854775807-1, -4611686018427387904)' --at "$N" --no-grad
+    [ "$output" = '{"value":[9223372036854775807,4611686018427387903,-1,-4611686018427387905]}' ]
+    run -0 tgrad 'arange(7, 1, -2)' --at "$N" --no-grad
+    [ "$output" = '{"value":[7,5,3]}' ]
+    fails_with 3 'arange: step must be non-zero' tgrad 'arange(0, 1, 0)' --at "$N"
+    run -0 tgrad 'full((2,), 9223372036854775807)' --at "$N" --no-grad
+    [ "$output" = '{"value":[9223372036854775807,9223372036854775807]}' ]
+    # was undefined behaviour (the double 2^63 converted to int64)
+    run -0 tgrad 'n.clamp(min=-9223372036854775807-1, max=9223372036854775807)' --at "$N" --no-grad
+    [ "$output" = '{"value":[0]}' ]
+    run -0 tgrad 'n.clamp(9223372036854775807)' --at "$N" --no-grad
+    [ "$output" = '{"value":[9223372036854775807]}' ]
+}
