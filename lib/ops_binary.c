@@ -152,9 +152,10 @@ static bool python_int_op(int op, tg_tensor *a, tg_tensor *b, tg_tensor **result
     }
     tg_release(a);
     tg_release(b);
-    if (over) {
-        tg_error(TG_EINPUT, "integer overflow: %lld %s %lld is beyond int64 (PyTorch: \"Overflow "
-                 "when unpacking long\"; use floats, e.g. 2.0**63)", (long long)x, sym, (long long)y);
+    if (over) { /* negative operands in brackets: (-2) ** 63, not -2 ** 63 */
+        tg_error(TG_EINPUT, "integer overflow: %s%lld%s %s %s%lld%s is beyond int64 (PyTorch: "
+                 "\"Overflow when unpacking long\"; use floats, e.g. 2.0**63)", x < 0 ? "(" : "",
+                 (long long)x, x < 0 ? ")" : "", sym, y < 0 ? "(" : "", (long long)y, y < 0 ? ")" : "");
         *result = NULL;
         return true;
     }
