@@ -109,7 +109,7 @@ tg_status op_bw_where(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
     return TG_OK;
 }
 
-/* base**e for e >= 0 by squaring; false when a step leaves int64 (the base
+/* base**e for e >= 0 by squaring; true when a step leaves int64 (the base
  * is squared only while bits of e remain, so 2**62 does not overflow). */
 static bool pow_i64_overflows(int64_t base, int64_t e, int64_t *out)
 {
