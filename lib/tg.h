@@ -350,14 +350,19 @@ typedef struct tg_env {
     int n, cap;
     char **names;
     tg_tensor **values;
+    /* a hash index of names (env.c's, private): constant-time lookups */
+    int *index_slots;
+    size_t index_cap;
 } tg_env;
 tg_status tg_env_set(tg_env *e, const char *name, tg_tensor *t); /* consumes t */
 tg_tensor *tg_env_get(const tg_env *e, const char *name);        /* borrowed */
 void tg_env_free(tg_env *e);
 
 /* Names the program reads before assigning them that are neither constants
- * nor functions: its free variables, in order of first use.  Up to max are
- * written to names (borrowed from p); the count is returned. */
+ * nor functions: its free variables, in order of first use.  Returns how
+ * many there are (all of them, however many) and writes the first
+ * min(count, max) to names (borrowed from p): call it with max 0 to size
+ * the array.  -1 when out of memory (the error set). */
 int tg_program_free_names(const tg_program *p, const char **names, int max);
 /* Runs the program: variables come from env, assignments are bound into
  * env.  Returns the last statement's value (a new reference). */
@@ -437,6 +442,10 @@ typedef struct tg_graph {
     tg_tensor **nodes; /* borrowed */
     char **names;
     int n, cap;
+    /* a hash index of nodes (graph.c's, private): tg_graph_index in
+     * constant time */
+    int *index_slots;
+    size_t index_cap;
 } tg_graph;
 tg_status tg_graph_collect(tg_tensor *root, tg_graph *g); /* borrows root */
 void tg_graph_free(tg_graph *g);
