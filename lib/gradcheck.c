@@ -22,12 +22,13 @@ tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double
 {
     tg_dtype saved_default = tg_default_float;
     tg_default_float = TG_FLOAT64; /* literals in float64 too */
-    tg_tensor *x[256] = {0}, *jac[256] = {0}, *diff[256];
-    int nd = 0;
+    int n = nvars, nd = 0;
+    /* the float64 inputs, the Jacobians, and the differentiated inputs */
+    tg_tensor **x = tg_calloc(3 * (size_t)(n ? n : 1), sizeof *x), **jac = x ? x + n : NULL,
+              **diff = x ? jac + n : NULL;
     tg_env scratch = {0};
     tg_tensor *y = NULL;
-    tg_status st = TG_OK;
-    int n = nvars < 256 ? nvars : 256;
+    tg_status st = x ? TG_OK : TG_ERESOURCE;
     *passed = true;
     for (int i = 0; i < n && st == TG_OK; i++) {
         tg_tensor *v = env->values[i];
@@ -51,7 +52,7 @@ tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double
         st = tg_errcode();
     if (st == TG_OK && !tg_dtype_is_float(y->dtype))
         st = tg_error(TG_EINPUT, "--check: the result is %s, which has no gradient", tg_dtype_name(y->dtype));
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n && st == TG_OK; i++)
         if (x[i]->requires_grad)
             diff[nd++] = x[i];
     if (st == TG_OK)
@@ -102,8 +103,9 @@ tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double
     }
     for (int i = 0; i < nd; i++)
         tg_release(jac[i]);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n && x; i++)
         tg_release(x[i]);
+    tg_free(x);
     tg_release(y);
     tg_env_free(&scratch);
     tg_default_float = saved_default;
