@@ -69,10 +69,15 @@ tg_status tg_check_fits(double bytes, const char *what)
 }
 
 /* Refuse sizes beyond that up front: Linux overcommits, so a huge malloc
- * "succeeds" and the OOM killer ends the process later. */
+ * "succeeds" and the OOM killer ends the process later.  Sets the error. */
 static bool too_big(size_t n)
 {
-    return (uint64_t)n > tg_memory_limit();
+    if ((uint64_t)n <= tg_memory_limit())
+        return false;
+    char what[64];
+    snprintf(what, sizeof what, "%zu bytes requested", n);
+    tg_check_fits((double)n, what);
+    return true;
 }
 
 /* Large blocks (tensor data) are kept for reuse when freed: a fresh block
@@ -164,10 +169,8 @@ void *tg_malloc(size_t n)
         tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);
         return NULL;
     }
-    if (too_big(n)) {
-        tg_error(TG_ERESOURCE, "out of memory: %zu bytes requested, more than this machine has", n);
+    if (too_big(n))
         return NULL;
-    }
     void *p = n >= LARGE ? malloc(n) : should_fail() ? NULL : malloc(n ? n : 1);
     if (!p && n >= LARGE) {
         tg_alloc_trim();
@@ -186,10 +189,8 @@ void *tg_calloc(size_t count, size_t size)
         return NULL;
     }
     size_t n = count * size;
-    if (too_big(n)) {
-        tg_error(TG_ERESOURCE, "out of memory: %zu bytes requested, more than this machine has", n);
+    if (too_big(n))
         return NULL;
-    }
     void *p = should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);
@@ -205,10 +206,8 @@ void *tg_realloc(void *old, size_t n)
             live[i] = live[--nlive];
             break;
         }
-    if (too_big(n)) {
-        tg_error(TG_ERESOURCE, "out of memory: %zu bytes requested, more than this machine has", n);
+    if (too_big(n))
         return NULL;
-    }
     void *p = should_fail() ? NULL : realloc(old, n ? n : 1);
     if (!p) {
         tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);
