@@ -53,16 +53,85 @@ tg_status tg_name_index_add(tg_name_index *ix, const char *const *keys, int n, i
     return TG_OK;
 }
 
-/* ---- the environment ---- */
+/* ---- the environment ----
+ * Its index: names to positions, and values to the positions bound to
+ * them (for tg_env_rebind): a table of tensors, each with a chain of links
+ * to positions.  A link whose position has since been bound to another
+ * tensor is stale; walks drop those, so each costs its removal once. */
+typedef struct {
+    const tg_tensor *key;
+    int head; /* first link + 1, 0: none */
+} value_slot;
+
+struct tg_env_index {
+    tg_name_index names;
+    value_slot *values;
+    size_t vcap, vused;
+    struct { int pos, next; } *links; /* next: link + 1, 0 ends */
+    int nlinks, linkcap;
+};
+
+static size_t hash_ptr(const void *p, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15u;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+/* the slot of key, or of the empty place where it would go */
+static value_slot *value_slot_of(value_slot *slots, size_t cap, const tg_tensor *key)
+{
+    size_t i = hash_ptr(key, cap);
+    while (slots[i].key && slots[i].key != key)
+        i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
+/* links position pos to tensor t */
+static tg_status link_value(struct tg_env_index *x, int pos, const tg_tensor *t)
+{
+    if ((x->vused + 1) * 2 > x->vcap) {
+        size_t cap = x->vcap ? x->vcap * 2 : 16;
+        value_slot *v = tg_calloc(cap, sizeof *v);
+        if (!v)
+            return TG_ERESOURCE;
+        for (size_t i = 0; i < x->vcap; i++)
+            if (x->values[i].key)
+                *value_slot_of(v, cap, x->values[i].key) = x->values[i];
+        tg_free(x->values);
+        x->values = v;
+        x->vcap = cap;
+    }
+    if (x->nlinks == x->linkcap) {
+        if (x->linkcap > INT_MAX / 2)
+            return tg_error(TG_EINPUT, "too many names: the limit is %d", INT_MAX / 2);
+        int nc = x->linkcap ? x->linkcap * 2 : 16;
+        void *nl = tg_realloc(x->links, (size_t)nc * sizeof *x->links);
+        if (!nl)
+            return TG_ERESOURCE;
+        x->links = nl;
+        x->linkcap = nc;
+    }
+    value_slot *s = value_slot_of(x->values, x->vcap, t);
+    if (!s->key) {
+        s->key = t;
+        x->vused++;
+    }
+    x->links[x->nlinks].pos = pos;
+    x->links[x->nlinks].next = s->head;
+    s->head = ++x->nlinks;
+    return TG_OK;
+}
+
 static int env_find(const tg_env *e, const char *name)
 {
-    tg_name_index ix = {e->index_slots, e->index_cap};
-    return tg_name_index_find(&ix, (const char *const *)e->names, name);
+    return e->index ? tg_name_index_find(&e->index->names, (const char *const *)e->names, name) : -1;
 }
 
 /* room for one more name */
 static tg_status env_reserve(tg_env *e)
 {
+    if (!e->index && !(e->index = tg_calloc(1, sizeof *e->index)))
+        return TG_ERESOURCE;
     if (e->n < e->cap)
         return TG_OK;
     if (e->cap > INT_MAX / 2)
@@ -86,6 +155,10 @@ tg_status tg_env_set(tg_env *e, const char *name, tg_tensor *t)
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no value for '%s'", name);
     int i = env_find(e, name);
     if (i >= 0) {
+        if (link_value(e->index, i, t) != TG_OK) {
+            tg_release(t);
+            return tg_errcode();
+        }
         tg_release(e->values[i]);
         e->values[i] = t;
         return TG_OK;
@@ -98,10 +171,10 @@ tg_status tg_env_set(tg_env *e, const char *name, tg_tensor *t)
     }
     memcpy(copy, name, len);
     e->names[e->n] = copy;
-    tg_name_index ix = {e->index_slots, e->index_cap};
-    tg_status st = tg_name_index_add(&ix, (const char *const *)e->names, e->n + 1, e->n);
-    e->index_slots = ix.slots;
-    e->index_cap = ix.cap;
+    /* a link made for a name that then fails is stale, and harmless */
+    tg_status st = link_value(e->index, e->n, t);
+    if (st == TG_OK)
+        st = tg_name_index_add(&e->index->names, (const char *const *)e->names, e->n + 1, e->n);
     if (st != TG_OK) {
         tg_free(copy);
         tg_release(t);
@@ -110,6 +183,45 @@ tg_status tg_env_set(tg_env *e, const char *name, tg_tensor *t)
     e->values[e->n] = t;
     e->n++;
     return TG_OK;
+}
+
+tg_status tg_env_rebind(tg_env *e, const tg_tensor *old, tg_tensor *now)
+{
+    struct tg_env_index *x = e->index;
+    if (!x || !x->vcap || old == now)
+        return TG_OK;
+    /* the positions bound to old, the chain's stale links dropped */
+    int *pos = NULL, n = 0, cap = 0;
+    for (int *prev = &value_slot_of(x->values, x->vcap, old)->head; *prev;) {
+        int l = *prev - 1, p = x->links[l].pos;
+        if (p >= e->n || e->values[p] != old) {
+            *prev = x->links[l].next;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            int *np = tg_realloc(pos, (size_t)cap * sizeof *np);
+            if (!np) {
+                tg_free(pos);
+                return TG_ERESOURCE;
+            }
+            pos = np;
+        }
+        pos[n++] = p;
+        prev = &x->links[l].next;
+    }
+    tg_status st = TG_OK;
+    for (int i = 0; i < n && st == TG_OK; i++)
+        st = link_value(x, pos[i], now);
+    if (st == TG_OK) {
+        value_slot_of(x->values, x->vcap, old)->head = 0; /* all of them leave old */
+        for (int i = 0; i < n; i++) {
+            tg_release(e->values[pos[i]]);
+            e->values[pos[i]] = tg_ref(now);
+        }
+    }
+    tg_free(pos);
+    return st;
 }
 
 tg_tensor *tg_env_get(const tg_env *e, const char *name)
@@ -126,7 +238,12 @@ void tg_env_free(tg_env *e)
     }
     tg_free(e->names);
     tg_free(e->values);
-    tg_free(e->index_slots);
+    if (e->index) {
+        tg_free(e->index->names.slots);
+        tg_free(e->index->values);
+        tg_free(e->index->links);
+        tg_free(e->index);
+    }
     memset(e, 0, sizeof *e);
 }
 

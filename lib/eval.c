@@ -337,15 +337,13 @@ static __attribute__((noinline)) tg_tensor *eval_augassign(evalctx *E, node *n)
         r = tg_inplace_view(tg_ref(target), r, &old_base, &new_base);
     else
         r = tg_inplace(tg_ref(target), r);
-    if (r) { /* every name bound to the old tensor (or its base) sees the update */
-        for (int i = 0; i < E->env->n; i++) {
-            tg_tensor *now = E->env->values[i] == old ? r : old_base && E->env->values[i] == old_base ? new_base : NULL;
-            if (now) {
-                tg_release(E->env->values[i]);
-                E->env->values[i] = tg_ref(now);
-            }
-        }
-    } else
+    /* every name bound to the old tensor (or its base) sees the update */
+    if (r && (tg_env_rebind(E->env, old, r) != TG_OK ||
+              (old_base && tg_env_rebind(E->env, old_base, new_base) != TG_OK))) {
+        tg_release(r);
+        r = NULL;
+    }
+    if (!r)
         error_at(n->pos);
     tg_release(new_base);
     tg_release(old);

@@ -350,12 +350,14 @@ typedef struct tg_env {
     int n, cap;
     char **names;
     tg_tensor **values;
-    /* a hash index of names (env.c's, private): constant-time lookups */
-    int *index_slots;
-    size_t index_cap;
+    /* env.c's private index of names and values: constant-time lookups */
+    struct tg_env_index *index;
 } tg_env;
 tg_status tg_env_set(tg_env *e, const char *name, tg_tensor *t); /* consumes t */
 tg_tensor *tg_env_get(const tg_env *e, const char *name);        /* borrowed */
+/* Every name bound to old is bound to now instead (x += 1 on a tensor that
+ * other names share).  Names are bound through tg_env_set only. */
+tg_status tg_env_rebind(tg_env *e, const tg_tensor *old, tg_tensor *now);
 void tg_env_free(tg_env *e);
 
 /* Names the program reads before assigning them that are neither constants
