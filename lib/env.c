@@ -273,9 +273,12 @@ static int distance(const char *a, const char *b)
 const char *tg_nearest_name(const char *name, const char *const *cand, int n)
 {
     const char *best = NULL;
-    int bd = 1000, len = (int)strlen(name);
+    int bd = 1000, len = (int)strlen(name), most = len < 3 ? 1 : len / 3 + 1;
     for (int i = 0; i < n; i++) {
         if (!cand[i])
+            continue;
+        int dl = (int)strlen(cand[i]) - len;
+        if (dl > most || -dl > most) /* the distance is at least that: too far */
             continue;
         int d = distance(name, cand[i]);
         if (d < bd) {
@@ -284,5 +287,5 @@ const char *tg_nearest_name(const char *name, const char *const *cand, int n)
         }
     }
     /* only suggest when close: at most a third of the name changed */
-    return bd <= (len < 3 ? 1 : len / 3 + 1) ? best : NULL;
+    return bd <= most ? best : NULL;
 }

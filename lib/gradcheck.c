@@ -17,6 +17,22 @@ static tg_tensor *eval_at(tg_program *p, tg_env *scratch, tg_tensor **x, char **
     return tg_contiguous(tg_cast(y, TG_FLOAT64));
 }
 
+/* Central differences run the program twice per element of the inputs,
+ * each run reading at least the inputs and writing the result: that work,
+ * known before it starts, is held to the limit of work. */
+static tg_status check_work(const tg_tensor *y, tg_tensor **diff, int nd)
+{
+    double elements = 0, per_run = (double)y->numel;
+    for (int i = 0; i < nd; i++)
+        elements += (double)diff[i]->numel;
+    per_run += elements;
+    if (2 * elements * per_run <= (double)tg_get_max_work())
+        return TG_OK;
+    return tg_error(TG_EINPUT, "--check needs %.0f runs of the program (two per input element), each over "
+                    "%.0f elements or more: more work than the limit (%lld elements); check a smaller "
+                    "input", 2 * elements, per_run, (long long)tg_get_max_work());
+}
+
 tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double atol, double rtol,
                        tg_gradcheck_var *res, bool *passed)
 {
@@ -55,6 +71,8 @@ tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double
     for (int i = 0; i < n && st == TG_OK; i++)
         if (x[i]->requires_grad)
             diff[nd++] = x[i];
+    if (st == TG_OK)
+        st = check_work(y, diff, nd);
     if (st == TG_OK)
         st = tg_jacobian(y, diff, nd, jac);
     int64_t m = y ? y->numel : 0;
