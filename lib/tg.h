@@ -423,6 +423,12 @@ tg_status tg_write_result_extra(FILE *f, const tg_tensor *value, const char *con
  * create_graph makes the gradients differentiable. */
 tg_status tg_grad(tg_tensor *y, tg_tensor *g, tg_tensor **inputs, int n, bool create_graph,
                   tg_tensor **out);
+/* The Jacobians, the Hessian and the gradient check size their whole
+ * result before any work: larger than the memory the process may use (the
+ * machine's, or RLIMIT_AS when lower) is TG_ERESOURCE, naming the size; a
+ * backward pass per row (per input element for the check, two runs of
+ * the program) beyond tg_get_max_work() elements in all is TG_EINPUT.
+ * Any number of inputs: nothing is held in a fixed-size array. */
 /* jac[i]: dy/dinputs[i], shaped y.shape + inputs[i].shape (reverse mode). */
 tg_status tg_jacobian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **jac);
 /* Forward mode (torch.func.jvp): *out = J v for tangents v (borrowed, one
