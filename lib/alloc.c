@@ -1,6 +1,8 @@
 /* alloc.c -- the checked allocator, with a failure-injection hook for tests. */
-#include "tg.h"
+#include "internal.h"
 #include <malloc.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -22,16 +24,60 @@ static bool should_fail(void)
     return --fail_countdown == 0;
 }
 
-/* Refuse sizes beyond physical memory up front: Linux overcommits, so a huge
- * malloc "succeeds" and the OOM killer ends the process later. */
+/* The memory this process may use: the machine's physical memory, or the
+ * address-space limit (ulimit -v, RLIMIT_AS) when that is lower. */
+uint64_t tg_memory_limit(void)
+{
+    static uint64_t limit;
+    if (!limit) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        limit = (pages > 0 && psz > 0) ? (uint64_t)pages * (uint64_t)psz : (uint64_t)1 << 40;
+        struct rlimit rl;
+        if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY && (uint64_t)rl.rlim_cur < limit)
+            limit = rl.rlim_cur;
+    }
+    return limit;
+}
+
+bool tg_memory_limited(void)
+{
+    struct rlimit rl;
+    return !getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY;
+}
+
+void tg_format_bytes(char *buf, size_t n, double bytes)
+{
+    static const char *const units[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
+    int u = 0;
+    while (bytes >= 1000 && u < 6) {
+        bytes /= 1000;
+        u++;
+    }
+    snprintf(buf, n, u ? "%.3g %s" : "%.0f %s", bytes, units[u]);
+}
+
+tg_status tg_check_fits(double bytes, const char *what)
+{
+    uint64_t limit = tg_memory_limit();
+    if (bytes <= (double)limit)
+        return TG_OK;
+    char need[32], have[32];
+    tg_format_bytes(need, sizeof need, bytes);
+    tg_format_bytes(have, sizeof have, (double)limit);
+    return tg_error(TG_ERESOURCE, "out of memory: %s = %s, more than the %s this process may use (%s)",
+                    what, need, have, tg_memory_limited() ? "its ulimit -v" : "the machine's memory");
+}
+
+/* Refuse sizes beyond that up front: Linux overcommits, so a huge malloc
+ * "succeeds" and the OOM killer ends the process later.  Sets the error. */
 static bool too_big(size_t n)
 {
-    static size_t phys;
-    if (!phys) {
-        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-        phys = (pages > 0 && psz > 0) ? (size_t)pages * (size_t)psz : (size_t)1 << 40;
-    }
-    return n > phys;
+    if ((uint64_t)n <= tg_memory_limit())
+        return false;
+    char what[64];
+    snprintf(what, sizeof what, "%zu bytes requested", n);
+    tg_check_fits((double)n, what);
+    return true;
 }
 
 /* Large blocks (tensor data) are kept for reuse when freed: a fresh block
@@ -123,10 +169,8 @@ void *tg_malloc(size_t n)
         tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);
         return NULL;
     }
-    if (too_big(n)) {
-        tg_error(TG_ERESOURCE, "out of memory: %zu bytes requested, more than this machine has", n);
+    if (too_big(n))
         return NULL;
-    }
     void *p = n >= LARGE ? malloc(n) : should_fail() ? NULL : malloc(n ? n : 1);
     if (!p && n >= LARGE) {
         tg_alloc_trim();
@@ -145,10 +189,8 @@ void *tg_calloc(size_t count, size_t size)
         return NULL;
     }
     size_t n = count * size;
-    if (too_big(n)) {
-        tg_error(TG_ERESOURCE, "out of memory: %zu bytes requested, more than this machine has", n);
+    if (too_big(n))
         return NULL;
-    }
     void *p = should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);
@@ -164,10 +206,8 @@ void *tg_realloc(void *old, size_t n)
             live[i] = live[--nlive];
             break;
         }
-    if (too_big(n)) {
-        tg_error(TG_ERESOURCE, "out of memory: %zu bytes requested, more than this machine has", n);
+    if (too_big(n))
         return NULL;
-    }
     void *p = should_fail() ? NULL : realloc(old, n ? n : 1);
     if (!p) {
         tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);

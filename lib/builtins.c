@@ -468,25 +468,44 @@ const char *const *tg_builtin_names(void)
     return names;
 }
 
-/* the i-th parameter's name in a spec like "x,dim?,keepdim?" */
-static int param_count(const char *spec, char names[][24], bool *optional, bool *rest)
+/* A spec like "x,dim?,keepdim?" read into its parameters: each name is a
+ * span of the spec (the table's strings live for the program) */
+typedef struct {
+    const char *name[MAXP];
+    int len[MAXP];
+    bool optional[MAXP];
+    int n;
+    bool rest; /* "*shape": the rest of the positional arguments */
+} params;
+
+static void read_params(const char *spec, params *P)
 {
-    int n = 0;
-    *rest = false;
-    for (const char *p = spec; *p && n < MAXP;) {
+    P->n = 0;
+    P->rest = false;
+    for (const char *p = spec; *p && P->n < MAXP;) { /* the table's specs have at most MAXP (a unit test) */
         const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
+        int len = e ? (int)(e - p) : (int)strlen(p);
         if (*p == '*') {
-            *rest = true;
+            P->rest = true;
             break;
         }
-        optional[n] = p[len - 1] == '?';
-        size_t nl = len - optional[n];
-        snprintf(names[n], 24, "%.*s", (int)nl, p);
-        n++;
+        P->optional[P->n] = p[len - 1] == '?';
+        P->name[P->n] = p;
+        P->len[P->n] = len - P->optional[P->n];
+        P->n++;
         p += len + (e ? 1 : 0);
     }
-    return n;
+}
+
+static bool param_is(const params *P, int k, const char *name)
+{
+    return (int)strlen(name) == P->len[k] && !strncmp(P->name[k], name, (size_t)P->len[k]);
+}
+
+/* the i-th argument of a call: the receiver of a method call first */
+static node *argument(const node *n, int i)
+{
+    return n->obj ? (i ? n->args[i - 1] : n->obj) : n->args[i];
 }
 
 __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx)
@@ -506,29 +525,17 @@ __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tenso
     memset(&c, 0, sizeof c);
     c.b = b;
     c.n = n;
-    char pname[MAXP][24];
-    bool optional[MAXP], rest;
-    int np = param_count(b->params, pname, optional, &rest);
-    int npos = 0;
+    params P;
+    read_params(b->params, &P);
+    int np = P.n, npos = 0;
     tg_tensor *r = NULL;
     bool ok = true;
-    /* the receiver of a method call is the first argument */
-    node *args[64];
-    int nargs = 0;
-    if (n->obj)
-        args[nargs++] = n->obj;
-    for (int i = 0; i < n->nargs && ok; i++) {
-        if (nargs == 64) {
-            tg_error_at(n->pos, TG_EINPUT, "%s: too many arguments", b->name);
-            return NULL;
-        }
-        args[nargs++] = n->args[i];
-    }
+    int nargs = n->nargs + (n->obj != NULL);
     for (int i = 0; i < nargs && ok; i++) {
-        node *a = args[i];
+        node *a = argument(n, i);
         if (a->kind == N_KWARG) {
             int k = 0;
-            while (k < np && strcmp(pname[k], a->name))
+            while (k < np && !param_is(&P, k, a->name))
                 k++;
             if (k == np) {
                 tg_error_at(a->pos, TG_EINPUT, "%s() got an unexpected keyword argument '%s'",
@@ -547,10 +554,14 @@ __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tenso
             c.a[npos] = eval_arg(ctx, a);
             c.an[npos] = a;
             ok = c.a[npos++] != NULL;
-        } else if (rest && c.nrest < TG_MAX_DIMS + 1) {
+        } else if (P.rest && c.nrest < TG_MAX_DIMS + 1) {
             c.rest[c.nrest] = eval_arg(ctx, a);
             c.restn[c.nrest] = a;
             ok = c.rest[c.nrest++] != NULL;
+        } else if (P.rest) {
+            tg_error_at(a->pos, TG_EINPUT, "%s(): at most %d sizes (the limit of dimensions is %d)", b->name,
+                        TG_MAX_DIMS, TG_MAX_DIMS);
+            ok = false;
         } else {
             tg_error_at(a->pos, TG_EINPUT, "%s() takes %s%d argument%s but more were given", b->name,
                         n->obj ? "(with the tensor it is called on) " : "", np, np == 1 ? "" : "s");
@@ -558,9 +569,9 @@ __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tenso
         }
     }
     for (int k = 0; k < np && ok; k++)
-        if (!c.a[k] && !optional[k]) {
-            tg_error_at(n->pos, TG_EINPUT, "%s() missing required argument '%s' (%s(%s))", b->name,
-                        pname[k], b->name, b->params);
+        if (!c.a[k] && !P.optional[k]) {
+            tg_error_at(n->pos, TG_EINPUT, "%s() missing required argument '%.*s' (%s(%s))", b->name,
+                        P.len[k], P.name[k], b->name, b->params);
             ok = false;
         }
     if (ok && c.a[0] && c.a[0]->batched && b->fn != h_unary && b->fn != h_binary && b->fn != h_pow &&
@@ -576,4 +587,18 @@ __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tenso
     for (int k = 0; k < c.nrest; k++)
         tg_release(c.rest[k]);
     return r;
+}
+
+/* does every spec of the table have at most MAXP named parameters (what
+ * read_params holds)?  For the unit tests. */
+bool tg_builtin_specs_fit(void)
+{
+    for (int i = 0; i < NBUILTINS; i++) {
+        int commas = 0;
+        for (const char *p = builtins[i].params; *p && *p != '*'; p++)
+            commas += *p == ',';
+        if (commas + 1 > MAXP)
+            return false;
+    }
+    return true;
 }

@@ -5,6 +5,8 @@
 
 typedef struct builtin builtin;
 const builtin *tg_builtin_find(const char *name);
+/* every spec of the table fits the parameters a call holds (unit tests) */
+bool tg_builtin_specs_fit(void);
 /* Evaluates a call node; eval_arg evaluates one argument node. */
 tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx);
 tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos);

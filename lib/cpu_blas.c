@@ -3,9 +3,83 @@
  * row-major, or transposed (a .T view) with the transpose flag, never
  * copied; only a view that is neither is made contiguous first.  Batch
  * dims broadcast by stride, one GEMM per batch element. */
+#define _GNU_SOURCE
 #include "internal.h"
 #include <cblas.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+/* ---- OpenBLAS under an address-space limit (ulimit -v) ----
+ * OpenBLAS's allocator retries forever when it cannot map a work buffer,
+ * and each of its worker threads maps one (BUFFER_SIZE, 128 MiB on x86-64)
+ * as it starts, when the library is loaded.  Under a tight limit a worker
+ * that won the race left the first product spinning, and a worker that
+ * lost it left exit (which joins the workers) hanging.  So under a finite
+ * RLIMIT_AS OpenBLAS runs on one thread, and the one buffer it will need
+ * is checked for room before the first product. */
+static bool as_limited(void)
+{
+    struct rlimit rl;
+    return !getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY;
+}
+
+/* The workers are started by OpenBLAS's constructor, before main and
+ * before any constructor of ours, one per CPU this process may run on.
+ * The executable's .preinit_array runs earlier still: under a finite
+ * RLIMIT_AS it narrows the process to one CPU (the environment cannot be
+ * changed that early: libc sets it again after), so that OpenBLAS starts
+ * no worker, and a constructor of ours, run after OpenBLAS's, gives the
+ * CPUs back. */
+static cpu_set_t saved_cpus;
+static bool cpus_narrowed;
+
+static void blas_one_cpu_if_limited(int argc, char **argv, char **envp)
+{
+    (void)argc, (void)argv, (void)envp;
+    cpu_set_t one;
+    int cpu = sched_getcpu();
+    if (!as_limited() || cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof saved_cpus, &saved_cpus))
+        return;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    cpus_narrowed = !sched_setaffinity(0, sizeof one, &one);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const blas_preinit)(int, char **, char **) =
+    blas_one_cpu_if_limited;
+
+__attribute__((constructor)) static void blas_cpus_back(void)
+{
+    if (cpus_narrowed)
+        sched_setaffinity(0, sizeof saved_cpus, &saved_cpus);
+    cpus_narrowed = false;
+}
+
+/* OpenBLAS's BUFFER_SIZE (its common_x86_64.h: 32 << 22) and a page */
+#define BLAS_BUFFER_BYTES (((size_t)128 << 20) + ((size_t)64 << 10))
+
+/* Is there room for OpenBLAS's work buffer?  Asked once, before the first
+ * product maps it (later products reuse it). */
+static tg_status blas_buffer_room(void)
+{
+    static bool checked;
+    if (checked || !as_limited())
+        return TG_OK;
+    void *p = mmap(NULL, BLAS_BUFFER_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        char need[32], have[32];
+        tg_format_bytes(need, sizeof need, (double)BLAS_BUFFER_BYTES);
+        tg_format_bytes(have, sizeof have, (double)tg_memory_limit());
+        return tg_error(TG_ERESOURCE, "out of memory: the matrix product needs OpenBLAS's work buffer of %s, "
+                        "and it does not fit under this process's ulimit -v of %s", need, have);
+    }
+    munmap(p, BLAS_BUFFER_BYTES);
+    checked = true;
+    return TG_OK;
+}
 
 /* How to pass the last two dims of t: returns false if neither layout */
 static bool gemm_layout(const tg_tensor *t, CBLAS_TRANSPOSE *tr, int64_t *ld)
@@ -54,10 +128,11 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
         if (bc) gemm_layout(bc, &tb, &ldb);
     }
     tg_set_grad_enabled(old);
-    if (!ac || !bc) {
+    tg_status st = !ac || !bc ? tg_errcode() : tg_dtype_is_float(out->dtype) ? blas_buffer_room() : TG_OK;
+    if (st != TG_OK) {
         tg_release(ac);
         tg_release(bc);
-        return TG_ERESOURCE;
+        return st;
     }
     int64_t n = out->shape[out->ndim - 2], m = out->shape[out->ndim - 1];
     int64_t k = a->shape[a->ndim - 1];
@@ -109,7 +184,9 @@ extern int openblas_get_num_threads(void);
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 
-void tg_blas_set_threads(int n) { openblas_set_num_threads(n); }
+/* more threads under ulimit -v would each map a buffer as they start (see
+ * above): one there */
+void tg_blas_set_threads(int n) { openblas_set_num_threads(as_limited() ? 1 : n); }
 int tg_blas_threads(void) { return openblas_get_num_threads(); }
 const char *tg_blas_config(void) { return openblas_get_config(); }
 const char *tg_blas_corename(void) { return openblas_get_corename(); }

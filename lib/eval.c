@@ -2,6 +2,7 @@
  * indexing and assignments.  Calls go through the table in builtins.c. */
 #include "expr.h"
 #include "builtins.h"
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,26 +54,32 @@ tg_tensor *tg_wrapped(double v, tg_dtype dt)
 
 static __attribute__((noinline)) tg_tensor *unknown_name(evalctx *E, node *n)
 {
-    const char *cand[512];
+    if (tg_builtin_find(n->name)) {
+        tg_error_at(n->pos, TG_EINPUT, "'%s' is a function: call it, as in %s(x)", n->name, n->name);
+        return NULL;
+    }
+    int nb = 0;
+    const char *const *builtins = tg_builtin_names();
+    while (builtins[nb])
+        nb++;
+    /* the candidates for "did you mean": every name, constant and function */
+    const char **cand = tg_calloc((size_t)E->env->n + NCONST + nb, sizeof *cand);
+    if (!cand)
+        return NULL;
     int k = 0;
-    for (int i = 0; i < E->env->n && k < 256; i++)
+    for (int i = 0; i < E->env->n; i++)
         cand[k++] = E->env->names[i];
     for (int i = 0; i < NCONST; i++)
         cand[k++] = constants[i].name;
-    for (const char *const *b = tg_builtin_names(); *b && k < 512; b++)
-        cand[k++] = *b;
+    for (int i = 0; i < nb; i++)
+        cand[k++] = builtins[i];
     const char *near = tg_nearest_name(n->name, cand, k);
-    bool is_fn = false;
-    for (const char *const *b = tg_builtin_names(); *b; b++)
-        is_fn = is_fn || (near && !strcmp(near, *b));
-    if (tg_builtin_find(n->name))
-        tg_error_at(n->pos, TG_EINPUT, "'%s' is a function: call it, as in %s(x)", n->name, n->name);
-    else if (near)
+    if (near)
         tg_error_at(n->pos, TG_EINPUT, "unknown name '%s' (did you mean '%s'?)", n->name, near);
     else
         tg_error_at(n->pos, TG_EINPUT, "unknown name '%s': give its value with --at %s=VALUE",
                     n->name, n->name);
-    (void)is_fn;
+    tg_free(cand);
     return NULL;
 }
 
@@ -330,15 +337,13 @@ static __attribute__((noinline)) tg_tensor *eval_augassign(evalctx *E, node *n)
         r = tg_inplace_view(tg_ref(target), r, &old_base, &new_base);
     else
         r = tg_inplace(tg_ref(target), r);
-    if (r) { /* every name bound to the old tensor (or its base) sees the update */
-        for (int i = 0; i < E->env->n; i++) {
-            tg_tensor *now = E->env->values[i] == old ? r : old_base && E->env->values[i] == old_base ? new_base : NULL;
-            if (now) {
-                tg_release(E->env->values[i]);
-                E->env->values[i] = tg_ref(now);
-            }
-        }
-    } else
+    /* every name bound to the old tensor (or its base) sees the update */
+    if (r && (tg_env_rebind(E->env, old, r) != TG_OK ||
+              (old_base && tg_env_rebind(E->env, old_base, new_base) != TG_OK))) {
+        tg_release(r);
+        r = NULL;
+    }
+    if (!r)
         error_at(n->pos);
     tg_release(new_base);
     tg_release(old);
@@ -423,30 +428,60 @@ tg_tensor *tg_program_eval(tg_program *p, tg_env *env)
 }
 
 /* ---- free variables ---- */
+/* a growing list of names (borrowed from the program) with a hash index */
 typedef struct {
-    const char **names;
-    int n, max;
-    const char **bound;
-    int nbound, maxbound;
-} freectx;
+    const char **v;
+    int n, cap;
+    tg_name_index ix;
+} name_set;
 
-static bool in_list(const char *s, const char **l, int n)
+static bool set_has(const name_set *s, const char *name)
 {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(l[i], s))
-            return true;
-    return false;
+    return tg_name_index_find(&s->ix, s->v, name) >= 0;
 }
 
+static tg_status set_add(name_set *s, const char *name)
+{
+    if (set_has(s, name))
+        return TG_OK;
+    if (s->n == s->cap) {
+        if (s->cap > INT_MAX / 2)
+            return tg_error(TG_EINPUT, "too many names: the limit is %d", INT_MAX / 2);
+        int nc = s->cap ? s->cap * 2 : 16;
+        const char **nv = tg_realloc(s->v, (size_t)nc * sizeof *nv);
+        if (!nv)
+            return TG_ERESOURCE;
+        s->v = nv;
+        s->cap = nc;
+    }
+    s->v[s->n] = name;
+    tg_status st = tg_name_index_add(&s->ix, s->v, s->n + 1, s->n);
+    if (st == TG_OK)
+        s->n++;
+    return st;
+}
+
+static void set_free(name_set *s)
+{
+    tg_free(s->v);
+    tg_free(s->ix.slots);
+}
+
+typedef struct {
+    name_set free, bound;
+    tg_status st;
+} freectx;
+
+/* recursion follows the expression's nesting, which the parser bounds
+ * (TG_MAX_EXPR_DEPTH); statements are walked in a loop */
 static void walk_free(freectx *F, const node *n)
 {
-    if (!n)
+    if (!n || F->st != TG_OK)
         return;
     switch (n->kind) {
     case N_NAME:
-        if (find_const(n->name) < 0 && !in_list(n->name, F->bound, F->nbound) &&
-            !in_list(n->name, F->names, F->n) && F->n < F->max)
-            F->names[F->n++] = n->name;
+        if (find_const(n->name) < 0 && !set_has(&F->bound, n->name))
+            F->st = set_add(&F->free, n->name);
         return;
     case N_ASSIGN:
     case N_AUGASSIGN:
@@ -455,8 +490,8 @@ static void walk_free(freectx *F, const node *n)
             walk_free(F, &nm);
         }
         walk_free(F, n->obj);
-        if (F->nbound < F->maxbound)
-            F->bound[F->nbound++] = n->name;
+        if (F->st == TG_OK)
+            F->st = set_add(&F->bound, n->name);
         return;
     default:
         walk_free(F, n->obj);
@@ -472,11 +507,15 @@ static void walk_free(freectx *F, const node *n)
 
 int tg_program_free_names(const tg_program *p, const char **names, int max)
 {
-    const char *bound[256];
-    freectx F = {.names = names, .max = max, .bound = bound, .maxbound = 256};
-    for (int i = 0; i < p->nstmts; i++)
+    freectx F = {.st = TG_OK};
+    for (int i = 0; i < p->nstmts && F.st == TG_OK; i++)
         walk_free(&F, p->stmts[i]);
-    return F.n;
+    int n = F.st == TG_OK ? F.free.n : -1;
+    for (int i = 0; i < n && i < max; i++)
+        names[i] = F.free.v[i];
+    set_free(&F.free);
+    set_free(&F.bound);
+    return n;
 }
 
 /* does the program call a function whose name starts with prefix? */

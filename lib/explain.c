@@ -153,7 +153,14 @@ tg_status tg_explain(tg_tensor *value, tg_tensor *grad_output, tg_tensor **input
         return tg_error(TG_ERESOURCE, "out of memory");
     }
     explain_ctx c = {.g = &g, .out = mem, .json = json};
-    tg_tensor *grads[256] = {0};
+    tg_tensor **grads = tg_calloc(n > 0 ? (size_t)n : 1, sizeof *grads);
+    if (!grads) {
+        fclose(mem);
+        free(buf);
+        tg_graph_free(&g);
+        tg_release(grad_output);
+        return TG_ERESOURCE;
+    }
     tg_backward_hook_fn old_hook = tg_backward_hook;
     void *old_data = tg_backward_hook_data;
     tg_backward_hook = explain_hook;
@@ -198,6 +205,7 @@ tg_status tg_explain(tg_tensor *value, tg_tensor *grad_output, tg_tensor **input
     free(buf);
     for (int i = 0; i < n; i++)
         tg_release(grads[i]);
+    tg_free(grads);
     tg_graph_free(&g);
     return st;
 }

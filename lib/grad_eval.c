@@ -10,8 +10,12 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
     for (int i = 0; i < nvars; i++)
         grads[i] = NULL;
     /* the inputs, held before evaluation: the program may rebind names */
-    tg_tensor *inputs[256];
-    int n = nvars < 256 ? nvars : 256;
+    int n = nvars;
+    tg_tensor **inputs = tg_calloc(n ? (size_t)n : 1, sizeof *inputs);
+    if (!inputs) {
+        tg_release(o->grad_output);
+        return NULL;
+    }
     bool any = false;
     for (int i = 0; i < n; i++) {
         inputs[i] = tg_ref(env->values[i]);
@@ -30,6 +34,7 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
         tg_release(gout);
         for (int i = 0; i < n; i++)
             tg_release(inputs[i]);
+        tg_free(inputs);
         return value;
     }
     if (any && value->requires_grad) {
@@ -76,6 +81,7 @@ fail:
 out:
     for (int i = 0; i < n; i++)
         tg_release(inputs[i]);
+    tg_free(inputs);
     return value;
 }
 

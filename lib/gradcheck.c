@@ -17,17 +17,34 @@ static tg_tensor *eval_at(tg_program *p, tg_env *scratch, tg_tensor **x, char **
     return tg_contiguous(tg_cast(y, TG_FLOAT64));
 }
 
+/* Central differences run the program twice per element of the inputs,
+ * each run reading at least the inputs and writing the result: that work,
+ * known before it starts, is held to the limit of work. */
+static tg_status check_work(const tg_tensor *y, tg_tensor **diff, int nd)
+{
+    double elements = 0, per_run = (double)y->numel;
+    for (int i = 0; i < nd; i++)
+        elements += (double)diff[i]->numel;
+    per_run += elements;
+    if (2 * elements * per_run <= (double)tg_get_max_work())
+        return TG_OK;
+    return tg_error(TG_EINPUT, "--check needs %.0f runs of the program (two per input element), each over "
+                    "%.0f elements or more: more work than the limit (%lld elements); check a smaller "
+                    "input", 2 * elements, per_run, (long long)tg_get_max_work());
+}
+
 tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double atol, double rtol,
                        tg_gradcheck_var *res, bool *passed)
 {
     tg_dtype saved_default = tg_default_float;
     tg_default_float = TG_FLOAT64; /* literals in float64 too */
-    tg_tensor *x[256] = {0}, *jac[256] = {0}, *diff[256];
-    int nd = 0;
+    int n = nvars, nd = 0;
+    /* the float64 inputs, the Jacobians, and the differentiated inputs */
+    tg_tensor **x = tg_calloc(3 * (size_t)(n ? n : 1), sizeof *x), **jac = x ? x + n : NULL,
+              **diff = x ? jac + n : NULL;
     tg_env scratch = {0};
     tg_tensor *y = NULL;
-    tg_status st = TG_OK;
-    int n = nvars < 256 ? nvars : 256;
+    tg_status st = x ? TG_OK : TG_ERESOURCE;
     *passed = true;
     for (int i = 0; i < n && st == TG_OK; i++) {
         tg_tensor *v = env->values[i];
@@ -51,9 +68,11 @@ tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double
         st = tg_errcode();
     if (st == TG_OK && !tg_dtype_is_float(y->dtype))
         st = tg_error(TG_EINPUT, "--check: the result is %s, which has no gradient", tg_dtype_name(y->dtype));
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n && st == TG_OK; i++)
         if (x[i]->requires_grad)
             diff[nd++] = x[i];
+    if (st == TG_OK)
+        st = check_work(y, diff, nd);
     if (st == TG_OK)
         st = tg_jacobian(y, diff, nd, jac);
     int64_t m = y ? y->numel : 0;
@@ -102,8 +121,9 @@ tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double
     }
     for (int i = 0; i < nd; i++)
         tg_release(jac[i]);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n && x; i++)
         tg_release(x[i]);
+    tg_free(x);
     tg_release(y);
     tg_env_free(&scratch);
     tg_default_float = saved_default;

@@ -7,6 +7,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- the index: node -> position, open addressing, at most half full ---- */
+static size_t hash_ptr(const void *p, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15u;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+static tg_status build_index(tg_graph *g)
+{
+    size_t cap = 16;
+    while (cap < (size_t)g->n * 2)
+        cap *= 2;
+    if (!(g->index_slots = tg_calloc(cap, sizeof *g->index_slots)))
+        return TG_ERESOURCE;
+    g->index_cap = cap;
+    for (int i = 0; i < g->n; i++) {
+        size_t k = hash_ptr(g->nodes[i], cap);
+        while (g->index_slots[k])
+            k = (k + 1) & (cap - 1);
+        g->index_slots[k] = i + 1;
+    }
+    return TG_OK;
+}
+
 /* nodes in data-flow order (inputs before the ops that use them) */
 tg_status tg_graph_collect(tg_tensor *root, tg_graph *g)
 {
@@ -54,9 +78,11 @@ tg_status tg_graph_collect(tg_tensor *root, tg_graph *g)
     }
     tg_free(stack);
     tg_free(next);
-    /* index + 1 in pending, names for the unnamed */
     for (int i = 0; i < g->n; i++)
         g->nodes[i]->pending = 0;
+    if (st == TG_OK)
+        st = build_index(g);
+    /* names for the unnamed */
     if (st == TG_OK && !(g->names = tg_calloc(g->n ? g->n : 1, sizeof *g->names)))
         st = TG_ERESOURCE;
     int temp = 0;
@@ -88,15 +114,21 @@ void tg_graph_free(tg_graph *g)
         tg_free(g->names[i]);
     tg_free(g->names);
     tg_free(g->nodes);
+    tg_free(g->index_slots);
     memset(g, 0, sizeof *g);
 }
 
 int tg_graph_index(const tg_graph *g, const tg_tensor *t)
 {
-    for (int i = 0; i < g->n; i++)
-        if (g->nodes[i] == t)
-            return i;
-    return -1;
+    if (!g->index_cap)
+        return -1;
+    for (size_t k = hash_ptr(t, g->index_cap);; k = (k + 1) & (g->index_cap - 1)) {
+        int slot = g->index_slots[k];
+        if (!slot)
+            return -1;
+        if (g->nodes[slot - 1] == t)
+            return slot - 1;
+    }
 }
 
 static const char *kind(const tg_tensor *t)

@@ -154,6 +154,30 @@ typedef struct {
 void tg_buf_add(tg_buf *b, const void *p, size_t n);
 void tg_buf_printf(tg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Memory (alloc.c): what this process may use, the machine's physical
+ * memory or RLIMIT_AS (ulimit -v) when lower; whether RLIMIT_AS is set. */
+uint64_t tg_memory_limit(void);
+bool tg_memory_limited(void);
+/* "160 GB": decimal units, three digits */
+void tg_format_bytes(char *buf, size_t n, double bytes);
+/* A result whose whole size is known before the work starts: TG_OK when
+ * bytes fit in tg_memory_limit(), else TG_ERESOURCE with "out of memory:
+ * WHAT = SIZE, more than ..." (what: "the Jacobian would be 3 x 4 float32") */
+tg_status tg_check_fits(double bytes, const char *what);
+
+/* A hash index over an array of names (env.c): slots hold a position + 1
+ * in keys (0: empty), open addressing, at most half full.  Start it as {0},
+ * free slots with tg_free.  Lookups and additions take constant time. */
+typedef struct {
+    int *slots;
+    size_t cap; /* a power of two, or 0 */
+} tg_name_index;
+/* the position of name in keys, or -1 */
+int tg_name_index_find(const tg_name_index *ix, const char *const *keys, const char *name);
+/* adds keys[pos], pos < n (keys[0..n) are what the index holds once the
+ * call returns: growing rehashes them); TG_ERESOURCE when out of memory */
+tg_status tg_name_index_add(tg_name_index *ix, const char *const *keys, int n, int pos);
+
 /* compiled evaluation's plan kept on a program (compile.c); NULL is fine */
 struct tg_fused_plan;
 void tg_fused_plan_free(struct tg_fused_plan *pl);

@@ -350,14 +350,21 @@ typedef struct tg_env {
     int n, cap;
     char **names;
     tg_tensor **values;
+    /* env.c's private index of names and values: constant-time lookups */
+    struct tg_env_index *index;
 } tg_env;
 tg_status tg_env_set(tg_env *e, const char *name, tg_tensor *t); /* consumes t */
 tg_tensor *tg_env_get(const tg_env *e, const char *name);        /* borrowed */
+/* Every name bound to old is bound to now instead (x += 1 on a tensor that
+ * other names share).  Names are bound through tg_env_set only. */
+tg_status tg_env_rebind(tg_env *e, const tg_tensor *old, tg_tensor *now);
 void tg_env_free(tg_env *e);
 
 /* Names the program reads before assigning them that are neither constants
- * nor functions: its free variables, in order of first use.  Up to max are
- * written to names (borrowed from p); the count is returned. */
+ * nor functions: its free variables, in order of first use.  Returns how
+ * many there are (all of them, however many) and writes the first
+ * min(count, max) to names (borrowed from p): call it with max 0 to size
+ * the array.  -1 when out of memory (the error set). */
 int tg_program_free_names(const tg_program *p, const char **names, int max);
 /* Runs the program: variables come from env, assignments are bound into
  * env.  Returns the last statement's value (a new reference). */
@@ -416,6 +423,12 @@ tg_status tg_write_result_extra(FILE *f, const tg_tensor *value, const char *con
  * create_graph makes the gradients differentiable. */
 tg_status tg_grad(tg_tensor *y, tg_tensor *g, tg_tensor **inputs, int n, bool create_graph,
                   tg_tensor **out);
+/* The Jacobians, the Hessian and the gradient check size their whole
+ * result before any work: larger than the memory the process may use (the
+ * machine's, or RLIMIT_AS when lower) is TG_ERESOURCE, naming the size; a
+ * backward pass per row (per input element for the check, two runs of
+ * the program) beyond tg_get_max_work() elements in all is TG_EINPUT.
+ * Any number of inputs: nothing is held in a fixed-size array. */
 /* jac[i]: dy/dinputs[i], shaped y.shape + inputs[i].shape (reverse mode). */
 tg_status tg_jacobian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **jac);
 /* Forward mode (torch.func.jvp): *out = J v for tangents v (borrowed, one
@@ -437,6 +450,10 @@ typedef struct tg_graph {
     tg_tensor **nodes; /* borrowed */
     char **names;
     int n, cap;
+    /* a hash index of nodes (graph.c's, private): tg_graph_index in
+     * constant time */
+    int *index_slots;
+    size_t index_cap;
 } tg_graph;
 tg_status tg_graph_collect(tg_tensor *root, tg_graph *g); /* borrows root */
 void tg_graph_free(tg_graph *g);

@@ -573,7 +573,6 @@ f8_zeros() { head -c $((8 * $1)) /dev/zero; }
 }
 
 @test "with little address space (ulimit -v) the tools still exit" {
-    skip "known bug: under ulimit -v 150000 even 'tgrad x+1 --at 1' prints its result and then never exits: an OpenBLAS worker thread retries a failing 128 MiB malloc forever and the main thread joins it in gotoblas_quit (blas_thread_shutdown_) at exit"
     no_ulimit_v
     for v in 100000 150000 200000; do
         run --separate-stderr timeout 30 bash -c "ulimit -v $v; exec tgrad 'x+1' --at 1"
