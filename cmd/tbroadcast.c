@@ -26,7 +26,8 @@ static const char usage[] =
     "  --explain        print the alignment of the dimensions as a table (text)\n"
     "  --dtype DTYPE    the dtype of JSON numbers (float32 default, float64, int64)\n"
     "  --device DEV     cpu, cuda or auto\n"
-    "  -o, --out FILE   write the result to FILE (.npy or .json) instead of standard output\n"
+    "  -o, --out FILE   write the result to FILE (.npy or .json; - is stdout) instead of\n"
+    "                   printing it (--grad: the object names the file)\n"
     "  --pretty         indent the --grad object\n"
     "See tbroadcast(1).\n";
 
@@ -218,13 +219,12 @@ static int run(const options *o)
                  tg_dtype_name(value->dtype));
         goto fail;
     }
-    if (o->out) {
+    if (o->grad) {
+        /* -o FILE: the value to FILE, named in the object */
+        if (tg_write_result_files(stdout, o->out, NULL, value, names, grads, o->n, o->pretty) != TG_OK)
+            goto fail;
+    } else if (o->out) {
         if (tg_save(o->out, value) != TG_OK)
-            goto fail;
-        if (o->grad && tg_write_result(stdout, value, names, grads, o->n, o->pretty) != TG_OK)
-            goto fail;
-    } else if (o->grad) {
-        if (tg_write_result(stdout, value, names, grads, o->n, o->pretty) != TG_OK)
             goto fail;
     } else if (tg_json_write(stdout, value) != TG_OK || putchar('\n') == EOF)
         goto fail;

@@ -47,7 +47,8 @@ static const char usage[] =
     "  --dtype DTYPE       float32 (default) or float64 for JSON numbers and literals\n"
     "  --seed N            seed for rand/randn in the expression\n"
     "  --device DEV        cpu, cuda or auto\n"
-    "  -o, --out FILE      also write the value to FILE (.npy or .json)\n"
+    "  -o, --out FILE      write the value to FILE (.npy or .json; - is stdout) instead of\n"
+    "                      printing it; the JSON names the file, the gradients are printed\n"
     "  --out-dir DIR       write DIR/value.npy and DIR/grad_NAME.npy; the JSON names the files\n"
     "  --pretty            indent the output object\n"
     "See tgrad(1) and tg-expr(5).\n";
@@ -314,55 +315,14 @@ static tg_status run_transform(tg_program *prog, tg_env *env, const options *o)
     return st;
 }
 
-static void json_path(const char *dir, const char *leaf)
-{
-    putchar('"');
-    for (const char *p = dir; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            putchar('\\');
-        if ((unsigned char)*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    printf("/%s.npy\"", leaf);
-}
-
-/* --out-dir DIR: each tensor to DIR/value.npy and DIR/grad_NAME.npy,
- * and {"value":"DIR/value.npy","grad":{"x":"DIR/grad_x.npy"}} printed */
-static tg_status write_out_dir(const char *dir, const tg_tensor *value, const char *const *names,
+/* -o FILE and --out-dir DIR: the value to FILE (else DIR/value.npy), each
+ * gradient to DIR/grad_NAME.npy, and the object printed names the files,
+ * {"value":"DIR/value.npy","grad":{"x":"DIR/grad_x.npy"}}; written whole
+ * or not at all (tgrad(1), FILES) */
+static tg_status write_out_dir(const options *o, const tg_tensor *value, const char *const *names,
                                tg_tensor *const *grads, int n)
 {
-    char path[4096];
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return tg_error(TG_ERESOURCE, "cannot create the directory '%s': %s", dir, strerror(errno));
-    snprintf(path, sizeof path, "%s/value.npy", dir);
-    if (tg_save(path, value) != TG_OK)
-        return tg_errcode();
-    for (int i = 0; names && i < n; i++) {
-        if (!grads[i])
-            continue;
-        snprintf(path, sizeof path, "%s/grad_%s.npy", dir, names[i]);
-        if (tg_save(path, grads[i]) != TG_OK)
-            return tg_errcode();
-    }
-    /* the paths as JSON strings */
-    printf("{\"value\":");
-    json_path(dir, "value");
-    if (names) {
-        printf(",\"grad\":{");
-        for (int i = 0, k = 0; i < n; i++) {
-            if (!grads[i])
-                continue;
-            char leaf[160];
-            snprintf(leaf, sizeof leaf, "grad_%s", names[i]);
-            printf("%s\"%s\":", k++ ? "," : "", names[i]);
-            json_path(dir, leaf);
-        }
-        printf("}");
-    }
-    printf("}\n");
-    return TG_OK;
+    return tg_write_result_files(stdout, o->out, o->out_dir, value, names, grads, n, o->pretty);
 }
 
 /* --graph dot|json of the graph that leads to value */
@@ -675,11 +635,9 @@ static int run(const options *o)
             goto fail;
         goto done;
     }
-    if (o->out && tg_save(o->out, value) != TG_OK)
-        goto fail;
-    if (o->out_dir) {
-        /* value.npy and grad_NAME.npy; the JSON names the files */
-        if (write_out_dir(o->out_dir, value, o->no_grad ? NULL : names, grads, nvars) != TG_OK ||
+    if (o->out || o->out_dir) {
+        /* the tensors to files; the JSON names the files */
+        if (write_out_dir(o, value, o->no_grad ? NULL : names, grads, nvars) != TG_OK ||
             tg_cli_finish_output() != TG_OK)
             goto fail;
         goto done;

@@ -21,7 +21,8 @@ static const char usage[] =
     "  --time              print the product's time, GFLOP/s and thread count to standard error\n"
     "  --repeat N          compute the product N times (--time: the fastest; the first pays for set-up)\n"
     "  --device DEV        cpu, cuda or auto\n"
-    "  -o, --out FILE      write the result to FILE (.npy or .json) instead of standard output\n"
+    "  -o, --out FILE      write the result to FILE (.npy or .json; - is stdout) instead of\n"
+    "                      printing it (--grad: the object names the file)\n"
     "  --pretty            indent the --grad object\n"
     "See tmatmul(1).\n";
 
@@ -111,9 +112,8 @@ static int run(const options *o)
         grads[0] = tg_ref(leaf_a->grad);
         grads[1] = tg_ref(leaf_b->grad);
         const char *names[2] = {"a", "b"};
-        if (o->out && tg_save(o->out, c) != TG_OK)
-            goto fail;
-        if (tg_write_result(stdout, c, names, grads, 2, o->pretty) != TG_OK)
+        /* -o FILE: the value to FILE, named in the object */
+        if (tg_write_result_files(stdout, o->out, NULL, c, names, grads, 2, o->pretty) != TG_OK)
             goto fail;
     } else if (o->out) {
         if (tg_save(o->out, c) != TG_OK)

@@ -1,11 +1,10 @@
-/* io.c -- tensors from command-line arguments, files and standard input,
- * and tensors to files (SPEC sections 1 and 2). */
+/* io.c -- tensors from command-line arguments, files and standard input
+ * (SPEC section 1); outfile.c writes them to files. */
 #include "internal.h"
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -231,29 +230,4 @@ tg_tensor *tg_load_arg(const char *arg, int dtype_hint, int *requires_grad)
     return t;
 }
 
-/* ---- saving ---- */
-
-static bool is_npy_path(const char *path)
-{
-    size_t n = strlen(path);
-    return n >= 4 && !strcasecmp(path + n - 4, ".npy");
-}
-
-tg_status tg_save(const char *path, const tg_tensor *t)
-{
-    if (!t)
-        return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to save");
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return tg_error(TG_ERESOURCE, "cannot write '%s': %s", path, strerror(errno));
-    bool npy = is_npy_path(path);
-    tg_status st = npy ? tg_npy_write(f, t) : tg_json_write(f, t);
-    if (st != TG_OK)
-        error_source(path);
-    else if (!npy && fputc('\n', f) == EOF)
-        st = tg_error(TG_ERESOURCE, "cannot write '%s': %s", path, strerror(errno));
-    /* buffered data reaches the file here: a full disk shows up now */
-    if (fclose(f) != 0 && st == TG_OK)
-        st = tg_error(TG_ERESOURCE, "cannot write '%s': %s", path, strerror(errno));
-    return st;
-}
+/* saving: tg_save is in outfile.c, which writes files whole or not at all */

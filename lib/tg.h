@@ -523,8 +523,21 @@ tg_status tg_npy_write(FILE *f, const tg_tensor *t); /* borrows */
 tg_tensor *tg_load_arg(const char *arg, int dtype_hint, int *requires_grad);
 /* Reads a whole file ("-" = stdin) into a NUL-terminated buffer. */
 char *tg_read_file(const char *path, size_t *len);
-/* Writes t to path: .npy or .json by extension. */
+/* Writes t to path, .npy or .json by its extension ("-": JSON on standard
+ * output), whole or not at all: into a new temporary file beside path,
+ * synced, then renamed over it; on any failure path is as it was and no
+ * temporary is left.  A device or pipe (/dev/null) is written directly; a
+ * symbolic link not owned by you or root is replaced, never followed.  The
+ * rules are outfile.c's; tgrad(1) FILES tells them to users. */
 tg_status tg_save(const char *path, const tg_tensor *t); /* borrows */
+/* tg_write_result's object with tensors in files: value_file (not NULL or
+ * "-") gets the value, dir (made if missing) gets DIR/grad_NAME.npy for
+ * each gradient and DIR/value.npy unless value_file is given; a tensor in a
+ * file is printed as the file's name, a JSON string.  All files are written
+ * and synced first, then the object to f, flushed; only then are the files
+ * renamed into place: if f or anything else fails, no file has changed. */
+tg_status tg_write_result_files(FILE *f, const char *value_file, const char *dir, const tg_tensor *value,
+                                const char *const *names, tg_tensor *const *grads, int n, bool pretty);
 
 /* The devices as JSON text, for tdevice: {"devices":[...],"default":...}.
  * bench adds measured memory bandwidth and GEMM rate.  free() the result. */

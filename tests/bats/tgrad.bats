@@ -107,10 +107,10 @@ load helper
     [ "$output" = '{"value":[[2,3],[2,3]]}' ]
 }
 
-@test "-o writes the value to a .npy file and the JSON is still printed" {
+@test "-o writes the value to a .npy file, named in the JSON in its place" {
     run tgrad 'x * 2' --at '[1,2]' --grad-output '[1,1]' -o "$TMP/v.npy"
     [ "$status" -eq 0 ]
-    [ "$output" = '{"value":[2,4],"grad":{"x":[2,2]}}' ]
+    [ "$output" = "{\"value\":\"$TMP/v.npy\",\"grad\":{\"x\":[2,2]}}" ]
     run tbroadcast "$TMP/v.npy" 0
     [ "$output" = '[2,4]' ]
 }
