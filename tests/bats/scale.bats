@@ -114,6 +114,15 @@ no_ulimit_v() {
     [[ "${stderr_lines[0]}" =~ ^tmatmul:\ .*OpenBLAS.*ulimit\ -v ]]
 }
 
+@test "under ulimit -v 300000, 16 pool threads and then a product: the answer" {
+    no_ulimit_v
+    for i in $(seq 5); do
+        run --separate-stderr timeout 20 bash -c "ulimit -v 300000; TG_NUM_THREADS=16 exec tgrad '(x.expand(3000,3000)*1.5).sum() + (y@y).sum()' --at x=1.0 --at y='[[1,2],[3,4]]'"
+        [ "$status" -ne 124 ] || { echo "run $i: hung"; return 1; }
+        [ "$output" = '{"value":13500054,"grad":{"x":13500000,"y":[[7,11],[9,13]]}}' ] || { echo "run $i: status $status: $stderr"; return 1; }
+    done
+}
+
 @test "a program of 10^6 statements runs within memory (TG_TEST_LARGE=1)" {
     [ -n "${TG_TEST_LARGE:-}" ] || skip "about 20 s and 2.5 GB: set TG_TEST_LARGE=1"
     chain 1000000 "$TMP/p"
