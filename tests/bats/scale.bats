@@ -52,6 +52,15 @@ no_ulimit_v() {
     [ "$(echo "$output" | grep -o '"name":"y[0-9]*"' | wc -l)" -eq 10000 ]
 }
 
+@test "a name of 300 characters is shown whole by --explain and --graph" {
+    local n
+    n=$(printf 'v%.0s' $(seq 300))
+    run --separate-stderr tgrad "$n = x*2; $n.sum()" --at '[1.0]' --explain
+    echo "$output" | grep -q "^  $n = mul(x, 2) = \[2\]"
+    run --separate-stderr tgrad "$n = x*2; $n.sum()" --at '[1.0]' --graph json
+    echo "$output" | grep -q "\"name\":\"$n\""
+}
+
 @test "x += 1 on 3*10^4 names, some sharing a tensor: every sharer sees it" {
     awk 'BEGIN { for (i = 0; i < 30000; i++) printf "y%d = x*1\n", i;
                  print "z = y7"; for (i = 0; i < 30000; i++) printf "y%d += 1\n", i; print "z * 10 + y29999" }' > "$TMP/p"
