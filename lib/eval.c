@@ -505,17 +505,41 @@ static void walk_free(freectx *F, const node *n)
     }
 }
 
+/* the free names in F.free; TG_OK or the error */
+static tg_status collect_free(const tg_program *p, freectx *F)
+{
+    memset(F, 0, sizeof *F);
+    for (int i = 0; i < p->nstmts && F->st == TG_OK; i++)
+        walk_free(F, p->stmts[i]);
+    set_free(&F->bound);
+    if (F->st != TG_OK)
+        set_free(&F->free);
+    return F->st;
+}
+
 int tg_program_free_names(const tg_program *p, const char **names, int max)
 {
-    freectx F = {.st = TG_OK};
-    for (int i = 0; i < p->nstmts && F.st == TG_OK; i++)
-        walk_free(&F, p->stmts[i]);
-    int n = F.st == TG_OK ? F.free.n : -1;
-    for (int i = 0; i < n && i < max; i++)
+    freectx F;
+    if (collect_free(p, &F) != TG_OK)
+        return -1;
+    int n = F.free.n < max ? F.free.n : max;
+    for (int i = 0; i < n; i++)
         names[i] = F.free.v[i];
     set_free(&F.free);
-    set_free(&F.bound);
     return n;
+}
+
+int tg_program_free_names_all(const tg_program *p, const char ***names)
+{
+    freectx F;
+    *names = NULL;
+    if (collect_free(p, &F) != TG_OK)
+        return -1;
+    tg_free(F.free.ix.slots);
+    if (!F.free.v && !(F.free.v = tg_malloc(sizeof *F.free.v))) /* none: still an array to free */
+        return -1;
+    *names = F.free.v;
+    return F.free.n;
 }
 
 /* does the program call a function whose name starts with prefix? */

@@ -88,20 +88,21 @@ tg_status tg_graph_collect(tg_tensor *root, tg_graph *g)
     int temp = 0;
     for (int i = 0; i < g->n && st == TG_OK; i++) {
         tg_tensor *t = g->nodes[i];
-        char buf[64];
+        char buf[64]; /* a number or t%d: a name is copied whole */
+        const char *text = buf;
         if (t->name)
-            snprintf(buf, sizeof buf, "%s", t->name);
+            text = t->name;
         else if (!t->op && t->numel == 1 && !t->requires_grad)
             tg_format_number(buf, tg_item(t), t->dtype);
         else if (!t->op)
             snprintf(buf, sizeof buf, "const%d", i);
         else
             snprintf(buf, sizeof buf, "t%d", ++temp);
-        size_t len = strlen(buf) + 1;
+        size_t len = strlen(text) + 1;
         if (!(g->names[i] = tg_malloc(len)))
             st = TG_ERESOURCE;
         else
-            memcpy(g->names[i], buf, len);
+            memcpy(g->names[i], text, len);
     }
     if (st != TG_OK)
         tg_graph_free(g);

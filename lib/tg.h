@@ -361,11 +361,14 @@ tg_status tg_env_rebind(tg_env *e, const tg_tensor *old, tg_tensor *now);
 void tg_env_free(tg_env *e);
 
 /* Names the program reads before assigning them that are neither constants
- * nor functions: its free variables, in order of first use.  Returns how
- * many there are (all of them, however many) and writes the first
- * min(count, max) to names (borrowed from p): call it with max 0 to size
- * the array.  -1 when out of memory (the error set). */
+ * nor functions: its free variables, in order of first use.  Up to max are
+ * written to names (borrowed from p); the count written is returned, -1
+ * when out of memory (the error set). */
 int tg_program_free_names(const tg_program *p, const char **names, int max);
+/* All of them, however many: *names gets an array (free it with tg_free;
+ * the strings are borrowed from p) and the count is returned, -1 when out
+ * of memory (the error set, *names NULL). */
+int tg_program_free_names_all(const tg_program *p, const char ***names);
 /* Runs the program: variables come from env, assignments are bound into
  * env.  Returns the last statement's value (a new reference). */
 tg_tensor *tg_program_eval(tg_program *p, tg_env *env);

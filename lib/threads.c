@@ -110,6 +110,10 @@ static void start_pool(void)
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    /* under ulimit -v each worker's stack (8 MiB by default) counts
+     * against the address space: the loops need little */
+    if (tg_memory_limited())
+        pthread_attr_setstacksize(&at, (size_t)1 << 20);
     for (int t = 1; t < tg_threads(); t++) {
         pthread_t th;
         if (pthread_create(&th, &at, worker, (void *)(intptr_t)t) != 0)

@@ -54,9 +54,6 @@ static tg_tensor *element(tg_tensor *t, int64_t k)
 }
 
 /* ---- the whole result, sized before any work ---- */
-/* the element count a * b, saturating (sizes here are compared, not used) */
-static double count(double a, double b) { return a * b; }
-
 /* "WHAT would be ROWS x COLS DTYPE" checked against memory (status 4), then
  * the passes' work against the limit of work (status 3): `passes` backward
  * passes, each reading at least `per_pass` elements. */
@@ -68,7 +65,7 @@ static tg_status check_result(const char *what, int64_t rows, int64_t cols, cons
     tg_status st = tg_check_fits(bytes, desc);
     if (st != TG_OK)
         return st;
-    if (count((double)passes, (double)per_pass) > (double)tg_get_max_work())
+    if ((double)passes * (double)per_pass > (double)tg_get_max_work()) /* in double: no overflow */
         return tg_error(TG_EINPUT, "%s needs %lld backward passes over %lld elements each, more work than "
                         "the limit (%lld elements): ask for the gradient of a reduction instead", what,
                         (long long)passes, (long long)per_pass, (long long)tg_get_max_work());
@@ -122,10 +119,11 @@ static void set_element(tg_tensor *t, int64_t k, double v)
 }
 
 /* the one-hot upstream gradient for row r: `hot` is reused from row to row
- * while nothing else holds it */
+ * while nothing else holds it or its storage (a gradient may be a view) */
 static tg_tensor *one_hot(tg_tensor **hot, const tg_tensor *like, int64_t r)
 {
-    if (*hot && __atomic_load_n(&(*hot)->refcount, __ATOMIC_ACQUIRE) > 1) {
+    if (*hot && (__atomic_load_n(&(*hot)->refcount, __ATOMIC_ACQUIRE) > 1 ||
+                 __atomic_load_n(&(*hot)->storage->refcount, __ATOMIC_ACQUIRE) > 1)) {
         tg_release(*hot);
         *hot = NULL;
     }
@@ -161,7 +159,7 @@ tg_status tg_jacobian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **jac)
     double bytes = 0;
     for (int i = 0; i < n; i++) {
         cols += inputs[i]->numel;
-        bytes += count((double)m, (double)inputs[i]->numel) * (double)tg_dtype_size(inputs[i]->dtype);
+        bytes += (double)m * (double)inputs[i]->numel * (double)tg_dtype_size(inputs[i]->dtype);
     }
     tg_status st = check_result("the Jacobian", m, cols, inputs_dtype(inputs, n), bytes, m, m);
     for (int i = 0; i < n && st == TG_OK; i++)
@@ -204,7 +202,7 @@ tg_status tg_hessian(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **hess)
     for (int a = 0; a < n; a++) {
         cols += inputs[a]->numel;
         for (int b = 0; b < n; b++)
-            bytes += count((double)inputs[a]->numel, (double)inputs[b]->numel) * (double)tg_dtype_size(inputs[b]->dtype);
+            bytes += (double)inputs[a]->numel * (double)inputs[b]->numel * (double)tg_dtype_size(inputs[b]->dtype);
     }
     tg_status st = check_result("the Hessian", cols, cols, inputs_dtype(inputs, n), bytes, cols, cols);
     if (st != TG_OK)
@@ -324,7 +322,7 @@ tg_status tg_jacobian_fwd(tg_tensor *y, tg_tensor **inputs, int n, tg_tensor **j
     int64_t cols = 0;
     for (int i = 0; i < n; i++)
         cols += inputs[i]->numel;
-    double bytes = count((double)y->numel, (double)cols) * (double)tg_dtype_size(y->dtype);
+    double bytes = (double)y->numel * (double)cols * (double)tg_dtype_size(y->dtype);
     tg_status st = check_result("the Jacobian", y->numel, cols, tg_dtype_name(y->dtype), bytes, cols, y->numel);
     tg_tensor **tangent = st == TG_OK ? tg_calloc(n ? (size_t)n : 1, sizeof *tangent) : NULL;
     if (st == TG_OK && !tangent)

@@ -52,6 +52,15 @@ no_ulimit_v() {
     [ "$(echo "$output" | grep -o '"name":"y[0-9]*"' | wc -l)" -eq 10000 ]
 }
 
+@test "a name of 300 characters is shown whole by --explain and --graph" {
+    local n
+    n=$(printf 'v%.0s' $(seq 300))
+    run --separate-stderr tgrad "$n = x*2; $n.sum()" --at '[1.0]' --explain
+    echo "$output" | grep -q "^  $n = mul(x, 2) = \[2\]"
+    run --separate-stderr tgrad "$n = x*2; $n.sum()" --at '[1.0]' --graph json
+    echo "$output" | grep -q "\"name\":\"$n\""
+}
+
 @test "x += 1 on 3*10^4 names, some sharing a tensor: every sharer sees it" {
     awk 'BEGIN { for (i = 0; i < 30000; i++) printf "y%d = x*1\n", i;
                  print "z = y7"; for (i = 0; i < 30000; i++) printf "y%d += 1\n", i; print "z * 10 + y29999" }' > "$TMP/p"
@@ -112,6 +121,15 @@ no_ulimit_v() {
     [ "$status" -ne 124 ] || { echo "hung"; return 1; }
     [ "$status" -eq 4 ] || { echo "status $status: $stderr"; return 1; }
     [[ "${stderr_lines[0]}" =~ ^tmatmul:\ .*OpenBLAS.*ulimit\ -v ]]
+}
+
+@test "under ulimit -v 300000, 16 pool threads and then a product: the answer" {
+    no_ulimit_v
+    for i in $(seq 5); do
+        run --separate-stderr timeout 20 bash -c "ulimit -v 300000; TG_NUM_THREADS=16 exec tgrad '(x.expand(3000,3000)*1.5).sum() + (y@y).sum()' --at x=1.0 --at y='[[1,2],[3,4]]'"
+        [ "$status" -ne 124 ] || { echo "run $i: hung"; return 1; }
+        [ "$output" = '{"value":13500054,"grad":{"x":13500000,"y":[[7,11],[9,13]]}}' ] || { echo "run $i: status $status: $stderr"; return 1; }
+    done
 }
 
 @test "a program of 10^6 statements runs within memory (TG_TEST_LARGE=1)" {
