@@ -131,16 +131,10 @@ typedef struct {
 } tg_jit_info;
 void tg_jit_describe(tg_jit_info *info);
 
-/* a growing byte buffer (buf.c), zero-terminated; start it as {0}, free
- * data with tg_free.  After a failed allocation `failed` is set and later
- * additions do nothing. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} tg_buf;
-void tg_buf_add(tg_buf *b, const void *p, size_t n);
-void tg_buf_printf(tg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* tg_buf, the growing byte buffer, is public: see tg.h */
+
+/* letters, digits and _, not starting with a digit: a variable's name (bind.c) */
+bool tg_is_identifier(const char *s, size_t n);
 
 /* compiled evaluation's plan kept on a program (compile.c); NULL is fine */
 struct tg_fused_plan;
