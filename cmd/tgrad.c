@@ -60,6 +60,7 @@ typedef struct {
     const char **at, **jvp; /* the --at and --jvp arguments, as many as argv holds */
     int nat, njvp;
     const char *inputs, *out, *file, *out_dir, *graph, *explain;
+    char *text; /* --file's */
     bool jacobian, hessian, check, graph_values, lines;
     long order;
     tg_transform_opts transform; /* --jacobian, --jvp, --hessian, --order */
@@ -171,21 +172,6 @@ static int run_eval(tg_program *prog, tg_env *env, const options *o)
     return status;
 }
 
-/* --lines: one JSON object of inputs per line of standard input, one
- * result per line of output; the program is parsed once and each line's
- * tensors are freed before the next, so memory stays constant. */
-static int run_lines(tg_program *prog, const options *o)
-{
-    tg_env fixed = {0};
-    tg_buf none = {0}; /* (the lines are written as they come) */
-    tg_status st = bind(prog, &fixed, o, false);
-    if (st == TG_OK)
-        st = tg_run_lines(prog, &fixed, &o->run, stdin, stdout);
-    int status = print(st, &none);
-    tg_env_free(&fixed);
-    return status;
-}
-
 /* Several expressions over the same variables, one backward pass each
  * (see tg_run_several) */
 static int run_several(tg_program *first, const options *o)
@@ -215,17 +201,17 @@ static int run(const options *o)
 {
     tg_program *prog = tg_program_parse(o->expr);
     tg_env env = {0};
-    tg_buf out = {0}, none = {0}; /* (--explain and --graph write as they go) */
+    tg_buf out = {0}, none = {0}; /* (--lines, --explain and --graph write as they go) */
     int status;
     if (!prog)
         return tg_cli_fail(TOOL);
     tg_set_vmap(o->run.bind.batch != NULL);
-    if (o->lines)
-        status = run_lines(prog, o);
-    else if (o->nmore)
+    if (o->nmore)
         status = run_several(prog, o);
-    else if (bind(prog, &env, o, true) != TG_OK)
+    else if (bind(prog, &env, o, !o->lines) != TG_OK)
         status = tg_cli_fail(TOOL);
+    else if (o->lines) /* --at and --inputs give what every line has in common */
+        status = print(tg_run_lines(prog, &env, &o->run, stdin, stdout), &none);
     else if (o->jacobian || o->hessian || o->order || o->njvp)
         status = print(tg_run_transform(prog, &env, &o->transform, &out), &out);
     else if (o->explain)
@@ -358,7 +344,7 @@ static tg_status check_options(const options *o)
     return TG_OK;
 }
 
-/* --file: the expression's text, which lives until exit */
+/* --file: the expression's text (main frees it) */
 static tg_status read_expression(options *o)
 {
     size_t len;
@@ -369,31 +355,44 @@ static tg_status read_expression(options *o)
         tg_free(text);
         return tg_error(TG_EINPUT, "%.200s: the expression file contains a NUL byte", o->file);
     }
-    o->expr = text;
+    o->expr = o->text = text;
     return TG_OK;
 }
 
-int main(int argc, char **argv)
+/* the arguments into o: -1 to run, else the exit status */
+static int parse_args(options *o, int argc, char **argv)
 {
-    static options o; /* static: what it points to stays reachable until exit */
     int c, status;
     opterr = 0;
     if (tg_device_from_env() != TG_OK)
         return tg_cli_fail(TOOL);
     tg_cli_letter_operands = true;
     argv = tg_cli_operands_last(argc, argv, ":o:f:h", longopts, &argc);
-    if (!(o.at = calloc(2 * (size_t)argc, sizeof *o.at))) /* and o.jvp: argc entries each */
+    if (!(o->at = calloc(2 * (size_t)argc, sizeof *o->at))) /* and o->jvp: argc entries each */
         return tg_error(TG_ERESOURCE, "out of memory"), tg_cli_fail(TOOL);
-    o.jvp = o.at + argc;
+    o->jvp = o->at + argc;
     while ((c = getopt_long(argc, argv, ":o:f:h", longopts, NULL)) != -1)
-        if ((status = parse_option(&o, c, argv)) >= 0)
+        if ((status = parse_option(o, c, argv)) >= 0)
             return status;
     if (optind < argc)
-        o.expr = argv[optind++];
-    o.more = argv + optind;
-    o.nmore = argc - optind;
-    if (check_options(&o) != TG_OK || (o.file && read_expression(&o) != TG_OK))
+        o->expr = argv[optind++];
+    o->more = argv + optind;
+    o->nmore = argc - optind;
+    if (check_options(o) != TG_OK || (o->file && read_expression(o) != TG_OK))
         return tg_cli_fail(TOOL);
-    tg_cli_set_source(o.expr);
-    return run(&o);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    options o = {0};
+    int status = parse_args(&o, argc, argv);
+    if (status < 0) {
+        tg_cli_set_source(o.expr);
+        status = run(&o);
+        tg_cli_set_source(NULL);
+    }
+    tg_free(o.text);
+    free(o.at);
+    return status;
 }
