@@ -593,7 +593,8 @@ tg_status tg_env_bind_args(tg_env *e, tg_program *p, const char *const *at, int 
 typedef struct tg_run_opts {
     tg_bind_opts bind;       /* bind.no_grad: evaluate only; bind.batch: differentiate sum(result) */
     const char *grad_output; /* the upstream gradient, a tg_load_arg argument loaded for each pass; or NULL */
-    bool compile;            /* tg_compiled_eval where the program allows (not with the three below) */
+    bool compile;            /* tg_compiled_eval where the program allows (not with bind.batch,
+                                detect_anomaly or keep_graph) */
     bool detect_anomaly;     /* a NaN or infinity produced anywhere is an error (TG_EINPUT) */
     bool keep_graph;         /* keep the graph (tgrad --graph): no re-run for anomalies */
     bool pretty;             /* indented result objects */
