@@ -245,17 +245,16 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { O_OP = 256, O_GRAD, O_GRAD_OUTPUT, O_NAMES, O_SHAPES, O_EXPLAIN, O_DTYPE, O_DEVICE, O_PRETTY, O_VERSION, O_HELP };
+    enum { O_OP = 256, O_GRAD, O_GRAD_OUTPUT, O_NAMES, O_SHAPES, O_EXPLAIN, O_DTYPE, O_PRETTY };
     static const struct option longopts[] = {
         {"op", required_argument, 0, O_OP}, {"grad", no_argument, 0, O_GRAD},
         {"grad-output", required_argument, 0, O_GRAD_OUTPUT}, {"names", required_argument, 0, O_NAMES},
         {"shapes", no_argument, 0, O_SHAPES}, {"explain", no_argument, 0, O_EXPLAIN},
-        {"dtype", required_argument, 0, O_DTYPE}, {"device", required_argument, 0, O_DEVICE},
-        {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY},
-        {"version", no_argument, 0, O_VERSION}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+        {"dtype", required_argument, 0, O_DTYPE}, TG_CLI_DEVICE_OPTION,
+        {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     options o = {.op = "add", .dtype = -1};
     opterr = 0;
-    int c;
+    int c, status;
     tg_dtype dt;
     if (tg_device_from_env() != TG_OK)
         return tg_cli_fail(TOOL);
@@ -276,17 +275,11 @@ int main(int argc, char **argv)
             }
             o.dtype = dt;
             break;
-        case O_DEVICE:
-            if (tg_device_select(optarg) != TG_OK)
-                return tg_cli_fail(TOOL);
-            break;
         case 'o': o.out = optarg; break;
         case O_PRETTY: o.pretty = true; break;
-        case O_VERSION: return tg_cli_print(TOOL, "tbroadcast " TG_VERSION "\n");
-        case 'h':
-        case O_HELP: return tg_cli_print(TOOL, usage);
-        default: /* ':' or '?' */
-            return tg_cli_bad_option(TOOL, c, argv);
+        default: /* --device, --help, --version, errors */
+            if ((status = tg_cli_common_option(TOOL, usage, c, argv)) >= 0)
+                return status;
         }
     }
     o.n = argc - optind;

@@ -20,11 +20,10 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    enum { O_CHECK = 256, O_DEFAULT, O_BENCH, O_PRETTY, O_VERSION, O_HELP };
+    enum { O_CHECK = 256, O_DEFAULT, O_BENCH, O_PRETTY };
     static const struct option longopts[] = {
         {"check", required_argument, 0, O_CHECK}, {"default", no_argument, 0, O_DEFAULT},
-        {"bench", no_argument, 0, O_BENCH}, {"pretty", no_argument, 0, O_PRETTY},
-        {"version", no_argument, 0, O_VERSION}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+        {"bench", no_argument, 0, O_BENCH}, {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     const char *check = NULL;
     bool dflt = false, bench = false, pretty = false;
     opterr = 0;
@@ -36,11 +35,8 @@ int main(int argc, char **argv)
         case O_DEFAULT: dflt = true; break;
         case O_BENCH: bench = true; break;
         case O_PRETTY: pretty = true; break;
-        case O_VERSION: return tg_cli_print(TOOL, "tdevice " TG_VERSION "\n");
-        case 'h':
-        case O_HELP: return tg_cli_print(TOOL, usage);
-        default: /* ':' or '?' */
-            return tg_cli_bad_option(TOOL, c, argv);
+        default: /* --help, --version, errors */
+            return tg_cli_common_option(TOOL, usage, c, argv);
         }
     }
     if (optind < argc) {

@@ -138,19 +138,17 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { O_TA = 256, O_TB, O_GRAD, O_GRAD_OUTPUT, O_DTYPE, O_THREADS, O_TIME, O_REPEAT, O_DEVICE, O_PRETTY, O_VERSION,
-           O_HELP };
+    enum { O_TA = 256, O_TB, O_GRAD, O_GRAD_OUTPUT, O_DTYPE, O_THREADS, O_TIME, O_REPEAT, O_PRETTY };
     static const struct option longopts[] = {
         {"ta", no_argument, 0, O_TA}, {"tb", no_argument, 0, O_TB}, {"grad", no_argument, 0, O_GRAD},
         {"grad-output", required_argument, 0, O_GRAD_OUTPUT}, {"dtype", required_argument, 0, O_DTYPE},
         {"threads", required_argument, 0, O_THREADS}, {"time", no_argument, 0, O_TIME},
         {"repeat", required_argument, 0, O_REPEAT},
-        {"device", required_argument, 0, O_DEVICE}, {"out", required_argument, 0, 'o'},
-        {"pretty", no_argument, 0, O_PRETTY}, {"version", no_argument, 0, O_VERSION},
-        {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+        TG_CLI_DEVICE_OPTION, {"out", required_argument, 0, 'o'},
+        {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     options o = {.dtype = -1, .repeat = 1};
     opterr = 0;
-    int c;
+    int c, status;
     long threads, repeat;
     tg_dtype dt;
     if (tg_device_from_env() != TG_OK)
@@ -181,17 +179,11 @@ int main(int argc, char **argv)
                 return tg_cli_fail(TOOL);
             o.repeat = (int)repeat;
             break;
-        case O_DEVICE:
-            if (tg_device_select(optarg) != TG_OK)
-                return tg_cli_fail(TOOL);
-            break;
         case 'o': o.out = optarg; break;
         case O_PRETTY: o.pretty = true; break;
-        case O_VERSION: return tg_cli_print(TOOL, "tmatmul " TG_VERSION "\n");
-        case 'h':
-        case O_HELP: return tg_cli_print(TOOL, usage);
-        default: /* ':' or '?' */
-            return tg_cli_bad_option(TOOL, c, argv);
+        default: /* --device, --help, --version, errors */
+            if ((status = tg_cli_common_option(TOOL, usage, c, argv)) >= 0)
+                return status;
         }
     }
     if (argc - optind != 2) {

@@ -1,7 +1,9 @@
-/* buf.c -- a growing byte buffer (internal.h's tg_buf): generated source
- * text and plan keys are built in one.  A failed allocation marks the
- * buffer failed (the error cleared) and later additions do nothing. */
+/* buf.c -- a growing byte buffer (tg.h's tg_buf): generated source text,
+ * plan keys and the tools' results (result.c) are built in one.  A failed
+ * allocation marks the buffer failed (the error cleared) and later
+ * additions do nothing. */
 #include "internal.h"
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,4 +54,20 @@ void tg_buf_printf(tg_buf *b, const char *fmt, ...)
     tg_vsnprintf_c(b->data + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+}
+
+void tg_buf_free(tg_buf *b)
+{
+    tg_free(b->data);
+    *b = (tg_buf){0};
+}
+
+tg_status tg_buf_write(const tg_buf *b, FILE *f)
+{
+    if (b->failed)
+        return tg_error(TG_ERESOURCE, "out of memory");
+    errno = 0;
+    if (b->len && fwrite(b->data, 1, b->len, f) != b->len)
+        return tg_error(TG_ERESOURCE, "cannot write the output: %s", strerror(errno ? errno : EIO));
+    return TG_OK;
 }

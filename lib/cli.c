@@ -163,3 +163,18 @@ int tg_cli_print(const char *tool, const char *text)
     fputs(text, stdout);
     return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(tool);
 }
+
+int tg_cli_common_option(const char *tool, const char *usage, int c, char **argv)
+{
+    switch (c) {
+    case TG_OPT_DEVICE:
+        return tg_device_select(optarg) == TG_OK ? -1 : tg_cli_fail(tool);
+    case TG_OPT_VERSION:
+        printf("%s %s\n", tool, TG_VERSION);
+        return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(tool);
+    case 'h':
+    case TG_OPT_HELP: return tg_cli_print(tool, usage);
+    default: /* ':' or '?' */
+        return tg_cli_bad_option(tool, c, argv);
+    }
+}

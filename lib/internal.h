@@ -143,16 +143,10 @@ int tg_snprintf_c(char *buf, size_t n, const char *fmt, ...) __attribute__((form
 tg_tensor *tg_full_i64(int ndim, const int64_t *shape, int64_t value);
 tg_tensor *tg_arange_i64(int64_t start, int64_t stop, int64_t step);
 
-/* a growing byte buffer (buf.c), zero-terminated; start it as {0}, free
- * data with tg_free.  After a failed allocation `failed` is set and later
- * additions do nothing. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} tg_buf;
-void tg_buf_add(tg_buf *b, const void *p, size_t n);
-void tg_buf_printf(tg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* tg_buf, the growing byte buffer, is public: see tg.h */
+
+/* letters, digits and _, not starting with a digit: a variable's name (bind.c) */
+bool tg_is_identifier(const char *s, size_t n);
 
 /* Memory (alloc.c): what this process may use, the machine's physical
  * memory or RLIMIT_AS (ulimit -v) when lower; whether RLIMIT_AS is set. */

@@ -361,6 +361,7 @@ int tg_format_number(char *buf, double v, tg_dtype dt)
 /* ---- writing a tensor through a buffer ---- */
 typedef struct {
     FILE *f;
+    tg_buf *to; /* instead of f: the text is appended here */
     size_t n;
     int err; /* errno of the first failed write, or 0 */
     char buf[1 << 16];
@@ -368,7 +369,9 @@ typedef struct {
 
 static void flush(wbuf *w)
 {
-    if (w->n && !w->err && fwrite(w->buf, 1, w->n, w->f) != w->n)
+    if (w->to)
+        tg_buf_add(w->to, w->buf, w->n);
+    else if (w->n && !w->err && fwrite(w->buf, 1, w->n, w->f) != w->n)
         w->err = errno ? errno : EIO;
     w->n = 0;
 }
@@ -441,7 +444,8 @@ static void put_elements(wbuf *w, const tg_tensor *t)
     }
 }
 
-tg_status tg_json_write(FILE *f, const tg_tensor *t)
+/* to f, or appended to `to` when it is not NULL */
+static tg_status write_json(FILE *f, tg_buf *to, const tg_tensor *t)
 {
     if (!t) /* as the ops do: a NULL from a failed call passes its error on */
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to write");
@@ -462,6 +466,7 @@ tg_status tg_json_write(FILE *f, const tg_tensor *t)
     if (!w)
         return TG_ERESOURCE;
     w->f = f;
+    w->to = to;
     w->n = 0;
     w->err = 0;
     errno = 0;
@@ -470,11 +475,21 @@ tg_status tg_json_write(FILE *f, const tg_tensor *t)
     else
         put_elements(w, t);
     flush(w);
-    if (!w->err && (fflush(f) != 0 || ferror(f)))
+    if (!to && !w->err && (fflush(f) != 0 || ferror(f)))
         w->err = errno ? errno : EIO;
     int err = w->err;
     tg_free(w);
     if (err)
         return tg_error(TG_ERESOURCE, "cannot write output: %s", strerror(err));
     return TG_OK;
+}
+
+tg_status tg_json_write(FILE *f, const tg_tensor *t) { return write_json(f, NULL, t); }
+
+tg_status tg_json_write_buf(tg_buf *b, const tg_tensor *t)
+{
+    tg_status st = write_json(NULL, b, t);
+    if (st == TG_OK && b->failed)
+        st = tg_error(TG_ERESOURCE, "out of memory");
+    return st;
 }

@@ -498,6 +498,24 @@ typedef struct tg_gradcheck_var {
 tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double atol, double rtol,
                        tg_gradcheck_var *res, bool *passed);
 
+/* ---- Text built in memory (buf.c), as git's strbuf ----
+ * Results are made whole in a buffer and then written, so that a failure
+ * half way leaves nothing on the output (SPEC section 3). */
+/* A growing, zero-terminated byte buffer; start it as {0}.  After a failed
+ * allocation `failed` is set, later additions do nothing and tg_buf_write
+ * reports it. */
+typedef struct tg_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} tg_buf;
+void tg_buf_add(tg_buf *b, const void *p, size_t n);
+void tg_buf_printf(tg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tg_buf_free(tg_buf *b); /* frees the text; b is empty again */
+/* Writes the whole text to f (not flushed): TG_ERESOURCE when the buffer
+ * ran out of memory or the write failed. */
+tg_status tg_buf_write(const tg_buf *b, FILE *f);
+
 /* ---- Reading and writing tensors (SPEC sections 1 and 2) ---- */
 /* Parses one tensor from JSON text (strict RFC 8259).  dtype_hint: dtype
  * for JSON numbers when the object form does not say (-1: the default
@@ -506,6 +524,8 @@ tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double
 tg_tensor *tg_json_parse(const char *text, size_t len, int dtype_hint, int *requires_grad);
 /* Writes t as compact JSON: nested arrays, shortest round-trip numbers. */
 tg_status tg_json_write(FILE *f, const tg_tensor *t); /* borrows */
+/* The same text appended to b (borrows t). */
+tg_status tg_json_write_buf(tg_buf *b, const tg_tensor *t);
 /* Formats one number of dtype dt in the shortest form that reads back
  * identically; returns the length.  buf needs 32 bytes. */
 int tg_format_number(char *buf, double v, tg_dtype dt);
@@ -554,6 +574,118 @@ const char *tg_blas_corename(void); /* the kernel set in use, e.g. "Haswell" */
 /* Monotonic seconds, for timings. */
 double tg_now(void);
 
+/* ---- Results as JSON (result.c) ----
+ * Each appends one whole object and a newline to b; a tensor that cannot
+ * be written (too large) fails with its error, and a buffer out of memory
+ * with TG_ERESOURCE.  Names are variable names (identifiers). */
+/* {"value":V,"grad":{"x":G,...}}: names NULL leaves "grad" out, a NULL
+ * grads[i] is skipped; pretty indents it; extra, when not NULL, holds
+ * further members (",\"check\":{...}") put before the closing brace. */
+tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *names, tg_tensor *const *grads,
+                         int n, bool pretty, const char *extra);
+/* {"value":V,"WHAT":{"x":T,...}EXTRA} (--jacobian, --order) */
+tg_status tg_result_named(tg_buf *b, const tg_tensor *value, const char *what, const char *const *names,
+                          tg_tensor *const *t, int n, const char *extra);
+tg_status tg_result_jvp(tg_buf *b, const tg_tensor *value, const tg_tensor *jvp); /* {"value":V,"jvp":T} */
+/* {"value":V,"hessian":{"x":{"x":H,"y":H},...}} of hess[a*n+b] */
+tg_status tg_result_hessian(tg_buf *b, const tg_tensor *value, const char *const *names, tg_tensor *const *hess,
+                            int n);
+/* {"values":[V,...],"grad":{"x":G,...}} (--accumulate) */
+tg_status tg_result_values(tg_buf *b, tg_tensor *const *values, int nvalues, const char *const *names,
+                           tg_tensor *const *grads, int n);
+/* The member ,"check":{"passed":...,"variables":{"x":{...}}} of a
+ * gradient check: res[k] and names[k] for the n differentiated inputs. */
+void tg_result_check(tg_buf *b, const tg_gradcheck_var *res, const char *const *names, int n, bool passed,
+                     double eps, double atol, double rtol);
+
+/* ---- tgrad's work as library calls (bind.c, grad_run.c) ----
+ * Every count comes from the data: there is no limit on the number of
+ * variables, --at or --jvp options or expressions but memory. */
+/* How variables are bound and which are differentiated. */
+typedef struct tg_bind_opts {
+    const char *wrt;   /* comma-separated names to differentiate; NULL: every float variable */
+    const char *batch; /* --batch: NULL; "" for every variable, or the names whose dim 0 indexes points */
+    bool no_grad;      /* differentiate none */
+} tg_bind_opts;
+/* Binds name to t (consumed) in e.  The name must be an identifier not
+ * bound yet (else TG_EINPUT, TG_EUSAGE).  t is differentiated when o->wrt
+ * names it (or is NULL), requires_grad is not 0 (1, 0, or -1 for not
+ * said) and o->no_grad is false; an integer tensor is then an error
+ * (TG_EINPUT) when o->wrt or requires_grad 1 asked for it, else silently
+ * not differentiated.  A NULL t passes its error on. */
+tg_status tg_env_bind(tg_env *e, const char *name, tg_tensor *t, int requires_grad, const tg_bind_opts *o);
+/* Binds each member of a JSON object of named tensors ({"x": 2, ...}). */
+tg_status tg_env_bind_json(tg_env *e, const char *text, size_t len, const tg_bind_opts *o);
+/* tgrad's --at and --inputs: each of at[0..nat), "NAME=VALUE", or VALUE
+ * alone for a program with one free variable (TG_EUSAGE otherwise), then
+ * the members of the file inputs (NULL for none).  all_wrt: every name
+ * of o->wrt must then be bound (TG_EUSAGE). */
+tg_status tg_env_bind_args(tg_env *e, tg_program *p, const char *const *at, int nat, const char *inputs,
+                           const tg_bind_opts *o, bool all_wrt);
+
+typedef struct tg_run_opts {
+    tg_bind_opts bind;       /* bind.no_grad: evaluate only; bind.batch: differentiate sum(result) */
+    const char *grad_output; /* the upstream gradient, a tg_load_arg argument loaded for each pass; or NULL */
+    bool compile;            /* tg_compiled_eval where the program allows (not with bind.batch,
+                                detect_anomaly or keep_graph) */
+    bool detect_anomaly;     /* a NaN or infinity produced anywhere is an error (TG_EINPUT) */
+    bool keep_graph;         /* keep the graph (tgrad --graph): no re-run for anomalies */
+    bool pretty;             /* indented result objects */
+    bool accumulate;         /* tg_run_several: gradients added up over the passes */
+} tg_run_opts;
+/* The value of p over env, whose env->n entries are the inputs, and each
+ * input's gradient in grads[0..env->n) (as tg_grad_eval; the caller
+ * releases them).  A value or gradient holding NaN or infinity without
+ * detect_anomaly makes the program run again with anomaly detection:
+ * *warned is then true, the value is still returned and the error state
+ * holds the warning ("warning: anomaly: log produced NaN ...", with the
+ * op's position) for the caller to print and clear. */
+tg_tensor *tg_run_eval(tg_program *p, tg_env *env, const tg_run_opts *o, tg_tensor **grads, bool *warned);
+
+typedef enum {
+    TG_TRANSFORM_JACOBIAN,     /* {"value":V,"jacobian":{"x":J}} by reverse mode */
+    TG_TRANSFORM_JACOBIAN_FWD, /* the same by forward mode */
+    TG_TRANSFORM_JVP,          /* {"value":V,"jvp":T} */
+    TG_TRANSFORM_HESSIAN,      /* {"value":V,"hessian":{"x":{"y":H}}}, any number of variables */
+    TG_TRANSFORM_DERIVATIVE,   /* {"value":V,"derivative":{"x":D},"order":N} */
+} tg_transform_kind;
+typedef struct tg_transform_opts {
+    tg_transform_kind kind;
+    const char *const *jvp; /* TG_TRANSFORM_JVP: "NAME=TANGENT", or "TANGENT" for one variable */
+    int njvp;
+    int order; /* TG_TRANSFORM_DERIVATIVE: N */
+} tg_transform_opts;
+/* Evaluates p over env and appends the transform of its result in the
+ * inputs that require grad to out. */
+tg_status tg_run_transform(tg_program *p, tg_env *env, const tg_transform_opts *t, tg_buf *out);
+/* The result of tg_run_eval over env's first nvars entries appended to
+ * out: {"value":V,"grad":{...}} (no "grad" with o->bind.no_grad; pretty
+ * with o->pretty), and with check the report of tg_gradcheck with
+ * PyTorch's defaults (eps 1e-6, atol 1e-5, rtol 1e-3); *passed tells
+ * whether it passed (true without check). */
+tg_status tg_run_result(tg_program *p, tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
+                        const tg_run_opts *o, bool check, tg_buf *out, bool *passed);
+/* tgrad --graph: evaluates p over env and writes the graph that leads to
+ * its value to out, as Graphviz DOT or JSON (tg_graph_write_dot/json).
+ * values: each node's value and gradient too, from a backward pass (for a
+ * single-number result, or with o->grad_output). */
+tg_status tg_run_graph(tg_program *p, tg_env *env, const tg_run_opts *o, bool dot, bool values, FILE *out);
+/* tgrad --explain: evaluates p over env and writes tg_explain's walk of
+ * the chain rule in the inputs that require grad; grad_output is the
+ * upstream gradient's argument (NULL: a single-number result's). */
+tg_status tg_run_explain(tg_program *p, tg_env *env, const char *grad_output, bool json, FILE *out);
+/* tgrad --lines: for each line of in that holds a JSON object of inputs,
+ * binds them after fixed's, evaluates and writes one result line to out.
+ * Stops at the first error, whose message starts "line N: ". */
+tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o, FILE *in, FILE *out);
+/* Several programs over env's inputs, one backward pass each from the
+ * inputs as bound: a result line each, or with o->accumulate one
+ * {"values":[...],"grad":{...}} of the gradients added up (backward()
+ * without zero_grad()).  On failure *failed is the index of the program
+ * that failed (for the caret), -1 when none did. */
+tg_status tg_run_several(tg_program *const *progs, int np, tg_env *env, const tg_run_opts *o, tg_buf *out,
+                         int *failed);
+
 /* ---- For the tools (cli.c) ---- */
 /* Prints the current error as "tool: message" (with the expression's line
  * and a caret when the error has a position) and returns the exit status. */
@@ -566,6 +698,16 @@ tg_status tg_cli_finish_output(void); /* flushes stdout, reports write errors */
 struct option;
 /* Reports getopt's ':' or '?' answer as a usage error; returns status 2. */
 int tg_cli_bad_option(const char *tool, int c, char **argv);
+/* The options every tool reads alike: put TG_CLI_OPTIONS (--help,
+ * --version) and, for a tool that computes, TG_CLI_DEVICE_OPTION in the
+ * getopt_long table, and hand every answer the tool does not handle itself
+ * ('h', these, ':' and '?') to tg_cli_common_option: -1 after a good
+ * --device (parsing goes on), else the exit status to return at once (0
+ * after --help or --version). */
+enum { TG_OPT_VERSION = 0x7f00, TG_OPT_HELP, TG_OPT_DEVICE };
+#define TG_CLI_OPTIONS {"version", no_argument, 0, TG_OPT_VERSION}, {"help", no_argument, 0, TG_OPT_HELP}
+#define TG_CLI_DEVICE_OPTION {"device", required_argument, 0, TG_OPT_DEVICE}
+int tg_cli_common_option(const char *tool, const char *usage, int c, char **argv);
 /* Prints text (--help, --version); 0, or status 4 when it cannot be written. */
 int tg_cli_print(const char *tool, const char *text);
 extern bool tg_cli_letter_operands; /* -x is an operand (tgrad's expressions) */

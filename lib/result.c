@@ -1,0 +1,141 @@
+/* result.c -- the tools' results as JSON objects (SPEC section 4), each
+ * built whole in a tg_buf and ended by a newline, so that a failure half
+ * way leaves nothing on the output.  One writer for every mode of tgrad
+ * (value and gradients, --jacobian, --jvp, --hessian, --order, --check,
+ * --accumulate, --lines) and for tmatmul and tbroadcast. */
+#include "internal.h"
+#include <string.h>
+
+/* the error for a buffer that ran out of memory, or st */
+static tg_status finish(tg_buf *b, tg_status st)
+{
+    if (st == TG_OK && b->failed)
+        return tg_error(TG_ERESOURCE, "out of memory");
+    return st;
+}
+
+/* "NAME": -- names are identifiers, so they need no escaping */
+static void key(tg_buf *b, const char *name)
+{
+    tg_buf_printf(b, "\"%s\":", name);
+}
+
+/* {"a":T,"b":T,...}, skipping NULL tensors */
+static tg_status named_object(tg_buf *b, const char *const *names, tg_tensor *const *t, int n)
+{
+    tg_status st = TG_OK;
+    tg_buf_add(b, "{", 1);
+    for (int i = 0, k = 0; i < n && st == TG_OK; i++) {
+        if (!t[i])
+            continue;
+        tg_buf_add(b, ",", k++ ? 1 : 0);
+        key(b, names[i]);
+        st = tg_json_write_buf(b, t[i]);
+    }
+    tg_buf_add(b, "}", 1);
+    return st;
+}
+
+tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *names, tg_tensor *const *grads,
+                         int n, bool pretty, const char *extra)
+{
+    const char *sep = pretty ? "\n  " : "", *space = pretty ? " " : "";
+    tg_buf_printf(b, "{%s\"value\":%s", sep, space);
+    tg_status st = tg_json_write_buf(b, value);
+    if (names && st == TG_OK) {
+        tg_buf_printf(b, ",%s\"grad\":%s{", sep, space);
+        bool first = true;
+        for (int i = 0; i < n && st == TG_OK; i++) {
+            if (!grads[i])
+                continue;
+            tg_buf_printf(b, "%s%s", first ? "" : ",", pretty ? "\n    " : "");
+            key(b, names[i]);
+            tg_buf_printf(b, "%s", space);
+            st = tg_json_write_buf(b, grads[i]);
+            first = false;
+        }
+        tg_buf_printf(b, "%s}", pretty && !first ? "\n  " : "");
+    }
+    if (extra)
+        tg_buf_printf(b, "%s", extra);
+    tg_buf_printf(b, "%s}\n", pretty ? "\n" : "");
+    return finish(b, st);
+}
+
+tg_status tg_result_named(tg_buf *b, const tg_tensor *value, const char *what, const char *const *names,
+                          tg_tensor *const *t, int n, const char *extra)
+{
+    tg_buf_printf(b, "{\"value\":");
+    tg_status st = tg_json_write_buf(b, value);
+    tg_buf_printf(b, ",\"%s\":", what);
+    if (st == TG_OK)
+        st = named_object(b, names, t, n);
+    tg_buf_printf(b, "%s}\n", extra ? extra : "");
+    return finish(b, st);
+}
+
+tg_status tg_result_jvp(tg_buf *b, const tg_tensor *value, const tg_tensor *jvp)
+{
+    tg_buf_printf(b, "{\"value\":");
+    tg_status st = tg_json_write_buf(b, value);
+    tg_buf_printf(b, ",\"jvp\":");
+    if (st == TG_OK)
+        st = tg_json_write_buf(b, jvp);
+    tg_buf_printf(b, "}\n");
+    return finish(b, st);
+}
+
+tg_status tg_result_hessian(tg_buf *b, const tg_tensor *value, const char *const *names, tg_tensor *const *hess,
+                            int n)
+{
+    tg_buf_printf(b, "{\"value\":");
+    tg_status st = tg_json_write_buf(b, value);
+    tg_buf_printf(b, ",\"hessian\":{");
+    for (int a = 0; a < n && st == TG_OK; a++) {
+        tg_buf_add(b, ",", a ? 1 : 0);
+        key(b, names[a]);
+        st = named_object(b, names, hess + (size_t)a * (size_t)n, n);
+    }
+    tg_buf_printf(b, "}}\n");
+    return finish(b, st);
+}
+
+tg_status tg_result_values(tg_buf *b, tg_tensor *const *values, int nvalues, const char *const *names,
+                           tg_tensor *const *grads, int n)
+{
+    tg_status st = TG_OK;
+    tg_buf_printf(b, "{\"values\":[");
+    for (int k = 0; k < nvalues && st == TG_OK; k++) {
+        tg_buf_add(b, ",", k ? 1 : 0);
+        st = tg_json_write_buf(b, values[k]);
+    }
+    tg_buf_printf(b, "],\"grad\":");
+    if (st == TG_OK)
+        st = named_object(b, names, grads, n);
+    tg_buf_printf(b, "}\n");
+    return finish(b, st);
+}
+
+void tg_result_check(tg_buf *b, const tg_gradcheck_var *res, const char *const *names, int n, bool passed,
+                     double eps, double atol, double rtol)
+{
+    char e[32], a[32], r[32];
+    tg_format_number(e, eps, TG_FLOAT64);
+    tg_format_number(a, atol, TG_FLOAT64);
+    tg_format_number(r, rtol, TG_FLOAT64);
+    tg_buf_printf(b, ",\"check\":{\"passed\":%s,\"eps\":%s,\"atol\":%s,\"rtol\":%s,\"variables\":{",
+                  passed ? "true" : "false", e, a, r);
+    for (int k = 0; k < n; k++) {
+        char err[32], an[32], nu[32];
+        tg_format_number(err, res[k].max_abs_error, TG_FLOAT64);
+        tg_format_number(an, res[k].analytic, TG_FLOAT64);
+        tg_format_number(nu, res[k].numeric, TG_FLOAT64);
+        tg_buf_add(b, ",", k ? 1 : 0);
+        key(b, names[k]);
+        tg_buf_printf(b, "{\"passed\":%s,\"max_abs_error\":%s,\"worst\":{\"input_index\":%lld,"
+                      "\"output_index\":%lld,\"analytic\":%s,\"numeric\":%s}}",
+                      res[k].passed ? "true" : "false", err, (long long)res[k].worst_input,
+                      (long long)res[k].worst_output, an, nu);
+    }
+    tg_buf_printf(b, "}}");
+}
