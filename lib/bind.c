@@ -94,22 +94,6 @@ tg_status tg_env_bind_json(tg_env *e, const char *text, size_t len, const tg_bin
     return tg_json_parse_named(text, len, -1, bind_member, &c);
 }
 
-/* The program's free variables, as many as there are: *names is
- * allocated (free it with tg_free), the count returned, -1 on failure. */
-static int free_names(const tg_program *p, const char ***names)
-{
-    for (int cap = 16;; cap *= 2) {
-        if (!(*names = tg_calloc((size_t)cap, sizeof **names)))
-            return -1;
-        int n = tg_program_free_names(p, *names, cap);
-        if (n < cap)
-            return n;
-        tg_free(*names);
-        if (cap > (1 << 28))
-            return tg_error(TG_ERESOURCE, "out of memory"), -1;
-    }
-}
-
 /* --at VALUE for a program without variables: an error in the expression
  * itself (exp() say) comes first */
 static tg_status no_variables(tg_program *p, const char *arg)
@@ -142,7 +126,7 @@ static tg_status bind_at(tg_env *e, tg_program *p, const char *arg, const tg_bin
         return st;
     }
     const char **names;
-    int n = free_names(p, &names);
+    int n = tg_program_free_names_all(p, &names);
     tg_status st = TG_OK;
     if (n < 0)
         return tg_errcode();

@@ -137,11 +137,9 @@ FUZZ_MAXLEN_cli := 4096
 FUZZ_OPTS ?= -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
 # Arguments fuzz_cli refuses until a known bug is fixed (prefixes, comma-
 # separated, e.g. --e for --explain; the reproducers go to
-# tests/fuzz/known-bugs/).  Empty: --explain, --lines, --order and
-# --jacobian were refused here until their bugs were fixed.  --hes: the
-# Hessian of 33+ variables overflows a stack array in cmd/tgrad.c
-# (known-bugs/cli/hessian-33-vars; being fixed on another branch).
-FUZZ_CLI_REFUSE ?= --hes
+# tests/fuzz/known-bugs/).  Empty: --explain, --lines, --order,
+# --jacobian and --hessian were refused here until their bugs were fixed.
+FUZZ_CLI_REFUSE ?=
 FUZZ_ENV := FUZZ_CLI_REFUSE=$(FUZZ_CLI_REFUSE) ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/known-bugs.supp
 
