@@ -89,31 +89,32 @@ template <typename T> HD inline T no_formula()
     return zero / zero;
 }
 
-// every UNARY, BINARY and COMPARE op of lib/ops.def, each its formula
+// every UNARY, BINARY and COMPARE op of lib/ops.def, each its formula:
+// KIND_IN_FN(id, formula) is op id's case in function FN, or nothing
 #define FORMULA_CASE(id, F) case TG_OP_##id: return (F);
-#define UNARY_CASE1 FORMULA_CASE
-#define BINARY_CASE2 FORMULA_CASE
-#define COMPARE_CASE3 FORMULA_CASE
-#define UNARY_CASE2(id, F)
-#define UNARY_CASE3(id, F)
-#define BINARY_CASE1(id, F)
-#define BINARY_CASE3(id, F)
-#define COMPARE_CASE1(id, F)
-#define COMPARE_CASE2(id, F)
-#define SELECT_CASE1(id, F)
-#define SELECT_CASE2(id, F)
-#define SELECT_CASE3(id, F)
-#define CAST_CASE1(id, F)
-#define CAST_CASE2(id, F)
-#define CAST_CASE3(id, F)
-#define OTHER_CASE1(id, F)
-#define OTHER_CASE2(id, F)
-#define OTHER_CASE3(id, F)
+#define UNARY_IN_UNARY FORMULA_CASE
+#define BINARY_IN_BINARY FORMULA_CASE
+#define COMPARE_IN_COMPARE FORMULA_CASE
+#define UNARY_IN_BINARY(id, F)
+#define UNARY_IN_COMPARE(id, F)
+#define BINARY_IN_UNARY(id, F)
+#define BINARY_IN_COMPARE(id, F)
+#define COMPARE_IN_UNARY(id, F)
+#define COMPARE_IN_BINARY(id, F)
+#define SELECT_IN_UNARY(id, F)
+#define SELECT_IN_BINARY(id, F)
+#define SELECT_IN_COMPARE(id, F)
+#define CAST_IN_UNARY(id, F)
+#define CAST_IN_BINARY(id, F)
+#define CAST_IN_COMPARE(id, F)
+#define OTHER_IN_UNARY(id, F)
+#define OTHER_IN_BINARY(id, F)
+#define OTHER_IN_COMPARE(id, F)
 
 template <typename T> HD T unary(int op, T x, const tgc_op_attrs &a)
 {
     switch (op) {
-#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_CASE1(id, formula)
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_IN_UNARY(id, formula)
 #include "../lib/ops.def"
 #undef OP
     default: return no_formula<T>();
@@ -123,7 +124,7 @@ template <typename T> HD T unary(int op, T x, const tgc_op_attrs &a)
 template <typename T> HD T binary(int op, T x, T y, const tgc_op_attrs &a)
 {
     switch (op) {
-#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_CASE2(id, formula)
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_IN_BINARY(id, formula)
 #include "../lib/ops.def"
 #undef OP
     default: return no_formula<T>();
@@ -133,7 +134,7 @@ template <typename T> HD T binary(int op, T x, T y, const tgc_op_attrs &a)
 template <typename T> HD bool compare(int op, T x, T y)
 {
     switch (op) {
-#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_CASE3(id, formula)
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_IN_COMPARE(id, formula)
 #include "../lib/ops.def"
 #undef OP
     default: return false;
