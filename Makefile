@@ -55,12 +55,16 @@ build/lib/%.o: lib/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # the text of the CUDA sources that compiled evaluation's generated kernels
-# start with (lib/fused_cuda.c), as C strings: NAME_src for kernels/NAME.EXT
+# start with (lib/fused_cuda.c), as C strings: NAME_src for kernels/NAME.EXT,
+# each #include "FILE" line replaced by FILE's text (lib/ops.def's formulas,
+# kernels/tg_formulas.h), as NVRTC has no files to include
 CUDA_TEXT := kernels/tg_fused_prelude.cuh kernels/tg_cuda_attrs.h kernels/tg_cuda_elem.cuh
-build/gen/tg_cuda_text.h: $(CUDA_TEXT)
+build/gen/tg_cuda_text.h: $(CUDA_TEXT) kernels/tg_formulas.h lib/ops.def
 	@mkdir -p $(@D)
-	for f in $^; do n=$${f##*/}; echo "static const char $${n%%.*}_src[] ="; \
-	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $$f; echo ";"; done > $@.tmp
+	for f in $(CUDA_TEXT); do n=$${f##*/}; echo "static const char $${n%%.*}_src[] ="; \
+	    awk '/^#include "[^"]*"/ { split($$0, q, "\""); g = "kernels/" q[2]; \
+	                                while ((getline l < g) > 0) print l; close(g); next } { print }' $$f | \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/'; echo ";"; done > $@.tmp
 	mv $@.tmp $@
 build/lib/fused_cuda.o: build/gen/tg_cuda_text.h
 build/lib/fused_cuda.o: CFLAGS += -Ibuild/gen

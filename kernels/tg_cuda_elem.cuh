@@ -1,17 +1,29 @@
 // tg_cuda_elem.cuh -- what each elementwise op computes on the CUDA device:
-// the one definition that the backend's map kernel (tg_cuda_ops.cu, where
-// the op numbers TG_OP_* come from lib/ops.def) and the kernels compiled
-// evaluation generates (lib/fused_cuda.c, compiled by NVRTC, whose source
-// is this file's text after tg_cuda_attrs.h's and the op numbers) both use.
+// the one definition that the backend's map kernel (tg_cuda_ops.cu) and
+// the kernels compiled evaluation generates (lib/fused_cuda.c, compiled by
+// NVRTC, whose source is this file's text after tg_cuda_attrs.h's, with
+// the files it #includes in quotes put in their place: the Makefile's
+// build/gen/tg_cuda_text.h) both use.  The formulas are lib/ops.def's, the
+// very text the CPU kernels are compiled from.
 // NVRTC has the math functions built in; a host build includes <math.h>
 // before this file.  Same order of operations as
 // lib/cpu_kernels.c (no contraction into FMA: -fmad=false).
 //
-// the math functions, for float and double alike
 // HD: compiled for the device and for the host, where tgc_emulate_* runs
 // the very same code (TG_CUDA_EMULATE: the kernels' logic tested on
 // machines without a GPU)
 #define HD __host__ __device__
+
+// the op numbers, TG_OP_NAME in lib/ops.def's order (as lib/internal.h's)
+enum {
+#define OP(id, ...) TG_OP_##id,
+#include "../lib/ops.def"
+#undef OP
+    TG_NOPS
+};
+#include "tg_formulas.h"
+
+// the math functions the formulas name, for float and double alike
 #ifndef __CUDA_ARCH__
 // On the host only (the emulation): TG_CUDA_EMULATE=ulp moves each
 // transcendental result that is not a whole number one ulp up, as the
@@ -52,78 +64,79 @@ HD inline double m_sqrt(double x) { return sqrt(x); }
 HD inline float m_pow(float x, float y) { return NUDGE(powf(x, y)); }
 HD inline double m_pow(double x, double y) { return NUDGE(pow(x, y)); }
 
-// pow by a constant exponent with PyTorch's shortcuts (cpu_kernels.c's too)
+// pow by a constant exponent with PyTorch's shortcuts (tg_formulas.h's,
+// as lib/cpu_kernels.c's)
 template <typename T> HD inline T pow_const(T x, T e)
 {
-    if (e == (T)2) return x * x;
-    if (e == (T)3) return x * x * x;
-    if (e == (T)1) return x;
-    if (e == (T)0.5) return m_sqrt(x);
-    if (e == (T)-1) return (T)1 / x;
-    if (e == (T)-2) return (T)1 / (x * x);
+#define TG_POW_IF(k, EXPR) if (e == (T)(k)) return EXPR;
+    TG_POW_SHORTCUTS(TG_POW_IF)
+#undef TG_POW_IF
     return m_pow(x, e);
 }
+
+// the formulas of lib/ops.def that read the op's attributes a
+#define ATTR_CLAMP(x) TG_CLAMP_FLOAT(x, T, a.lo, a.hi, a.has_lo, a.has_hi)
+#define ATTR_POW(x, y) (a.scalar_exponent ? pow_const(x, y) : m_pow(x, y))
+#define ATTR_POW_BW(x, y) (x * ((T)a.exponent * pow_const(y, (T)a.exponent - 1)))
+
+// An op the switches below have no case for never reaches them (the map
+// kernel leaves it to the CPU: tg_cuda_ops.cu's map_supported; compiled
+// evaluation runs it op by op: lib/fused_cuda.c's device_form); were one
+// to, its result is NaN, never a plausible number such as x itself.
+template <typename T> HD inline T no_formula()
+{
+    T zero = 0;
+    return zero / zero;
+}
+
+// every UNARY, BINARY and COMPARE op of lib/ops.def, each its formula:
+// KIND_IN_FN(id, formula) is op id's case in function FN, or nothing
+#define FORMULA_CASE(id, F) case TG_OP_##id: return (F);
+#define UNARY_IN_UNARY FORMULA_CASE
+#define BINARY_IN_BINARY FORMULA_CASE
+#define COMPARE_IN_COMPARE FORMULA_CASE
+#define UNARY_IN_BINARY(id, F)
+#define UNARY_IN_COMPARE(id, F)
+#define BINARY_IN_UNARY(id, F)
+#define BINARY_IN_COMPARE(id, F)
+#define COMPARE_IN_UNARY(id, F)
+#define COMPARE_IN_BINARY(id, F)
+#define SELECT_IN_UNARY(id, F)
+#define SELECT_IN_BINARY(id, F)
+#define SELECT_IN_COMPARE(id, F)
+#define CAST_IN_UNARY(id, F)
+#define CAST_IN_BINARY(id, F)
+#define CAST_IN_COMPARE(id, F)
+#define OTHER_IN_UNARY(id, F)
+#define OTHER_IN_BINARY(id, F)
+#define OTHER_IN_COMPARE(id, F)
 
 template <typename T> HD T unary(int op, T x, const tgc_op_attrs &a)
 {
     switch (op) {
-    case TG_OP_NEG: return -x;
-    case TG_OP_EXP: return m_exp(x);
-    case TG_OP_LOG: return m_log(x);
-    case TG_OP_SQRT: return m_sqrt(x);
-    case TG_OP_SIN: return m_sin(x);
-    case TG_OP_COS: return m_cos(x);
-    case TG_OP_TAN: return m_tan(x);
-    case TG_OP_TANH: return m_tanh(x);
-    case TG_OP_SIGMOID: return (T)1 / ((T)1 + m_exp(-x));
-    case TG_OP_RELU: return (x > (T)0 || x != x) ? x : (T)0;
-    case TG_OP_ABS: return x < (T)0 ? -x : x;
-    case TG_OP_SIGN: return x != x ? x : (T)((x > (T)0) - (x < (T)0));
-    case TG_OP_LOG1P: return m_log1p(x);
-    case TG_OP_EXPM1: return m_expm1(x);
-    case TG_OP_ERF: return m_erf(x);
-    case TG_OP_SOFTPLUS: return x > (T)20 ? x : m_log1p(m_exp(x));
-    case TG_OP_CLAMP: {
-        if (x != x)
-            return x;
-        if (a.has_lo && a.has_hi && (a.lo != a.lo || a.hi != a.hi))
-            return (T)(a.lo + a.hi); // NaN: a NaN bound with both given, as lib/cpu_kernels.c
-        T y = (a.has_lo && x < (T)a.lo) ? (T)a.lo : x; // min first, then max, as PyTorch
-        return (a.has_hi && y > (T)a.hi) ? (T)a.hi : y;
-    }
-    default: return x;
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_IN_UNARY(id, formula)
+#include "../lib/ops.def"
+#undef OP
+    default: return no_formula<T>();
     }
 }
 
 template <typename T> HD T binary(int op, T x, T y, const tgc_op_attrs &a)
 {
     switch (op) {
-    case TG_OP_ADD: return x + y;
-    case TG_OP_SUB: return x - y;
-    case TG_OP_MUL: return x * y;
-    case TG_OP_DIV: return x / y;
-    case TG_OP_POW: return a.scalar_exponent ? pow_const(x, y) : m_pow(x, y);
-    case TG_OP_MAXIMUM: return (x != x) ? x : (y != y) ? y : (x > y ? x : y);
-    case TG_OP_MINIMUM: return (x != x) ? x : (y != y) ? y : (x < y ? x : y);
-    case TG_OP_TANH_BW: return x * ((T)1 - y * y);
-    case TG_OP_SIGMOID_BW: return x * ((T)1 - y) * y;
-    case TG_OP_POW_BW: {
-        T e = (T)a.exponent;
-        return x * (e * pow_const(y, e - (T)1));
-    }
-    default: return x;
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_IN_BINARY(id, formula)
+#include "../lib/ops.def"
+#undef OP
+    default: return no_formula<T>();
     }
 }
 
 template <typename T> HD bool compare(int op, T x, T y)
 {
     switch (op) {
-    case TG_OP_EQ: return x == y;
-    case TG_OP_NE: return x != y;
-    case TG_OP_LT: return x < y;
-    case TG_OP_LE: return x <= y;
-    case TG_OP_GT: return x > y;
-    default: return x >= y;
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_IN_COMPARE(id, formula)
+#include "../lib/ops.def"
+#undef OP
+    default: return false;
     }
 }
-

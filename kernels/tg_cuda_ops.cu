@@ -9,8 +9,8 @@
 // may read what it wrote.
 //
 // The elementwise kernels take the op table's numbers (lib/ops.def is
-// included below, as lib/internal.h includes it) and compute what
-// lib/cpu_kernels.c computes, in the same order of operations (nvcc is run
+// included by tg_cuda_elem.cuh, as lib/internal.h includes it) and compute
+// lib/ops.def's formulas, as lib/cpu_kernels.c does (nvcc is run
 // with -fmad=false: no contraction into FMA); the math functions are CUDA's,
 // so transcendental results agree with the CPU's within float32 tolerance,
 // not to the last bit.  Reductions accumulate sums in double, as the CPU
@@ -23,12 +23,6 @@
 
 #include "tg_cuda_abi.h"
 
-enum {
-#define OP(id, name, arity, flags, saves, infer, fwd, bwd) TG_OP_##id,
-#include "../lib/ops.def"
-#undef OP
-    TG_NOPS
-};
 enum { DT_F32 = 0, DT_F64 = 1, DT_I64 = 2, DT_BOOL = 3 };
 
 #define CHECK(call)                                                                        \
@@ -204,11 +198,26 @@ template <typename T, typename ACC> static void emulate_reduce(const tgc_reduce_
         ((T *)a->out)[o] = (T)reduce_range<T, ACC>(*a, o, 0, a->nred, 1);
 }
 
-// what the kernels (and their emulation) do; the rest is the CPU's
+// each op's kind (lib/ops.def's column): which of map_one's forms it takes
+enum { K_UNARY, K_BINARY, K_COMPARE, K_SELECT, K_CAST, K_OTHER };
+static const signed char op_kind[TG_NOPS] = {
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, ...) K_##kind,
+#include "../lib/ops.def"
+#undef OP
+};
+
+// what the kernels (and their emulation) do; the rest is the CPU's (an op
+// without a formula, as a cast or a reduction, included)
 static bool map_supported(const tgc_map_args *a)
 {
-    return (a->dtype == DT_F32 || a->dtype == DT_F64) && a->op >= 0 && a->op < TG_NOPS && a->nin >= 1 &&
-           a->nin <= 3 && a->m >= 1 && a->m <= TGC_MAX_DIMS;
+    if (a->op < 0 || a->op >= TG_NOPS)
+        return false;
+    int k = op_kind[a->op];
+    bool form = (k == K_UNARY && a->nin == 1 && a->out_dtype == a->dtype) ||
+                (k == K_BINARY && a->nin == 2 && a->out_dtype == a->dtype) ||
+                (k == K_COMPARE && a->nin == 2 && a->out_dtype == DT_BOOL) ||
+                (k == K_SELECT && a->nin == 3 && a->out_dtype == a->dtype);
+    return form && (a->dtype == DT_F32 || a->dtype == DT_F64) && a->m >= 1 && a->m <= TGC_MAX_DIMS;
 }
 
 static bool reduce_supported(const tgc_reduce_args *a)

@@ -2,7 +2,8 @@
  * table: name, parameters, and the handler (most are one line over the
  * library's ops).  x.f(a) is f(x, a).  Parameters are written as
  * "x,dim?,keepdim?": '?' marks an optional one, "*shape" collects the rest
- * of the positional arguments (x.reshape(2, 3) or x.reshape((2, 3))). */
+ * of the positional arguments (x.reshape(2, 3) or x.reshape((2, 3))).
+ * The elementwise ops' rows come from lib/ops.def. */
 #include "builtins.h"
 #include <math.h>
 #include <string.h>
@@ -24,7 +25,14 @@ struct builtin {
     const char *params;
     int op; /* an op of the table, or a handler-specific code */
     tg_tensor *(*fn)(call *c);
+    unsigned flags; /* B_* */
 };
+
+enum {
+    B_BATCHABLE = 1,  /* works on a --batch tensor (vmap) */
+    B_ELEMENTWISE = 2 /* acts element by element: compiled evaluation fuses it */
+};
+#define EW (B_ELEMENTWISE | B_BATCHABLE)
 
 /* --batch (vmap): a batched tensor's dim 0 indexes points; dims the user
  * names count from a point's first dim.  Returns the dims to reduce for a
@@ -405,50 +413,49 @@ static tg_tensor *h_eye(call *c)
 
 static tg_tensor *h_tensor(call *c) { return tg_detach(A(0)); }
 
+/* The functions of ops.def's call column (its elementwise ops), in its
+ * order: CALL(name, parameters, handler) gives a row, NOCALL none. */
+#define CALL(name, params, fn) CALL_ROW, name, params, fn
+#define NOCALL NO_ROW, , ,
+#define CALL_ROW(id, name, params, fn) {name, params, TG_OP_##id, fn, EW},
+#define NO_ROW(id, name, params, fn)
+#define OP_ROW(id, ...) OP_ROW_(id, __VA_ARGS__)
+#define OP_ROW_(id, row, name, params, fn) row(id, name, params, fn)
+
 static const builtin builtins[] = {
-    /* elementwise (derivatives: tg-expr(5)) */
-    {"exp", "x", TG_OP_EXP, h_unary}, {"log", "x", TG_OP_LOG, h_unary},
-    {"sqrt", "x", TG_OP_SQRT, h_unary}, {"sin", "x", TG_OP_SIN, h_unary},
-    {"cos", "x", TG_OP_COS, h_unary}, {"tan", "x", TG_OP_TAN, h_unary},
-    {"tanh", "x", TG_OP_TANH, h_unary}, {"sigmoid", "x", TG_OP_SIGMOID, h_unary},
-    {"relu", "x", TG_OP_RELU, h_unary}, {"abs", "x", TG_OP_ABS, h_unary},
-    {"sign", "x", TG_OP_SIGN, h_unary}, {"log1p", "x", TG_OP_LOG1P, h_unary},
-    {"expm1", "x", TG_OP_EXPM1, h_unary}, {"erf", "x", TG_OP_ERF, h_unary},
-    {"softplus", "x", TG_OP_SOFTPLUS, h_unary}, {"neg", "x", TG_OP_NEG, h_unary},
-    {"gelu", "x", 0, h_gelu}, {"square", "x", 0, h_square},
-    {"clamp", "x,min?,max?", 0, h_clamp}, {"clip", "x,min?,max?", 0, h_clamp},
-    {"add", "x,y", TG_OP_ADD, h_binary}, {"sub", "x,y", TG_OP_SUB, h_binary},
-    {"mul", "x,y", TG_OP_MUL, h_binary}, {"div", "x,y", TG_OP_DIV, h_binary},
-    {"pow", "x,y", 0, h_pow}, {"maximum", "x,y", TG_OP_MAXIMUM, h_binary},
-    {"minimum", "x,y", TG_OP_MINIMUM, h_binary}, {"where", "cond,x,y", 0, h_where},
-    {"eq", "x,y", TG_OP_EQ, h_binary}, {"ne", "x,y", TG_OP_NE, h_binary},
-    {"lt", "x,y", TG_OP_LT, h_binary}, {"le", "x,y", TG_OP_LE, h_binary},
-    {"gt", "x,y", TG_OP_GT, h_binary}, {"ge", "x,y", TG_OP_GE, h_binary},
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, ...) OP_ROW(id, call)
+#include "ops.def"
+#undef OP
+    /* elementwise, written with ops (derivatives: tg-expr(5)) */
+    {"gelu", "x", 0, h_gelu, EW}, {"square", "x", 0, h_square, EW},
+    {"clip", "x,min?,max?", 0, h_clamp, EW},
     /* reductions */
-    {"sum", "x,dim?,keepdim?", R_SUM, h_reduce}, {"mean", "x,dim?,keepdim?", R_MEAN, h_reduce},
-    {"amax", "x,dim?,keepdim?", R_AMAX, h_reduce}, {"amin", "x,dim?,keepdim?", R_AMIN, h_reduce},
-    {"logsumexp", "x,dim?,keepdim?", R_LSE, h_reduce},
-    {"max", "x,dim?,keepdim?", TG_OP_MAXIMUM, h_maxmin}, {"min", "x,dim?,keepdim?", TG_OP_MINIMUM, h_maxmin},
-    {"softmax", "x,dim", 0, h_softmax}, {"log_softmax", "x,dim", 1, h_softmax},
+    {"sum", "x,dim?,keepdim?", R_SUM, h_reduce, B_BATCHABLE}, {"mean", "x,dim?,keepdim?", R_MEAN, h_reduce, B_BATCHABLE},
+    {"amax", "x,dim?,keepdim?", R_AMAX, h_reduce, B_BATCHABLE}, {"amin", "x,dim?,keepdim?", R_AMIN, h_reduce, B_BATCHABLE},
+    {"logsumexp", "x,dim?,keepdim?", R_LSE, h_reduce, B_BATCHABLE},
+    {"max", "x,dim?,keepdim?", TG_OP_MAXIMUM, h_maxmin, B_BATCHABLE},
+    {"min", "x,dim?,keepdim?", TG_OP_MINIMUM, h_maxmin, B_BATCHABLE},
+    {"softmax", "x,dim", 0, h_softmax, B_BATCHABLE}, {"log_softmax", "x,dim", 1, h_softmax, B_BATCHABLE},
     /* products */
-    {"matmul", "x,y", 0, h_matmul}, {"mm", "x,y", 0, h_matmul}, {"dot", "x,y", 0, h_matmul},
-    {"mv", "x,y", 0, h_matmul}, {"bmm", "x,y", 0, h_matmul},
-    /* shapes and views */
-    {"transpose", "x,dim0,dim1", 0, h_transpose}, {"t", "x", 0, h_t},
-    {"reshape", "x,*shape", 0, h_reshape}, {"view", "x,*shape", 0, h_reshape},
-    {"expand", "x,*shape", 1, h_reshape}, {"permute", "x,*dims", 0, h_permute},
-    {"unsqueeze", "x,dim", 0, h_unsqueeze}, {"squeeze", "x,dim?", 0, h_squeeze},
-    {"flatten", "x", 0, h_flatten}, {"detach", "x", 0, h_detach},
-    {"contiguous", "x", 0, h_contiguous}, {"clone", "x", 0, h_clone},
-    {"float", "x", TG_FLOAT32, h_cast}, {"double", "x", TG_FLOAT64, h_cast},
-    {"long", "x", TG_INT64, h_cast}, {"bool", "x", TG_BOOL, h_cast},
+    {"matmul", "x,y", 0, h_matmul, B_BATCHABLE}, {"mm", "x,y", 0, h_matmul, B_BATCHABLE},
+    {"dot", "x,y", 0, h_matmul, B_BATCHABLE}, {"mv", "x,y", 0, h_matmul, B_BATCHABLE},
+    {"bmm", "x,y", 0, h_matmul, B_BATCHABLE},
+    /* shapes and views (no batching rule yet) */
+    {"transpose", "x,dim0,dim1", 0, h_transpose, 0}, {"t", "x", 0, h_t, 0},
+    {"reshape", "x,*shape", 0, h_reshape, 0}, {"view", "x,*shape", 0, h_reshape, 0},
+    {"expand", "x,*shape", 1, h_reshape, 0}, {"permute", "x,*dims", 0, h_permute, 0},
+    {"unsqueeze", "x,dim", 0, h_unsqueeze, 0}, {"squeeze", "x,dim?", 0, h_squeeze, 0},
+    {"flatten", "x", 0, h_flatten, 0}, {"detach", "x", 0, h_detach, EW},
+    {"contiguous", "x", 0, h_contiguous, EW}, {"clone", "x", 0, h_clone, EW},
+    {"float", "x", TG_FLOAT32, h_cast, EW}, {"double", "x", TG_FLOAT64, h_cast, EW},
+    {"long", "x", TG_INT64, h_cast, EW}, {"bool", "x", TG_BOOL, h_cast, EW},
     /* creation */
-    {"zeros", "*shape", C_ZEROS, h_create}, {"ones", "*shape", C_ONES, h_create},
-    {"rand", "*shape", C_RAND, h_create}, {"randn", "*shape", C_RANDN, h_create},
-    {"zeros_like", "x", C_ZEROS, h_like}, {"ones_like", "x", C_ONES, h_like},
-    {"rand_like", "x", C_RAND, h_like}, {"randn_like", "x", C_RANDN, h_like},
-    {"full", "size,fill_value", 0, h_full}, {"arange", "start,end?,step?", 0, h_arange},
-    {"eye", "n,m?", 0, h_eye}, {"tensor", "data", 0, h_tensor},
+    {"zeros", "*shape", C_ZEROS, h_create, 0}, {"ones", "*shape", C_ONES, h_create, 0},
+    {"rand", "*shape", C_RAND, h_create, 0}, {"randn", "*shape", C_RANDN, h_create, 0},
+    {"zeros_like", "x", C_ZEROS, h_like, EW}, {"ones_like", "x", C_ONES, h_like, EW},
+    {"rand_like", "x", C_RAND, h_like, B_BATCHABLE}, {"randn_like", "x", C_RANDN, h_like, B_BATCHABLE},
+    {"full", "size,fill_value", 0, h_full, 0}, {"arange", "start,end?,step?", 0, h_arange, 0},
+    {"eye", "n,m?", 0, h_eye, 0}, {"tensor", "data", 0, h_tensor, 0},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof *builtins)
 
@@ -458,6 +465,18 @@ const builtin *tg_builtin_find(const char *name)
         if (!strcmp(builtins[i].name, name))
             return &builtins[i];
     return NULL;
+}
+
+bool tg_builtin_elementwise(const char *name)
+{
+    const builtin *b = tg_builtin_find(name);
+    return b && (b->flags & B_ELEMENTWISE);
+}
+
+int tg_builtin_op(const char *name)
+{
+    const builtin *b = tg_builtin_find(name);
+    return b && (b->fn == h_unary || b->fn == h_binary) ? b->op : -1;
 }
 
 const char *const *tg_builtin_names(void)
@@ -574,11 +593,7 @@ __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tenso
                         P.len[k], P.name[k], b->name, b->params);
             ok = false;
         }
-    if (ok && c.a[0] && c.a[0]->batched && b->fn != h_unary && b->fn != h_binary && b->fn != h_pow &&
-        b->fn != h_where && b->fn != h_gelu && b->fn != h_square && b->fn != h_clamp &&
-        b->fn != h_reduce && b->fn != h_maxmin && b->fn != h_softmax && b->fn != h_matmul &&
-        b->fn != h_detach && b->fn != h_cast && b->fn != h_like && b->fn != h_contiguous &&
-        b->fn != h_clone)
+    if (ok && c.a[0] && c.a[0]->batched && !(b->flags & B_BATCHABLE))
         r = refuse_batched(&c);
     else if (ok)
         r = b->fn(&c);

@@ -7,6 +7,12 @@ typedef struct builtin builtin;
 const builtin *tg_builtin_find(const char *name);
 /* every spec of the table fits the parameters a call holds (unit tests) */
 bool tg_builtin_specs_fit(void);
+/* Does the function act element by element (and keep its operands'
+ * shapes)?  false for an unknown name. */
+bool tg_builtin_elementwise(const char *name);
+/* the op a function applies to its arguments as they are (h_unary and
+ * h_binary's), or -1 */
+int tg_builtin_op(const char *name);
 /* Evaluates a call node; eval_arg evaluates one argument node. */
 tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx);
 tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos);

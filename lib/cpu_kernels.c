@@ -5,6 +5,7 @@
  * compiler vectorises them.  float32 is computed in float32 with the C
  * library's float functions, as PyTorch computes it. */
 #include "internal.h"
+#include "../kernels/tg_formulas.h"
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
@@ -86,33 +87,60 @@ bool tg_cpu_src_calls(const char *src)
             for (int64_t i = 0; i < n; i++) { T x = pa[i * sa], y = pb[i * sb]; o[i] = (EXPR); } \
     }
 
-/* float unary: one expression for float32 (F) and one for float64 (D) */
-#define FUN(op, F, D) UNARY(op##_f32, float, float, F) UNARY(op##_f64, double, double, D)
-FUN(exp, expf(x), exp(x))
-FUN(log, logf(x), log(x))
-FUN(sqrt, sqrtf(x), sqrt(x))
-FUN(sin, sinf(x), sin(x))
-FUN(cos, cosf(x), cos(x))
-FUN(tan, tanf(x), tan(x))
-FUN(tanh, tanhf(x), tanh(x))
-FUN(sigmoid, 1.0f / (1.0f + expf(-x)), 1.0 / (1.0 + exp(-x)))
-FUN(log1p, log1pf(x), log1p(x))
-FUN(expm1, expm1f(x), expm1(x))
-FUN(erf, erff(x), erf(x))
-/* PyTorch's softplus with beta=1, threshold=20 */
-FUN(softplus, x > 20.0f ? x : log1pf(expf(x)), x > 20.0 ? x : log1p(exp(x)))
+/* The kernels of lib/ops.def's formulas.  Its math functions are the C
+ * library's, float32's in float32 (expf: libmvec's vector version, above)
+ * and float64's in float64. */
+#define m_float_fn(F, D, x) _Generic((x), float: F, double: D)(x)
+#define m_exp(x) m_float_fn(expf, exp, x)
+#define m_log(x) m_float_fn(logf, log, x)
+#define m_sqrt(x) m_float_fn(sqrtf, sqrt, x)
+#define m_sin(x) m_float_fn(sinf, sin, x)
+#define m_cos(x) m_float_fn(cosf, cos, x)
+#define m_tan(x) m_float_fn(tanf, tan, x)
+#define m_tanh(x) m_float_fn(tanhf, tanh, x)
+#define m_log1p(x) m_float_fn(log1pf, log1p, x)
+#define m_expm1(x) m_float_fn(expm1f, expm1, x)
+#define m_erf(x) m_float_fn(erff, erf, x)
 
-/* unary on every numeric dtype (relu and max/min propagate NaN as PyTorch) */
-#define NUN(op, EXPR) UNARY(op##_f32, float, float, EXPR) UNARY(op##_f64, double, double, EXPR) \
-    UNARY(op##_i64, int64_t, int64_t, EXPR)
-/* int64 negation wraps (INT64_MIN stays INT64_MIN, as in PyTorch): in
- * uint64, since signed overflow is undefined in C */
-UNARY(neg_f32, float, float, -x) UNARY(neg_f64, double, double, -x)
-UNARY(neg_i64, int64_t, int64_t, (int64_t)(0 - (uint64_t)x))
-NUN(relu, (x > 0 || x != x) ? x : 0)
-UNARY(abs_f32, float, float, x < 0 ? -x : x) UNARY(abs_f64, double, double, x < 0 ? -x : x)
-UNARY(abs_i64, int64_t, int64_t, x < 0 ? (int64_t)(0 - (uint64_t)x) : x)
-NUN(sign, (x != x) ? x : (__typeof__(x))((x > 0) - (x < 0)))
+/* k_ID_DT: op ID's kernel for dtype DT, from its formula for the dtypes
+ * ops.def's cpu column gives (the others are written below) */
+#define F_KERNELS(K, id, OT, EXPR) K(k_##id##_f32, float, OT(float), EXPR) K(k_##id##_f64, double, OT(double), EXPR)
+#define N_KERNELS(K, id, OT, EXPR) F_KERNELS(K, id, OT, EXPR) K(k_##id##_i64, int64_t, OT(int64_t), EXPR)
+#define A_KERNELS(K, id, OT, EXPR) N_KERNELS(K, id, OT, EXPR) K(k_##id##_b, bool, OT(bool), EXPR)
+#define NI_KERNELS F_KERNELS
+#define AI_KERNELS F_KERNELS
+#define AB_KERNELS N_KERNELS
+#define OWN_F_KERNELS(K, id, OT, EXPR)
+#define OWN_N_KERNELS OWN_F_KERNELS
+#define OWN_A_KERNELS OWN_F_KERNELS
+#define NONE_KERNELS OWN_F_KERNELS
+#define SAME_TYPE(T) T
+#define BOOL_TYPE(T) bool
+#define UNARY_KERNELS(id, cpu, EXPR) cpu##_KERNELS(UNARY, id, SAME_TYPE, EXPR)
+#define BINARY_KERNELS(id, cpu, EXPR) cpu##_KERNELS(BINARY, id, SAME_TYPE, EXPR)
+#define COMPARE_KERNELS(id, cpu, EXPR) cpu##_KERNELS(BINARY, id, BOOL_TYPE, EXPR)
+#define SELECT_KERNELS(id, cpu, EXPR)
+#define CAST_KERNELS(id, cpu, EXPR)
+#define OTHER_KERNELS(id, cpu, EXPR)
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) \
+    kind##_KERNELS(id, cpu, formula)
+#include "ops.def"
+#undef OP
+
+/* The integer kernels of NI, AI and AB ops: int64 arithmetic wraps modulo
+ * 2^64, as PyTorch's does (in uint64: signed overflow is undefined in C;
+ * INT64_MIN's negation stays INT64_MIN); bool adds and takes the maximum
+ * as "or", multiplies and takes the minimum as "and" */
+UNARY(k_NEG_i64, int64_t, int64_t, (int64_t)(0 - (uint64_t)x))
+UNARY(k_ABS_i64, int64_t, int64_t, x < 0 ? (int64_t)(0 - (uint64_t)x) : x)
+BINARY(k_ADD_i64, int64_t, int64_t, (int64_t)((uint64_t)x + (uint64_t)y))
+BINARY(k_ADD_b, bool, bool, x || y)
+BINARY(k_SUB_i64, int64_t, int64_t, (int64_t)((uint64_t)x - (uint64_t)y))
+BINARY(k_MUL_i64, int64_t, int64_t, (int64_t)((uint64_t)x * (uint64_t)y))
+BINARY(k_MUL_b, bool, bool, x && y)
+BINARY(k_MAXIMUM_b, bool, bool, x || y)
+BINARY(k_MINIMUM_b, bool, bool, x && y)
+
 /* dtype conversions, conv_FROM_TO (the cast op, copies between dtypes):
  * as C converts, except float to int64, tg_f64_to_i64 (NaN and out of range
  * give INT64_MIN, as PyTorch's conversion does on x86-64), and to bool, x != 0 */
@@ -138,23 +166,16 @@ const char *const tg_cpu_conv_src[TG_NDTYPES][TG_NDTYPES] = {
     [TG_INT64] = CONV_ROW(i64, _src), [TG_BOOL] = CONV_ROW(b, _src),
 };
 
-/* min first, then max: with min > max every element becomes max, as in
- * PyTorch; a NaN bound is ignored alone, but with both bounds given makes
- * every element NaN (PyTorch 1.13's clamp and clamp_min/clamp_max do so;
- * lo + hi is that NaN) */
-/* a bound in x's type; for int64 saturating: 9223372036854775807 is the
- * double 2^63, which no int64 holds (converting it is undefined) */
+/* The OWN kernels: clamp, pow, pow's backward and where. */
+#define CLAMP_ATTRS(F, T) F(x, T, at->clamp.lo, at->clamp.hi, at->clamp.has_lo, at->clamp.has_hi)
+/* int64's bounds saturated first: 9223372036854775807 is the double 2^63,
+ * which no int64 holds (converting it is undefined) */
 static inline int64_t clamp_bound_i64(double v)
 {
     return v >= 0x1p63 ? INT64_MAX : !(v >= -0x1p63) ? INT64_MIN : (int64_t)v;
 }
-#define CLAMP_BOUND(x, v) _Generic((x), int64_t: clamp_bound_i64(v), default: (__typeof__(x))(v))
-#define CLAMP_LO(x) ((at->clamp.has_lo && x < CLAMP_BOUND(x, at->clamp.lo)) ? CLAMP_BOUND(x, at->clamp.lo) : x)
-#define CLAMP_EXPR (x != x ? x : (at->clamp.has_hi && CLAMP_LO(x) > CLAMP_BOUND(x, at->clamp.hi)) ? \
-                    CLAMP_BOUND(x, at->clamp.hi) : CLAMP_LO(x))
-#define CLAMP_NAN_BOUND (at->clamp.has_lo && at->clamp.has_hi && \
-                         (at->clamp.lo != at->clamp.lo || at->clamp.hi != at->clamp.hi))
-#define CLAMP_EXPR_F (CLAMP_NAN_BOUND ? (__typeof__(x))(at->clamp.lo + at->clamp.hi) : CLAMP_EXPR)
+#define CLAMP_ATTRS_I64(F, T) F(x, T, clamp_bound_i64(at->clamp.lo), clamp_bound_i64(at->clamp.hi), \
+                                at->clamp.has_lo, at->clamp.has_hi)
 #undef UNARY
 #define UNARY(NAME, T, OT, EXPR)                                              \
     static void NAME(KARGS)                                                   \
@@ -164,40 +185,13 @@ static inline int64_t clamp_bound_i64(double v)
         int64_t sx = s[0];                                                    \
         for (int64_t i = 0; i < n; i++) { T x = p[i * sx]; o[i] = (EXPR); }   \
     }
-UNARY(clamp_f32, float, float, CLAMP_EXPR_F)
-UNARY(clamp_f64, double, double, CLAMP_EXPR_F)
-UNARY(clamp_i64, int64_t, int64_t, CLAMP_EXPR)
+UNARY(k_CLAMP_f32, float, float, CLAMP_ATTRS(TG_CLAMP_FLOAT, float))
+UNARY(k_CLAMP_f64, double, double, CLAMP_ATTRS(TG_CLAMP_FLOAT, double))
+UNARY(k_CLAMP_i64, int64_t, int64_t, CLAMP_ATTRS_I64(TG_CLAMP, int64_t))
 
-/* binary arithmetic */
-#define NBIN(op, EXPR) BINARY(op##_f32, float, float, EXPR) BINARY(op##_f64, double, double, EXPR) \
-    BINARY(op##_i64, int64_t, int64_t, EXPR)
-/* int64 arithmetic wraps modulo 2^64, as PyTorch's does (unsigned avoids C's UB) */
-BINARY(add_f32, float, float, x + y)
-BINARY(add_f64, double, double, x + y)
-BINARY(add_i64, int64_t, int64_t, (int64_t)((uint64_t)x + (uint64_t)y))
-BINARY(add_b, bool, bool, x || y)
-BINARY(sub_f32, float, float, x - y)
-BINARY(sub_f64, double, double, x - y)
-BINARY(sub_i64, int64_t, int64_t, (int64_t)((uint64_t)x - (uint64_t)y))
-BINARY(mul_f32, float, float, x * y)
-BINARY(mul_f64, double, double, x * y)
-BINARY(mul_i64, int64_t, int64_t, (int64_t)((uint64_t)x * (uint64_t)y))
-BINARY(mul_b, bool, bool, x && y)
-BINARY(div_f32, float, float, x / y)
-BINARY(div_f64, double, double, x / y)
-/* pow by a constant exponent takes PyTorch's shortcuts (x*x, x*x*x,
- * sqrt, reciprocals), which are also what makes its answers to the last
- * digit; other exponents call pow. */
-/* APPLY(the expression of x) for each exponent E with a shortcut */
-#define POW_SHORTCUTS(E, APPLY, T, SQRT)                                      \
-    do {                                                                      \
-        if ((E) == 2) APPLY(x * x);                                           \
-        if ((E) == 3) APPLY(x * x * x);                                       \
-        if ((E) == 1) APPLY(x);                                               \
-        if ((E) == 0.5) APPLY(SQRT(x));                                       \
-        if ((E) == -1) APPLY((T)1 / x);                                       \
-        if ((E) == -2) APPLY((T)1 / (x * x));                                 \
-    } while (0)
+/* pow by a constant exponent: the shortcuts of tg_formulas.h, each with a
+ * loop of its own; POW_APPLY(the formula of x) for the exponent pow_e */
+#define POW_IF(e, EXPR) if (pow_e == (e)) POW_APPLY(EXPR);
 #define POW_CONST(EXPR)                                                       \
     do {                                                                      \
         if (sa == 1)                                                          \
@@ -206,7 +200,7 @@ BINARY(div_f64, double, double, x / y)
             for (int64_t i = 0; i < n; i++) { __typeof__(*o) x = pa[i * sa]; o[i] = (EXPR); } \
         return;                                                               \
     } while (0)
-#define POW_KERNEL(NAME, T, POW, SQRT)                                         \
+#define POW_KERNEL(NAME, T, POW)                                              \
     CLONES static void NAME(KARGS)                                            \
     {                                                                         \
         T *o = o_;                                                            \
@@ -214,46 +208,16 @@ BINARY(div_f64, double, double, x / y)
         int64_t sa = s[0], sb = s[1];                                         \
         (void)at;                                                             \
         if (sb == 0) {                                                        \
-            T e = pb[0];                                                      \
-            POW_SHORTCUTS(e, POW_CONST, T, SQRT);                             \
+            T pow_e = pb[0];                                                  \
+            TG_POW_SHORTCUTS(POW_IF)                                          \
         }                                                                     \
         for (int64_t i = 0; i < n; i++)                                       \
             o[i] = POW(pa[i * sa], pb[i * sb]);                               \
     }
-POW_KERNEL(pow_f32, float, powf, sqrtf)
-POW_KERNEL(pow_f64, double, pow, sqrt)
-
-/* the fused backward formulas (ops_backward.c), in the order of operations
- * of the formulas they replace: g * (1 - y*y), g * (1 - y) * y, and
- * g * (e * x**(e-1)) with pow's shortcuts for the exponent e-1 */
-BINARY(tanh_bw_f32, float, float, x * (1 - y * y))
-BINARY(tanh_bw_f64, double, double, x * (1 - y * y))
-BINARY(sigmoid_bw_f32, float, float, x * (1 - y) * y)
-BINARY(sigmoid_bw_f64, double, double, x * (1 - y) * y)
-#define POW_BW_CONST(EXPR)                                                    \
-    do {                                                                      \
-        if (sg == 0 && sx == 1) {                                             \
-            __typeof__(*o) g = pg[0];                                         \
-            for (int64_t i = 0; i < n; i++) { __typeof__(*o) x = px[i]; o[i] = g * (e * (EXPR)); } \
-        } else                                                                \
-            for (int64_t i = 0; i < n; i++) {                                 \
-                __typeof__(*o) g = pg[i * sg], x = px[i * sx];                \
-                o[i] = g * (e * (EXPR));                                      \
-            }                                                                 \
-        return;                                                               \
-    } while (0)
-#define POW_BW_KERNEL(NAME, T, POW, SQRT)                                     \
-    CLONES static void NAME(KARGS)                                            \
-    {                                                                         \
-        T *o = o_;                                                            \
-        const T *pg = in[0], *px = in[1];                                     \
-        int64_t sg = s[0], sx = s[1];                                         \
-        T e = (T)at->pow.exponent, em1 = e - 1;                               \
-        POW_SHORTCUTS(em1, POW_BW_CONST, T, SQRT);                            \
-        POW_BW_CONST(POW(x, em1));                                            \
-    }
-POW_BW_KERNEL(pow_bw_f32, float, powf, sqrtf)
-POW_BW_KERNEL(pow_bw_f64, double, pow, sqrt)
+#define POW_APPLY POW_CONST
+POW_KERNEL(k_POW_f32, float, powf)
+POW_KERNEL(k_POW_f64, double, pow)
+#undef POW_APPLY
 
 /* integer power by squaring; PyTorch refuses negative exponents up front */
 static int64_t ipow(int64_t b, int64_t e)
@@ -269,21 +233,36 @@ static int64_t ipow(int64_t b, int64_t e)
     }
     return (int64_t)r;
 }
-BINARY(pow_i64, int64_t, int64_t, ipow(x, y))
-NBIN(maximum, (x != x) ? x : (y != y) ? y : (x > y ? x : y))
-NBIN(minimum, (x != x) ? x : (y != y) ? y : (x < y ? x : y))
-BINARY(maximum_b, bool, bool, x || y)
-BINARY(minimum_b, bool, bool, x && y)
+BINARY(k_POW_i64, int64_t, int64_t, ipow(x, y))
 
-/* comparisons give bool */
-#define CMP(op, EXPR) BINARY(op##_f32, float, bool, EXPR) BINARY(op##_f64, double, bool, EXPR) \
-    BINARY(op##_i64, int64_t, bool, EXPR) BINARY(op##_b, bool, bool, EXPR)
-CMP(eq, x == y)
-CMP(ne, x != y)
-CMP(lt, x < y)
-CMP(le, x <= y)
-CMP(gt, x > y)
-CMP(ge, x >= y)
+/* pow's backward, g * (e * x**(e-1)), in the order of operations of the
+ * formula it replaces, with pow's shortcuts for the exponent e-1 */
+#define POW_BW_CONST(EXPR)                                                    \
+    do {                                                                      \
+        if (sg == 0 && sx == 1) {                                             \
+            __typeof__(*o) g = pg[0];                                         \
+            for (int64_t i = 0; i < n; i++) { __typeof__(*o) x = px[i]; o[i] = g * (e * (EXPR)); } \
+        } else                                                                \
+            for (int64_t i = 0; i < n; i++) {                                 \
+                __typeof__(*o) g = pg[i * sg], x = px[i * sx];                \
+                o[i] = g * (e * (EXPR));                                      \
+            }                                                                 \
+        return;                                                               \
+    } while (0)
+#define POW_BW_KERNEL(NAME, T, POW)                                           \
+    CLONES static void NAME(KARGS)                                            \
+    {                                                                         \
+        T *o = o_;                                                            \
+        const T *pg = in[0], *px = in[1];                                     \
+        int64_t sg = s[0], sx = s[1];                                         \
+        T e = (T)at->pow.exponent, em1 = e - 1, pow_e = em1;                  \
+        TG_POW_SHORTCUTS(POW_IF)                                              \
+        POW_BW_CONST(POW(x, em1));                                            \
+    }
+#define POW_APPLY POW_BW_CONST
+POW_BW_KERNEL(k_POW_BW_f32, float, powf)
+POW_BW_KERNEL(k_POW_BW_f64, double, pow)
+#undef POW_APPLY
 
 /* where(cond, a, b) */
 #define WHERE(NAME, T)                                                        \
@@ -308,62 +287,66 @@ CMP(ge, x >= y)
             for (int64_t i = 0; i < n; i++)                                   \
                 o[i] = c[i * s[0]] ? pa[i * s[1]] : pb[i * s[2]];             \
     }
-WHERE(where_f32, float)
-WHERE(where_f64, double)
-WHERE(where_i64, int64_t)
-WHERE(where_b, bool)
+WHERE(k_WHERE_f32, float)
+WHERE(k_WHERE_f64, double)
+WHERE(k_WHERE_i64, int64_t)
+WHERE(k_WHERE_b, bool)
 
 /* the kernel table, and the same shape of table of their expressions (S is
- * empty or _src); a kernel whose body is not one expression has no text */
-#define F(op, S) {[TG_FLOAT32] = op##_f32##S, [TG_FLOAT64] = op##_f64##S}
-#define N(op, S) {[TG_FLOAT32] = op##_f32##S, [TG_FLOAT64] = op##_f64##S, [TG_INT64] = op##_i64##S}
-#define A(op, S) {[TG_FLOAT32] = op##_f32##S, [TG_FLOAT64] = op##_f64##S, [TG_INT64] = op##_i64##S, [TG_BOOL] = op##_b##S}
-#define TABLE(S)                                                                                          \
-    {                                                                                                     \
-        [TG_OP_NEG] = N(neg, S), [TG_OP_EXP] = F(exp, S), [TG_OP_LOG] = F(log, S), [TG_OP_SQRT] = F(sqrt, S), \
-        [TG_OP_SIN] = F(sin, S), [TG_OP_COS] = F(cos, S), [TG_OP_TAN] = F(tan, S), [TG_OP_TANH] = F(tanh, S), \
-        [TG_OP_SIGMOID] = F(sigmoid, S), [TG_OP_RELU] = N(relu, S), [TG_OP_ABS] = N(abs, S),              \
-        [TG_OP_SIGN] = N(sign, S), [TG_OP_LOG1P] = F(log1p, S), [TG_OP_EXPM1] = F(expm1, S),              \
-        [TG_OP_ERF] = F(erf, S), [TG_OP_SOFTPLUS] = F(softplus, S), [TG_OP_CLAMP] = N(clamp, S),          \
-        [TG_OP_ADD] = A(add, S), [TG_OP_SUB] = N(sub, S), [TG_OP_MUL] = A(mul, S), [TG_OP_DIV] = F(div, S), \
-        [TG_OP_POW] = N(pow, S), [TG_OP_MAXIMUM] = A(maximum, S), [TG_OP_MINIMUM] = A(minimum, S),        \
-        [TG_OP_EQ] = A(eq, S), [TG_OP_NE] = A(ne, S), [TG_OP_LT] = A(lt, S), [TG_OP_LE] = A(le, S),       \
-        [TG_OP_GT] = A(gt, S), [TG_OP_GE] = A(ge, S), [TG_OP_WHERE] = A(where, S),                        \
-        [TG_OP_TANH_BW] = F(tanh_bw, S), [TG_OP_SIGMOID_BW] = F(sigmoid_bw, S),                           \
-        [TG_OP_POW_BW] = F(pow_bw, S),                                                                    \
-    }
+ * empty or _src), by ops.def's cpu column; an empty slot: no kernel */
+#define F_ROW(id, S) {[TG_FLOAT32] = k_##id##_f32##S, [TG_FLOAT64] = k_##id##_f64##S}
+#define N_ROW(id, S) {[TG_FLOAT32] = k_##id##_f32##S, [TG_FLOAT64] = k_##id##_f64##S, [TG_INT64] = k_##id##_i64##S}
+#define A_ROW(id, S)                                                          \
+    {[TG_FLOAT32] = k_##id##_f32##S, [TG_FLOAT64] = k_##id##_f64##S, [TG_INT64] = k_##id##_i64##S, \
+     [TG_BOOL] = k_##id##_b##S}
+#define NI_ROW N_ROW
+#define AI_ROW A_ROW
+#define AB_ROW A_ROW
+#define OWN_F_ROW F_ROW
+#define OWN_N_ROW N_ROW
+#define OWN_A_ROW A_ROW
+#define NONE_ROW(id, S) {0}
 
-const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES] = TABLE();
+const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES] = {
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) [TG_OP_##id] = cpu##_ROW(id, ),
+#include "ops.def"
+#undef OP
+};
 
 /* no text: clamp reads its attributes; float pow and pow's backward choose
  * a formula by the exponent (tg_cpu_pow_src gives it) */
-#define clamp_f32_src NULL
-#define clamp_f64_src NULL
-#define clamp_i64_src NULL
-#define pow_f32_src NULL
-#define pow_f64_src NULL
-#define pow_bw_f32_src NULL
-#define pow_bw_f64_src NULL
-#define where_f32_src "x ? y : z"
-#define where_f64_src where_f32_src
-#define where_i64_src where_f32_src
-#define where_b_src where_f32_src
-const char *const tg_cpu_kernel_src[TG_NOPS][TG_NDTYPES] = TABLE(_src);
+#define k_CLAMP_f32_src NULL
+#define k_CLAMP_f64_src NULL
+#define k_CLAMP_i64_src NULL
+#define k_POW_f32_src NULL
+#define k_POW_f64_src NULL
+#define k_POW_BW_f32_src NULL
+#define k_POW_BW_f64_src NULL
+#define k_WHERE_f32_src "x ? y : z"
+#define k_WHERE_f64_src k_WHERE_f32_src
+#define k_WHERE_i64_src k_WHERE_f32_src
+#define k_WHERE_b_src k_WHERE_f32_src
+const char *const tg_cpu_kernel_src[TG_NOPS][TG_NDTYPES] = {
+#define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) [TG_OP_##id] = cpu##_ROW(id, _src),
+#include "ops.def"
+#undef OP
+};
 
 /* The formula pow(x, y) takes for a constant exponent y, or pow's backward
  * (g * (e * x**em1), em1 = e - 1), as text over x, y, g, e and em1: the
  * kernels' own shortcuts, chosen by the exponent in the kernel's dtype. */
 #define RETURN_TEXT(EXPR) return bw ? "g * (e * (" #EXPR "))" : #EXPR
+#define POW_APPLY RETURN_TEXT
 const char *tg_cpu_pow_src(tg_dtype dt, double exponent, bool bw)
 {
     if (dt == TG_FLOAT32) {
-        float e = (float)exponent, em1 = e - 1;
-        POW_SHORTCUTS(bw ? em1 : e, RETURN_TEXT, float, sqrtf);
+        float e = (float)exponent, em1 = e - 1, pow_e = bw ? em1 : e;
+        TG_POW_SHORTCUTS(POW_IF)
         return bw ? "g * (e * (powf(x, em1)))" : "powf(x, y)";
     }
     if (dt == TG_FLOAT64) {
-        double e = exponent, em1 = e - 1;
-        POW_SHORTCUTS(bw ? em1 : e, RETURN_TEXT, double, sqrt);
+        double e = exponent, em1 = e - 1, pow_e = bw ? em1 : e;
+        TG_POW_SHORTCUTS(POW_IF)
         return bw ? "g * (e * (pow(x, em1)))" : "pow(x, y)";
     }
     return NULL;

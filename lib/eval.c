@@ -567,21 +567,6 @@ bool tg_program_calls(const tg_program *p, const char *prefix)
     return false;
 }
 
-/* the functions that act element by element (and keep their operands'
- * shapes), as functions or methods */
-static bool elementwise_name(const char *name)
-{
-    static const char *const names[] = {
-        "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "sign", "log1p", "expm1",
-        "erf", "softplus", "neg", "gelu", "square", "clamp", "clip", "add", "sub", "mul", "div", "pow",
-        "maximum", "minimum", "where", "eq", "ne", "lt", "le", "gt", "ge", "float", "double", "long", "bool",
-        "detach", "contiguous", "clone", "zeros_like", "ones_like"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcmp(name, names[i]))
-            return true;
-    return false;
-}
-
 static bool walk_elementwise(const node *n)
 {
     if (!n)
@@ -601,7 +586,7 @@ static bool walk_elementwise(const node *n)
     case N_CALL: {
         /* sum of everything: sum(e) or e.sum(), nothing more */
         bool sum = !strcmp(n->name, "sum") && n->nargs == (n->obj ? 0 : 1);
-        if (!sum && !elementwise_name(n->name))
+        if (!sum && !tg_builtin_elementwise(n->name)) /* builtins.c says which */
             return false;
         for (int i = 0; i < n->nargs; i++)
             if (!walk_elementwise(n->args[i]))

@@ -94,6 +94,9 @@ void tg_fused_set_sum(tg_tensor *t, const double *partial, int64_t count);
  * value (or its sum) and the gradients into the tensors given, made on
  * the device with their shapes. */
 tg_status tg_fused_cuda_ready(struct tg_fused_plan *pl, const tg_fused_stream *S, int nstreams);
+/* how the kernel computes op in float dtype dt (a positive number), or -1
+ * where its device code has no form for it: the tests' completeness check */
+int tg_fused_cuda_form(int op, tg_dtype dt);
 tg_status tg_fused_cuda_run(const struct tg_fused_plan *pl, const tg_fused_stream *S, int nstreams, int64_t n,
                             tg_tensor *value, tg_tensor **grads);
 /* a dtype's C name in generated code (fused_codegen.c; CUDA's prelude

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* an op that maps elements (ops.def's kind): a register of the plan */
 static bool elementwise(int op)
 {
-    return op == TG_OP_CAST || tg_cpu_kernels[op][TG_FLOAT32] || tg_cpu_kernels[op][TG_FLOAT64] ||
-           tg_cpu_kernels[op][TG_BOOL];
+    return tg_ops[op].kind != TG_K_OTHER;
 }
 
 static int find(tg_tensor **nodes, int n, const tg_tensor *t)

@@ -5,11 +5,12 @@
 #include <stdarg.h>
 
 /* ---- the op table ----
- * Every op is one line of ops.def (name, arity, flags, what the backward
- * reads) and one family file holding its shape rule, forward and backward
- * side by side.  Nothing else switches on ops. */
+ * Every op is one entry of ops.def (name, arity, flags, what the backward
+ * reads, its kind, function and formula) and one family file holding its
+ * shape rule, forward and backward side by side.  Nothing else switches on
+ * ops. */
 enum {
-#define OP(id, name, arity, flags, saves, infer, fwd, bwd) TG_OP_##id,
+#define OP(id, ...) TG_OP_##id,
 #include "ops.def"
 #undef OP
     TG_NOPS
@@ -40,9 +41,13 @@ typedef tg_status (*tg_forward_fn)(int op, tg_tensor **in, const tg_attrs *a, tg
  * g is borrowed; self->in[] are the inputs, self the output. */
 typedef tg_status (*tg_backward_fn)(tg_tensor *self, tg_tensor *g, tg_tensor **gin);
 
+/* how an op maps elements (ops.def's kind column) */
+enum { TG_K_UNARY, TG_K_BINARY, TG_K_COMPARE, TG_K_SELECT, TG_K_CAST, TG_K_OTHER };
+
 typedef struct tg_opdef {
     const char *name;
     int arity;
+    int kind; /* TG_K_* */
     unsigned flags;
     unsigned saves;
     tg_infer_fn infer;

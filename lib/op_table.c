@@ -1,7 +1,7 @@
 /* op_table.c -- the op table, generated from ops.def. */
 #include "internal.h"
 
-#define OP(id, name, arity, flags, saves, inf_, fwd_, bwd_)          \
+#define OP(id, name, arity, flags, saves, inf_, fwd_, bwd_, ...)     \
     tg_status op_##inf_(tg_tensor **, const tg_attrs *, tg_tensor *);    \
     tg_status op_##fwd_(int, tg_tensor **, const tg_attrs *, tg_tensor *); \
     tg_status op_##bwd_(tg_tensor *, tg_tensor *, tg_tensor **);
@@ -9,8 +9,8 @@
 #undef OP
 
 tg_opdef tg_ops[TG_NOPS] = {
-#define OP(id, nm, ar, fl, sv, inf_, fwd_, bwd_) \
-    [TG_OP_##id] = {.name = nm, .arity = ar, .flags = fl, .saves = sv, \
+#define OP(id, nm, ar, fl, sv, inf_, fwd_, bwd_, kind_, ...) \
+    [TG_OP_##id] = {.name = nm, .arity = ar, .kind = TG_K_##kind_, .flags = fl, .saves = sv, \
                     .infer = op_##inf_, .forward = op_##fwd_, .backward = op_##bwd_},
 #include "ops.def"
 #undef OP
