@@ -216,9 +216,9 @@ static bool read_record(const char *text, size_t len, const char *body, size_t *
 }
 
 /* Loads the kept object obj whose record is rec when that is about src:
- * NULL when there is none, it is damaged, or (*unloadable) it is sound
- * but cannot be loaded here. */
-static void *load_kept(int dir, const char *obj, const char *rec, const char *src, const char *symbol, bool *unloadable)
+ * NULL when there is none, it is damaged, or it is sound but cannot be
+ * loaded here. */
+static void *load_kept(int dir, const char *obj, const char *rec, const char *src, const char *symbol)
 {
     char *text = NULL, *bytes = NULL;
     size_t len, size, got;
@@ -227,10 +227,9 @@ static void *load_kept(int dir, const char *obj, const char *rec, const char *sr
     void *fn = NULL;
     if (tg_cache_read(dir, rec, strlen(src) + 128, &text, &len, NULL) && read_record(text, len, src, &size, &hash) &&
         tg_cache_read(dir, obj, OBJECT_MAX, &bytes, &got, &fd)) {
-        if (got == size && tg_cache_hash(TG_HASH_START, bytes, got) == hash) {
+        if (got == size && tg_cache_hash(TG_HASH_START, bytes, got) == hash)
             fn = load_checked(fd, bytes, got, symbol);
-            *unloadable = !fn;
-        } else
+        else
             close(fd);
     }
     free(text);
@@ -326,9 +325,8 @@ static cc_result run_compiler(const char *cc, int tmp, bool cxx)
 }
 
 /* Compiles src in a private folder of dir, loads the object made, and
- * keeps it as obj with its record rec.  An object made that cannot be
- * loaded here (*unloadable) is kept too: the next run does not compile it
- * again, and falls back at once. */
+ * keeps it as obj with its record rec; *unloadable when it was made but
+ * cannot be loaded here (then it is not kept). */
 static void *compile_and_keep(int dir, const char *obj, const char *rec, const char *cc, const char *src,
                               const char *symbol, bool cxx, bool *unloadable)
 {
@@ -353,7 +351,7 @@ static void *compile_and_keep(int dir, const char *obj, const char *rec, const c
         *unloadable = !fn;
         /* the object first, then its record (were they paired wrongly, the
          * record's hash would say so) */
-        if (recorded && renameat(tmp, "out.so", dir, obj) == 0)
+        if (fn && recorded && renameat(tmp, "out.so", dir, obj) == 0)
             renameat(tmp, "record.c", dir, rec);
     }
     if (fd >= 0)
@@ -371,10 +369,12 @@ static void *build(int dir, uint64_t key, const char *cc, const char *src, const
     snprintf(obj, sizeof obj, "fused-%016" PRIx64 ".so", key);
     snprintf(rec, sizeof rec, "fused-%016" PRIx64 ".c", key);
     bool unloadable = false;
-    void *fn = load_kept(dir, obj, rec, src, symbol, &unloadable);
-    if (!fn && !unloadable)
+    void *fn = load_kept(dir, obj, rec, src, symbol);
+    /* compiled again also when the kept object is sound but cannot be
+     * loaded: another system sharing the cache may have made it */
+    if (!fn)
         fn = compile_and_keep(dir, obj, rec, cc, src, symbol, cxx, &unloadable);
-    if (unloadable)
+    if (!fn && unloadable)
         tg_cache_warn(TG_WARN_LOAD, "compiled code in the compile cache cannot be loaded (%s); running without "
                       "generated code", load_error);
     return fn;

@@ -58,12 +58,12 @@ void tg_cache_warn(int what, const char *fmt, ...)
     if (what < 0 || what >= TG_WARN_COUNT || warned[what])
         return;
     warned[what] = true;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "%s: warning: ", program_invocation_short_name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
     va_end(ap);
-    fprintf(stderr, "%s: warning: %s\n", program_invocation_short_name, msg);
 }
 
 /* ---- the folder's path ---- */
@@ -100,9 +100,9 @@ char *tg_cache_path(void)
 
 /* ---- walking it ---- */
 
+/* why a folder is refused (tg_malloc'd; NULL until then) */
 typedef struct {
-    char *why;
-    size_t cap;
+    char *text;
 } reason;
 
 static bool refuse(reason *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -110,8 +110,17 @@ static bool refuse(reason *r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->why, r->cap, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    char *text = n >= 0 ? tg_malloc((size_t)n + 1) : NULL;
+    if (text) {
+        va_start(ap, fmt);
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        tg_free(r->text);
+        r->text = text;
+    }
+    tg_error_clear();
     return false;
 }
 
@@ -255,8 +264,8 @@ static int walk(const char *path, bool make, reason *r)
         } else {
             int e = errno;
             const char *shown = p.shown.failed ? "" : p.shown.data;
-            ok = refuse(r, "%s%s%s %s", shown, p.shown.len > 1 ? "/" : "", name,
-                        e == ENOTDIR ? "is not a folder" : strerror(e));
+            ok = refuse(r, "%s%s%s%s%s", shown, p.shown.len > 1 ? "/" : "", name, e == ENOTDIR ? "" : ": ",
+                        e == ENOTDIR ? " is not a folder" : strerror(e));
         }
         tg_free(name);
     }
@@ -272,11 +281,12 @@ static int walk(const char *path, bool make, reason *r)
 
 bool tg_cache_usable(const char *path, char *why, size_t cap)
 {
-    reason r = {why, cap};
-    why[0] = 0;
+    reason r = {NULL};
     int fd = walk(path, false, &r);
     if (fd >= 0)
         close(fd);
+    snprintf(why, cap, "%s", r.text ? r.text : "it cannot be used");
+    tg_free(r.text);
     return fd != -1;
 }
 
@@ -304,14 +314,14 @@ int tg_cache_open(void)
         tg_error_clear();
         return -1;
     }
-    char why[1024] = "";
-    reason r = {why, sizeof why};
+    reason r = {NULL};
     int fd = walk(path, true, &r);
     if (fd < 0)
         tg_cache_warn(TG_WARN_FOLDER, "the compile cache %s is not used: %s (see FILES in tgrad(1)); running "
-                      "without generated code", path, why);
+                      "without generated code", path, r.text ? r.text : "it cannot be used");
     else
         test_hook();
+    tg_free(r.text);
     tg_free(path);
     return fd;
 }

@@ -92,6 +92,36 @@ refused_once() {
     [[ "$output" == *'"compile":{"generated_code":false,'*'"cache_refused":"'*'/theirs belongs to uid'* ]]
 }
 
+@test "cache: for an unprivileged user, a folder of theirs under /tmp is used; one of root's is refused" {
+    needs_other
+    prepare
+    # a copy of the tool and the input where that user can read them
+    local base
+    base=$(mktemp -d /tmp/tg-cache-safety.XXXXXX)
+    chmod 755 "$base"
+    cp "$(command -v tgrad)" "$TMP/x.npy" "$TMP/ref" "$base/"
+    chmod 644 "$base/x.npy"
+    as_other() {
+        run --separate-stderr runuser -u "$OTHER" -- env -u TG_CC HOME=/nonexistent "$@" "$base/tgrad" "$E" \
+            --at x="$base/x.npy" --compile
+    }
+    mkdir -m 700 "$base/theirs"
+    chown "$OTHER" "$base/theirs"
+    as_other TG_CACHE_DIR="$base/theirs/cache" # under root's folders and sticky /tmp: fine
+    local st=$status out=$output err=$stderr
+    mkdir -m 700 "$base/roots"
+    as_other TG_CACHE_DIR="$base/roots"
+    local st2=$status out2=$output err2=$stderr
+    local owner
+    owner=$(stat -c %U "$base/theirs/cache" 2>/dev/null || true)
+    ls "$base/theirs/cache"/fused-*.so >/dev/null 2>&1 && local made=1
+    rm -rf "$base"
+    [ "$st" -eq 0 ] && [ "$out" = "$(cat "$TMP/ref")" ] && [ -z "$err" ] || { echo "$st ${out:0:100} $err"; false; }
+    [ "$owner" = "$OTHER" ] && [ -n "${made:-}" ]
+    [ "$st2" -eq 0 ] && [ "$out2" = "$(cat "$TMP/ref")" ]
+    [[ "$err2" == "tgrad: warning: the compile cache $base/roots is not used: $base/roots belongs to uid 0, not to you"* ]]
+}
+
 @test "cache: a symbolic link another user planted is not followed, with or without a trailing slash" {
     needs_other
     prepare
