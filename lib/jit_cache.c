@@ -184,10 +184,18 @@ static bool follow(place *p, const char *name, const struct stat *ls, char **res
                       p->shown.len > 1 ? "/" : "", name, (long)ls->st_uid);
     if (++*links > MAX_LINKS)
         return refuse(r, "%s: too many symbolic links", shown);
-    size_t cap = (size_t)ls->st_size + 2;
-    char *target = tg_malloc(cap);
-    ssize_t n = target ? readlinkat(p->fd, name, target, cap) : -1;
-    if (n <= 0 || (size_t)n >= cap) { /* changed while read: someone trusted is at work; refuse for now */
+    /* its size as lstat says, or more where that is short (some file
+     * systems say 0) */
+    char *target = NULL;
+    ssize_t n;
+    for (size_t cap = (size_t)ls->st_size + 2;; cap *= 2) {
+        tg_free(target);
+        target = cap <= ((size_t)1 << 20) ? tg_malloc(cap) : NULL;
+        n = target ? readlinkat(p->fd, name, target, cap) : -1;
+        if (n < 0 || (size_t)n < cap)
+            break;
+    }
+    if (n <= 0) {
         tg_free(target);
         tg_error_clear();
         return refuse(r, "%s%s%s: the symbolic link cannot be read", shown, p->shown.len > 1 ? "/" : "", name);
