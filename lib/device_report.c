@@ -110,7 +110,7 @@ static cJSON *cpu_entry(bool bench)
     tg_jit_info ji;
     tg_jit_describe(&ji);
     cJSON *cj = cJSON_AddObjectToObject(d, "compile");
-    cJSON_AddBoolToObject(cj, "generated_code", ji.enabled && ji.compiler_found && ji.cache[0]);
+    cJSON_AddBoolToObject(cj, "generated_code", ji.enabled && ji.compiler_found && ji.cache[0] && ji.cache_usable);
     cJSON_AddStringToObject(cj, "compiler", ji.compiler);
     cJSON_AddBoolToObject(cj, "compiler_found", ji.compiler_found);
     cJSON_AddBoolToObject(cj, "enabled", ji.enabled);
@@ -118,6 +118,8 @@ static cJSON *cpu_entry(bool bench)
         cJSON_AddStringToObject(cj, "cache", ji.cache);
     else
         cJSON_AddNullToObject(cj, "cache");
+    if (ji.cache[0] && !ji.cache_usable) /* refused: its checks (jit_cache.c) say why */
+        cJSON_AddStringToObject(cj, "cache_refused", ji.cache_refused);
     cJSON_AddBoolToObject(d, "available", true);
     if (bench) {
         cJSON *m = cJSON_AddObjectToObject(d, "bench");

@@ -129,11 +129,13 @@ bool tg_cpu_src_calls(const char *src);
 
 /* what compiled evaluation's generated loops would use (jit.c), for
  * tdevice: TG_JIT not 0, the compiler and whether it is found on PATH, the
- * cache folder ("" when there is none) */
+ * cache folder ("" when there is none), and whether it would be used
+ * (jit_cache.c's checks; else why not) */
 typedef struct {
-    bool enabled, compiler_found;
+    bool enabled, compiler_found, cache_usable;
     const char *compiler;
     char cache[4096];
+    char cache_refused[1024];
 } tg_jit_info;
 void tg_jit_describe(tg_jit_info *info);
 
