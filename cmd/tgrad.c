@@ -18,13 +18,20 @@ static const char usage[] =
     "             [--wrt NAMES] [--grad-output VALUE] [--no-grad] [--dtype DTYPE]\n"
     "             [--seed N] [--device DEV] [-o FILE] [--pretty] [--compile]\n"
     "             [--jacobian | --hessian | --order N | --graph dot|json | --explain[=json]\n"
-    "              | --check | --lines | --batch[=NAMES]] [--detect-anomaly]\n"
+    "              | --check | --lines [LINES OPTIONS] | --batch[=NAMES]] [--detect-anomaly]\n"
     "       tgrad --file FILE [options]\n"
     "Evaluates EXPR (PyTorch syntax) and prints {\"value\":...,\"grad\":{...}}.\n"
     "  --at VALUE          the value of the one variable; VALUE is JSON, a .npy/.json file or -\n"
     "  --at NAME=VALUE     the value of variable NAME (repeat for several)\n"
     "  --inputs FILE       a JSON object of named values, {\"x\": 2, \"w\": [[1,2]]}\n"
     "  --lines             read one such object per line of standard input, print one result per line\n"
+    "                      (blank lines skipped); its options:\n"
+    "    --id KEY          copy member KEY of each line (any JSON) into its result as the first key,\n"
+    "                      not as a variable\n"
+    "    --keep-going      a line that fails gets {\"line\":N,\"error\":\"...\"} in its place and the run goes\n"
+    "                      on; the exit status is the worst of the failed lines' (4 over 3 over 2)\n"
+    "    --line-offset N   N lines came before this input: line numbers in errors count from N+1\n"
+    "    --unbuffered      write each result at once (done anyway when standard input is not a file)\n"
     "  --accumulate        with several expressions: add their gradients up (backward() without\n"
     "                      zero_grad()); without it each expression prints its own result line\n"
     "  --compile           fused evaluation: elementwise programs (optionally summed) become one loop,\n"
@@ -62,7 +69,8 @@ typedef struct {
     int nat, njvp;
     const char *inputs, *out, *file, *out_dir, *graph, *explain;
     char *text; /* --file's */
-    bool jacobian, hessian, check, graph_values, lines;
+    bool jacobian, hessian, check, graph_values, lines, unbuffered;
+    tg_lines_opts lines_opts; /* --id, --keep-going, --line-offset; flush from --unbuffered */
     long order;
     tg_transform_opts transform; /* --jacobian, --jvp, --hessian, --order */
     tg_run_opts run;             /* --wrt, --batch, --no-grad, --grad-output, --compile, ... */
@@ -146,6 +154,17 @@ static int run_several(tg_program *first, const options *o)
     return status;
 }
 
+/* --lines: a script that writes a line and waits for its result reads
+ * from a pipe, and gets each result at once; a file's lines are written
+ * in blocks (see tgrad(1) for the cost) */
+static tg_status run_lines(tg_program *prog, const tg_env *env, const options *o)
+{
+    struct stat st;
+    tg_lines_opts lo = o->lines_opts;
+    lo.flush = o->unbuffered || fstat(fileno(stdin), &st) != 0 || !S_ISREG(st.st_mode);
+    return tg_run_lines(prog, env, &o->run, &lo, stdin, stdout);
+}
+
 static int run(const options *o)
 {
     tg_program *prog = tg_program_parse(o->expr);
@@ -160,7 +179,7 @@ static int run(const options *o)
     else if (bind(prog, &env, o, !o->lines) != TG_OK)
         status = tg_cli_fail(TOOL);
     else if (o->lines) /* --at and --inputs give what every line has in common */
-        status = print(tg_run_lines(prog, &env, &o->run, stdin, stdout), &none);
+        status = print(run_lines(prog, &env, o), &none);
     else if (o->jacobian || o->hessian || o->order || o->njvp)
         status = print(tg_run_transform(prog, &env, &o->transform, &out), &out);
     else if (o->explain)
@@ -176,9 +195,11 @@ static int run(const options *o)
 
 enum { O_AT = 256, O_ACCUMULATE, O_JVP, O_OUT_DIR, O_COMPILE, O_BATCH, O_LINES, O_GRAPH, O_GRAPH_VALUES,
        O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD,
-       O_DTYPE, O_SEED, O_PRETTY };
+       O_DTYPE, O_SEED, O_PRETTY, O_ID, O_KEEP_GOING, O_LINE_OFFSET, O_UNBUFFERED };
 static const struct option longopts[] = {
     {"at", required_argument, 0, O_AT}, {"lines", no_argument, 0, O_LINES},
+    {"id", required_argument, 0, O_ID}, {"keep-going", no_argument, 0, O_KEEP_GOING},
+    {"line-offset", required_argument, 0, O_LINE_OFFSET}, {"unbuffered", no_argument, 0, O_UNBUFFERED},
     {"batch", optional_argument, 0, O_BATCH}, {"compile", no_argument, 0, O_COMPILE},
     {"out-dir", required_argument, 0, O_OUT_DIR}, {"jacobian", optional_argument, 0, O_JACOBIAN},
     {"jvp", required_argument, 0, O_JVP}, {"accumulate", no_argument, 0, O_ACCUMULATE},
@@ -211,6 +232,13 @@ static int parse_option(options *o, int c, char **argv)
         break;
     case O_ACCUMULATE: o->run.accumulate = true; break;
     case O_LINES: o->lines = true; break;
+    case O_ID: o->lines_opts.id = optarg; break;
+    case O_KEEP_GOING: o->lines_opts.keep_going = true; break;
+    case O_LINE_OFFSET:
+        if (tg_cli_parse_long("--line-offset", optarg, 0, LONG_MAX, &o->lines_opts.line_offset) != TG_OK)
+            return tg_cli_fail(TOOL);
+        break;
+    case O_UNBUFFERED: o->unbuffered = true; break;
     case O_BATCH: o->run.bind.batch = optarg ? optarg : ""; break;
     case O_COMPILE: o->run.compile = true; break;
     case O_OUT_DIR: o->out_dir = optarg; break;
@@ -276,6 +304,8 @@ static tg_status check_options(const options *o)
             o->lines + (o->njvp > 0) > 1)
         return tg_error(TG_EUSAGE, "choose one of --jacobian, --jvp, --hessian, --order, --graph, --explain, "
                         "--check and --lines");
+    if (!o->lines && (o->lines_opts.id || o->lines_opts.keep_going || o->lines_opts.line_offset || o->unbuffered))
+        return tg_error(TG_EUSAGE, "--id, --keep-going, --line-offset and --unbuffered go with --lines");
     if ((o->out || o->out_dir) && (transform || o->graph || o->explain || o->check))
         return tg_error(TG_EUSAGE, "-o and --out-dir write the value of a plain evaluation: they do not "
                         "combine with --jacobian, --hessian, --order, --graph, --explain or --check");

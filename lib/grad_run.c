@@ -3,6 +3,9 @@
  * --lines, several expressions and --check, each giving its result as
  * JSON text (result.c); the tool only parses options and prints. */
 #include "internal.h"
+#include "json.h"
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,17 +263,30 @@ static tg_status on_line(tg_status st, long lineno)
     return st;
 }
 
-/* one line's object of inputs, after fixed's: its result to out */
+typedef struct {
+    tg_env *env;
+    const tg_bind_opts *o;
+} line_binding;
+
+static int bind_member(const char *name, tg_tensor *t, int requires_grad, void *binding)
+{
+    line_binding *b = binding;
+    return tg_env_bind(b->env, name, t, requires_grad, b->o);
+}
+
+/* one line's object of inputs, after fixed's: its result to out; the
+ * member id->name (NULL: none) is not bound, id tells where it is */
 static tg_status run_line(tg_program *p, const tg_env *fixed, const tg_run_opts *o, const char *line, size_t len,
-                          tg_buf *out)
+                          tg_json_aside *id, tg_buf *out)
 {
     tg_env env = {0};
     tg_tensor **grads = NULL, *value = NULL;
     tg_status st = TG_OK;
+    line_binding binding = {&env, &o->bind};
     for (int i = 0; i < fixed->n && st == TG_OK; i++)
         st = tg_env_set(&env, fixed->names[i], tg_ref(fixed->values[i]));
     if (st == TG_OK)
-        st = tg_env_bind_json(&env, line, len, &o->bind);
+        st = tg_json_parse_named_aside(line, len, -1, id, bind_member, &binding);
     int nvars = env.n;
     if (st == TG_OK && !(grads = tensor_array((size_t)nvars)))
         st = TG_ERESOURCE;
@@ -286,25 +302,99 @@ static tg_status run_line(tg_program *p, const tg_env *fixed, const tg_run_opts 
     return st;
 }
 
-tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o, FILE *in, FILE *out)
+/* what a --lines run has seen so far */
+typedef struct {
+    long lineno;     /* the number of the line read last (after the offset) */
+    long nfailed;    /* lines that failed (--keep-going) */
+    tg_status worst; /* the highest status among them */
+    tg_buf first;    /* "line N: message" of the first */
+} lines_state;
+
+/* --keep-going: the failure st of the line just read, as its record in
+ * *record; TG_OK, or the error that stops the run after all */
+static tg_status record_failure(tg_status st, const tg_lines_opts *lo, const tg_json_aside *id, const char *line,
+                                lines_state *s, tg_buf *record)
+{
+    tg_buf msg = {0};
+    tg_buf_printf(&msg, "%s", tg_errmsg());
+    tg_error_clear();
+    if (msg.failed)
+        return tg_error(TG_ERESOURCE, "out of memory");
+    if (s->nfailed++ == 0)
+        tg_buf_printf(&s->first, "line %ld: %s", s->lineno, msg.data);
+    if (st > s->worst)
+        s->worst = st;
+    tg_status rs = tg_result_error(record, lo->id, id->found ? line + id->start : NULL, id->end - id->start,
+                                   s->lineno, msg.data);
+    tg_buf_free(&msg);
+    return rs != TG_OK ? rs : s->first.failed ? tg_error(TG_ERESOURCE, "out of memory") : TG_OK;
+}
+
+/* out's buffered text written out now, for a reader waiting on it */
+static tg_status flush(FILE *out)
+{
+    errno = 0;
+    if (fflush(out) == EOF)
+        return tg_error(TG_ERESOURCE, "cannot write the output: %s", strerror(errno ? errno : EIO));
+    return TG_OK;
+}
+
+/* the line just read, line[0..len): its result or error record to out */
+static tg_status one_line(tg_program *p, const tg_env *fixed, const tg_run_opts *o, const tg_lines_opts *lo,
+                          const char *line, size_t len, lines_state *s, FILE *out)
+{
+    tg_json_aside id = {lo->id, false, 0, 0};
+    tg_buf result = {0}, record = {0};
+    tg_status st = run_line(p, fixed, o, line, len, lo->id ? &id : NULL, &result);
+    if (st == TG_OK && lo->id)
+        st = tg_result_with_id(&record, lo->id, id.found ? line + id.start : NULL, id.end - id.start, &result);
+    else if (st == TG_OK)
+        record = result, result = (tg_buf){0};
+    if (st != TG_OK && lo->keep_going)
+        st = record_failure(st, lo, &id, line, s, &record);
+    else if (st != TG_OK)
+        on_line(st, s->lineno);
+    if (st == TG_OK)
+        st = tg_buf_write(&record, out);
+    if (st == TG_OK && lo->flush)
+        st = flush(out);
+    tg_buf_free(&result);
+    tg_buf_free(&record);
+    return st;
+}
+
+/* --keep-going, at the end: the highest status of the failed lines, with
+ * the first one's message */
+static tg_status lines_failed(lines_state *s)
+{
+    if (s->nfailed == 1)
+        return tg_error(s->worst, "%s", s->first.data);
+    return tg_error(s->worst, "%s (%ld lines failed in all; each has its error record in the output)",
+                    s->first.data, s->nfailed);
+}
+
+tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o, const tg_lines_opts *lo,
+                       FILE *in, FILE *out)
 {
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    long lineno = 0;
+    lines_state s = {.lineno = lo->line_offset};
     tg_status st = TG_OK;
     while (st == TG_OK && (len = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        if (strspn(line, " \t\r\n") == (size_t)len)
-            continue;
-        tg_buf result = {0};
-        st = run_line(p, fixed, o, line, (size_t)len, &result);
-        if (st == TG_OK)
-            st = tg_buf_write(&result, out);
-        if (st != TG_OK)
-            on_line(st, lineno);
-        tg_buf_free(&result);
+        if (s.lineno == LONG_MAX) {
+            st = tg_error(TG_EINPUT, "line numbers beyond %ld (see --line-offset)", LONG_MAX);
+            break;
+        }
+        s.lineno++;
+        if (strspn(line, " \t\r\n") != (size_t)len) /* blank lines are skipped */
+            st = one_line(p, fixed, o, lo, line, (size_t)len, &s, out);
     }
+    if (st == TG_OK && ferror(in))
+        st = tg_error(TG_ERESOURCE, "cannot read standard input: %s", strerror(errno ? errno : EIO));
+    if (st == TG_OK && s.nfailed)
+        st = lines_failed(&s);
+    tg_buf_free(&s.first);
     free(line);
     return st;
 }

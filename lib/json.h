@@ -21,6 +21,25 @@ tg_status tg_json_parse_named(const char *text, size_t len, int dtype_hint,
                                         void *ctx),
                               void *ctx);
 
+/* The length of the well-formed UTF-8 sequence at s (n > 0 bytes there),
+ * 0 when there is none. */
+size_t tg_utf8_len(const unsigned char *s, size_t n);
+
+/* tg_json_parse_named, with the member named aside->name (if any) left
+ * out of the tensors: its value is checked as JSON of any kind and its
+ * text is aside->start .. aside->end (offsets in text) when aside->found.
+ * aside->found is set as soon as that value has been read, so it holds
+ * even when a later part of the text is malformed. */
+typedef struct tg_json_aside {
+    const char *name;
+    bool found;
+    size_t start, end;
+} tg_json_aside;
+tg_status tg_json_parse_named_aside(const char *text, size_t len, int dtype_hint, tg_json_aside *aside,
+                                    int (*cb)(const char *name, tg_tensor *t, int requires_grad,
+                                              void *ctx),
+                                    void *ctx);
+
 /* Clinger's fast path: m * 10^e computed in double is correctly rounded
  * when m and 10^e are both exact doubles (m <= 2^53, |e| <= 22), because
  * it is then one correctly rounded IEEE operation.  Returns false when the

@@ -178,7 +178,7 @@ static tg_status scan_literal(jp *p, int *which)
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
  * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t tg_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t k = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
@@ -303,7 +303,7 @@ static tg_status scan_string(jp *p, jstr *o)
         if (c < 0x20)
             return fail("control character 0x%02X in a string at offset %zu (write it as an escape)",
                         c, p->pos);
-        size_t k = utf8_len((const unsigned char *)p->s + p->pos, p->len - p->pos);
+        size_t k = tg_utf8_len((const unsigned char *)p->s + p->pos, p->len - p->pos);
         if (!k)
             return fail("invalid UTF-8 in a string at offset %zu", p->pos);
         for (size_t i = 0; i < k; i++)
@@ -1146,8 +1146,24 @@ static tg_status members_add(members *ms, const char *name, size_t key, size_t v
     return TG_OK;
 }
 
+/* The member named aside->name: where its value lies, not a tensor. */
+static tg_status set_aside(jp *p, tg_json_aside *aside, size_t at)
+{
+    char shown[48];
+    if (aside->found)
+        return fail("duplicate name '%s' at offset %zu",
+                    printable(shown, 41, aside->name, strlen(aside->name)), at);
+    aside->start = p->pos;
+    p->depth = 1;
+    if (skip_value(p) != TG_OK)
+        return TG_EINPUT;
+    aside->end = p->pos;
+    aside->found = true;
+    return TG_OK;
+}
+
 /* Pass 1: the names and where their values start; the syntax is checked. */
-static tg_status scan_named(jp *p, members *ms)
+static tg_status scan_named(jp *p, members *ms, tg_json_aside *aside)
 {
     char name[MAX_KEY_BYTES];
     if (peek(p) != '{')
@@ -1169,11 +1185,16 @@ static tg_status scan_named(jp *p, members *ms)
             return expected(p, "':' after the name");
         p->pos++;
         skip_ws(p);
-        if (members_add(ms, name, at, p->pos) != TG_OK)
-            return TG_ERESOURCE;
-        p->depth = 1;
-        if (skip_value(p) != TG_OK)
-            return TG_EINPUT;
+        if (aside && !strcmp(name, aside->name)) {
+            if (set_aside(p, aside, at) != TG_OK)
+                return TG_EINPUT;
+        } else {
+            if (members_add(ms, name, at, p->pos) != TG_OK)
+                return TG_ERESOURCE;
+            p->depth = 1;
+            if (skip_value(p) != TG_OK)
+                return TG_EINPUT;
+        }
         skip_ws(p);
         if (peek(p) == ',') {
             p->pos++;
@@ -1226,11 +1247,20 @@ tg_status tg_json_parse_named(const char *text, size_t len, int dtype_hint,
                               int (*cb)(const char *name, tg_tensor *t, int requires_grad, void *ctx),
                               void *ctx)
 {
+    return tg_json_parse_named_aside(text, len, dtype_hint, NULL, cb, ctx);
+}
+
+tg_status tg_json_parse_named_aside(const char *text, size_t len, int dtype_hint, tg_json_aside *aside,
+                                    int (*cb)(const char *name, tg_tensor *t, int requires_grad, void *ctx),
+                                    void *ctx)
+{
     jp p = {text, text ? len : 0, 0, 0};
     members ms = {0};
     tg_status st = check_start(&p, dtype_hint);
+    if (aside)
+        aside->found = false;
     if (st == TG_OK)
-        st = scan_named(&p, &ms);
+        st = scan_named(&p, &ms, aside);
     if (st == TG_OK)
         st = check_duplicates(&ms);
     for (size_t i = 0; i < ms.n && st == TG_OK; i++) {

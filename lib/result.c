@@ -4,6 +4,7 @@
  * (value and gradients, --jacobian, --jvp, --hessian, --order, --check,
  * --accumulate, --lines) and for tmatmul and tbroadcast. */
 #include "internal.h"
+#include "json.h"
 #include <string.h>
 
 /* the error for a buffer that ran out of memory, or st */
@@ -138,4 +139,57 @@ void tg_result_check(tg_buf *b, const tg_gradcheck_var *res, const char *const *
                       (long long)res[k].worst_output, an, nu);
     }
     tg_buf_printf(b, "}}");
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped,
+ * a byte that is not part of well-formed UTF-8 written as U+FFFD, so the
+ * line stays valid JSON whatever a message holds */
+static void json_string(tg_buf *b, const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s);
+    tg_buf_add(b, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        size_t k = tg_utf8_len(u + i, n - i);
+        if (u[i] == '"' || u[i] == '\\')
+            tg_buf_printf(b, "\\%c", u[i]);
+        else if (u[i] < 0x20)
+            tg_buf_printf(b, "\\u%04x", u[i]);
+        else if (k)
+            tg_buf_add(b, u + i, k);
+        else
+            tg_buf_add(b, "\\ufffd", 6);
+        i += k ? k : 1;
+    }
+    tg_buf_add(b, "\"", 1);
+}
+
+/* {"KEY":ID, -- an object opened with the member the line's --id gave */
+static void open_with_id(tg_buf *b, const char *key, const char *id, size_t idlen)
+{
+    tg_buf_add(b, "{", 1);
+    if (!key || !id)
+        return;
+    json_string(b, key);
+    tg_buf_add(b, ":", 1);
+    tg_buf_add(b, id, idlen);
+    tg_buf_add(b, ",", 1);
+}
+
+tg_status tg_result_with_id(tg_buf *b, const char *key, const char *id, size_t idlen, const tg_buf *r)
+{
+    if (r->failed || r->len < 2 || r->data[0] != '{')
+        return tg_error(TG_ERESOURCE, "out of memory");
+    open_with_id(b, key, id, idlen);
+    tg_buf_add(b, r->data + 1, r->len - 1);
+    return finish(b, TG_OK);
+}
+
+tg_status tg_result_error(tg_buf *b, const char *key, const char *id, size_t idlen, long line, const char *msg)
+{
+    open_with_id(b, key, id, idlen);
+    tg_buf_printf(b, "\"line\":%ld,\"error\":", line);
+    json_string(b, msg);
+    tg_buf_add(b, "}\n", 2);
+    return finish(b, TG_OK);
 }

@@ -593,6 +593,13 @@ tg_status tg_result_hessian(tg_buf *b, const tg_tensor *value, const char *const
 /* {"values":[V,...],"grad":{"x":G,...}} (--accumulate) */
 tg_status tg_result_values(tg_buf *b, tg_tensor *const *values, int nvalues, const char *const *names,
                            tg_tensor *const *grads, int n);
+/* tgrad --lines --id KEY: the compact result object r (one of the above)
+ * again with "KEY":ID put first; ID is the JSON text id[0..idlen), copied
+ * as it is; a NULL id leaves r as it was. */
+tg_status tg_result_with_id(tg_buf *b, const char *key, const char *id, size_t idlen, const tg_buf *r);
+/* {"KEY":ID,"line":N,"error":"MESSAGE"}, the record of a line that failed
+ * (--lines --keep-going); a NULL key or id leaves "KEY":ID out. */
+tg_status tg_result_error(tg_buf *b, const char *key, const char *id, size_t idlen, long line, const char *msg);
 /* The member ,"check":{"passed":...,"variables":{"x":{...}}} of a
  * gradient check: res[k] and names[k] for the n differentiated inputs. */
 void tg_result_check(tg_buf *b, const tg_gradcheck_var *res, const char *const *names, int n, bool passed,
@@ -674,10 +681,20 @@ tg_status tg_run_graph(tg_program *p, tg_env *env, const tg_run_opts *o, bool do
  * the chain rule in the inputs that require grad; grad_output is the
  * upstream gradient's argument (NULL: a single-number result's). */
 tg_status tg_run_explain(tg_program *p, tg_env *env, const char *grad_output, bool json, FILE *out);
+typedef struct tg_lines_opts {
+    const char *id;   /* --id: the member copied into each result as its first, not bound; NULL: none */
+    long line_offset; /* --line-offset: the lines before this input, for the numbers in errors */
+    bool keep_going;  /* --keep-going: a line that fails gets an error record, and the run goes on */
+    bool flush;       /* each result line written out at once (a pipe as input, --unbuffered) */
+} tg_lines_opts;
 /* tgrad --lines: for each line of in that holds a JSON object of inputs,
- * binds them after fixed's, evaluates and writes one result line to out.
- * Stops at the first error, whose message starts "line N: ". */
-tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o, FILE *in, FILE *out);
+ * binds them after fixed's, evaluates and writes one result line to out;
+ * blank lines are skipped.  Stops at the first error, whose message
+ * starts "line N: "; with lo->keep_going that line's result is the record
+ * {"line":N,"error":"..."} instead, and at the end the highest status of
+ * the failed lines is returned with the first one's message. */
+tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o, const tg_lines_opts *lo,
+                       FILE *in, FILE *out);
 /* Several programs over env's inputs, one backward pass each from the
  * inputs as bound: a result line each, or with o->accumulate one
  * {"values":[...],"grad":{...}} of the gradients added up (backward()

@@ -63,6 +63,28 @@ TEST(result_check_member)
     tg_buf_free(&b);
 }
 
+TEST(result_lines_id_and_error_record)
+{
+    tg_tensor *v = tg_scalar(2, TG_FLOAT32);
+    tg_buf r = {0}, b = {0};
+    CHECK(tg_result_grad(&r, v, NULL, NULL, 0, false, NULL) == TG_OK);
+    CHECK(tg_result_with_id(&b, "id", "[1, \"a\"]", 8, &r) == TG_OK); /* copied as written */
+    CHECK(b.data && !strcmp(b.data, "{\"id\":[1, \"a\"],\"value\":2}\n"));
+    tg_buf_free(&b);
+    CHECK(tg_result_with_id(&b, "id", NULL, 0, &r) == TG_OK); /* a line without the key */
+    CHECK(b.data && !strcmp(b.data, r.data));
+    tg_buf_free(&b);
+    /* the key and the message escaped; a stray byte becomes U+FFFD */
+    CHECK(tg_result_error(&b, "k\"", "7", 1, 12, "a \"q\" \\ \t \xff \xc3\xa9") == TG_OK);
+    CHECK(b.data && !strcmp(b.data, "{\"k\\\"\":7,\"line\":12,\"error\":\"a \\\"q\\\" \\\\ \\u0009 \\ufffd \xc3\xa9\"}\n"));
+    tg_buf_free(&b);
+    CHECK(tg_result_error(&b, NULL, NULL, 0, 3, "bad") == TG_OK);
+    CHECK(b.data && !strcmp(b.data, "{\"line\":3,\"error\":\"bad\"}\n"));
+    tg_buf_free(&b);
+    tg_buf_free(&r);
+    tg_release(v);
+}
+
 TEST(result_out_of_memory_is_an_error)
 {
     tg_tensor *v = tg_scalar(1, TG_FLOAT32);
