@@ -12,7 +12,8 @@ TG_DEPS_LIB := $(TG_DEPS_PREFIX)/usr/lib/x86_64-linux-gnu
 CFLAGS += -I$(TG_DEPS_PREFIX)/usr/include/cjson -I$(TG_DEPS_PREFIX)/usr/include/x86_64-linux-gnu/openblas-pthread \
 	-L$(TG_DEPS_LIB) -L$(TG_DEPS_LIB)/openblas-pthread
 endif
-LDLIBS += -lcjson -lopenblas -lmvec -lm -ldl -pthread
+# OpenBLAS is not linked: lib/cpu_blas.c opens it on the first product
+LDLIBS += -lcjson -lmvec -lm -ldl -pthread
 SHELL := /bin/bash
 # what tgrad --compile builds (lib/jit.c) goes under build/ when the tests,
 # the demo, the benchmarks and the checks run it, not to the user's ~/.cache

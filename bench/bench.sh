@@ -48,7 +48,7 @@ floors() {
     note "machine floors: memory bandwidth, tanh rate and GEMM rate"
     { $B/bench_autograd bandwidth; $B/bench_gemm rate; } | while IFS=$'\t' read -r k v; do rec M "$k" "$v"; done
 }
-floors
+[ "${BENCH_ONLY:-}" = startup ] || floors
 
 # ---- measuring ----
 # A case: workload, size, unit (s or MB), references (comma-separated), and
@@ -116,6 +116,21 @@ gen() { # PATH DTYPE SEED DIM...: made once, kept in bench/out
     [ -s "$1" ] || { note "generating $1"; $B/bench_ops gen "$@" || exit 1; }
 }
 
+# ---- 1. start-up ----
+POLY='x**3+2*x**2-5*x+3'
+ONELINER='import torch; x=torch.tensor(2.,requires_grad=True); y=x**3+2*x**2-5*x+3; y.backward(); print(y.item(), x.grad.item())'
+WL="start-up: tgrad '$POLY' --at 2 (whole process)"
+case_ "$WL" scalar s torch - 0
+alternate "$WL" "ours=ntimes 5 wall scalar bin/tgrad '$POLY' --at 2" "torch=wall scalar '$PY' -c '$ONELINER'"
+# BENCH_ONLY=startup (make bench-startup): this workload alone, its table
+# on standard output and in $OUT/startup.json (results.json is left as is)
+if [ "${BENCH_ONLY:-}" = startup ]; then
+    rec M load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+    { grep -v '^T' "$RAW"; grep '^T' "$RAW" | sort -t$'\t' -k5,5g; } | awk -f bench/report.awk -v json=$OUT/startup.json
+    ! grep -q '^F' "$RAW" || { note "some commands failed (F lines in $RAW)"; exit 1; }
+    exit 0
+fi
+
 # ---- inputs ----
 for n in $GEMM_SIZES; do
     for d in f32 f64; do gen $OUT/A_${d}_$n.npy $d 1 $n $n; gen $OUT/B_${d}_$n.npy $d 2 $n $n; done
@@ -127,13 +142,6 @@ gen $OUT/vec_b.npy f32 4 1e7
 gen $OUT/col.npy f32 5 4096 1
 gen $OUT/row.npy f32 6 1 4096
 gen $OUT/big.json f32 7 1000 1000
-
-# ---- 1. start-up ----
-POLY='x**3+2*x**2-5*x+3'
-ONELINER='import torch; x=torch.tensor(2.,requires_grad=True); y=x**3+2*x**2-5*x+3; y.backward(); print(y.item(), x.grad.item())'
-WL="start-up: tgrad '$POLY' --at 2 (whole process)"
-case_ "$WL" scalar s torch - 0
-alternate "$WL" "ours=ntimes 5 wall scalar bin/tgrad '$POLY' --at 2" "torch=wall scalar '$PY' -c '$ONELINER'"
 
 # ---- 2. elementwise autograd, and 6. the vmap-like batch ----
 SIZES="1e3 1e5 1e6 1e7"

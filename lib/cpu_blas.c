@@ -6,11 +6,35 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include <cblas.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+
+/* ---- OpenBLAS, loaded on the first product ----
+ * Linked in, OpenBLAS (a 36 MB library, and libgfortran behind it) was
+ * mapped and relocated, and its constructor started a worker per CPU,
+ * in every run: about two thirds of a scalar tgrad's start-up.  It is
+ * opened by its soname (found as the dynamic linker finds a linked
+ * library: LD_LIBRARY_PATH, then the system's paths, never the current
+ * folder), when a product or a BLAS question first needs it. */
+#ifndef TG_BLAS_SONAME
+#define TG_BLAS_SONAME "libopenblas.so.0"
+#endif
+
+static struct {
+    __typeof__(cblas_sgemm) *sgemm;
+    __typeof__(cblas_dgemm) *dgemm;
+    void (*set_num_threads)(int);
+    int (*get_num_threads)(void);
+    char *(*get_config)(void);
+    char *(*get_corename)(void);
+} blas;
+static const char *blas_why_not; /* why it could not be loaded */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
 /* ---- OpenBLAS under an address-space limit (ulimit -v) ----
  * OpenBLAS's allocator retries forever when it cannot map a work buffer,
@@ -26,45 +50,77 @@ static bool as_limited(void)
     return !getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY;
 }
 
-/* The workers are started by OpenBLAS's constructor, before main and
- * before any constructor of ours, one per CPU this process may run on.
- * The executable's .preinit_array runs earlier still: under a finite
- * RLIMIT_AS it narrows the process to one CPU (the environment cannot be
- * changed that early: libc sets it again after), so that OpenBLAS starts
- * no worker, and a constructor of ours, run after OpenBLAS's, gives the
- * CPUs back. */
-static cpu_set_t saved_cpus;
-static bool cpus_narrowed;
-
-static void blas_one_cpu_if_limited(int argc, char **argv, char **envp)
+/* OpenBLAS's constructor starts one worker per CPU the loading thread may
+ * run on: under a finite RLIMIT_AS that thread is narrowed to one CPU
+ * while it loads the library (so none is started), then given its CPUs
+ * back.  Other threads keep theirs. */
+static void *blas_dlopen(void)
 {
-    (void)argc, (void)argv, (void)envp;
-    cpu_set_t one;
+    cpu_set_t saved, one;
     int cpu = sched_getcpu();
-    if (!as_limited() || cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof saved_cpus, &saved_cpus))
-        return;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    cpus_narrowed = !sched_setaffinity(0, sizeof one, &one);
+    bool narrowed = false;
+    if (as_limited() && cpu >= 0 && cpu < CPU_SETSIZE && !sched_getaffinity(0, sizeof saved, &saved)) {
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        narrowed = !sched_setaffinity(0, sizeof one, &one);
+    }
+    void *h = dlopen(TG_BLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (narrowed)
+        sched_setaffinity(0, sizeof saved, &saved);
+    return h;
 }
-__attribute__((section(".preinit_array"), used)) static void (*const blas_preinit)(int, char **, char **) =
-    blas_one_cpu_if_limited;
 
-__attribute__((constructor)) static void blas_cpus_back(void)
+static void *blas_sym(void *h, const char *name, bool *missing)
 {
-    if (cpus_narrowed)
-        sched_setaffinity(0, sizeof saved_cpus, &saved_cpus);
-    cpus_narrowed = false;
+    void *f = dlsym(h, name);
+    *missing |= !f;
+    return f;
+}
+
+static void blas_load(void)
+{
+    void *h = blas_dlopen();
+    if (!h) {
+        const char *e = dlerror();
+        blas_why_not = e ? strdup(e) : NULL;
+        if (!blas_why_not)
+            blas_why_not = TG_BLAS_SONAME ": cannot be loaded";
+        return;
+    }
+    bool missing = false;
+    blas.get_num_threads = (int (*)(void))blas_sym(h, "openblas_get_num_threads", &missing);
+    blas.set_num_threads = (void (*)(int))blas_sym(h, "openblas_set_num_threads", &missing);
+    blas.get_config = (char *(*)(void))blas_sym(h, "openblas_get_config", &missing);
+    blas.get_corename = (char *(*)(void))blas_sym(h, "openblas_get_corename", &missing);
+    blas.dgemm = (__typeof__(cblas_dgemm) *)blas_sym(h, "cblas_dgemm", &missing);
+    blas.sgemm = (__typeof__(cblas_sgemm) *)blas_sym(h, "cblas_sgemm", &missing);
+    if (missing) {
+        blas.sgemm = NULL; /* the mark of a usable library */
+        blas_why_not = TG_BLAS_SONAME ": not an OpenBLAS (a function is missing)";
+    }
+}
+
+static bool blas_loaded(void)
+{
+    pthread_once(&blas_once, blas_load);
+    return blas.sgemm != NULL;
+}
+
+const char *tg_blas_unavailable_reason(void)
+{
+    return blas_loaded() ? NULL : blas_why_not;
 }
 
 /* OpenBLAS's BUFFER_SIZE (its common_x86_64.h: 32 << 22) and a page */
 #define BLAS_BUFFER_BYTES (((size_t)128 << 20) + ((size_t)64 << 10))
 
-/* Is there room for OpenBLAS's work buffer?  Asked once, before the first
- * product maps it (later products reuse it). */
-static tg_status blas_buffer_room(void)
+/* OpenBLAS loaded, and room for its work buffer: the room is checked once,
+ * before the first product maps the buffer (later products reuse it). */
+static tg_status blas_ready(void)
 {
     static bool checked;
+    if (!blas_loaded())
+        return tg_error(TG_ERESOURCE, "the matrix product needs OpenBLAS: %s", blas_why_not);
     if (checked || !as_limited())
         return TG_OK;
     void *p = mmap(NULL, BLAS_BUFFER_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -128,7 +184,7 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
         if (bc) gemm_layout(bc, &tb, &ldb);
     }
     tg_set_grad_enabled(old);
-    tg_status st = !ac || !bc ? tg_errcode() : tg_dtype_is_float(out->dtype) ? blas_buffer_room() : TG_OK;
+    tg_status st = !ac || !bc ? tg_errcode() : tg_dtype_is_float(out->dtype) ? blas_ready() : TG_OK;
     if (st != TG_OK) {
         tg_release(ac);
         tg_release(bc);
@@ -151,11 +207,11 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
         }
         switch (out->dtype) {
         case TG_FLOAT32:
-            cblas_sgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0f, (float *)pa, (int)lda,
+            blas.sgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0f, (float *)pa, (int)lda,
                         (float *)pb, (int)ldb, 0.0f, (float *)pc, (int)m);
             break;
         case TG_FLOAT64:
-            cblas_dgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0, (double *)pa, (int)lda,
+            blas.dgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0, (double *)pa, (int)lda,
                         (double *)pb, (int)ldb, 0.0, (double *)pc, (int)m);
             break;
         default: { /* int64: a plain loop; wraps on overflow like PyTorch */
@@ -178,15 +234,16 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
     return TG_OK;
 }
 
-/* ---- OpenBLAS's threads and identity (for --threads and tdevice) ---- */
-extern void openblas_set_num_threads(int);
-extern int openblas_get_num_threads(void);
-extern char *openblas_get_config(void);
-extern char *openblas_get_corename(void);
+/* ---- OpenBLAS's threads and identity (for --threads and tdevice) ----
+ * Each loads OpenBLAS if no product has yet. */
 
 /* more threads under ulimit -v would each map a buffer as they start (see
  * above): one there */
-void tg_blas_set_threads(int n) { openblas_set_num_threads(as_limited() ? 1 : n); }
-int tg_blas_threads(void) { return openblas_get_num_threads(); }
-const char *tg_blas_config(void) { return openblas_get_config(); }
-const char *tg_blas_corename(void) { return openblas_get_corename(); }
+void tg_blas_set_threads(int n)
+{
+    if (blas_loaded())
+        blas.set_num_threads(as_limited() ? 1 : n);
+}
+int tg_blas_threads(void) { return blas_loaded() ? blas.get_num_threads() : 0; }
+const char *tg_blas_config(void) { return blas_loaded() ? blas.get_config() : NULL; }
+const char *tg_blas_corename(void) { return blas_loaded() ? blas.get_corename() : NULL; }

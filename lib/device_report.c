@@ -99,12 +99,18 @@ static cJSON *cpu_entry(bool bench)
             cJSON_AddItemToArray(simd, cJSON_CreateString(feats[i]));
     cJSON *blas = cJSON_AddObjectToObject(d, "blas");
     cJSON_AddStringToObject(blas, "name", "OpenBLAS");
-    cJSON_AddStringToObject(blas, "config", tg_blas_config());
-    cJSON_AddStringToObject(blas, "core", tg_blas_corename());
+    const char *blas_why_not = tg_blas_unavailable_reason(); /* loads it */
+    if (blas_why_not) {
+        cJSON_AddStringToObject(blas, "unavailable", blas_why_not);
+    } else {
+        cJSON_AddStringToObject(blas, "config", tg_blas_config());
+        cJSON_AddStringToObject(blas, "core", tg_blas_corename());
+    }
     const char *ct = getenv("OPENBLAS_CORETYPE");
     if (ct)
         cJSON_AddStringToObject(blas, "coretype_env", ct);
-    cJSON_AddNumberToObject(blas, "threads", tg_blas_threads());
+    if (!blas_why_not)
+        cJSON_AddNumberToObject(blas, "threads", tg_blas_threads());
     /* what tgrad --compile's generated loops would use (lib/jit.c): the
      * C compiler, found on PATH or not, and the cache folder */
     tg_jit_info ji;

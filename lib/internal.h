@@ -166,6 +166,10 @@ void tg_format_bytes(char *buf, size_t n, double bytes);
  * WHAT = SIZE, more than ..." (what: "the Jacobian would be 3 x 4 float32") */
 tg_status tg_check_fits(double bytes, const char *what);
 
+/* OpenBLAS is loaded on first use (cpu_blas.c): NULL once it is, else why
+ * it cannot be ("libopenblas.so.0: cannot open shared object file ..."). */
+const char *tg_blas_unavailable_reason(void);
+
 /* A hash index over an array of names (env.c): slots hold a position + 1
  * in keys (0: empty), open addressing, at most half full.  Start it as {0},
  * free slots with tg_free.  Lookups and additions take constant time. */

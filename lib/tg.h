@@ -566,7 +566,10 @@ tg_status tg_write_result_files(FILE *f, const char *value_file, const char *dir
  * bench adds measured memory bandwidth and GEMM rate.  free() the result. */
 char *tg_device_report(bool bench, bool pretty);
 
-/* ---- The CPU backend's BLAS (OpenBLAS) ---- */
+/* ---- The CPU backend's BLAS (OpenBLAS) ----
+ * OpenBLAS is opened at run time (libopenblas.so.0), by the first product
+ * or by one of these; config and corename are NULL, threads 0, if it
+ * cannot be. */
 void tg_blas_set_threads(int n);  /* as OPENBLAS_NUM_THREADS does */
 int tg_blas_threads(void);
 const char *tg_blas_config(void); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */

@@ -6,6 +6,9 @@
 #                        bench/bench.sh: a table on standard output and
 #                        bench/out/results.json (the previous one is kept as
 #                        bench/out/results.prev.json)
+#   make bench-startup   the start-up workload alone (tgrad against the
+#                        PyTorch one-liner): a table on standard output
+#                        and bench/out/startup.json
 #   make bench-compare   ours-column changes between results.prev.json and
 #                        results.json (or BENCH_OLD=... BENCH_NEW=...)
 #
@@ -19,11 +22,17 @@ $(BENCH_DIR)/%: bench/%.c bench/bench.h lib/libtg.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -pthread $< lib/libtg.a $(LDLIBS) -o $@
 
-.PHONY: bench-build bench-compare
+# bench_gemm calls cblas itself (the library opens OpenBLAS at run time)
+$(BENCH_DIR)/bench_gemm: LDLIBS += -lopenblas
+
+.PHONY: bench-build bench-compare bench-startup
 bench-build: deps-check $(BINS) $(BENCH_BINS)
 
 bench: bench-build
 	bench/bench.sh
+
+bench-startup: deps-check $(BINS)
+	BENCH_ONLY=startup bench/bench.sh
 
 BENCH_OLD ?= bench/out/results.prev.json
 BENCH_NEW ?= bench/out/results.json

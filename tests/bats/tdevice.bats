@@ -10,6 +10,24 @@ load helper
     if command -v jq >/dev/null; then echo "$output" | jq -e '.devices[0].cores >= 1'; fi
 }
 
+# OpenBLAS is opened on the first product, not at start-up: a run without
+# a product does not need it, and one with a product says what is missing.
+@test "without a loadable OpenBLAS only the matrix products fail" {
+    mkdir -p "$TMP/lib"
+    : >"$TMP/lib/libopenblas.so.0" # found first, and no library
+    export LD_LIBRARY_PATH="$TMP/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    run --separate-stderr tgrad 'x**3+2*x**2-5*x+3' --at 2
+    [ "$status" -eq 0 ] && [ "$output" = '{"value":9,"grad":{"x":15}}' ] && [ -z "$stderr" ]
+    fails_with 4 '^tgrad: the matrix product needs OpenBLAS: .*libopenblas\.so\.0' tgrad 'sum(x@x)' --at '[[1,2],[3,4]]'
+    fails_with 4 '^tmatmul: the matrix product needs OpenBLAS: ' tmatmul '[[1.5]]' '[[2.0]]'
+    run tmatmul '[[1,2]]' '[[3],[4]]' # int64: no BLAS
+    [ "$status" -eq 0 ] && [ "$output" = '[[11]]' ]
+    run tdevice
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'"blas":{"name":"OpenBLAS","unavailable":"'*'libopenblas.so.0: '* ]]
+    [[ "$output" != *'"threads":'* ]]
+}
+
 @test "the CPU entry says what tgrad --compile would use to generate its loops" {
     run env TG_CC=cc TG_CACHE_DIR=/tmp/somewhere tdevice
     [[ "$output" == *'"compile":{"generated_code":'*'"compiler":"cc","compiler_found":true,"enabled":true,"cache":"/tmp/somewhere"}'* ]]
