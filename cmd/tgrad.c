@@ -154,14 +154,15 @@ static int run_several(tg_program *first, const options *o)
     return status;
 }
 
-/* --lines: a script that writes a line and waits for its result reads
- * from a pipe, and gets each result at once; a file's lines are written
- * in blocks (see tgrad(1) for the cost) */
+/* --lines: a script that writes a line and waits for its result gets it
+ * at once (the output is flushed whenever the input has nothing more yet);
+ * a file's lines, or a pipe's that keep coming, are written in blocks */
 static tg_status run_lines(tg_program *prog, const tg_env *env, const options *o)
 {
     struct stat st;
     tg_lines_opts lo = o->lines_opts;
-    lo.flush = o->unbuffered || fstat(fileno(stdin), &st) != 0 || !S_ISREG(st.st_mode);
+    lo.flush = o->unbuffered;
+    lo.flush_idle = fstat(fileno(stdin), &st) != 0 || !S_ISREG(st.st_mode);
     return tg_run_lines(prog, env, &o->run, &lo, stdin, stdout);
 }
 

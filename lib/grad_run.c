@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 /* n new NULL tensor pointers (n may be 0) */
 static tg_tensor **tensor_array(size_t n)
@@ -339,9 +340,22 @@ static tg_status flush(FILE *out)
     return TG_OK;
 }
 
+/* Is more input there already, so that reading it will not wait?  Text
+ * in's buffer holds (glibc's FILE fields; elsewhere: assume none) or the
+ * descriptor has ready (FIONREAD: pipes, terminals, sockets). */
+static bool input_ready(FILE *in)
+{
+#ifdef __GLIBC__
+    if (in->_IO_read_ptr < in->_IO_read_end)
+        return true;
+#endif
+    int n = 0;
+    return ioctl(fileno(in), FIONREAD, &n) == 0 && n > 0;
+}
+
 /* the line just read, line[0..len): its result or error record to out */
 static tg_status one_line(tg_program *p, const tg_env *fixed, const tg_run_opts *o, const tg_lines_opts *lo,
-                          const char *line, size_t len, lines_state *s, FILE *out)
+                          const char *line, size_t len, lines_state *s, FILE *in, FILE *out)
 {
     tg_json_aside id = {lo->id, false, 0, 0};
     tg_buf result = {0}, record = {0};
@@ -356,7 +370,7 @@ static tg_status one_line(tg_program *p, const tg_env *fixed, const tg_run_opts 
         on_line(st, s->lineno);
     if (st == TG_OK)
         st = tg_buf_write(&record, out);
-    if (st == TG_OK && lo->flush)
+    if (st == TG_OK && (lo->flush || (lo->flush_idle && !input_ready(in))))
         st = flush(out);
     tg_buf_free(&result);
     tg_buf_free(&record);
@@ -388,7 +402,7 @@ tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o,
         }
         s.lineno++;
         if (strspn(line, " \t\r\n") != (size_t)len) /* blank lines are skipped */
-            st = one_line(p, fixed, o, lo, line, (size_t)len, &s, out);
+            st = one_line(p, fixed, o, lo, line, (size_t)len, &s, in, out);
     }
     if (st == TG_OK && ferror(in))
         st = tg_error(TG_ERESOURCE, "cannot read standard input: %s", strerror(errno ? errno : EIO));

@@ -688,7 +688,9 @@ typedef struct tg_lines_opts {
     const char *id;   /* --id: the member copied into each result as its first, not bound; NULL: none */
     long line_offset; /* --line-offset: the lines before this input, for the numbers in errors */
     bool keep_going;  /* --keep-going: a line that fails gets an error record, and the run goes on */
-    bool flush;       /* each result line written out at once (a pipe as input, --unbuffered) */
+    bool flush;       /* --unbuffered: each result line written out at once */
+    bool flush_idle;  /* the results written out whenever the next line has not arrived yet
+                       * (a pipe or terminal as input: a script waiting for its answer) */
 } tg_lines_opts;
 /* tgrad --lines: for each line of in that holds a JSON object of inputs,
  * binds them after fixed's, evaluates and writes one result line to out;

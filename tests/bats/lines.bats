@@ -21,6 +21,7 @@ for n, line in enumerate(sys.stdin, 1):
     # with the results held in a block buffer the first read times out
     run bash -c '
         coproc T { exec tgrad "x*2" --lines; }
+        pid=$T_PID # (bash unsets T_PID once the coprocess has ended)
         for x in 1 2 3; do
             echo "{\"x\":$x}" >&"${T[1]}"
             read -t 10 -r reply <&"${T[0]}" || { echo "no result for x=$x"; exit 1; }
@@ -28,7 +29,7 @@ for n, line in enumerate(sys.stdin, 1):
         done
         w=${T[1]}
         exec {w}>&-
-        wait "$T_PID"'
+        wait "$pid"'
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = '{"value":2,"grad":{"x":2}}' ]
     [ "${lines[2]}" = '{"value":6,"grad":{"x":2}}' ]
