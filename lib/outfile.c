@@ -31,7 +31,9 @@
 #include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -58,25 +60,53 @@ typedef struct {
 
 /* ---- removing temporaries on a signal ---- */
 
-/* The list the handler walks: changed only with the signals blocked in
- * this thread, and each node whole before it is linked in. */
+/* The list the handler walks.  A process-directed signal goes to any
+ * thread that does not block it -- a BLAS or pool worker while this
+ * thread has the signals blocked -- so blocking them here keeps the
+ * handler out of this thread only.  A change of the list (creating a
+ * temporary and linking it in, or unlinking a node) is therefore also
+ * marked by list_busy, and the handler, in whichever thread it runs,
+ * first sets dying and waits until no change is under way: either it
+ * sees the change and waits for its end, or the change sees dying and
+ * never starts (the process is about to die of the signal anyway).
+ * Without that, a temporary created just before a signal taken by another
+ * thread was left behind (the handler walked a list that lacked it). */
 static outfile *volatile pending_head;
+static atomic_int list_busy, dying;
 static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 static void remove_temps_and_die(int sig)
 {
+    atomic_store(&dying, 1);
+    while (atomic_load(&list_busy)) /* in another thread: this one has no change under way */
+        poll(NULL, 0, 1);
     for (outfile *o = pending_head; o; o = o->next_pending)
         unlinkat(o->dirfd, o->temp, 0);
     raise(sig); /* SA_RESETHAND restored the default action: die of it as before */
 }
 
-static void block_cleanup_signals(sigset_t *old)
+/* Starts a change of the list: the signals blocked in this thread (*old:
+ * the mask to restore), the change marked busy.  If a handler already
+ * runs in another thread, waits for the process to die. */
+static void begin_list_change(sigset_t *old)
 {
     sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof cleanup_signals / sizeof *cleanup_signals; i++)
         sigaddset(&set, cleanup_signals[i]);
     pthread_sigmask(SIG_BLOCK, &set, old);
+    atomic_fetch_add(&list_busy, 1);
+    if (atomic_load(&dying)) {
+        atomic_fetch_sub(&list_busy, 1);
+        for (;;)
+            pause();
+    }
+}
+
+static void end_list_change(const sigset_t *old)
+{
+    atomic_fetch_sub(&list_busy, 1);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* Installed once, where the signal still has its default action (an
@@ -107,14 +137,14 @@ static void unlist_pending(outfile *o)
     if (!o->pending)
         return;
     sigset_t old;
-    block_cleanup_signals(&old);
+    begin_list_change(&old);
     outfile *volatile *p = &pending_head;
     while (*p && *p != o)
         p = &(*p)->next_pending;
     if (*p)
         *p = o->next_pending;
     o->pending = false;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    end_list_change(&old);
 }
 
 /* ---- where a path leads ---- */
@@ -251,7 +281,7 @@ static int create_temp(outfile *o)
         random_suffix(suffix);
         snprintf(o->temp, keep + 16, ".%.*s.tmp-%s", (int)keep, o->leaf, suffix);
         sigset_t old;
-        block_cleanup_signals(&old);
+        begin_list_change(&old);
         int fd = openat(o->dirfd, o->temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         int err = errno;
         if (fd >= 0) {
@@ -259,7 +289,7 @@ static int create_temp(outfile *o)
             pending_head = o;
             o->pending = true;
         }
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        end_list_change(&old);
         if (fd >= 0 || err != EEXIST) {
             errno = err;
             return fd;
