@@ -567,72 +567,47 @@ static char *join(const char *dir, const char *leaf)
     return p;
 }
 
-/* a path as a JSON string */
-static void json_string(FILE *f, const char *s)
+/* where tg_write_result_files puts the tensors */
+typedef struct {
+    outset *s;
+    const char *value_file, *dir; /* either may be NULL */
+} result_files;
+
+/* The path of a tensor of the result (name: NULL for the value), or NULL
+ * with *inline_ for one written inline. */
+static char *entry_path(const result_files *r, const char *name, bool *inline_)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+    *inline_ = false;
+    if (!name)
+        return r->value_file ? copy_string(r->value_file, strlen(r->value_file)) : join(r->dir, "value.npy");
+    if (!r->dir) {
+        *inline_ = true;
+        return NULL;
     }
-    fputc('"', f);
+    size_t len = strlen(name) + 10;
+    char *leaf = tg_malloc(len), *path = NULL;
+    if (leaf) {
+        snprintf(leaf, len, "grad_%s.npy", name);
+        path = join(r->dir, leaf);
+        tg_free(leaf);
+    }
+    return path;
 }
 
-/* A tensor of the result: saved to path and named, or written inline
- * (path NULL). */
-static tg_status result_entry(FILE *m, outset *s, const char *path, const tg_tensor *t)
+/* result.c's entry: the tensor saved to its file and named in b, or
+ * written inline */
+static tg_status file_entry(tg_buf *b, const char *name, const tg_tensor *t, void *ctx)
 {
-    if (!path)
-        return tg_json_write(m, t);
-    if (outset_save(s, path, t) != TG_OK)
-        return tg_errcode();
-    json_string(m, path);
-    return TG_OK;
-}
-
-/* The object, laid out as tg_write_result lays it out, into m. */
-static tg_status result_object(FILE *m, outset *s, const char *value_file, const char *dir,
-                               const tg_tensor *value, const char *const *names, tg_tensor *const *grads,
-                               int n, bool pretty)
-{
-    const char *sep = pretty ? "\n  " : "", *sp = pretty ? " " : "";
-    char *path = value_file ? copy_string(value_file, strlen(value_file)) : join(dir, "value.npy");
+    bool inline_;
+    char *path = entry_path(ctx, name, &inline_);
+    if (inline_)
+        return tg_json_write_buf(b, t);
     if (!path)
         return TG_ERESOURCE;
-    fprintf(m, "{%s\"value\":%s", sep, sp);
-    tg_status st = result_entry(m, s, path, value);
+    tg_status st = outset_save(((result_files *)ctx)->s, path, t);
+    if (st == TG_OK)
+        tg_buf_json_string(b, path);
     tg_free(path);
-    if (names && st == TG_OK) {
-        fprintf(m, ",%s\"grad\":%s{", sep, sp);
-        bool first = true;
-        for (int i = 0; i < n && st == TG_OK; i++) {
-            if (!grads[i])
-                continue;
-            fprintf(m, "%s%s\"%s\":%s", first ? "" : ",", pretty ? "\n    " : "", names[i], sp);
-            first = false;
-            path = NULL;
-            if (dir) {
-                size_t len = strlen(names[i]) + 10;
-                char *leaf = tg_malloc(len);
-                if (!leaf)
-                    return TG_ERESOURCE;
-                snprintf(leaf, len, "grad_%s.npy", names[i]);
-                path = join(dir, leaf);
-                tg_free(leaf);
-                if (!path)
-                    return TG_ERESOURCE;
-            }
-            st = result_entry(m, s, path, grads[i]);
-            tg_free(path);
-        }
-        fprintf(m, "%s}", pretty && !first ? "\n  " : "");
-    }
-    fprintf(m, "%s}\n", pretty ? "\n" : "");
     return st;
 }
 
@@ -645,27 +620,23 @@ tg_status tg_write_result_files(FILE *f, const char *value_file, const char *dir
         return tg_write_result(f, value, names, grads, n, pretty);
     if (!value)
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to save");
-    outset *s = outset_new();
-    if (!s)
+    result_files r = {.s = outset_new(), .value_file = value_file, .dir = dir};
+    if (!r.s)
         return TG_ERESOURCE;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    tg_status st = m ? TG_OK : tg_error(TG_ERESOURCE, "out of memory");
-    if (st == TG_OK && dir)
-        st = outset_make_dir(s, dir);
+    tg_buf b = {0};
+    tg_status st = dir ? outset_make_dir(r.s, dir) : TG_OK;
     if (st == TG_OK)
-        st = result_object(m, s, value_file, dir, value, names, grads, n, pretty);
-    if (m && fclose(m) != 0 && st == TG_OK)
-        st = tg_error(TG_ERESOURCE, "out of memory");
+        st = tg_result_grad_with(&b, value, names, grads, n, pretty, NULL, file_entry, &r);
     /* the object out and flushed before any file is renamed into place:
      * if standard output fails, no file has changed */
-    if (st == TG_OK && (fwrite(buf, 1, len, f) != len || fflush(f) != 0 || ferror(f)))
+    if (st == TG_OK)
+        st = tg_buf_write(&b, f);
+    if (st == TG_OK && (fflush(f) != 0 || ferror(f)))
         st = tg_error(TG_ERESOURCE, "cannot write the output: %s", strerror(errno ? errno : EIO));
-    free(buf);
+    tg_buf_free(&b);
     if (st != TG_OK) {
-        outset_abort(s);
+        outset_abort(r.s);
         return st;
     }
-    return outset_commit(s);
+    return outset_commit(r.s);
 }

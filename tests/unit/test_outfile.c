@@ -90,3 +90,29 @@ TEST(outfile_signal_to_another_thread_while_creating_leaves_no_temporary)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
 }
+
+/* --out-dir's object names the files as JSON strings, escaped */
+TEST(outfile_result_files_names_escaped)
+{
+    char dir[] = "/tmp/tg_outfile_XXXXXX", out[64], expect[512], *text = NULL;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(out, sizeof out, "%s/a\"b\\c\td", dir);
+    tg_tensor *v = tg_scalar(6, TG_FLOAT32), *g[2] = {tg_scalar(3, TG_FLOAT32), NULL};
+    const char *names[2] = {"x", "y"};
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    CHECK(m && tg_write_result_files(m, NULL, out, v, names, g, 2, false) == TG_OK);
+    if (m)
+        fclose(m);
+    snprintf(expect, sizeof expect, "{\"value\":\"%s/a\\\"b\\\\c\\u0009d/value.npy\",\"grad\":{\"x\":"
+             "\"%s/a\\\"b\\\\c\\u0009d/grad_x.npy\"}}\n", dir, dir);
+    CHECK(text && !strcmp(text, expect));
+    if (text && strcmp(text, expect))
+        fprintf(stderr, "  got %s  expected %s", text, expect);
+    free(text);
+    tg_release(v);
+    tg_release(g[0]);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
