@@ -524,8 +524,12 @@ static tg_status outset_commit(outset *s)
 /* DIR made if missing (and remembered, to be removed again on failure) */
 static tg_status outset_make_dir(outset *s, const char *dir)
 {
-    if (mkdir(dir, 0777) == 0)
-        return (s->made_dir = copy_string(dir, strlen(dir))) ? TG_OK : TG_ERESOURCE;
+    if (mkdir(dir, 0777) == 0) {
+        if ((s->made_dir = copy_string(dir, strlen(dir))))
+            return TG_OK;
+        rmdir(dir); /* not remembered: outset_abort could not remove it */
+        return TG_ERESOURCE;
+    }
     if (errno != EEXIST)
         return tg_error(TG_ERESOURCE, "cannot create the directory '%s': %s", dir, strerror(errno));
     return TG_OK;
