@@ -66,6 +66,16 @@ TEST(outfile_signal_to_another_thread_while_creating_leaves_no_temporary)
     CHECK(f && fputs("old\n", f) >= 0 && fclose(f) == 0);
     pid_t pid = fork();
     if (pid == 0) {
+        /* as a tool starts, if the runner inherited SIGTERM ignored (an
+         * earlier test's tg_save may have installed outfile.c's handler:
+         * that one stays) */
+        struct sigaction was;
+        if (sigaction(SIGTERM, NULL, &was) == 0 && was.sa_handler == SIG_IGN)
+            signal(SIGTERM, SIG_DFL);
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        pthread_sigmask(SIG_UNBLOCK, &term, NULL);
         pthread_t th; /* takes the signal while the main thread blocks it */
         if (pthread_create(&th, NULL, idle_thread, NULL) != 0)
             _exit(1);
