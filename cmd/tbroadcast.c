@@ -223,10 +223,7 @@ static int run(const options *o)
         /* -o FILE: the value to FILE, named in the object */
         if (tg_write_result_files(stdout, o->out, NULL, value, names, grads, o->n, o->pretty) != TG_OK)
             goto fail;
-    } else if (o->out) {
-        if (tg_save(o->out, value) != TG_OK)
-            goto fail;
-    } else if (tg_json_write(stdout, value) != TG_OK || putchar('\n') == EOF)
+    } else if (tg_save(o->out ? o->out : "-", value) != TG_OK) /* "-": standard output */
         goto fail;
 finish:
     if (tg_cli_finish_output() != TG_OK)

@@ -115,10 +115,7 @@ static int run(const options *o)
         /* -o FILE: the value to FILE, named in the object */
         if (tg_write_result_files(stdout, o->out, NULL, c, names, grads, 2, o->pretty) != TG_OK)
             goto fail;
-    } else if (o->out) {
-        if (tg_save(o->out, c) != TG_OK)
-            goto fail;
-    } else if (tg_json_write(stdout, c) != TG_OK || putchar('\n') == EOF)
+    } else if (tg_save(o->out ? o->out : "-", c) != TG_OK) /* "-": standard output */
         goto fail;
     if (tg_cli_finish_output() != TG_OK)
         goto fail;

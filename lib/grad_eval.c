@@ -1,9 +1,6 @@
 /* grad_eval.c -- evaluate a program and differentiate its result with
  * respect to its inputs: what tgrad does, as a library call. */
 #include "internal.h"
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 
 tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **grads)
 {
@@ -85,57 +82,14 @@ out:
     return value;
 }
 
+/* the builder's object, written whole (SPEC section 3) */
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
                           tg_tensor *const *grads, int n, bool pretty)
 {
-    return tg_write_result_extra(f, value, names, grads, n, pretty, NULL);
-}
-
-static tg_status write_result(FILE *f, const tg_tensor *value, const char *const *names,
-                              tg_tensor *const *grads, int n, bool pretty, const char *extra);
-
-/* The object is made in memory and written whole, so that a failure half
- * way leaves nothing on the output (SPEC section 3). */
-tg_status tg_write_result_extra(FILE *f, const tg_tensor *value, const char *const *names,
-                                tg_tensor *const *grads, int n, bool pretty, const char *extra)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (!m)
-        return tg_error(TG_ERESOURCE, "out of memory");
-    tg_status st = write_result(m, value, names, grads, n, pretty, extra);
-    if (fclose(m) != 0 && st == TG_OK)
-        st = tg_error(TG_ERESOURCE, "out of memory");
-    if (st == TG_OK && fwrite(buf, 1, len, f) != len)
-        st = tg_error(TG_ERESOURCE, "cannot write the output: %s", strerror(errno));
-    free(buf);
-    return st;
-}
-
-static tg_status write_result(FILE *f, const tg_tensor *value, const char *const *names,
-                              tg_tensor *const *grads, int n, bool pretty, const char *extra)
-{
-    const char *sep = pretty ? "\n  " : "";
-    fprintf(f, "{%s\"value\":%s", sep, pretty ? " " : "");
-    tg_status st = tg_json_write(f, value);
-    if (names && st == TG_OK) {
-        fprintf(f, ",%s\"grad\":%s{", sep, pretty ? " " : "");
-        bool first = true;
-        for (int i = 0; i < n && st == TG_OK; i++) {
-            if (!grads[i])
-                continue;
-            fprintf(f, "%s%s\"", first ? "" : ",", pretty ? "\n    " : "");
-            for (const char *c = names[i]; *c; c++) /* names are identifiers: no escaping */
-                fputc(*c, f);
-            fprintf(f, "\":%s", pretty ? " " : "");
-            st = tg_json_write(f, grads[i]);
-            first = false;
-        }
-        fprintf(f, "%s}", pretty && !first ? "\n  " : "");
-    }
-    if (extra && *extra)
-        fputs(extra, f);
-    fprintf(f, "%s}\n", pretty ? "\n" : "");
+    tg_buf b = {0};
+    tg_status st = tg_result_grad(&b, value, names, grads, n, pretty, NULL);
+    if (st == TG_OK)
+        st = tg_buf_write(&b, f);
+    tg_buf_free(&b);
     return st;
 }

@@ -242,6 +242,8 @@ tg_status tg_run_result(tg_program *p, tg_env *env, int nvars, const tg_tensor *
     *passed = true;
     if (check)
         st = run_check(p, env, nvars, &member, passed);
+    if (st == TG_OK && member.failed) /* else the result would go out without its "check" */
+        st = tg_error(TG_ERESOURCE, "out of memory");
     if (st == TG_OK)
         st = tg_result_grad(out, value, o->bind.no_grad ? NULL : (const char *const *)env->names, grads, nvars,
                             o->pretty, check ? member.data : NULL);

@@ -152,6 +152,17 @@ tg_tensor *tg_arange_i64(int64_t start, int64_t stop, int64_t step);
 
 /* tg_buf, the growing byte buffer, is public: see tg.h */
 
+/* The result builder (result.c) with each tensor put by entry: appended to
+ * b as it likes (inline JSON, or a file's name); name is NULL for the
+ * value, else the gradient's variable.  tg_result_grad is this with the
+ * tensors inline; tg_write_result_files puts them in files. */
+typedef tg_status (*tg_result_entry)(tg_buf *b, const char *name, const tg_tensor *t, void *ctx);
+tg_status tg_result_grad_with(tg_buf *b, const tg_tensor *value, const char *const *names,
+                              tg_tensor *const *grads, int n, bool pretty, const char *extra,
+                              tg_result_entry entry, void *ctx);
+/* s as a JSON string, quotes and escapes (\", \\, \u00XX) included */
+void tg_buf_json_string(tg_buf *b, const char *s);
+
 /* letters, digits and _, not starting with a digit: a variable's name (bind.c) */
 bool tg_is_identifier(const char *s, size_t n);
 

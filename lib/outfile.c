@@ -31,7 +31,9 @@
 #include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -58,25 +60,53 @@ typedef struct {
 
 /* ---- removing temporaries on a signal ---- */
 
-/* The list the handler walks: changed only with the signals blocked in
- * this thread, and each node whole before it is linked in. */
+/* The list the handler walks.  A process-directed signal goes to any
+ * thread that does not block it -- a BLAS or pool worker while this
+ * thread has the signals blocked -- so blocking them here keeps the
+ * handler out of this thread only.  A change of the list (creating a
+ * temporary and linking it in, or unlinking a node) is therefore also
+ * marked by list_busy, and the handler, in whichever thread it runs,
+ * first sets dying and waits until no change is under way: either it
+ * sees the change and waits for its end, or the change sees dying and
+ * never starts (the process is about to die of the signal anyway).
+ * Without that, a temporary created just before a signal taken by another
+ * thread was left behind (the handler walked a list that lacked it). */
 static outfile *volatile pending_head;
+static atomic_int list_busy, dying;
 static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 static void remove_temps_and_die(int sig)
 {
+    atomic_store(&dying, 1);
+    while (atomic_load(&list_busy)) /* in another thread: this one has no change under way */
+        poll(NULL, 0, 1);
     for (outfile *o = pending_head; o; o = o->next_pending)
         unlinkat(o->dirfd, o->temp, 0);
     raise(sig); /* SA_RESETHAND restored the default action: die of it as before */
 }
 
-static void block_cleanup_signals(sigset_t *old)
+/* Starts a change of the list: the signals blocked in this thread (*old:
+ * the mask to restore), the change marked busy.  If a handler already
+ * runs in another thread, waits for the process to die. */
+static void begin_list_change(sigset_t *old)
 {
     sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof cleanup_signals / sizeof *cleanup_signals; i++)
         sigaddset(&set, cleanup_signals[i]);
     pthread_sigmask(SIG_BLOCK, &set, old);
+    atomic_fetch_add(&list_busy, 1);
+    if (atomic_load(&dying)) {
+        atomic_fetch_sub(&list_busy, 1);
+        for (;;)
+            pause();
+    }
+}
+
+static void end_list_change(const sigset_t *old)
+{
+    atomic_fetch_sub(&list_busy, 1);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* Installed once, where the signal still has its default action (an
@@ -107,14 +137,14 @@ static void unlist_pending(outfile *o)
     if (!o->pending)
         return;
     sigset_t old;
-    block_cleanup_signals(&old);
+    begin_list_change(&old);
     outfile *volatile *p = &pending_head;
     while (*p && *p != o)
         p = &(*p)->next_pending;
     if (*p)
         *p = o->next_pending;
     o->pending = false;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    end_list_change(&old);
 }
 
 /* ---- where a path leads ---- */
@@ -251,7 +281,7 @@ static int create_temp(outfile *o)
         random_suffix(suffix);
         snprintf(o->temp, keep + 16, ".%.*s.tmp-%s", (int)keep, o->leaf, suffix);
         sigset_t old;
-        block_cleanup_signals(&old);
+        begin_list_change(&old);
         int fd = openat(o->dirfd, o->temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         int err = errno;
         if (fd >= 0) {
@@ -259,7 +289,7 @@ static int create_temp(outfile *o)
             pending_head = o;
             o->pending = true;
         }
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        end_list_change(&old);
         if (fd >= 0 || err != EEXIST) {
             errno = err;
             return fd;
@@ -494,8 +524,12 @@ static tg_status outset_commit(outset *s)
 /* DIR made if missing (and remembered, to be removed again on failure) */
 static tg_status outset_make_dir(outset *s, const char *dir)
 {
-    if (mkdir(dir, 0777) == 0)
-        return (s->made_dir = copy_string(dir, strlen(dir))) ? TG_OK : TG_ERESOURCE;
+    if (mkdir(dir, 0777) == 0) {
+        if ((s->made_dir = copy_string(dir, strlen(dir))))
+            return TG_OK;
+        rmdir(dir); /* not remembered: outset_abort could not remove it */
+        return TG_ERESOURCE;
+    }
     if (errno != EEXIST)
         return tg_error(TG_ERESOURCE, "cannot create the directory '%s': %s", dir, strerror(errno));
     return TG_OK;
@@ -537,72 +571,47 @@ static char *join(const char *dir, const char *leaf)
     return p;
 }
 
-/* a path as a JSON string */
-static void json_string(FILE *f, const char *s)
+/* where tg_write_result_files puts the tensors */
+typedef struct {
+    outset *s;
+    const char *value_file, *dir; /* either may be NULL */
+} result_files;
+
+/* The path of a tensor of the result (name: NULL for the value), or NULL
+ * with *inline_ for one written inline. */
+static char *entry_path(const result_files *r, const char *name, bool *inline_)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+    *inline_ = false;
+    if (!name)
+        return r->value_file ? copy_string(r->value_file, strlen(r->value_file)) : join(r->dir, "value.npy");
+    if (!r->dir) {
+        *inline_ = true;
+        return NULL;
     }
-    fputc('"', f);
+    size_t len = strlen(name) + 10;
+    char *leaf = tg_malloc(len), *path = NULL;
+    if (leaf) {
+        snprintf(leaf, len, "grad_%s.npy", name);
+        path = join(r->dir, leaf);
+        tg_free(leaf);
+    }
+    return path;
 }
 
-/* A tensor of the result: saved to path and named, or written inline
- * (path NULL). */
-static tg_status result_entry(FILE *m, outset *s, const char *path, const tg_tensor *t)
+/* result.c's entry: the tensor saved to its file and named in b, or
+ * written inline */
+static tg_status file_entry(tg_buf *b, const char *name, const tg_tensor *t, void *ctx)
 {
-    if (!path)
-        return tg_json_write(m, t);
-    if (outset_save(s, path, t) != TG_OK)
-        return tg_errcode();
-    json_string(m, path);
-    return TG_OK;
-}
-
-/* The object, laid out as tg_write_result lays it out, into m. */
-static tg_status result_object(FILE *m, outset *s, const char *value_file, const char *dir,
-                               const tg_tensor *value, const char *const *names, tg_tensor *const *grads,
-                               int n, bool pretty)
-{
-    const char *sep = pretty ? "\n  " : "", *sp = pretty ? " " : "";
-    char *path = value_file ? copy_string(value_file, strlen(value_file)) : join(dir, "value.npy");
+    bool inline_;
+    char *path = entry_path(ctx, name, &inline_);
+    if (inline_)
+        return tg_json_write_buf(b, t);
     if (!path)
         return TG_ERESOURCE;
-    fprintf(m, "{%s\"value\":%s", sep, sp);
-    tg_status st = result_entry(m, s, path, value);
+    tg_status st = outset_save(((result_files *)ctx)->s, path, t);
+    if (st == TG_OK)
+        tg_buf_json_string(b, path);
     tg_free(path);
-    if (names && st == TG_OK) {
-        fprintf(m, ",%s\"grad\":%s{", sep, sp);
-        bool first = true;
-        for (int i = 0; i < n && st == TG_OK; i++) {
-            if (!grads[i])
-                continue;
-            fprintf(m, "%s%s\"%s\":%s", first ? "" : ",", pretty ? "\n    " : "", names[i], sp);
-            first = false;
-            path = NULL;
-            if (dir) {
-                size_t len = strlen(names[i]) + 10;
-                char *leaf = tg_malloc(len);
-                if (!leaf)
-                    return TG_ERESOURCE;
-                snprintf(leaf, len, "grad_%s.npy", names[i]);
-                path = join(dir, leaf);
-                tg_free(leaf);
-                if (!path)
-                    return TG_ERESOURCE;
-            }
-            st = result_entry(m, s, path, grads[i]);
-            tg_free(path);
-        }
-        fprintf(m, "%s}", pretty && !first ? "\n  " : "");
-    }
-    fprintf(m, "%s}\n", pretty ? "\n" : "");
     return st;
 }
 
@@ -615,27 +624,23 @@ tg_status tg_write_result_files(FILE *f, const char *value_file, const char *dir
         return tg_write_result(f, value, names, grads, n, pretty);
     if (!value)
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to save");
-    outset *s = outset_new();
-    if (!s)
+    result_files r = {.s = outset_new(), .value_file = value_file, .dir = dir};
+    if (!r.s)
         return TG_ERESOURCE;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    tg_status st = m ? TG_OK : tg_error(TG_ERESOURCE, "out of memory");
-    if (st == TG_OK && dir)
-        st = outset_make_dir(s, dir);
+    tg_buf b = {0};
+    tg_status st = dir ? outset_make_dir(r.s, dir) : TG_OK;
     if (st == TG_OK)
-        st = result_object(m, s, value_file, dir, value, names, grads, n, pretty);
-    if (m && fclose(m) != 0 && st == TG_OK)
-        st = tg_error(TG_ERESOURCE, "out of memory");
+        st = tg_result_grad_with(&b, value, names, grads, n, pretty, NULL, file_entry, &r);
     /* the object out and flushed before any file is renamed into place:
      * if standard output fails, no file has changed */
-    if (st == TG_OK && (fwrite(buf, 1, len, f) != len || fflush(f) != 0 || ferror(f)))
+    if (st == TG_OK)
+        st = tg_buf_write(&b, f);
+    if (st == TG_OK && (fflush(f) != 0 || ferror(f)))
         st = tg_error(TG_ERESOURCE, "cannot write the output: %s", strerror(errno ? errno : EIO));
-    free(buf);
+    tg_buf_free(&b);
     if (st != TG_OK) {
-        outset_abort(s);
+        outset_abort(r.s);
         return st;
     }
-    return outset_commit(s);
+    return outset_commit(r.s);
 }

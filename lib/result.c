@@ -37,12 +37,28 @@ static tg_status named_object(tg_buf *b, const char *const *names, tg_tensor *co
     return st;
 }
 
-tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *names, tg_tensor *const *grads,
-                         int n, bool pretty, const char *extra)
+void tg_buf_json_string(tg_buf *b, const char *s)
+{
+    tg_buf_add(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            tg_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            tg_buf_printf(b, "\\u%04x", c);
+        else
+            tg_buf_add(b, s, 1);
+    }
+    tg_buf_add(b, "\"", 1);
+}
+
+tg_status tg_result_grad_with(tg_buf *b, const tg_tensor *value, const char *const *names,
+                              tg_tensor *const *grads, int n, bool pretty, const char *extra,
+                              tg_result_entry entry, void *ctx)
 {
     const char *sep = pretty ? "\n  " : "", *space = pretty ? " " : "";
     tg_buf_printf(b, "{%s\"value\":%s", sep, space);
-    tg_status st = tg_json_write_buf(b, value);
+    tg_status st = entry(b, NULL, value, ctx);
     if (names && st == TG_OK) {
         tg_buf_printf(b, ",%s\"grad\":%s{", sep, space);
         bool first = true;
@@ -52,7 +68,7 @@ tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *n
             tg_buf_printf(b, "%s%s", first ? "" : ",", pretty ? "\n    " : "");
             key(b, names[i]);
             tg_buf_printf(b, "%s", space);
-            st = tg_json_write_buf(b, grads[i]);
+            st = entry(b, names[i], grads[i], ctx);
             first = false;
         }
         tg_buf_printf(b, "%s}", pretty && !first ? "\n  " : "");
@@ -61,6 +77,17 @@ tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *n
         tg_buf_printf(b, "%s", extra);
     tg_buf_printf(b, "%s}\n", pretty ? "\n" : "");
     return finish(b, st);
+}
+
+static tg_status inline_entry(tg_buf *b, const char *name, const tg_tensor *t, void *ctx)
+{
+    return tg_json_write_buf(b, t);
+}
+
+tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *names, tg_tensor *const *grads,
+                         int n, bool pretty, const char *extra)
+{
+    return tg_result_grad_with(b, value, names, grads, n, pretty, extra, inline_entry, NULL);
 }
 
 tg_status tg_result_named(tg_buf *b, const tg_tensor *value, const char *what, const char *const *names,

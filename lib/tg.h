@@ -411,12 +411,10 @@ bool tg_program_calls(const tg_program *p, const char *prefix);
  * indexing, dims, tensor literals) or updates in place? */
 bool tg_program_elementwise(const tg_program *p);
 /* {"value":...,"grad":{name:...}} as one line (or indented); names[i]
- * with a NULL grads[i] are skipped; names NULL leaves the grad key out. */
+ * with a NULL grads[i] are skipped; names NULL leaves the grad key out.
+ * tg_result_grad's object, made whole before it is written (not flushed). */
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
                           tg_tensor *const *grads, int n, bool pretty);
-/* The same with extra members (",\"key\":...") before the closing brace. */
-tg_status tg_write_result_extra(FILE *f, const tg_tensor *value, const char *const *names,
-                                tg_tensor *const *grads, int n, bool pretty, const char *extra);
 
 /* ---- Transforms (torch.autograd.grad, torch.func) ---- */
 /* Gradients of y (borrowed) with respect to inputs (borrowed), with upstream

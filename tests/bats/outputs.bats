@@ -231,3 +231,58 @@ start_blocked() {
     fails_with 4 "the folder '$TMP/theirs' is a symbolic link owned by another user" tbroadcast 1 -o "$TMP/theirs/x.json"
     [ -z "$(entries "$TMP/mine")" ]
 }
+
+# alloc_sweep CMD...: runs CMD with TG_FAIL_ALLOC=1, 2, ... (the N-th
+# allocation fails) until ten runs in a row succeed; each run must either
+# print exactly what CMD prints without injection, or exit 4 with nothing on
+# standard output and a message about memory -- never a partial or
+# different result
+alloc_sweep() {
+    local base n=0 ok=0 st out
+    base=$("$@") || { echo "fails without injection: $*"; return 1; }
+    while [ $ok -lt 10 ] && [ $n -lt 3000 ]; do
+        n=$((n + 1))
+        st=0
+        out=$(TG_FAIL_ALLOC=$n "$@" 2>"$TMP/err") || st=$?
+        if [ $st -eq 0 ]; then
+            [ "$out" = "$base" ] || { echo "TG_FAIL_ALLOC=$n: $* printed '$out', not '$base'"; return 1; }
+            ok=$((ok + 1))
+        else
+            [ $st -eq 4 ] && [ -z "$out" ] && grep -q memory "$TMP/err" ||
+                { echo "TG_FAIL_ALLOC=$n: $*: status $st, stdout '$out', stderr $(cat "$TMP/err")"; return 1; }
+            ok=0
+        fi
+    done
+    [ $ok -eq 10 ]
+}
+
+# --check once printed its result without "check" when the member's
+# buffer failed; --jacobian, --hessian and --jvp were reported to print
+# {"value":,"jacobian":{}} (some 700 runs in all)
+@test "a failed allocation never prints a partial or different result" {
+    # in a plain shell: Bats's per-command trace would double the time
+    run bash -c "TMP='$TMP'; $(declare -f alloc_sweep)
+        alloc_sweep tgrad 'sin(x).sum() * y' --at x='[1,2]' --at y=3 --check &&
+        alloc_sweep tgrad 'x * y' --at x='[1,2]' --at y=3 --jacobian &&
+        alloc_sweep tgrad 'x**3 * y' --at x=2 --at y=3 --hessian &&
+        alloc_sweep tgrad 'x * y' --at x='[1,2]' --at y=3 --jvp x='[1,1]'"
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "a failed allocation with --out-dir changes no file" {
+    cd "$TMP"
+    base=$(tgrad '(x * y).sum()' --at x='[1,2]' --at y=3 --out-dir ref)
+    for n in $(seq 1 400); do
+        st=0
+        out=$(TG_FAIL_ALLOC=$n tgrad '(x * y).sum()' --at x='[1,2]' --at y=3 --out-dir d 2>err) || st=$?
+        if [ $st -eq 0 ]; then
+            [ "$out" = "${base//ref/d}" ] && cmp d/value.npy ref/value.npy && cmp d/grad_x.npy ref/grad_x.npy
+            return
+        fi
+        [ $st -eq 4 ] && [ -z "$out" ] && grep -q memory err ||
+            { echo "TG_FAIL_ALLOC=$n: status $st, stdout '$out', stderr $(cat err)"; return 1; }
+        [ ! -e d ] || { echo "TG_FAIL_ALLOC=$n left: $(ls -A d)"; return 1; }
+    done
+    return 1
+}
