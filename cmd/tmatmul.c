@@ -1,4 +1,4 @@
-/* tmatmul -- A @ B with torch.matmul's rules (SPEC section 5).
+/* tmatmul -- A @ B with torch.matmul's rules (tmatmul(1)).
  *   tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]'   ->   [[19,22],[43,50]]  */
 #include "tg.h"
 #include <getopt.h>

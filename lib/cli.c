@@ -1,6 +1,7 @@
-/* cli.c -- what every tool does alike: report an error as SPEC section 3
- * says (one line "tool: message", and for an expression the line with a
- * caret under the position), parse numbers in options, write output. */
+/* cli.c -- what every tool does alike: report an error as tg-formats(5)
+ * EXIT STATUS says (one line "tool: message", and for an expression the
+ * line with a caret under the position), parse numbers in options,
+ * write output. */
 #include "internal.h"
 #include <errno.h>
 #include <limits.h>

@@ -31,8 +31,8 @@
  * error is the one reported.
  *
  * ERRORS: the library never exits or aborts on input it is given.  A failure
- * sets a status whose values are the toolkit's exit statuses (SPEC section 3)
- * and a one-line message; only the tools print it.
+ * sets a status whose values are the toolkit's exit statuses (tg-formats(5),
+ * EXIT STATUS) and a one-line message; only the tools print it.
  */
 #ifndef TG_H
 #define TG_H
@@ -44,7 +44,7 @@
 
 #define TG_VERSION "0.1.0"
 
-/* ---- Limits (documented in tensor-formats(5); each is enforced with a
+/* ---- Limits (documented in tg-formats(5), LIMITS; each is enforced with a
  * status-3 error naming the limit) ---- */
 #define TG_MAX_DIMS 16               /* rank */
 #define TG_MAX_ELEMS (INT64_C(1) << 40) /* elements in one tensor */
@@ -498,7 +498,7 @@ tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double
 
 /* ---- Text built in memory (buf.c), as git's strbuf ----
  * Results are made whole in a buffer and then written, so that a failure
- * half way leaves nothing on the output (SPEC section 3). */
+ * half way leaves nothing on the output (tg-formats(5), EXIT STATUS). */
 /* A growing, zero-terminated byte buffer; start it as {0}.  After a failed
  * allocation `failed` is set, later additions do nothing and tg_buf_write
  * reports it. */
@@ -514,7 +514,7 @@ void tg_buf_free(tg_buf *b); /* frees the text; b is empty again */
  * ran out of memory or the write failed. */
 tg_status tg_buf_write(const tg_buf *b, FILE *f);
 
-/* ---- Reading and writing tensors (SPEC sections 1 and 2) ---- */
+/* ---- Reading and writing tensors (tg-formats(5)) ---- */
 /* Parses one tensor from JSON text (strict RFC 8259).  dtype_hint: dtype
  * for JSON numbers when the object form does not say (-1: the default
  * float).  *requires_grad gets the object form's "requires_grad" (or -1
