@@ -36,6 +36,7 @@ int tg_cli_fail(const char *tool)
             col -= from;
             len = len - from > 72 ? 72 : len - from;
         }
+        /* the caret goes under column col: "%*s" pads "" to col spaces */
         fprintf(stderr, "%s: %s (at position %d)\n  %.*s\n  %*s^\n", tool, tg_errmsg(), pos + 1, len,
                 line, col, "");
     } else
