@@ -527,7 +527,8 @@ static node *argument(const node *n, int i)
     return n->obj ? (i ? n->args[i - 1] : n->obj) : n->args[i];
 }
 
-__attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx)
+__attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n,
+                                                  tg_tensor *(*eval_arg)(evalctx *, node *), evalctx *ctx)
 {
     (void)env;
     const builtin *b = tg_builtin_find(n->name);

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+struct evalctx {
     tg_program *prog;
     tg_env *env;
-} evalctx;
+};
 
 static tg_tensor *eval(evalctx *E, node *n);
 
@@ -380,7 +380,7 @@ static tg_tensor *eval(evalctx *E, node *n)
         break;
     }
     case N_BINARY: r = eval_binary(E, n); break;
-    case N_CALL: r = tg_eval_call(E->env, n, (tg_tensor *(*)(void *, node *))eval, E); break;
+    case N_CALL: r = tg_eval_call(E->env, n, eval, E); break;
     case N_ATTR: r = eval_attr(E, n); break;
     case N_INDEX: r = eval_index(E, n); break;
     case N_SLICE:
