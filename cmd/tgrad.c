@@ -4,6 +4,7 @@
  * result's JSON are the library's (lib/bind.c, lib/grad_run.c,
  * lib/result.c). */
 #include "tg.h"
+#include "cli.h"
 #include <errno.h>
 #include <sys/stat.h>
 #include <getopt.h>

@@ -2,6 +2,7 @@
  * EXIT STATUS says (one line "tool: message", and for an expression the
  * line with a caret under the position), parse numbers in options,
  * write output. */
+#include "cli.h"
 #include "internal.h"
 #include <errno.h>
 #include <limits.h>
