@@ -1,8 +1,9 @@
-/* tdevice -- the devices this machine offers (SPEC section 7).
+/* tdevice -- the devices this machine offers (tdevice(1)).
  *   tdevice           {"devices":[{"type":"cpu",...}],"default":"cpu"}
  *   tdevice --check cuda   exit 0 when usable, 1 when not (the reason on stderr)
  *   tdevice --default      cpu or cuda, alone, for $(tdevice --default) */
 #include "tg.h"
+#include "cli.h"
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>

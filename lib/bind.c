@@ -1,6 +1,6 @@
 /* bind.c -- giving a program's variables their values: tgrad's --at,
- * --inputs and --lines, and which of them are differentiated (SPEC
- * section 4): every float variable unless --wrt names some or the value
+ * --inputs and --lines, and which of them are differentiated
+ * (tgrad(1)): every float variable unless --wrt names some or the value
  * says "requires_grad": false; an integer one only when nothing asked for
  * its gradient. */
 #include "internal.h"

@@ -169,7 +169,7 @@ static tg_tensor *h_clamp(call *c)
     at.clamp.has_lo = c->a[1] != NULL;
     at.clamp.has_hi = c->a[2] != NULL;
     if (!at.clamp.has_lo && !at.clamp.has_hi) {
-        tg_error_at(c->n->pos, TG_EINPUT, "clamp: give at least one of min= and max=%s", "");
+        tg_error_at(c->n->pos, TG_EINPUT, "clamp: give at least one of min= and max=");
         return NULL;
     }
     /* tensor bounds (that need a gradient, or are not single numbers): as
@@ -380,7 +380,7 @@ static tg_tensor *h_arange(call *c)
     int n = c->a[1] ? (c->a[2] ? 3 : 2) : 1;
     for (int i = 0; i < n; i++) {
         if (c->a[i]->numel != 1) {
-            tg_error_at(call_pos(c, i), TG_EINPUT, "arange: bounds must be numbers%s", "");
+            tg_error_at(call_pos(c, i), TG_EINPUT, "arange: bounds must be numbers");
             return NULL;
         }
         is_float = is_float || tg_dtype_is_float(c->a[i]->dtype);
@@ -405,7 +405,7 @@ static tg_tensor *h_eye(call *c)
     if (!get_int(c, 0, &n) || (c->a[1] && !get_int(c, 1, &m)))
         return NULL;
     if (n < 0 || (c->a[1] && m < 0)) {
-        tg_error_at(c->n->pos, TG_EINPUT, "eye: sizes must be non-negative%s", "");
+        tg_error_at(c->n->pos, TG_EINPUT, "eye: sizes must be non-negative");
         return NULL;
     }
     return tg_eye(n, c->a[1] ? m : n, tg_default_float);
@@ -527,7 +527,8 @@ static node *argument(const node *n, int i)
     return n->obj ? (i ? n->args[i - 1] : n->obj) : n->args[i];
 }
 
-__attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx)
+__attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n,
+                                                  tg_tensor *(*eval_arg)(evalctx *, node *), evalctx *ctx)
 {
     (void)env;
     const builtin *b = tg_builtin_find(n->name);

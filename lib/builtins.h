@@ -13,8 +13,11 @@ bool tg_builtin_elementwise(const char *name);
 /* the op a function applies to its arguments as they are (h_unary and
  * h_binary's), or -1 */
 int tg_builtin_op(const char *name);
-/* Evaluates a call node; eval_arg evaluates one argument node. */
-tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(void *, node *), void *ctx);
+/* Evaluates a call node; eval_arg(ctx, a) evaluates one argument node
+ * (evalctx is eval.c's state, opaque here). */
+typedef struct evalctx evalctx;
+tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(evalctx *, node *),
+                        evalctx *ctx);
 tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos);
 tg_tensor *tg_wrapped(double v, tg_dtype dt); /* a Python-number literal */
 #endif

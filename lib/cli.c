@@ -1,6 +1,8 @@
-/* cli.c -- what every tool does alike: report an error as SPEC section 3
- * says (one line "tool: message", and for an expression the line with a
- * caret under the position), parse numbers in options, write output. */
+/* cli.c -- what every tool does alike: report an error as tg-formats(5)
+ * EXIT STATUS says (one line "tool: message", and for an expression the
+ * line with a caret under the position), parse numbers in options,
+ * write output. */
+#include "cli.h"
 #include "internal.h"
 #include <errno.h>
 #include <limits.h>
@@ -35,6 +37,7 @@ int tg_cli_fail(const char *tool)
             col -= from;
             len = len - from > 72 ? 72 : len - from;
         }
+        /* the caret goes under column col: "%*s" pads "" to col spaces */
         fprintf(stderr, "%s: %s (at position %d)\n  %.*s\n  %*s^\n", tool, tg_errmsg(), pos + 1, len,
                 line, col, "");
     } else

@@ -1,4 +1,4 @@
-/* error.c -- the one place errors are recorded (SPEC section 3). */
+/* error.c -- the one place errors are recorded (tg-formats(5), EXIT STATUS). */
 #include "tg.h"
 #include <stdarg.h>
 #include <string.h>

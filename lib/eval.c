@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+struct evalctx {
     tg_program *prog;
     tg_env *env;
-} evalctx;
+};
 
 static tg_tensor *eval(evalctx *E, node *n);
 
@@ -129,7 +129,7 @@ static __attribute__((noinline)) tg_tensor *eval_list(evalctx *E, node *n)
             break;
         if (items[i]->requires_grad) {
             tg_error_at(n->args[i]->pos, TG_EINPUT, "a tensor literal takes constants; to combine "
-                        "tensors that need gradients use arithmetic%s", "");
+                        "tensors that need gradients use arithmetic");
             ok = false;
             break;
         }
@@ -196,7 +196,7 @@ tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos)
         if (a->dtype == TG_BOOL && b->dtype == TG_BOOL) {
             tg_release(a), tg_release(b);
             tg_error_at(pos, TG_EINPUT, "subtraction of two bool tensors is not supported "
-                        "(use logical operations, or cast with .long())%s", "");
+                        "(use logical operations, or cast with .long())");
             return NULL;
         }
         return tg_sub(a, b);
@@ -213,7 +213,7 @@ tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos)
     default:
         tg_release(a), tg_release(b);
         tg_error_at(pos, TG_EINPUT, "the operators // and %% are not supported yet (use "
-                    "division: x / y)%s", "");
+                    "division: x / y)");
         return NULL;
     }
     return tg_apply(cmp, 2, (tg_tensor *[]){a, b}, NULL);
@@ -267,7 +267,7 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
         *out = tg_get_i64(t, 0);
     else
         tg_error_at(at->pos, TG_EINPUT, "indices must be integers (tensor indexing with lists "
-                    "or masks is not supported)%s", "");
+                    "or masks is not supported)");
     tg_release(t);
     return ok;
 }
@@ -277,7 +277,7 @@ static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
     tg_tensor *x = eval(E, n->obj);
     if (x && x->batched) {
         tg_release(x);
-        tg_error_at(n->pos, TG_EINPUT, "indexing is not supported with --batch yet%s", "");
+        tg_error_at(n->pos, TG_EINPUT, "indexing is not supported with --batch yet");
         return NULL;
     }
     int dim = 0;
@@ -365,7 +365,7 @@ static tg_tensor *eval(evalctx *E, node *n)
         if (x && n->op == OP_SUB && x->dtype == TG_BOOL) {
             tg_release(x);
             tg_error_at(n->pos, TG_EINPUT, "negation, the '-' operator, on a bool tensor is not "
-                        "supported (use logical_not)%s", "");
+                        "supported (use logical_not)");
             return NULL;
         }
         if (n->op != OP_SUB || !x)
@@ -380,14 +380,14 @@ static tg_tensor *eval(evalctx *E, node *n)
         break;
     }
     case N_BINARY: r = eval_binary(E, n); break;
-    case N_CALL: r = tg_eval_call(E->env, n, (tg_tensor *(*)(void *, node *))eval, E); break;
+    case N_CALL: r = tg_eval_call(E->env, n, eval, E); break;
     case N_ATTR: r = eval_attr(E, n); break;
     case N_INDEX: r = eval_index(E, n); break;
     case N_SLICE:
-        tg_error_at(n->pos, TG_EINPUT, "a slice (a:b) can only stand inside brackets%s", "");
+        tg_error_at(n->pos, TG_EINPUT, "a slice (a:b) can only stand inside brackets");
         return NULL;
     case N_KWARG:
-        tg_error_at(n->pos, TG_EINPUT, "a keyword argument can only stand in a call%s", "");
+        tg_error_at(n->pos, TG_EINPUT, "a keyword argument can only stand in a call");
         return NULL;
     case N_ASSIGN:
         r = eval(E, n->obj);

@@ -82,7 +82,7 @@ out:
     return value;
 }
 
-/* the builder's object, written whole (SPEC section 3) */
+/* the builder's object, written whole (tg-formats(5), EXIT STATUS) */
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
                           tg_tensor *const *grads, int n, bool pretty)
 {

@@ -1,4 +1,4 @@
-/* grad_run.c -- what tgrad does, as library calls (SPEC section 4): one
+/* grad_run.c -- what tgrad does, as library calls (tgrad(1)): one
  * evaluation with its gradients and the anomaly policy, the transforms,
  * --lines, several expressions and --check, each giving its result as
  * JSON text (result.c); the tool only parses options and prints. */

@@ -1,5 +1,5 @@
 /* io.c -- tensors from command-line arguments, files and standard input
- * (SPEC section 1); outfile.c writes them to files. */
+ * (tg-formats(5)); outfile.c writes them to files. */
 #include "internal.h"
 #include <ctype.h>
 #include <errno.h>
@@ -127,7 +127,7 @@ static bool only_space(const char *s, size_t len)
     return true;
 }
 
-/* An argument "parses as JSON" (SPEC section 1) when it starts as a JSON
+/* An argument "parses as JSON" (tg-formats(5)) when it starts as a JSON
  * value can, or with a non-finite number as the toolkit writes them. */
 static bool looks_like_json(const char *s)
 {
@@ -179,7 +179,7 @@ static tg_tensor *load_arg(const char *arg, int dtype_hint, int *requires_grad)
     }
     bool is_stdin = !strcmp(arg, "-");
     if (!is_stdin && looks_like_json(arg)) {
-        /* SPEC section 1: an argument that parses as JSON is inline JSON,
+        /* tg-formats(5): an argument that parses as JSON is inline JSON,
          * even when a file of that name exists; one that does not parse is
          * a path when such a file exists, else its JSON error stands */
         tg_tensor *t = tg_json_parse(arg, strlen(arg), dtype_hint, requires_grad);

@@ -1,4 +1,4 @@
-/* json_read.c -- strict JSON (RFC 8259) text to tensors (SPEC section 1).
+/* json_read.c -- strict JSON (RFC 8259) text to tensors (tg-formats(5)).
  *
  * We parse JSON ourselves rather than with cJSON because cJSON is lenient:
  * it accepts 0x10, 1.5e and trailing garbage, turns 1e400 into inf without a

@@ -1,4 +1,4 @@
-/* json_write.c -- tensors to JSON text (SPEC section 2).
+/* json_write.c -- tensors to JSON text (tg-formats(5), OUTPUT).
  *
  * Numbers are written with the fewest significant digits that read back
  * (strtof for float32, strtod for float64) to the identical value: float32

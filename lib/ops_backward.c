@@ -9,10 +9,11 @@
  * higher derivatives work through them. */
 #include "internal.h"
 
-#define G tg_ref(g)
-#define GIN IN(self, 0) /* the fused op's gradient operand */
-#define Y IN(self, 1)   /* its saved result or input */
-#define K(v) tg_scalar_like(v, g)
+/* The backward rules of the fused ops.  Their inputs are borrowed:
+ * grad_arg = self->in[0] (the gradient the fused op was given) and
+ * y = self->in[1] (its saved result or input), as is g; every op consumes
+ * its operands, so each use passes a reference of its own, tg_ref(y). */
+#define K(v) tg_scalar_like(v, g) /* a constant of g's dtype */
 #define NEED(i) (self->in[i]->requires_grad)
 #define TO_IN(i, t) tg_sum_to(t, self->in[i]->ndim, self->in[i]->shape)
 
@@ -33,16 +34,21 @@ tg_tensor *tg_pow_backward(tg_tensor *g, tg_tensor *x, double exponent)
 /* tanh_backward(g, y) = g * (1 - y*y) */
 tg_status op_bw_tanh_bw(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    if (NEED(0)) gin[0] = TO_IN(0, tg_tanh_backward(G, Y));
-    if (NEED(1)) gin[1] = TO_IN(1, tg_mul(G, tg_mul(tg_mul(K(-2), Y), GIN)));
+    tg_tensor *grad_arg = self->in[0], *y = self->in[1];
+    if (NEED(0)) gin[0] = TO_IN(0, tg_tanh_backward(tg_ref(g), tg_ref(y)));
+    if (NEED(1))
+        gin[1] = TO_IN(1, tg_mul(tg_ref(g), tg_mul(tg_mul(K(-2), tg_ref(y)), tg_ref(grad_arg))));
     return TG_OK;
 }
 
 /* sigmoid_backward(g, y) = g * (1 - y) * y */
 tg_status op_bw_sigmoid_bw(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    if (NEED(0)) gin[0] = TO_IN(0, tg_sigmoid_backward(G, Y));
-    if (NEED(1)) gin[1] = TO_IN(1, tg_mul(tg_mul(G, GIN), tg_add(tg_mul(K(-2), Y), K(1))));
+    tg_tensor *grad_arg = self->in[0], *y = self->in[1];
+    if (NEED(0)) gin[0] = TO_IN(0, tg_sigmoid_backward(tg_ref(g), tg_ref(y)));
+    if (NEED(1))
+        gin[1] = TO_IN(1, tg_mul(tg_mul(tg_ref(g), tg_ref(grad_arg)),
+                                 tg_add(tg_mul(K(-2), tg_ref(y)), K(1))));
     return TG_OK;
 }
 
@@ -51,12 +57,14 @@ tg_status op_bw_sigmoid_bw(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
  * zero for e == 1, as pow's own rule gives for a zero exponent). */
 tg_status op_bw_pow_bw(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
+    tg_tensor *grad_arg = self->in[0], *y = self->in[1];
     double e = self->attrs.pow.exponent;
-    if (NEED(0)) gin[0] = TO_IN(0, tg_pow_backward(G, Y, e));
+    if (NEED(0)) gin[0] = TO_IN(0, tg_pow_backward(tg_ref(g), tg_ref(y), e));
     if (NEED(1)) {
         double em1 = self->dtype == TG_FLOAT32 ? (double)((float)e - 1.0f) : e - 1;
         gin[1] = em1 == 0 ? tg_zeros_like(self->in[1])
-                          : TO_IN(1, tg_pow_backward(tg_mul(tg_mul(G, GIN), K(e)), Y, em1));
+                          : TO_IN(1, tg_pow_backward(tg_mul(tg_mul(tg_ref(g), tg_ref(grad_arg)), K(e)),
+                                                     tg_ref(y), em1));
     }
     return TG_OK;
 }

@@ -16,40 +16,43 @@ tg_status op_infer_cmp(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     return op_infer_bcast(in, a, out);
 }
 
-#define G tg_ref(g)
-#define A IN(self, 0)
-#define B IN(self, 1)
-#define K(v) tg_scalar_like(v, g)
+/* The backward rules.  self, g and the inputs a = self->in[0] and
+ * b = self->in[1] are borrowed, and every op consumes its operands, so
+ * each use passes a reference of its own: tg_ref(g), tg_ref(a). */
+#define K(v) tg_scalar_like(v, g) /* a constant of g's dtype */
 #define NEED(i) (self->in[i]->requires_grad)
 #define TO_IN(i, t) tg_sum_to(t, self->in[i]->ndim, self->in[i]->shape)
 #define CMP(op, x, y) tg_apply(TG_OP_##op, 2, (tg_tensor *[]){x, y}, NULL)
 
 tg_status op_bw_add(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    if (NEED(0)) gin[0] = TO_IN(0, G);
-    if (NEED(1)) gin[1] = TO_IN(1, G);
+    if (NEED(0)) gin[0] = TO_IN(0, tg_ref(g));
+    if (NEED(1)) gin[1] = TO_IN(1, tg_ref(g));
     return TG_OK;
 }
 
 tg_status op_bw_sub(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    if (NEED(0)) gin[0] = TO_IN(0, G);
-    if (NEED(1)) gin[1] = TO_IN(1, tg_neg(G));
+    if (NEED(0)) gin[0] = TO_IN(0, tg_ref(g));
+    if (NEED(1)) gin[1] = TO_IN(1, tg_neg(tg_ref(g)));
     return TG_OK;
 }
 
 tg_status op_bw_mul(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    if (NEED(0)) gin[0] = TO_IN(0, tg_mul(G, B));
-    if (NEED(1)) gin[1] = TO_IN(1, tg_mul(G, A));
+    tg_tensor *a = self->in[0], *b = self->in[1];
+    if (NEED(0)) gin[0] = TO_IN(0, tg_mul(tg_ref(g), tg_ref(b)));
+    if (NEED(1)) gin[1] = TO_IN(1, tg_mul(tg_ref(g), tg_ref(a)));
     return TG_OK;
 }
 
 /* d(a/b)/db = -g * ((a / b) / b), PyTorch's order of operations */
 tg_status op_bw_div(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    if (NEED(0)) gin[0] = TO_IN(0, tg_div(G, B));
-    if (NEED(1)) gin[1] = TO_IN(1, tg_mul(tg_neg(G), tg_div(tg_div(A, B), B)));
+    tg_tensor *a = self->in[0], *b = self->in[1];
+    if (NEED(0)) gin[0] = TO_IN(0, tg_div(tg_ref(g), tg_ref(b)));
+    if (NEED(1))
+        gin[1] = TO_IN(1, tg_mul(tg_neg(tg_ref(g)), tg_div(tg_div(tg_ref(a), tg_ref(b)), tg_ref(b))));
     return TG_OK;
 }
 
@@ -57,22 +60,23 @@ tg_status op_bw_div(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
  * a zero gradient (not 0 * inf), and so does a zero base with b >= 0. */
 tg_status op_bw_pow(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    const tg_tensor *e = self->in[1];
-    if (NEED(0) && e->numel == 1 && !e->requires_grad) {
+    tg_tensor *a = self->in[0], *b = self->in[1];
+    if (NEED(0) && b->numel == 1 && !b->requires_grad) {
         /* a constant exponent (x**2): the same formula without the where,
          * and a**1 is a itself (PyTorch's pow returns a copy for 1) */
-        double b = tg_item(e);
-        if (b == 0)
+        double exponent = tg_item(b);
+        if (exponent == 0)
             gin[0] = TO_IN(0, tg_zeros_like(g));
         else /* g * (b * a**(b-1)) in one pass (ops_backward.c) */
-            gin[0] = TO_IN(0, tg_pow_backward(G, A, b));
+            gin[0] = TO_IN(0, tg_pow_backward(tg_ref(g), tg_ref(a), exponent));
     } else if (NEED(0)) {
-        tg_tensor *d = tg_mul(G, tg_mul(B, tg_pow(A, tg_sub(B, K(1)))));
-        gin[0] = TO_IN(0, tg_where(CMP(EQ, B, K(0)), K(0), d));
+        tg_tensor *d = tg_mul(tg_ref(g), tg_mul(tg_ref(b), tg_pow(tg_ref(a), tg_sub(tg_ref(b), K(1)))));
+        gin[0] = TO_IN(0, tg_where(CMP(EQ, tg_ref(b), K(0)), K(0), d));
     }
     if (NEED(1)) {
-        tg_tensor *d = tg_mul(G, tg_mul(tg_ref(self), tg_apply(TG_OP_LOG, 1, (tg_tensor *[]){A}, NULL)));
-        tg_tensor *cond = tg_mul(CMP(EQ, A, K(0)), CMP(GE, B, K(0)));
+        tg_tensor *log_a = tg_apply(TG_OP_LOG, 1, (tg_tensor *[]){tg_ref(a)}, NULL);
+        tg_tensor *d = tg_mul(tg_ref(g), tg_mul(tg_ref(self), log_a));
+        tg_tensor *cond = tg_mul(CMP(EQ, tg_ref(a), K(0)), CMP(GE, tg_ref(b), K(0)));
         gin[1] = TO_IN(1, tg_where(cond, K(0), d));
     }
     return TG_OK;
@@ -81,13 +85,16 @@ tg_status op_bw_pow(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 /* maximum/minimum: ties split the gradient in half, as PyTorch does */
 static tg_status bw_extremum(tg_tensor *self, tg_tensor *g, tg_tensor **gin, int loser0, int loser1)
 {
+    tg_tensor *a = self->in[0], *b = self->in[1];
     if (NEED(0)) {
-        tg_tensor *t = tg_where(CMP(EQ, A, B), tg_div(G, K(2)), G);
-        gin[0] = TO_IN(0, tg_where(tg_apply(loser0, 2, (tg_tensor *[]){A, B}, NULL), K(0), t));
+        tg_tensor *t = tg_where(CMP(EQ, tg_ref(a), tg_ref(b)), tg_div(tg_ref(g), K(2)), tg_ref(g));
+        tg_tensor *lost = tg_apply(loser0, 2, (tg_tensor *[]){tg_ref(a), tg_ref(b)}, NULL);
+        gin[0] = TO_IN(0, tg_where(lost, K(0), t));
     }
     if (NEED(1)) {
-        tg_tensor *t = tg_where(CMP(EQ, A, B), tg_div(G, K(2)), G);
-        gin[1] = TO_IN(1, tg_where(tg_apply(loser1, 2, (tg_tensor *[]){A, B}, NULL), K(0), t));
+        tg_tensor *t = tg_where(CMP(EQ, tg_ref(a), tg_ref(b)), tg_div(tg_ref(g), K(2)), tg_ref(g));
+        tg_tensor *lost = tg_apply(loser1, 2, (tg_tensor *[]){tg_ref(a), tg_ref(b)}, NULL);
+        gin[1] = TO_IN(1, tg_where(lost, K(0), t));
     }
     return TG_OK;
 }
@@ -104,8 +111,9 @@ tg_status op_bw_minimum(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 
 tg_status op_bw_where(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    if (NEED(1)) gin[1] = TO_IN(1, tg_where(A, G, K(0)));
-    if (NEED(2)) gin[2] = TO_IN(2, tg_where(A, K(0), G));
+    tg_tensor *a = self->in[0];
+    if (NEED(1)) gin[1] = TO_IN(1, tg_where(tg_ref(a), tg_ref(g), K(0)));
+    if (NEED(2)) gin[2] = TO_IN(2, tg_where(tg_ref(a), K(0), tg_ref(g)));
     return TG_OK;
 }
 

@@ -25,63 +25,66 @@ tg_status op_fwd_map(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     return TG_OK;
 }
 
-#define G tg_ref(g)
-#define X IN(self, 0)
-#define OUT tg_ref(self)
-#define K(v) tg_scalar_like(v, g)
+/* The backward rules.  self (the op's result), g (its gradient) and the
+ * inputs self->in[] are borrowed, and every op consumes its operands, so
+ * each use passes a reference of its own: tg_ref(g), tg_ref(x). */
+#define K(v) tg_scalar_like(v, g) /* a constant of g's dtype */
 
 tg_status op_bw_neg(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     (void)self;
-    gin[0] = tg_neg(G);
+    gin[0] = tg_neg(tg_ref(g));
     return TG_OK;
 }
 
 tg_status op_bw_exp(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(G, OUT);
+    gin[0] = tg_mul(tg_ref(g), tg_ref(self));
     return TG_OK;
 }
 
 tg_status op_bw_log(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_div(G, X);
+    tg_tensor *x = self->in[0];
+    gin[0] = tg_div(tg_ref(g), tg_ref(x));
     return TG_OK;
 }
 
 tg_status op_bw_sqrt(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_div(G, tg_mul(K(2), OUT));
+    gin[0] = tg_div(tg_ref(g), tg_mul(K(2), tg_ref(self)));
     return TG_OK;
 }
 
 tg_status op_bw_sin(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(G, tg_apply(TG_OP_COS, 1, (tg_tensor *[]){X}, NULL));
+    tg_tensor *x = self->in[0];
+    gin[0] = tg_mul(tg_ref(g), tg_apply(TG_OP_COS, 1, (tg_tensor *[]){tg_ref(x)}, NULL));
     return TG_OK;
 }
 
 tg_status op_bw_cos(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(G, tg_neg(tg_apply(TG_OP_SIN, 1, (tg_tensor *[]){X}, NULL)));
+    tg_tensor *x = self->in[0];
+    gin[0] = tg_mul(tg_ref(g), tg_neg(tg_apply(TG_OP_SIN, 1, (tg_tensor *[]){tg_ref(x)}, NULL)));
     return TG_OK;
 }
 
 tg_status op_bw_tan(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(G, tg_add(K(1), tg_mul(OUT, OUT)));
+    gin[0] = tg_mul(tg_ref(g), tg_add(K(1), tg_mul(tg_ref(self), tg_ref(self))));
     return TG_OK;
 }
 
 tg_status op_bw_tanh(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_tanh_backward(G, OUT);
+    gin[0] = tg_tanh_backward(tg_ref(g), tg_ref(self));
     return TG_OK;
 }
 
 tg_status op_bw_sigmoid(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_sigmoid_backward(G, OUT);
+    gin[0] = tg_sigmoid_backward(tg_ref(g), tg_ref(self));
     return TG_OK;
 }
 
@@ -89,14 +92,17 @@ tg_status op_bw_sigmoid(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
  * result is <= 0 (so a NaN input passes its gradient on). */
 tg_status op_bw_relu(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_where(tg_apply(TG_OP_LE, 2, (tg_tensor *[]){OUT, tg_scalar_like(0, self)}, NULL), K(0), G);
+    tg_tensor *not_positive =
+        tg_apply(TG_OP_LE, 2, (tg_tensor *[]){tg_ref(self), tg_scalar_like(0, self)}, NULL);
+    gin[0] = tg_where(not_positive, K(0), tg_ref(g));
     return TG_OK;
 }
 
 /* abs'(0) = sign(0) = 0 */
 tg_status op_bw_abs(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(G, tg_apply(TG_OP_SIGN, 1, (tg_tensor *[]){X}, NULL));
+    tg_tensor *x = self->in[0];
+    gin[0] = tg_mul(tg_ref(g), tg_apply(TG_OP_SIGN, 1, (tg_tensor *[]){tg_ref(x)}, NULL));
     return TG_OK;
 }
 
@@ -109,21 +115,22 @@ tg_status op_bw_zero(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 
 tg_status op_bw_log1p(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_div(G, tg_add(X, K(1)));
+    tg_tensor *x = self->in[0];
+    gin[0] = tg_div(tg_ref(g), tg_add(tg_ref(x), K(1)));
     return TG_OK;
 }
 
 tg_status op_bw_expm1(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(G, tg_add(OUT, K(1)));
+    gin[0] = tg_mul(tg_ref(g), tg_add(tg_ref(self), K(1)));
     return TG_OK;
 }
 
 tg_status op_bw_erf(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    tg_tensor *x = X;
-    tg_tensor *e = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){tg_neg(tg_mul(tg_ref(x), x))}, NULL);
-    gin[0] = tg_mul(tg_mul(K(2.0 / sqrt(M_PI)), e), G);
+    tg_tensor *x = self->in[0];
+    tg_tensor *e = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){tg_neg(tg_mul(tg_ref(x), tg_ref(x)))}, NULL);
+    gin[0] = tg_mul(tg_mul(K(2.0 / sqrt(M_PI)), e), tg_ref(g));
     return TG_OK;
 }
 
@@ -131,25 +138,29 @@ tg_status op_bw_erf(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
  * x > 20 ? g : g * z / (z + 1) */
 tg_status op_bw_softplus(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
+    tg_tensor *x = self->in[0];
     /* C leaves the order of arguments open: take references before a
      * sibling argument may consume z */
-    tg_tensor *z = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){X}, NULL);
-    tg_tensor *gz = tg_mul(G, tg_ref(z));
+    tg_tensor *z = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){tg_ref(x)}, NULL);
+    tg_tensor *gz = tg_mul(tg_ref(g), tg_ref(z));
     tg_tensor *soft = tg_div(gz, tg_add(z, K(1)));
-    gin[0] = tg_where(tg_apply(TG_OP_GT, 2, (tg_tensor *[]){X, K(20)}, NULL), G, soft);
+    gin[0] = tg_where(tg_apply(TG_OP_GT, 2, (tg_tensor *[]){tg_ref(x), K(20)}, NULL), tg_ref(g), soft);
     return TG_OK;
 }
 
 /* clamp passes the gradient where lo <= x <= hi (both ends included) */
 tg_status op_bw_clamp(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
+    tg_tensor *x = self->in[0];
     const tg_attrs *a = &self->attrs;
     tg_tensor *in_range = tg_full(TG_BOOL, g->ndim, g->shape, 1);
     if (a->clamp.has_lo)
-        in_range = tg_mul(in_range, tg_apply(TG_OP_GE, 2, (tg_tensor *[]){X, tg_scalar_like(a->clamp.lo, self->in[0])}, NULL));
+        in_range = tg_mul(in_range, tg_apply(TG_OP_GE, 2,
+                                             (tg_tensor *[]){tg_ref(x), tg_scalar_like(a->clamp.lo, x)}, NULL));
     if (a->clamp.has_hi)
-        in_range = tg_mul(in_range, tg_apply(TG_OP_LE, 2, (tg_tensor *[]){X, tg_scalar_like(a->clamp.hi, self->in[0])}, NULL));
-    gin[0] = tg_where(in_range, G, K(0));
+        in_range = tg_mul(in_range, tg_apply(TG_OP_LE, 2,
+                                             (tg_tensor *[]){tg_ref(x), tg_scalar_like(a->clamp.hi, x)}, NULL));
+    gin[0] = tg_where(in_range, tg_ref(g), K(0));
     return TG_OK;
 }
 
@@ -162,7 +173,7 @@ tg_status op_bw_none(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 tg_status op_bw_identity(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     (void)self;
-    gin[0] = G;
+    gin[0] = tg_ref(g);
     return TG_OK;
 }
 

@@ -112,7 +112,7 @@ static tg_status next(parser *p)
                 while (k < p->len && isdigit((unsigned char)s[k])) k++;
                 j = k;
             } else
-                return lex_error(p, j, "malformed number: the exponent needs digits%s", "");
+                return tg_error_at(j, TG_EINPUT, "malformed number: the exponent needs digits");
         }
         if (j < p->len && (isalpha((unsigned char)s[j]) || s[j] == '_'))
             return lex_error(p, j, "malformed number: unexpected '%.1s' after the digits", s + j);
@@ -245,7 +245,7 @@ static node *parse_number(parser *p)
             buf[k++] = p->s[p->tpos + i];
     buf[k] = 0;
     if (!n || p->tlen >= (int)sizeof buf) {
-        if (n) tg_error_at(p->tpos, TG_EINPUT, "number too long%s", "");
+        if (n) tg_error_at(p->tpos, TG_EINPUT, "number too long");
         return NULL;
     }
     n->is_int = !strpbrk(buf, ".eE");
@@ -363,7 +363,7 @@ static node *parse_call(parser *p, node *callee, node *obj)
             kw_seen = true;
         } else {
             if (kw_seen) {
-                tg_error_at(pos, TG_EINPUT, "positional argument follows keyword argument%s", "");
+                tg_error_at(pos, TG_EINPUT, "positional argument follows keyword argument");
                 return NULL;
             }
             if (!(a = parse_expr(p)))
@@ -421,7 +421,7 @@ static node *parse_postfix(parser *p)
     while (n) {
         if (is_op(p, "(")) {
             if (n->kind != N_NAME) {
-                tg_error_at(p->tpos, TG_EINPUT, "only named functions can be called%s", "");
+                tg_error_at(p->tpos, TG_EINPUT, "only named functions can be called");
                 return NULL;
             }
             if (!enter(p)) return NULL;
@@ -605,7 +605,7 @@ static node *parse_stmt(parser *p)
     if (!op && !is_op(p, "="))
         return e;
     if (e->kind != N_NAME) {
-        tg_error_at(p->tpos, TG_EINPUT, "only a name can be assigned to (as in g = x**2)%s", "");
+        tg_error_at(p->tpos, TG_EINPUT, "only a name can be assigned to (as in g = x**2)");
         return NULL;
     }
     node *a = mk(p, op ? N_AUGASSIGN : N_ASSIGN, e->pos);
@@ -680,7 +680,7 @@ tg_program *tg_program_parse(const char *src)
         }
     }
     if (ok && prog->nstmts == 0) {
-        tg_error_at(0, TG_EINPUT, "empty expression: write one, for example 'x**2'%s", "");
+        tg_error_at(0, TG_EINPUT, "empty expression: write one, for example 'x**2'");
         ok = false;
     }
     if (ok && prog->stmts[prog->nstmts - 1]->kind == N_AUGASSIGN) {

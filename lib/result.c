@@ -1,4 +1,4 @@
-/* result.c -- the tools' results as JSON objects (SPEC section 4), each
+/* result.c -- the tools' results as JSON objects (tgrad(1), OUTPUT), each
  * built whole in a tg_buf and ended by a newline, so that a failure half
  * way leaves nothing on the output.  One writer for every mode of tgrad
  * (value and gradients, --jacobian, --jvp, --hessian, --order, --check,

@@ -31,8 +31,8 @@
  * error is the one reported.
  *
  * ERRORS: the library never exits or aborts on input it is given.  A failure
- * sets a status whose values are the toolkit's exit statuses (SPEC section 3)
- * and a one-line message; only the tools print it.
+ * sets a status whose values are the toolkit's exit statuses (tg-formats(5),
+ * EXIT STATUS) and a one-line message; only the tools print it.
  */
 #ifndef TG_H
 #define TG_H
@@ -44,7 +44,7 @@
 
 #define TG_VERSION "0.1.0"
 
-/* ---- Limits (documented in tensor-formats(5); each is enforced with a
+/* ---- Limits (documented in tg-formats(5), LIMITS; each is enforced with a
  * status-3 error naming the limit) ---- */
 #define TG_MAX_DIMS 16               /* rank */
 #define TG_MAX_ELEMS (INT64_C(1) << 40) /* elements in one tensor */
@@ -498,7 +498,7 @@ tg_status tg_gradcheck(tg_program *p, tg_env *env, int nvars, double eps, double
 
 /* ---- Text built in memory (buf.c), as git's strbuf ----
  * Results are made whole in a buffer and then written, so that a failure
- * half way leaves nothing on the output (SPEC section 3). */
+ * half way leaves nothing on the output (tg-formats(5), EXIT STATUS). */
 /* A growing, zero-terminated byte buffer; start it as {0}.  After a failed
  * allocation `failed` is set, later additions do nothing and tg_buf_write
  * reports it. */
@@ -514,7 +514,7 @@ void tg_buf_free(tg_buf *b); /* frees the text; b is empty again */
  * ran out of memory or the write failed. */
 tg_status tg_buf_write(const tg_buf *b, FILE *f);
 
-/* ---- Reading and writing tensors (SPEC sections 1 and 2) ---- */
+/* ---- Reading and writing tensors (tg-formats(5)) ---- */
 /* Parses one tensor from JSON text (strict RFC 8259).  dtype_hint: dtype
  * for JSON numbers when the object form does not say (-1: the default
  * float).  *requires_grad gets the object form's "requires_grad" (or -1
@@ -705,33 +705,5 @@ tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o,
  * that failed (for the caret), -1 when none did. */
 tg_status tg_run_several(tg_program *const *progs, int np, tg_env *env, const tg_run_opts *o, tg_buf *out,
                          int *failed);
-
-/* ---- For the tools (cli.c) ---- */
-/* Prints the current error as "tool: message" (with the expression's line
- * and a caret when the error has a position) and returns the exit status. */
-int tg_cli_fail(const char *tool);
-void tg_cli_set_source(const char *src); /* the expression, for carets */
-tg_status tg_cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
-tg_status tg_cli_finish_output(void); /* flushes stdout, reports write errors */
-/* argv with the operands moved after "--", so that -x**2 or -5 are operands
- * (see cli.c); the array is malloc'd and lives until exit. */
-struct option;
-/* Reports getopt's ':' or '?' answer as a usage error; returns status 2. */
-int tg_cli_bad_option(const char *tool, int c, char **argv);
-/* The options every tool reads alike: put TG_CLI_OPTIONS (--help,
- * --version) and, for a tool that computes, TG_CLI_DEVICE_OPTION in the
- * getopt_long table, and hand every answer the tool does not handle itself
- * ('h', these, ':' and '?') to tg_cli_common_option: -1 after a good
- * --device (parsing goes on), else the exit status to return at once (0
- * after --help or --version). */
-enum { TG_OPT_VERSION = 0x7f00, TG_OPT_HELP, TG_OPT_DEVICE };
-#define TG_CLI_OPTIONS {"version", no_argument, 0, TG_OPT_VERSION}, {"help", no_argument, 0, TG_OPT_HELP}
-#define TG_CLI_DEVICE_OPTION {"device", required_argument, 0, TG_OPT_DEVICE}
-int tg_cli_common_option(const char *tool, const char *usage, int c, char **argv);
-/* Prints text (--help, --version); 0, or status 4 when it cannot be written. */
-int tg_cli_print(const char *tool, const char *text);
-extern bool tg_cli_letter_operands; /* -x is an operand (tgrad's expressions) */
-char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
-                            const struct option *longopts, int *new_argc);
 
 #endif

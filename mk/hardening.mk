@@ -157,7 +157,7 @@ $(FUZZ_DIR)/common.o: tests/fuzz/fuzz_common.c $(FUZZ_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_cli: tests/fuzz/fuzz_cli.c $(FUZZ_DIR)/common.o $(FUZZ_CMD_OBJ) $(FUZZ_LIB_OBJ)
+$(FUZZ_DIR)/fuzz_cli: tests/fuzz/fuzz_cli.c lib/cli.h $(FUZZ_DIR)/common.o $(FUZZ_CMD_OBJ) $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter %.c %.o,$^) $(FUZZ_WRAP) $(LDLIBS) -o $@
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/common.o $(FUZZ_LIB_OBJ)

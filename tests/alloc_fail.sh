@@ -7,7 +7,7 @@
 #   - fail with status 4, nothing on standard output, and exactly one line
 #     on standard error, "TOOL: ..." mentioning memory (when the allocation
 #     was made evaluating an expression, the line may be followed by the
-#     expression and a caret, as SPEC section 3 allows); or
+#     expression and a caret, as tgrad(1) describes); or
 #   - succeed with exactly the output of the run without injection (an
 #     allocation whose failure is tolerated must not change the answer);
 # and, under valgrind (used when installed; ALLOC_VALGRIND=0 turns it off),

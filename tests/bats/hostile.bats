@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # hostile.bats -- the bad-input catalogue: one test per class of hostile
-# input, each asserting SPEC section 3's exit status, an empty standard
+# input, each asserting the exit status of tg-formats(5), an empty standard
 # output and one line on standard error that names the problem.  Cases that
 # fail today are kept, marked `skip "known bug: ..."`, for the lead to
 # unskip once fixed.

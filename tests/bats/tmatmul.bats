@@ -2,7 +2,7 @@
 # tmatmul: torch.matmul's rules, transposes, gradients, files.
 load helper
 
-@test "the SPEC's example" {
+@test "the first example of tmatmul(1)" {
     run tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]'
     [ "$output" = '[[19,22],[43,50]]' ]
 }

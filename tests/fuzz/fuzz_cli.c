@@ -16,9 +16,10 @@
  * nothing.  --order above 3 is refused (see high_order).  FUZZ_CLI_REFUSE
  * lists more prefixes to refuse (known bugs).
  *
- * Invariants besides the sanitizers': the exit status is one of SPEC
- * section 3 (0 to 4); on failure (status 2 to 4) an error is set, with a
- * one-line message. */
+ * Invariants besides the sanitizers': the exit status is one of
+ * tg-formats(5) EXIT STATUS (0 to 4); on failure (status 2 to 4) an error is
+ * set, with a one-line message. */
+#include "cli.h"
 #include "fuzz_common.h"
 #include <getopt.h>
 #include <stdio.h>
@@ -29,7 +30,6 @@
 int tgrad_main(int argc, char **argv);
 int tmatmul_main(int argc, char **argv);
 int tbroadcast_main(int argc, char **argv);
-void tg_cli_set_source(const char *src);
 
 #define MAX_INPUT (64 * 1024)
 

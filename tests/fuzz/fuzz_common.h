@@ -31,8 +31,8 @@ void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
 /* Before each input: clear the error, grad mode on, default dtype. */
 void fuzz_reset(void);
 /* After a call that failed (returned NULL or a status): the error must be
- * set, with a status of SPEC section 3 (2, 3 or 4) and a one-line message;
- * anything else aborts, so libFuzzer records the input. */
+ * set, with a status of tg-formats(5) EXIT STATUS (2, 3 or 4) and a
+ * one-line message; anything else aborts, so libFuzzer records the input. */
 void fuzz_check_failed(const char *what);
 /* A FILE that discards what is written (opened once). */
 FILE *fuzz_devnull(void);

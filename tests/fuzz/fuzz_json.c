@@ -3,7 +3,8 @@
  * object of named tensors (tg_json_parse_named).  A tensor read is written
  * back (tg_json_write) and read again: the round trip must give the same
  * dtype, shape (when it has elements) and values, bit for bit except NaN
- * payloads (SPEC section 2: "a reader must get back the identical value").
+ * payloads (tg-formats(5), OUTPUT: numbers "read back to the identical
+ * value").
  * Every failure must set status 2, 3 or 4 with a one-line message. */
 #include "fuzz_common.h"
 #include "json.h"

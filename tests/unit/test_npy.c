@@ -679,7 +679,7 @@ TEST(load_arg_json)
     r = tg_load_arg(path, -1, NULL);
     CHECK(r && r->ndim == 2 && tg_get(r, 3) == 4);
     tg_release(r);
-    /* SPEC section 1: an argument that parses as JSON is inline JSON, even
+    /* tg-formats(5): an argument that parses as JSON is inline JSON, even
      * when a file of that name exists; one that does not parse is the file */
     CHECK(getcwd(cwd, sizeof cwd) && chdir(tmp_dir) == 0);
     CHECK(write_bytes("[7]", "[8, 9]", 6));
