@@ -305,26 +305,6 @@ static int format_special(char *buf, double v)
     return 0;
 }
 
-static int format_f32(char *buf, float v)
-{
-    decimal c;
-    int k = format_special(buf, v);
-    if (k)
-        return k;
-    shortest(fabsf(v), true, &c);
-    return layout(buf, v < 0, &c);
-}
-
-static int format_f64(char *buf, double v)
-{
-    decimal c;
-    int k = format_special(buf, v);
-    if (k)
-        return k;
-    shortest(fabs(v), false, &c);
-    return layout(buf, v < 0, &c);
-}
-
 static int format_i64(char *buf, int64_t v)
 {
     char tmp[24];
@@ -341,6 +321,34 @@ static int format_i64(char *buf, int64_t v)
         buf[k++] = tmp[--n];
     buf[k] = 0;
     return k;
+}
+
+/* A whole number below 2^24 (float) or 2^53 (double): every integer there
+ * is its own float, so its shortest digits are its integer digits, which
+ * layout() writes as they are (exponent below 16).  The same text as the
+ * search below, at a fraction of its cost. */
+static int format_f32(char *buf, float v)
+{
+    decimal c;
+    int k = format_special(buf, v);
+    if (k)
+        return k;
+    if (fabsf(v) < 0x1p24f && v == (float)(int32_t)v)
+        return format_i64(buf, (int64_t)v);
+    shortest(fabsf(v), true, &c);
+    return layout(buf, v < 0, &c);
+}
+
+static int format_f64(char *buf, double v)
+{
+    decimal c;
+    int k = format_special(buf, v);
+    if (k)
+        return k;
+    if (fabs(v) < 0x1p53 && v == (double)(int64_t)v)
+        return format_i64(buf, (int64_t)v);
+    shortest(fabs(v), false, &c);
+    return layout(buf, v < 0, &c);
 }
 
 int tg_format_number(char *buf, double v, tg_dtype dt)
