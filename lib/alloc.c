@@ -24,6 +24,14 @@ static bool should_fail(void)
     return --fail_countdown == 0;
 }
 
+bool tg_alloc_injected_failure(void)
+{
+    if (!should_fail())
+        return false;
+    tg_error(TG_ERESOURCE, "out of memory (allocating a tensor)");
+    return true;
+}
+
 /* The memory this process may use: the machine's physical memory, or the
  * address-space limit (ulimit -v, RLIMIT_AS) when that is lower. */
 uint64_t tg_memory_limit(void)

@@ -176,6 +176,10 @@ void tg_format_bytes(char *buf, size_t n, double bytes);
  * bytes fit in tg_memory_limit(), else TG_ERESOURCE with "out of memory:
  * WHAT = SIZE, more than ..." (what: "the Jacobian would be 3 x 4 float32") */
 tg_status tg_check_fits(double bytes, const char *what);
+/* For an allocator that recycles its own blocks (tensor.c's spare tensor
+ * structs): true, with the out-of-memory error set, when the test hook
+ * (TG_FAIL_ALLOC) fails this allocation, as tg_malloc would. */
+bool tg_alloc_injected_failure(void);
 
 /* OpenBLAS is loaded on first use (cpu_blas.c): NULL once it is, else why
  * it cannot be ("libopenblas.so.0: cannot open shared object file ..."). */

@@ -15,10 +15,19 @@ static tg_status finish(tg_buf *b, tg_status st)
     return st;
 }
 
+/* s appended as it is (cheaper than tg_buf_printf: a --lines run writes
+ * a result per line) */
+static void text(tg_buf *b, const char *s)
+{
+    tg_buf_add(b, s, strlen(s));
+}
+
 /* "NAME": -- names are identifiers, so they need no escaping */
 static void key(tg_buf *b, const char *name)
 {
-    tg_buf_printf(b, "\"%s\":", name);
+    tg_buf_add(b, "\"", 1);
+    text(b, name);
+    tg_buf_add(b, "\":", 2);
 }
 
 /* {"a":T,"b":T,...}, skipping NULL tensors */
@@ -57,25 +66,35 @@ tg_status tg_result_grad_with(tg_buf *b, const tg_tensor *value, const char *con
                               tg_result_entry entry, void *ctx)
 {
     const char *sep = pretty ? "\n  " : "", *space = pretty ? " " : "";
-    tg_buf_printf(b, "{%s\"value\":%s", sep, space);
+    text(b, "{");
+    text(b, sep);
+    text(b, "\"value\":");
+    text(b, space);
     tg_status st = entry(b, NULL, value, ctx);
     if (names && st == TG_OK) {
-        tg_buf_printf(b, ",%s\"grad\":%s{", sep, space);
+        text(b, ",");
+        text(b, sep);
+        text(b, "\"grad\":");
+        text(b, space);
+        text(b, "{");
         bool first = true;
         for (int i = 0; i < n && st == TG_OK; i++) {
             if (!grads[i])
                 continue;
-            tg_buf_printf(b, "%s%s", first ? "" : ",", pretty ? "\n    " : "");
+            text(b, first ? "" : ",");
+            text(b, pretty ? "\n    " : "");
             key(b, names[i]);
-            tg_buf_printf(b, "%s", space);
+            text(b, space);
             st = entry(b, names[i], grads[i], ctx);
             first = false;
         }
-        tg_buf_printf(b, "%s}", pretty && !first ? "\n  " : "");
+        text(b, pretty && !first ? "\n  " : "");
+        text(b, "}");
     }
     if (extra)
-        tg_buf_printf(b, "%s", extra);
-    tg_buf_printf(b, "%s}\n", pretty ? "\n" : "");
+        text(b, extra);
+    text(b, pretty ? "\n" : "");
+    text(b, "}\n");
     return finish(b, st);
 }
 
@@ -93,7 +112,7 @@ tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *n
 tg_status tg_result_named(tg_buf *b, const tg_tensor *value, const char *what, const char *const *names,
                           tg_tensor *const *t, int n, const char *extra)
 {
-    tg_buf_printf(b, "{\"value\":");
+    text(b, "{\"value\":");
     tg_status st = tg_json_write_buf(b, value);
     tg_buf_printf(b, ",\"%s\":", what);
     if (st == TG_OK)
@@ -104,27 +123,27 @@ tg_status tg_result_named(tg_buf *b, const tg_tensor *value, const char *what, c
 
 tg_status tg_result_jvp(tg_buf *b, const tg_tensor *value, const tg_tensor *jvp)
 {
-    tg_buf_printf(b, "{\"value\":");
+    text(b, "{\"value\":");
     tg_status st = tg_json_write_buf(b, value);
-    tg_buf_printf(b, ",\"jvp\":");
+    text(b, ",\"jvp\":");
     if (st == TG_OK)
         st = tg_json_write_buf(b, jvp);
-    tg_buf_printf(b, "}\n");
+    text(b, "}\n");
     return finish(b, st);
 }
 
 tg_status tg_result_hessian(tg_buf *b, const tg_tensor *value, const char *const *names, tg_tensor *const *hess,
                             int n)
 {
-    tg_buf_printf(b, "{\"value\":");
+    text(b, "{\"value\":");
     tg_status st = tg_json_write_buf(b, value);
-    tg_buf_printf(b, ",\"hessian\":{");
+    text(b, ",\"hessian\":{");
     for (int a = 0; a < n && st == TG_OK; a++) {
         tg_buf_add(b, ",", a ? 1 : 0);
         key(b, names[a]);
         st = named_object(b, names, hess + (size_t)a * (size_t)n, n);
     }
-    tg_buf_printf(b, "}}\n");
+    text(b, "}}\n");
     return finish(b, st);
 }
 
@@ -132,15 +151,15 @@ tg_status tg_result_values(tg_buf *b, tg_tensor *const *values, int nvalues, con
                            tg_tensor *const *grads, int n)
 {
     tg_status st = TG_OK;
-    tg_buf_printf(b, "{\"values\":[");
+    text(b, "{\"values\":[");
     for (int k = 0; k < nvalues && st == TG_OK; k++) {
         tg_buf_add(b, ",", k ? 1 : 0);
         st = tg_json_write_buf(b, values[k]);
     }
-    tg_buf_printf(b, "],\"grad\":");
+    text(b, "],\"grad\":");
     if (st == TG_OK)
         st = named_object(b, names, grads, n);
-    tg_buf_printf(b, "}\n");
+    text(b, "}\n");
     return finish(b, st);
 }
 
@@ -165,7 +184,7 @@ void tg_result_check(tg_buf *b, const tg_gradcheck_var *res, const char *const *
                       res[k].passed ? "true" : "false", err, (long long)res[k].worst_input,
                       (long long)res[k].worst_output, an, nu);
     }
-    tg_buf_printf(b, "}}");
+    text(b, "}}");
 }
 
 /* s as a JSON string: quotes, backslashes and control characters escaped,

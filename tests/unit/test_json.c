@@ -174,6 +174,31 @@ TEST(json_format_f64_random_bits)
     CHECK(bad == 0);
 }
 
+/* Whole numbers take a shortcut (their integer digits) below 2^24 for
+ * float32 and 2^53 for float64: still the shortest digits that read back,
+ * on both sides of those bounds. */
+TEST(json_format_whole_numbers)
+{
+    int bad = 0;
+    for (int e = 0; e <= 64; e++)
+        for (int k = -3; k <= 3; k++) {
+            double d = ldexp(1, e) + k;
+            bad += !check_f64(d) + !check_f64(-d) + !check_f32((float)d) + !check_f32((float)-d);
+        }
+    for (int i = 0; i < 20000; i++) {
+        int64_t v = (int64_t)(test_rand() >> (test_rand() % 64));
+        bad += !check_f64((double)v) + !check_f32((float)v);
+    }
+    CHECK(bad == 0);
+    char buf[32];
+    tg_format_number(buf, 9007199254740991.0, TG_FLOAT64);
+    CHECK(!strcmp(buf, "9007199254740991"));
+    tg_format_number(buf, -16777215.0, TG_FLOAT32);
+    CHECK(!strcmp(buf, "-16777215"));
+    tg_format_number(buf, 1e16, TG_FLOAT64);
+    CHECK(!strcmp(buf, "1e+16"));
+}
+
 /* Values people write: short decimals, small integers, their float32s. */
 TEST(json_format_short_decimals)
 {
