@@ -260,6 +260,9 @@ alloc_sweep() {
 # buffer failed; --jacobian, --hessian and --jvp were reported to print
 # {"value":,"jacobian":{}} (some 700 runs in all)
 @test "a failed allocation never prints a partial or different result" {
+    # (not again under a sanitizer or valgrind: make check-alloc sweeps the
+    # same runs under valgrind, and CI's ten minutes have no room for it)
+    [ -z "${TG_SANITIZE:-}${TG_UNDER_VALGRIND:-}" ] || skip "make check-alloc covers it under valgrind"
     # in a plain shell: Bats's per-command trace would double the time
     run bash -c "TMP='$TMP'; $(declare -f alloc_sweep)
         alloc_sweep tgrad 'sin(x).sum() * y' --at x='[1,2]' --at y=3 --check &&
@@ -271,6 +274,7 @@ alloc_sweep() {
 }
 
 @test "a failed allocation with --out-dir changes no file" {
+    [ -z "${TG_SANITIZE:-}${TG_UNDER_VALGRIND:-}" ] || skip "make check-alloc covers it under valgrind"
     cd "$TMP"
     base=$(tgrad '(x * y).sum()' --at x='[1,2]' --at y=3 --out-dir ref)
     for n in $(seq 1 400); do
