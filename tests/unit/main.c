@@ -3,6 +3,22 @@
 #include "test.h"
 #include <stdlib.h>
 
+char *test_json_text(const tg_tensor *t)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    tg_status st = tg_json_write(f, t);
+    fclose(f);
+    if (st != TG_OK) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 #define MAX_TESTS 1024
 static struct { const char *name; test_fn fn; } tests[MAX_TESTS];
 static int ntests;

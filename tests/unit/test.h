@@ -39,4 +39,6 @@ extern int test_failures; /* failures in the current test */
 /* deterministic random numbers for tests */
 uint64_t test_rand(void);
 double test_uniform(double lo, double hi);
+/* t as tg_json_write writes it, malloc'd (free it), NULL on failure (main.c) */
+char *test_json_text(const tg_tensor *t);
 #endif

@@ -13,23 +13,6 @@ static tg_tensor *parse(const char *s, int hint)
     return tg_json_parse(s, strlen(s), hint, NULL);
 }
 
-/* The tensor as JSON text (malloc'd by open_memstream; the caller frees). */
-static char *to_json(const tg_tensor *t)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    tg_status st = tg_json_write(f, t);
-    fclose(f);
-    if (st != TG_OK) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 /* Significant digits of a number's text into out (no sign, point, or
  * leading/trailing zeros); returns their count. */
 static int sig_digits(const char *s, char *out)
@@ -377,7 +360,7 @@ TEST(json_roundtrip_random_tensors)
                 shape[d] = 0;
         tg_tensor *t = tg_empty(dt, ndim, shape);
         fill_random(t);
-        char *s = to_json(t), obj[1024], sh[128];
+        char *s = test_json_text(t), obj[1024], sh[128];
         /* nested arrays cannot show the sizes after a 0 (shape [2,0,3] is
          * written [[],[]]): those go through the object form's "shape" */
         bool lossy = false;
@@ -388,7 +371,7 @@ TEST(json_roundtrip_random_tensors)
         int rg = 7;
         tg_tensor *u = s ? tg_json_parse(in, strlen(in), (int)dt, &rg) : NULL;
         bool ok = same_tensor(t, u) && rg == -1;
-        char *s2 = u ? to_json(u) : NULL;
+        char *s2 = u ? test_json_text(u) : NULL;
         ok &= s2 && !strcmp(s, s2);
         if (!ok) {
             fprintf(stderr, "  %s rank %d: %.200s\n", tg_dtype_name(dt), ndim, s ? s : "(no text)");
@@ -411,7 +394,7 @@ TEST(json_write_empty_and_views)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         tg_tensor *t = tg_empty(TG_FLOAT32, cases[i].nd, cases[i].shape);
-        char *s = to_json(t);
+        char *s = test_json_text(t);
         CHECK(s && !strcmp(s, cases[i].want));
         free(s);
         tg_release(t);
@@ -421,11 +404,11 @@ TEST(json_write_empty_and_views)
     float v[] = {1, 2, 3, 4, 5, 6};
     tg_tensor *a = tg_from_data(TG_FLOAT32, 2, sh, v);
     tg_tensor *tt = tg_transpose(tg_ref(a), 0, 1);
-    char *s = tt ? to_json(tt) : NULL;
+    char *s = tt ? test_json_text(tt) : NULL;
     CHECK(s && !strcmp(s, "[[1,4],[2,5],[3,6]]"));
     free(s);
     tg_tensor *sl = tg_slice(tg_ref(a), 1, 0, 3, 2);
-    s = sl ? to_json(sl) : NULL;
+    s = sl ? test_json_text(sl) : NULL;
     CHECK(s && !strcmp(s, "[[1,3],[4,6]]"));
     free(s);
     tg_release(tt);
@@ -434,7 +417,7 @@ TEST(json_write_empty_and_views)
     int64_t big[] = {INT64_MAX, INT64_MIN, -1, 0};
     int64_t n4 = 4;
     tg_tensor *i = tg_from_data(TG_INT64, 1, &n4, big);
-    s = to_json(i);
+    s = test_json_text(i);
     CHECK(s && !strcmp(s, "[9223372036854775807,-9223372036854775808,-1,0]"));
     free(s);
     tg_release(i);
@@ -497,7 +480,7 @@ TEST(json_parse_accepts)
         char sh[128];
         tg_error_clear();
         tg_tensor *t = tg_json_parse(cases[i].in, strlen(cases[i].in), cases[i].hint, &rg);
-        char *s = t ? to_json(t) : NULL;
+        char *s = t ? test_json_text(t) : NULL;
         bool ok = t && t->dtype == cases[i].dt && !strcmp(tg_shape_str(t, sh, sizeof sh), cases[i].shape) &&
                   s && !strcmp(s, cases[i].out) && rg == cases[i].rg;
         if (!ok) {

@@ -33,22 +33,6 @@ static void leave_locale(const char *dir)
         fprintf(stderr, "  test_locale: could not remove %s\n", dir);
 }
 
-static char *json_of(const tg_tensor *t)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    tg_status st = tg_json_write(f, t);
-    fclose(f);
-    if (st != TG_OK) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 /* x*1.5+0.25 at x = [1, 2]: the literals must keep their fractions */
 static void check_expression(void)
 {
@@ -74,7 +58,7 @@ static void check_json(void)
 {
     int64_t n = 5;
     tg_tensor *t = tg_from_data(TG_FLOAT64, 1, &n, (double[]){1.5, 2.25, 0, 1e-300, -0.0});
-    char *s = json_of(t);
+    char *s = test_json_text(t);
     CHECK(s && !strcmp(s, "[1.5,2.25,0,1e-300,-0.0]"));
     if (s && strcmp(s, "[1.5,2.25,0,1e-300,-0.0]"))
         fprintf(stderr, "  wrote %s\n", s);
