@@ -99,11 +99,13 @@ unit: deps-check $(UNIT_BIN)
 	./$(UNIT_BIN)
 
 bats: deps-check $(BINS)
-	bats tests/bats
+	tests/run_bats.sh
 
+# the Bats files run side by side, one per processor (tests/run_bats.sh;
+# TG_BATS_JOBS=1: one at a time)
 test: deps-check $(BINS) $(UNIT_BIN)
 	./$(UNIT_BIN)
-	bats tests/bats
+	tests/run_bats.sh
 
 # the whole Bats suite with cuda as the default device, emulated on the host
 # (TG_CUDA_EMULATE: the backend's kernels and the generated ones run there;
@@ -115,7 +117,7 @@ test: deps-check $(BINS) $(UNIT_BIN)
 EMULATED_BATS = $(filter-out $(shell grep -l '^ *export TG_DEVICE=cpu' tests/bats/*.bats),$(wildcard tests/bats/*.bats))
 check-cuda-emulated: deps-check $(BINS) $(CUDA_LIB)
 ifneq ($(CUDA_LIB),)
-	TG_DEVICE=cuda TG_CUDA_EMULATE=ulp TG_CUDA_LIBRARY=$(CURDIR)/$(CUDA_LIB) bats $(EMULATED_BATS)
+	TG_DEVICE=cuda TG_CUDA_EMULATE=ulp TG_CUDA_LIBRARY=$(CURDIR)/$(CUDA_LIB) tests/run_bats.sh $(EMULATED_BATS)
 else
 	@echo "check-cuda-emulated: the CUDA backend is not built here (no nvcc): nothing to run"
 endif

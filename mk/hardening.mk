@@ -83,7 +83,7 @@ check-sanitize: deps-check san-build
 	@rm -rf $(SAN_LOG) && mkdir -p $(SAN_LOG)
 	@st=0; \
 	echo "== unit tests (ASan+UBSan)"; $(SAN_ENV) ./$(SAN_UNIT) >$(SAN_LOG)/unit.out 2>&1 || st=1; tail -1 $(SAN_LOG)/unit.out; \
-	echo "== bats (tools from $(SAN_DIR)/bin)"; $(SAN_ENV) TG_SANITIZE=1 TG_BIN=$(CURDIR)/$(SAN_DIR)/bin bats tests/bats || st=1; \
+	echo "== bats (tools from $(SAN_DIR)/bin)"; $(SAN_ENV) TG_SANITIZE=1 TG_BIN=$(CURDIR)/$(SAN_DIR)/bin tests/run_bats.sh || st=1; \
 	tests/report_logs.sh "sanitizer" $(SAN_LOG)/asan.* $(SAN_LOG)/ubsan.* || st=1; \
 	exit $$st
 

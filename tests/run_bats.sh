@@ -1,0 +1,48 @@
+#!/bin/sh
+# run_bats.sh -- the Bats files, several at a time.
+#
+#   tests/run_bats.sh [FILE.bats ...]      (default: every tests/bats/*.bats)
+#
+# Each file runs in its own bats process, TG_BATS_JOBS of them at once
+# (default: the number of processors), its TAP output kept in a temporary
+# file and printed whole, in the files' order, when it is done, so that the
+# log reads as a serial run's.  The exit status is 1 when any file fails.
+# The suite has to stay under ten minutes on 2 cores three times over
+# (plain, cuda-emulated, sanitized), and one bats process keeps about one
+# core busy: two at a time nearly halve it.
+#
+# Files are independent: each test works in its own BATS_TEST_TMPDIR and
+# its own cache folder (helper.bash), so running them side by side changes
+# no result; tests never assert on timing.
+set -u
+cd "$(dirname "$0")/.."
+[ $# -gt 0 ] || set -- tests/bats/*.bats
+jobs=${TG_BATS_JOBS:-$(nproc 2>/dev/null || echo 2)}
+logs=$(mktemp -d "${TMPDIR:-/tmp}/tg-bats.XXXXXX") || exit 4
+trap 'rm -rf "$logs"' EXIT
+trap 'exit 130' INT TERM HUP
+
+i=0
+for f in "$@"; do
+    i=$((i + 1))
+    printf '%s\n' "$(printf '%03d' $i) $f"
+done | xargs -P "$jobs" -L 1 sh -c '
+    if bats --tap "$2" >"$0/$1.out" 2>&1; then : >"$0/$1.ok"; fi
+    printf "%s %s\n" "$2" "$(test -e "$0/$1.ok" && echo ok || echo FAILED)" >&2
+' "$logs" 2>/dev/null
+
+st=0
+i=0
+for f in "$@"; do
+    i=$((i + 1))
+    n=$(printf '%03d' $i)
+    echo "# $f"
+    cat "$logs/$n.out"
+    [ -e "$logs/$n.ok" ] || { st=1; failed="${failed:-} $f"; }
+done
+if [ $st -ne 0 ]; then
+    echo "run_bats: failed:$failed" >&2
+else
+    echo "run_bats: all $# files passed"
+fi
+exit $st
