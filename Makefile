@@ -12,17 +12,17 @@ TG_DEPS_LIB := $(TG_DEPS_PREFIX)/usr/lib/x86_64-linux-gnu
 CFLAGS += -I$(TG_DEPS_PREFIX)/usr/include/cjson -I$(TG_DEPS_PREFIX)/usr/include/x86_64-linux-gnu/openblas-pthread \
 	-L$(TG_DEPS_LIB) -L$(TG_DEPS_LIB)/openblas-pthread
 endif
-# OpenBLAS is not linked: lib/cpu_blas.c opens it on the first product
+# OpenBLAS is not linked: lib/backend/cpu_blas.c opens it on the first product
 LDLIBS += -lcjson -lmvec -lm -ldl -pthread
 SHELL := /bin/bash
-# what tgrad --compile builds (lib/jit.c) goes under build/ when the tests,
+# what tgrad --compile builds (lib/compile/jit.c) goes under build/ when the tests,
 # the demo, the benchmarks and the checks run it, not to the user's ~/.cache
 export TG_CACHE_DIR ?= $(CURDIR)/build/jit-cache
 
 # CUDA is optional: found through $(shell command -v), never $(which ...)
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 
-LIB_SRC := $(wildcard lib/*.c)
+LIB_SRC := $(wildcard lib/*/*.c)
 LIB_OBJ := $(LIB_SRC:lib/%.c=build/lib/%.o)
 TOOLS := tgrad tmatmul tbroadcast tdevice
 BINS := $(TOOLS:%=bin/%)
@@ -38,7 +38,7 @@ lib/libtg.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# the CUDA backend, loaded at run time by lib/cuda.c; it opens cuBLAS and
+# the CUDA backend, loaded at run time by lib/backend/cuda.c; it opens cuBLAS and
 # NVRTC itself when first needed, so nothing links against them
 # (-fmad=false: no contraction into FMA, each operation rounds as on the CPU)
 # Machine code for Turing (sm_75), Ampere (sm_80) and Hopper (sm_90) where
@@ -48,7 +48,7 @@ NVCC_SM := $(if $(NVCC),$(shell $(NVCC) --list-gpu-code 2>/dev/null | sed -n 's/
 comma := ,
 NVCC_GENCODE := $(foreach a,$(NVCC_SM),-gencode arch=compute_$a$(comma)code=sm_$a) \
 	$(if $(filter 75,$(NVCC_SM)),-gencode arch=compute_75$(comma)code=compute_75)
-lib/libtg_cuda.so: $(wildcard kernels/*.cu kernels/*.cuh kernels/*.h) lib/ops.def
+lib/libtg_cuda.so: $(wildcard kernels/*.cu kernels/*.cuh kernels/*.h) lib/ops/ops.def
 	$(NVCC) -O2 -fmad=false $(NVCC_GENCODE) -Xcompiler -fPIC -shared -o $@ $(filter %.cu,$^)
 
 build/lib/%.o: lib/%.c
@@ -56,24 +56,24 @@ build/lib/%.o: lib/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # the text of the CUDA sources that compiled evaluation's generated kernels
-# start with (lib/fused_cuda.c), as C strings: NAME_src for kernels/NAME.EXT,
-# each #include "FILE" line replaced by FILE's text (lib/ops.def's formulas,
+# start with (lib/compile/fused_cuda.c), as C strings: NAME_src for kernels/NAME.EXT,
+# each #include "FILE" line replaced by FILE's text (lib/ops/ops.def's formulas,
 # kernels/tg_formulas.h), as NVRTC has no files to include
 CUDA_TEXT := kernels/tg_fused_prelude.cuh kernels/tg_cuda_attrs.h kernels/tg_cuda_elem.cuh
-build/gen/tg_cuda_text.h: $(CUDA_TEXT) kernels/tg_formulas.h lib/ops.def
+build/gen/tg_cuda_text.h: $(CUDA_TEXT) kernels/tg_formulas.h lib/ops/ops.def
 	@mkdir -p $(@D)
 	for f in $(CUDA_TEXT); do n=$${f##*/}; echo "static const char $${n%%.*}_src[] ="; \
 	    awk '/^#include "[^"]*"/ { split($$0, q, "\""); g = "kernels/" q[2]; \
 	                                while ((getline l < g) > 0) print l; close(g); next } { print }' $$f | \
 	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/'; echo ";"; done > $@.tmp
 	mv $@.tmp $@
-build/lib/fused_cuda.o: build/gen/tg_cuda_text.h
-build/lib/fused_cuda.o: CFLAGS += -Ibuild/gen
+build/lib/compile/fused_cuda.o: build/gen/tg_cuda_text.h
+build/lib/compile/fused_cuda.o: CFLAGS += -Ibuild/gen
 
 # the hot loops: vectorised, with libmvec's vector math (see cpu_kernels.c);
 # no FMA contraction, so that every operation rounds once, as in PyTorch's
 # kernels and in the unfused formulas
-build/lib/cpu_kernels.o build/lib/loop.o build/lib/ops_reduce.o: CFLAGS += -O3 -fopenmp-simd -fno-math-errno -ffp-contract=off
+build/lib/backend/cpu_kernels.o build/lib/core/loop.o build/lib/ops/ops_reduce.o: CFLAGS += -O3 -fopenmp-simd -fno-math-errno -ffp-contract=off
 
 build/cmd/%.o: cmd/%.c
 	@mkdir -p $(@D)

@@ -2,7 +2,7 @@
  * (tbroadcast(1)).
  *   tbroadcast '[[1],[2],[3]]' '[10,20,30]'  ->  [[11,21,31],[12,22,32],[13,23,33]] */
 #include "tg.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>

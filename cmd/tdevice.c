@@ -3,7 +3,7 @@
  *   tdevice --check cuda   exit 0 when usable, 1 when not (the reason on stderr)
  *   tdevice --default      cpu or cuda, alone, for $(tdevice --default) */
 #include "tg.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,10 +1,10 @@
 /* tgrad -- the value and gradients of an expression (tgrad(1)).
  *   tgrad 'x**3+2*x**2-5*x+3' --at 2   ->   {"value":9,"grad":{"x":15}}
  * Option parsing and printing; binding the variables, evaluating and the
- * result's JSON are the library's (lib/bind.c, lib/grad_run.c,
- * lib/result.c). */
+ * result's JSON are the library's (lib/expr/bind.c, lib/expr/grad_run.c,
+ * lib/io/result.c). */
 #include "tg.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include <errno.h>
 #include <sys/stat.h>
 #include <getopt.h>

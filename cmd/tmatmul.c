@@ -1,7 +1,7 @@
 /* tmatmul -- A @ B with torch.matmul's rules (tmatmul(1)).
  *   tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]'   ->   [[19,22],[43,50]]  */
 #include "tg.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>

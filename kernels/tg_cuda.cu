@@ -1,5 +1,5 @@
 // tg_cuda.cu -- the CUDA backend: a shared library that the toolkit loads
-// at run time (lib/cuda.c), so that the tools start where no CUDA library
+// at run time (lib/backend/cuda.c), so that the tools start where no CUDA library
 // is installed.  This file: device discovery, matrix products through
 // cuBLAS (strided batched), and the measurements of tdevice --bench;
 // tg_cuda_ops.cu: tensor memory, elementwise ops and reductions.  Every

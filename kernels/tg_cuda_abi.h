@@ -1,7 +1,7 @@
-/* tg_cuda_abi.h -- what lib/cuda.c (C) and the CUDA backend (kernels/tg_cuda*.cu,
+/* tg_cuda_abi.h -- what lib/backend/cuda.c (C) and the CUDA backend (kernels/tg_cuda*.cu,
  * C++) pass each other: plain structs, so that the library and the backend
  * it loads at run time agree without sharing any other header.  Op numbers
- * are the op table's (lib/ops.def, in its order); dtypes are tg_dtype's. */
+ * are the op table's (lib/ops/ops.def, in its order); dtypes are tg_dtype's. */
 #ifndef TG_CUDA_ABI_H
 #define TG_CUDA_ABI_H
 

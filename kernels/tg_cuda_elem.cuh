@@ -1,23 +1,23 @@
 // tg_cuda_elem.cuh -- what each elementwise op computes on the CUDA device:
 // the one definition that the backend's map kernel (tg_cuda_ops.cu) and
-// the kernels compiled evaluation generates (lib/fused_cuda.c, compiled by
+// the kernels compiled evaluation generates (lib/compile/fused_cuda.c, compiled by
 // NVRTC, whose source is this file's text after tg_cuda_attrs.h's, with
 // the files it #includes in quotes put in their place: the Makefile's
-// build/gen/tg_cuda_text.h) both use.  The formulas are lib/ops.def's, the
+// build/gen/tg_cuda_text.h) both use.  The formulas are lib/ops/ops.def's, the
 // very text the CPU kernels are compiled from.
 // NVRTC has the math functions built in; a host build includes <math.h>
 // before this file.  Same order of operations as
-// lib/cpu_kernels.c (no contraction into FMA: -fmad=false).
+// lib/backend/cpu_kernels.c (no contraction into FMA: -fmad=false).
 //
 // HD: compiled for the device and for the host, where tgc_emulate_* runs
 // the very same code (TG_CUDA_EMULATE: the kernels' logic tested on
 // machines without a GPU)
 #define HD __host__ __device__
 
-// the op numbers, TG_OP_NAME in lib/ops.def's order (as lib/internal.h's)
+// the op numbers, TG_OP_NAME in lib/ops/ops.def's order (as lib/internal.h's)
 enum {
 #define OP(id, ...) TG_OP_##id,
-#include "../lib/ops.def"
+#include "../lib/ops/ops.def"
 #undef OP
     TG_NOPS
 };
@@ -65,7 +65,7 @@ HD inline float m_pow(float x, float y) { return NUDGE(powf(x, y)); }
 HD inline double m_pow(double x, double y) { return NUDGE(pow(x, y)); }
 
 // pow by a constant exponent with PyTorch's shortcuts (tg_formulas.h's,
-// as lib/cpu_kernels.c's)
+// as lib/backend/cpu_kernels.c's)
 template <typename T> HD inline T pow_const(T x, T e)
 {
 #define TG_POW_IF(k, EXPR) if (e == (T)(k)) return EXPR;
@@ -74,14 +74,14 @@ template <typename T> HD inline T pow_const(T x, T e)
     return m_pow(x, e);
 }
 
-// the formulas of lib/ops.def that read the op's attributes a
+// the formulas of lib/ops/ops.def that read the op's attributes a
 #define ATTR_CLAMP(x) TG_CLAMP_FLOAT(x, T, a.lo, a.hi, a.has_lo, a.has_hi)
 #define ATTR_POW(x, y) (a.scalar_exponent ? pow_const(x, y) : m_pow(x, y))
 #define ATTR_POW_BW(x, y) (x * ((T)a.exponent * pow_const(y, (T)a.exponent - 1)))
 
 // An op the switches below have no case for never reaches them (the map
 // kernel leaves it to the CPU: tg_cuda_ops.cu's map_supported; compiled
-// evaluation runs it op by op: lib/fused_cuda.c's device_form); were one
+// evaluation runs it op by op: lib/compile/fused_cuda.c's device_form); were one
 // to, its result is NaN, never a plausible number such as x itself.
 template <typename T> HD inline T no_formula()
 {
@@ -89,7 +89,7 @@ template <typename T> HD inline T no_formula()
     return zero / zero;
 }
 
-// every UNARY, BINARY and COMPARE op of lib/ops.def, each its formula:
+// every UNARY, BINARY and COMPARE op of lib/ops/ops.def, each its formula:
 // KIND_IN_FN(id, formula) is op id's case in function FN, or nothing
 #define FORMULA_CASE(id, F) case TG_OP_##id: return (F);
 #define UNARY_IN_UNARY FORMULA_CASE
@@ -115,7 +115,7 @@ template <typename T> HD T unary(int op, T x, const tgc_op_attrs &a)
 {
     switch (op) {
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_IN_UNARY(id, formula)
-#include "../lib/ops.def"
+#include "../lib/ops/ops.def"
 #undef OP
     default: return no_formula<T>();
     }
@@ -125,7 +125,7 @@ template <typename T> HD T binary(int op, T x, T y, const tgc_op_attrs &a)
 {
     switch (op) {
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_IN_BINARY(id, formula)
-#include "../lib/ops.def"
+#include "../lib/ops/ops.def"
 #undef OP
     default: return no_formula<T>();
     }
@@ -135,7 +135,7 @@ template <typename T> HD bool compare(int op, T x, T y)
 {
     switch (op) {
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) kind##_IN_COMPARE(id, formula)
-#include "../lib/ops.def"
+#include "../lib/ops/ops.def"
 #undef OP
     default: return false;
     }

@@ -1,5 +1,5 @@
 // tg_cuda_fused.cu -- the kernels compiled evaluation generates for the cuda
-// device (lib/fused_cuda.c writes their source): compiled at run time by
+// device (lib/compile/fused_cuda.c writes their source): compiled at run time by
 // NVRTC for the device's own architecture, loaded with the runtime's
 // library calls, launched.
 //

@@ -1,5 +1,5 @@
 // tg_cuda_ops.cu -- the CUDA backend's tensor memory, elementwise ops and
-// reductions (lib/cuda.c loads them at run time).
+// reductions (lib/backend/cuda.c loads them at run time).
 //
 // Memory is CUDA managed memory: one pointer that the kernels and the host
 // code both use, so that everything the library does on the host (reading
@@ -8,9 +8,9 @@
 // returns after the device has finished (cudaDeviceSynchronize), so the host
 // may read what it wrote.
 //
-// The elementwise kernels take the op table's numbers (lib/ops.def is
+// The elementwise kernels take the op table's numbers (lib/ops/ops.def is
 // included by tg_cuda_elem.cuh, as lib/internal.h includes it) and compute
-// lib/ops.def's formulas, as lib/cpu_kernels.c does (nvcc is run
+// lib/ops/ops.def's formulas, as lib/backend/cpu_kernels.c does (nvcc is run
 // with -fmad=false: no contraction into FMA); the math functions are CUDA's,
 // so transcendental results agree with the CPU's within float32 tolerance,
 // not to the last bit.  Reductions accumulate sums in double, as the CPU
@@ -198,11 +198,11 @@ template <typename T, typename ACC> static void emulate_reduce(const tgc_reduce_
         ((T *)a->out)[o] = (T)reduce_range<T, ACC>(*a, o, 0, a->nred, 1);
 }
 
-// each op's kind (lib/ops.def's column): which of map_one's forms it takes
+// each op's kind (lib/ops/ops.def's column): which of map_one's forms it takes
 enum { K_UNARY, K_BINARY, K_COMPARE, K_SELECT, K_CAST, K_OTHER };
 static const signed char op_kind[TG_NOPS] = {
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, ...) K_##kind,
-#include "../lib/ops.def"
+#include "../lib/ops/ops.def"
 #undef OP
 };
 
@@ -367,7 +367,7 @@ int tgc_reduce(const tgc_reduce_args *a, char *err, int en)
 
 // The same computations on the host, one element or output at a time:
 // TG_CUDA_EMULATE runs the toolkit's cuda path through these on machines
-// without a GPU (lib/cuda.c), so that the kernels' logic is tested there.
+// without a GPU (lib/backend/cuda.c), so that the kernels' logic is tested there.
 int tgc_emulate_map(const tgc_map_args *a)
 {
     if (!map_supported(a))

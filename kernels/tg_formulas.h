@@ -1,5 +1,5 @@
-/* tg_formulas.h -- the parts of lib/ops.def's formulas that read an op's
- * attributes, written once for the CPU kernels (lib/cpu_kernels.c) and
+/* tg_formulas.h -- the parts of lib/ops/ops.def's formulas that read an op's
+ * attributes, written once for the CPU kernels (lib/backend/cpu_kernels.c) and
  * the CUDA device code (tg_cuda_elem.cuh, whose text the kernels of
  * compiled evaluation start with).  Plain C and C++, no includes; x is
  * the element, m_sqrt each backend's square root for float and double. */

@@ -1,7 +1,7 @@
 // tg_fused_prelude.cuh -- the start of every kernel that compiled evaluation
-// generates for the cuda device (lib/fused_cuda.c): exact constants and
+// generates for the cuda device (lib/compile/fused_cuda.c): exact constants and
 // each block's sums.  The generated source is this file's text, then
-// tg_cuda_attrs.h's, tg_cuda_elem.cuh's (with lib/ops.def's) and the kernel.
+// tg_cuda_attrs.h's, tg_cuda_elem.cuh's (with lib/ops/ops.def's) and the kernel.
 // NVRTC compiles it for the device; with TG_FUSED_HOST defined the host's
 // C++ compiler builds it, and the kernel runs one block of one thread at a
 // time (TG_CUDA_EMULATE: the generated code's logic tested without a GPU).
@@ -15,7 +15,7 @@
 struct tg_dim3 { unsigned x; };
 static tg_dim3 blockIdx, threadIdx, blockDim, gridDim;
 #else
-// the CPU kernels' expressions of integer ops (lib/cpu_kernels.c), which
+// the CPU kernels' expressions of integer ops (lib/backend/cpu_kernels.c), which
 // the generated code also uses, name these (NVRTC has no <stdint.h>)
 typedef long long int64_t;
 typedef unsigned long long uint64_t;

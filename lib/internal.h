@@ -11,7 +11,7 @@
  * ops. */
 enum {
 #define OP(id, ...) TG_OP_##id,
-#include "ops.def"
+#include "ops/ops.def"
 #undef OP
     TG_NOPS
 };

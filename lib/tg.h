@@ -531,7 +531,7 @@ int tg_format_number(char *buf, double v, tg_dtype dt);
 /* A JSON object of named tensors ({"x": 2, "w": [[1,2]]}): cb is called
  * for each member in order with the name (borrowed), a new tensor (which cb
  * consumes) and its requires_grad (1, 0, or -1 when absent); a non-zero
- * return stops the walk and is returned.  See lib/json.h. */
+ * return stops the walk and is returned.  See lib/io/json.h. */
 tg_status tg_json_parse_named(const char *text, size_t len, int dtype_hint,
                               int (*cb)(const char *name, tg_tensor *t, int requires_grad, void *ctx),
                               void *ctx);

@@ -54,10 +54,10 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:exitcode=86:log_path=$(SAN_LOG)/asan:stri
 
 $(SAN_DIR)/lib/%.o: lib/%.c mk/hardening.mk
 	@mkdir -p $(@D)
-	$(SAN_CC) $(SAN_CFLAGS) $(if $(filter $*,$(SAN_UINT_FILES)),-fsanitize=unsigned-integer-overflow -fsanitize-recover=unsigned-integer-overflow) -c $< -o $@
+	$(SAN_CC) $(SAN_CFLAGS) $(if $(filter $(notdir $*),$(SAN_UINT_FILES)),-fsanitize=unsigned-integer-overflow -fsanitize-recover=unsigned-integer-overflow) -c $< -o $@
 
-# the generated header lib/fused_cuda.c includes (Makefile)
-$(SAN_DIR)/lib/fused_cuda.o: build/gen/tg_cuda_text.h
+# the generated header lib/compile/fused_cuda.c includes (Makefile)
+$(SAN_DIR)/lib/compile/fused_cuda.o: build/gen/tg_cuda_text.h
 
 $(SAN_DIR)/cmd/%.o: cmd/%.c mk/hardening.mk
 	@mkdir -p $(@D)
@@ -143,7 +143,7 @@ FUZZ_CLI_REFUSE ?=
 FUZZ_ENV := FUZZ_CLI_REFUSE=$(FUZZ_CLI_REFUSE) ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/known-bugs.supp
 
-$(FUZZ_DIR)/lib/fused_cuda.o: build/gen/tg_cuda_text.h
+$(FUZZ_DIR)/lib/compile/fused_cuda.o: build/gen/tg_cuda_text.h
 $(FUZZ_DIR)/lib/%.o: lib/%.c mk/hardening.mk
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
@@ -157,7 +157,7 @@ $(FUZZ_DIR)/common.o: tests/fuzz/fuzz_common.c $(FUZZ_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_cli: tests/fuzz/fuzz_cli.c lib/cli.h $(FUZZ_DIR)/common.o $(FUZZ_CMD_OBJ) $(FUZZ_LIB_OBJ)
+$(FUZZ_DIR)/fuzz_cli: tests/fuzz/fuzz_cli.c lib/cli/cli.h $(FUZZ_DIR)/common.o $(FUZZ_CMD_OBJ) $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter %.c %.o,$^) $(FUZZ_WRAP) $(LDLIBS) -o $@
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/common.o $(FUZZ_LIB_OBJ)

@@ -2,7 +2,7 @@
 # alloc_fail.sh -- allocation-failure injection over whole tool runs.
 #
 # For each command below, runs it with TG_FAIL_ALLOC=N for N = 1, 2, ...
-# (lib/alloc.c then fails the N-th tg_malloc/tg_calloc/tg_realloc, and only
+# (lib/core/alloc.c then fails the N-th tg_malloc/tg_calloc/tg_realloc, and only
 # that one) until ALLOC_TAIL consecutive runs succeed.  Every run must either
 #   - fail with status 4, nothing on standard output, and exactly one line
 #     on standard error, "TOOL: ..." mentioning memory (when the allocation

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The compile cache (lib/jit_cache.c, lib/jit.c) loads no code that anyone
+# The compile cache (lib/compile/jit_cache.c, lib/compile/jit.c) loads no code that anyone
 # but the user (or root) could have written: every folder on its path is
 # checked on its open handle and then used through that handle only;
 # objects are compiled in a private folder, recorded with their size and

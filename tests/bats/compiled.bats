@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# tgrad --compile: the generated loop (lib/fused_codegen.c, lib/jit.c) gives
+# tgrad --compile: the generated loop (lib/compile/fused_codegen.c, lib/compile/jit.c) gives
 # the eager values and gradients byte for byte, and its cache folder is used
 # safely; without a compiler or a usable folder the kernels run instead.
 load helper

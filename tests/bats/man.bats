@@ -139,13 +139,13 @@ check_examples() {
     done
 }
 
-@test "every function of the expression language (lib/builtins.c, lib/ops.def) is in tg-expr(5)" {
+@test "every function of the expression language (lib/expr/builtins.c, lib/ops/ops.def) is in tg-expr(5)" {
     # each as "name(", as the FUNCTIONS section writes it
     local names text missing=""
     # the table's entries, {"name", "params", ...}, and the ops' CALL("name", ...)
-    names=$( (grep -oE '\{"[a-z_][a-z_0-9]*", "[^"]*",' lib/builtins.c; grep -oE 'CALL\("[a-z_][a-z_0-9]*"' lib/ops.def) |
+    names=$( (grep -oE '\{"[a-z_][a-z_0-9]*", "[^"]*",' lib/expr/builtins.c; grep -oE 'CALL\("[a-z_][a-z_0-9]*"' lib/ops/ops.def) |
         sed -E 's/^(\{|CALL\()"([^"]*)".*/\2/' | sort -u)
-    [ -n "$names" ] || { echo "no functions found in lib/builtins.c"; return 1; }
+    [ -n "$names" ] || { echo "no functions found in lib/expr/builtins.c"; return 1; }
     text=$(plain_page man/man5/tg-expr.5)
     for f in $names; do
         printf '%s\n' "$text" | grep -qE "(^|[^a-z_])$f\\(" || missing="$missing $f"

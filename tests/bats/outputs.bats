@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Output files are written whole or not at all, and never through someone
-# else's symbolic link (tgrad(1), FILES; lib/outfile.c).
+# else's symbolic link (tgrad(1), FILES; lib/io/outfile.c).
 load helper
 
 # the entries of folder $1, one a line, hidden ones too

@@ -19,7 +19,7 @@
  * Invariants besides the sanitizers': the exit status is one of
  * tg-formats(5) EXIT STATUS (0 to 4); on failure (status 2 to 4) an error is
  * set, with a one-line message. */
-#include "cli.h"
+#include "cli/cli.h"
 #include "fuzz_common.h"
 #include <getopt.h>
 #include <stdio.h>

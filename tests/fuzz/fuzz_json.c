@@ -7,7 +7,7 @@
  * value").
  * Every failure must set status 2, 3 or 4 with a one-line message. */
 #include "fuzz_common.h"
-#include "json.h"
+#include "io/json.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

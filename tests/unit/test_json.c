@@ -1,7 +1,7 @@
 /* test_json.c -- the JSON reader and writer: shortest round-trip numbers,
  * tensors through text and back, and every refusal of the strict parser. */
 #include "test.h"
-#include "json.h"
+#include "io/json.h"
 #include <float.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
-/* test_opsdef.c -- every backend has every op of lib/ops.def: the CPU
+/* test_opsdef.c -- every backend has every op of lib/ops/ops.def: the CPU
  * kernels, the CUDA device code (run through the backend's host emulation
  * where lib/libtg_cuda.so is built), the forms of compiled evaluation's
  * CUDA kernels, and the expression language's functions.  An op added to
  * ops.def that some backend lacks fails here, by name. */
 #include "test.h"
 #include "internal.h"
-#include "builtins.h"
-#include "fused.h"
+#include "expr/builtins.h"
+#include "compile/fused.h"
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -17,7 +17,7 @@
 #define NOCALL NULL
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, ...) [TG_OP_##id] = call,
 static const char *const spelling[TG_NOPS] = {
-#include "ops.def"
+#include "ops/ops.def"
 };
 #undef OP
 #undef CALL

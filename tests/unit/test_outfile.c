@@ -1,4 +1,4 @@
-/* test_outfile.c -- the temporaries of lib/outfile.c under a signal that
+/* test_outfile.c -- the temporaries of lib/io/outfile.c under a signal that
  * another thread takes. */
 #include "test.h"
 #include <dirent.h>

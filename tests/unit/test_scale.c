@@ -2,7 +2,7 @@
  * transforms with more names or inputs than any fixed array would hold,
  * and the up-front sizing of results. */
 #include "test.h"
-#include "builtins.h"
+#include "expr/builtins.h"
 #include "internal.h"
 #include <stdlib.h>
 

@@ -111,7 +111,7 @@ static cJSON *cpu_entry(bool bench)
         cJSON_AddStringToObject(blas, "coretype_env", ct);
     if (!blas_why_not)
         cJSON_AddNumberToObject(blas, "threads", tg_blas_threads());
-    /* what tgrad --compile's generated loops would use (lib/jit.c): the
+    /* what tgrad --compile's generated loops would use (lib/compile/jit.c): the
      * C compiler, found on PATH or not, and the cache folder */
     tg_jit_info ji;
     tg_jit_describe(&ji);

@@ -11,7 +11,7 @@
  * list of registers, each op's values a scratch block of TG_FUSE_BLOCK
  * elements (a register no later op reads gives its block to the next op). */
 #include "fused.h"
-#include "expr.h"
+#include "expr/expr.h"
 #include <stdlib.h>
 #include <string.h>
 

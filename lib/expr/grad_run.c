@@ -3,7 +3,7 @@
  * --lines, several expressions and --check, each giving its result as
  * JSON text (result.c); the tool only parses options and prints. */
 #include "internal.h"
-#include "json.h"
+#include "io/json.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>

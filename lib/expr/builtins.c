@@ -3,7 +3,7 @@
  * library's ops).  x.f(a) is f(x, a).  Parameters are written as
  * "x,dim?,keepdim?": '?' marks an optional one, "*shape" collects the rest
  * of the positional arguments (x.reshape(2, 3) or x.reshape((2, 3))).
- * The elementwise ops' rows come from lib/ops.def. */
+ * The elementwise ops' rows come from lib/ops/ops.def. */
 #include "builtins.h"
 #include <math.h>
 #include <string.h>
@@ -424,7 +424,7 @@ static tg_tensor *h_tensor(call *c) { return tg_detach(A(0)); }
 
 static const builtin builtins[] = {
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, ...) OP_ROW(id, call)
-#include "ops.def"
+#include "ops/ops.def"
 #undef OP
     /* elementwise, written with ops (derivatives: tg-expr(5)) */
     {"gelu", "x", 0, h_gelu, EW}, {"square", "x", 0, h_square, EW},

@@ -87,7 +87,7 @@ bool tg_cpu_src_calls(const char *src)
             for (int64_t i = 0; i < n; i++) { T x = pa[i * sa], y = pb[i * sb]; o[i] = (EXPR); } \
     }
 
-/* The kernels of lib/ops.def's formulas.  Its math functions are the C
+/* The kernels of lib/ops/ops.def's formulas.  Its math functions are the C
  * library's, float32's in float32 (expf: libmvec's vector version, above)
  * and float64's in float64. */
 #define m_float_fn(F, D, x) _Generic((x), float: F, double: D)(x)
@@ -124,7 +124,7 @@ bool tg_cpu_src_calls(const char *src)
 #define OTHER_KERNELS(id, cpu, EXPR)
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) \
     kind##_KERNELS(id, cpu, formula)
-#include "ops.def"
+#include "ops/ops.def"
 #undef OP
 
 /* The integer kernels of NI, AI and AB ops: int64 arithmetic wraps modulo
@@ -309,7 +309,7 @@ WHERE(k_WHERE_b, bool)
 
 const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES] = {
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) [TG_OP_##id] = cpu##_ROW(id, ),
-#include "ops.def"
+#include "ops/ops.def"
 #undef OP
 };
 
@@ -328,7 +328,7 @@ const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES] = {
 #define k_WHERE_b_src k_WHERE_f32_src
 const char *const tg_cpu_kernel_src[TG_NOPS][TG_NDTYPES] = {
 #define OP(id, name, arity, flags, saves, infer, fwd, bwd, kind, call, cpu, formula) [TG_OP_##id] = cpu##_ROW(id, _src),
-#include "ops.def"
+#include "ops/ops.def"
 #undef OP
 };
 

@@ -4,7 +4,7 @@
  * Nothing here links against CUDA, so the tools start anywhere; why CUDA
  * cannot be used is said in one line (no driver, backend not built or not
  * loadable, no device). */
-#include "fused.h"
+#include "compile/fused.h"
 #include "../kernels/tg_cuda_abi.h"
 #include <dlfcn.h>
 #include <limits.h>
