@@ -27,6 +27,15 @@ tg_status tg_device_parse(const char *s, tg_device *out)
     return tg_error(TG_EUSAGE, "unknown device '%.40s' (expected cpu, cuda or auto)", s);
 }
 
+/* Each device's memory (core.h); the CPU's is tensor.c's own.  On cuda it
+ * is CUDA managed memory, which host code reads and writes too. */
+static void cpu_free(void *p, size_t bytes) { tg_free(p); }
+static const tg_device_memory device_memory[] = {
+    [TG_DEV_CPU] = {tg_malloc, cpu_free},
+    [TG_DEV_CUDA] = {tg_cuda_alloc, tg_cuda_free},
+};
+const tg_device_memory *tg_device_memory_of(tg_device d) { return &device_memory[d]; }
+
 /* The device new tensors are made on.  On cuda their memory is CUDA
  * managed memory (cuda.c): elementwise ops and reductions run as CUDA
  * kernels, products through cuBLAS, and whatever has no kernel (shape ops'

@@ -1,5 +1,5 @@
 /* alloc.c -- the checked allocator, with a failure-injection hook for tests. */
-#include "internal.h"
+#include "core/core.h"
 #include <malloc.h>
 #include <stdio.h>
 #include <sys/resource.h>

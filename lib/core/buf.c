@@ -2,7 +2,7 @@
  * plan keys and the tools' results (result.c) are built in one.  A failed
  * allocation marks the buffer failed (the error cleared) and later
  * additions do nothing. */
-#include "internal.h"
+#include "core/core.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
  * freed (newlocale of "C" allocates nothing in glibc).  Where it cannot be
  * made, the process's own locale is used, as before. */
 #define _GNU_SOURCE /* strtod_l, strtof_l */
-#include "internal.h"
+#include "core/core.h"
 #include <locale.h>
 #include <pthread.h>
 #include <stdarg.h>

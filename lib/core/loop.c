@@ -5,7 +5,7 @@
  * memory.  Adjacent dimensions that are contiguous for every operand are
  * merged, so the kernel sees the longest possible runs: the whole tensor
  * for same-shape operands, a row for row/column broadcasts. */
-#include "internal.h"
+#include "core/core.h"
 #include <string.h>
 
 #define MAXIN 3

@@ -1,7 +1,7 @@
 /* random.c -- the seeded generator behind rand and randn: xoshiro256**
  * seeded through splitmix64, so a seed gives the same numbers on every
  * machine (PyTorch's own generator is not reproduced; its numbers differ). */
-#include "internal.h"
+#include "core/core.h"
 #include <math.h>
 
 static uint64_t state[4] = {0x9E3779B97F4A7C15ull, 0xBF58476D1CE4E5B9ull, 0x94D049BB133111EBull, 1};

@@ -1,5 +1,5 @@
 /* tensor.c -- tensors, storage and reference counts; shapes and strides. */
-#include "internal.h"
+#include "core/core.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +55,8 @@ typedef struct {
 
 static void storage_free(tg_storage *s)
 {
-    if (s->device == TG_DEV_CUDA) {
-        tg_cuda_free(s->data, s->nbytes);
+    if (s->device != TG_DEV_CPU) {
+        tg_device_memory_of(s->device)->free(s->data, s->nbytes);
         tg_free(s);
         return;
     }
@@ -174,17 +174,17 @@ tg_status tg_alloc_storage(tg_tensor *t)
     if (tg_mul_overflows(t->numel, (int64_t)tg_dtype_size(t->dtype), &nbytes))
         return tg_error(TG_EINPUT, "tensor byte size overflows");
     tg_device dev = tg_get_device();
-    tg_storage *s = dev == TG_DEV_CUDA ? tg_calloc(1, sizeof *s) : spare_take(&spare_storages, sizeof(cpu_storage));
+    tg_storage *s = dev != TG_DEV_CPU ? tg_calloc(1, sizeof *s) : spare_take(&spare_storages, sizeof(cpu_storage));
     if (!s)
         return TG_ERESOURCE;
     /* on cuda, managed memory: the kernels and the host code share it */
     s->device = dev;
-    if (dev == TG_DEV_CUDA)
-        s->data = tg_cuda_alloc((size_t)nbytes);
+    if (dev != TG_DEV_CPU)
+        s->data = tg_device_memory_of(dev)->alloc((size_t)nbytes);
     else
         s->data = nbytes <= INLINE_BYTES ? ((cpu_storage *)s)->data : tg_malloc((size_t)nbytes);
     if (!s->data) {
-        if (dev == TG_DEV_CUDA)
+        if (dev != TG_DEV_CPU)
             tg_free(s);
         else
             spare_put(&spare_storages, s);

@@ -11,7 +11,7 @@
  * starts no thread.
  * Each item writes its own part of the output, so results do not depend on
  * the number of threads.  TG_NUM_THREADS (else OMP_NUM_THREADS) sets it. */
-#include "internal.h"
+#include "core/core.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>

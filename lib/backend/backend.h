@@ -1,0 +1,64 @@
+/* backend.h -- the devices' kernels and memory: CPU (OpenBLAS, the
+ * generated elementwise kernels) and CUDA (internal). */
+#ifndef TG_BACKEND_BACKEND_H
+#define TG_BACKEND_BACKEND_H
+#include "ops/ops.h"
+
+/* The CUDA backend's memory and kernels (cuda.c).  Storage on cuda is
+ * managed memory, readable and writable by the host code too.  tg_cuda_map
+ * and tg_cuda_reduce return TG_NO (no error) for what the kernels do not
+ * do: the caller computes on the CPU. */
+void *tg_cuda_alloc(size_t bytes);
+void tg_cuda_free(void *p, size_t bytes);
+tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
+tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_tensor *out);
+/* Is the cuda device emulated on the host (TG_CUDA_EMULATE)? */
+bool tg_cuda_emulated(void);
+/* A kernel of compiled evaluation (fused_cuda.c): dev_src compiled by
+ * NVRTC and loaded; where the device is emulated, dev_src is compiled (to
+ * check it) and host_src, the same kernel with a launcher for the host
+ * (NULL elsewhere), built by the C++ compiler runs instead.  TG_ERESOURCE with the reason
+ * where NVRTC or the compiler is missing or the source does not compile. */
+tg_status tg_cuda_fused_load(const char *dev_src, const char *host_src, void **kernel);
+/* why the kernels cannot be compiled (no NVRTC, no device), or NULL */
+const char *tg_cuda_fused_unavailable_reason(void);
+/* runs it on grid blocks of block threads; args as cudaLaunchKernel's */
+tg_status tg_cuda_fused_launch(void *kernel, unsigned grid, unsigned block, void **args);
+
+/* kernel tables, indexed by op and dtype of the computation; an empty slot
+ * means "not supported for that dtype". */
+extern const tg_kernel_fn tg_cpu_kernels[TG_NOPS][TG_NDTYPES];
+/* conversions, [from][to] (the cast op) */
+extern const tg_kernel_fn tg_cpu_conv[TG_NDTYPES][TG_NDTYPES];
+
+/* each kernel's expression as C text over its inputs x, y, z (NULL where
+ * its body is not one expression), and pow's formula for a constant
+ * exponent (bw: its backward, over g, x, e, em1) */
+extern const char *const tg_cpu_kernel_src[TG_NOPS][TG_NDTYPES];
+extern const char *const tg_cpu_conv_src[TG_NDTYPES][TG_NDTYPES];
+const char *tg_cpu_pow_src(tg_dtype dt, double exponent, bool bw);
+/* does that text call a function? */
+bool tg_cpu_src_calls(const char *src);
+
+/* OpenBLAS is loaded on first use (cpu_blas.c): NULL once it is, else why
+ * it cannot be ("libopenblas.so.0: cannot open shared object file ..."). */
+const char *tg_blas_unavailable_reason(void);
+
+/* the sum of n contiguous float32 or float64 values, accumulated in double
+ * in a fixed order (eight lanes, element i to lane i % 8, then a fixed tree):
+ * the block sums of the whole-tensor sum and of compiled evaluation */
+double tg_cpu_sum_run(const void *x, int64_t n, tg_dtype dt);
+
+/* kernels are compiled for the baseline and for AVX2 and AVX-512 (files
+ * built with -O3, see the Makefile), the best the processor has chosen when
+ * the program starts */
+#if defined(__x86_64__) && !defined(TG_NO_CLONES) && !defined(__clang__)
+#define TG_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define TG_CLONES
+#endif
+
+/* the backend's matrix product: c[b] = a[b] @ b[b] for batch-broadcast
+ * operands already laid out by the matmul op. */
+tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out);
+#endif

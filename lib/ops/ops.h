@@ -1,0 +1,74 @@
+/* ops.h -- the op table and what the ops share (internal). */
+#ifndef TG_OPS_OPS_H
+#define TG_OPS_OPS_H
+#include "core/core.h"
+
+/* ---- the op table ----
+ * Every op is one entry of ops.def (name, arity, flags, what the backward
+ * reads, its kind, function and formula) and one family file holding its
+ * shape rule, forward and backward side by side.  Nothing else switches on
+ * ops. */
+enum {
+#define OP(id, ...) TG_OP_##id,
+#include "ops/ops.def"
+#undef OP
+    TG_NOPS
+};
+
+/* flags */
+#define TG_F_PROMOTE 1u  /* inputs cast to their common dtype first (PyTorch rules) */
+#define TG_F_FLOAT 2u    /* integer/bool inputs computed in the default float */
+#define TG_F_NODIFF 4u   /* output never requires grad (comparisons) */
+#define TG_F_VIEW 8u     /* output aliases input 0's storage */
+#define TG_F_COND 16u    /* input 0 is a bool condition, not promoted (where) */
+
+/* saves: what the gradient of each input reads, packed by SV(for input 0,
+ * for input 1, for input 2), each a mask of TG_S_IN0..2 and TG_S_OUT.  Only
+ * what a needed gradient reads is checked by PyTorch's in-place rule (the
+ * version counter), so `y = a*2; y *= 3` is fine and `y = x.exp(); y += 1`
+ * before backward is caught. */
+#define TG_S_IN0 1u
+#define TG_S_IN1 2u
+#define TG_S_IN2 4u
+#define TG_S_OUT 8u
+#define SV(a, b, c) ((a) | (b) << 4 | (c) << 8)
+#define TG_SAVES_FOR(saves, i) (((saves) >> (4 * (i))) & 15u)
+
+typedef tg_status (*tg_infer_fn)(tg_tensor **in, const tg_attrs *a, tg_tensor *out);
+typedef tg_status (*tg_forward_fn)(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
+/* gin[i]: new reference to the gradient for input i, or NULL for none.
+ * g is borrowed; self->in[] are the inputs, self the output. */
+typedef tg_status (*tg_backward_fn)(tg_tensor *self, tg_tensor *g, tg_tensor **gin);
+
+/* how an op maps elements (ops.def's kind column) */
+enum { TG_K_UNARY, TG_K_BINARY, TG_K_COMPARE, TG_K_SELECT, TG_K_CAST, TG_K_OTHER };
+
+typedef struct tg_opdef {
+    const char *name;
+    int arity;
+    int kind; /* TG_K_* */
+    unsigned flags;
+    unsigned saves;
+    tg_infer_fn infer;
+    tg_forward_fn forward;
+    tg_backward_fn backward;
+} tg_opdef;
+
+/* not const: a unit test swaps in a wrong backward to prove the checks catch it */
+extern tg_opdef tg_ops[TG_NOPS];
+
+/* shape rules and dims shared by the ops */
+tg_status tg_infer_broadcast(tg_tensor **in, int n, tg_tensor *out);
+int64_t tg_norm_dim(int64_t d, int ndim, const char *op, tg_status *st);
+
+/* the forward of every elementwise op (ops_unary.c) */
+tg_status op_fwd_map(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
+
+/* fused backward formulas (ops_backward.c); they consume g and y/x */
+tg_tensor *tg_tanh_backward(tg_tensor *g, tg_tensor *y);
+tg_tensor *tg_sigmoid_backward(tg_tensor *g, tg_tensor *y);
+tg_tensor *tg_pow_backward(tg_tensor *g, tg_tensor *x, double exponent);
+
+/* one more reference to in[i] of a node (borrowed) */
+#define IN(self, i) tg_ref((self)->in[i])
+#endif
