@@ -6,7 +6,7 @@
 #include "core/core.h"
 #include "ops/ops.h"
 #include "backend/backend.h"
-#include "autograd/modes.h"
+#include "autograd/autograd.h"
 #include "io/io.h"
 #include "expr/names.h"
 #include "compile/compile.h"

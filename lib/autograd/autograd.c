@@ -147,9 +147,10 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
 
     vec order = {0};
     tg_status st = topo_order(root, &order);
-    bool old = tg_set_grad_enabled(create_graph);
-    bool old_vmap = tg_set_vmap(false); /* gradients already have their inputs' shapes */
-    bool old_bw = tg_set_in_backward(!create_graph);
+    tg_modes saved = tg_modes_get();
+    tg_mode.grad = create_graph;
+    tg_mode.vmap = false; /* gradients already have their inputs' shapes */
+    tg_mode.in_backward = !create_graph;
     if (st == TG_OK)
         root->grad_acc = g;
     else
@@ -206,9 +207,7 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
             tg_release(t);
         }
     }
-    tg_set_grad_enabled(old);
-    tg_set_vmap(old_vmap);
-    tg_set_in_backward(old_bw);
+    tg_modes_set(saved);
     for (size_t k = 0; k < order.n; k++) {
         if (!order.v[k])
             continue;

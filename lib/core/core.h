@@ -86,6 +86,41 @@ static inline int tg_dtype_category(tg_dtype d) { return d == TG_BOOL ? 0 : d ==
 static inline void tg_atomic_inc(int *c) { __atomic_add_fetch(c, 1, __ATOMIC_RELAXED); }
 static inline int tg_atomic_dec(int *c) { return __atomic_sub_fetch(c, 1, __ATOMIC_ACQ_REL); }
 
+/* ---- the modes that change what tg_apply does (modes.c) ----
+ * All of them in one struct, one per thread, so that a pass that changes
+ * several saves and restores them as a unit (tg_modes_get, then
+ * tg_modes_set).  The device new tensors go to is the process's
+ * (tg_set_device), not a mode. */
+typedef struct tg_modes {
+    /* record the graph: torch.is_grad_enabled(); off under no_grad */
+    bool grad;
+    /* inside vmap (transforms.c): a batched operand's dims after dim 0 are
+     * one point's, and broadcasting aligns them there */
+    bool vmap;
+    /* compiled evaluation's probe (fused_plan.c): ops whose result does
+     * not require grad (comparisons, the masks of backward formulas, ops
+     * on constants) are recorded too, so the whole computation is one
+     * graph */
+    bool tracing;
+    /* a backward pass that builds no graph: elementwise ops on inputs that
+     * are one value broadcast compute it once and return it expanded */
+    bool in_backward;
+    /* tg_grad_eval's one backward pass without a graph of its own: an
+     * intermediate only the graph holds, whose values no backward formula
+     * reads, gives up its memory at once, as PyTorch frees what its nodes
+     * do not save */
+    bool free_unsaved;
+} tg_modes;
+extern _Thread_local tg_modes tg_mode;
+tg_modes tg_modes_get(void);
+void tg_modes_set(tg_modes m);
+/* one field each (tg_set_grad_enabled and tg_set_vmap are in tg.h); each
+ * returns the field's previous value */
+bool tg_set_trace(bool on);
+bool tg_set_in_backward(bool on);
+bool tg_set_free_unsaved(bool on);
+bool tg_vmap_active(void);
+
 /* a node no longer holds its input t (autograd.c, tensor.c) */
 static inline void tg_graph_unref(tg_tensor *t)
 {

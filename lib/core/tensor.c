@@ -462,12 +462,4 @@ int64_t tg_norm_dim(int64_t d, int ndim, const char *op, tg_status *st)
 }
 
 /* ---- grad mode ---- */
-static _Thread_local bool grad_enabled = true;
-bool tg_grad_enabled(void) { return grad_enabled; }
-bool tg_set_grad_enabled(bool on)
-{
-    bool old = grad_enabled;
-    grad_enabled = on;
-    return old;
-}
 void tg_set_requires_grad(tg_tensor *t, bool on) { t->requires_grad = on; }

@@ -18,14 +18,14 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
         inputs[i] = tg_ref(env->values[i]);
         any = any || inputs[i]->requires_grad;
     }
-    bool old = tg_set_grad_enabled(!o->no_grad);
+    tg_modes saved = tg_modes_get();
+    tg_mode.grad = !o->no_grad;
     /* one backward pass, no graph kept or built: intermediates nothing
      * reads again are freed during the forward (peak memory) */
-    bool old_free = tg_set_free_unsaved(!o->retain_graph && !o->create_graph && !tg_backward_hook &&
-                                        !tg_anomaly_enabled()); /* anomaly reports read nodes' values */
+    tg_mode.free_unsaved = !o->retain_graph && !o->create_graph && !tg_backward_hook &&
+                           !tg_anomaly_enabled(); /* anomaly reports read nodes' values */
     tg_tensor *value = tg_program_eval(p, env);
-    tg_set_free_unsaved(old_free);
-    tg_set_grad_enabled(old);
+    tg_modes_set(saved);
     tg_tensor *gout = o->grad_output;
     if (!value || o->no_grad) {
         tg_release(gout);

@@ -59,19 +59,10 @@ static void record_versions(tg_tensor *out)
 /* vmap's rule for broadcasting: a batched operand's dims after the batch
  * dim are one point's, so it is aligned to the other operands' rank by
  * inserting size-1 dims after dim 0, not before it. */
-static _Thread_local bool vmap_on;
-bool tg_set_vmap(bool on)
-{
-    bool old = vmap_on;
-    vmap_on = on;
-    return old;
-}
-
-bool tg_vmap_active(void) { return vmap_on; }
 
 static tg_status align_batched(int n, tg_tensor **args)
 {
-    if (!vmap_on)
+    if (!tg_mode.vmap)
         return TG_OK;
     int target = 0;
     bool any = false;
@@ -136,13 +127,6 @@ static tg_status check_work(const tg_opdef *def, int n, tg_tensor **args, const 
     return within_work(def->name, big == out ? "write" : "read", big);
 }
 
-static _Thread_local bool free_unsaved;
-bool tg_set_free_unsaved(bool on)
-{
-    bool old = free_unsaved;
-    free_unsaved = on;
-    return old;
-}
 
 /* Lets an intermediate's storage go when only the graph holds it and no
  * backward reads its values (the nodes keep it for the graph's structure:
@@ -150,7 +134,7 @@ bool tg_set_free_unsaved(bool on)
  * another tensor's. */
 static void drop_unsaved_values(tg_tensor *t)
 {
-    if (!free_unsaved || !t->op || (t->op->flags & TG_F_VIEW) || t->grad_view || !t->storage ||
+    if (!tg_mode.free_unsaved || !t->op || (t->op->flags & TG_F_VIEW) || t->grad_view || !t->storage ||
         t->data_needed > 0 || __atomic_load_n(&t->refcount, __ATOMIC_ACQUIRE) != t->graph_refs)
         return;
     tg_storage_release(t->storage);
@@ -177,21 +161,6 @@ static void record_uses(tg_tensor *out)
         drop_unsaved_values(out->in[i]);
 }
 
-static _Thread_local bool tracing;
-bool tg_set_trace(bool on)
-{
-    bool old = tracing;
-    tracing = on;
-    return old;
-}
-
-static _Thread_local bool in_backward;
-bool tg_set_in_backward(bool on)
-{
-    bool old = in_backward;
-    in_backward = on;
-    return old;
-}
 
 /* one value broadcast: every dimension of size 1 or stride 0 */
 static bool uniform(const tg_tensor *t)
@@ -213,7 +182,7 @@ static bool apply_uniform(int op, int n, tg_tensor **args, const tg_attrs *attrs
                           tg_tensor **result)
 {
     const tg_opdef *def = &tg_ops[op];
-    if (!in_backward || tg_grad_enabled() || def->forward != op_fwd_map || shaped->numel <= 1)
+    if (!tg_mode.in_backward || tg_mode.grad || def->forward != op_fwd_map || shaped->numel <= 1)
         return false;
     for (int i = 0; i < n; i++)
         if (!uniform(args[i]))
@@ -344,7 +313,7 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
     if (tg_grad_enabled() && !(def->flags & TG_F_NODIFF) && differentiable(out))
         for (int i = 0; i < n; i++)
             needs_grad = needs_grad || args[i]->requires_grad;
-    if (!needs_grad && tracing) {
+    if (!needs_grad && tg_mode.tracing) {
         /* recorded, not differentiated: the backward never visits a node
          * that does not require grad, the trace reader (fused_plan.c) sees
          * it -- ops on constants too, so that a value computed from the

@@ -8,7 +8,7 @@
 #include "ops.def"
 #undef OP
 
-tg_opdef tg_ops[TG_NOPS] = {
+const tg_opdef tg_ops[TG_NOPS] = {
 #define OP(id, nm, ar, fl, sv, inf_, fwd_, bwd_, kind_, ...) \
     [TG_OP_##id] = {.name = nm, .arity = ar, .kind = TG_K_##kind_, .flags = fl, .saves = sv, \
                     .infer = op_##inf_, .forward = op_##fwd_, .backward = op_##bwd_},

@@ -54,8 +54,7 @@ typedef struct tg_opdef {
     tg_backward_fn backward;
 } tg_opdef;
 
-/* not const: a unit test swaps in a wrong backward to prove the checks catch it */
-extern tg_opdef tg_ops[TG_NOPS];
+extern const tg_opdef tg_ops[TG_NOPS];
 
 /* shape rules and dims shared by the ops */
 tg_status tg_infer_broadcast(tg_tensor **in, int n, tg_tensor *out);

@@ -210,25 +210,27 @@ TEST(ops_every_op_has_a_gradient_case)
     }
 }
 
-/* a deliberately wrong backward must be caught by the same check */
-static tg_status wrong_backward(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+/* a deliberately wrong backward must be caught by the same check: the
+ * backward hook replaces what exp's rule gave (the op table is const) */
+static tg_status wrong_backward(tg_tensor *node, tg_tensor *g, tg_tensor **gin, void *data)
 {
-    gin[0] = tg_mul(tg_ref(g), tg_scalar_like(1.5, g)); /* d/dx exp(x) is not 1.5 */
-    return TG_OK;
+    if (node->op == &tg_ops[TG_OP_EXP] && gin[0]) {
+        tg_release(gin[0]);
+        gin[0] = tg_mul(tg_ref(g), tg_scalar_like(1.5, g)); /* d/dx exp(x) is not 1.5 */
+    }
+    return gin[0] || node->op != &tg_ops[TG_OP_EXP] ? TG_OK : TG_ERESOURCE;
 }
 
 TEST(ops_check_catches_a_wrong_backward)
 {
-    tg_opdef *def = (tg_opdef *)&tg_ops[TG_OP_EXP];
-    tg_backward_fn saved = def->backward;
-    def->backward = wrong_backward;
+    tg_backward_hook = wrong_backward;
     int before = test_failures;
     FILE *err = stderr;
     stderr = fopen("/dev/null", "w");
     check_case(&cases[1]);
     fclose(stderr);
     stderr = err;
-    def->backward = saved;
+    tg_backward_hook = NULL;
     bool caught = test_failures > before;
     test_failures = before;
     CHECK(caught);
@@ -277,11 +279,9 @@ TEST(ops_gradcheck_passes_on_every_op)
 
 TEST(ops_gradcheck_fails_on_a_wrong_backward)
 {
-    tg_opdef *def = &tg_ops[TG_OP_EXP];
-    tg_backward_fn saved = def->backward;
-    def->backward = wrong_backward;
+    tg_backward_hook = wrong_backward;
     bool passed = gradcheck_case(&cases[1]);
-    def->backward = saved;
+    tg_backward_hook = NULL;
     CHECK(!passed);
 }
 
