@@ -256,6 +256,7 @@ int main(int argc, char **argv)
     tg_dtype dt;
     if (tg_device_from_env() != TG_OK)
         return tg_cli_fail(TOOL);
+    tg_cli_start(TOOL);
     argv = tg_cli_operands_last(argc, argv, ":o:h", longopts, &argc);
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {

@@ -29,6 +29,7 @@ int main(int argc, char **argv)
     bool dflt = false, bench = false, pretty = false;
     opterr = 0;
     int c;
+    tg_cli_start(TOOL);
     argv = tg_cli_operands_last(argc, argv, ":h", longopts, &argc);
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {

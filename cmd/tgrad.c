@@ -348,6 +348,7 @@ static int parse_args(options *o, int argc, char **argv)
     if (tg_device_from_env() != TG_OK)
         return tg_cli_fail(TOOL);
     tg_cli_letter_operands = true;
+    tg_cli_start(TOOL);
     argv = tg_cli_operands_last(argc, argv, ":o:f:h", longopts, &argc);
     if (!(o->at = calloc(2 * (size_t)argc, sizeof *o->at))) /* and o->jvp: argc entries each */
         return tg_error(TG_ERESOURCE, "out of memory"), tg_cli_fail(TOOL);

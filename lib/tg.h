@@ -83,6 +83,12 @@ int tg_errpos(void);
 tg_status tg_errcode(void);    /* TG_OK when no error is set */
 const char *tg_errmsg(void);   /* "" when no error is set */
 void tg_error_clear(void);
+/* Warnings: the library went on, but the user should know (a compile
+ * cache folder refused, compiled code that cannot be loaded).  The library
+ * never writes to stderr itself: each warning goes to the handler the
+ * program set (the tools print "TOOL: warning: ..."), or nowhere. */
+typedef void (*tg_warning_fn)(const char *message, void *data);
+void tg_set_warning_handler(tg_warning_fn fn, void *data);
 
 /* ---- Allocation: every byte of tensor data and metadata goes through here.
  * tg_malloc returns NULL and sets TG_ERESOURCE on failure.  Sizes are

@@ -13,6 +13,13 @@ static const char *cli_src; /* the expression, for carets */
 
 void tg_cli_set_source(const char *src) { cli_src = src; }
 
+static void print_warning(const char *message, void *tool)
+{
+    fprintf(stderr, "%s: warning: %s\n", (const char *)tool, message);
+}
+
+void tg_cli_start(const char *tool) { tg_set_warning_handler(print_warning, (void *)tool); }
+
 int tg_cli_fail(const char *tool)
 {
     tg_status st = tg_errcode();

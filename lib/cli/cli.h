@@ -8,6 +8,8 @@
 
 /* Prints the current error as "tool: message" (with the expression's line
  * and a caret when the error has a position) and returns the exit status. */
+/* first thing in main: the library's warnings printed as "TOOL: warning: ..." */
+void tg_cli_start(const char *tool);
 int tg_cli_fail(const char *tool);
 void tg_cli_set_source(const char *src); /* the expression, for carets */
 tg_status tg_cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out);

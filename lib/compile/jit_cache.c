@@ -60,9 +60,7 @@ void tg_cache_warn(int what, const char *fmt, ...)
     warned[what] = true;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: warning: ", program_invocation_short_name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    tg_vwarn(fmt, ap);
     va_end(ap);
 }
 

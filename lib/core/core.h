@@ -31,6 +31,10 @@ int tg_loop_plan(const tg_tensor *out, int nin, tg_tensor *const *in, int64_t *s
                  int64_t (*st)[TG_MAX_DIMS + 1]);
 
 
+/* a warning to the program's handler (tg_set_warning_handler), if any */
+void tg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tg_vwarn(const char *fmt, va_list ap);
+
 /* Each device's memory, for tensor storage (the table is the backend's,
  * device.c).  The CPU's own blocks are tensor.c's (small ones inline, the
  * rest from tg_malloc); another device's come from here.  alloc returns

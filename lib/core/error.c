@@ -1,5 +1,8 @@
 /* error.c -- the one place errors are recorded (tg-formats(5), EXIT STATUS). */
-#include "tg.h"
+#define _GNU_SOURCE /* vasprintf */
+#include "core/core.h"
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -50,4 +53,36 @@ void tg_error_clear(void)
     err_code = TG_OK;
     err_msg[0] = 0;
     err_pos = -1;
+}
+
+/* ---- warnings ---- */
+static tg_warning_fn warn_fn;
+static void *warn_data;
+
+void tg_set_warning_handler(tg_warning_fn fn, void *data)
+{
+    warn_fn = fn;
+    warn_data = data;
+}
+
+void tg_vwarn(const char *fmt, va_list ap)
+{
+    if (!warn_fn)
+        return;
+    char *msg;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        return; /* out of memory: the warning is lost, the work goes on */
+    for (char *p = msg; *p; p++) /* one line, as errors */
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    warn_fn(msg, warn_data);
+    free(msg);
+}
+
+void tg_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tg_vwarn(fmt, ap);
+    va_end(ap);
 }
