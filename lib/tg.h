@@ -193,14 +193,18 @@ typedef struct tg_tensor {
     struct tg_tensor *in[3];
     int nin;
     tg_attrs attrs;
-    uint64_t saved_version[4];       /* versions of in[0..2] and of itself */
-    bool graph_freed;                /* backward ran without retain_graph */
-    bool grad_view;                  /* a view recorded in a graph (counted in storage) */
     struct tg_tensor *grad;          /* leaves: accumulated gradient */
-    struct tg_tensor *grad_acc;      /* scratch during one backward pass */
-    int pending;                     /* scratch during one backward pass */
-    int graph_refs;                  /* how many recorded nodes hold it as an input */
-    int data_needed;                 /* how many of those (or its own node) read its values */
+    /* the tape's own bookkeeping: the library's, never read or written
+     * by users (it may change between versions) */
+    struct {
+        uint64_t saved_version[4];   /* versions of in[0..2] and of itself */
+        bool graph_freed;            /* backward ran without retain_graph */
+        bool grad_view;              /* a view recorded in a graph (counted in storage) */
+        struct tg_tensor *grad_acc;  /* scratch during one backward pass */
+        int pending;                 /* scratch during one backward pass */
+        int graph_refs;              /* how many recorded nodes hold it as an input */
+        int data_needed;             /* how many of those (or its own node) read its values */
+    } tape;
 
     /* for messages, graphs and explanations */
     char *name;  /* variable or intermediate name, or NULL */

@@ -33,7 +33,7 @@ static tg_status topo_order(tg_tensor *root, vec *order)
     tg_status st = TG_OK;
     if (!vec_push(&stack, root))
         return TG_ERESOURCE;
-    root->pending = 1;
+    root->tape.pending = 1;
     /* next[i]: how many inputs of stack entry i have been pushed */
     size_t *next = NULL, ncap = 0;
     while (stack.n && st == TG_OK) {
@@ -48,8 +48,8 @@ static tg_status topo_order(tg_tensor *root, vec *order)
         tg_tensor *t = stack.v[top];
         if (t->op && next[top] < (size_t)t->nin) {
             tg_tensor *u = t->in[next[top]++];
-            if (u->requires_grad && !u->pending) {
-                u->pending = 1;
+            if (u->requires_grad && !u->tape.pending) {
+                u->tape.pending = 1;
                 if (!vec_push(&stack, u))
                     st = TG_ERESOURCE;
                 else if (stack.n - 1 < ncap)
@@ -87,14 +87,14 @@ static tg_status check_saved(tg_tensor *t)
     const tg_tensor *culprit = NULL;
     uint64_t expected = 0;
     for (int i = 0; i < t->nin && !what; i++)
-        if ((need & (1u << i)) && t->in[i]->storage->version != t->saved_version[i]) {
+        if ((need & (1u << i)) && t->in[i]->storage->version != t->tape.saved_version[i]) {
             culprit = t->in[i];
-            expected = t->saved_version[i];
+            expected = t->tape.saved_version[i];
             what = "an input";
         }
-    if (!what && (need & TG_S_OUT) && t->storage->version != t->saved_version[3]) {
+    if (!what && (need & TG_S_OUT) && t->storage->version != t->tape.saved_version[3]) {
         culprit = t;
-        expected = t->saved_version[3];
+        expected = t->tape.saved_version[3];
         what = "the output";
     }
     if (!what)
@@ -152,15 +152,15 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
     tg_mode.vmap = false; /* gradients already have their inputs' shapes */
     tg_mode.in_backward = !create_graph;
     if (st == TG_OK)
-        root->grad_acc = g;
+        root->tape.grad_acc = g;
     else
         tg_release(g);
     for (size_t k = order.n; k-- > 0 && st == TG_OK;) {
         tg_tensor *t = order.v[k];
-        tg_tensor *gt = t->grad_acc;
+        tg_tensor *gt = t->tape.grad_acc;
         if (!gt)
             continue;
-        t->grad_acc = NULL;
+        t->tape.grad_acc = NULL;
         if (!t->op) { /* a leaf: gradients accumulate across passes */
             if (tg_dtype_is_float(t->dtype))
                 st = accumulate(&t->grad, gt);
@@ -168,7 +168,7 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
                 tg_release(gt);
             continue;
         }
-        if (t->graph_freed) {
+        if (t->tape.graph_freed) {
             tg_release(gt);
             st = tg_error(TG_EINPUT, "trying to backward through the graph a second time: its "
                           "saved values were freed after the first pass (retain the graph)");
@@ -186,7 +186,7 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
             st = tg_backward_hook(t, gt, gin, tg_backward_hook_data);
         for (int i = 0; i < t->nin; i++) {
             if (st == TG_OK && t->in[i]->requires_grad)
-                st = accumulate(&t->in[i]->grad_acc, gin[i]);
+                st = accumulate(&t->in[i]->tape.grad_acc, gin[i]);
             else
                 tg_release(gin[i]);
         }
@@ -195,14 +195,14 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
             /* without retain_graph a node's inputs are let go once its
              * backward has run: intermediates nobody else holds are freed
              * during the pass, not after it (peak memory) */
-            t->graph_freed = true;
+            t->tape.graph_freed = true;
             for (int i = 0; i < t->nin; i++) {
                 tg_graph_unref(t->in[i]);
                 tg_release(t->in[i]);
                 t->in[i] = NULL;
             }
             t->nin = 0;
-            t->pending = 0;
+            t->tape.pending = 0;
             order.v[k] = NULL;
             tg_release(t);
         }
@@ -211,9 +211,9 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
     for (size_t k = 0; k < order.n; k++) {
         if (!order.v[k])
             continue;
-        tg_release(order.v[k]->grad_acc);
-        order.v[k]->grad_acc = NULL;
-        order.v[k]->pending = 0;
+        tg_release(order.v[k]->tape.grad_acc);
+        order.v[k]->tape.grad_acc = NULL;
+        order.v[k]->tape.pending = 0;
     }
     for (size_t k = order.n; k-- > 0;)
         tg_release(order.v[k]);

@@ -46,12 +46,12 @@ tg_status tg_graph_collect(tg_tensor *root, tg_graph *g)
     tg_status st = TG_OK;
     stack[sp] = root;
     next[sp++] = 0;
-    root->pending = -1; /* on the stack or done */
+    root->tape.pending = -1; /* on the stack or done */
     while (sp && st == TG_OK) {
         tg_tensor *t = stack[sp - 1];
         if (next[sp - 1] < t->nin) {
             tg_tensor *u = t->in[next[sp - 1]++];
-            if (u->pending != -1) {
+            if (u->tape.pending != -1) {
                 if (sp == cap) {
                     cap *= 2;
                     tg_tensor **ns = tg_realloc(stack, cap * sizeof *ns);
@@ -60,7 +60,7 @@ tg_status tg_graph_collect(tg_tensor *root, tg_graph *g)
                     if (nn) next = nn;
                     if (!ns || !nn) { st = TG_ERESOURCE; break; }
                 }
-                u->pending = -1;
+                u->tape.pending = -1;
                 stack[sp] = u;
                 next[sp++] = 0;
             }
@@ -79,7 +79,7 @@ tg_status tg_graph_collect(tg_tensor *root, tg_graph *g)
     tg_free(stack);
     tg_free(next);
     for (int i = 0; i < g->n; i++)
-        g->nodes[i]->pending = 0;
+        g->nodes[i]->tape.pending = 0;
     if (st == TG_OK)
         st = build_index(g);
     /* names for the unnamed */

@@ -129,6 +129,6 @@ bool tg_vmap_active(void);
 static inline void tg_graph_unref(tg_tensor *t)
 {
     if (t)
-        __atomic_sub_fetch(&t->graph_refs, 1, __ATOMIC_ACQ_REL);
+        __atomic_sub_fetch(&t->tape.graph_refs, 1, __ATOMIC_ACQ_REL);
 }
 #endif

@@ -108,9 +108,9 @@ void tg_release(tg_tensor *t)
             stack[n++] = u->in[i];
         }
         tg_release(u->grad); /* its own walk: a gradient's graph is separate */
-        if (u->grad_view && u->storage)
+        if (u->tape.grad_view && u->storage)
             u->storage->grad_views--;
-        tg_release(u->grad_acc);
+        tg_release(u->tape.grad_acc);
         tg_storage_release(u->storage);
         tg_free(u->name);
         spare_put(&spare_tensors, u);

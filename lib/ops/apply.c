@@ -52,8 +52,8 @@ static bool differentiable(const tg_tensor *t) { return tg_dtype_is_float(t->dty
 static void record_versions(tg_tensor *out)
 {
     for (int i = 0; i < out->nin; i++)
-        out->saved_version[i] = out->in[i]->storage->version;
-    out->saved_version[3] = out->storage->version;
+        out->tape.saved_version[i] = out->in[i]->storage->version;
+    out->tape.saved_version[3] = out->storage->version;
 }
 
 /* vmap's rule for broadcasting: a batched operand's dims after the batch
@@ -134,8 +134,8 @@ static tg_status check_work(const tg_opdef *def, int n, tg_tensor **args, const 
  * another tensor's. */
 static void drop_unsaved_values(tg_tensor *t)
 {
-    if (!tg_mode.free_unsaved || !t->op || (t->op->flags & TG_F_VIEW) || t->grad_view || !t->storage ||
-        t->data_needed > 0 || __atomic_load_n(&t->refcount, __ATOMIC_ACQUIRE) != t->graph_refs)
+    if (!tg_mode.free_unsaved || !t->op || (t->op->flags & TG_F_VIEW) || t->tape.grad_view || !t->storage ||
+        t->tape.data_needed > 0 || __atomic_load_n(&t->refcount, __ATOMIC_ACQUIRE) != t->tape.graph_refs)
         return;
     tg_storage_release(t->storage);
     t->storage = NULL;
@@ -151,11 +151,11 @@ static void record_uses(tg_tensor *out)
         if (out->in[i]->requires_grad)
             need |= TG_SAVES_FOR(out->op->saves, i);
     if (need & TG_S_OUT)
-        out->data_needed++;
+        out->tape.data_needed++;
     for (int i = 0; i < out->nin; i++) {
-        out->in[i]->graph_refs++;
+        out->in[i]->tape.graph_refs++;
         if (need & (1u << i))
-            out->in[i]->data_needed++;
+            out->in[i]->tape.data_needed++;
     }
     for (int i = 0; i < out->nin; i++)
         drop_unsaved_values(out->in[i]);
@@ -332,7 +332,7 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
     out->requires_grad = true;
     out->op = def;
     if (def->flags & TG_F_VIEW) {
-        out->grad_view = true;
+        out->tape.grad_view = true;
         out->storage->grad_views++;
     }
     out->nin = n;

@@ -19,7 +19,7 @@ static void live_in(tg_tensor *t, const tg_tensor *home)
     tg_storage *own = t->storage;
     tg_share_storage(t, home);
     memcpy(t->stride, home->stride, sizeof t->stride);
-    t->saved_version[3] = home->storage->version;
+    t->tape.saved_version[3] = home->storage->version;
     tg_storage_release(own);
 }
 
