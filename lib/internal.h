@@ -150,6 +150,14 @@ int tg_snprintf_c(char *buf, size_t n, const char *fmt, ...) __attribute__((form
 tg_tensor *tg_full_i64(int ndim, const int64_t *shape, int64_t value);
 tg_tensor *tg_arange_i64(int64_t start, int64_t stop, int64_t step);
 
+/* Names the grad_fn of t, a node that requires grad, as PyTorch would
+ * (name: a static string, "MeanBackward0"), where its op alone does not
+ * tell it: a composite's last node (mean is a div), or a call form of an
+ * op (x.transpose() is a permute).  Nothing for a leaf or a tensor that
+ * does not require grad.  Returns t.  torch_repr.c maps the rest
+ * (tg_grad_fn_name). */
+tg_tensor *tg_name_grad_fn(tg_tensor *t, const char *name);
+
 /* tg_buf, the growing byte buffer, is public: see tg.h */
 
 /* The result builder (result.c) with each tensor put by entry: appended to
