@@ -323,3 +323,29 @@ TEST(repr_out_of_memory_is_an_error)
     tg_buf_free(&whole);
     tg_release(t);
 }
+
+/* a NaN with its sign bit set prints as "nan", as Python prints it (C's
+ * printf would write "-nan"); the fixtures cannot carry the sign, since
+ * float.hex() drops it */
+TEST(repr_negative_nan_prints_as_nan)
+{
+    static const struct { tg_dtype dt; double other; const char *text; } cases[] = {
+        {TG_FLOAT32, 1.0, "tensor([nan, 1.])"},
+        {TG_FLOAT64, 0.5, "tensor([   nan, 0.5000], dtype=torch.float64)"},
+        {TG_FLOAT32, 1e-9, "tensor([       nan, 1.0000e-09])"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tg_tensor *t = tg_empty(cases[i].dt, 1, (int64_t[]){2});
+        if (cases[i].dt == TG_FLOAT32)
+            ((float *)tg_data(t))[0] = -NAN, ((float *)tg_data(t))[1] = (float)cases[i].other;
+        else
+            ((double *)tg_data(t))[0] = -NAN, ((double *)tg_data(t))[1] = cases[i].other;
+        tg_buf b = {0};
+        CHECK(tg_repr_tensor(&b, t, NULL) == TG_OK && !strcmp(b.data, cases[i].text));
+        tg_buf_free(&b);
+        tg_release(t);
+    }
+    tg_buf b = {0};
+    CHECK(tg_repr_pyfloat(&b, -NAN) == TG_OK && !strcmp(b.data, "nan"));
+    tg_buf_free(&b);
+}
