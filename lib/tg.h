@@ -190,6 +190,8 @@ typedef struct tg_tensor {
      * The op table says which of those the backward needs (saved). */
     bool requires_grad;
     const struct tg_opdef *op;       /* NULL for a leaf */
+    const char *grad_fn_name;        /* PyTorch's grad_fn class where op alone does not
+                                        tell it (a composite), static; see tg_name_grad_fn */
     struct tg_tensor *in[3];
     int nin;
     tg_attrs attrs;

@@ -269,11 +269,15 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
             dt = tg_default_float;
         for (int i = first; i < n; i++)
             if (args[i]->dtype != dt) {
+                bool number = args[i]->wrapped_number;
                 args[i] = tg_cast(args[i], dt);
                 if (!args[i]) {
                     release_all(n, args);
                     return NULL;
                 }
+                /* still a Python number to the node: 2 - x is PyTorch's
+                 * rsub (its grad_fn name, torch_repr.c) */
+                args[i]->wrapped_number = number;
             }
     }
 

@@ -68,6 +68,14 @@ tg_tensor *tg_tanh_backward(tg_tensor *g, tg_tensor *y);
 tg_tensor *tg_sigmoid_backward(tg_tensor *g, tg_tensor *y);
 tg_tensor *tg_pow_backward(tg_tensor *g, tg_tensor *x, double exponent);
 
+/* Names the grad_fn of t, a node that requires grad, as PyTorch would
+ * (name: a static string, "MeanBackward0"), where its op alone does not
+ * tell it: a composite's last node (mean is a div), or a call form of an
+ * op (x.transpose() is a permute).  Nothing for a leaf or a tensor that
+ * does not require grad.  Returns t.  io/torch_repr.c maps the rest
+ * (tg_grad_fn_name). */
+tg_tensor *tg_name_grad_fn(tg_tensor *t, const char *name);
+
 /* one more reference to in[i] of a node (borrowed) */
 #define IN(self, i) tg_ref((self)->in[i])
 #endif

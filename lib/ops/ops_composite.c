@@ -41,7 +41,7 @@ tg_tensor *tg_logsumexp(tg_tensor *x, const int64_t *dims, int ndims, bool keepd
     if (x && x->numel == 0) { /* log(sum(exp(empty))) = log(0) = -inf */
         tg_tensor *e = tg_apply(TG_OP_EXP, 1, &x, NULL);
         tg_tensor *r = tg_apply(TG_OP_LOG, 1, (tg_tensor *[]){tg_sum(e, dims, ndims, true)}, NULL);
-        return keepdim ? r : tg_reshape(r, nd, shape);
+        return tg_name_grad_fn(keepdim ? r : tg_reshape(r, nd, shape), "LogsumexpBackward0");
     }
     tg_tensor *m = tg_detach(tg_amax(tg_ref(x), dims, ndims, true));
     if (m) {
@@ -52,7 +52,7 @@ tg_tensor *tg_logsumexp(tg_tensor *x, const int64_t *dims, int ndims, bool keepd
     tg_tensor *e = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){tg_sub(x, tg_ref(m))}, NULL);
     tg_tensor *s = tg_sum(e, dims, ndims, true);
     tg_tensor *r = tg_add(tg_apply(TG_OP_LOG, 1, &s, NULL), m);
-    return keepdim ? r : tg_reshape(r, nd, shape);
+    return tg_name_grad_fn(keepdim ? r : tg_reshape(r, nd, shape), "LogsumexpBackward0");
 }
 
 /* log_softmax = x - logsumexp(x, dim, keepdim) */
@@ -62,7 +62,7 @@ tg_tensor *tg_log_softmax(tg_tensor *x, int64_t dim)
         return NULL;
     if (!tg_dtype_is_float(x->dtype))
         x = tg_cast(x, tg_default_float);
-    return tg_sub(tg_ref(x), tg_logsumexp(x, &dim, 1, true));
+    return tg_name_grad_fn(tg_sub(tg_ref(x), tg_logsumexp(x, &dim, 1, true)), "LogSoftmaxBackward0");
 }
 
 /* softmax = exp(x - max) / sum(exp(x - max)) */
@@ -79,10 +79,10 @@ tg_tensor *tg_softmax(tg_tensor *x, int64_t dim)
             tg_release(x);
             return NULL;
         }
-        return tg_apply(TG_OP_EXP, 1, &x, NULL);
+        return tg_name_grad_fn(tg_apply(TG_OP_EXP, 1, &x, NULL), "SoftmaxBackward0");
     }
     tg_tensor *m = tg_detach(tg_amax(tg_ref(x), &dim, 1, true));
     tg_tensor *e = tg_apply(TG_OP_EXP, 1, (tg_tensor *[]){tg_sub(x, m)}, NULL);
     tg_tensor *s = tg_sum(tg_ref(e), &dim, 1, true);
-    return tg_div(e, s);
+    return tg_name_grad_fn(tg_div(e, s), "SoftmaxBackward0");
 }

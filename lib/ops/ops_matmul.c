@@ -91,5 +91,9 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b)
         int64_t d = b1 ? -1 : -2;
         c = tg_squeeze(c, &d);
     }
+    /* PyTorch's names of these forms (2-D @ 2-D and batched: the op's) */
+    if (a1 || b1)
+        c = tg_name_grad_fn(c, a1 && b1 ? "DotBackward0" : a1 && rb == 2 ? "SqueezeBackward3"
+                               : ra == 2 && b1 ? "MvBackward0" : "UnsafeViewBackward0");
     return c;
 }

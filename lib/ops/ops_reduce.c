@@ -379,7 +379,8 @@ tg_tensor *tg_mean(tg_tensor *a, const int64_t *dims, int ndims, bool keepdim)
             count *= a->ndim ? a->shape[d] : 1;
         }
     tg_dtype dt = a->dtype;
-    return tg_div(tg_sum(a, dims, ndims, keepdim), tg_scalar((double)count, dt));
+    return tg_name_grad_fn(tg_div(tg_sum(a, dims, ndims, keepdim), tg_scalar((double)count, dt)),
+                           ndims ? "MeanBackward1" : "MeanBackward0");
 }
 
 tg_tensor *tg_amax(tg_tensor *a, const int64_t *dims, int ndims, bool keepdim)
@@ -394,10 +395,12 @@ tg_tensor *tg_amin(tg_tensor *a, const int64_t *dims, int ndims, bool keepdim)
 
 tg_tensor *tg_max(tg_tensor *a, const int64_t *dim, bool keepdim)
 {
-    return dim ? reduction(TG_OP_MAX_DIM, a, dim, 1, keepdim) : reduction(TG_OP_AMAX, a, NULL, 0, false);
+    return dim ? reduction(TG_OP_MAX_DIM, a, dim, 1, keepdim)
+               : tg_name_grad_fn(reduction(TG_OP_AMAX, a, NULL, 0, false), "MaxBackward1");
 }
 
 tg_tensor *tg_min(tg_tensor *a, const int64_t *dim, bool keepdim)
 {
-    return dim ? reduction(TG_OP_MIN_DIM, a, dim, 1, keepdim) : reduction(TG_OP_AMIN, a, NULL, 0, false);
+    return dim ? reduction(TG_OP_MIN_DIM, a, dim, 1, keepdim)
+               : tg_name_grad_fn(reduction(TG_OP_AMIN, a, NULL, 0, false), "MinBackward1");
 }

@@ -242,8 +242,10 @@ tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape)
                  tg_shape_str_raw(ndim, shape, s, sizeof s), (long long)a->numel);
         return fail(a);
     }
+    /* PyTorch's reshape of a tensor that must be copied is a view of the copy */
+    const char *copied = tg_is_contiguous(a) ? NULL : "UnsafeViewBackward0";
     a = tg_contiguous(a);
-    return tg_apply(TG_OP_RESHAPE, 1, &a, &at);
+    return tg_name_grad_fn(tg_apply(TG_OP_RESHAPE, 1, &a, &at), copied);
 }
 
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape)
@@ -312,7 +314,7 @@ tg_tensor *tg_transpose(tg_tensor *a, int64_t d0, int64_t d1)
         perm[d] = d;
     perm[d0] = (int)d1;
     perm[d1] = (int)d0;
-    return tg_permute(a, perm);
+    return tg_name_grad_fn(tg_permute(a, perm), "TransposeBackward0");
 }
 
 tg_tensor *tg_t(tg_tensor *a)
@@ -342,7 +344,7 @@ tg_tensor *tg_unsqueeze(tg_tensor *a, int64_t dim)
     int64_t shape[TG_MAX_DIMS + 1];
     for (int d = 0, k = 0; d < n; d++)
         shape[d] = d == dim ? 1 : a->shape[k++];
-    return tg_reshape(a, n, shape);
+    return tg_name_grad_fn(tg_reshape(a, n, shape), "UnsqueezeBackward0");
 }
 
 tg_tensor *tg_squeeze(tg_tensor *a, const int64_t *dim)
@@ -361,7 +363,7 @@ tg_tensor *tg_squeeze(tg_tensor *a, const int64_t *dim)
     for (int d = 0; d < a->ndim; d++)
         if (a->shape[d] != 1 || (only >= 0 && d != only))
             shape[n++] = a->shape[d];
-    return tg_reshape(a, n, shape);
+    return tg_name_grad_fn(tg_reshape(a, n, shape), dim ? "SqueezeBackward1" : "SqueezeBackward0");
 }
 
 /* Python's slice semantics: negative indices count from the end, and
@@ -420,7 +422,7 @@ tg_tensor *tg_select(tg_tensor *a, int64_t dim, int64_t index)
     }
     if (index < 0)
         index += n;
-    return tg_squeeze(tg_slice(a, dim, index, index + 1, 1), &dim);
+    return tg_name_grad_fn(tg_squeeze(tg_slice(a, dim, index, index + 1, 1), &dim), "SelectBackward0");
 }
 
 tg_tensor *tg_detach(tg_tensor *a)
