@@ -192,14 +192,7 @@ tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos)
     int cmp = -1;
     switch (op) {
     case OP_ADD: return tg_add(a, b);
-    case OP_SUB:
-        if (a->dtype == TG_BOOL && b->dtype == TG_BOOL) {
-            tg_release(a), tg_release(b);
-            tg_error_at(pos, TG_EINPUT, "subtraction of two bool tensors is not supported "
-                        "(use logical operations, or cast with .long())");
-            return NULL;
-        }
-        return tg_sub(a, b);
+    case OP_SUB: return tg_sub(a, b); /* a bool operand: tg_apply refuses it */
     case OP_MUL: return tg_mul(a, b);
     case OP_DIV: return tg_div(a, b);
     case OP_POW: return tg_pow(a, b);

@@ -1616,6 +1616,28 @@ class Builder:
                 err = dt == "float64" and c[0].startswith("h = x.double();")
                 self.probe(c[0], c[1], dt, error=err, tags=("edge", "in-place"))
 
+    def divergence(self):
+        """Issue #18's silent divergences from PyTorch, each pinned: what
+        PyTorch computes (value and dtype), or refuses."""
+        X = [[1.0, 5.0], [3.0, 4.0]]
+        cases = [  # expression, inputs[, Python text]
+        ]
+        errors = [
+            # subtraction with a bool operand
+            ("(1 - (x > 1)) * x", {"x": [1.0, 2.0]}),
+            ("((x > 1) - 1) * x", {"x": [1.0, 2.0]}),
+            ("((x > 1) - 1.5) * x", {"x": [1.0, 2.0]}),
+            ("((x > 1) - (x > 0)) * x", {"x": [1.0, 2.0]}),
+            ("x - True", {"x": [1.0, 2.0]}),
+            ("sub(x > 1, x)", {"x": [1.0, 2.0]}, "torch.sub(x > 1, x)"),
+        ]
+        for dt in ("float32", "float64"):
+            for c in cases:
+                self.probe(c[0], c[1], dt, py=c[2] if len(c) > 2 else None, tags=("edge", "divergence"))
+            for c in errors:
+                self.probe(c[0], c[1], dt, py=c[2] if len(c) > 2 else None, error=True,
+                           tags=("edge", "error", "divergence"))
+
     def build(self):
         self.lesson()
         self.cover()
@@ -1631,6 +1653,7 @@ class Builder:
             attempts += 1
             if self.random_case(big=True):
                 n += 1
+        self.divergence()
         return self.cases
 
 
