@@ -11,3 +11,11 @@ load helper
     run tbroadcast --op add '[true,false]' 1
     [ "$output" = '[2,1]' ]
 }
+
+@test "tbroadcast: a clash names the operands' shapes as given, not a partial result" {
+    fails_with 3 '^tbroadcast: operands a and b: shapes \[3,1\] and \[4,3\] cannot be broadcast: dimension -2 ' \
+        tbroadcast --shapes 3,1 4,3
+    fails_with 3 '^tbroadcast: operands a and c: shapes \[3,1\] and \[4,1\] cannot' tbroadcast --shapes 3,1 1,3 4,1
+    fails_with 3 '^tbroadcast: operands y and z: shapes \[1,3\] and \[2\] cannot' \
+        tbroadcast '[[1],[2],[3]]' '[[1,2,3]]' '[1,2]' --names x,y,z
+}
