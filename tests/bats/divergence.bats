@@ -19,3 +19,37 @@ load helper
     fails_with 3 '^tbroadcast: operands y and z: shapes \[1,3\] and \[2\] cannot' \
         tbroadcast '[[1],[2],[3]]' '[[1,2,3]]' '[1,2]' --names x,y,z
 }
+
+@test "long options: unambiguous prefixes take their argument, as getopt_long reads them" {
+    run tgrad --wr y 'x*y' --at x=1 --at y=2
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"value":2,"grad":{"y":1}}' ]
+    run tgrad --dt float64 'x/3' --at 1 --no-grad
+    [ "$output" = '{"value":0.3333333333333333}' ]
+    run tgrad --grad-out '[2,3]' 'x*2' --at '[1,1]'
+    [ "$output" = '{"value":[2,2],"grad":{"x":[4,6]}}' ]
+    run tgrad --wrt=y 'x*y' --at x=1 --at y=2
+    [ "$output" = '{"value":2,"grad":{"y":1}}' ]
+    run tmatmul --dt float64 '[[0.1]]' '[[3]]'
+    [ "$output" = '[[0.30000000000000004]]' ]
+    run tbroadcast --na p,q '[1]' '[2]' --grad
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"value":[3],"grad":{"p":[1],"q":[1]}}' ]
+    run tdevice --def
+    [ "$status" -eq 0 ]
+    [ -n "$output" ]
+}
+
+@test "long options: ambiguous prefixes, values on flags, missing arguments" {
+    fails_with 2 "^tgrad: option '--gr' is ambiguous: it could be --graph, --graph-values, --grad-output " \
+        tgrad --gr dot x --at 1
+    fails_with 2 "^tbroadcast: option '--gr' is ambiguous: it could be --grad, --grad-output " \
+        tbroadcast --gr '[1]' '[2]'
+    fails_with 2 "^tgrad: option '--pretty' takes no value" tgrad --pretty=1 x --at 1
+    fails_with 2 "^tgrad: option '--no-grad' takes no value" tgrad --no-g=yes x --at 1
+    fails_with 2 "^tmatmul: option '--pretty' takes no value" tmatmul --pretty=3 '[1]' '[1]'
+    fails_with 2 "^tdevice: option '--pretty' takes no value" tdevice --pretty=x
+    fails_with 2 "^tbroadcast: option --op needs an argument" tbroadcast '[1]' --op
+    fails_with 2 "^tgrad: option --wrt needs an argument" tgrad x --at 1 --wr
+    fails_with 2 "^tdevice: unknown option '--js'" tdevice --js
+}
