@@ -53,3 +53,12 @@ load helper
     fails_with 2 "^tgrad: option --wrt needs an argument" tgrad x --at 1 --wr
     fails_with 2 "^tdevice: unknown option '--js'" tdevice --js
 }
+
+@test "--batch must batch something: unknown names, no variables and in_dims are refused" {
+    fails_with 2 "^tgrad: --batch names 'y', which is not a variable given" tgrad 'x*2' --at '[1,2]' --batch=y
+    fails_with 2 '^tgrad: --batch: the expression has no variables' tgrad '3*2' --batch
+    fails_with 2 "^tgrad: --batch=x:1: a batch dimension other than 0 \(vmap's in_dims\) is not supported" \
+        tgrad 'x.sum()' --at '[[1,2],[3,4]]' --batch=x:1
+    run tgrad '(x*w).sum()' --at x='[[1,2],[3,4]]' --at w='[10,20]' --batch=x --no-grad
+    [ "$output" = '{"value":[50,110]}' ]
+}
