@@ -318,6 +318,10 @@ static tg_status check_options(const options *o)
     if (transform && (o->run.bind.no_grad || o->run.grad_output))
         return tg_error(TG_EUSAGE, "--jacobian, --jvp, --hessian and --order do not combine with --no-grad or "
                         "--grad-output");
+    if (o->run.detect_anomaly && (transform || o->graph || o->explain || o->nmore))
+        return tg_error(TG_EUSAGE, "--detect-anomaly watches a plain evaluation, --check, --batch or --lines: it "
+                        "does not combine with --jacobian, --jvp, --hessian, --order, --graph, --explain or "
+                        "several expressions");
     if (o->file && o->expr)
         return tg_error(TG_EUSAGE, "give the expression either as an argument or with --file, not both");
     if (!o->file && !o->expr)

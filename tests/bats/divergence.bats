@@ -62,3 +62,15 @@ load helper
     run tgrad '(x*w).sum()' --at x='[[1,2],[3,4]]' --at w='[10,20]' --batch=x --no-grad
     [ "$output" = '{"value":[50,110]}' ]
 }
+
+@test "--detect-anomaly is honoured with --lines, and refused where it would be ignored" {
+    run -3 --separate-stderr tgrad 'log(x)' --lines --detect-anomaly <<< $'{"x":1}\n{"x":0}'
+    [ "$output" = '{"value":0,"grad":{"x":1}}' ] # the lines before, as always with --lines
+    [[ "$stderr" == 'tgrad: line 2: anomaly: log produced an infinity from finite inputs in the forward pass'* ]]
+    run tgrad 'log(x)' --lines --detect-anomaly --keep-going <<< $'{"x":0}\n{"x":1}'
+    [ "${lines[0]}" = '{"line":1,"error":"anomaly: log produced an infinity from finite inputs in the forward pass"}' ]
+    [ "${lines[1]}" = '{"value":0,"grad":{"x":1}}' ]
+    fails_with 2 '^tgrad: --detect-anomaly watches a plain evaluation' tgrad 'log(x)' --at 0 --detect-anomaly --jacobian
+    fails_with 2 '^tgrad: --detect-anomaly watches' tgrad 'log(x)' --at 0 --detect-anomaly --graph dot
+    fails_with 2 '^tgrad: --detect-anomaly watches' tgrad 'log(x)' 'x' --at 0 --detect-anomaly
+}
