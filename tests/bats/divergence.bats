@@ -74,3 +74,15 @@ load helper
     fails_with 2 '^tgrad: --detect-anomaly watches' tgrad 'log(x)' --at 0 --detect-anomaly --graph dot
     fails_with 2 '^tgrad: --detect-anomaly watches' tgrad 'log(x)' 'x' --at 0 --detect-anomaly
 }
+
+@test "--check passes on an identity and on views, as torch.autograd.gradcheck does" {
+    for e in 'x[0]' 'x.T[:, 0]' '(x[0])' 'h = x[0]; h'; do
+        run tgrad "$e" --at '[[1.5,2]]' --check --grad-output '[1,1]'
+        [ "$status" -eq 0 ] || { echo "$e: $output"; return 1; }
+        [[ "$output" == *'"check":{"passed":true'* ]]
+    done
+    for e in x '(x)'; do
+        run tgrad "$e" --at 1 --check
+        [ "$status" -eq 0 ]
+    done
+}
