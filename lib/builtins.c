@@ -411,7 +411,18 @@ static tg_tensor *h_eye(call *c)
     return tg_eye(n, c->a[1] ? m : n, tg_default_float);
 }
 
-static tg_tensor *h_tensor(call *c) { return tg_detach(A(0)); }
+/* tensor(data): a copy without a graph; a Python number becomes a tensor
+ * as torch.tensor makes it: a float takes the default dtype (float32),
+ * an int is int64, a bool bool */
+static tg_tensor *h_tensor(call *c)
+{
+    tg_tensor *x = c->a[0];
+    if (!x->wrapped_number)
+        return tg_detach(A(0));
+    tg_dtype dt = x->dtype == TG_FLOAT64 ? tg_default_float : x->dtype;
+    tg_tensor *t = dt == TG_INT64 ? tg_scalar_i64(tg_get_i64(x, 0)) : tg_scalar(tg_item(x), dt);
+    return t; /* a fresh 0-D tensor: no longer a Python number */
+}
 
 /* The functions of ops.def's call column (its elementwise ops), in its
  * order: CALL(name, parameters, handler) gives a row, NOCALL none. */

@@ -1621,6 +1621,22 @@ class Builder:
         PyTorch computes (value and dtype), or refuses."""
         X = [[1.0, 5.0], [3.0, 4.0]]
         cases = [  # expression, inputs[, Python text]
+            # torch.tensor(<Python number>): a float takes the default dtype
+            ("tensor(0.1) + 0.2", {"x": 1.0}),
+            ("tensor(0.1) * x", {"x": 3.0}),
+            ("tensor(1) + 0.5", {"x": 1.0}),
+            ("tensor(1) / 3", {"x": 1.0}),
+            ("tensor(-3) * 2", {"x": 1.0}),
+            ("tensor(True) + 1", {"x": 1.0}),
+            ("tensor(pi) * x", {"x": 1.0}),
+            ("tensor(0.5).double() + 0.1", {"x": 1.0}),
+            ("tensor(2) * tensor(0.25)", {"x": 1.0}),
+            ("tensor([1, True]) * 2", {"x": 1.0}),
+            ("tensor([True, 2.5]) + 0.1", {"x": 1.0}),
+            ("tensor([[1, 2], [3, 4]]) + 1", {"x": 1.0}),
+            ("tensor([[1, 2], [3, 4.5]]) + 0.1", {"x": 1.0}),
+            ("tensor([True, False]) + tensor(0.1)", {"x": 1.0}),
+            ("tensor(x) * 2", {"x": [1.5, 2.5]}),
         ]
         errors = [
             # subtraction with a bool operand
