@@ -85,6 +85,8 @@ static int get_dims(call *c, int i, int64_t *dims)
     tg_tensor *t = c->a[i];
     if (t->ndim == 0)
         return get_int(c, i, dims) ? 1 : -1;
+    if (t->ndim == 1 && t->numel == 0) /* () or []: no dims (a float32 literal) */
+        return 0;
     if (t->ndim != 1 || t->dtype != TG_INT64 || t->numel > TG_MAX_DIMS) {
         tg_error_at(call_pos(c, i), TG_EINPUT, "%s: expected an int or a list of ints for the dims",
                     c->b->name);
@@ -105,6 +107,8 @@ static int get_shape(call *c, int64_t *shape)
 {
     if (c->nrest == 1 && c->rest[0]->ndim == 1) {
         tg_tensor *t = c->rest[0];
+        if (t->numel == 0) /* () or []: the 0-D shape (an empty literal is float32) */
+            return 0;
         if (t->dtype != TG_INT64 || t->numel > TG_MAX_DIMS) {
             tg_error_at(c->restn[0]->pos, TG_EINPUT, "%s: the shape must be a list of at most %d ints",
                         c->b->name, TG_MAX_DIMS);
@@ -219,7 +223,7 @@ static tg_tensor *h_reduce(call *c)
     case R_AMAX: return tg_amax(A(0), dims, nd, keep);
     case R_AMIN: return tg_amin(A(0), dims, nd, keep);
     default:
-        if (!c->a[1]) {
+        if (!c->a[1] || nd == 0) { /* dim=(): PyTorch 1.13 fails too */
             tg_error_at(c->n->pos, TG_EINPUT, "logsumexp: give dim= (for all elements: dim=%s)", "(0,1,...)");
             return NULL;
         }

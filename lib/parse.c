@@ -272,6 +272,12 @@ static node *parse_paren(parser *p)
     int pos = p->tpos;
     if (next(p) != TG_OK)
         return NULL;
+    if (is_op(p, ")")) { /* (): the empty tuple, as in x.sum(()) or zeros(()) */
+        node *t = mk(p, N_TUPLE, pos);
+        if (t)
+            t->depth = 1;
+        return t && next(p) == TG_OK ? t : NULL;
+    }
     node *first = parse_expr(p);
     if (!first)
         return NULL;

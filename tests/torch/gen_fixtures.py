@@ -1637,6 +1637,22 @@ class Builder:
             ("tensor([[1, 2], [3, 4.5]]) + 0.1", {"x": 1.0}),
             ("tensor([True, False]) + tensor(0.1)", {"x": 1.0}),
             ("tensor(x) * 2", {"x": [1.5, 2.5]}),
+            # the empty shape and the empty dim list
+            ("zeros([]) + x", {"x": 1.5}, "torch.zeros([]) + x"),
+            ("ones([]) * x", {"x": 1.5}, "torch.ones([]) * x"),
+            ("zeros(()) + x", {"x": [1.5, 2.0]}, "torch.zeros(()) + x"),
+            ("x.expand([])", {"x": 1.5}),
+            ("x.reshape([])", {"x": [1.5]}),
+            ("x.view(())", {"x": [[1.5]]}),
+            ("x.sum(())", {"x": X}),
+            ("x.sum([])", {"x": X}),
+            ("x.sum(dim=())", {"x": X}),
+            ("x.sum((), keepdim=True)", {"x": X}),
+            ("x.mean(())", {"x": X}),
+            ("x.amax(())", {"x": X}),
+            ("x.amin((), True)", {"x": X}),
+            ("full((), 2.5) * x", {"x": 1.5}, "torch.full((), 2.5) * x"),
+            ("x.permute(())", {"x": 1.5}),
         ]
         errors = [
             # subtraction with a bool operand
@@ -1646,6 +1662,8 @@ class Builder:
             ("((x > 1) - (x > 0)) * x", {"x": [1.0, 2.0]}),
             ("x - True", {"x": [1.0, 2.0]}),
             ("sub(x > 1, x)", {"x": [1.0, 2.0]}, "torch.sub(x > 1, x)"),
+            ("x.reshape(())", {"x": [1.0, 2.0]}),
+            ("x.logsumexp(())", {"x": X}),
         ]
         for dt in ("float32", "float64"):
             for c in cases:
