@@ -1653,6 +1653,11 @@ class Builder:
             ("x.amin((), True)", {"x": X}),
             ("full((), 2.5) * x", {"x": 1.5}, "torch.full((), 2.5) * x"),
             ("x.permute(())", {"x": 1.5}),
+            # int64 tensor arithmetic wraps; Python ints that fit are exact
+            ("tensor(2**62) * 4", {"x": 1.0}),
+            ("tensor(1) * 2**62 * 2", {"x": 1.0}),
+            ("tensor(9223372036854775807) + 1", {"x": 1.0}),
+            ("tensor(2**62 + (2**62 - 1))", {"x": 1.0}),
         ]
         errors = [
             # subtraction with a bool operand
@@ -1664,6 +1669,19 @@ class Builder:
             ("sub(x > 1, x)", {"x": [1.0, 2.0]}, "torch.sub(x > 1, x)"),
             ("x.reshape(())", {"x": [1.0, 2.0]}),
             ("x.logsumexp(())", {"x": X}),
+            # a Python int beyond int64 meeting a tensor: "Overflow when unpacking long"
+            ("tensor(2**63)", {"x": 1.0}),
+            ("tensor(2**64)", {"x": 1.0}),
+            ("tensor([1, 2**63])", {"x": 1.0}),
+            ("x + 2**63", {"x": 1.0}),
+            ("x * 2**64", {"x": 1.0}),
+            ("tensor(1) + 2**63", {"x": 1.0}),
+            ("tensor(1.0) + 2**63", {"x": 1.0}),
+            ("full([2], 2**63) * x", {"x": 1.0}, "torch.full([2], 2**63) * x"),
+            ("arange(2**63) * x", {"x": 1.0}, "torch.arange(2**63) * x"),
+            ("x.sum(2**63)", {"x": X}),
+            ("x[2**63]", {"x": [1.0]}),
+            ("tensor(9223372036854775808)", {"x": 1.0}),
         ]
         for dt in ("float32", "float64"):
             for c in cases:
