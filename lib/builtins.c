@@ -18,6 +18,7 @@ typedef struct call {
     tg_tensor *rest[TG_MAX_DIMS + 1];
     node *restn[TG_MAX_DIMS + 1];
     int nrest;
+    tg_tensor **pair; /* where a pair's second element goes; NULL: no pair wanted */
 } call;
 
 struct builtin {
@@ -231,7 +232,45 @@ static tg_tensor *h_reduce(call *c)
     }
 }
 
-/* max(x), max(x, dim, keepdim) -> values; max(x, y) -> maximum(x, y) */
+/* max(x, dim) is PyTorch's (values, indices) pair, which has no tensor
+ * value of its own */
+static tg_tensor *refuse_pair(call *c)
+{
+    tg_error_at(c->n->pos, TG_EINPUT, "%s(dim=...) gives PyTorch's (values, indices) pair, not a tensor: "
+                "take .values or [0] for the values, .indices or [1] for the indices, or unpack it "
+                "(v, i = x.%s(dim=1)); a%s gives the values alone", c->b->name, c->b->name, c->b->name);
+    return NULL;
+}
+
+/* the pair: the values, and the indices into *c->pair */
+static tg_tensor *maxmin_pair(call *c, int64_t d, bool keep, bool is_max)
+{
+    if (!c->pair)
+        return refuse_pair(c);
+    tg_tensor *v = is_max ? tg_max(A(0), &d, keep) : tg_min(A(0), &d, keep);
+    if (v && !(*c->pair = tg_arg_extremum(c->a[0], &d, keep, is_max))) {
+        tg_release(v);
+        return NULL;
+    }
+    if (v)
+        (*c->pair)->batched = c->a[0]->batched; /* --batch: dim 0 still indexes the points */
+    return v;
+}
+
+/* argmax(x), argmax(x, dim, keepdim): int64 indices, no gradient */
+static tg_tensor *h_argext(call *c)
+{
+    int64_t d;
+    if (c->a[1] && !get_int(c, 1, &d))
+        return NULL;
+    if (c->a[0]->dtype == TG_BOOL) { /* PyTorch 1.13's words */
+        tg_error_at(c->n->pos, TG_EINPUT, "\"%s_cpu\" not implemented for 'Bool'", c->b->name);
+        return NULL;
+    }
+    return tg_arg_extremum(c->a[0], c->a[1] ? &d : NULL, get_bool(c, 2, false), c->b->op);
+}
+
+/* max(x), max(x, dim, keepdim) -> (values, indices); max(x, y) -> maximum(x, y) */
 static tg_tensor *h_maxmin(call *c)
 {
     bool is_max = c->b->op == TG_OP_MAXIMUM;
@@ -258,7 +297,9 @@ static tg_tensor *h_maxmin(call *c)
             return is_max ? tg_amax(A(0), bd, nd, false) : tg_amin(A(0), bd, nd, false);
         d = bd[0];
     }
-    return is_max ? tg_max(A(0), c->a[1] ? &d : NULL, keep) : tg_min(A(0), c->a[1] ? &d : NULL, keep);
+    if (c->a[1])
+        return maxmin_pair(c, d, keep, is_max);
+    return is_max ? tg_max(A(0), NULL, keep) : tg_min(A(0), NULL, keep);
 }
 
 static tg_tensor *h_softmax(call *c)
@@ -450,6 +491,7 @@ static const builtin builtins[] = {
     {"logsumexp", "x,dim?,keepdim?", R_LSE, h_reduce, B_BATCHABLE},
     {"max", "x,dim?,keepdim?", TG_OP_MAXIMUM, h_maxmin, B_BATCHABLE},
     {"min", "x,dim?,keepdim?", TG_OP_MINIMUM, h_maxmin, B_BATCHABLE},
+    {"argmax", "x,dim?,keepdim?", 1, h_argext, 0}, {"argmin", "x,dim?,keepdim?", 0, h_argext, 0},
     {"softmax", "x,dim", 0, h_softmax, B_BATCHABLE}, {"log_softmax", "x,dim", 1, h_softmax, B_BATCHABLE},
     /* products */
     {"matmul", "x,y", 0, h_matmul, B_BATCHABLE}, {"mm", "x,y", 0, h_matmul, B_BATCHABLE},
@@ -542,8 +584,20 @@ static node *argument(const node *n, int i)
     return n->obj ? (i ? n->args[i - 1] : n->obj) : n->args[i];
 }
 
-__attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n,
-                                                  tg_tensor *(*eval_arg)(evalctx *, node *), evalctx *ctx)
+bool tg_builtin_gives_pair(const char *name)
+{
+    const builtin *b = tg_builtin_find(name);
+    return b && b->fn == h_maxmin;
+}
+
+tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(evalctx *, node *), evalctx *ctx)
+{
+    return tg_eval_call_pair(env, n, eval_arg, ctx, NULL);
+}
+
+__attribute__((noinline)) tg_tensor *tg_eval_call_pair(tg_env *env, node *n,
+                                                       tg_tensor *(*eval_arg)(evalctx *, node *), evalctx *ctx,
+                                                       tg_tensor **second)
 {
     (void)env;
     const builtin *b = tg_builtin_find(n->name);
@@ -560,6 +614,7 @@ __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n,
     memset(&c, 0, sizeof c);
     c.b = b;
     c.n = n;
+    c.pair = second;
     params P;
     read_params(b->params, &P);
     int np = P.n, npos = 0;

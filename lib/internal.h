@@ -65,6 +65,9 @@ tg_tensor *tg_new_meta(tg_dtype dt, int ndim, const int64_t *shape); /* no stora
 void tg_set_contiguous_strides(tg_tensor *t);
 tg_status tg_infer_broadcast(tg_tensor **in, int n, tg_tensor *out);
 int64_t tg_norm_dim(int64_t d, int ndim, const char *op, tg_status *st);
+/* argmax/argmin (is_max false): the int64 index of the first extremal
+ * element along *dim, or of the flattened x when dim is NULL (argext.c) */
+tg_tensor *tg_arg_extremum(const tg_tensor *x, const int64_t *dim, bool keepdim, bool is_max);
 
 /* The elementwise loop: out is contiguous, inputs are broadcast to its
  * shape over strides (no copies).  The kernel gets one contiguous run of

@@ -86,3 +86,12 @@ load helper
         [ "$status" -eq 0 ]
     done
 }
+
+@test "max(dim=) is PyTorch's (values, indices) pair: taken apart, also with --batch" {
+    run tgrad 'v, i = x.max(dim=1); v.sum() + i.sum()' --at '[[1,5],[7,2]]'
+    [ "$output" = '{"value":13,"grad":{"x":[[0,1],[1,0]]}}' ]
+    run tgrad 'v, i = x.max(dim=0); v + i' --batch --at '[[1,3],[3,2]]' --no-grad
+    [ "$output" = '{"value":[4,3]}' ]
+    fails_with 3 "^tgrad: max\(dim=...\) gives PyTorch's \(values, indices\) pair, not a tensor" \
+        tgrad 'x.max(dim=1)' --at '[[1,5],[7,2]]'
+}
