@@ -14,7 +14,7 @@
 
 static const char usage[] =
     "usage: tbroadcast A [B C ...] [--op OP] [--grad] [--grad-output G] [--names a,b,...]\n"
-    "                  [--dtype DTYPE] [--device DEV] [-o FILE] [--pretty]\n"
+    "                  [--dtype DTYPE] [--device DEV] [-o FILE] [--pretty] [--typed]\n"
     "       tbroadcast --shapes SHAPE SHAPE [...] [--explain]\n"
     "       tbroadcast A B [...] --explain\n"
     "Combines the operands elementwise, broadcast together by NumPy's rules.\n"
@@ -30,6 +30,7 @@ static const char usage[] =
     "  -o, --out FILE   write the result to FILE (.npy or .json; - is stdout) instead of\n"
     "                   printing it (--grad: the object names the file)\n"
     "  --pretty         indent the --grad object\n"
+    "  --typed          print each tensor as {\"data\":...,\"shape\":...,\"dtype\":...}\n"
     "See tbroadcast(1).\n";
 
 static const struct { const char *name, *infix, *fn; bool two_only; } op_forms[] = {
@@ -275,7 +276,8 @@ int main(int argc, char **argv)
         {"grad-output", required_argument, 0, O_GRAD_OUTPUT}, {"names", required_argument, 0, O_NAMES},
         {"shapes", no_argument, 0, O_SHAPES}, {"explain", no_argument, 0, O_EXPLAIN},
         {"dtype", required_argument, 0, O_DTYPE}, TG_CLI_DEVICE_OPTION,
-        {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_OPTIONS, {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY},
+        TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     options o = {.op = "add", .dtype = -1};
     opterr = 0;
     int c, status;

@@ -228,6 +228,9 @@ int tg_cli_common_option(const char *tool, const char *usage, int c, char **argv
     switch (c) {
     case TG_OPT_DEVICE:
         return tg_device_select(optarg) == TG_OK ? -1 : tg_cli_fail(tool);
+    case TG_OPT_TYPED:
+        tg_json_set_typed(true);
+        return -1;
     case TG_OPT_VERSION:
         printf("%s %s\n", tool, TG_VERSION);
         return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(tool);

@@ -95,3 +95,22 @@ load helper
     fails_with 3 "^tgrad: max\(dim=...\) gives PyTorch's \(values, indices\) pair, not a tensor" \
         tgrad 'x.max(dim=1)' --at '[[1,5],[7,2]]'
 }
+
+@test "--typed prints tensors as the object form, with shape and dtype, and reads back" {
+    run tgrad 'tensor(0.1) + 0.2' --typed
+    [ "$output" = '{"value":{"data":0.3,"shape":[],"dtype":"float32"}}' ]
+    run tgrad 'x.max(dim=1).indices' --at '[[1.0,2],[4,3]]' --typed --no-grad
+    [ "$output" = '{"value":{"data":[1,0],"shape":[2],"dtype":"int64"}}' ]
+    run tgrad 'x[:0]' --at '[[1.0,2]]' --typed --no-grad
+    [ "$output" = '{"value":{"data":[],"shape":[0,2],"dtype":"float32"}}' ]
+    run tgrad '(x*2).sum()' --at '{"data":[1,2],"dtype":"float64"}' --typed
+    [ "$output" = '{"value":{"data":6,"shape":[],"dtype":"float64"},"grad":{"x":{"data":[2,2],"shape":[2],"dtype":"float64"}}}' ]
+    run tmatmul '[[1,2]]' '[[3],[4]]' --typed
+    [ "$output" = '{"data":[[11]],"shape":[1,1],"dtype":"float32"}' ]
+    run tbroadcast '{"data":[1,2],"dtype":"int64"}' '{"data":1,"dtype":"int64"}' --typed
+    [ "$output" = '{"data":[2,3],"shape":[2],"dtype":"int64"}' ]
+    # what --typed prints is input again
+    tmatmul '[[1,2]]' '[[3],[4]]' --typed --dtype float64 -o "$TMP/p.json"
+    run tgrad 'x' --at "$TMP/p.json" --typed --no-grad
+    [ "$output" = '{"value":{"data":[[11]],"shape":[1,1],"dtype":"float64"}}' ]
+}
