@@ -674,8 +674,8 @@ static bool walk_elementwise(const node *n)
         return walk_elementwise(n->obj);
     case N_BINARY:
         return n->op != OP_MATMUL && walk_elementwise(n->obj) && walk_elementwise(n->rhs);
-    case N_ASSIGN:
-        return walk_elementwise(n->obj);
+    case N_ASSIGN: /* (not an unpacking: it selects) */
+        return !n->nargs && walk_elementwise(n->obj);
     case N_KWARG: /* clamp(x, min=0): a value, not a dim */
         return strcmp(n->name, "dim") && strcmp(n->name, "keepdim") && walk_elementwise(n->obj);
     case N_CALL: {
