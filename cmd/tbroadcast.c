@@ -14,7 +14,7 @@
 
 static const char usage[] =
     "usage: tbroadcast A [B C ...] [--op OP] [--grad] [--grad-output G] [--names a,b,...]\n"
-    "                  [--dtype DTYPE] [--device DEV] [-o FILE] [--pretty]\n"
+    "                  [--dtype DTYPE] [--device DEV] [-o FILE] [--pretty] [--typed]\n"
     "       tbroadcast --shapes SHAPE SHAPE [...] [--explain]\n"
     "       tbroadcast A B [...] --explain\n"
     "Combines the operands elementwise, broadcast together by NumPy's rules.\n"
@@ -30,6 +30,7 @@ static const char usage[] =
     "  -o, --out FILE   write the result to FILE (.npy or .json; - is stdout) instead of\n"
     "                   printing it (--grad: the object names the file)\n"
     "  --pretty         indent the --grad object\n"
+    "  --typed          print each tensor as {\"data\":...,\"shape\":...,\"dtype\":...}\n"
     "See tbroadcast(1).\n";
 
 static const struct { const char *name, *infix, *fn; bool two_only; } op_forms[] = {
@@ -92,6 +93,34 @@ static void operand_name(const options *o, int i, char *buf, size_t n)
     snprintf(buf, n, "%c", 'a' + i);
 }
 
+/* The operands' broadcast shape.  When they clash, the message names the
+ * two operands that clash, with their shapes as given (not a partial
+ * result of the fold): the first earlier operand that holds the size the
+ * i-th one meets. */
+static tg_status broadcast_operands(const options *o, int n, int nds[], int64_t shapes[][TG_MAX_DIMS],
+                                    int *rnd, int64_t *r)
+{
+    *rnd = 0;
+    for (int i = 0; i < n; i++) {
+        if (tg_broadcast_shapes(*rnd, r, nds[i], shapes[i], rnd, r) == TG_OK)
+            continue;
+        tg_error_clear();
+        int64_t tmp[TG_MAX_DIMS];
+        int ntmp;
+        for (int j = 0; j < i; j++)
+            if (tg_broadcast_shapes(nds[j], shapes[j], nds[i], shapes[i], &ntmp, tmp) != TG_OK) {
+                char a[64], b[64], msg[1024];
+                snprintf(msg, sizeof msg, "%s", tg_errmsg());
+                tg_error_clear();
+                operand_name(o, j, a, sizeof a);
+                operand_name(o, i, b, sizeof b);
+                return tg_error(TG_EINPUT, "operands %s and %s: %s", a, b, msg);
+            }
+        return tg_error(TG_EINPUT, "operand %d cannot be broadcast with the others", i + 1);
+    }
+    return TG_OK;
+}
+
 /* the alignment table: dims right-aligned, stretched ones marked with '*' */
 static void explain(const options *o, int n, int nds[], int64_t shapes[][TG_MAX_DIMS], int rnd, const int64_t *r)
 {
@@ -120,9 +149,8 @@ static int run_shapes(const options *o)
     for (int i = 0; i < o->n; i++)
         if (parse_shape(o->operands[i], &nds[i], shapes[i]) != TG_OK)
             return tg_cli_fail(TOOL);
-    for (int i = 0; i < o->n; i++)
-        if (tg_broadcast_shapes(rnd, r, nds[i], shapes[i], &rnd, r) != TG_OK)
-            return tg_cli_fail(TOOL);
+    if (broadcast_operands(o, o->n, nds, shapes, &rnd, r) != TG_OK)
+        return tg_cli_fail(TOOL);
     if (o->explain)
         explain(o, o->n, nds, shapes, rnd, r);
     else {
@@ -198,12 +226,11 @@ static int run(const options *o)
             goto fail;
         names[i] = env.names[i];
     }
+    int rnd = 0;
+    int64_t r[TG_MAX_DIMS];
+    if (broadcast_operands(o, o->n, nds, shapes, &rnd, r) != TG_OK)
+        goto fail;
     if (o->explain) {
-        int rnd = 0;
-        int64_t r[TG_MAX_DIMS];
-        for (int i = 0; i < o->n; i++)
-            if (tg_broadcast_shapes(rnd, r, nds[i], shapes[i], &rnd, r) != TG_OK)
-                goto fail;
         explain(o, o->n, nds, shapes, rnd, r);
         goto finish;
     }
@@ -249,7 +276,8 @@ int main(int argc, char **argv)
         {"grad-output", required_argument, 0, O_GRAD_OUTPUT}, {"names", required_argument, 0, O_NAMES},
         {"shapes", no_argument, 0, O_SHAPES}, {"explain", no_argument, 0, O_EXPLAIN},
         {"dtype", required_argument, 0, O_DTYPE}, TG_CLI_DEVICE_OPTION,
-        {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_OPTIONS, {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY},
+        TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     options o = {.op = "add", .dtype = -1};
     opterr = 0;
     int c, status;

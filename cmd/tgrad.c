@@ -17,7 +17,7 @@
 static const char usage[] =
     "usage: tgrad EXPR [EXPR ...] [--at VALUE | --at NAME=VALUE ...] [--inputs FILE]\n"
     "             [--wrt NAMES] [--grad-output VALUE] [--no-grad] [--dtype DTYPE]\n"
-    "             [--seed N] [--device DEV] [-o FILE] [--pretty] [--compile]\n"
+    "             [--seed N] [--device DEV] [-o FILE] [--pretty] [--typed] [--compile]\n"
     "             [--jacobian | --hessian | --order N | --graph dot|json | --explain[=json]\n"
     "              | --check | --lines [LINES OPTIONS] | --batch[=NAMES]] [--detect-anomaly]\n"
     "       tgrad --file FILE [options]\n"
@@ -60,6 +60,7 @@ static const char usage[] =
     "                      printing it; the JSON names the file, the gradients are printed\n"
     "  --out-dir DIR       write DIR/value.npy and DIR/grad_NAME.npy; the JSON names the files\n"
     "  --pretty            indent the output object\n"
+    "  --typed             print each tensor as {\"data\":...,\"shape\":...,\"dtype\":...}\n"
     "See tgrad(1) and tg-expr(5).\n";
 
 typedef struct {
@@ -212,7 +213,7 @@ static const struct option longopts[] = {
     {"wrt", required_argument, 0, O_WRT}, {"grad-output", required_argument, 0, O_GRAD_OUTPUT},
     {"no-grad", no_argument, 0, O_NO_GRAD}, {"dtype", required_argument, 0, O_DTYPE},
     {"seed", required_argument, 0, O_SEED}, TG_CLI_DEVICE_OPTION, {"out", required_argument, 0, 'o'},
-    {"file", required_argument, 0, 'f'}, {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_OPTIONS, {0, 0, 0, 0}};
+    {"file", required_argument, 0, 'f'}, {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
 
 /* one option: -1 to go on, else the exit status */
 static int parse_option(options *o, int c, char **argv)
@@ -318,6 +319,10 @@ static tg_status check_options(const options *o)
     if (transform && (o->run.bind.no_grad || o->run.grad_output))
         return tg_error(TG_EUSAGE, "--jacobian, --jvp, --hessian and --order do not combine with --no-grad or "
                         "--grad-output");
+    if (o->run.detect_anomaly && (transform || o->graph || o->explain || o->nmore))
+        return tg_error(TG_EUSAGE, "--detect-anomaly watches a plain evaluation, --check, --batch or --lines: it "
+                        "does not combine with --jacobian, --jvp, --hessian, --order, --graph, --explain or "
+                        "several expressions");
     if (o->file && o->expr)
         return tg_error(TG_EUSAGE, "give the expression either as an argument or with --file, not both");
     if (!o->file && !o->expr)

@@ -11,7 +11,7 @@
 
 static const char usage[] =
     "usage: tmatmul A B [--ta] [--tb] [--grad] [--grad-output G] [--dtype DTYPE]\n"
-    "               [--threads N] [--time] [--repeat N] [--device DEV] [-o FILE] [--pretty] [--help] [--version]\n"
+    "               [--threads N] [--time] [--repeat N] [--device DEV] [-o FILE] [--pretty] [--typed] [--help] [--version]\n"
     "Prints A @ B (torch.matmul: 1-D dot, 2-D product, batched with broadcast batch dims).\n"
     "A, B and G are JSON, .npy or .json files, or - for standard input.\n"
     "  --ta, --tb          use A.mT / B.mT (the last two dims swapped; handed to BLAS as a transpose)\n"
@@ -25,6 +25,7 @@ static const char usage[] =
     "  -o, --out FILE      write the result to FILE (.npy or .json; - is stdout) instead of\n"
     "                      printing it (--grad: the object names the file)\n"
     "  --pretty            indent the --grad object\n"
+    "  --typed             print each tensor as {\"data\":...,\"shape\":...,\"dtype\":...}\n"
     "See tmatmul(1).\n";
 
 typedef struct {
@@ -143,7 +144,7 @@ int main(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS}, {"time", no_argument, 0, O_TIME},
         {"repeat", required_argument, 0, O_REPEAT},
         TG_CLI_DEVICE_OPTION, {"out", required_argument, 0, 'o'},
-        {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_OPTIONS, {0, 0, 0, 0}};
+        {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     options o = {.dtype = -1, .repeat = 1};
     opterr = 0;
     int c, status;

@@ -534,6 +534,9 @@ tg_status tg_buf_write(const tg_buf *b, FILE *f);
 tg_tensor *tg_json_parse(const char *text, size_t len, int dtype_hint, int *requires_grad);
 /* Writes t as compact JSON: nested arrays, shortest round-trip numbers. */
 tg_status tg_json_write(FILE *f, const tg_tensor *t); /* borrows */
+/* From now on, every tensor written as JSON is the object form
+ * {"data":...,"shape":[...],"dtype":"..."} (the tools' --typed). */
+void tg_json_set_typed(bool on);
 /* The same text appended to b (borrows t). */
 tg_status tg_json_write_buf(tg_buf *b, const tg_tensor *t);
 /* Formats one number of dtype dt in the shortest form that reads back

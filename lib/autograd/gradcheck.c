@@ -14,7 +14,16 @@ static tg_tensor *eval_at(tg_program *p, tg_env *scratch, tg_tensor **x, char **
     bool old = tg_set_grad_enabled(false);
     tg_tensor *y = tg_program_eval(p, scratch);
     tg_set_grad_enabled(old);
-    return tg_contiguous(tg_cast(y, TG_FLOAT64));
+    y = tg_contiguous(tg_cast(y, TG_FLOAT64));
+    /* an identity or a view (x, x[0], x.T) is the input's storage, which the
+     * caller moves on to the next point: the value at this one is a copy */
+    for (int i = 0; y && i < n; i++)
+        if (y->storage == x[i]->storage) {
+            tg_tensor *copy = tg_from_data(TG_FLOAT64, y->ndim, y->shape, tg_data(y));
+            tg_release(y);
+            return copy;
+        }
+    return y;
 }
 
 /* Central differences run the program twice per element of the inputs,

@@ -89,9 +89,35 @@ double tg_now(void)
  * tools' operands are tensors, so a -letter there is an option */
 bool tg_cli_letter_operands;
 
+static const struct option *cli_longopts; /* the tool's table, for messages */
+
+/* The long option that "--name" or "--name=value" (a) names, as
+ * getopt_long reads it: the exact name, else the one option whose name
+ * starts with it; NULL when none or several (*count says how many). */
+static const struct option *long_option(const struct option *longopts, const char *a, int *count)
+{
+    const char *eq = strchr(a + 2, '=');
+    size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    const struct option *found = NULL;
+    *count = 0;
+    for (const struct option *o = longopts; o && o->name; o++) {
+        if (strncmp(o->name, a + 2, len))
+            continue;
+        if (strlen(o->name) == len) { /* an exact match wins */
+            *count = 1;
+            return o;
+        }
+        if (!found || found->has_arg != o->has_arg || found->flag != o->flag || found->val != o->val)
+            ++*count; /* options that read alike (aliases) count once, as in glibc */
+        found = found ? found : o;
+    }
+    return *count == 1 ? found : NULL;
+}
+
 char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
                             const struct option *longopts, int *new_argc)
 {
+    cli_longopts = longopts;
     char **out = malloc(((size_t)argc + 2) * sizeof *out);
     char **ops = malloc(((size_t)argc + 1) * sizeof *ops);
     if (!out || !ops) {
@@ -111,14 +137,13 @@ char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
         }
         if (a[0] == '-' && a[1] == '-') {
             out[n++] = argv[i];
-            const char *eq = strchr(a + 2, '=');
-            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            for (const struct option *o = longopts; o->name; o++)
-                if (strlen(o->name) == len && !strncmp(o->name, a + 2, len) && o->has_arg == required_argument && !eq) {
-                    if (i + 1 == argc)
-                        goto unchanged; /* its argument is missing: let getopt say so */
-                    out[n++] = argv[++i];
-                }
+            int count;
+            const struct option *o = long_option(longopts, a, &count); /* --wr: --wrt */
+            if (o && o->has_arg == required_argument && !strchr(a, '=')) {
+                if (i + 1 == argc)
+                    goto unchanged; /* its argument is missing: let getopt say so */
+                out[n++] = argv[++i];
+            }
             continue;
         }
         const char *sp = a[0] == '-' && a[1] && a[1] != ':' ? strchr(shortopts, a[1]) : NULL;
@@ -154,10 +179,41 @@ unchanged:
     return argv;
 }
 
+/* getopt_long's answer for a long option a ("--name" or "--name=value"):
+ * unknown, ambiguous (the candidates listed), given a value it does not
+ * take, or missing its argument */
+static int bad_long_option(const char *tool, int c, const char *a)
+{
+    const char *eq = strchr(a, '=');
+    int len = eq ? (int)(eq - a) : (int)strlen(a), count;
+    const struct option *o = long_option(cli_longopts, a, &count);
+    if (o && c == ':')
+        tg_error(TG_EUSAGE, "option --%s needs an argument (see %s --help)", o->name, tool);
+    else if (o && eq && o->has_arg == no_argument)
+        tg_error(TG_EUSAGE, "option '--%s' takes no value (see %s --help)", o->name, tool);
+    else if (count > 1) {
+        tg_buf b = {0};
+        const char *sep = "";
+        for (const struct option *p = cli_longopts; p->name; p++)
+            if (!strncmp(p->name, a + 2, (size_t)len - 2)) {
+                tg_buf_printf(&b, "%s--%s", sep, p->name);
+                sep = ", ";
+            }
+        tg_error(TG_EUSAGE, "option '%.*s' is ambiguous: it could be %s (see %s --help)", len > 60 ? 60 : len,
+                 a, b.data ? b.data : "", tool);
+        tg_buf_free(&b);
+    } else
+        tg_error(TG_EUSAGE, "unknown option '%.*s' (see %s --help)", len > 60 ? 60 : len, a, tool);
+    return tg_cli_fail(tool);
+}
+
 /* getopt_long's ':' (missing argument) and '?' (unknown option) answers,
  * worded alike for every tool; returns the exit status (2). */
 int tg_cli_bad_option(const char *tool, int c, char **argv)
 {
+    const char *a = optind > 0 ? argv[optind - 1] : "";
+    if (a[0] == '-' && a[1] == '-' && a[2] && cli_longopts)
+        return bad_long_option(tool, c, a);
     if (c == ':')
         tg_error(TG_EUSAGE, "option %.60s needs an argument (see %s --help)", argv[optind - 1], tool);
     else if (optopt)
@@ -179,6 +235,9 @@ int tg_cli_common_option(const char *tool, const char *usage, int c, char **argv
     switch (c) {
     case TG_OPT_DEVICE:
         return tg_device_select(optarg) == TG_OK ? -1 : tg_cli_fail(tool);
+    case TG_OPT_TYPED:
+        tg_json_set_typed(true);
+        return -1;
     case TG_OPT_VERSION:
         printf("%s %s\n", tool, TG_VERSION);
         return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(tool);

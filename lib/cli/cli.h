@@ -22,9 +22,11 @@ int tg_cli_bad_option(const char *tool, int c, char **argv);
  * ('h', these, ':' and '?') to tg_cli_common_option: -1 after a good
  * --device (parsing goes on), else the exit status to return at once (0
  * after --help or --version). */
-enum { TG_OPT_VERSION = 0x7f00, TG_OPT_HELP, TG_OPT_DEVICE };
+enum { TG_OPT_VERSION = 0x7f00, TG_OPT_HELP, TG_OPT_DEVICE, TG_OPT_TYPED };
 #define TG_CLI_OPTIONS {"version", no_argument, 0, TG_OPT_VERSION}, {"help", no_argument, 0, TG_OPT_HELP}
 #define TG_CLI_DEVICE_OPTION {"device", required_argument, 0, TG_OPT_DEVICE}
+/* --typed: tensors printed as the object form, with shape and dtype */
+#define TG_CLI_TYPED_OPTION {"typed", no_argument, 0, TG_OPT_TYPED}
 int tg_cli_common_option(const char *tool, const char *usage, int c, char **argv);
 /* Prints text (--help, --version); 0, or status 4 when it cannot be written. */
 int tg_cli_print(const char *tool, const char *text);

@@ -160,6 +160,33 @@ static tg_status check_wrt(const tg_env *e, const char *wrt)
     return TG_OK;
 }
 
+/* --batch[=NAMES] must batch something: every name it lists is a variable
+ * given (a vmap in_dims such as x:1 is refused), and without names there
+ * is at least one variable */
+static tg_status check_batch(const tg_env *e, const char *batch)
+{
+    if (!*batch && e->n == 0)
+        return tg_error(TG_EUSAGE, "--batch: the expression has no variables, so nothing indexes the "
+                        "points (give them with --at NAME=VALUE)");
+    for (const char *p = batch; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (colon && tg_is_identifier(p, (size_t)(colon - p)))
+            return tg_error(TG_EUSAGE, "--batch=%.*s: a batch dimension other than 0 (vmap's in_dims) is not "
+                            "supported: put the points along dim 0 of '%.*s'", (int)len, p,
+                            (int)(colon - p), p);
+        bool found = false;
+        for (int i = 0; i < e->n && !found; i++)
+            found = strlen(e->names[i]) == len && !strncmp(e->names[i], p, len);
+        if (!found)
+            return tg_error(TG_EUSAGE, "--batch names '%.*s', which is not a variable given with --at or "
+                            "--inputs", (int)len, p);
+        p += len + (end ? 1 : 0);
+    }
+    return TG_OK;
+}
+
 tg_status tg_env_bind_args(tg_env *e, tg_program *p, const char *const *at, int nat, const char *inputs,
                            const tg_bind_opts *o, bool all_wrt)
 {
@@ -176,5 +203,7 @@ tg_status tg_env_bind_args(tg_env *e, tg_program *p, const char *const *at, int 
         if (st != TG_OK)
             return st;
     }
+    if (all_wrt && o->batch && check_batch(e, o->batch) != TG_OK)
+        return tg_errcode();
     return all_wrt && o->wrt ? check_wrt(e, o->wrt) : TG_OK;
 }

@@ -18,6 +18,7 @@ typedef struct call {
     tg_tensor *rest[TG_MAX_DIMS + 1];
     node *restn[TG_MAX_DIMS + 1];
     int nrest;
+    tg_tensor **pair; /* where a pair's second element goes; NULL: no pair wanted */
 } call;
 
 struct builtin {
@@ -85,6 +86,8 @@ static int get_dims(call *c, int i, int64_t *dims)
     tg_tensor *t = c->a[i];
     if (t->ndim == 0)
         return get_int(c, i, dims) ? 1 : -1;
+    if (t->ndim == 1 && t->numel == 0) /* () or []: no dims (a float32 literal) */
+        return 0;
     if (t->ndim != 1 || t->dtype != TG_INT64 || t->numel > TG_MAX_DIMS) {
         tg_error_at(call_pos(c, i), TG_EINPUT, "%s: expected an int or a list of ints for the dims",
                     c->b->name);
@@ -105,6 +108,8 @@ static int get_shape(call *c, int64_t *shape)
 {
     if (c->nrest == 1 && c->rest[0]->ndim == 1) {
         tg_tensor *t = c->rest[0];
+        if (t->numel == 0) /* () or []: the 0-D shape (an empty literal is float32) */
+            return 0;
         if (t->dtype != TG_INT64 || t->numel > TG_MAX_DIMS) {
             tg_error_at(c->restn[0]->pos, TG_EINPUT, "%s: the shape must be a list of at most %d ints",
                         c->b->name, TG_MAX_DIMS);
@@ -219,7 +224,7 @@ static tg_tensor *h_reduce(call *c)
     case R_AMAX: return tg_amax(A(0), dims, nd, keep);
     case R_AMIN: return tg_amin(A(0), dims, nd, keep);
     default:
-        if (!c->a[1]) {
+        if (!c->a[1] || nd == 0) { /* dim=(): PyTorch 1.13 fails too */
             tg_error_at(c->n->pos, TG_EINPUT, "logsumexp: give dim= (for all elements: dim=%s)", "(0,1,...)");
             return NULL;
         }
@@ -227,7 +232,45 @@ static tg_tensor *h_reduce(call *c)
     }
 }
 
-/* max(x), max(x, dim, keepdim) -> values; max(x, y) -> maximum(x, y) */
+/* max(x, dim) is PyTorch's (values, indices) pair, which has no tensor
+ * value of its own */
+static tg_tensor *refuse_pair(call *c)
+{
+    tg_error_at(c->n->pos, TG_EINPUT, "%s(dim=...) gives PyTorch's (values, indices) pair, not a tensor: "
+                "take .values or [0] for the values, .indices or [1] for the indices, or unpack it "
+                "(v, i = x.%s(dim=1)); a%s gives the values alone", c->b->name, c->b->name, c->b->name);
+    return NULL;
+}
+
+/* the pair: the values, and the indices into *c->pair */
+static tg_tensor *maxmin_pair(call *c, int64_t d, bool keep, bool is_max)
+{
+    if (!c->pair)
+        return refuse_pair(c);
+    tg_tensor *v = is_max ? tg_max(A(0), &d, keep) : tg_min(A(0), &d, keep);
+    if (v && !(*c->pair = tg_arg_extremum(c->a[0], &d, keep, is_max))) {
+        tg_release(v);
+        return NULL;
+    }
+    if (v)
+        (*c->pair)->batched = c->a[0]->batched; /* --batch: dim 0 still indexes the points */
+    return v;
+}
+
+/* argmax(x), argmax(x, dim, keepdim): int64 indices, no gradient */
+static tg_tensor *h_argext(call *c)
+{
+    int64_t d;
+    if (c->a[1] && !get_int(c, 1, &d))
+        return NULL;
+    if (c->a[0]->dtype == TG_BOOL) { /* PyTorch 1.13's words */
+        tg_error_at(c->n->pos, TG_EINPUT, "\"%s_cpu\" not implemented for 'Bool'", c->b->name);
+        return NULL;
+    }
+    return tg_arg_extremum(c->a[0], c->a[1] ? &d : NULL, get_bool(c, 2, false), c->b->op);
+}
+
+/* max(x), max(x, dim, keepdim) -> (values, indices); max(x, y) -> maximum(x, y) */
 static tg_tensor *h_maxmin(call *c)
 {
     bool is_max = c->b->op == TG_OP_MAXIMUM;
@@ -254,7 +297,9 @@ static tg_tensor *h_maxmin(call *c)
             return is_max ? tg_amax(A(0), bd, nd, false) : tg_amin(A(0), bd, nd, false);
         d = bd[0];
     }
-    return is_max ? tg_max(A(0), c->a[1] ? &d : NULL, keep) : tg_min(A(0), c->a[1] ? &d : NULL, keep);
+    if (c->a[1])
+        return maxmin_pair(c, d, keep, is_max);
+    return is_max ? tg_max(A(0), NULL, keep) : tg_min(A(0), NULL, keep);
 }
 
 static tg_tensor *h_softmax(call *c)
@@ -411,7 +456,18 @@ static tg_tensor *h_eye(call *c)
     return tg_eye(n, c->a[1] ? m : n, tg_default_float);
 }
 
-static tg_tensor *h_tensor(call *c) { return tg_detach(A(0)); }
+/* tensor(data): a copy without a graph; a Python number becomes a tensor
+ * as torch.tensor makes it: a float takes the default dtype (float32),
+ * an int is int64, a bool bool */
+static tg_tensor *h_tensor(call *c)
+{
+    tg_tensor *x = c->a[0];
+    if (!x->wrapped_number)
+        return tg_detach(A(0));
+    tg_dtype dt = x->dtype == TG_FLOAT64 ? tg_default_float : x->dtype;
+    tg_tensor *t = dt == TG_INT64 ? tg_scalar_i64(tg_get_i64(x, 0)) : tg_scalar(tg_item(x), dt);
+    return t; /* a fresh 0-D tensor: no longer a Python number */
+}
 
 /* The functions of ops.def's call column (its elementwise ops), in its
  * order: CALL(name, parameters, handler) gives a row, NOCALL none. */
@@ -435,6 +491,7 @@ static const builtin builtins[] = {
     {"logsumexp", "x,dim?,keepdim?", R_LSE, h_reduce, B_BATCHABLE},
     {"max", "x,dim?,keepdim?", TG_OP_MAXIMUM, h_maxmin, B_BATCHABLE},
     {"min", "x,dim?,keepdim?", TG_OP_MINIMUM, h_maxmin, B_BATCHABLE},
+    {"argmax", "x,dim?,keepdim?", 1, h_argext, 0}, {"argmin", "x,dim?,keepdim?", 0, h_argext, 0},
     {"softmax", "x,dim", 0, h_softmax, B_BATCHABLE}, {"log_softmax", "x,dim", 1, h_softmax, B_BATCHABLE},
     /* products */
     {"matmul", "x,y", 0, h_matmul, B_BATCHABLE}, {"mm", "x,y", 0, h_matmul, B_BATCHABLE},
@@ -527,8 +584,20 @@ static node *argument(const node *n, int i)
     return n->obj ? (i ? n->args[i - 1] : n->obj) : n->args[i];
 }
 
-__attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n,
-                                                  tg_tensor *(*eval_arg)(evalctx *, node *), evalctx *ctx)
+bool tg_builtin_gives_pair(const char *name)
+{
+    const builtin *b = tg_builtin_find(name);
+    return b && b->fn == h_maxmin;
+}
+
+tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(evalctx *, node *), evalctx *ctx)
+{
+    return tg_eval_call_pair(env, n, eval_arg, ctx, NULL);
+}
+
+__attribute__((noinline)) tg_tensor *tg_eval_call_pair(tg_env *env, node *n,
+                                                       tg_tensor *(*eval_arg)(evalctx *, node *), evalctx *ctx,
+                                                       tg_tensor **second)
 {
     (void)env;
     const builtin *b = tg_builtin_find(n->name);
@@ -545,6 +614,7 @@ __attribute__((noinline)) tg_tensor *tg_eval_call(tg_env *env, node *n,
     memset(&c, 0, sizeof c);
     c.b = b;
     c.n = n;
+    c.pair = second;
     params P;
     read_params(b->params, &P);
     int np = P.n, npos = 0;

@@ -18,6 +18,13 @@ int tg_builtin_op(const char *name);
 typedef struct evalctx evalctx;
 tg_tensor *tg_eval_call(tg_env *env, node *n, tg_tensor *(*eval_arg)(evalctx *, node *),
                         evalctx *ctx);
+/* A call that may give PyTorch's (values, indices) pair (max/min along a
+ * dim): returns the values and sets *second to the indices when it gives
+ * one, else leaves it NULL.  tg_eval_call refuses a pair (it has no
+ * tensor value: take .values, .indices, [0], [1] or unpack it). */
+tg_tensor *tg_eval_call_pair(tg_env *env, node *n, tg_tensor *(*eval_arg)(evalctx *, node *),
+                             evalctx *ctx, tg_tensor **second);
+bool tg_builtin_gives_pair(const char *name);
 tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos);
 tg_tensor *tg_wrapped(double v, tg_dtype dt); /* a Python-number literal */
 #endif

@@ -192,14 +192,7 @@ tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos)
     int cmp = -1;
     switch (op) {
     case OP_ADD: return tg_add(a, b);
-    case OP_SUB:
-        if (a->dtype == TG_BOOL && b->dtype == TG_BOOL) {
-            tg_release(a), tg_release(b);
-            tg_error_at(pos, TG_EINPUT, "subtraction of two bool tensors is not supported "
-                        "(use logical operations, or cast with .long())");
-            return NULL;
-        }
-        return tg_sub(a, b);
+    case OP_SUB: return tg_sub(a, b); /* a bool operand: tg_apply refuses it */
     case OP_MUL: return tg_mul(a, b);
     case OP_DIV: return tg_div(a, b);
     case OP_POW: return tg_pow(a, b);
@@ -219,11 +212,57 @@ tg_tensor *tg_binary_op(int op, tg_tensor *a, tg_tensor *b, int pos)
     return tg_apply(cmp, 2, (tg_tensor *[]){a, b}, NULL);
 }
 
+/* ---- PyTorch's (values, indices) pair: max(dim=)/min(dim=) ----
+ * A pair is no tensor: it is taken apart where it is made, by .values,
+ * .indices, [0], [1] or unpacking (v, i = x.max(dim=1)). */
+
+/* n's value; when n is a call that gives a pair, its values, and its
+ * indices in *second (else NULL) */
+static tg_tensor *eval_maybe_pair(evalctx *E, node *n, tg_tensor **second)
+{
+    *second = NULL;
+    if (n->kind != N_CALL || !tg_builtin_gives_pair(n->name))
+        return eval(E, n);
+    tg_tensor *r = tg_eval_call_pair(E->env, n, eval, E, second);
+    if (!r)
+        error_at(n->pos);
+    else if (r->op && r->pos < 0)
+        r->pos = n->pos;
+    return r;
+}
+
+/* element k (0 or 1, or -1, -2) of a pair; consumes both */
+static tg_tensor *pair_item(tg_tensor *values, tg_tensor *indices, int64_t k, int pos)
+{
+    if (k < -2 || k > 1) {
+        tg_release(values), tg_release(indices);
+        tg_error_at(pos, TG_EINPUT, "tuple index out of range: the (values, indices) pair has 2 elements");
+        return NULL;
+    }
+    tg_tensor *keep = k == 0 || k == -2 ? values : indices;
+    tg_release(keep == values ? indices : values);
+    return keep;
+}
+
 static __attribute__((noinline)) tg_tensor *eval_attr(evalctx *E, node *n)
 {
-    tg_tensor *x = eval(E, n->obj);
+    tg_tensor *second, *x = eval_maybe_pair(E, n->obj, &second);
     if (!x)
         return NULL;
+    if (second) {
+        if (!strcmp(n->name, "values") || !strcmp(n->name, "indices"))
+            return pair_item(x, second, n->name[0] == 'v' ? 0 : 1, n->pos);
+        tg_release(x), tg_release(second);
+        tg_error_at(n->pos, TG_EINPUT, "'.%s': %s(dim=...) gives a (values, indices) pair, which has "
+                    ".values and .indices", n->name, n->obj->name);
+        return NULL;
+    }
+    if (!strcmp(n->name, "values") || !strcmp(n->name, "indices")) {
+        tg_release(x);
+        tg_error_at(n->pos, TG_EINPUT, "a tensor has no attribute '.%s' (max(dim=...) and min(dim=...) "
+                    "give a pair with .values and .indices)", n->name);
+        return NULL;
+    }
     if (x->batched && strcmp(n->name, "data")) {
         tg_release(x);
         tg_error_at(n->pos, TG_EINPUT, ".%s is not supported with --batch yet", n->name);
@@ -274,7 +313,20 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
 
 static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
 {
-    tg_tensor *x = eval(E, n->obj);
+    tg_tensor *second, *x = eval_maybe_pair(E, n->obj, &second);
+    if (second) { /* x.max(dim=1)[0]: a pair's element */
+        int64_t k;
+        if (n->nargs != 1 || n->args[0]->kind == N_SLICE) {
+            tg_release(x), tg_release(second);
+            tg_error_at(n->pos, TG_EINPUT, "a (values, indices) pair takes one index, 0 or 1");
+            return NULL;
+        }
+        if (!index_int(eval(E, n->args[0]), n->args[0], &k)) {
+            tg_release(x), tg_release(second);
+            return NULL;
+        }
+        return pair_item(x, second, k, n->args[0]->pos);
+    }
     if (x && x->batched) {
         tg_release(x);
         tg_error_at(n->pos, TG_EINPUT, "indexing is not supported with --batch yet");
@@ -350,6 +402,43 @@ static __attribute__((noinline)) tg_tensor *eval_augassign(evalctx *E, node *n)
     return r;
 }
 
+/* v, i = x.max(dim=1) (a pair), or a, b = t (a tensor along its dim 0, as
+ * Python iterates it): each name bound to its part; the value is the
+ * first part */
+static __attribute__((noinline)) tg_tensor *eval_unpack(evalctx *E, node *n)
+{
+    tg_tensor *second, *x = eval_maybe_pair(E, n->obj, &second);
+    if (!x)
+        return NULL;
+    int64_t have = second ? 2 : x->ndim ? x->shape[0] : -1;
+    bool batched = x->batched && !second;
+    if (have != n->nargs || batched) {
+        tg_release(x), tg_release(second);
+        if (have < 0 || batched)
+            tg_error_at(n->pos, TG_EINPUT, "cannot unpack a %s tensor", have < 0 ? "0-D" : "--batch");
+        else
+            tg_error_at(n->pos, TG_EINPUT, "%s values to unpack (expected %d, got %lld)",
+                        have < n->nargs ? "not enough" : "too many", n->nargs, (long long)have);
+        return NULL;
+    }
+    tg_tensor *first = NULL;
+    bool ok = true;
+    for (int k = 0; k < n->nargs && ok; k++) {
+        const char *name = n->args[k]->name;
+        tg_tensor *part = second ? tg_ref(k ? second : x) : tg_select(tg_ref(x), 0, k);
+        if (part && part->op && !part->name && (part->name = tg_malloc(strlen(name) + 1)))
+            memcpy(part->name, name, strlen(name) + 1);
+        ok = part && tg_env_set(E->env, name, tg_ref(part)) == TG_OK;
+        if (ok && k == 0)
+            first = tg_ref(part);
+        tg_release(part);
+    }
+    tg_release(x), tg_release(second);
+    if (!ok)
+        tg_release(first);
+    return ok ? first : NULL;
+}
+
 static tg_tensor *eval(evalctx *E, node *n)
 {
     tg_tensor *r = NULL;
@@ -390,6 +479,10 @@ static tg_tensor *eval(evalctx *E, node *n)
         tg_error_at(n->pos, TG_EINPUT, "a keyword argument can only stand in a call");
         return NULL;
     case N_ASSIGN:
+        if (n->nargs) { /* v, i = ... */
+            r = eval_unpack(E, n);
+            break;
+        }
         r = eval(E, n->obj);
         if (r && !r->name && r->op) {
             size_t len = strlen(n->name) + 1;
@@ -492,6 +585,8 @@ static void walk_free(freectx *F, const node *n)
         walk_free(F, n->obj);
         if (F->st == TG_OK)
             F->st = set_add(&F->bound, n->name);
+        for (int i = 0; i < n->nargs && F->st == TG_OK; i++) /* v, i = ... */
+            F->st = set_add(&F->bound, n->args[i]->name);
         return;
     default:
         walk_free(F, n->obj);
@@ -579,8 +674,8 @@ static bool walk_elementwise(const node *n)
         return walk_elementwise(n->obj);
     case N_BINARY:
         return n->op != OP_MATMUL && walk_elementwise(n->obj) && walk_elementwise(n->rhs);
-    case N_ASSIGN:
-        return walk_elementwise(n->obj);
+    case N_ASSIGN: /* (not an unpacking: it selects) */
+        return !n->nargs && walk_elementwise(n->obj);
     case N_KWARG: /* clamp(x, min=0): a value, not a dim */
         return strcmp(n->name, "dim") && strcmp(n->name, "keepdim") && walk_elementwise(n->obj);
     case N_CALL: {

@@ -294,8 +294,12 @@ static tg_status run_line(tg_program *p, const tg_env *fixed, const tg_run_opts 
     if (st == TG_OK && !(grads = tensor_array((size_t)nvars)))
         st = TG_ERESOURCE;
     tg_grad_opts go = {.no_grad = o->bind.no_grad};
+    tg_anomaly_enable(o->detect_anomaly); /* each line afresh */
     if (st == TG_OK && !(value = tg_grad_eval(p, &env, nvars, &go, grads)))
         st = tg_errcode();
+    if (st == TG_OK && o->detect_anomaly && anomaly_error("anomaly"))
+        st = tg_errcode();
+    tg_anomaly_enable(false);
     if (st == TG_OK)
         st = tg_result_grad(out, value, o->bind.no_grad ? NULL : (const char *const *)env.names, grads, nvars,
                             false, NULL);

@@ -272,6 +272,12 @@ static node *parse_paren(parser *p)
     int pos = p->tpos;
     if (next(p) != TG_OK)
         return NULL;
+    if (is_op(p, ")")) { /* (): the empty tuple, as in x.sum(()) or zeros(()) */
+        node *t = mk(p, N_TUPLE, pos);
+        if (t)
+            t->depth = 1;
+        return t && next(p) == TG_OK ? t : NULL;
+    }
     node *first = parse_expr(p);
     if (!first)
         return NULL;
@@ -591,6 +597,32 @@ static node *parse_expr(parser *p)
     return result ? result : left;
 }
 
+/* NAME, NAME [, ...] = expr: an assignment whose targets are its args
+ * (its name the first's); first is the first name, parsed */
+static node *parse_unpack(parser *p, node *first)
+{
+    node *a = mk(p, N_ASSIGN, first->pos);
+    int cap = 0;
+    if (!a || !push_arg(p, a, first, &cap))
+        return NULL;
+    a->name = first->name;
+    while (is_op(p, ",")) {
+        if (next(p) != TG_OK)
+            return NULL;
+        if (p->kind != T_NAME) {
+            tg_error_at(p->tpos, TG_EINPUT, "only names can be unpacked into (as in v, i = x.max(dim=1))");
+            return NULL;
+        }
+        node *n = mk(p, N_NAME, p->tpos);
+        if (!n || !(n->name = tokstr(p)) || next(p) != TG_OK || !push_arg(p, a, n, &cap))
+            return NULL;
+        n->depth = 1;
+    }
+    if (expect(p, "=", "'=' after the names to unpack into") != TG_OK || !(a->obj = parse_expr(p)))
+        return NULL;
+    return set_depth(p, a, a->obj, NULL) ? a : NULL;
+}
+
 static node *parse_stmt(parser *p)
 {
     static const optab aug[] = {{"+=", OP_ADD}, {"-=", OP_SUB}, {"*=", OP_MUL}, {"/=", OP_DIV},
@@ -598,6 +630,8 @@ static node *parse_stmt(parser *p)
     node *e = parse_expr(p);
     if (!e)
         return NULL;
+    if (is_op(p, ",") && e->kind == N_NAME) /* v, i = x.max(dim=1) */
+        return parse_unpack(p, e);
     int op = 0;
     for (int k = 0; aug[k].tok; k++)
         if (is_op(p, aug[k].tok))

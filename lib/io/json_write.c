@@ -455,6 +455,31 @@ static void put_elements(wbuf *w, const tg_tensor *t)
     }
 }
 
+/* --typed: every tensor as the object form {"data":...,"shape":[...],
+ * "dtype":"..."} that the tools read (tg-formats(5)), so that a reader sees
+ * the dtype, and the shape of an empty tensor */
+static bool json_typed;
+void tg_json_set_typed(bool on) { json_typed = on; }
+
+static void put_text(wbuf *w, const char *s)
+{
+    while (*s)
+        put_char(w, *s++);
+}
+
+static void put_typed_tail(wbuf *w, const tg_tensor *t)
+{
+    put_text(w, ",\"shape\":[");
+    for (int d = 0; d < t->ndim; d++) {
+        if (d)
+            put_char(w, ',');
+        w->n += (size_t)format_i64(room(w), t->shape[d]);
+    }
+    put_text(w, "],\"dtype\":\"");
+    put_text(w, tg_dtype_name(t->dtype));
+    put_text(w, "\"}");
+}
+
 /* to f, or appended to `to` when it is not NULL */
 static tg_status write_json(FILE *f, tg_buf *to, const tg_tensor *t)
 {
@@ -484,10 +509,14 @@ static tg_status write_json(FILE *f, tg_buf *to, const tg_tensor *t)
         *w = (wbuf){.f = f, .cap = WBUF_FILE, .buf = (char *)(w + 1)};
     }
     errno = 0;
+    if (json_typed)
+        put_text(w, "{\"data\":");
     if (t->numel == 0)
         put_empty(w, t, 0);
     else
         put_elements(w, t);
+    if (json_typed)
+        put_typed_tail(w, t);
     flush(w);
     if (!to && !w->err && (fflush(f) != 0 || ferror(f)))
         w->err = errno ? errno : EIO;

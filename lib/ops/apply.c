@@ -225,6 +225,21 @@ static tg_tensor *number_to_device(tg_tensor *t)
     return c;
 }
 
+/* PyTorch refuses subtraction with any bool operand (a bool number too),
+ * with these words */
+static bool refuse_bool_sub(tg_tensor **args)
+{
+    bool a = args[0]->dtype == TG_BOOL, b = args[1]->dtype == TG_BOOL;
+    if (a && b)
+        tg_error(TG_EINPUT, "Subtraction, the `-` operator, with two bool tensors is not "
+                 "supported. Use the `^` or `logical_xor()` operator instead.");
+    else if (a || b)
+        tg_error(TG_EINPUT, "Subtraction, the `-` operator, with a bool tensor is not supported. "
+                 "If you are trying to invert a mask, use the `~` or `logical_not()` operator "
+                 "instead.");
+    return a || b;
+}
+
 tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
 {
     const tg_opdef *def = &tg_ops[op];
@@ -255,6 +270,10 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
             return NULL;
         }
 
+    if (op == TG_OP_SUB && refuse_bool_sub(args)) {
+        release_all(n, args);
+        return NULL;
+    }
     /* type promotion: cast inputs (a differentiable op) to the common dtype */
     int first = (def->flags & TG_F_COND) ? 1 : 0;
     if (def->flags & TG_F_COND && args[0]->dtype != TG_BOOL) {

@@ -59,6 +59,9 @@ extern const tg_opdef tg_ops[TG_NOPS];
 /* shape rules and dims shared by the ops */
 tg_status tg_infer_broadcast(tg_tensor **in, int n, tg_tensor *out);
 int64_t tg_norm_dim(int64_t d, int ndim, const char *op, tg_status *st);
+/* argmax/argmin (is_max false): the int64 index of the first extremal
+ * element along *dim, or of the flattened x when dim is NULL (argext.c) */
+tg_tensor *tg_arg_extremum(const tg_tensor *x, const int64_t *dim, bool keepdim, bool is_max);
 
 /* the forward of every elementwise op (ops_unary.c) */
 tg_status op_fwd_map(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out);

@@ -74,7 +74,7 @@ random_inputs() {
     for seed in 2 12; do
         random_inputs $seed
         same 'sum(x.sum(dim=1, keepdim=True) * x.amax(dim=0) + x.amin(dim=1, keepdim=True) + x.mean(0) ** 2)'
-        same 'sum(max(x, dim=1)) + sum(min(x, 0)) + max(x) * min(y)'
+        same 'sum(max(x, dim=1).values) + sum(min(x, 0)[0]) + max(x) * min(y)'
         same 'sum(softmax(x, 1) * y + log_softmax(x, 0) * z + logsumexp(x, 1, keepdim=True))'
         same 'sum(x.T.sum(1) * y) + x.permute(1, 0).amax(1).sum()'
     done

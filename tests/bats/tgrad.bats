@@ -46,8 +46,8 @@ load helper
     [ "$output" = '{"value":9,"grad":{"x":3}}' ]
 }
 
-@test "max with dim gives the values; max() shares ties" {
-    run tgrad 'max(x, dim=1).sum()' --at '[[1,5],[7,2]]'
+@test "max with dim gives (values, indices); max() shares ties" {
+    run tgrad 'max(x, dim=1).values.sum()' --at '[[1,5],[7,2]]'
     [ "$output" = '{"value":12,"grad":{"x":[[0,1],[1,0]]}}' ]
     run tgrad 'x.max()' --at '[1,3,3]'
     [ "$output" = '{"value":3,"grad":{"x":[0,0.5,0.5]}}' ]

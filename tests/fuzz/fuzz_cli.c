@@ -155,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tg_cli_set_source(NULL);
     tg_set_vmap(false);
     tg_anomaly_enable(false);
+    tg_json_set_typed(false);
     tg_backward_hook = NULL;
     tg_blas_set_threads(1);
     tg_seed(0);

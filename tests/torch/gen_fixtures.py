@@ -34,9 +34,9 @@ is PyTorch's Python syntax.  The reference is PyTorch itself: the same text
 is run by Python's eval() over a namespace that maps the toolkit's free
 functions onto torch's (exp -> torch.exp, softplus -> F.softplus, ...), so
 Python's precedence and torch's semantics decide the answer.  The only
-places where the Python text differs from the toolkit's are max/min along a
-dim (torch returns (values, indices); the toolkit the values) and tensor
-literals ([1.5, 2] is tensor([1.5, 2]) in Python).
+places where the Python text differs from the toolkit's are tensor
+literals ([1.5, 2] is tensor([1.5, 2]) in Python); max/min along a dim give
+PyTorch's (values, indices) pair in both, taken apart with .values.
 
 The reference is computed in the case's dtype (torch's default dtype is set
 to it, as the toolkit's --dtype does), with requires_grad on every float
@@ -102,7 +102,7 @@ def _maxmin(fn):
                 keepdim = args[1]
         if dim is None:
             return fn(x)
-        return fn(x, dim=dim, keepdim=keepdim).values
+        return fn(x, dim=dim, keepdim=keepdim)
     return f
 
 
@@ -112,7 +112,7 @@ NS = {"torch": torch, "F": F, "tensor": torch.tensor, "pi": math.pi, "e": math.e
 for _n in ("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf square neg sign "
            "clamp clip where maximum minimum pow sum mean amax amin logsumexp softmax "
            "log_softmax matmul mm mv dot bmm transpose t reshape unsqueeze squeeze permute "
-           "flatten detach").split():
+           "flatten detach argmax argmin").split():
     NS[_n] = getattr(torch, _n)
 # functions torch has as methods as well (x.f())
 METHODS = set("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf square neg sign "
@@ -497,9 +497,9 @@ class Gen:
             pyv = f"torch.{f}({a.py}, dim={d}, keepdim={keep}).values"
             form = r.choice(["fn", "method", "torch"])
             if form == "method":
-                return self.mk(f"{t}.{f}({arg})", pyv, ATOM, tags | {"method"}, a)
+                return self.mk(f"{t}.{f}({arg}).values", pyv, ATOM, tags | {"method"}, a)
             pre = "torch." if form == "torch" else ""
-            return self.mk(f"{pre}{f}({a.tk}, {arg})", pyv, ATOM, tags, a)
+            return self.mk(f"{pre}{f}({a.tk}, {arg}).values", pyv, ATOM, tags, a)
         form = r.choice(["fn", "method", "method", "torch"])
         if form == "method":
             return self.mk(f"{t}.{f}({arg})", f"{p}.{f}({arg})", ATOM, tags | {"method"}, a)
@@ -1240,8 +1240,8 @@ class Builder:
             ("min(x)", [1.0, 1.0, 3.0], None),
             ("amax(x)", [1.0, 3.0, 3.0], None),
             ("amin(x, dim=0)", [2.0, 2.0, 3.0], None),
-            ("x.max(dim=0)", [1.0, 3.0, 3.0], None),
-            ("x.min(dim=0)", [1.0, 1.0, 3.0], None),
+            ("x.max(dim=0).values", [1.0, 3.0, 3.0], None),
+            ("x.min(dim=0)[0]", [1.0, 1.0, 3.0], None),
             ("sqrt(x)", [0.0, 4.0], None),
             ("log(x)", [0.0, 1.0], None),
             ("log(x)", [-1.0, 1.0], None),
@@ -1283,10 +1283,7 @@ class Builder:
                 inputs = {"x": xv}
                 if yv is not None:
                     inputs["y"] = yv
-                py = expr
-                if expr.startswith("x.max(dim=0)") or expr.startswith("x.min(dim=0)"):
-                    py = expr.replace("(dim=0)", "(dim=0).values")
-                self.probe(expr, inputs, dt, py=py)
+                self.probe(expr, inputs, dt)
         self.semantics()
 
     def probe(self, expr, inputs, dt, py=None, error=False, go=None, tags=("edge",)):
@@ -1425,9 +1422,9 @@ class Builder:
             ("log_softmax(x, dim=0)", {"x": [-1e30, 0.0, 1e30]}),
             ("softmax(x, dim=-1)", {"x": [[1.0, float("nan")], [1.0, 2.0]]}),
             ("x @ y", {"x": [[1.0, float("inf")], [1.0, 2.0]], "y": [[0.0, 1.0], [1.0, 0.0]]}),
-            ("max(x, dim=1)", {"x": [[1.0, 3.0, 3.0], [2.0, 2.0, 1.0]]},
+            ("max(x, dim=1).values", {"x": [[1.0, 3.0, 3.0], [2.0, 2.0, 1.0]]},
              "torch.max(x, dim=1).values"),
-            ("min(x, 0)", {"x": [[1.0, 3.0, 3.0], [1.0, 2.0, 1.0]]}, "torch.min(x, 0).values"),
+            ("min(x, 0)[0]", {"x": [[1.0, 3.0, 3.0], [1.0, 2.0, 1.0]]}, "torch.min(x, 0).values"),
             ("amax(x, dim=(0, 1))", {"x": [[1.0, 3.0, 3.0], [2.0, 3.0, 1.0]]}),
             ("x.amin(1, True)", {"x": [[1.0, 3.0, 1.0], [2.0, 3.0, 1.0]]}),
             # clamp with min > max gives max everywhere, as torch.clamp documents
@@ -1616,6 +1613,120 @@ class Builder:
                 err = dt == "float64" and c[0].startswith("h = x.double();")
                 self.probe(c[0], c[1], dt, error=err, tags=("edge", "in-place"))
 
+    def divergence(self):
+        """Issue #18's silent divergences from PyTorch, each pinned: what
+        PyTorch computes (value and dtype), or refuses."""
+        X = [[1.0, 5.0], [3.0, 4.0]]
+        cases = [  # expression, inputs[, Python text]
+            # torch.tensor(<Python number>): a float takes the default dtype
+            ("tensor(0.1) + 0.2", {"x": 1.0}),
+            ("tensor(0.1) * x", {"x": 3.0}),
+            ("tensor(1) + 0.5", {"x": 1.0}),
+            ("tensor(1) / 3", {"x": 1.0}),
+            ("tensor(-3) * 2", {"x": 1.0}),
+            ("tensor(True) + 1", {"x": 1.0}),
+            ("tensor(pi) * x", {"x": 1.0}),
+            ("tensor(0.5).double() + 0.1", {"x": 1.0}),
+            ("tensor(2) * tensor(0.25)", {"x": 1.0}),
+            ("tensor([1, True]) * 2", {"x": 1.0}),
+            ("tensor([True, 2.5]) + 0.1", {"x": 1.0}),
+            ("tensor([[1, 2], [3, 4]]) + 1", {"x": 1.0}),
+            ("tensor([[1, 2], [3, 4.5]]) + 0.1", {"x": 1.0}),
+            ("tensor([True, False]) + tensor(0.1)", {"x": 1.0}),
+            ("tensor(x) * 2", {"x": [1.5, 2.5]}),
+            # the empty shape and the empty dim list
+            ("zeros([]) + x", {"x": 1.5}, "torch.zeros([]) + x"),
+            ("ones([]) * x", {"x": 1.5}, "torch.ones([]) * x"),
+            ("zeros(()) + x", {"x": [1.5, 2.0]}, "torch.zeros(()) + x"),
+            ("x.expand([])", {"x": 1.5}),
+            ("x.reshape([])", {"x": [1.5]}),
+            ("x.view(())", {"x": [[1.5]]}),
+            ("x.sum(())", {"x": X}),
+            ("x.sum([])", {"x": X}),
+            ("x.sum(dim=())", {"x": X}),
+            ("x.sum((), keepdim=True)", {"x": X}),
+            ("x.mean(())", {"x": X}),
+            ("x.amax(())", {"x": X}),
+            ("x.amin((), True)", {"x": X}),
+            ("full((), 2.5) * x", {"x": 1.5}, "torch.full((), 2.5) * x"),
+            ("x.permute(())", {"x": 1.5}),
+            # max/min along a dim: PyTorch's (values, indices) pair
+            ("x.max(dim=1)[0]", {"x": X}),
+            ("x.max(dim=1)[1]", {"x": X}),
+            ("x.max(dim=1).values", {"x": X}),
+            ("x.max(dim=1).indices", {"x": X}),
+            ("x.min(dim=0)[1]", {"x": X}),
+            ("x.min(0, True)[-1]", {"x": X}),
+            ("max(x, 1, keepdim=True).indices", {"x": X}),
+            ("torch.min(x, dim=-1)[0] * 2", {"x": X}),
+            ("v, i = x.max(dim=1); v * i", {"x": X}),
+            ("v, i = x.min(dim=0); v.sum() + i.sum()", {"x": X}),
+            ("a, b = x; a * b", {"x": X}),
+            ("x.max(dim=0).indices", {"x": [1.0, 3.0, 3.0]}),
+            ("x.max(0)[1]", {"x": [1.0, float("nan"), 3.0, float("nan")]}),
+            ("x.min(0).indices", {"x": [1.0, float("nan"), -3.0]}),
+            ("(x > 2).max(dim=0).indices", {"x": [1.0, 3.0, 3.0]}),
+            ("x.long().max(dim=0)[1]", {"x": [1.0, 3.0, 3.0]}),
+            ("x.max(0).values", {"x": 2.5}),
+            ("x.max(0).indices", {"x": 2.5}),
+            # argmax / argmin
+            ("x.argmax()", {"x": X}),
+            ("x.argmin()", {"x": X}),
+            ("argmax(x, 1)", {"x": X}),
+            ("x.argmax(dim=1, keepdim=True)", {"x": X}),
+            ("x.argmin(dim=0)", {"x": X}),
+            ("x.argmax(keepdim=True)", {"x": X}),
+            ("x.argmax()", {"x": [1.0, 3.0, 3.0]}),
+            ("x.argmax()", {"x": [1.0, float("nan"), 3.0]}),
+            ("x.argmin()", {"x": [1.0, float("nan"), -3.0]}),
+            ("x.argmax(0)", {"x": 2.5}),
+            ("x.long().argmin()", {"x": [3.0, 1.0, 1.0]}),
+            # int64 tensor arithmetic wraps; Python ints that fit are exact
+            ("tensor(2**62) * 4", {"x": 1.0}),
+            ("tensor(1) * 2**62 * 2", {"x": 1.0}),
+            ("tensor(9223372036854775807) + 1", {"x": 1.0}),
+            ("tensor(2**62 + (2**62 - 1))", {"x": 1.0}),
+        ]
+        errors = [
+            # subtraction with a bool operand
+            ("(1 - (x > 1)) * x", {"x": [1.0, 2.0]}),
+            ("((x > 1) - 1) * x", {"x": [1.0, 2.0]}),
+            ("((x > 1) - 1.5) * x", {"x": [1.0, 2.0]}),
+            ("((x > 1) - (x > 0)) * x", {"x": [1.0, 2.0]}),
+            ("x - True", {"x": [1.0, 2.0]}),
+            ("sub(x > 1, x)", {"x": [1.0, 2.0]}, "torch.sub(x > 1, x)"),
+            ("x.reshape(())", {"x": [1.0, 2.0]}),
+            ("x.logsumexp(())", {"x": X}),
+            # a pair is no tensor; argmax refuses bool and what has no element
+            ("x.max(dim=1) + 1", {"x": X}),
+            ("x.max(dim=1)[2]", {"x": X}),
+            ("x.max().values", {"x": X}),
+            ("a, b, c = x; a", {"x": X}),
+            ("(x > 1).argmax()", {"x": [1.0, 2.0]}),
+            ("x.argmax()", {"x": {"data": [], "shape": [0]}}),
+            ("x.argmax(1)", {"x": {"data": [], "shape": [1, 0]}}),
+            ("x.argmax(0)", {"x": {"data": [], "shape": [0, 3]}}),
+            # a Python int beyond int64 meeting a tensor: "Overflow when unpacking long"
+            ("tensor(2**63)", {"x": 1.0}),
+            ("tensor(2**64)", {"x": 1.0}),
+            ("tensor([1, 2**63])", {"x": 1.0}),
+            ("x + 2**63", {"x": 1.0}),
+            ("x * 2**64", {"x": 1.0}),
+            ("tensor(1) + 2**63", {"x": 1.0}),
+            ("tensor(1.0) + 2**63", {"x": 1.0}),
+            ("full([2], 2**63) * x", {"x": 1.0}, "torch.full([2], 2**63) * x"),
+            ("arange(2**63) * x", {"x": 1.0}, "torch.arange(2**63) * x"),
+            ("x.sum(2**63)", {"x": X}),
+            ("x[2**63]", {"x": [1.0]}),
+            ("tensor(9223372036854775808)", {"x": 1.0}),
+        ]
+        for dt in ("float32", "float64"):
+            for c in cases:
+                self.probe(c[0], c[1], dt, py=c[2] if len(c) > 2 else None, tags=("edge", "divergence"))
+            for c in errors:
+                self.probe(c[0], c[1], dt, py=c[2] if len(c) > 2 else None, error=True,
+                           tags=("edge", "error", "divergence"))
+
     def build(self):
         self.lesson()
         self.cover()
@@ -1631,6 +1742,7 @@ class Builder:
             attempts += 1
             if self.random_case(big=True):
                 n += 1
+        self.divergence()
         return self.cases
 
 
