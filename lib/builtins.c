@@ -196,6 +196,24 @@ static tg_tensor *h_clamp(call *c)
     return tg_apply(TG_OP_CLAMP, 1, &x, &at);
 }
 
+/* leaky_relu(x, negative_slope=0.01), elu(x, alpha=1.0): the constant is
+ * a number (PyTorch's Scalar), given to the op as a 0-D operand of x's
+ * dtype; integer x is refused by the op, as by PyTorch */
+static tg_tensor *h_act_const(call *c)
+{
+    double v = c->b->op == TG_OP_LEAKY_RELU ? 0.01 : 1.0;
+    if (c->a[1]) {
+        if (c->a[1]->numel != 1) {
+            tg_error_at(call_pos(c, 1), TG_EINPUT, "%s: %s must be a number", c->b->name,
+                        c->b->op == TG_OP_LEAKY_RELU ? "negative_slope" : "alpha");
+            return NULL;
+        }
+        v = tg_item(c->a[1]);
+    }
+    tg_tensor *k = tg_scalar(v, c->a[0]->dtype);
+    return tg_apply(c->b->op, 2, (tg_tensor *[]){A(0), k}, NULL);
+}
+
 enum { R_SUM, R_MEAN, R_AMAX, R_AMIN, R_LSE };
 
 static tg_tensor *h_reduce(call *c)

@@ -118,6 +118,9 @@ for _n in ("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf squar
 METHODS = set("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf square neg sign "
               "clamp clip".split())
 TORCH_FNS = set(n for n in NS if hasattr(torch, n) and n not in ("tensor", "max", "min"))
+# issue 19's functions (after TORCH_FNS: the random compositions stay as they were)
+NS.update({"leaky_relu": F.leaky_relu, "elu": F.elu, "silu": F.silu,
+           "reciprocal": torch.reciprocal, "rsqrt": torch.rsqrt})
 
 
 def run_program(py, env):
@@ -1631,8 +1634,54 @@ class Builder:
             attempts += 1
             if self.random_case(big=True):
                 n += 1
+        self.nn_ops()
         return self.cases
 
+    # ---- issue 19's ops: activations, statistics, scans, shapes --------------
+    # Appended after the random cases, with a generator of their own, so that
+    # the cases before them stay as they were.
+    def nn_case(self, rng, tk, shapes, dt, py=None, positive=(), lo=-2.0, hi=2.0, tags=()):
+        """A "cover" case of tk over random inputs of the given shapes, with a
+        random grad_output; new data until PyTorch's answer is well-conditioned."""
+        py = py or tk
+        for _ in range(30):
+            inputs = {n: make_input(rng, s, n in positive, lo, hi) for n, s in shapes.items()}
+            torch.set_default_dtype(torch.float64)
+            try:
+                with torch.no_grad():
+                    out = run_program(py, {n: tensor_of(i, "float64") for n, i in inputs.items()})
+            finally:
+                torch.set_default_dtype(torch.float32)
+            go = None
+            if out.dim() > 0:
+                go = {"data": rand_values(rng, out.numel(), -1, 1), "shape": list(out.shape)}
+            if self.add("cover", tk, py, inputs, dt, go, tags=set(tags) | {tk.split("(")[0]}):
+                return
+        raise RuntimeError(f"could not build a cover case for {tk}")
+
+    def nn_ops(self):
+        rng = random.Random(self.seed + 19)
+        shapes = [(), (3,), (2, 3), (2, 1, 3), (4, 1), (3, 2, 2)]
+        for dt in ("float32", "float64"):
+            for tk in ("silu(x)", "leaky_relu(x)", "leaky_relu(x, 0.2)", "leaky_relu(x, negative_slope=-0.5)",
+                       "elu(x)", "elu(x, alpha=0.5)", "x.reciprocal() * y", "rsqrt(x) + y.rsqrt()"):
+                pos = {"x", "y"} if "sqrt" in tk or "recip" in tk else set()
+                self.nn_case(rng, tk, {"x": rng.choice(shapes[:5]), "y": rng.choice([(3,), (1, 3), ()])}
+                             if "y" in tk else {"x": rng.choice(shapes)}, dt, positive=pos)
+        wide = [-750.0, -88.5, -30, -20, -5, -1, -1e-4, -1e-8, 0.0, 1e-8, 1e-4, 1, 5, 20, 30, 88.5, 750]
+        edges = [(f"{f}(x)", {"x": wide}) for f in ("silu", "leaky_relu", "elu")]
+        edges += [("leaky_relu(x, 0.3) + elu(x, alpha=2)", {"x": [-2.0, 0.0, 1e-30, -1e-30, 3.0]}),
+                  ("reciprocal(x)", {"x": [-4.0, -1e-3, 1e-3, 0.5, 3, 1e30]}),
+                  ("rsqrt(x)", {"x": [1e-6, 0.25, 1, 2, 1e6]}),
+                  ("reciprocal(x) + rsqrt(x)", {"x": [0.0, 1.0]}),
+                  ("x.reciprocal()", {"x": {"data": [1, 2, -4], "shape": [3], "dtype": "int64"}})]
+        errors = [("silu(x.long())", {"x": [1.0, 2.0]}), ("leaky_relu(x.long())", {"x": [1.0]}),
+                  ("elu(x.long())", {"x": [1.0]})]
+        for dt in ("float32", "float64"):
+            for c in edges:
+                self.probe(c[0], c[1], dt)
+            for c in errors:
+                self.probe(c[0], c[1], dt, error=True, tags=("edge", "error"))
 
 def dumps(case):
     return json.dumps(case, separators=(",", ":"), allow_nan=False)

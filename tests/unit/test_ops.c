@@ -66,6 +66,15 @@ static const op_case cases[] = {
     {"tanh_backward", "sum(tanh(x) * y)", 2, {"2,3", "3"}, -2, 2, 0, 0, true},
     {"sigmoid_backward", "sum(sigmoid(x) * y)", 2, {"4", "2,4"}, -3, 3, 0, 0, true},
     {"pow_backward", "sum(x**3 * y + x**2.5 + 2 * x**0.5 + x**-2 + x**1)", 2, {"5", "5"}, 0.5, 2, 0, 0, true},
+    /* activations and reciprocals, and their backwards through second order */
+    {"silu", "silu(x)", 1, {"2,3"}, -4, 4, 0, 0, false},
+    {"reciprocal", "reciprocal(x) * y", 2, {"4", "3,4"}, 0.5, 2, 0, 0, false},
+    {"rsqrt", "x.rsqrt()", 1, {"5"}, 0.3, 3, 0, 0, false},
+    {"leaky_relu", "leaky_relu(x, 0.2) * y + leaky_relu(x)", 2, {"2,3", "3"}, -2, 2, 0, 0, false},
+    {"elu", "elu(x) + elu(x, alpha=0.7) * y", 2, {"6", "6"}, -3, 2, 0, 0, false},
+    {"silu", "sum(silu(x) * y)", 2, {"5", "5"}, -3, 3, 0, 0, true},
+    {"reciprocal", "sum(reciprocal(x) * y + rsqrt(x))", 2, {"5", "5"}, 0.5, 2, 0, 0, true},
+    {"elu", "sum(elu(x, 1.5) * y)", 2, {"6", "6"}, -2, 2, 0, 0, true},
 };
 #define NCASES (int)(sizeof cases / sizeof *cases)
 
