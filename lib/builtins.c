@@ -5,6 +5,7 @@
  * of the positional arguments (x.reshape(2, 3) or x.reshape((2, 3))).
  * The elementwise ops' rows come from lib/ops.def. */
 #include "builtins.h"
+#include "ops_nn.h"
 #include <math.h>
 #include <string.h>
 
@@ -212,6 +213,51 @@ static tg_tensor *h_act_const(call *c)
     }
     tg_tensor *k = tg_scalar(v, c->a[0]->dtype);
     return tg_apply(c->b->op, 2, (tg_tensor *[]){A(0), k}, NULL);
+}
+
+/* var(x, [dim], [unbiased], [keepdim], *, [correction]) and std: PyTorch
+ * 1.13's overloads; x.var(False) is var(x, unbiased=False) */
+static tg_tensor *h_varstd(call *c)
+{
+    int64_t dims[TG_MAX_DIMS];
+    int nd = 0;
+    bool unbiased = true, has_unbiased = c->a[2] != NULL;
+    tg_tensor *d = c->a[1];
+    bool positional = !(c->an[1] && c->an[1]->kind == N_KWARG);
+    if (d && d->dtype == TG_BOOL && d->ndim == 0 && positional && !c->a[2] && !c->a[3]) {
+        unbiased = tg_item(d) != 0;
+        has_unbiased = true;
+    } else if (d && (nd = get_dims(c, 1, dims)) < 0)
+        return NULL;
+    if (c->a[2])
+        unbiased = get_bool(c, 2, true);
+    if (has_unbiased && c->a[4]) {
+        tg_error_at(call_pos(c, 4), TG_EINPUT, "%s: give unbiased or correction, not both", c->b->name);
+        return NULL;
+    }
+    int64_t correction = unbiased ? 1 : 0;
+    if (c->a[4] && !get_int(c, 4, &correction))
+        return NULL;
+    bool keep = get_bool(c, 3, false);
+    return c->b->op ? tg_std(A(0), dims, nd, correction, keep) : tg_var(A(0), dims, nd, correction, keep);
+}
+
+/* norm(x, [p], [dim], [keepdim]): p a number, 2 by default ('fro') */
+static tg_tensor *h_norm(call *c)
+{
+    int64_t dims[TG_MAX_DIMS];
+    int nd = 0;
+    double p = 2;
+    if (c->a[1]) {
+        if (c->a[1]->numel != 1 || c->a[1]->ndim != 0) {
+            tg_error_at(call_pos(c, 1), TG_EINPUT, "norm: p must be a number");
+            return NULL;
+        }
+        p = tg_item(c->a[1]);
+    }
+    if (c->a[2] && (nd = get_dims(c, 2, dims)) < 0)
+        return NULL;
+    return tg_norm(A(0), p, dims, nd, get_bool(c, 3, false));
 }
 
 enum { R_SUM, R_MEAN, R_AMAX, R_AMIN, R_LSE };
@@ -474,6 +520,10 @@ static const builtin builtins[] = {
     {"rand_like", "x", C_RAND, h_like, B_BATCHABLE}, {"randn_like", "x", C_RANDN, h_like, B_BATCHABLE},
     {"full", "size,fill_value", 0, h_full, 0}, {"arange", "start,end?,step?", 0, h_arange, 0},
     {"eye", "n,m?", 0, h_eye, 0}, {"tensor", "data", 0, h_tensor, 0},
+    /* statistics (ops_stats.c) */
+    {"var", "x,dim?,unbiased?,keepdim?,correction?", 0, h_varstd, 0},
+    {"std", "x,dim?,unbiased?,keepdim?,correction?", 1, h_varstd, 0},
+    {"norm", "x,p?,dim?,keepdim?", 0, h_norm, 0},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof *builtins)
 

@@ -120,7 +120,8 @@ METHODS = set("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf sq
 TORCH_FNS = set(n for n in NS if hasattr(torch, n) and n not in ("tensor", "max", "min"))
 # issue 19's functions (after TORCH_FNS: the random compositions stay as they were)
 NS.update({"leaky_relu": F.leaky_relu, "elu": F.elu, "silu": F.silu,
-           "reciprocal": torch.reciprocal, "rsqrt": torch.rsqrt})
+           "reciprocal": torch.reciprocal, "rsqrt": torch.rsqrt, "var": torch.var, "std": torch.std,
+           "norm": torch.norm})
 
 
 def run_program(py, env):
@@ -1668,15 +1669,37 @@ class Builder:
                 pos = {"x", "y"} if "sqrt" in tk or "recip" in tk else set()
                 self.nn_case(rng, tk, {"x": rng.choice(shapes[:5]), "y": rng.choice([(3,), (1, 3), ()])}
                              if "y" in tk else {"x": rng.choice(shapes)}, dt, positive=pos)
+        for dt in ("float32", "float64"):
+            for tk in ("x.var()", "x.std()", "var(x, 0)", "std(x, dim=1, keepdim=True)", "x.var(False)",
+                       "x.std(1, False, True)", "var(x, dim=(0, 2), unbiased=False)", "x.var(-1, correction=0)",
+                       "std(x, dim=(0, 2), correction=2, keepdim=True)", "x.var(0) * y", "x.std(1) * y",
+                       "x.norm()", "norm(x, 1)", "x.norm(inf)", "x.norm(-inf)", "x.norm(3)", "x.norm(2, dim=1)",
+                       "norm(x, 2.5, dim=(0, 2), keepdim=True)", "x.norm(1, -1)", "x.norm(inf, 0, True)",
+                       "x.norm(dim=2) * y[0]", "x.norm(0, dim=0)"):
+                self.nn_case(rng, tk, {"x": rng.choice([(3, 2, 4), (2, 3, 4)]), "y": (4,)}
+                             if "y" in tk else {"x": rng.choice([(3, 2, 4), (2, 3, 4)])}, dt)
         wide = [-750.0, -88.5, -30, -20, -5, -1, -1e-4, -1e-8, 0.0, 1e-8, 1e-4, 1, 5, 20, 30, 88.5, 750]
         edges = [(f"{f}(x)", {"x": wide}) for f in ("silu", "leaky_relu", "elu")]
         edges += [("leaky_relu(x, 0.3) + elu(x, alpha=2)", {"x": [-2.0, 0.0, 1e-30, -1e-30, 3.0]}),
                   ("reciprocal(x)", {"x": [-4.0, -1e-3, 1e-3, 0.5, 3, 1e30]}),
                   ("rsqrt(x)", {"x": [1e-6, 0.25, 1, 2, 1e6]}),
                   ("reciprocal(x) + rsqrt(x)", {"x": [0.0, 1.0]}),
-                  ("x.reciprocal()", {"x": {"data": [1, 2, -4], "shape": [3], "dtype": "int64"}})]
+                  ("x.reciprocal()", {"x": {"data": [1, 2, -4], "shape": [3], "dtype": "int64"}}),
+                  # PyTorch's choices at the points the formulas leave open
+                  ("x.std()", {"x": [2.0, 2.0, 2.0]}), ("x.std(0, keepdim=True)", {"x": [[1.5, -1], [1.5, -1]]}),
+                  ("x.std(0)", {"x": [3.0]}), ("x.var(0)", {"x": [3.0]}), ("x.var(unbiased=False)", {"x": [3.0]}),
+                  ("x.var(0)", {"x": {"data": [], "shape": [0, 2]}}), ("x.std(0, correction=2)", {"x": [1.0, 1.0]}),
+                  ("x.var()", {"x": [1e4 + 0.5, 1e4 - 0.5, 1e4]}), ("x.std(1)", {"x": [[-1e30, 1e30], [0.0, 0.0]]}),
+                  ("x.norm()", {"x": [0.0, 0.0]}), ("x.norm(dim=1)", {"x": [[0.0, 0.0], [3.0, -4.0]]}),
+                  ("x.norm(1)", {"x": [0.0, -1.0, 2.0]}), ("x.norm(3)", {"x": [0.0, 0.0, 0.0]}),
+                  ("x.norm(3)", {"x": [0.0, -1.0, 2.0]}), ("x.norm(inf)", {"x": [1.0, -2.0, 2.0, 0.0]}),
+                  ("x.norm(-inf)", {"x": [1.0, -2.0, 0.0, 0.0]}), ("x.norm(0)", {"x": [1.0, 0.0, -2.0]}),
+                  ("x.norm()", {"x": [float("nan"), 1.0]}), ("x.norm()", {"x": [float("inf"), 1.0]}),
+                  ("x.norm()", {"x": {"data": [], "shape": [0]}}), ("x.norm(1.5)", {"x": [1e-3, -2.0, 0.0]})]
         errors = [("silu(x.long())", {"x": [1.0, 2.0]}), ("leaky_relu(x.long())", {"x": [1.0]}),
-                  ("elu(x.long())", {"x": [1.0]})]
+                  ("elu(x.long())", {"x": [1.0]}), ("x.long().var()", {"x": [1.0, 2.0]}),
+                  ("x.long().std()", {"x": [1.0, 2.0]}), ("x.long().norm()", {"x": [1.0, 2.0]}),
+                  ("x.var(0, unbiased=True, correction=1)", {"x": [1.0, 2.0]})]
         for dt in ("float32", "float64"):
             for c in edges:
                 self.probe(c[0], c[1], dt)

@@ -75,6 +75,12 @@ static const op_case cases[] = {
     {"silu", "sum(silu(x) * y)", 2, {"5", "5"}, -3, 3, 0, 0, true},
     {"reciprocal", "sum(reciprocal(x) * y + rsqrt(x))", 2, {"5", "5"}, 0.5, 2, 0, 0, true},
     {"elu", "sum(elu(x, 1.5) * y)", 2, {"6", "6"}, -2, 2, 0, 0, true},
+    /* statistics, composites of the ops above (to second order) */
+    {"var", "x.var(1, keepdim=True) * y + var(x, dim=(0, 1), correction=0)", 2, {"2,3,4", "2,1,4"}, -2, 2, 0, 0, false},
+    {"std", "x.std(0) * y + std(x, unbiased=False)", 2, {"3,4", "4"}, -2, 2, 0, 0, false},
+    {"norm", "x.norm() * y + norm(x, 1, dim=0) + x.norm(3, 0) + x.norm(inf, dim=1, keepdim=True).sum()", 2, {"3,4", "4"},
+     -2, 2, 0, 0, false},
+    {"var", "sum(x.var(0) * y + x.std(1).sum() + x.norm(dim=1).sum() + x.norm(2.5))", 2, {"3,4", "4"}, -2, 2, 0, 0, true},
 };
 #define NCASES (int)(sizeof cases / sizeof *cases)
 
