@@ -260,6 +260,21 @@ static tg_tensor *h_norm(call *c)
     return tg_norm(A(0), p, dims, nd, get_bool(c, 3, false));
 }
 
+/* prod(x, [dim], [keepdim]): dim one int, as torch.prod */
+static tg_tensor *h_prod(call *c)
+{
+    int64_t d;
+    if (c->a[1] && !get_int(c, 1, &d))
+        return NULL;
+    return tg_prod(A(0), c->a[1] ? &d : NULL, get_bool(c, 2, false));
+}
+
+static tg_tensor *h_cumsum(call *c)
+{
+    int64_t d;
+    return get_int(c, 1, &d) ? tg_cumsum(A(0), d) : NULL;
+}
+
 enum { R_SUM, R_MEAN, R_AMAX, R_AMIN, R_LSE };
 
 static tg_tensor *h_reduce(call *c)
@@ -524,6 +539,8 @@ static const builtin builtins[] = {
     {"var", "x,dim?,unbiased?,keepdim?,correction?", 0, h_varstd, 0},
     {"std", "x,dim?,unbiased?,keepdim?,correction?", 1, h_varstd, 0},
     {"norm", "x,p?,dim?,keepdim?", 0, h_norm, 0},
+    /* products and running sums along a dim (ops_scan.c) */
+    {"prod", "x,dim?,keepdim?", 0, h_prod, 0}, {"cumsum", "x,dim", 0, h_cumsum, 0},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof *builtins)
 

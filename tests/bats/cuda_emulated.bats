@@ -194,11 +194,12 @@ host_kernels() {
     [[ "$stderr" == "tgrad: compiled evaluation on the emulated device: the kernel's host build failed"* ]]
 }
 
-@test "emulated cuda: leaky_relu, elu, silu, reciprocal, rsqrt match the CPU, eager and --compile" {
+@test "emulated cuda: issue 19's activations (eager and --compile), statistics and scans match the CPU" {
     needs_backend
     random_inputs 7
     same 'sum(leaky_relu(x) * y + leaky_relu(x, 0.2) + elu(x, alpha=0.5) * z + silu(x) * y)'
     same 'sum(reciprocal(abs(x) + 0.5) * y + rsqrt(abs(z) + 0.1) + elu(y))' --dtype float64
+    same 'sum(x.prod(1, keepdim=True) * z + x.cumsum(1) * y + x.var(0) + x.std(1, keepdim=True) + x.norm(dim=0))'
     export TG_CACHE_DIR="$TMP/cache" TG_FUSED_STRICT=1
     tgrad 'randn(6000) * 2' --seed 71 --no-grad -o "$TMP/cx.npy" >/dev/null
     tgrad 'randn(6000) * 2' --seed 72 --no-grad -o "$TMP/cy.npy" >/dev/null

@@ -121,7 +121,7 @@ TORCH_FNS = set(n for n in NS if hasattr(torch, n) and n not in ("tensor", "max"
 # issue 19's functions (after TORCH_FNS: the random compositions stay as they were)
 NS.update({"leaky_relu": F.leaky_relu, "elu": F.elu, "silu": F.silu,
            "reciprocal": torch.reciprocal, "rsqrt": torch.rsqrt, "var": torch.var, "std": torch.std,
-           "norm": torch.norm})
+           "norm": torch.norm, "prod": torch.prod, "cumsum": torch.cumsum})
 
 
 def run_program(py, env):
@@ -1678,6 +1678,12 @@ class Builder:
                        "x.norm(dim=2) * y[0]", "x.norm(0, dim=0)"):
                 self.nn_case(rng, tk, {"x": rng.choice([(3, 2, 4), (2, 3, 4)]), "y": (4,)}
                              if "y" in tk else {"x": rng.choice([(3, 2, 4), (2, 3, 4)])}, dt)
+        for dt in ("float32", "float64"):
+            for tk in ("x.prod()", "prod(x, 1)", "x.prod(-1, keepdim=True)", "x.prod(0) * y", "x.cumsum(0)",
+                       "cumsum(x, 2) * y", "x.cumsum(-2)", "x.cumsum(1).prod(2)"):
+                self.nn_case(rng, tk, {"x": rng.choice([(3, 2, 4), (2, 3, 4)]), "y": (4,)} if "y" in tk
+                             else {"x": rng.choice([(3, 2, 4), (2, 3, 4), (4,)])} if "-1" in tk or "()" in tk
+                             else {"x": rng.choice([(3, 2, 4), (2, 3, 4)])}, dt, lo=-1.6, hi=1.6)
         wide = [-750.0, -88.5, -30, -20, -5, -1, -1e-4, -1e-8, 0.0, 1e-8, 1e-4, 1, 5, 20, 30, 88.5, 750]
         edges = [(f"{f}(x)", {"x": wide}) for f in ("silu", "leaky_relu", "elu")]
         edges += [("leaky_relu(x, 0.3) + elu(x, alpha=2)", {"x": [-2.0, 0.0, 1e-30, -1e-30, 3.0]}),
@@ -1695,11 +1701,23 @@ class Builder:
                   ("x.norm(3)", {"x": [0.0, -1.0, 2.0]}), ("x.norm(inf)", {"x": [1.0, -2.0, 2.0, 0.0]}),
                   ("x.norm(-inf)", {"x": [1.0, -2.0, 0.0, 0.0]}), ("x.norm(0)", {"x": [1.0, 0.0, -2.0]}),
                   ("x.norm()", {"x": [float("nan"), 1.0]}), ("x.norm()", {"x": [float("inf"), 1.0]}),
-                  ("x.norm()", {"x": {"data": [], "shape": [0]}}), ("x.norm(1.5)", {"x": [1e-3, -2.0, 0.0]})]
+                  ("x.norm()", {"x": {"data": [], "shape": [0]}}), ("x.norm(1.5)", {"x": [1e-3, -2.0, 0.0]}),
+                  # prod with zeros: the product of the others, as PyTorch's prod_backward
+                  ("x.prod()", {"x": [2.0, 0.0, -3.0, 0.5]}), ("x.prod()", {"x": [2.0, 0.0, -3.0, 0.0]}),
+                  ("x.prod(1)", {"x": [[2.0, 0.0, -3.0], [0.0, 0.0, 1.0], [1.5, 2.0, -1.0]]}),
+                  ("x.prod(0, keepdim=True)", {"x": [[2.0, 0.0], [0.0, 0.0], [1.5, 2.0]]}),
+                  ("x.prod()", {"x": 0.0}), ("x.prod(0)", {"x": -2.5}), ("x.prod()", {"x": {"data": [], "shape": [0]}}),
+                  ("x.prod(1)", {"x": {"data": [], "shape": [2, 0]}}),
+                  ("x.prod()", {"x": [float("nan"), 3.0, 2.0]}), ("x.prod()", {"x": [float("inf"), -1.0, 2.0]}),
+                  ("x.long().prod(0)", {"x": [[3.0, -2.0], [5.0, 4.0]]}), ("(x > 0).prod(0)", {"x": [[3.0, -2.0], [5.0, 4.0]]}),
+                  ("x.cumsum(0)", {"x": [1e8, 1.0, -1e8, 1.0]}), ("x.cumsum(0)", {"x": -2.5}),
+                  ("x.cumsum(1)", {"x": {"data": [], "shape": [2, 0]}}), ("x.long().cumsum(0)", {"x": [3.0, -2.0, 7.0]}),
+                  ("(x > 0).cumsum(0)", {"x": [3.0, -2.0, 7.0]}), ("x.cumsum(0)", {"x": [float("inf"), 1.0, float("-inf")]})]
         errors = [("silu(x.long())", {"x": [1.0, 2.0]}), ("leaky_relu(x.long())", {"x": [1.0]}),
                   ("elu(x.long())", {"x": [1.0]}), ("x.long().var()", {"x": [1.0, 2.0]}),
                   ("x.long().std()", {"x": [1.0, 2.0]}), ("x.long().norm()", {"x": [1.0, 2.0]}),
-                  ("x.var(0, unbiased=True, correction=1)", {"x": [1.0, 2.0]})]
+                  ("x.var(0, unbiased=True, correction=1)", {"x": [1.0, 2.0]}), ("x.prod(2)", {"x": [[1.0]]}),
+                  ("x.cumsum(1)", {"x": [1.0, 2.0]})]
         for dt in ("float32", "float64"):
             for c in edges:
                 self.probe(c[0], c[1], dt)

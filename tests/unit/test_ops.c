@@ -81,6 +81,12 @@ static const op_case cases[] = {
     {"norm", "x.norm() * y + norm(x, 1, dim=0) + x.norm(3, 0) + x.norm(inf, dim=1, keepdim=True).sum()", 2, {"3,4", "4"},
      -2, 2, 0, 0, false},
     {"var", "sum(x.var(0) * y + x.std(1).sum() + x.norm(dim=1).sum() + x.norm(2.5))", 2, {"3,4", "4"}, -2, 2, 0, 0, true},
+    /* products and running sums; zeros are in prod's fixture cases (FD
+     * cannot tell a subgradient) */
+    {"prod", "x.prod(1) * y + prod(x, 0, keepdim=True).sum() + x.prod()", 2, {"3,4", "3"}, 0.5, 1.5, 0, 0, false},
+    {"prod", "sum(x.prod(0) * y + x.prod())", 2, {"3,4", "4"}, -1.5, 1.5, 0, 0, true},
+    {"cumsum", "x.cumsum(1) * y + cumsum(x, 0) * y", 2, {"3,4", "4"}, -2, 2, 0, 0, false},
+    {"cumsum", "sum(x.cumsum(0) ** 2 * y)", 2, {"3,4", "4"}, -2, 2, 0, 0, true},
 };
 #define NCASES (int)(sizeof cases / sizeof *cases)
 
