@@ -275,6 +275,68 @@ static tg_tensor *h_cumsum(call *c)
     return get_int(c, 1, &d) ? tg_cumsum(A(0), d) : NULL;
 }
 
+static tg_tensor *h_expand_as(call *c) { return tg_expand(A(0), c->a[1]->ndim, c->a[1]->shape); }
+
+static tg_tensor *h_repeat(call *c)
+{
+    int64_t reps[TG_MAX_DIMS + 1];
+    int n = get_shape(c, reps);
+    return n < 0 ? NULL : tg_repeat(A(0), n, reps);
+}
+
+/* linspace(start, end, steps): the default float dtype */
+static tg_tensor *h_linspace(call *c)
+{
+    int64_t steps;
+    for (int i = 0; i < 2; i++)
+        if (c->a[i]->numel != 1 || c->a[i]->ndim != 0) {
+            tg_error_at(call_pos(c, i), TG_EINPUT, "linspace: start and end must be numbers");
+            return NULL;
+        }
+    if (!get_int(c, 2, &steps))
+        return NULL;
+    return tg_linspace(tg_item(c->a[0]), tg_item(c->a[1]), steps, tg_default_float);
+}
+
+/* randint(high, size) or randint(low, high, size); size a tuple */
+static tg_tensor *h_randint(call *c)
+{
+    int size_at = c->a[2] ? 2 : 1, high_at = c->a[2] ? 1 : 0;
+    int64_t low = 0, high, shape[TG_MAX_DIMS];
+    if (!c->a[size_at] || (c->a[2] && !c->a[1])) {
+        tg_error_at(c->n->pos, TG_EINPUT, "randint: expected randint(high, size) or randint(low, high, size)");
+        return NULL;
+    }
+    if (c->a[size_at]->ndim != 1) {
+        tg_error_at(call_pos(c, size_at), TG_EINPUT, "randint: size must be a tuple of ints, as (3,) or (2, 3)");
+        return NULL;
+    }
+    int nd = get_dims(c, size_at, shape);
+    if (nd < 0 || (c->a[2] && !get_int(c, 0, &low)) || !get_int(c, high_at, &high))
+        return NULL;
+    if (tg_shape_check(nd, shape, NULL) != TG_OK)
+        return NULL;
+    return tg_randint(low, high, nd, shape);
+}
+
+/* item(): the one element as a Python number (no gradient, the weakest
+ * dtype in promotion) */
+static tg_tensor *h_item(call *c)
+{
+    tg_tensor *x = c->a[0];
+    if (x->numel != 1) {
+        tg_error_at(c->n->pos, TG_EINPUT, "item(): a Tensor with %lld elements cannot be converted to Scalar",
+                    (long long)x->numel);
+        return NULL;
+    }
+    if (x->dtype != TG_INT64)
+        return tg_wrapped(tg_item(x), tg_dtype_is_float(x->dtype) ? TG_FLOAT64 : x->dtype);
+    tg_tensor *r = tg_scalar_i64(tg_get_i64(x, 0)); /* exact, not through a double */
+    if (r)
+        r->wrapped_number = true;
+    return r;
+}
+
 enum { R_SUM, R_MEAN, R_AMAX, R_AMIN, R_LSE };
 
 static tg_tensor *h_reduce(call *c)
@@ -381,10 +443,35 @@ static tg_tensor *h_reshape(call *c)
     return c->b->op ? tg_expand(A(0), nd, shape) : tg_reshape(A(0), nd, shape);
 }
 
+/* flatten(x, start_dim=0, end_dim=-1): dims start..end merged into one */
 static tg_tensor *h_flatten(call *c)
 {
-    int64_t n = -1;
-    return tg_reshape(A(0), 1, &n);
+    tg_tensor *x = c->a[0];
+    int64_t start = 0, end = -1;
+    if ((c->a[1] && !get_int(c, 1, &start)) || (c->a[2] && !get_int(c, 2, &end)))
+        return NULL;
+    tg_status st;
+    int s = (int)tg_norm_dim(start, x->ndim, "flatten", &st);
+    int e = st == TG_OK ? (int)tg_norm_dim(end, x->ndim, "flatten", &st) : 0;
+    if (st != TG_OK)
+        return NULL;
+    if (s > e) {
+        tg_error_at(c->n->pos, TG_EINPUT, "flatten() has invalid args: start_dim cannot come after end_dim");
+        return NULL;
+    }
+    if (x->ndim == 0) { /* a 0-D tensor becomes 1-D, as in PyTorch */
+        int64_t one = 1;
+        return tg_reshape(A(0), 1, &one);
+    }
+    int64_t shape[TG_MAX_DIMS];
+    int nd = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        if (d <= s || d > e)
+            shape[nd++] = x->shape[d];
+        else
+            shape[nd - 1] *= x->shape[d]; /* the product is x's numel at most */
+    }
+    return tg_reshape(A(0), nd, shape);
 }
 
 static tg_tensor *h_permute(call *c)
@@ -524,7 +611,7 @@ static const builtin builtins[] = {
     {"reshape", "x,*shape", 0, h_reshape, 0}, {"view", "x,*shape", 0, h_reshape, 0},
     {"expand", "x,*shape", 1, h_reshape, 0}, {"permute", "x,*dims", 0, h_permute, 0},
     {"unsqueeze", "x,dim", 0, h_unsqueeze, 0}, {"squeeze", "x,dim?", 0, h_squeeze, 0},
-    {"flatten", "x", 0, h_flatten, 0}, {"detach", "x", 0, h_detach, EW},
+    {"flatten", "x,start_dim?,end_dim?", 0, h_flatten, 0}, {"detach", "x", 0, h_detach, EW},
     {"contiguous", "x", 0, h_contiguous, EW}, {"clone", "x", 0, h_clone, EW},
     {"float", "x", TG_FLOAT32, h_cast, EW}, {"double", "x", TG_FLOAT64, h_cast, EW},
     {"long", "x", TG_INT64, h_cast, EW}, {"bool", "x", TG_BOOL, h_cast, EW},
@@ -541,6 +628,10 @@ static const builtin builtins[] = {
     {"norm", "x,p?,dim?,keepdim?", 0, h_norm, 0},
     /* products and running sums along a dim (ops_scan.c) */
     {"prod", "x,dim?,keepdim?", 0, h_prod, 0}, {"cumsum", "x,dim", 0, h_cumsum, 0},
+    /* shapes and creation (ops_shape.c) */
+    {"expand_as", "x,other", 0, h_expand_as, 0}, {"repeat", "x,*sizes", 0, h_repeat, 0},
+    {"linspace", "start,end,steps", 0, h_linspace, 0}, {"randint", "low,high?,size?", 0, h_randint, 0},
+    {"item", "x", 0, h_item, 0},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof *builtins)
 

@@ -121,7 +121,7 @@ TORCH_FNS = set(n for n in NS if hasattr(torch, n) and n not in ("tensor", "max"
 # issue 19's functions (after TORCH_FNS: the random compositions stay as they were)
 NS.update({"leaky_relu": F.leaky_relu, "elu": F.elu, "silu": F.silu,
            "reciprocal": torch.reciprocal, "rsqrt": torch.rsqrt, "var": torch.var, "std": torch.std,
-           "norm": torch.norm, "prod": torch.prod, "cumsum": torch.cumsum})
+           "norm": torch.norm, "prod": torch.prod, "cumsum": torch.cumsum, "linspace": torch.linspace})
 
 
 def run_program(py, env):
@@ -1684,6 +1684,13 @@ class Builder:
                 self.nn_case(rng, tk, {"x": rng.choice([(3, 2, 4), (2, 3, 4)]), "y": (4,)} if "y" in tk
                              else {"x": rng.choice([(3, 2, 4), (2, 3, 4), (4,)])} if "-1" in tk or "()" in tk
                              else {"x": rng.choice([(3, 2, 4), (2, 3, 4)])}, dt, lo=-1.6, hi=1.6)
+        for dt in ("float32", "float64"):
+            for tk in ("x.flatten()", "flatten(x, 1)", "x.flatten(0, 1) * y", "x.flatten(-2, -1)",
+                       "flatten(x, start_dim=1, end_dim=1)", "y.expand_as(x)", "x[0].expand_as(x) * x",
+                       "x.repeat(2, 1, 1)", "x.repeat(1, 2, 3) * x.repeat(1, 2, 3)", "y.repeat(3, 2)",
+                       "y.repeat(2) + linspace(-1, 2, 8)", "x * linspace(0.5, 3, 4)", "x * linspace(2, -2, steps=4)",
+                       "x * y.sum().item()", "x[0, 0, 1].item() * y + x"):
+                self.nn_case(rng, tk, {"x": (2, 3, 4), "y": (4,)} if "y" in tk else {"x": (2, 3, 4)}, dt)
         wide = [-750.0, -88.5, -30, -20, -5, -1, -1e-4, -1e-8, 0.0, 1e-8, 1e-4, 1, 5, 20, 30, 88.5, 750]
         edges = [(f"{f}(x)", {"x": wide}) for f in ("silu", "leaky_relu", "elu")]
         edges += [("leaky_relu(x, 0.3) + elu(x, alpha=2)", {"x": [-2.0, 0.0, 1e-30, -1e-30, 3.0]}),
@@ -1712,12 +1719,22 @@ class Builder:
                   ("x.long().prod(0)", {"x": [[3.0, -2.0], [5.0, 4.0]]}), ("(x > 0).prod(0)", {"x": [[3.0, -2.0], [5.0, 4.0]]}),
                   ("x.cumsum(0)", {"x": [1e8, 1.0, -1e8, 1.0]}), ("x.cumsum(0)", {"x": -2.5}),
                   ("x.cumsum(1)", {"x": {"data": [], "shape": [2, 0]}}), ("x.long().cumsum(0)", {"x": [3.0, -2.0, 7.0]}),
-                  ("(x > 0).cumsum(0)", {"x": [3.0, -2.0, 7.0]}), ("x.cumsum(0)", {"x": [float("inf"), 1.0, float("-inf")]})]
+                  ("(x > 0).cumsum(0)", {"x": [3.0, -2.0, 7.0]}), ("x.cumsum(0)", {"x": [float("inf"), 1.0, float("-inf")]}),
+                  ("x.flatten()", {"x": 2.5}), ("x.flatten(0, -1)", {"x": {"data": [], "shape": [2, 0, 3]}}),
+                  ("x.repeat(3)", {"x": 2.5}), ("x.repeat(0, 2)", {"x": [1.0, 2.0]}), ("x.repeat(2, 1, 1)", {"x": [[1.0, 2.0]]}),
+                  ("x + linspace(0, 1, 1)", {"x": 1.0}), ("x + linspace(0, 1, 0).sum()", {"x": 1.0}),
+                  ("x + linspace(-10, 10, 21)", {"x": 1.0}), ("x * linspace(1e-3, 7, 13)", {"x": [1.0]}),
+                  ("x * linspace(3, 3, 5)", {"x": 1.0}), ("x + linspace(-1e10, 1e10, 9)", {"x": 0.0}),
+                  ("x * n.item()", {"x": [1.0, 2.0], "n": {"data": [3], "shape": [], "dtype": "int64"}}),
+                  ("x * y.item()", {"x": [1.5, 2.0], "y": {"data": [0.1], "shape": [1], "dtype": "float64"}}),
+                  ("(x * 2).sum().item() + x", {"x": [1.0, -2.0]})]
         errors = [("silu(x.long())", {"x": [1.0, 2.0]}), ("leaky_relu(x.long())", {"x": [1.0]}),
                   ("elu(x.long())", {"x": [1.0]}), ("x.long().var()", {"x": [1.0, 2.0]}),
                   ("x.long().std()", {"x": [1.0, 2.0]}), ("x.long().norm()", {"x": [1.0, 2.0]}),
                   ("x.var(0, unbiased=True, correction=1)", {"x": [1.0, 2.0]}), ("x.prod(2)", {"x": [[1.0]]}),
-                  ("x.cumsum(1)", {"x": [1.0, 2.0]})]
+                  ("x.cumsum(1)", {"x": [1.0, 2.0]}), ("x.flatten(1, 0)", {"x": [[1.0, 2.0]]}),
+                  ("x.item()", {"x": [1.0, 2.0]}), ("x.repeat(2)", {"x": [[1.0, 2.0]]}),
+                  ("x + linspace(0, 1, -1)", {"x": 1.0}), ("x.flatten(2)", {"x": [[1.0, 2.0]]})]
         for dt in ("float32", "float64"):
             for c in edges:
                 self.probe(c[0], c[1], dt)

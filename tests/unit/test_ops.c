@@ -87,6 +87,9 @@ static const op_case cases[] = {
     {"prod", "sum(x.prod(0) * y + x.prod())", 2, {"3,4", "4"}, -1.5, 1.5, 0, 0, true},
     {"cumsum", "x.cumsum(1) * y + cumsum(x, 0) * y", 2, {"3,4", "4"}, -2, 2, 0, 0, false},
     {"cumsum", "sum(x.cumsum(0) ** 2 * y)", 2, {"3,4", "4"}, -2, 2, 0, 0, true},
+    /* shapes built from views: flatten, expand_as, repeat */
+    {"repeat", "x.repeat(2, 1, 3) * y.flatten(0, 1) + x.flatten(1).sum() + x.repeat(1, 3).expand_as(z) * z",
+     3, {"2,4", "3,4", "1,2,12"}, -2, 2, 0, 0, false},
 };
 #define NCASES (int)(sizeof cases / sizeof *cases)
 
