@@ -50,12 +50,16 @@ tg_status op_bw_leaky_relu(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 }
 
 /* elu_backward (from the input): x <= 0 ? g * alpha * exp(x) : g (a NaN
- * x passes g on, as PyTorch's).  alpha, y, is a constant: no gradient. */
+ * x passes g on, as PyTorch's).  alpha, y, is a constant: no gradient.
+ * exp reads where(x < 0, x, 0): the same value, but at x = 0 the second
+ * derivative is 0, as PyTorch's elu_double_backward (x < 0) has it. */
 tg_status op_bw_elu(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *x = self->in[0], *alpha = self->in[1];
     tg_tensor *not_positive = apply2(TG_OP_LE, tg_ref(x), tg_scalar_like(0, x));
-    tg_tensor *neg = tg_mul(tg_mul(tg_ref(g), tg_ref(alpha)), apply1(TG_OP_EXP, tg_ref(x)));
+    tg_tensor *negative = apply2(TG_OP_LT, tg_ref(x), tg_scalar_like(0, x));
+    tg_tensor *x_neg = tg_where(negative, tg_ref(x), tg_scalar_like(0, x));
+    tg_tensor *neg = tg_mul(tg_mul(tg_ref(g), tg_ref(alpha)), apply1(TG_OP_EXP, x_neg));
     gin[0] = tg_where(not_positive, neg, tg_ref(g));
     return TG_OK;
 }

@@ -35,3 +35,12 @@ load helper
     fails_with 3 '^tgrad: prod: dimension 2 is out of range' tgrad 'x.prod(2)' --at '[[1]]'
     fails_with 3 '^tgrad: .*too large|^tgrad: .*limit' tgrad 'x.repeat(4611686018427387904, 4)' --at '[1]'
 }
+
+@test "second derivatives at the points PyTorch decides: elu's at 0 is 0, prod's with a zero" {
+    run -0 tgrad 'elu(x, 0.5).sum()' --at '[1.5,0,-2]' --hessian --dtype float64
+    [[ "$output" == '{"value":1.067667'*',"hessian":{"x":{"x":[[0,0,0],[0,0,0],[0,0,0.0676676'*']]}}}' ]]
+    run -0 tgrad 'x.prod()' --at '[1.5,0,-2]' --hessian --dtype float64
+    [ "$output" = '{"value":-0.0,"hessian":{"x":{"x":[[0,-2,0],[-2,0,1.5],[0,1.5,0]]}}}' ]
+    run -0 tgrad 'x.var()' --at '[1,2,4]' --hessian --dtype float64
+    [[ "$output" == *'"hessian":{"x":{"x":[[0.666666666666666'*',-0.333333333333333'* ]]
+}
