@@ -57,6 +57,10 @@ float tg_strtof_c(const char *s, char **end);
 int tg_vsnprintf_c(char *buf, size_t n, const char *fmt, va_list ap);
 int tg_snprintf_c(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* uniform integers in [low, high), int64, from the seeded generator
+ * (random.c), as torch.randint */
+tg_tensor *tg_randint(int64_t low, int64_t high, int ndim, const int64_t *shape);
+
 /* tg_full and tg_arange for int64, exact beyond 2^53 (tensor.c) */
 tg_tensor *tg_full_i64(int ndim, const int64_t *shape, int64_t value);
 tg_tensor *tg_arange_i64(int64_t start, int64_t stop, int64_t step);

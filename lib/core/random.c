@@ -77,3 +77,25 @@ tg_tensor *tg_randn(tg_dtype dt, int ndim, const int64_t *shape)
     }
     return t;
 }
+
+/* uniform integers in [low, high): a 64-bit draw below the largest multiple
+ * of the range, reduced modulo it (no bias) */
+tg_tensor *tg_randint(int64_t low, int64_t high, int ndim, const int64_t *shape)
+{
+    if (high <= low) {
+        tg_error(TG_EINPUT, "randint: high (%lld) must be greater than low (%lld)", (long long)high,
+                 (long long)low);
+        return NULL;
+    }
+    uint64_t range = (uint64_t)high - (uint64_t)low;
+    uint64_t limit = UINT64_MAX - UINT64_MAX % range; /* draws at or above it are redrawn */
+    tg_tensor *t = tg_empty(TG_INT64, ndim, shape);
+    for (int64_t i = 0; t && i < t->numel; i++) {
+        uint64_t r;
+        do
+            r = next64();
+        while (r >= limit);
+        ((int64_t *)tg_data(t))[i] = (int64_t)((uint64_t)low + r % range);
+    }
+    return t;
+}

@@ -5,6 +5,7 @@
  * of the positional arguments (x.reshape(2, 3) or x.reshape((2, 3))).
  * The elementwise ops' rows come from lib/ops/ops.def. */
 #include "builtins.h"
+#include "ops/ops_nn.h"
 #include <math.h>
 #include <string.h>
 
@@ -201,6 +202,146 @@ static tg_tensor *h_clamp(call *c)
     return tg_apply(TG_OP_CLAMP, 1, &x, &at);
 }
 
+/* leaky_relu(x, negative_slope=0.01), elu(x, alpha=1.0): the constant is
+ * a number (PyTorch's Scalar), given to the op as a 0-D operand of x's
+ * dtype; integer x is refused by the op, as by PyTorch */
+static tg_tensor *h_act_const(call *c)
+{
+    double v = c->b->op == TG_OP_LEAKY_RELU ? 0.01 : 1.0;
+    if (c->a[1]) {
+        if (c->a[1]->numel != 1) {
+            tg_error_at(call_pos(c, 1), TG_EINPUT, "%s: %s must be a number", c->b->name,
+                        c->b->op == TG_OP_LEAKY_RELU ? "negative_slope" : "alpha");
+            return NULL;
+        }
+        v = tg_item(c->a[1]);
+    }
+    tg_tensor *k = tg_scalar(v, c->a[0]->dtype);
+    return tg_apply(c->b->op, 2, (tg_tensor *[]){A(0), k}, NULL);
+}
+
+/* var(x, [dim], [unbiased], [keepdim], *, [correction]) and std: PyTorch
+ * 1.13's overloads; x.var(False) is var(x, unbiased=False) */
+static tg_tensor *h_varstd(call *c)
+{
+    int64_t dims[TG_MAX_DIMS];
+    int nd = 0;
+    bool unbiased = true, has_unbiased = c->a[2] != NULL;
+    tg_tensor *d = c->a[1];
+    bool positional = !(c->an[1] && c->an[1]->kind == N_KWARG);
+    if (d && d->dtype == TG_BOOL && d->ndim == 0 && positional && !c->a[2] && !c->a[3]) {
+        unbiased = tg_item(d) != 0;
+        has_unbiased = true;
+    } else if (d && (nd = get_dims(c, 1, dims)) < 0)
+        return NULL;
+    if (c->a[2])
+        unbiased = get_bool(c, 2, true);
+    if (has_unbiased && c->a[4]) {
+        tg_error_at(call_pos(c, 4), TG_EINPUT, "%s: give unbiased or correction, not both", c->b->name);
+        return NULL;
+    }
+    int64_t correction = unbiased ? 1 : 0;
+    if (c->a[4] && !get_int(c, 4, &correction))
+        return NULL;
+    bool keep = get_bool(c, 3, false);
+    return c->b->op ? tg_std(A(0), dims, nd, correction, keep) : tg_var(A(0), dims, nd, correction, keep);
+}
+
+/* norm(x, [p], [dim], [keepdim]): p a number, 2 by default ('fro') */
+static tg_tensor *h_norm(call *c)
+{
+    int64_t dims[TG_MAX_DIMS];
+    int nd = 0;
+    double p = 2;
+    if (c->a[1]) {
+        if (c->a[1]->numel != 1 || c->a[1]->ndim != 0) {
+            tg_error_at(call_pos(c, 1), TG_EINPUT, "norm: p must be a number");
+            return NULL;
+        }
+        p = tg_item(c->a[1]);
+    }
+    if (c->a[2] && (nd = get_dims(c, 2, dims)) < 0)
+        return NULL;
+    return tg_norm(A(0), p, dims, nd, get_bool(c, 3, false));
+}
+
+/* prod(x, [dim], [keepdim]): dim one int, as torch.prod */
+static tg_tensor *h_prod(call *c)
+{
+    int64_t d;
+    if (c->a[1] && !get_int(c, 1, &d))
+        return NULL;
+    return tg_prod(A(0), c->a[1] ? &d : NULL, get_bool(c, 2, false));
+}
+
+static tg_tensor *h_cumsum(call *c)
+{
+    int64_t d;
+    return get_int(c, 1, &d) ? tg_cumsum(A(0), d) : NULL;
+}
+
+static tg_tensor *h_expand_as(call *c) { return tg_expand(A(0), c->a[1]->ndim, c->a[1]->shape); }
+
+static tg_tensor *h_repeat(call *c)
+{
+    int64_t reps[TG_MAX_DIMS + 1];
+    int n = get_shape(c, reps);
+    return n < 0 ? NULL : tg_repeat(A(0), n, reps);
+}
+
+/* linspace(start, end, steps): the default float dtype */
+static tg_tensor *h_linspace(call *c)
+{
+    int64_t steps;
+    for (int i = 0; i < 2; i++)
+        if (c->a[i]->numel != 1 || c->a[i]->ndim != 0) {
+            tg_error_at(call_pos(c, i), TG_EINPUT, "linspace: start and end must be numbers");
+            return NULL;
+        }
+    if (!get_int(c, 2, &steps))
+        return NULL;
+    return tg_linspace(tg_item(c->a[0]), tg_item(c->a[1]), steps, tg_default_float);
+}
+
+/* randint(high, size) or randint(low, high, size); size a tuple */
+static tg_tensor *h_randint(call *c)
+{
+    int size_at = c->a[2] ? 2 : 1, high_at = c->a[2] ? 1 : 0;
+    int64_t low = 0, high, shape[TG_MAX_DIMS];
+    if (!c->a[size_at] || (c->a[2] && !c->a[1])) {
+        tg_error_at(c->n->pos, TG_EINPUT, "randint: expected randint(high, size) or randint(low, high, size)");
+        return NULL;
+    }
+    if (c->a[size_at]->ndim != 1) {
+        tg_error_at(call_pos(c, size_at), TG_EINPUT, "randint: size must be a tuple of ints, as (3,) or (2, 3)");
+        return NULL;
+    }
+    int nd = get_dims(c, size_at, shape);
+    if (nd < 0 || (c->a[2] && !get_int(c, 0, &low)) || !get_int(c, high_at, &high))
+        return NULL;
+    if (tg_shape_check(nd, shape, NULL) != TG_OK)
+        return NULL;
+    return tg_randint(low, high, nd, shape);
+}
+
+/* item(): the one element as a Python number (no gradient, the weakest
+ * dtype in promotion) */
+static tg_tensor *h_item(call *c)
+{
+    tg_tensor *x = c->a[0];
+    if (x->numel != 1) {
+        tg_error_at(c->n->pos, TG_EINPUT, "item(): a Tensor with %lld elements cannot be converted to Scalar",
+                    (long long)x->numel);
+        return NULL;
+    }
+    if (x->dtype != TG_INT64)
+        return tg_wrapped(tg_item(x), tg_dtype_is_float(x->dtype) ? TG_FLOAT64 : x->dtype);
+    tg_tensor *r = tg_scalar_i64(tg_get_i64(x, 0)); /* exact, not through a double */
+    if (r)
+        r->wrapped_number = true;
+    return r;
+}
+
 enum { R_SUM, R_MEAN, R_AMAX, R_AMIN, R_LSE };
 
 static tg_tensor *h_reduce(call *c)
@@ -347,10 +488,35 @@ static tg_tensor *h_reshape(call *c)
     return c->b->op ? tg_expand(A(0), nd, shape) : tg_reshape(A(0), nd, shape);
 }
 
+/* flatten(x, start_dim=0, end_dim=-1): dims start..end merged into one */
 static tg_tensor *h_flatten(call *c)
 {
-    int64_t n = -1;
-    return tg_reshape(A(0), 1, &n);
+    tg_tensor *x = c->a[0];
+    int64_t start = 0, end = -1;
+    if ((c->a[1] && !get_int(c, 1, &start)) || (c->a[2] && !get_int(c, 2, &end)))
+        return NULL;
+    tg_status st;
+    int s = (int)tg_norm_dim(start, x->ndim, "flatten", &st);
+    int e = st == TG_OK ? (int)tg_norm_dim(end, x->ndim, "flatten", &st) : 0;
+    if (st != TG_OK)
+        return NULL;
+    if (s > e) {
+        tg_error_at(c->n->pos, TG_EINPUT, "flatten() has invalid args: start_dim cannot come after end_dim");
+        return NULL;
+    }
+    if (x->ndim == 0) { /* a 0-D tensor becomes 1-D, as in PyTorch */
+        int64_t one = 1;
+        return tg_reshape(A(0), 1, &one);
+    }
+    int64_t shape[TG_MAX_DIMS];
+    int nd = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        if (d <= s || d > e)
+            shape[nd++] = x->shape[d];
+        else
+            shape[nd - 1] *= x->shape[d]; /* the product is x's numel at most */
+    }
+    return tg_reshape(A(0), nd, shape);
 }
 
 static tg_tensor *h_permute(call *c)
@@ -502,7 +668,7 @@ static const builtin builtins[] = {
     {"reshape", "x,*shape", 0, h_reshape, 0}, {"view", "x,*shape", 0, h_reshape, 0},
     {"expand", "x,*shape", 1, h_reshape, 0}, {"permute", "x,*dims", 0, h_permute, 0},
     {"unsqueeze", "x,dim", 0, h_unsqueeze, 0}, {"squeeze", "x,dim?", 0, h_squeeze, 0},
-    {"flatten", "x", 0, h_flatten, 0}, {"detach", "x", 0, h_detach, EW},
+    {"flatten", "x,start_dim?,end_dim?", 0, h_flatten, 0}, {"detach", "x", 0, h_detach, EW},
     {"contiguous", "x", 0, h_contiguous, EW}, {"clone", "x", 0, h_clone, EW},
     {"float", "x", TG_FLOAT32, h_cast, EW}, {"double", "x", TG_FLOAT64, h_cast, EW},
     {"long", "x", TG_INT64, h_cast, EW}, {"bool", "x", TG_BOOL, h_cast, EW},
@@ -513,6 +679,16 @@ static const builtin builtins[] = {
     {"rand_like", "x", C_RAND, h_like, B_BATCHABLE}, {"randn_like", "x", C_RANDN, h_like, B_BATCHABLE},
     {"full", "size,fill_value", 0, h_full, 0}, {"arange", "start,end?,step?", 0, h_arange, 0},
     {"eye", "n,m?", 0, h_eye, 0}, {"tensor", "data", 0, h_tensor, 0},
+    /* statistics (ops_stats.c) */
+    {"var", "x,dim?,unbiased?,keepdim?,correction?", 0, h_varstd, 0},
+    {"std", "x,dim?,unbiased?,keepdim?,correction?", 1, h_varstd, 0},
+    {"norm", "x,p?,dim?,keepdim?", 0, h_norm, 0},
+    /* products and running sums along a dim (ops_scan.c) */
+    {"prod", "x,dim?,keepdim?", 0, h_prod, 0}, {"cumsum", "x,dim", 0, h_cumsum, 0},
+    /* shapes and creation (ops_shape.c) */
+    {"expand_as", "x,other", 0, h_expand_as, 0}, {"repeat", "x,*sizes", 0, h_repeat, 0},
+    {"linspace", "start,end,steps", 0, h_linspace, 0}, {"randint", "low,high?,size?", 0, h_randint, 0},
+    {"item", "x", 0, h_item, 0},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof *builtins)
 

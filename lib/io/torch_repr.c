@@ -432,6 +432,13 @@ static const char *const op_grad_fn[TG_NOPS] = {
     [TG_OP_CONTIGUOUS] = "CloneBackward0",
     [TG_OP_CAST] = "ToCopyBackward0",
     [TG_OP_MATMUL] = "MmBackward0",              /* 2-D @ 2-D */
+    [TG_OP_SILU] = "SiluBackward0",
+    [TG_OP_RECIPROCAL] = "ReciprocalBackward0",
+    [TG_OP_RSQRT] = "RsqrtBackward0",
+    [TG_OP_LEAKY_RELU] = "LeakyReluBackward0",
+    [TG_OP_ELU] = "EluBackward0",
+    [TG_OP_PROD] = "ProdBackward1",              /* along a dim */
+    [TG_OP_CUMSUM] = "CumsumBackward0",
 };
 
 /* The forms whose class differs from the table's, or NULL.  A Python

@@ -193,3 +193,21 @@ host_kernels() {
     [ -z "$output" ]
     [[ "$stderr" == "tgrad: compiled evaluation on the emulated device: the kernel's host build failed"* ]]
 }
+
+@test "emulated cuda: issue 19's activations (eager and --compile), statistics and scans match the CPU" {
+    needs_backend
+    random_inputs 7
+    same 'sum(leaky_relu(x) * y + leaky_relu(x, 0.2) + elu(x, alpha=0.5) * z + silu(x) * y)'
+    same 'sum(reciprocal(abs(x) + 0.5) * y + rsqrt(abs(z) + 0.1) + elu(y))' --dtype float64
+    same 'sum(x.prod(1, keepdim=True) * z + x.cumsum(1) * y + x.var(0) + x.std(1, keepdim=True) + x.norm(dim=0))'
+    export TG_CACHE_DIR="$TMP/cache" TG_FUSED_STRICT=1
+    tgrad 'randn(6000) * 2' --seed 71 --no-grad -o "$TMP/cx.npy" >/dev/null
+    tgrad 'randn(6000) * 2' --seed 72 --no-grad -o "$TMP/cy.npy" >/dev/null
+    tgrad 'double(randn(6000) * 2)' --seed 73 --no-grad -o "$TMP/dx.npy" >/dev/null
+    tgrad 'double(randn(6000) * 2)' --seed 74 --no-grad -o "$TMP/dy.npy" >/dev/null
+    for e in 'sum(leaky_relu(x, 0.1) * y + elu(y, 2.0) + silu(x) * elu(x))' \
+             'sum(reciprocal(abs(x) + 0.5) + rsqrt(abs(y) + 0.25) * x)'; do
+        same_compiled "$e"
+        CD=d same_compiled "$e"
+    done
+}

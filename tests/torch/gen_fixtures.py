@@ -118,6 +118,10 @@ for _n in ("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf squar
 METHODS = set("exp log sqrt sin cos tan tanh sigmoid relu abs log1p expm1 erf square neg sign "
               "clamp clip".split())
 TORCH_FNS = set(n for n in NS if hasattr(torch, n) and n not in ("tensor", "max", "min"))
+# issue 19's functions (after TORCH_FNS: the random compositions stay as they were)
+NS.update({"leaky_relu": F.leaky_relu, "elu": F.elu, "silu": F.silu,
+           "reciprocal": torch.reciprocal, "rsqrt": torch.rsqrt, "var": torch.var, "std": torch.std,
+           "norm": torch.norm, "prod": torch.prod, "cumsum": torch.cumsum, "linspace": torch.linspace})
 
 
 def run_program(py, env):
@@ -1743,8 +1747,111 @@ class Builder:
             if self.random_case(big=True):
                 n += 1
         self.divergence()
+        self.nn_ops()
         return self.cases
 
+    # ---- issue 19's ops: activations, statistics, scans, shapes --------------
+    # Appended after the random cases, with a generator of their own, so that
+    # the cases before them stay as they were.
+    def nn_case(self, rng, tk, shapes, dt, py=None, positive=(), lo=-2.0, hi=2.0, tags=()):
+        """A "cover" case of tk over random inputs of the given shapes, with a
+        random grad_output; new data until PyTorch's answer is well-conditioned."""
+        py = py or tk
+        for _ in range(30):
+            inputs = {n: make_input(rng, s, n in positive, lo, hi) for n, s in shapes.items()}
+            torch.set_default_dtype(torch.float64)
+            try:
+                with torch.no_grad():
+                    out = run_program(py, {n: tensor_of(i, "float64") for n, i in inputs.items()})
+            finally:
+                torch.set_default_dtype(torch.float32)
+            go = None
+            if out.dim() > 0:
+                go = {"data": rand_values(rng, out.numel(), -1, 1), "shape": list(out.shape)}
+            if self.add("cover", tk, py, inputs, dt, go, tags=set(tags) | {tk.split("(")[0]}):
+                return
+        raise RuntimeError(f"could not build a cover case for {tk}")
+
+    def nn_ops(self):
+        rng = random.Random(self.seed + 19)
+        shapes = [(), (3,), (2, 3), (2, 1, 3), (4, 1), (3, 2, 2)]
+        for dt in ("float32", "float64"):
+            for tk in ("silu(x)", "leaky_relu(x)", "leaky_relu(x, 0.2)", "leaky_relu(x, negative_slope=-0.5)",
+                       "elu(x)", "elu(x, alpha=0.5)", "x.reciprocal() * y", "rsqrt(x) + y.rsqrt()"):
+                pos = {"x", "y"} if "sqrt" in tk or "recip" in tk else set()
+                self.nn_case(rng, tk, {"x": rng.choice(shapes[:5]), "y": rng.choice([(3,), (1, 3), ()])}
+                             if "y" in tk else {"x": rng.choice(shapes)}, dt, positive=pos)
+        for dt in ("float32", "float64"):
+            for tk in ("x.var()", "x.std()", "var(x, 0)", "std(x, dim=1, keepdim=True)", "x.var(False)",
+                       "x.std(1, False, True)", "var(x, dim=(0, 2), unbiased=False)", "x.var(-1, correction=0)",
+                       "std(x, dim=(0, 2), correction=2, keepdim=True)", "x.var(0) * y", "x.std(1) * y",
+                       "x.norm()", "norm(x, 1)", "x.norm(inf)", "x.norm(-inf)", "x.norm(3)", "x.norm(2, dim=1)",
+                       "norm(x, 2.5, dim=(0, 2), keepdim=True)", "x.norm(1, -1)", "x.norm(inf, 0, True)",
+                       "x.norm(dim=2) * y[0]", "x.norm(0, dim=0)"):
+                self.nn_case(rng, tk, {"x": rng.choice([(3, 2, 4), (2, 3, 4)]), "y": (4,)}
+                             if "y" in tk else {"x": rng.choice([(3, 2, 4), (2, 3, 4)])}, dt)
+        for dt in ("float32", "float64"):
+            for tk in ("x.prod()", "prod(x, 1)", "x.prod(-1, keepdim=True)", "x.prod(0) * y", "x.cumsum(0)",
+                       "cumsum(x, 2) * y", "x.cumsum(-2)", "x.cumsum(1).prod(2)"):
+                self.nn_case(rng, tk, {"x": rng.choice([(3, 2, 4), (2, 3, 4)]), "y": (4,)} if "y" in tk
+                             else {"x": rng.choice([(3, 2, 4), (2, 3, 4), (4,)])} if "-1" in tk or "()" in tk
+                             else {"x": rng.choice([(3, 2, 4), (2, 3, 4)])}, dt, lo=-1.6, hi=1.6)
+        for dt in ("float32", "float64"):
+            for tk in ("x.flatten()", "flatten(x, 1)", "x.flatten(0, 1) * y", "x.flatten(-2, -1)",
+                       "flatten(x, start_dim=1, end_dim=1)", "y.expand_as(x)", "x[0].expand_as(x) * x",
+                       "x.repeat(2, 1, 1)", "x.repeat(1, 2, 3) * x.repeat(1, 2, 3)", "y.repeat(3, 2)",
+                       "y.repeat(2) + linspace(-1, 2, 8)", "x * linspace(0.5, 3, 4)", "x * linspace(2, -2, steps=4)",
+                       "x * y.sum().item()", "x[0, 0, 1].item() * y + x"):
+                self.nn_case(rng, tk, {"x": (2, 3, 4), "y": (4,)} if "y" in tk else {"x": (2, 3, 4)}, dt)
+        wide = [-750.0, -88.5, -30, -20, -5, -1, -1e-4, -1e-8, 0.0, 1e-8, 1e-4, 1, 5, 20, 30, 88.5, 750]
+        edges = [(f"{f}(x)", {"x": wide}) for f in ("silu", "leaky_relu", "elu")]
+        edges += [("leaky_relu(x, 0.3) + elu(x, alpha=2)", {"x": [-2.0, 0.0, 1e-30, -1e-30, 3.0]}),
+                  ("reciprocal(x)", {"x": [-4.0, -1e-3, 1e-3, 0.5, 3, 1e30]}),
+                  ("rsqrt(x)", {"x": [1e-6, 0.25, 1, 2, 1e6]}),
+                  ("reciprocal(x) + rsqrt(x)", {"x": [0.0, 1.0]}),
+                  ("x.reciprocal()", {"x": {"data": [1, 2, -4], "shape": [3], "dtype": "int64"}}),
+                  # PyTorch's choices at the points the formulas leave open
+                  ("x.std()", {"x": [2.0, 2.0, 2.0]}), ("x.std(0, keepdim=True)", {"x": [[1.5, -1], [1.5, -1]]}),
+                  ("x.std(0)", {"x": [3.0]}), ("x.var(0)", {"x": [3.0]}), ("x.var(unbiased=False)", {"x": [3.0]}),
+                  ("x.var(0)", {"x": {"data": [], "shape": [0, 2]}}), ("x.std(0, correction=2)", {"x": [1.0, 1.0]}),
+                  ("x.var()", {"x": [1e4 + 0.5, 1e4 - 0.5, 1e4]}), ("x.std(1)", {"x": [[-1e30, 1e30], [0.0, 0.0]]}),
+                  ("x.norm()", {"x": [0.0, 0.0]}), ("x.norm(dim=1)", {"x": [[0.0, 0.0], [3.0, -4.0]]}),
+                  ("x.norm(1)", {"x": [0.0, -1.0, 2.0]}), ("x.norm(3)", {"x": [0.0, 0.0, 0.0]}),
+                  ("x.norm(3)", {"x": [0.0, -1.0, 2.0]}), ("x.norm(inf)", {"x": [1.0, -2.0, 2.0, 0.0]}),
+                  ("x.norm(-inf)", {"x": [1.0, -2.0, 0.0, 0.0]}), ("x.norm(0)", {"x": [1.0, 0.0, -2.0]}),
+                  ("x.norm()", {"x": [float("nan"), 1.0]}), ("x.norm()", {"x": [float("inf"), 1.0]}),
+                  ("x.norm()", {"x": {"data": [], "shape": [0]}}), ("x.norm(1.5)", {"x": [1e-3, -2.0, 0.0]}),
+                  # prod with zeros: the product of the others, as PyTorch's prod_backward
+                  ("x.prod()", {"x": [2.0, 0.0, -3.0, 0.5]}), ("x.prod()", {"x": [2.0, 0.0, -3.0, 0.0]}),
+                  ("x.prod(1)", {"x": [[2.0, 0.0, -3.0], [0.0, 0.0, 1.0], [1.5, 2.0, -1.0]]}),
+                  ("x.prod(0, keepdim=True)", {"x": [[2.0, 0.0], [0.0, 0.0], [1.5, 2.0]]}),
+                  ("x.prod()", {"x": 0.0}), ("x.prod(0)", {"x": -2.5}), ("x.prod()", {"x": {"data": [], "shape": [0]}}),
+                  ("x.prod(1)", {"x": {"data": [], "shape": [2, 0]}}),
+                  ("x.prod()", {"x": [float("nan"), 3.0, 2.0]}), ("x.prod()", {"x": [float("inf"), -1.0, 2.0]}),
+                  ("x.long().prod(0)", {"x": [[3.0, -2.0], [5.0, 4.0]]}), ("(x > 0).prod(0)", {"x": [[3.0, -2.0], [5.0, 4.0]]}),
+                  ("x.cumsum(0)", {"x": [1e8, 1.0, -1e8, 1.0]}), ("x.cumsum(0)", {"x": -2.5}),
+                  ("x.cumsum(1)", {"x": {"data": [], "shape": [2, 0]}}), ("x.long().cumsum(0)", {"x": [3.0, -2.0, 7.0]}),
+                  ("(x > 0).cumsum(0)", {"x": [3.0, -2.0, 7.0]}), ("x.cumsum(0)", {"x": [float("inf"), 1.0, float("-inf")]}),
+                  ("x.flatten()", {"x": 2.5}), ("x.flatten(0, -1)", {"x": {"data": [], "shape": [2, 0, 3]}}),
+                  ("x.repeat(3)", {"x": 2.5}), ("x.repeat(0, 2)", {"x": [1.0, 2.0]}), ("x.repeat(2, 1, 1)", {"x": [[1.0, 2.0]]}),
+                  ("x + linspace(0, 1, 1)", {"x": 1.0}), ("x + linspace(0, 1, 0).sum()", {"x": 1.0}),
+                  ("x + linspace(-10, 10, 21)", {"x": 1.0}), ("x * linspace(1e-3, 7, 13)", {"x": [1.0]}),
+                  ("x * linspace(3, 3, 5)", {"x": 1.0}), ("x + linspace(-1e10, 1e10, 9)", {"x": 0.0}),
+                  ("x * n.item()", {"x": [1.0, 2.0], "n": {"data": [3], "shape": [], "dtype": "int64"}}),
+                  ("x * y.item()", {"x": [1.5, 2.0], "y": {"data": [0.1], "shape": [1], "dtype": "float64"}}),
+                  ("(x * 2).sum().item() + x", {"x": [1.0, -2.0]})]
+        errors = [("silu(x.long())", {"x": [1.0, 2.0]}), ("leaky_relu(x.long())", {"x": [1.0]}),
+                  ("elu(x.long())", {"x": [1.0]}), ("x.long().var()", {"x": [1.0, 2.0]}),
+                  ("x.long().std()", {"x": [1.0, 2.0]}), ("x.long().norm()", {"x": [1.0, 2.0]}),
+                  ("x.var(0, unbiased=True, correction=1)", {"x": [1.0, 2.0]}), ("x.prod(2)", {"x": [[1.0]]}),
+                  ("x.cumsum(1)", {"x": [1.0, 2.0]}), ("x.flatten(1, 0)", {"x": [[1.0, 2.0]]}),
+                  ("x.item()", {"x": [1.0, 2.0]}), ("x.repeat(2)", {"x": [[1.0, 2.0]]}),
+                  ("x + linspace(0, 1, -1)", {"x": 1.0}), ("x.flatten(2)", {"x": [[1.0, 2.0]]})]
+        for dt in ("float32", "float64"):
+            for c in edges:
+                self.probe(c[0], c[1], dt)
+            for c in errors:
+                self.probe(c[0], c[1], dt, error=True, tags=("edge", "error"))
 
 def dumps(case):
     return json.dumps(case, separators=(",", ":"), allow_nan=False)

@@ -66,6 +66,30 @@ static const op_case cases[] = {
     {"tanh_backward", "sum(tanh(x) * y)", 2, {"2,3", "3"}, -2, 2, 0, 0, true},
     {"sigmoid_backward", "sum(sigmoid(x) * y)", 2, {"4", "2,4"}, -3, 3, 0, 0, true},
     {"pow_backward", "sum(x**3 * y + x**2.5 + 2 * x**0.5 + x**-2 + x**1)", 2, {"5", "5"}, 0.5, 2, 0, 0, true},
+    /* activations and reciprocals, and their backwards through second order */
+    {"silu", "silu(x)", 1, {"2,3"}, -4, 4, 0, 0, false},
+    {"reciprocal", "reciprocal(x) * y", 2, {"4", "3,4"}, 0.5, 2, 0, 0, false},
+    {"rsqrt", "x.rsqrt()", 1, {"5"}, 0.3, 3, 0, 0, false},
+    {"leaky_relu", "leaky_relu(x, 0.2) * y + leaky_relu(x)", 2, {"2,3", "3"}, -2, 2, 0, 0, false},
+    {"elu", "elu(x) + elu(x, alpha=0.7) * y", 2, {"6", "6"}, -3, 2, 0, 0, false},
+    {"silu", "sum(silu(x) * y)", 2, {"5", "5"}, -3, 3, 0, 0, true},
+    {"reciprocal", "sum(reciprocal(x) * y + rsqrt(x))", 2, {"5", "5"}, 0.5, 2, 0, 0, true},
+    {"elu", "sum(elu(x, 1.5) * y)", 2, {"6", "6"}, -2, 2, 0, 0, true},
+    /* statistics, composites of the ops above (to second order) */
+    {"var", "x.var(1, keepdim=True) * y + var(x, dim=(0, 1), correction=0)", 2, {"2,3,4", "2,1,4"}, -2, 2, 0, 0, false},
+    {"std", "x.std(0) * y + std(x, unbiased=False)", 2, {"3,4", "4"}, -2, 2, 0, 0, false},
+    {"norm", "x.norm() * y + norm(x, 1, dim=0) + x.norm(3, 0) + x.norm(inf, dim=1, keepdim=True).sum()", 2, {"3,4", "4"},
+     -2, 2, 0, 0, false},
+    {"var", "sum(x.var(0) * y + x.std(1).sum() + x.norm(dim=1).sum() + x.norm(2.5))", 2, {"3,4", "4"}, -2, 2, 0, 0, true},
+    /* products and running sums; zeros are in prod's fixture cases (FD
+     * cannot tell a subgradient) */
+    {"prod", "x.prod(1) * y + prod(x, 0, keepdim=True).sum() + x.prod()", 2, {"3,4", "3"}, 0.5, 1.5, 0, 0, false},
+    {"prod", "sum(x.prod(0) * y + x.prod())", 2, {"3,4", "4"}, -1.5, 1.5, 0, 0, true},
+    {"cumsum", "x.cumsum(1) * y + cumsum(x, 0) * y", 2, {"3,4", "4"}, -2, 2, 0, 0, false},
+    {"cumsum", "sum(x.cumsum(0) ** 2 * y)", 2, {"3,4", "4"}, -2, 2, 0, 0, true},
+    /* shapes built from views: flatten, expand_as, repeat */
+    {"repeat", "x.repeat(2, 1, 3) * y.flatten(0, 1) + x.flatten(1).sum() + x.repeat(1, 3).expand_as(z) * z",
+     3, {"2,4", "3,4", "1,2,12"}, -2, 2, 0, 0, false},
 };
 #define NCASES (int)(sizeof cases / sizeof *cases)
 
