@@ -2,6 +2,7 @@
  * indexing and assignments.  Calls go through the table in builtins.c. */
 #include "expr.h"
 #include "builtins.h"
+#include "nn.h"
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -272,6 +273,61 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
     return ok;
 }
 
+/* One subscript that is not a slice: None (a new dim of size 1), an
+ * integer (select), an int64 tensor or a bool mask (advanced indexing).
+ * x is consumed; *dim is the next dim of x the subscripts index.  Only one
+ * tensor index per subscript list: two would broadcast together in
+ * PyTorch, which is not done yet. */
+static tg_tensor *too_many_indices(tg_tensor *x, const node *s)
+{
+    tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim);
+    tg_release(x);
+    return NULL;
+}
+
+static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *s, int *dim, bool *tensor_seen)
+{
+    if (s->kind == N_NAME && !strcmp(s->name, "None"))
+        return tg_unsqueeze(x, (*dim)++);
+    tg_tensor *t = eval(E, s);
+    if (!t) {
+        tg_release(x);
+        return NULL;
+    }
+    if (*dim >= x->ndim && !(t->dtype == TG_BOOL && t->ndim == 0)) {
+        tg_release(t);
+        return too_many_indices(x, s);
+    }
+    if (t->ndim == 0 && t->dtype == TG_INT64) {
+        int64_t k = tg_get_i64(t, 0);
+        tg_release(t);
+        return tg_select(x, *dim, k);
+    }
+    if (t->dtype != TG_INT64 && t->dtype != TG_BOOL) {
+        tg_release(t);
+        tg_release(x);
+        tg_error_at(s->pos, TG_EINPUT, "tensors used as indices must be long, byte or bool tensors");
+        return NULL;
+    }
+    if (*tensor_seen) {
+        tg_release(t);
+        tg_release(x);
+        tg_error_at(s->pos, TG_EINPUT, "only one tensor index per subscript is supported yet (index twice: "
+                    "x[i][:, j])");
+        return NULL;
+    }
+    *tensor_seen = true;
+    if (t->dtype == TG_BOOL) { /* its dims become one */
+        x = tg_index_mask(x, *dim, t);
+        *dim += 1;
+        return x;
+    }
+    int k = t->ndim;
+    x = tg_index_tensor(x, *dim, t);
+    *dim += k;
+    return x;
+}
+
 static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
 {
     tg_tensor *x = eval(E, n->obj);
@@ -281,31 +337,26 @@ static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
         return NULL;
     }
     int dim = 0;
+    bool tensor_seen = false;
     for (int i = 0; i < n->nargs && x; i++) {
         node *s = n->args[i];
-        if (dim >= x->ndim) {
-            tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim);
-            tg_release(x);
-            return NULL;
+        if (s->kind != N_SLICE) {
+            x = index_one(E, x, s, &dim, &tensor_seen);
+            if (!x)
+                error_at(s->pos);
+            continue;
         }
-        if (s->kind == N_SLICE) {
-            int64_t v[3] = {0, INT64_MAX, 1};
-            node *parts[3] = {s->obj, s->rhs, s->args[0]};
-            for (int k = 0; k < 3; k++)
-                if (parts[k] && !index_int(eval(E, parts[k]), parts[k], &v[k])) {
-                    tg_release(x);
-                    return NULL;
-                }
-            x = tg_slice(x, dim, v[0], v[1], v[2]);
-            dim++;
-        } else {
-            int64_t k;
-            if (!index_int(eval(E, s), s, &k)) {
+        if (dim >= x->ndim)
+            return too_many_indices(x, s);
+        int64_t v[3] = {0, INT64_MAX, 1};
+        node *parts[3] = {s->obj, s->rhs, s->args[0]};
+        for (int k = 0; k < 3; k++)
+            if (parts[k] && !index_int(eval(E, parts[k]), parts[k], &v[k])) {
                 tg_release(x);
                 return NULL;
             }
-            x = tg_select(x, dim, k);
-        }
+        x = tg_slice(x, dim, v[0], v[1], v[2]);
+        dim++;
         if (!x)
             error_at(s->pos);
     }
@@ -388,6 +439,9 @@ static tg_tensor *eval(evalctx *E, node *n)
         return NULL;
     case N_KWARG:
         tg_error_at(n->pos, TG_EINPUT, "a keyword argument can only stand in a call");
+        return NULL;
+    case N_STR:
+        tg_error_at(n->pos, TG_EINPUT, "a string can only be a keyword argument's value (reduction='sum')");
         return NULL;
     case N_ASSIGN:
         r = eval(E, n->obj);
