@@ -138,6 +138,23 @@ static tg_tensor *weight_along(const tg_tensor *w, const tg_tensor *x, int cd)
     return tg_reshape(tg_detach(tg_ref((tg_tensor *)w)), x->ndim, shape);
 }
 
+/* sum(loss) / sum(wt), wt a constant (borrowed).  With nothing kept
+ * (every target ignored) PyTorch's value is 0/0 = NaN and its gradient 0:
+ * so is this one's (not 0 * (1/0) = NaN) */
+static tg_tensor *weighted_mean(tg_tensor *loss, const tg_tensor *wt)
+{
+    if (!loss || !wt)
+        return fail2(loss, NULL);
+    double total = 0;
+    for (int64_t i = 0; i < wt->numel; i++)
+        total += tg_get(wt, i);
+    tg_dtype dt = loss->dtype;
+    tg_tensor *s = tg_sum(loss, NULL, 0, false);
+    if (total == 0)
+        return tg_add(tg_mul(s, tg_scalar(0, dt)), tg_scalar(NAN, dt));
+    return tg_div(s, tg_sum(tg_ref((tg_tensor *)wt), NULL, 0, false));
+}
+
 /* nll_loss of log-probabilities logp (consumed) with class indices t
  * (borrowed); with smoothing > 0, cross_entropy's label-smoothed mix */
 static tg_tensor *class_loss(tg_tensor *logp, const tg_tensor *t, const tg_class_loss_opts *o, double smoothing)
@@ -158,7 +175,7 @@ static tg_tensor *class_loss(tg_tensor *logp, const tg_tensor *t, const tg_class
     if (o->reduction == TG_RED_SUM)
         loss = tg_sum(loss, NULL, 0, false);
     else if (o->reduction == TG_RED_MEAN)
-        loss = tg_div(tg_sum(loss, NULL, 0, false), tg_sum(tg_ref(wt), NULL, 0, false));
+        loss = weighted_mean(loss, wt);
     if (smoothing <= 0 || !loss) {
         tg_release(wt);
         tg_release(keep);
@@ -173,7 +190,7 @@ static tg_tensor *class_loss(tg_tensor *logp, const tg_tensor *t, const tg_class
     if (o->reduction == TG_RED_SUM)
         smooth = tg_sum(smooth, NULL, 0, false);
     else if (o->reduction == TG_RED_MEAN)
-        smooth = tg_div(tg_sum(smooth, NULL, 0, false), tg_sum(tg_ref(wt), NULL, 0, false));
+        smooth = weighted_mean(smooth, wt);
     tg_release(wt);
     tg_dtype dt = logp->dtype;
     tg_release(logp);
@@ -270,6 +287,20 @@ static tg_tensor *weighted(tg_tensor *loss, tg_tensor *weight)
     return weight ? tg_mul(loss, tg_ref(weight)) : loss;
 }
 
+/* max(log(v), -100), with v = 0 taken apart so that its gradient is 0,
+ * not 0 * (1 / 0) = NaN (PyTorch's bounds x(1 - x) below by 1e-12
+ * instead: there the gradients differ) */
+static tg_tensor *safe_log(tg_tensor *v)
+{
+    if (!v)
+        return NULL;
+    tg_tensor *pos = tg_apply(TG_OP_GT, 2, (tg_tensor *[]){tg_ref(v), tg_scalar(0, v->dtype)}, NULL);
+    tg_tensor *vs = tg_where(tg_ref(pos), tg_ref(v), tg_scalar(1, v->dtype));
+    tg_tensor *lo = tg_scalar(-100, v->dtype);
+    tg_release(v);
+    return tg_where(pos, clamp_min(unary(TG_OP_LOG, vs), -100), lo);
+}
+
 tg_tensor *tg_binary_cross_entropy(tg_tensor *x, tg_tensor *y, tg_tensor *weight, tg_reduction r)
 {
     if (!x || !y || same_size(x, y, false) != TG_OK)
@@ -283,8 +314,8 @@ tg_tensor *tg_binary_cross_entropy(tg_tensor *x, tg_tensor *y, tg_tensor *weight
         }
     }
     tg_tensor *one = x ? tg_scalar(1, x->dtype) : NULL;
-    tg_tensor *log_x = clamp_min(unary(TG_OP_LOG, tg_ref(x)), -100);
-    tg_tensor *log_1mx = clamp_min(unary(TG_OP_LOG, tg_sub(tg_ref(one), x)), -100);
+    tg_tensor *log_x = safe_log(tg_ref(x));
+    tg_tensor *log_1mx = safe_log(tg_sub(tg_ref(one), x));
     /* -(y log x + (1 - y) log(1 - x)) */
     tg_tensor *loss = tg_neg(tg_add(tg_mul(tg_ref(y), log_x), tg_mul(tg_sub(one, y), log_1mx)));
     return reduce(weighted(loss, weight), r);
