@@ -534,7 +534,8 @@ static void walk_free(freectx *F, const node *n)
         return;
     switch (n->kind) {
     case N_NAME:
-        if (find_const(n->name) < 0 && !set_has(&F->bound, n->name))
+        /* None (an index, an argument left out) is Python's, not a variable */
+        if (find_const(n->name) < 0 && strcmp(n->name, "None") && !set_has(&F->bound, n->name))
             F->st = set_add(&F->free, n->name);
         return;
     case N_ASSIGN:

@@ -55,6 +55,9 @@ X='[[1,2,3],[1,1,1]]'
     [ "$status" -eq 0 ] && [ "$output" = '{"value":[5,7]}' ]
     run tgrad 'F.linear(x, w, None)' --at x='[[1,2]]' --at w='[[1,1]]' --no-grad
     [ "$status" -eq 0 ] && [ "$output" = '{"value":[[3]]}' ]
+    # None is no variable: the one --at VALUE is x's
+    run tgrad 'F.linear(x[None], x, None)' --at '[1,2]' --no-grad
+    [ "$status" -eq 0 ] && [ "$output" = '{"value":[5]}' ]
 }
 
 @test "dropout: the same mask for the same --seed, scaled by 1/(1-p); off under --no-grad" {
