@@ -235,7 +235,7 @@ static tg_tensor *prob_loss(tg_tensor *logp, tg_tensor *t, const tg_class_loss_o
     if (s > 0)
         t = tg_add(tg_mul(t, tg_scalar(1 - s, dt)), tg_scalar(s / (double)nclass, dt));
     tg_tensor *prod = tg_mul(logp, t);
-    if (o->weight)
+    if (prod && o->weight)
         prod = tg_mul(prod, weight_along(o->weight, prod, cd));
     if (!prod)
         return NULL;
