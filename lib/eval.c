@@ -267,8 +267,7 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
     if (ok)
         *out = tg_get_i64(t, 0);
     else
-        tg_error_at(at->pos, TG_EINPUT, "indices must be integers (tensor indexing with lists "
-                    "or masks is not supported)");
+        tg_error_at(at->pos, TG_EINPUT, "slice indices must be integers");
     tg_release(t);
     return ok;
 }
@@ -340,23 +339,24 @@ static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
     bool tensor_seen = false;
     for (int i = 0; i < n->nargs && x; i++) {
         node *s = n->args[i];
-        if (s->kind != N_SLICE) {
-            x = index_one(E, x, s, &dim, &tensor_seen);
-            if (!x)
-                error_at(s->pos);
-            continue;
+        if (s->kind == N_SLICE && dim >= x->ndim) {
+            tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim);
+            tg_release(x);
+            return NULL;
         }
-        if (dim >= x->ndim)
-            return too_many_indices(x, s);
-        int64_t v[3] = {0, INT64_MAX, 1};
-        node *parts[3] = {s->obj, s->rhs, s->args[0]};
-        for (int k = 0; k < 3; k++)
-            if (parts[k] && !index_int(eval(E, parts[k]), parts[k], &v[k])) {
-                tg_release(x);
-                return NULL;
-            }
-        x = tg_slice(x, dim, v[0], v[1], v[2]);
-        dim++;
+        if (s->kind == N_SLICE) {
+            int64_t v[3] = {0, INT64_MAX, 1};
+            node *parts[3] = {s->obj, s->rhs, s->args[0]};
+            for (int k = 0; k < 3; k++)
+                if (parts[k] && !index_int(eval(E, parts[k]), parts[k], &v[k])) {
+                    tg_release(x);
+                    return NULL;
+                }
+            x = tg_slice(x, dim, v[0], v[1], v[2]);
+            dim++;
+        } else {
+            x = index_one(E, x, s, &dim, &tensor_seen);
+        }
         if (!x)
             error_at(s->pos);
     }
