@@ -272,11 +272,12 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
     return ok;
 }
 
-/* One subscript that is not a slice: None (a new dim of size 1), an
- * integer (select), an int64 tensor or a bool mask (advanced indexing).
- * x is consumed; *dim is the next dim of x the subscripts index.  Only one
- * tensor index per subscript list: two would broadcast together in
- * PyTorch, which is not done yet. */
+/* Subscript *i of n, not a slice: None (a new dim of size 1), an integer
+ * (select), an int64 tensor or a bool mask (advanced indexing); int64
+ * tensors side by side (x[i, j]) are taken together, *i moved to the last.
+ * x is consumed; *dim is the next dim of x the subscripts index.  Tensor
+ * indices apart (x[i, :, j]) or with a mask are refused: PyTorch moves
+ * their dims first, which is not done yet. */
 static tg_tensor *too_many_indices(tg_tensor *x, const node *s)
 {
     tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim);
@@ -284,8 +285,9 @@ static tg_tensor *too_many_indices(tg_tensor *x, const node *s)
     return NULL;
 }
 
-static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *s, int *dim, bool *tensor_seen)
+static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *n, int *i, int *dim, bool *tensor_seen)
 {
+    node *s = n->args[*i];
     if (s->kind == N_NAME && !strcmp(s->name, "None"))
         return tg_unsqueeze(x, (*dim)++);
     tg_tensor *t = eval(E, s);
@@ -311,8 +313,8 @@ static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *s, int *dim, bool *t
     if (*tensor_seen) {
         tg_release(t);
         tg_release(x);
-        tg_error_at(s->pos, TG_EINPUT, "only one tensor index per subscript is supported yet (index twice: "
-                    "x[i][:, j])");
+        tg_error_at(s->pos, TG_EINPUT, "tensor indices apart or with a mask are not supported yet (index "
+                    "twice: x[i][:, j])");
         return NULL;
     }
     *tensor_seen = true;
@@ -321,10 +323,25 @@ static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *s, int *dim, bool *t
         *dim += 1;
         return x;
     }
-    int k = t->ndim;
-    x = tg_index_tensor(x, *dim, t);
-    *dim += k;
-    return x;
+    tg_tensor *run[TG_MAX_DIMS];
+    int k = 0;
+    run[k++] = t;
+    while (*i + 1 < n->nargs && k < TG_MAX_DIMS && n->args[*i + 1]->kind != N_SLICE) {
+        node *u = n->args[*i + 1];
+        tg_tensor *v = u->kind == N_NAME && !strcmp(u->name, "None") ? NULL : eval(E, u);
+        if (!v || v->ndim == 0 || v->dtype != TG_INT64) { /* evaluated again as its own subscript */
+            tg_release(v);
+            tg_error_clear();
+            break;
+        }
+        run[k++] = v;
+        (*i)++;
+    }
+    int bnd = 0; /* their broadcast rank: the dims they leave */
+    for (int j = 0; j < k; j++)
+        bnd = run[j]->ndim > bnd ? run[j]->ndim : bnd;
+    *dim += bnd;
+    return tg_index_tensors(x, *dim - bnd, run, k);
 }
 
 static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
@@ -355,7 +372,7 @@ static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
             x = tg_slice(x, dim, v[0], v[1], v[2]);
             dim++;
         } else {
-            x = index_one(E, x, s, &dim, &tensor_seen);
+            x = index_one(E, x, n, &i, &dim, &tensor_seen);
         }
         if (!x)
             error_at(s->pos);

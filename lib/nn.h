@@ -14,6 +14,9 @@ tg_tensor *tg_gather(tg_tensor *x, int64_t dim, tg_tensor *index);
  * dims dim..dim+mask.ndim-1 */
 tg_tensor *tg_index_tensor(tg_tensor *x, int64_t dim, tg_tensor *idx);
 tg_tensor *tg_index_mask(tg_tensor *x, int64_t dim, tg_tensor *mask);
+/* k int64 tensors side by side at dims dim..dim+k-1 (ts[] consumed),
+ * broadcast together */
+tg_tensor *tg_index_tensors(tg_tensor *x, int64_t dim, tg_tensor **ts, int k);
 
 /* reduction= of the losses */
 typedef enum { TG_RED_NONE, TG_RED_MEAN, TG_RED_SUM } tg_reduction;

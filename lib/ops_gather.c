@@ -508,3 +508,57 @@ tg_tensor *tg_index_mask(tg_tensor *x, int64_t dim, tg_tensor *mask)
     }
     return tg_index_tensor(tg_reshape(x, nd, shape), dim, pos);
 }
+
+/* x indexed at dims dim..dim+k-1 by k int64 tensors side by side (x[i, j]):
+ * they broadcast together, and the result's dims in their place are their
+ * broadcast shape, as PyTorch's.  Done as one index over those dims merged. */
+tg_tensor *tg_index_tensors(tg_tensor *x, int64_t dim, tg_tensor **ts, int k)
+{
+    if (k == 1)
+        return tg_index_tensor(x, dim, ts[0]);
+    tg_status st = TG_OK;
+    if (!x || dim + k > x->ndim)
+        st = x ? tg_error(TG_EINPUT, "too many indices for tensor of dimension %d", x->ndim) : TG_EINPUT;
+    int nd = 0;
+    int64_t shape[TG_MAX_DIMS] = {0};
+    for (int j = 0; j < k && st == TG_OK; j++) {
+        if (!ts[j] || ts[j]->dtype != TG_INT64)
+            st = ts[j] ? tg_error(TG_EINPUT, "tensors used as indices must be long, byte or bool tensors")
+                       : TG_EINPUT;
+        else /* its message names both shapes */
+            st = tg_broadcast_shapes(nd, shape, ts[j]->ndim, ts[j]->shape, &nd, shape);
+    }
+    tg_tensor *lin = st == TG_OK ? tg_zeros(TG_INT64, nd, shape) : NULL;
+    if (!lin) {
+        release_n(ts, k);
+        return fail(x);
+    }
+    int64_t *lv = tg_data(lin);
+    for (int j = 0; j < k && st == TG_OK; j++) {
+        tg_tensor *e = tg_contiguous(tg_expand(ts[j], nd, shape));
+        ts[j] = NULL;
+        int64_t n = x->shape[dim + j];
+        const int64_t *ev = e ? tg_data(e) : NULL;
+        for (int64_t i = 0; e && i < lin->numel && st == TG_OK; i++) {
+            int64_t w = 0;
+            st = wrap_index(ev[i], (int)dim + j, n, &w);
+            lv[i] = lv[i] * n + w; /* within the merged dims' element count */
+        }
+        if (!e)
+            st = TG_EINPUT;
+        tg_release(e);
+    }
+    int64_t merged[TG_MAX_DIMS];
+    int mn = 0;
+    for (int d = 0; d < dim; d++)
+        merged[mn++] = x->shape[d];
+    merged[mn++] = span(x->shape, (int)dim, (int)dim + k);
+    for (int d = (int)dim + k; d < x->ndim; d++)
+        merged[mn++] = x->shape[d];
+    release_n(ts, k);
+    if (st != TG_OK) {
+        tg_release(lin);
+        return fail(x);
+    }
+    return tg_index_tensor(tg_reshape(x, mn, merged), dim, lin);
+}

@@ -38,7 +38,8 @@ X='[[1,2,3],[1,1,1]]'
     fails_with 3 'index -4 is out of bounds for dimension 1 with size 3' tgrad 'x[:, [0, -4]]' --at x="$X"
     fails_with 3 'tensors used as indices must be long, byte or bool' tgrad 'x[[0., 1]]' --at x="$X"
     fails_with 3 'shape of the mask \[3\] at index 0 does not match' tgrad 'x[[True, False, True]]' --at x="$X"
-    fails_with 3 'only one tensor index per subscript' tgrad 'x[[0], [1]]' --at x="$X"
+    fails_with 3 'tensor indices apart or with a mask are not supported' tgrad 'x[[0, 1], x[0] > 1]' --at x="$X"
+    fails_with 3 'shapes \[2\] and \[3\] cannot be broadcast' tgrad 'x[[0, 1], [0, 1, 2]]' --at x="$X"
     fails_with 3 'Sizes of tensors must match except in dimension 0' tgrad 'torch.cat([x, y])' --at x="$X" --at y='[[1,2]]'
     fails_with 3 'zero-dimensional tensor \(at position 0\) cannot be concatenated' tgrad 'cat([x, x])' --at x=1
     fails_with 3 'stack expects each tensor to be equal size' tgrad 'stack([x, y])' --at x='[1]' --at y='[1,2]'

@@ -1787,6 +1787,17 @@ class Builder:
             for expr, ins in errors:
                 self.probe(expr, ins, dt, error=True, tags=("edge", "error", "nn"))
 
+        # int64 tensor indices side by side, broadcast together (last: the
+        # cases above keep their random numbers)
+        for dt in ("float32", "float64"):
+            cover("x[i, j]", {"x": F_([3, 4]), "i": I_([2], 3, -3), "j": I_([2], 4, -4)}, dt, "index2")
+            cover("x[i, j]", {"x": F_([3, 4, 2]), "i": I_([2, 1], 3), "j": I_([3], 4)}, dt, "index2")
+            cover("x[:, i, j] * 2", {"x": F_([2, 3, 4]), "i": I_([3], 3), "j": I_([1], 4)}, dt, "index2")
+            cover("F.log_softmax(x, dim=1)[torch.arange(4), t].mean()", {"x": F_([4, 3]), "t": I_([4], 3)}, dt,
+                  "index2")
+            for expr, ins in [("x[[0, 1], [0, 1, 2]]", {"x": X}), ("x[[0, 1], [0, 3]]", {"x": X})]:
+                self.probe(expr, ins, dt, error=True, tags=("edge", "error", "nn"))
+
     def build(self):
         self.lesson()
         self.cover()
