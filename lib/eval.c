@@ -328,10 +328,17 @@ static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *n, int *i, int *dim,
     run[k++] = t;
     while (*i + 1 < n->nargs && k < TG_MAX_DIMS && n->args[*i + 1]->kind != N_SLICE) {
         node *u = n->args[*i + 1];
-        tg_tensor *v = u->kind == N_NAME && !strcmp(u->name, "None") ? NULL : eval(E, u);
-        if (!v || v->ndim == 0 || v->dtype != TG_INT64) { /* evaluated again as its own subscript */
+        if (u->kind == N_NAME && !strcmp(u->name, "None"))
+            break;
+        tg_tensor *v = eval(E, u);
+        if (!v) { /* it would fail as its own subscript too */
+            while (k > 0)
+                tg_release(run[--k]);
+            tg_release(x);
+            return NULL;
+        }
+        if (v->ndim == 0 || v->dtype != TG_INT64) { /* evaluated again as its own subscript */
             tg_release(v);
-            tg_error_clear();
             break;
         }
         run[k++] = v;
