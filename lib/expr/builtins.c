@@ -2,10 +2,13 @@
  * table: name, parameters, and the handler (most are one line over the
  * library's ops).  x.f(a) is f(x, a).  Parameters are written as
  * "x,dim?,keepdim?": '?' marks an optional one, "*shape" collects the rest
- * of the positional arguments (x.reshape(2, 3) or x.reshape((2, 3))).
+ * of the positional arguments (x.reshape(2, 3) or x.reshape((2, 3))),
+ * "$reduction" takes a string (reduction='sum'), "&tensors" a list or
+ * tuple of tensors (cat([a, b])).  None leaves an optional one out.
  * The elementwise ops' rows come from lib/ops/ops.def. */
 #include "builtins.h"
 #include "ops/ops_nn.h"
+#include "ops/nn.h"
 #include <math.h>
 #include <string.h>
 
@@ -20,6 +23,12 @@ typedef struct call {
     node *restn[TG_MAX_DIMS + 1];
     int nrest;
     tg_tensor **pair; /* where a pair's second element goes; NULL: no pair wanted */
+    /* "$name": a string's text; "&name": a list or tuple's node, its
+     * items evaluated by the handler through eval_arg */
+    const char *str[MAXP];
+    node *list[MAXP];
+    tg_tensor *(*eval_arg)(evalctx *, node *);
+    evalctx *ctx;
 } call;
 
 struct builtin {
@@ -635,6 +644,111 @@ static tg_tensor *h_tensor(call *c)
     return t; /* a fresh 0-D tensor: no longer a Python number */
 }
 
+/* ---- lists of tensors, gathers, linear, losses (nn.h) ---- */
+/* the tensors of list parameter k, each evaluated (new references in
+ * *out, an array the caller frees with free_list); -1 on error */
+static int eval_list_arg(call *c, int k, tg_tensor ***out)
+{
+    node *l = c->list[k];
+    *out = tg_calloc(l->nargs ? (size_t)l->nargs : 1, sizeof **out);
+    if (!*out)
+        return -1;
+    for (int i = 0; i < l->nargs; i++) {
+        tg_tensor *t = c->eval_arg(c->ctx, l->args[i]);
+        if (t && t->batched) {
+            tg_release(t);
+            refuse_batched(c);
+            t = NULL;
+        }
+        if (!t) {
+            for (int j = 0; j < i; j++)
+                tg_release((*out)[j]);
+            tg_free(*out);
+            *out = NULL;
+            return -1;
+        }
+        (*out)[i] = t;
+    }
+    return l->nargs;
+}
+
+/* cat(tensors, dim=0), stack(tensors, dim=0) */
+static tg_tensor *h_cat(call *c)
+{
+    int64_t d = 0;
+    if (c->a[1] && !get_int(c, 1, &d))
+        return NULL;
+    tg_tensor **ts;
+    int n = eval_list_arg(c, 0, &ts);
+    if (n < 0)
+        return NULL;
+    tg_tensor *r = c->b->op ? tg_name_grad_fn(tg_stack(ts, n, d), "StackBackward0") : tg_cat(ts, n, d);
+    tg_free(ts);
+    return r;
+}
+
+static tg_tensor *h_gather(call *c)
+{
+    int64_t d;
+    return get_int(c, 1, &d) ? tg_gather(A(0), d, A(2)) : NULL;
+}
+
+static tg_tensor *h_linear(call *c) { return tg_linear(A(0), A(1), c->a[2] ? A(2) : NULL); }
+
+static bool get_reduction(call *c, int k, tg_reduction *r)
+{
+    *r = TG_RED_MEAN;
+    if (!c->str[k] || tg_reduction_parse(c->str[k], r) == TG_OK)
+        return true;
+    tg_error_at(call_pos(c, k), TG_EINPUT, "%s: %s is not a valid value for reduction (none, mean, sum)",
+                c->b->name, c->str[k]);
+    return false;
+}
+
+enum { L_MSE, L_L1, L_BCE, L_BCE_LOGITS };
+
+/* mse_loss, l1_loss (input, target, reduction); binary_cross_entropy and
+ * _with_logits (input, target, weight, reduction, pos_weight) */
+static tg_tensor *h_loss(call *c)
+{
+    int rk = c->b->op == L_MSE || c->b->op == L_L1 ? 2 : 3;
+    tg_reduction r;
+    if (!get_reduction(c, rk, &r))
+        return NULL;
+    switch (c->b->op) {
+    case L_MSE: return tg_mse_loss(A(0), A(1), r);
+    case L_L1: return tg_l1_loss(A(0), A(1), r);
+    case L_BCE: return tg_binary_cross_entropy(A(0), A(1), c->a[2], r);
+    default: return tg_bce_with_logits(A(0), A(1), c->a[2], c->a[4], r);
+    }
+}
+
+/* cross_entropy and nll_loss: input, target, weight, ignore_index,
+ * reduction, label_smoothing */
+static tg_tensor *h_class_loss(call *c)
+{
+    tg_class_loss_opts o = {.weight = c->a[2], .ignore_index = -100};
+    if ((c->a[3] && !get_int(c, 3, &o.ignore_index)) || !get_reduction(c, 4, &o.reduction))
+        return NULL;
+    if (c->a[5])
+        o.label_smoothing = tg_item(c->a[5]);
+    return c->b->op ? tg_cross_entropy(A(0), A(1), &o) : tg_nll_loss(A(0), A(1), &o);
+}
+
+static tg_tensor *h_dropout(call *c)
+{
+    double p = c->a[1] ? tg_item(c->a[1]) : 0.5;
+    return tg_dropout(A(0), p, get_bool(c, 2, true));
+}
+
+static tg_tensor *h_one_hot(call *c)
+{
+    int64_t n = -1;
+    if (c->a[1] && !get_int(c, 1, &n))
+        return NULL;
+    return tg_one_hot(A(0), n);
+}
+
 /* The functions of ops.def's call column (its elementwise ops), in its
  * order: CALL(name, parameters, handler) gives a row, NOCALL none. */
 #define CALL(name, params, fn) CALL_ROW, name, params, fn
@@ -689,6 +803,19 @@ static const builtin builtins[] = {
     {"expand_as", "x,other", 0, h_expand_as, 0}, {"repeat", "x,*sizes", 0, h_repeat, 0},
     {"linspace", "start,end,steps", 0, h_linspace, 0}, {"randint", "low,high?,size?", 0, h_randint, 0},
     {"item", "x", 0, h_item, 0},
+    /* lists of tensors, gathers, linear, losses (nn.h) */
+    {"cat", "&tensors,dim?", 0, h_cat, 0}, {"concat", "&tensors,dim?", 0, h_cat, 0},
+    {"stack", "&tensors,dim?", 1, h_cat, 0},
+    {"gather", "input,dim,index", 0, h_gather, 0},
+    {"linear", "input,weight,bias?", 0, h_linear, 0},
+    {"mse_loss", "input,target,$reduction?", L_MSE, h_loss, 0},
+    {"l1_loss", "input,target,$reduction?", L_L1, h_loss, 0},
+    {"binary_cross_entropy", "input,target,weight?,$reduction?", L_BCE, h_loss, 0},
+    {"binary_cross_entropy_with_logits", "input,target,weight?,$reduction?,pos_weight?", L_BCE_LOGITS, h_loss, 0},
+    {"nll_loss", "input,target,weight?,ignore_index?,$reduction?", 0, h_class_loss, 0},
+    {"cross_entropy", "input,target,weight?,ignore_index?,$reduction?,label_smoothing?", 1, h_class_loss, 0},
+    {"dropout", "input,p?,training?", 0, h_dropout, 0},
+    {"one_hot", "tensor,num_classes?", 0, h_one_hot, 0},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof *builtins)
 
@@ -726,6 +853,7 @@ typedef struct {
     const char *name[MAXP];
     int len[MAXP];
     bool optional[MAXP];
+    char form[MAXP]; /* 0 a tensor, '$' a string, '&' a list of tensors */
     int n;
     bool rest; /* "*shape": the rest of the positional arguments */
 } params;
@@ -742,8 +870,9 @@ static void read_params(const char *spec, params *P)
             break;
         }
         P->optional[P->n] = p[len - 1] == '?';
-        P->name[P->n] = p;
-        P->len[P->n] = len - P->optional[P->n];
+        P->form[P->n] = *p == '$' || *p == '&' ? *p : 0;
+        P->name[P->n] = p + (P->form[P->n] != 0);
+        P->len[P->n] = len - P->optional[P->n] - (P->form[P->n] != 0);
         P->n++;
         p += len + (e ? 1 : 0);
     }
@@ -758,6 +887,46 @@ static bool param_is(const params *P, int k, const char *name)
 static node *argument(const node *n, int i)
 {
     return n->obj ? (i ? n->args[i - 1] : n->obj) : n->args[i];
+}
+
+/* None, a Python keyword: leaves an optional parameter out */
+static bool is_none(const node *v) { return v->kind == N_NAME && !strcmp(v->name, "None"); }
+
+/* binds the value v to parameter k as its form says */
+static bool bind_arg(call *c, const params *P, int k, node *v)
+{
+    const char *fn = c->b->name;
+    int len = P->len[k];
+    if (is_none(v)) {
+        if (P->optional[k])
+            return true;
+        tg_error_at(v->pos, TG_EINPUT, "%s(): argument '%.*s' must be given, not None", fn, len, P->name[k]);
+        return false;
+    }
+    if (P->form[k] == '$') {
+        if (v->kind != N_STR) {
+            tg_error_at(v->pos, TG_EINPUT, "%s(): argument '%.*s' must be a string (as in %.*s='sum')", fn, len,
+                        P->name[k], len, P->name[k]);
+            return false;
+        }
+        c->str[k] = v->name;
+        return true;
+    }
+    if (P->form[k] == '&') {
+        if (v->kind != N_LIST && v->kind != N_TUPLE) {
+            tg_error_at(v->pos, TG_EINPUT, "%s(): argument '%.*s' must be a list or tuple of tensors, as in "
+                        "%s([a, b])", fn, len, P->name[k], fn);
+            return false;
+        }
+        c->list[k] = v;
+        return true;
+    }
+    if (v->kind == N_STR) {
+        tg_error_at(v->pos, TG_EINPUT, "%s(): argument '%.*s' takes a tensor or a number, not a string", fn,
+                    len, P->name[k]);
+        return false;
+    }
+    return (c->a[k] = c->eval_arg(c->ctx, v)) != NULL;
 }
 
 bool tg_builtin_gives_pair(const char *name)
@@ -791,6 +960,8 @@ __attribute__((noinline)) tg_tensor *tg_eval_call_pair(tg_env *env, node *n,
     c.b = b;
     c.n = n;
     c.pair = second;
+    c.eval_arg = eval_arg;
+    c.ctx = ctx;
     params P;
     read_params(b->params, &P);
     int np = P.n, npos = 0;
@@ -807,19 +978,17 @@ __attribute__((noinline)) tg_tensor *tg_eval_call_pair(tg_env *env, node *n,
                 tg_error_at(a->pos, TG_EINPUT, "%s() got an unexpected keyword argument '%s'",
                             b->name, a->name);
                 ok = false;
-            } else if (c.a[k]) {
+            } else if (c.an[k]) {
                 tg_error_at(a->pos, TG_EINPUT, "%s() got multiple values for argument '%s'",
                             b->name, a->name);
                 ok = false;
             } else {
-                c.a[k] = eval_arg(ctx, a->obj);
                 c.an[k] = a;
-                ok = c.a[k] != NULL;
+                ok = bind_arg(&c, &P, k, a->obj);
             }
         } else if (npos < np) {
-            c.a[npos] = eval_arg(ctx, a);
             c.an[npos] = a;
-            ok = c.a[npos++] != NULL;
+            ok = bind_arg(&c, &P, npos++, a);
         } else if (P.rest && c.nrest < TG_MAX_DIMS + 1) {
             c.rest[c.nrest] = eval_arg(ctx, a);
             c.restn[c.nrest] = a;
@@ -835,7 +1004,7 @@ __attribute__((noinline)) tg_tensor *tg_eval_call_pair(tg_env *env, node *n,
         }
     }
     for (int k = 0; k < np && ok; k++)
-        if (!c.a[k] && !P.optional[k]) {
+        if (!c.an[k] && !P.optional[k]) {
             tg_error_at(n->pos, TG_EINPUT, "%s() missing required argument '%.*s' (%s(%s))", b->name,
                         P.len[k], P.name[k], b->name, b->params);
             ok = false;

@@ -2,6 +2,7 @@
  * indexing and assignments.  Calls go through the table in builtins.c. */
 #include "expr.h"
 #include "builtins.h"
+#include "ops/nn.h"
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -305,10 +306,88 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
     if (ok)
         *out = tg_get_i64(t, 0);
     else
-        tg_error_at(at->pos, TG_EINPUT, "indices must be integers (tensor indexing with lists "
-                    "or masks is not supported)");
+        tg_error_at(at->pos, TG_EINPUT, "slice indices must be integers");
     tg_release(t);
     return ok;
+}
+
+/* Subscript *i of n, not a slice: None (a new dim of size 1), an integer
+ * (select), an int64 tensor or a bool mask (advanced indexing); int64
+ * tensors side by side (x[i, j]) are taken together, *i moved to the last.
+ * x is consumed; *dim is the next dim of x the subscripts index.  Tensor
+ * indices apart (x[i, :, j]) or with a mask are refused: PyTorch moves
+ * their dims first, which is not done yet. */
+static tg_tensor *too_many_indices(tg_tensor *x, const node *s)
+{
+    tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim);
+    tg_release(x);
+    return NULL;
+}
+
+static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *n, int *i, int *dim, bool *tensor_seen)
+{
+    node *s = n->args[*i];
+    if (s->kind == N_NAME && !strcmp(s->name, "None"))
+        return tg_unsqueeze(x, (*dim)++);
+    tg_tensor *t = eval(E, s);
+    if (!t) {
+        tg_release(x);
+        return NULL;
+    }
+    if (*dim >= x->ndim && !(t->dtype == TG_BOOL && t->ndim == 0)) {
+        tg_release(t);
+        return too_many_indices(x, s);
+    }
+    if (t->ndim == 0 && t->dtype == TG_INT64) {
+        int64_t k = tg_get_i64(t, 0);
+        tg_release(t);
+        return tg_select(x, *dim, k);
+    }
+    if (t->dtype != TG_INT64 && t->dtype != TG_BOOL) {
+        tg_release(t);
+        tg_release(x);
+        tg_error_at(s->pos, TG_EINPUT, "tensors used as indices must be long, byte or bool tensors");
+        return NULL;
+    }
+    if (*tensor_seen) {
+        tg_release(t);
+        tg_release(x);
+        tg_error_at(s->pos, TG_EINPUT, "tensor indices apart or with a mask are not supported yet (index "
+                    "twice: x[i][:, j])");
+        return NULL;
+    }
+    *tensor_seen = true;
+    if (t->dtype == TG_BOOL) { /* its dims become one */
+        x = tg_index_mask(x, *dim, t);
+        *dim += 1;
+        return x;
+    }
+    tg_tensor *run[TG_MAX_DIMS];
+    int k = 0;
+    run[k++] = t;
+    while (*i + 1 < n->nargs && k < TG_MAX_DIMS && n->args[*i + 1]->kind != N_SLICE) {
+        node *u = n->args[*i + 1];
+        if (u->kind == N_NAME && !strcmp(u->name, "None"))
+            break;
+        tg_tensor *v = eval(E, u);
+        if (!v) { /* it would fail as its own subscript too */
+            while (k > 0)
+                tg_release(run[--k]);
+            tg_release(x);
+            return NULL;
+        }
+        if (v->ndim == 0 || v->dtype != TG_INT64) { /* evaluated again as its own subscript */
+            tg_release(v);
+            break;
+        }
+        run[k++] = v;
+        (*i)++;
+    }
+    int bnd = 0; /* their broadcast rank: the dims they leave */
+    for (int j = 0; j < k; j++)
+        bnd = run[j]->ndim > bnd ? run[j]->ndim : bnd;
+    *dim += bnd;
+    return tg_index_tensors(x, *dim - bnd, run, k);
 }
 
 static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
@@ -333,9 +412,10 @@ static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
         return NULL;
     }
     int dim = 0;
+    bool tensor_seen = false;
     for (int i = 0; i < n->nargs && x; i++) {
         node *s = n->args[i];
-        if (dim >= x->ndim) {
+        if (s->kind == N_SLICE && dim >= x->ndim) {
             tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim);
             tg_release(x);
             return NULL;
@@ -351,12 +431,7 @@ static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
             x = tg_slice(x, dim, v[0], v[1], v[2]);
             dim++;
         } else {
-            int64_t k;
-            if (!index_int(eval(E, s), s, &k)) {
-                tg_release(x);
-                return NULL;
-            }
-            x = tg_select(x, dim, k);
+            x = index_one(E, x, n, &i, &dim, &tensor_seen);
         }
         if (!x)
             error_at(s->pos);
@@ -478,6 +553,9 @@ static tg_tensor *eval(evalctx *E, node *n)
     case N_KWARG:
         tg_error_at(n->pos, TG_EINPUT, "a keyword argument can only stand in a call");
         return NULL;
+    case N_STR:
+        tg_error_at(n->pos, TG_EINPUT, "a string can only be a keyword argument's value (reduction='sum')");
+        return NULL;
     case N_ASSIGN:
         if (n->nargs) { /* v, i = ... */
             r = eval_unpack(E, n);
@@ -573,7 +651,8 @@ static void walk_free(freectx *F, const node *n)
         return;
     switch (n->kind) {
     case N_NAME:
-        if (find_const(n->name) < 0 && !set_has(&F->bound, n->name))
+        /* None (an index, an argument left out) is Python's, not a variable */
+        if (find_const(n->name) < 0 && strcmp(n->name, "None") && !set_has(&F->bound, n->name))
             F->st = set_add(&F->free, n->name);
         return;
     case N_ASSIGN:

@@ -17,6 +17,7 @@ typedef enum {
     N_KWARG,     /* dim=0 inside a call */
     N_ASSIGN,    /* g = expr */
     N_AUGASSIGN, /* x += expr */
+    N_STR,       /* 'sum': a keyword argument's value (name holds the text) */
 } node_kind;
 
 typedef struct node {

@@ -344,6 +344,39 @@ static node *parse_atom(parser *p)
     }
 }
 
+/* A keyword argument's value written as a string, 'sum' or "sum"
+ * (reduction='sum'), when the next byte after spaces opens one: the node,
+ * with p past it; NULL with *err false when none is there. */
+static node *parse_kwarg_string(parser *p, bool *err)
+{
+    int i = p->i;
+    while (i < p->len && (p->s[i] == ' ' || p->s[i] == '\t'))
+        i++;
+    *err = false;
+    if (i >= p->len || (p->s[i] != '\'' && p->s[i] != '"'))
+        return NULL;
+    *err = true;
+    char quote = p->s[i];
+    int start = i + 1, end = start;
+    while (end < p->len && p->s[end] != quote && p->s[end] != '\n' && p->s[end] != '\\')
+        end++;
+    if (end >= p->len || p->s[end] != quote) {
+        tg_error_at(i, TG_EINPUT, "unterminated string (a keyword's value such as reduction='sum' takes "
+                    "plain text without escapes)");
+        return NULL;
+    }
+    node *n = mk(p, N_STR, i);
+    if (!n || !(n->name = prog_alloc(p->prog, (size_t)(end - start) + 1)))
+        return NULL;
+    memcpy(n->name, p->s + start, (size_t)(end - start));
+    n->depth = 1;
+    p->i = end + 1;
+    if (next(p) != TG_OK)
+        return NULL;
+    *err = false;
+    return n;
+}
+
 /* call arguments: positional then keyword (name=value) */
 static node *parse_call(parser *p, node *callee, node *obj)
 {
@@ -361,9 +394,10 @@ static node *parse_call(parser *p, node *callee, node *obj)
         if (p->kind == T_NAME && p->i < p->len && p->s[p->i] == '=' &&
             (p->i + 1 >= p->len || p->s[p->i + 1] != '=')) {
             a = mk(p, N_KWARG, pos);
-            if (!a || !(a->name = tokstr(p)) || next(p) != TG_OK || next(p) != TG_OK)
+            if (!a || !(a->name = tokstr(p)) || next(p) != TG_OK)
                 return NULL;
-            if (!(a->obj = parse_expr(p)))
+            bool err;
+            if (!(a->obj = parse_kwarg_string(p, &err)) && (err || next(p) != TG_OK || !(a->obj = parse_expr(p))))
                 return NULL;
             a->depth = a->obj->depth + 1;
             kw_seen = true;
@@ -445,8 +479,16 @@ static node *parse_postfix(parser *p)
             node *name = mk(p, N_NAME, p->tpos);
             if (!name || !(name->name = tokstr(p)) || next(p) != TG_OK)
                 return NULL;
-            /* torch.f(...) is f(...): the toolkit's functions are torch's */
-            bool torch = n->kind == N_NAME && !strcmp(n->name, "torch");
+            /* torch.f(...) is f(...): the toolkit's functions are torch's;
+             * F (import torch.nn.functional as F) and torch.nn.functional
+             * name them too */
+            if (n->kind == N_NAME && !strcmp(n->name, "nn") && !strcmp(name->name, "functional") &&
+                !is_op(p, "(")) {
+                n = name;
+                n->name = "F";
+                continue;
+            }
+            bool torch = n->kind == N_NAME && (!strcmp(n->name, "torch") || (!strcmp(n->name, "F") && is_op(p, "(")));
             if (is_op(p, "(")) {
                 if (!enter(p)) return NULL;
                 n = parse_call(p, name, torch ? NULL : n);

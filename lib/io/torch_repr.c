@@ -439,6 +439,11 @@ static const char *const op_grad_fn[TG_NOPS] = {
     [TG_OP_ELU] = "EluBackward0",
     [TG_OP_PROD] = "ProdBackward1",              /* along a dim */
     [TG_OP_CUMSUM] = "CumsumBackward0",
+    [TG_OP_CAT] = "CatBackward0",
+    [TG_OP_GATHER] = "GatherBackward0",
+    [TG_OP_SCATTER_ADD] = "ScatterAddBackward0",
+    [TG_OP_INDEX_SELECT] = "IndexBackward0",     /* x[idx], x[mask] */
+    [TG_OP_INDEX_ADD] = "IndexAddBackward0",
 };
 
 /* The forms whose class differs from the table's, or NULL.  A Python

@@ -1730,6 +1730,187 @@ class Builder:
             for c in errors:
                 self.probe(c[0], c[1], dt, py=c[2] if len(c) > 2 else None, error=True,
                            tags=("edge", "error", "divergence"))
+    # ---- the ops a first network needs (issue #19): cat, stack, gather,
+    # advanced indexing, linear, losses, dropout, one_hot ------------------------
+    def nn_layers(self):
+        """Their own random stream, so that adding them leaves the cases
+        before them as they were."""
+        R = random.Random(self.seed + 19)
+        vals = lambda n, lo=-2.0, hi=2.0: rand_values(R, n, lo, hi)
+        F_ = lambda shape, lo=-2.0, hi=2.0: {"data": vals(numel(shape), lo, hi), "shape": list(shape)}
+        I_ = lambda shape, hi, lo=0: {"data": [float(R.randrange(lo, hi)) for _ in range(numel(shape))],
+                                      "shape": list(shape), "dtype": "int64"}
+        tags = lambda name: {"nn", name}
+
+        def cover(tk, inputs, dt, name, py=None, reduce_go=True):
+            """adds the case, with a random upstream gradient for a tensor result"""
+            py = py or tk
+            torch.set_default_dtype(torch.float64)
+            try:
+                with torch.no_grad():
+                    shape = list(run_program(py, {n: tensor_of(i, "float64") for n, i in inputs.items()}).shape)
+            finally:
+                torch.set_default_dtype(torch.float32)
+            go = {"data": vals(numel(shape), -1, 1), "shape": shape} if shape else None
+            if not self.add("cover", tk, py, inputs, dt, go, tags=tags(name)):
+                self.add("cover", tk, py, inputs, dt, go, check=False, tags=tags(name))
+
+        for dt in ("float32", "float64"):
+            # cat and stack: random ranks, dims, several tensors
+            for _ in range(3):
+                rank = R.randint(1, 3)
+                base = [R.randint(1, 3) for _ in range(rank)]
+                d = R.randrange(-rank, rank)
+                shapes = []
+                for _k in range(R.randint(2, 3)):
+                    s = list(base)
+                    s[d] = R.randint(1, 3)
+                    shapes.append(s)
+                names = "xyz"[:len(shapes)]
+                ins = {n: F_(s) for n, s in zip(names, shapes)}
+                cover(f"torch.cat([{', '.join(names)}], dim={d})", ins, dt, "cat")
+                ins = {n: F_(base) for n in names}
+                sd = R.randrange(-rank - 1, rank + 1)
+                cover(f"torch.stack(({', '.join(names)}), {sd})", ins, dt, "stack")
+            cover("torch.cat((x, y)) * 2", {"x": F_([2, 3]), "y": F_([0, 3])}, dt, "cat")
+            # gather along each dim, index smaller than the input
+            for d in (0, 1, -1):
+                xs = [R.randint(2, 4), R.randint(2, 4)]
+                isz = [R.randint(1, xs[0]), R.randint(1, xs[1])]
+                dd = d % 2
+                isz[dd] = R.randint(1, 5)
+                cover(f"x.gather({d}, i)", {"x": F_(xs), "i": I_(isz, xs[dd])}, dt, "gather")
+                cover(f"torch.gather(x, {d}, i) ** 2", {"x": F_(xs), "i": I_(isz, xs[dd])}, dt, "gather")
+            # advanced indexing: int64 tensors (negative too), masks, None
+            for tk in ("x[i]", "x[:, i]", "x[i, 1:]", "x[1, i]", "x[:, :, i]"):
+                xs = [3, 4, 2]
+                dim = 0 if tk.startswith("x[i") else 1 if tk.startswith("x[:, i") or tk.startswith("x[1, i") else 2
+                n = xs[dim]
+                ishape = R.choice([[2], [3], [2, 2], []])
+                cover(tk, {"x": F_(xs), "i": I_(ishape, n, -n)}, dt, "index")
+            cover("x[x > 0.5]", {"x": F_([3, 4])}, dt, "mask")
+            cover("x[:, y > 0]", {"x": F_([2, 5, 2]), "y": F_([5])}, dt, "mask")
+            cover("x[y > 0] * 2", {"x": F_([3, 2, 2]), "y": F_([3, 2])}, dt, "mask")
+            cover("x[None] * x[:, None]", {"x": F_([3])}, dt, "none-index")
+            cover("x[:, None, 1:][None]", {"x": F_([2, 3])}, dt, "none-index")
+            cover("x[[0, 2, 0]] - x[[True, False, True]].sum()", {"x": F_([3, 2])}, dt, "index")
+            # linear
+            for xs in ([4], [3, 4], [2, 3, 4]):
+                cover("F.linear(x, w, b)", {"x": F_(xs), "w": F_([5, 4]), "b": F_([5])}, dt, "linear")
+                cover("F.linear(x, w)", {"x": F_(xs), "w": F_([2, 4])}, dt, "linear")
+            # regression losses, each reduction
+            for f in ("mse_loss", "l1_loss"):
+                for red in ("mean", "sum", "none"):
+                    s = R.choice([[3], [2, 3], [2, 1, 3]])
+                    cover(f"F.{f}(x, y, reduction='{red}')", {"x": F_(s), "y": F_(s)}, dt, f)
+                cover(f"torch.nn.functional.{f}(x, y)", {"x": F_([4]), "y": F_([4])}, dt, f)
+            # cross_entropy and nll_loss with class indices
+            for red in ("mean", "sum", "none"):
+                for shape in ([4, 3], [5], [2, 3, 2]):
+                    C = shape[1] if len(shape) > 1 else shape[0]
+                    tshape = [shape[0]] + shape[2:] if len(shape) > 1 else []
+                    t = I_(tshape, C)
+                    ins = {"x": F_(shape), "t": t}
+                    cover(f"F.cross_entropy(x, t, reduction='{red}')", ins, dt, "cross_entropy")
+                    w = "torch.tensor([" + ", ".join(f"{0.5 + k * 0.75}" for k in range(C)) + "])"
+                    cover(f"F.cross_entropy(x, t, weight={w}, reduction='{red}')", ins, dt, "cross_entropy")
+                    ls = R.choice([0.1, 0.25])
+                    cover(f"F.cross_entropy(x, t, label_smoothing={ls}, reduction='{red}')", ins, dt,
+                          "label_smoothing")
+                    cover(f"F.cross_entropy(x, t, weight={w}, label_smoothing={ls}, reduction='{red}')", ins, dt,
+                          "label_smoothing")
+                    # some targets ignored
+                    if tshape:
+                        ti = dict(t)
+                        ti["data"] = [float(v) if R.random() < 0.6 else -100.0 for v in t["data"]]
+                        ti["data"][0] = t["data"][0]
+                        cover(f"F.cross_entropy(x, t, reduction='{red}')", {"x": ins["x"], "t": ti}, dt,
+                              "ignore_index")
+                        cover(f"F.nll_loss(x, t, ignore_index=1, reduction='{red}')", ins, dt, "nll_loss")
+                        cover(f"F.cross_entropy(x, t, weight={w}, ignore_index=0, label_smoothing=0.2, "
+                              f"reduction='{red}')", ins, dt, "ignore_index")
+                    cover(f"F.nll_loss(F.log_softmax(x, dim={1 if len(shape) > 1 else 0}), t, reduction='{red}')",
+                          ins, dt, "nll_loss")
+                    cover(f"F.nll_loss(x, t, weight={w}, reduction='{red}')", ins, dt, "nll_loss")
+                    # class probabilities (the target differentiated too)
+                    p = F_(shape, 0.05, 1.0)
+                    cover(f"F.cross_entropy(x, p, reduction='{red}')", {"x": F_(shape), "p": p}, dt, "ce-probs")
+                    cover(f"F.cross_entropy(x, p, weight={w}, label_smoothing=0.3, reduction='{red}')",
+                          {"x": F_(shape), "p": p}, dt, "ce-probs")
+            # binary cross-entropy
+            for red in ("mean", "sum", "none"):
+                s = R.choice([[3], [2, 3]])
+                ins = {"x": F_(s, 0.05, 0.95), "y": F_(s, 0.0, 1.0)}
+                cover(f"F.binary_cross_entropy(x, y, reduction='{red}')", ins, dt, "bce")
+                cover(f"F.binary_cross_entropy(x, y, weight=torch.tensor([0.5, 2.0, 1.5])[:{s[-1]}], "
+                      f"reduction='{red}')", ins, dt, "bce")
+                ins = {"x": F_(s, -4, 4), "y": F_(s, 0.0, 1.0)}
+                cover(f"F.binary_cross_entropy_with_logits(x, y, reduction='{red}')", ins, dt, "bce_logits")
+                cover(f"F.binary_cross_entropy_with_logits(x, y, weight=torch.tensor([0.5, 2.0, 1.5])[:{s[-1]}], "
+                      f"pos_weight=torch.tensor([3.0, 0.5, 1.0])[:{s[-1]}], reduction='{red}')", ins, dt, "bce_logits")
+            # one_hot, dropout where it is deterministic
+            cover("F.one_hot(t, 4) * x", {"t": I_([3], 4), "x": F_([3, 4])}, dt, "one_hot")
+            cover("F.one_hot(t) * x.sum()", {"t": {"data": [2.0, 0.0], "shape": [2], "dtype": "int64"},
+                                             "x": F_([2])}, dt, "one_hot")
+            cover("F.dropout(x, 0.3, training=False) * 2", {"x": F_([5])}, dt, "dropout")
+            cover("F.dropout(x, p=0.0) * 2", {"x": F_([5])}, dt, "dropout")
+            cover("F.dropout(x, 1.0) + x", {"x": F_([5])}, dt, "dropout")
+
+        # edges: large logits, all targets ignored, bce at 0 and 1
+        I64 = lambda v, shape=None: {"data": [float(a) for a in v], "shape": shape or [len(v)], "dtype": "int64"}
+        X = {"data": [1.0, 2.0, 3.0, 1.0, 1.0, 1.0], "shape": [2, 3]}
+        for dt in ("float32", "float64"):
+            self.probe("F.cross_entropy(x, t)", {"x": {"data": [1000.0, 0.0, -1000.0, 50.0, 50.0, 50.0],
+                                                       "shape": [2, 3]}, "t": I64([2, 0])}, dt)
+            self.probe("F.cross_entropy(x, t)", {"x": X, "t": I64([-100, -100])}, dt)
+            self.probe("F.binary_cross_entropy_with_logits(x, y)", {"x": [100.0, -100.0, 0.0],
+                                                                    "y": [0.0, 1.0, 0.5]}, dt)
+            # not nearer to 0 or 1: PyTorch bounds x(1 - x) below by 1e-12 in the
+            # gradient, where this one is the formula's (tg-expr(5))
+            self.probe("F.binary_cross_entropy(x, y)", {"x": [1e-5, 1.0 - 1e-5, 0.5], "y": [1.0, 0.0, 0.5]}, dt)
+            errors = [
+                ("F.cross_entropy(x, t)", {"x": X, "t": I64([0, 3])}),
+                ("F.cross_entropy(x, t)", {"x": X, "t": I64([0, -1])}),
+                ("F.cross_entropy(x, t)", {"x": X, "t": I64([0, 1, 2])}),
+                ("F.cross_entropy(x, t)", {"x": X, "t": [0.0, 1.0]}),
+                ("F.cross_entropy(x, t)", {"x": X, "t": I64([0, 1, 2, 0, 1, 1], [2, 3])}),
+                ("F.cross_entropy(x, t, weight=torch.tensor([1.0, 2.0]))", {"x": X, "t": I64([0, 1])}),
+                ("F.cross_entropy(x, t, reduction='avg')", {"x": X, "t": I64([0, 1])}),
+                ("F.cross_entropy(x, t, label_smoothing=1.5)", {"x": X, "t": I64([0, 1])}),
+                ("F.nll_loss(x, t)", {"x": X, "t": I64([0, 5])}),
+                ("F.binary_cross_entropy(x, y)", {"x": [0.5, 1.5], "y": [0.0, 1.0]}),
+                ("F.binary_cross_entropy(x, y)", {"x": [0.5, 0.5], "y": [0.0, 1.0, 1.0]}),
+                ("F.binary_cross_entropy_with_logits(x, y)", {"x": [0.5, 0.5], "y": [0.0, 1.0, 1.0]}),
+                ("F.one_hot(t, 3)", {"t": I64([0, 3])}),
+                ("F.one_hot(t)", {"t": I64([0, -1])}),
+                ("F.one_hot(x)", {"x": [0.0, 1.0]}),
+                ("x.gather(1, t)", {"x": X, "t": I64([0, 3], [2, 1])}),
+                ("x.gather(1, t)", {"x": X, "t": I64([0, 1])}),
+                ("x.gather(1, y)", {"x": X, "y": [[0.0], [1.0]]}),
+                ("x[t]", {"x": X, "t": I64([0, 2])}),
+                ("x[:, t]", {"x": X, "t": I64([0, -4])}),
+                ("x[y]", {"x": X, "y": [0.0, 1.0]}),
+                ("x[y > 0]", {"x": X, "y": [1.0, 0.0, 1.0]}),
+                ("torch.cat([x, y])", {"x": X, "y": [1.0, 2.0]}),
+                ("torch.cat([x, y], dim=1)", {"x": X, "y": [[1.0, 2.0, 3.0]]}),
+                ("torch.cat([x, y])", {"x": 1.0, "y": 2.0}),
+                ("torch.stack([x, y])", {"x": [1.0, 2.0], "y": [1.0, 2.0, 3.0]}),
+                ("F.dropout(x, 1.5)", {"x": [1.0, 2.0]}),
+                ("F.linear(x, w)", {"x": X, "w": [[1.0, 2.0]]}),
+            ]
+            for expr, ins in errors:
+                self.probe(expr, ins, dt, error=True, tags=("edge", "error", "nn"))
+
+        # int64 tensor indices side by side, broadcast together (last: the
+        # cases above keep their random numbers)
+        for dt in ("float32", "float64"):
+            cover("x[i, j]", {"x": F_([3, 4]), "i": I_([2], 3, -3), "j": I_([2], 4, -4)}, dt, "index2")
+            cover("x[i, j]", {"x": F_([3, 4, 2]), "i": I_([2, 1], 3), "j": I_([3], 4)}, dt, "index2")
+            cover("x[:, i, j] * 2", {"x": F_([2, 3, 4]), "i": I_([3], 3), "j": I_([1], 4)}, dt, "index2")
+            cover("F.log_softmax(x, dim=1)[torch.arange(4), t].mean()", {"x": F_([4, 3]), "t": I_([4], 3)}, dt,
+                  "index2")
+            for expr, ins in [("x[[0, 1], [0, 1, 2]]", {"x": X}), ("x[[0, 1], [0, 3]]", {"x": X})]:
+                self.probe(expr, ins, dt, error=True, tags=("edge", "error", "nn"))
 
     def build(self):
         self.lesson()
@@ -1748,6 +1929,7 @@ class Builder:
                 n += 1
         self.divergence()
         self.nn_ops()
+        self.nn_layers()
         return self.cases
 
     # ---- issue 19's ops: activations, statistics, scans, shapes --------------

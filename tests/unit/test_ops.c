@@ -90,6 +90,12 @@ static const op_case cases[] = {
     /* shapes built from views: flatten, expand_as, repeat */
     {"repeat", "x.repeat(2, 1, 3) * y.flatten(0, 1) + x.flatten(1).sum() + x.repeat(1, 3).expand_as(z) * z",
      3, {"2,4", "3,4", "1,2,12"}, -2, 2, 0, 0, false},
+    /* concatenation, gathers and advanced indexing (ops_gather.c) */
+    {"cat", "cat([x, y, x], dim=1) + cat((y, y), 0).sum() * stack([x, x], -1).sum()", 2, {"2,3", "2,1"}, -2, 2, 0, 0, false},
+    {"gather", "x.gather(1, [[2, 0, 0], [1, 1, 2]]) * y", 2, {"2,3", "2,3"}, -2, 2, 0, 0, false},
+    {"scatter_add", "sum(x.gather(0, [[1, 0], [1, 1], [0, 1]]) ** 2 * y)", 2, {"2,2", "3,2"}, -2, 2, 0, 0, true},
+    {"index_select", "x[[2, 0, 2]] * x[:, [1, -1]].sum() + x[x > 0].sum()", 1, {"3,4"}, -2, 2, 0, 0, false},
+    {"index_add", "sum(x[[1, 1, 0]] ** 2 * y)", 2, {"2,3", "3,3"}, -2, 2, 0, 0, true},
 };
 #define NCASES (int)(sizeof cases / sizeof *cases)
 
