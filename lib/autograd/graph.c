@@ -3,6 +3,7 @@
  * by node to explain the chain rule.  Nothing here copies the graph: the
  * nodes are the tensors tg_apply recorded. */
 #include "internal.h"
+#include "io/torch_repr.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,7 @@ static const char *kind(const tg_tensor *t)
     return t->op ? "op" : t->requires_grad || t->name ? "input" : "constant";
 }
 
-/* small tensors are shown whole; larger ones by shape */
+/* small tensors are shown whole; larger ones by their size */
 #define SHOW_MAX 8
 
 static void dot_escape(FILE *f, const char *s)
@@ -149,48 +150,136 @@ static void dot_escape(FILE *f, const char *s)
     }
 }
 
+/* "[2,3]" as the tensor's shape; "scalar" for a 0-D one */
+static void dot_shape(FILE *f, const tg_tensor *t)
+{
+    char s[256];
+    fprintf(f, "%s", t->ndim ? tg_shape_str(t, s, sizeof s) : "scalar");
+}
+
+/* "LABEL [1,4]" for a small tensor; "LABEL: 1000000 values, shape [1000000]"
+ * for a larger one, never to be read as a one-element tensor */
 static void dot_tensor(FILE *f, const char *label, const tg_tensor *t)
 {
     if (!t)
         return;
-    fprintf(f, "\\n%s ", label);
-    if (t->numel <= SHOW_MAX) {
-        /* JSON text of a small tensor, with its quotes escaped */
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        if (m) {
-            tg_json_write(m, t);
-            fclose(m);
-            dot_escape(f, buf);
-            free(buf);
-        }
-    } else {
-        char s[256];
-        fprintf(f, "%s", tg_shape_str(t, s, sizeof s));
+    if (t->numel > SHOW_MAX) {
+        fprintf(f, "\\n%s: %lld values, shape ", label, (long long)t->numel);
+        dot_shape(f, t);
+        return;
     }
+    fprintf(f, "\\n%s ", label);
+    char *buf = NULL; /* JSON text of a small tensor, with its quotes escaped */
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m) {
+        tg_json_write(m, t);
+        fclose(m);
+        dot_escape(f, buf);
+        free(buf);
+    }
+}
+
+/* a constant that is one number, shown inside its op's label, not as a node */
+static bool folded(const tg_tensor *t)
+{
+    return !t->op && !t->requires_grad && !t->name && t->numel == 1;
+}
+
+/* the operators the expression language writes infix; other ops are calls */
+static const char *const infix[TG_NOPS] = {
+    [TG_OP_ADD] = "+", [TG_OP_SUB] = "-", [TG_OP_MUL] = "*", [TG_OP_DIV] = "/", [TG_OP_POW] = "**",
+    [TG_OP_MATMUL] = "@", [TG_OP_EQ] = "==", [TG_OP_NE] = "!=", [TG_OP_LT] = "<", [TG_OP_LE] = "<=",
+    [TG_OP_GT] = ">", [TG_OP_GE] = ">=",
+};
+
+static void dot_operand(FILE *f, const tg_graph *g, const tg_tensor *t)
+{
+    dot_escape(f, g->names[tg_graph_index(g, t)]);
+}
+
+/* "y = x ** 2": the op over its inputs, by name, constants folded in */
+static void dot_op_label(FILE *f, const tg_graph *g, const tg_tensor *t)
+{
+    int op = (int)(t->op - tg_ops);
+    if (t->nin == 2 && infix[op]) {
+        dot_operand(f, g, t->in[0]);
+        fprintf(f, " %s ", infix[op]);
+        dot_operand(f, g, t->in[1]);
+    } else if (op == TG_OP_NEG) {
+        fprintf(f, "-");
+        dot_operand(f, g, t->in[0]);
+    } else {
+        fprintf(f, "%s(", t->op->name);
+        for (int k = 0; k < t->nin; k++) {
+            fprintf(f, "%s", k ? ", " : "");
+            dot_operand(f, g, t->in[k]);
+        }
+        fprintf(f, ")");
+    }
+    const char *fn = tg_grad_fn_name(t);
+    if (fn)
+        fprintf(f, "\\n%s", fn);
+}
+
+/* What flows along the edge from input k into node t in the backward pass,
+ * with --graph-values: the local derivative (t's backward rule applied to
+ * ones) and the gradient it passes (applied to t's upstream gradient). */
+static void dot_edge_values(FILE *f, tg_tensor *t, int k)
+{
+    tg_tensor *loc[3] = {0}, *pass[3] = {0};
+    bool old = tg_set_grad_enabled(false);
+    tg_tensor *ones = t->grad ? tg_ones_like(t->grad) : NULL;
+    if (ones && t->op->backward(t, ones, loc) == TG_OK && t->op->backward(t, t->grad, pass) == TG_OK) {
+        if (loc[k])
+            dot_tensor(f, "local", loc[k]);
+        if (pass[k])
+            dot_tensor(f, "passes", pass[k]);
+    }
+    tg_error_clear(); /* a rule that cannot run here leaves the edge plain */
+    tg_release(ones);
+    for (int i = 0; i < 3; i++) {
+        tg_release(loc[i]);
+        tg_release(pass[i]);
+    }
+    tg_set_grad_enabled(old);
 }
 
 tg_status tg_graph_write_dot(FILE *f, const tg_graph *g, bool values)
 {
-    char s[256];
-    fprintf(f, "digraph tgrad {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n");
+    fprintf(f, "digraph tgrad {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n"
+               "  edge [fontname=\"Helvetica\", fontsize=9];\n");
     for (int i = 0; i < g->n; i++) {
         const tg_tensor *t = g->nodes[i];
+        if (folded(t) && i != g->n - 1)
+            continue;
         fprintf(f, "  n%d [shape=%s, label=\"", i, t->op ? "ellipse" : "box");
         dot_escape(f, g->names[i]);
-        if (t->op)
-            fprintf(f, " = %s", t->op->name);
-        fprintf(f, "\\n%s %s", tg_dtype_name(t->dtype), tg_shape_str(t, s, sizeof s));
+        if (t->op) {
+            fprintf(f, " = ");
+            dot_op_label(f, g, t);
+        }
+        fprintf(f, "\\n%s%s", tg_dtype_name(t->dtype), t->ndim ? ", shape " : " ");
+        dot_shape(f, t);
         if (values) {
             dot_tensor(f, "value", t);
             dot_tensor(f, "grad", t->grad);
         }
         fprintf(f, "\"%s];\n", i == g->n - 1 ? ", peripheries=2" : "");
     }
-    for (int i = 0; i < g->n; i++)
-        for (int k = 0; k < g->nodes[i]->nin; k++)
-            fprintf(f, "  n%d -> n%d;\n", tg_graph_index(g, g->nodes[i]->in[k]), i);
+    for (int i = 0; i < g->n; i++) {
+        tg_tensor *t = g->nodes[i];
+        for (int k = 0; k < t->nin; k++) {
+            const tg_tensor *in = t->in[k];
+            if (folded(in))
+                continue;
+            fprintf(f, "  n%d -> n%d [label=\"", tg_graph_index(g, in), i);
+            dot_shape(f, in);
+            if (values && in->requires_grad && t->grad)
+                dot_edge_values(f, t, k);
+            fprintf(f, "\"];\n");
+        }
+    }
     fprintf(f, "}\n");
     return ferror(f) ? tg_error(TG_ERESOURCE, "cannot write the graph") : TG_OK;
 }

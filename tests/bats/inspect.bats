@@ -24,10 +24,32 @@ load helper
     run tgrad 'g = x**2; y = 3*g + 1' --at 2 --graph dot --graph-values
     [ "$status" -eq 0 ]
     [[ "${lines[0]}" == "digraph tgrad {" ]]
-    [[ "$output" == *'label="g = pow\nfloat32 []\nvalue 4\ngrad 3"'* ]]
+    [[ "$output" == *'label="g = x ** 2\nPowBackward0\nfloat32 scalar\nvalue 4\ngrad 3"'* ]]
     if ! command -v dot >/dev/null; then skip "graphviz is not installed"; fi
     tgrad 'g = x**2; y = 3*g + 1' --at 2 --graph dot | dot -Tsvg > "$TMP/g.svg"
     grep -q '<svg' "$TMP/g.svg"
+}
+
+@test "--graph dot: PyTorch's node names, constants folded, shapes and gradients on edges, big values summarised" {
+    run tgrad 'h = (x * w).tanh(); h.sum() * 2' --at x='[0.5,-1,2]' --at w=1.5 --graph dot --graph-values
+    [ "$status" -eq 0 ]
+    # the constant 2 is no node of its own: it is in its op's label
+    [ "$(grep -c 'shape=box' <<<"$output")" -eq 2 ]
+    [[ "$output" == *'label="h = tanh(t1)\nTanhBackward0\nfloat32, shape [3]'* ]]
+    [[ "$output" == *'= t2 * 2\nMulBackward0\nfloat32 scalar\nvalue '* ]]
+    # an edge carries the input's shape, its local derivative (the rule
+    # applied to ones: d(x*w)/dw summed to w's shape, 0.5 - 1 + 2) and what
+    # it passes back: for w, its gradient, as the JSON result gives it
+    run tgrad 'h = (x * w).tanh(); h.sum() * 2' --at x='[0.5,-1,2]' --at w=1.5
+    local gw=${output##*\"w\":}
+    gw=${gw%%\}*}
+    run tgrad 'h = (x * w).tanh(); h.sum() * 2' --at x='[0.5,-1,2]' --at w=1.5 --graph dot --graph-values
+    [[ "$output" == *" -> n2 [label=\"scalar\\nlocal 1.5\\npasses $gw\"];"* ]]
+    # a big tensor is summarised by its size, never shown as a one-element tensor
+    tgrad 'randn(5000)' --seed 1 --no-grad -o "$TMP/big.npy" >/dev/null
+    run tgrad 'x.sum()' --at x="$TMP/big.npy" --graph dot --graph-values
+    [[ "$output" == *'float32, shape [5000]\nvalue: 5000 values, shape [5000]\ngrad: 5000 values, shape [5000]"'* ]]
+    [[ "$output" == *'[label="[5000]\nlocal: 5000 values, shape [5000]\npasses: 5000 values, shape [5000]"]'* ]]
 }
 
 @test "--graph json lists nodes in data-flow order with names and positions" {
