@@ -163,6 +163,19 @@ tg_status tg_result_grad_with(tg_buf *b, const tg_tensor *value, const char *con
 /* s as a JSON string, quotes and escapes (\", \\, \u00XX) included */
 void tg_buf_json_string(tg_buf *b, const char *s);
 
+/* Files written whole or not at all, as a set (outfile.c's rules, as
+ * tg_save): each goes to a temporary beside its path; commit renames them
+ * all into place (and frees the set), abort removes them.  dir (NULL:
+ * none) is made if missing, and removed again on abort if it was made.
+ * A stream stays open for writing until the commit. */
+typedef struct tg_fileset tg_fileset;
+tg_fileset *tg_fileset_new(const char *dir);
+tg_status tg_fileset_save(tg_fileset *f, const char *path, const tg_tensor *t); /* borrows t */
+tg_status tg_fileset_text(tg_fileset *f, const char *path, const char *text, size_t len);
+FILE *tg_fileset_stream(tg_fileset *f, const char *path); /* NULL: the error set */
+tg_status tg_fileset_commit(tg_fileset *f);
+void tg_fileset_abort(tg_fileset *f);
+
 /* letters, digits and _, not starting with a digit: a variable's name (bind.c) */
 bool tg_is_identifier(const char *s, size_t n);
 
