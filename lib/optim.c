@@ -119,7 +119,7 @@ typedef struct {
 } update;
 
 #define SGD_FN(NAME, T, FMA, ATTR)                                                                                 \
-    ATTR static void NAME(const update *u, T *p, const T *g, T *b)                                                 \
+    ATTR static void NAME(const update *u, T *restrict p, const T *restrict g, T *restrict b)                                                 \
     {                                                                                                              \
         int64_t len = u->len;                                                                                      \
         bool first = u->first, nesterov = u->nesterov;                                                             \
@@ -127,7 +127,7 @@ typedef struct {
         SGD_LOOP(T, FMA)                                                                                           \
     }
 #define ADAM_FN(NAME, T, FMA, SQRT, ATTR)                                                                          \
-    ATTR static void NAME(const update *u, T *p, const T *g, T *m, T *v)                                           \
+    ATTR static void NAME(const update *u, T *restrict p, const T *restrict g, T *restrict m, T *restrict v)                                           \
     {                                                                                                              \
         int64_t len = u->len;                                                                                      \
         bool decoupled = u->decoupled;                                                                             \

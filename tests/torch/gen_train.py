@@ -4,7 +4,9 @@
 torch.optim 1.13 (single-tensor updates, foreach=False) trains a line fit
 and a 2-layer tanh MLP on seeded data for 200 steps with SGD (plain,
 momentum, dampening, nesterov, weight decay), Adam and AdamW, in float32
-and float64; each case becomes one JSON line of train_fixtures.jsonl:
+and float64, and a linear loss whose gradient is exact, so that the
+parameters must come out as torch's bit for bit (the optimizer's own
+rounding alone); each case becomes one JSON line of train_fixtures.jsonl:
 
   {"name": ..., "expr": LOSS, "args": [tgrad options], "inputs": {...},
    "params": {name: value after the steps}, "loss": the last step's loss}
@@ -19,6 +21,7 @@ import torch
 STEPS = 200
 
 LINE = "((x*w+b-y)**2).mean()"
+LINEAR = "(w*g).sum()"
 MLP = "((tanh(x@w1+b1)@w2+b2-y)**2).mean()"
 
 
@@ -40,6 +43,16 @@ def mlp_data(dtype):
         "b2": torch.zeros(1, dtype=dtype),
     }
     return {"x": x, "y": y}, params
+
+
+def linear_data(dtype):
+    """w's gradient is exactly g: the parameters isolate the optimizer"""
+    gen = torch.Generator().manual_seed(3)
+    return {"g": torch.randn(37, generator=gen, dtype=dtype)}, {"w": torch.randn(37, generator=gen, dtype=dtype)}
+
+
+def linear_loss(d, p):
+    return (p["w"] * d["g"]).sum()
 
 
 def line_loss(d, p):
@@ -95,7 +108,8 @@ def main():
     out = sys.stdout
     for dtype, dname in ((torch.float32, "float32"), (torch.float64, "float64")):
         for model, expr, make_data, loss_fn in (("line", LINE, line_data, line_loss),
-                                                ("mlp", MLP, mlp_data, mlp_loss)):
+                                                ("mlp", MLP, mlp_data, mlp_loss),
+                                                ("linear", LINEAR, linear_data, linear_loss)):
             data, params = make_data(dtype)
             cases = [(name, make, args, None, 1) for name, make, args in OPTIMIZERS]
             if model == "line":  # mini-batches in order, gradients accumulated
@@ -112,6 +126,7 @@ def main():
                     "inputs": inputs,
                     "params": {k: tolist(v.detach()) for k, v in trained.items()},
                     "loss": loss,
+                    "exact": model == "linear",  # the parameters to the last bit
                 }
                 out.write(json.dumps(line) + "\n")
 
