@@ -49,7 +49,7 @@ void tg_optim_free(tg_optim *opt)
     if (!opt)
         return;
     for (int i = 0; i < opt->n; i++) {
-        tg_release(opt->params[i]);
+        tg_release(opt->params ? opt->params[i] : NULL);
         for (int k = 0; k < MAX_BUFFERS; k++)
             tg_release(opt->buf[k] ? opt->buf[k][i] : NULL);
     }

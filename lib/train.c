@@ -10,6 +10,7 @@
 #include "train.h"
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -539,7 +540,10 @@ static tg_status one_step(tg_program *p, trainer *t, const tg_train_opts *o, run
 
 static tg_status train_loop(tg_program *p, trainer *t, const tg_train_opts *o, run_state *r)
 {
-    int64_t passes = o->steps ? (int64_t)o->steps * o->accumulate : (int64_t)o->epochs * t->nbatches;
+    int64_t passes;
+    if (tg_mul_overflows(o->steps ? o->steps : o->epochs, o->steps ? o->accumulate : t->nbatches, &passes) ||
+        passes > INT64_MAX - r->passes)
+        return tg_error(TG_EUSAGE, "--steps or --epochs asks for more passes than can be counted");
     r->total = (passes + o->accumulate - 1) / o->accumulate;
     tg_tensor **grads = tg_calloc((size_t)t->nparams, sizeof *grads);
     if (!grads)

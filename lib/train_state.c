@@ -225,5 +225,5 @@ tg_status tg_train_save(const char *dir, const char *const *names, tg_tensor *co
     tg_free(path);
     tg_buf_free(&text);
     tg_buf_printf(files, "%s}", files->len ? "" : "{");
-    return st;
+    return st == TG_OK && files->failed ? tg_error(TG_ERESOURCE, "out of memory") : st;
 }

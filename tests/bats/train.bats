@@ -96,6 +96,7 @@ YS='[1,3,5,7,9,11,13,15,17,19]'
     fails_with 2 "^tgrad: --nesterov needs a positive --momentum" tgrad "$LINE" "${base[@]}" --train w,b --lr 0.1 --steps 2 --nesterov
     fails_with 2 "^tgrad: invalid betas" tgrad "$LINE" "${base[@]}" --train w,b --optimizer adam --betas 0.9,1 --steps 2
     fails_with 2 "^tgrad: --steps expects a positive integer" tgrad "$LINE" "${base[@]}" --train w,b --lr 0.1 --steps 0
+    fails_with 2 "^tgrad: --steps or --epochs asks for more passes than can be counted" tgrad "$LINE" "${base[@]}" --train w,b --lr 0.1 --steps 9223372036854775807 --accumulate-steps 2
     fails_with 2 "^tgrad: the training options .* go with --train" tgrad "$LINE" "${base[@]}" --lr 0.1
     fails_with 2 "^tgrad: --train runs a training loop: it does not combine" tgrad "$LINE" "${base[@]}" --train w,b --lr 0.1 --steps 2 --hessian
     fails_with 3 "^tgrad: only floating point tensors can require gradients, and 'n' is int64" tgrad '(x*n).sum()' --at x='[1.0]' --at n='{"dtype":"int64","data":[2]}' --train n --lr 0.1 --steps 2
