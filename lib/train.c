@@ -380,11 +380,11 @@ static tg_status check_loss(const tg_tensor *loss, bool graph)
 
 typedef struct {
     bool compiled;     /* --compile's plan serves this program */
-    tg_tensor **grads; /* compiled passes: the gradients summed so far, per variable */
 } pass_state;
 
 /* One forward and backward pass over the current batch; the parameters'
- * gradients add into their .grad (or into ps->grads when compiled).
+ * gradients add into their .grad (by the backward pass, or added there
+ * from the compiled evaluation's).
  * *loss gets the loss. */
 static tg_status one_pass(tg_program *p, trainer *t, pass_state *ps, bool first, double *loss, tg_dtype *dt)
 {
@@ -401,14 +401,15 @@ static tg_status one_pass(tg_program *p, trainer *t, pass_state *ps, bool first,
             st = TG_OK;
         }
         for (int i = 0; g && i < t->nvars; i++) {
-            if (st == TG_OK && value && t->role[i] == VAR_PARAM && g[i]) {
+            tg_tensor *param = t->env.values[i];
+            if (st == TG_OK && value && t->role[i] == VAR_PARAM) {
+                if (first) /* into .grad, as the eager passes add there */
+                    tg_zero_grad(param);
                 bool old = tg_set_grad_enabled(false);
-                tg_tensor *sum = first || !ps->grads[i] ? tg_ref(g[i]) : tg_add(ps->grads[i], tg_ref(g[i]));
+                tg_tensor *sum = !g[i] ? param->grad : !param->grad ? tg_ref(g[i]) : tg_add(param->grad, tg_ref(g[i]));
                 tg_set_grad_enabled(old);
-                if (first)
-                    tg_release(ps->grads[i]);
-                ps->grads[i] = sum; /* (tg_add consumed the old sum) */
-                if (!sum)
+                param->grad = sum; /* (tg_add consumed the old one) */
+                if (g[i] && !sum)
                     st = tg_errcode();
             }
             tg_release(g[i]);
@@ -500,16 +501,10 @@ static tg_status log_step(const tg_train_opts *o, run_state *r, tg_tensor *const
 
 /* the gradients the step uses: contiguous, NULL for a parameter the loss
  * did not reach */
-static tg_status step_grads(trainer *t, run_state *r, tg_tensor **grads)
+static tg_status step_grads(trainer *t, tg_tensor **grads)
 {
     for (int k = 0; k < t->nparams; k++) {
-        tg_tensor *g = NULL;
-        if (r->ps.compiled) {
-            for (int i = 0; i < t->nvars && !g; i++)
-                if (t->env.values[i] == t->params[k])
-                    g = r->ps.grads[i];
-        } else
-            g = t->params[k]->grad;
+        tg_tensor *g = t->params[k]->grad;
         grads[k] = g ? tg_contiguous(tg_ref(g)) : NULL;
         if (g && !grads[k])
             return tg_errcode();
@@ -526,7 +521,7 @@ static tg_status one_step(tg_program *p, trainer *t, const tg_train_opts *o, run
             return tg_errcode();
         r->passes++;
     }
-    tg_status st = step_grads(t, r, grads);
+    tg_status st = step_grads(t, grads);
     if (st == TG_OK)
         st = tg_optim_step(r->opt, grads);
     if (st == TG_OK && r->log)
@@ -627,11 +622,14 @@ tg_status tg_run_train(tg_program *p, const char *const *at, int nat, const char
         st = tg_errcode();
     if (st == TG_OK && o->resume)
         st = tg_train_resume_state(o->resume, r.opt, t.param_names, t.nparams, &r.passes);
+    /* a one-element variable is a constant of the fused plan: a trained one
+     * would have a new plan compiled at every step, so such programs run
+     * eagerly */
     r.ps.compiled = o->compile;
+    for (int k = 0; k < t.nparams; k++)
+        r.ps.compiled = r.ps.compiled && t.params[k]->numel > 1;
     r.tty = o->progress_stream && isatty(fileno(o->progress_stream));
     r.progress = r.tty || o->progress ? o->progress_stream : NULL;
-    if (st == TG_OK && !(r.ps.grads = tg_calloc((size_t)t.nvars + 1, sizeof *r.ps.grads)))
-        st = TG_ERESOURCE;
     if (st == TG_OK)
         st = start_log(o, &r);
     if (st == TG_OK)
@@ -651,9 +649,6 @@ tg_status tg_run_train(tg_program *p, const char *const *at, int nat, const char
     tg_fileset_abort(r.logset);
     tg_fileset_abort(saveset);
     tg_buf_free(&saved);
-    for (int i = 0; r.ps.grads && i < t.nvars; i++)
-        tg_release(r.ps.grads[i]);
-    tg_free(r.ps.grads);
     tg_optim_free(r.opt);
     trainer_free(&t);
     return st;

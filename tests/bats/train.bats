@@ -77,6 +77,29 @@ YS='[1,3,5,7,9,11,13,15,17,19]'
     [[ "$output" =~ ^\{\"value\":\[\[$zero\],\[$one\],\[$one\],\[$zero\]\]\}$ ]]
 }
 
+@test "--compile: a fused program's training, gradients accumulated, gives the eager parameters" {
+    # 5000 elements: large enough for the fused path (small ones run eagerly)
+    awk 'BEGIN { printf "{\"y\":["; for (i = 0; i < 5000; i++) printf "%s%d", i ? "," : "", i % 7 - 3;
+                 printf "],\"w\":["; for (i = 0; i < 5000; i++) printf "%s1", i ? "," : ""; print "]}" }' >"$TMP/in.json"
+    opts=(--inputs "$TMP/in.json" --train w --lr 0.01 --momentum 0.5 --steps 7 --accumulate-steps 2)
+    export TG_CACHE_DIR=$TMP/cache
+    eager=$(tgrad '((w-y)**2 + 0.1*w*w).sum()' "${opts[@]}" | sed 's/"loss":[^,]*,//')
+    fused=$(tgrad '((w-y)**2 + 0.1*w*w).sum()' "${opts[@]}" --compile | sed 's/"loss":[^,]*,//')
+    [ "$fused" = "$eager" ]
+    [[ "$eager" == '{"steps":7,"params":{"w":['* ]]
+    if [ "${TG_JIT:-1}" != 0 ] && command -v "${TG_CC:-cc}" >/dev/null; then
+        [ "$(ls "$TMP/cache" | grep -c '[.]c$')" -eq 1 ] # one plan, compiled once and kept for every step
+    fi
+    # one-element parameters are constants of a fused plan: such a program
+    # trains eagerly rather than compiling a new plan at every step
+    rm -rf "$TMP/cache"
+    run tgrad '((y*w+b)**2).sum()' --inputs "$TMP/in.json" --at b=0.5 --train w,b --lr 0.0001 --steps 5 --compile
+    [ "$status" -eq 0 ]
+    run tgrad '((y*w+b)**2).sum()' --inputs "$TMP/in.json" --at b=0.5 --train b --lr 0.0001 --steps 5 --compile
+    [ "$status" -eq 0 ]
+    [ "$(ls "$TMP/cache" 2>/dev/null | grep -c '[.]c$')" -le 1 ]
+}
+
 @test "--progress writes progress lines to standard error, the result stays on standard output" {
     run --separate-stderr tgrad "$LINE" --at x="$XS" --at y="$YS" --at w=0.0 --at b=0.0 --train w,b --lr 0.01 --steps 3 --progress
     [ "$status" -eq 0 ]
