@@ -73,7 +73,7 @@ build/lib/compile/fused_cuda.o: CFLAGS += -Ibuild/gen
 # the hot loops: vectorised, with libmvec's vector math (see cpu_kernels.c);
 # no FMA contraction, so that every operation rounds once, as in PyTorch's
 # kernels and in the unfused formulas
-build/lib/backend/cpu_kernels.o build/lib/core/loop.o build/lib/ops/ops_reduce.o: CFLAGS += -O3 -fopenmp-simd -fno-math-errno -ffp-contract=off
+build/lib/backend/cpu_kernels.o build/lib/core/loop.o build/lib/ops/ops_reduce.o build/lib/train/optim.o: CFLAGS += -O3 -fopenmp-simd -fno-math-errno -ffp-contract=off
 
 build/cmd/%.o: cmd/%.c
 	@mkdir -p $(@D)

@@ -48,7 +48,7 @@ floors() {
     note "machine floors: memory bandwidth, tanh rate and GEMM rate"
     { $B/bench_autograd bandwidth; $B/bench_gemm rate; } | while IFS=$'\t' read -r k v; do rec M "$k" "$v"; done
 }
-[ "${BENCH_ONLY:-}" = startup ] || floors
+case ${BENCH_ONLY:-} in startup | training) ;; *) floors ;; esac
 
 # ---- measuring ----
 # A case: workload, size, unit (s or MB), references (comma-separated), and
@@ -115,6 +115,16 @@ peak() {
 gen() { # PATH DTYPE SEED DIM...: made once, kept in bench/out
     [ -s "$1" ] || { note "generating $1"; $B/bench_ops gen "$@" || exit 1; }
 }
+
+# BENCH_ONLY=training (make bench-training): the training rows alone, their
+# table on standard output and in $OUT/training.json
+if [ "${BENCH_ONLY:-}" = training ]; then
+    . bench/train.sh
+    rec M load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+    { grep -v '^T' "$RAW"; grep '^T' "$RAW" | sort -t$'\t' -k5,5g; } | awk -f bench/report.awk -v json=$OUT/training.json
+    ! grep -q '^F' "$RAW" || { note "some commands failed (F lines in $RAW)"; exit 1; }
+    exit 0
+fi
 
 # ---- 1. start-up ----
 POLY='x**3+2*x**2-5*x+3'
@@ -216,6 +226,9 @@ add_case() { # label A B bytes
 }
 add_case 1e7+1e7 $OUT/vec_a.npy $OUT/vec_b.npy 120000000
 add_case 4096x1+1x4096 $OUT/col.npy $OUT/row.npy $((4 * 4096 * 4096 + 8 * 4096))
+
+# ---- 8. training: tgrad --train against torch.optim (bench/train.sh) ----
+. bench/train.sh
 
 # ---- the table and results.json ----
 floors

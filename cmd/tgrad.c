@@ -5,6 +5,7 @@
  * lib/io/result.c). */
 #include "tg.h"
 #include "cli/cli.h"
+#include "train/train.h"
 #include <errno.h>
 #include <sys/stat.h>
 #include <getopt.h>
@@ -61,6 +62,7 @@ static const char usage[] =
     "  --out-dir DIR       write DIR/value.npy and DIR/grad_NAME.npy; the JSON names the files\n"
     "  --pretty            indent the output object\n"
     "  --typed             print each tensor as {\"data\":...,\"shape\":...,\"dtype\":...}\n"
+    TG_TRAIN_USAGE
     "See tgrad(1) and tg-expr(5).\n";
 
 typedef struct {
@@ -76,6 +78,7 @@ typedef struct {
     long order;
     tg_transform_opts transform; /* --jacobian, --jvp, --hessian, --order */
     tg_run_opts run;             /* --wrt, --batch, --no-grad, --grad-output, --compile, ... */
+    tg_train_opts train;         /* --train and its options */
 } options;
 
 /* a usage error (status 2): the message, and the status to return */
@@ -177,7 +180,9 @@ static int run(const options *o)
     if (!prog)
         return tg_cli_fail(TOOL);
     tg_set_vmap(o->run.bind.batch != NULL);
-    if (o->nmore)
+    if (o->train.names)
+        status = print(tg_run_train(prog, o->at, o->nat, o->inputs, &o->train, &out), &out);
+    else if (o->nmore)
         status = run_several(prog, o);
     else if (bind(prog, &env, o, !o->lines) != TG_OK)
         status = tg_cli_fail(TOOL);
@@ -213,7 +218,7 @@ static const struct option longopts[] = {
     {"wrt", required_argument, 0, O_WRT}, {"grad-output", required_argument, 0, O_GRAD_OUTPUT},
     {"no-grad", no_argument, 0, O_NO_GRAD}, {"dtype", required_argument, 0, O_DTYPE},
     {"seed", required_argument, 0, O_SEED}, TG_CLI_DEVICE_OPTION, {"out", required_argument, 0, 'o'},
-    {"file", required_argument, 0, 'f'}, {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
+    {"file", required_argument, 0, 'f'}, {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, TG_TRAIN_LONGOPTS, {0, 0, 0, 0}};
 
 /* one option: -1 to go on, else the exit status */
 static int parse_option(options *o, int c, char **argv)
@@ -243,7 +248,7 @@ static int parse_option(options *o, int c, char **argv)
         break;
     case O_UNBUFFERED: o->unbuffered = true; break;
     case O_BATCH: o->run.bind.batch = optarg ? optarg : ""; break;
-    case O_COMPILE: o->run.compile = true; break;
+    case O_COMPILE: o->run.compile = o->train.compile = true; break;
     case O_OUT_DIR: o->out_dir = optarg; break;
     case O_GRAPH:
         if (strcmp(optarg, "dot") && strcmp(optarg, "json"))
@@ -281,11 +286,15 @@ static int parse_option(options *o, int c, char **argv)
         if (tg_cli_parse_long("--seed", optarg, 0, LONG_MAX, &seed) != TG_OK)
             return tg_cli_fail(TOOL);
         tg_seed((uint64_t)seed);
+        o->train.seed = (uint64_t)seed;
         break;
     case 'o': o->out = optarg; break;
     case 'f': o->file = optarg; break;
     case O_PRETTY: o->run.pretty = true; break;
-    default: return tg_cli_common_option(TOOL, usage, c, argv);
+    default:
+        if (c >= TG_TRAIN_OPT_FIRST && c <= TG_TRAIN_OPT_LAST)
+            return tg_train_option(&o->train, c, optarg) == TG_OK ? -1 : tg_cli_fail(TOOL);
+        return tg_cli_common_option(TOOL, usage, c, argv);
     }
     return -1;
 }
@@ -301,6 +310,14 @@ static tg_status check_options(const options *o)
                      o->run.compile || o->out || o->out_dir || o->file))
         return tg_error(TG_EUSAGE, "several expressions are evaluated one backward pass after another: that "
                         "does not combine with the transforms, --file, -o or --out-dir");
+    if (!o->train.names && tg_train_options_given(&o->train))
+        return tg_error(TG_EUSAGE, "the training options (--optimizer, --lr, --steps, ...) go with --train NAMES");
+    if (o->train.names && (transform || o->graph || o->explain || o->check || o->lines || o->nmore || o->out ||
+                           o->out_dir || o->run.bind.batch || o->run.bind.no_grad || o->run.bind.wrt ||
+                           o->run.grad_output || o->run.detect_anomaly))
+        return tg_error(TG_EUSAGE, "--train runs a training loop: it does not combine with the transforms, "
+                        "--graph, --explain, --check, --lines, --batch, several expressions, -o, --out-dir, "
+                        "--no-grad, --wrt, --grad-output or --detect-anomaly");
     if (o->run.accumulate && !o->nmore)
         return tg_error(TG_EUSAGE, "--accumulate adds the gradients of several expressions: give more than one");
     if (o->jacobian + o->hessian + (o->order > 0) + (o->graph != NULL) + (o->explain != NULL) + o->check +
@@ -373,6 +390,8 @@ static int parse_args(options *o, int argc, char **argv)
 int main(int argc, char **argv)
 {
     options o = {0};
+    tg_train_opts_init(&o.train);
+    o.train.progress_stream = stderr; /* on a terminal, or with --progress */
     int status = parse_args(&o, argc, argv);
     if (status < 0) {
         tg_cli_set_source(o.expr);

@@ -9,6 +9,9 @@
 #   make bench-startup   the start-up workload alone (tgrad against the
 #                        PyTorch one-liner): a table on standard output
 #                        and bench/out/startup.json
+#   make bench-training  the training rows alone (tgrad --train against
+#                        torch.optim): a table on standard output and
+#                        bench/out/training.json
 #   make bench-compare   ours-column changes between results.prev.json and
 #                        results.json (or BENCH_OLD=... BENCH_NEW=...)
 #
@@ -25,7 +28,7 @@ $(BENCH_DIR)/%: bench/%.c bench/bench.h lib/libtg.a
 # bench_gemm calls cblas itself (the library opens OpenBLAS at run time)
 $(BENCH_DIR)/bench_gemm: LDLIBS += -lopenblas
 
-.PHONY: bench-build bench-compare bench-startup
+.PHONY: bench-build bench-compare bench-startup bench-training
 bench-build: deps-check $(BINS) $(BENCH_BINS)
 
 bench: bench-build
@@ -33,6 +36,9 @@ bench: bench-build
 
 bench-startup: deps-check $(BINS)
 	BENCH_ONLY=startup bench/bench.sh
+
+bench-training: deps-check $(BINS)
+	BENCH_ONLY=training bench/bench.sh
 
 BENCH_OLD ?= bench/out/results.prev.json
 BENCH_NEW ?= bench/out/results.json

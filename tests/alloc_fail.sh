@@ -55,6 +55,7 @@ CASES=(
     "tgrad-hessian|tgrad 'x**3 * y' --at x=2 --at y=3 --hessian"
     "tgrad-jvp|tgrad 'x * y' --at x='[1,2]' --at y=3 --jvp x='[1,1]'"
     "tgrad-outdir|tgrad '(x * y).sum()' --at x='[1,2]' --at y=3 --out-dir d && ls -A d"
+    "tgrad-train|tgrad '((x*w+b-y)**2).mean()' --at x='[1,2,3]' --at y='[2,4,6]' --at w=0.0 --at b=0.0 --train w,b --optimizer adam --steps 3 --batch-size 2 --shuffle --log log --save ck && ls -A ck && cat log"
     "tmatmul|tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]'"
     "tmatmul-grad|tmatmul --grad --tb '[[[1,2],[3,4]],[[5,6],[7,8]]]' x.npy"
     "tbroadcast|tbroadcast '[[1],[2],[3]]' '[10,20,30]'"

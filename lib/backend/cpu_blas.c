@@ -46,8 +46,14 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
  * is checked for room before the first product. */
 static bool as_limited(void)
 {
-    struct rlimit rl;
-    return !getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY;
+    /* read once: the tools never change it, and a product would otherwise
+     * make a system call each time (a training step makes several) */
+    static int limited = -1;
+    if (limited < 0) {
+        struct rlimit rl;
+        limited = !getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY;
+    }
+    return limited;
 }
 
 /* OpenBLAS's constructor starts one worker per CPU the loading thread may

@@ -2,6 +2,7 @@
 #ifndef TG_IO_IO_H
 #define TG_IO_IO_H
 #include "core/core.h"
+#include <stdio.h>
 
 /* tg_buf, the growing byte buffer, is public: see tg.h */
 
@@ -15,6 +16,19 @@ tg_status tg_result_grad_with(tg_buf *b, const tg_tensor *value, const char *con
                               tg_result_entry entry, void *ctx);
 /* s as a JSON string, quotes and escapes (\", \\, \u00XX) included */
 void tg_buf_json_string(tg_buf *b, const char *s);
+
+/* Files written whole or not at all, as a set (outfile.c's rules, as
+ * tg_save): each goes to a temporary beside its path; commit renames them
+ * all into place (and frees the set), abort removes them.  dir (NULL:
+ * none) is made if missing, and removed again on abort if it was made.
+ * A stream stays open for writing until the commit. */
+typedef struct tg_fileset tg_fileset;
+tg_fileset *tg_fileset_new(const char *dir);
+tg_status tg_fileset_save(tg_fileset *f, const char *path, const tg_tensor *t); /* borrows t */
+tg_status tg_fileset_text(tg_fileset *f, const char *path, const char *text, size_t len);
+FILE *tg_fileset_stream(tg_fileset *f, const char *path); /* NULL: the error set */
+tg_status tg_fileset_commit(tg_fileset *f);
+void tg_fileset_abort(tg_fileset *f);
 
 /* TG_OK, or an error when writing t would go over that limit (an
  * expand()ed result larger than memory) */

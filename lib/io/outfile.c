@@ -644,3 +644,82 @@ tg_status tg_write_result_files(FILE *f, const char *value_file, const char *dir
     }
     return outset_commit(r.s);
 }
+
+/* ---- sets of files for the other modules (train.c: --save, --log) ---- */
+
+struct tg_fileset {
+    outset *s;
+};
+
+tg_fileset *tg_fileset_new(const char *dir)
+{
+    tg_fileset *f = tg_calloc(1, sizeof *f);
+    if (f && !(f->s = outset_new())) {
+        tg_free(f);
+        return NULL;
+    }
+    if (f && dir && outset_make_dir(f->s, dir) != TG_OK) {
+        tg_fileset_abort(f);
+        return NULL;
+    }
+    return f;
+}
+
+tg_status tg_fileset_save(tg_fileset *f, const char *path, const tg_tensor *t)
+{
+    return outset_save(f->s, path, t);
+}
+
+FILE *tg_fileset_stream(tg_fileset *f, const char *path)
+{
+    outset *s = f->s;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 4;
+        outfile **files = tg_realloc(s->files, (size_t)cap * sizeof *files);
+        if (!files)
+            return NULL;
+        s->files = files;
+        s->cap = cap;
+    }
+    outfile *o = tg_calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    s->files[s->n++] = o;
+    return open_output(o, path) == TG_OK ? o->f : NULL;
+}
+
+tg_status tg_fileset_text(tg_fileset *f, const char *path, const char *text, size_t len)
+{
+    FILE *out = tg_fileset_stream(f, path);
+    if (!out)
+        return tg_errcode();
+    if (len && fwrite(text, 1, len, out) != len)
+        return cannot_write(path, errno ? errno : EIO);
+    return TG_OK;
+}
+
+tg_status tg_fileset_commit(tg_fileset *f)
+{
+    tg_status st = TG_OK;
+    for (int i = 0; i < f->s->n; i++) /* the streams still open: flushed, synced, closed */
+        if (f->s->files[i]->f) {
+            tg_status fin = finish_output(f->s->files[i]);
+            st = st != TG_OK ? st : fin;
+        }
+    if (st != TG_OK) {
+        outset_abort(f->s);
+        tg_free(f);
+        return st;
+    }
+    st = outset_commit(f->s);
+    tg_free(f);
+    return st;
+}
+
+void tg_fileset_abort(tg_fileset *f)
+{
+    if (!f)
+        return;
+    outset_abort(f->s);
+    tg_free(f);
+}

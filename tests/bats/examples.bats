@@ -159,6 +159,10 @@ no_usable_gpu() {
     diff -u examples/expected/c-grad.out "$TMP/out"
 }
 
+@test "12-training.sh: a line fit, a small network trained with --train, inference under --no-grad" {
+    check_example 12-training
+}
+
 @test "make examples runs every example script and the C example" {
     [ -z "${TG_BIN:-}" ] || skip "TG_BIN is set: make examples uses the tools of bin/"
     run make -s examples
