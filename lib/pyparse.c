@@ -947,7 +947,7 @@ static pnode *parse_block(lexer *L, bool indented)
 }
 
 /* ':' then the statements on the line or the indented block */
-static pnode *parse_suite(lexer *L)
+static pnode *parse_suite_body(lexer *L)
 {
     if (expect(L, ":") != TG_OK)
         return NULL;
@@ -965,6 +965,15 @@ static pnode *parse_suite(lexer *L)
     return lx_next(L) == TG_OK ? parse_block(L, true) : NULL;
 }
 
+static pnode *parse_suite(lexer *L)
+{
+    if (!enter(L)) /* blocks nest: the same bound as brackets */
+        return NULL;
+    pnode *b = parse_suite_body(L);
+    L->depth--;
+    return b;
+}
+
 /* a dotted module name: torch.nn.functional */
 static char *dotted_name(lexer *L)
 {
@@ -980,8 +989,10 @@ static char *dotted_name(lexer *L)
     char *r = NULL;
     if (!tg_errcode() && !b.failed && b.len && (r = prog_alloc(L->arena, b.len + 1)))
         memcpy(r, b.data, b.len);
+    else if (b.failed)
+        tg_error(TG_ERESOURCE, "out of memory");
     else if (!tg_errcode())
-        unexpected(L, b.failed ? "a shorter name" : "a module name");
+        unexpected(L, "a module name");
     tg_buf_free(&b);
     return r;
 }

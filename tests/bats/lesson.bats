@@ -132,3 +132,9 @@ lesson() {
     [ "$status" -eq 0 ]
     [ "$output" = $'tensor([ 0.8000, -1.6000], requires_grad=True) tensor([ 2., -4.])\ntensor([0., 0.])\ntensor([ 1.6000, -3.2000]) True' ]
 }
+
+@test "python: nesting and recursion are bounded (status 3, no crash)" {
+    awk 'BEGIN { for (i = 0; i < 300; i++) printf "%*sif True:\n", i, ""; printf "%*spass\n", 300, "" }' >"$TMP/deep.py"
+    fails_with 3 "^tgrad: expression nested too deeply" tgrad -f "$TMP/deep.py"
+    fails_with 3 "^tgrad: maximum recursion depth exceeded" tgrad $'def f(x):\n    return f(x)\nf(1)'
+}
