@@ -375,8 +375,11 @@ static tg_status flatten(flat *F, const pv *v, int depth)
  * float dtype, bools bool; dt < 0: from the data */
 static tg_tensor *tensor_of(const pv *v, int dt)
 {
-    if (v->kind == V_TENSOR)
-        return dt < 0 ? tg_detach(tg_contiguous(tg_ref(v->t))) : tg_detach(tg_cast(tg_ref(v->t), (tg_dtype)dt));
+    if (v->kind == V_TENSOR) { /* a copy, as torch.tensor(t) makes */
+        tg_tensor *c = tg_detach(tg_ref(v->t));
+        return tg_detach(dt < 0 || (tg_dtype)dt == v->t->dtype ? tg_apply(TG_OP_CONTIGUOUS, 1, &c, NULL)
+                                                               : tg_cast(c, (tg_dtype)dt));
+    }
     flat F = {0};
     F.category = v->kind == V_LIST && v->n == 0 ? 2 : 0;
     tg_tensor *t = NULL;
@@ -1545,7 +1548,7 @@ static pv *tolist(const tg_tensor *t, int dim, int64_t *at)
     return l;
 }
 
-static pv *backward(const pv *y, args *A, int pos)
+static pv *backward(interp *I, pv *y, args *A, int pos)
 {
     pv *g = take_kw(A, "gradient"), *rg = take_kw(A, "retain_graph"), *cg = take_kw(A, "create_graph");
     if (!g && A->n && !A->kw[0])
@@ -1580,6 +1583,8 @@ static pv *backward(const pv *y, args *A, int pos)
         error_at(pos);
         return NULL;
     }
+    pv_unref(I->last); /* the program's value, when it prints nothing */
+    I->last = pv_ref(y);
     return pv_new(V_NONE);
 }
 
@@ -1699,7 +1704,7 @@ static pv *tensor_method(interp *I, scope *S, pv *x, const char *name, args *A, 
 {
     tg_tensor *t = x->t;
     if (!strcmp(name, "backward"))
-        return backward(x, A, pos);
+        return backward(I, x, A, pos);
     if (!strcmp(name, "requires_grad_"))
         return set_requires_grad(x, arg(A, 0, "requires_grad"), pos);
     if (!strcmp(name, "to"))
@@ -2080,8 +2085,28 @@ static tg_status assign(interp *I, scope *S, const pnode *target, pv *v)
                        "tuples of names and x.requires_grad)", target->kind == P_INDEX ? "an element" : "this");
 }
 
+/* w.data -= lr * w.grad: the update of a leaf's values that autograd does
+ * not see (as under no_grad) */
+static tg_status exec_data_update(interp *I, scope *S, const pnode *n)
+{
+    pv *x = eval(I, S, n->a->a), *y = x ? eval(I, S, n->b) : NULL, *r = NULL;
+    if (y && x->kind != V_TENSOR)
+        tg_error_at(n->a->pos, TG_EINPUT, "'%s' object has no attribute 'data'", type_name(x));
+    else if (y) {
+        bool old = tg_set_grad_enabled(false);
+        r = update(I, S, x, n->op, y, n->pos);
+        tg_set_grad_enabled(old);
+    }
+    pv_unref(x);
+    pv_unref(y);
+    pv_unref(r);
+    return r ? TG_OK : tg_errcode();
+}
+
 static tg_status exec_augassign(interp *I, scope *S, const pnode *n)
 {
+    if (n->a->kind == P_ATTR && !strcmp(n->a->name, "data"))
+        return exec_data_update(I, S, n);
     if (n->a->kind != P_NAME)
         return tg_error_at(n->pos, TG_EINPUT, "only a name can be updated in place (x += 1) in the subset");
     pv *x = eval(I, S, n->a), *y = x ? eval(I, S, n->b) : NULL, *r = NULL;
@@ -2119,18 +2144,18 @@ static tg_status exec_with(interp *I, scope *S, const pnode *n, pv **ret)
 static tg_status exec_stmt(interp *I, scope *S, const pnode *n, pv **ret)
 {
     switch (n->kind) {
-    case S_EXPR: {
-        pv *v = eval(I, S, n->a);
-        if (!v)
-            return tg_errcode();
-        if (S == &I->globals) {
+    case S_EXPR:
+    case S_ASSIGN: {
+        pv *v = eval(I, S, n->kind == S_EXPR ? n->a : n->b);
+        if (v && v->kind == V_TENSOR && S == &I->globals) { /* the program's value, when it prints nothing */
             pv_unref(I->last);
-            I->last = v;
-        } else
-            pv_unref(v);
-        return TG_OK;
+            I->last = pv_ref(v);
+        }
+        if (n->kind == S_ASSIGN)
+            return assign(I, S, n->a, v);
+        pv_unref(v);
+        return v ? TG_OK : tg_errcode();
     }
-    case S_ASSIGN: return assign(I, S, n->a, eval(I, S, n->b));
     case S_AUGASSIGN: return exec_augassign(I, S, n);
     case S_IMPORT:
     case S_FROM: return exec_import(I, S, n);

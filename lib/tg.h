@@ -714,8 +714,8 @@ tg_status tg_run_several(tg_program *const *progs, int np, tg_env *env, const tg
 bool tg_python_program(const char *file, const char *src);
 /* Runs a Python-subset program with PyTorch's meaning and appends its
  * output to out: what it printed, or when it printed nothing the
- * {"value":...,"grad":{...}} of its last expression statement and of the
- * leaves it named (pretty: indented).  Nothing is appended on failure. */
+ * {"value":...,"grad":{...}} of the last tensor it computed at the top
+ * level and of the leaves it named (pretty: indented).  Nothing is appended on failure. */
 tg_status tg_python_run(const char *src, bool pretty, tg_buf *out);
 
 #endif

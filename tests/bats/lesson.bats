@@ -138,3 +138,21 @@ lesson() {
     fails_with 3 "^tgrad: expression nested too deeply" tgrad -f "$TMP/deep.py"
     fails_with 3 "^tgrad: maximum recursion depth exceeded" tgrad $'def f(x):\n    return f(x)\nf(1)'
 }
+
+@test "python: w.data -= lr * w.grad updates the leaf without autograd" {
+    run tgrad $'w = torch.tensor([1.0, -2.0], requires_grad=True)\nloss = (w**2).sum()\nloss.backward()\nw.data -= 0.5 * w.grad\nprint(w, w.grad, w.is_leaf)'
+    [ "$status" -eq 0 ]
+    [ "$output" = 'tensor([0., 0.], requires_grad=True) tensor([ 2., -4.]) True' ]
+}
+
+@test "python: a program that ends in backward() gives its value and gradients as JSON" {
+    run tgrad $'import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\nw = torch.tensor(3.0, requires_grad=True)\nloss = (w * x).sum()\nloss.backward()'
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"value":9,"grad":{"x":[3,3],"w":3}}' ]
+}
+
+@test "python: torch.tensor(t) is a copy" {
+    run tgrad $'a = torch.zeros(2)\nb = torch.tensor(a)\na += 1\nprint(b)'
+    [ "$status" -eq 0 ]
+    [ "$output" = 'tensor([0., 0.])' ]
+}
