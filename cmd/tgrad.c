@@ -332,7 +332,7 @@ static tg_status check_options(const options *o)
 }
 
 /* a Python program makes its own tensors and prints what it wants: it
- * takes the options that set defaults (--dtype, --seed, --device) and
+ * takes the options that set defaults (--dtype, --seed) and
  * --pretty for the JSON of a program that prints nothing */
 static tg_status check_python_options(const options *o)
 {

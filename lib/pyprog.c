@@ -457,11 +457,26 @@ static node *operand(interp *I, tg_env *env, const pv *v, int pos)
     return synth(I, N_NAME, pos, name);
 }
 
+/* The library makes an op's result on the current device: an op runs on
+ * cuda when one of its tensors is there (x.cuda() * 2), else on the CPU.
+ * Returns the device to restore. */
+static tg_device follow_device(tg_tensor *const *t, int n)
+{
+    tg_device old = tg_get_device(), dev = TG_DEV_CPU;
+    for (int i = 0; i < n; i++)
+        if (t[i] && t[i]->storage && t[i]->storage->device == TG_DEV_CUDA)
+            dev = TG_DEV_CUDA;
+    tg_set_device(dev);
+    return old;
+}
+
 /* runs one node of the expression language over env */
 static pv *run_node(node *n, tg_env *env)
 {
     tg_program p = {.stmts = &n, .nstmts = 1};
+    tg_device old = follow_device(env->values, env->n);
     tg_tensor *r = n ? tg_program_eval(&p, env) : NULL;
+    tg_set_device(old);
     tg_env_free(env);
     return pv_tensor(r);
 }
@@ -774,7 +789,10 @@ static pv *binary_op(int op, const pv *a, const pv *b, int pos)
             tg_release(x);
             return NULL;
         }
-        return pv_tensor(tg_binary_op(op, x, y, pos));
+        tg_device old = follow_device((tg_tensor *[]){x, y}, 2);
+        tg_tensor *r = tg_binary_op(op, x, y, pos);
+        tg_set_device(old);
+        return pv_tensor(r);
     }
     if (op == OP_EQ || op == OP_NE) {
         bool same = a->kind == b->kind &&
@@ -1572,7 +1590,9 @@ static pv *backward(interp *I, pv *y, args *A, int pos)
                          "need to backward through the graph a second time or if you need to access saved tensors "
                          "after calling backward.");
     if (st == TG_OK) {
+        tg_device old = follow_device(&y->t, 1);
         st = tg_backward(y->t, gt, retain, create);
+        tg_set_device(old);
         gt = NULL;
     }
     tg_release(gt);
@@ -2253,10 +2273,15 @@ tg_status tg_python_run(const char *src, bool pretty, tg_buf *out)
     /* torch is there without "import torch", for one-line programs */
     tg_status st = prog ? scope_set(&I.globals, "torch", pv_named(V_MODULE, NULL, "torch")) : tg_errcode();
     bool grad_mode = tg_grad_enabled();
+    /* as in PyTorch, tensors start on the CPU whatever TG_DEVICE or
+     * --device say: the program moves them with .to(device) */
+    tg_device device = tg_get_device();
+    tg_set_device(TG_DEV_CPU);
     pv *ret = NULL;
     if (st == TG_OK)
         st = exec_block(&I, &I.globals, prog, &ret);
     tg_set_grad_enabled(grad_mode);
+    tg_set_device(device);
     if (st == TG_OK && printed.failed)
         st = tg_error(TG_ERESOURCE, "out of memory");
     if (st == TG_OK && I.printed)

@@ -156,3 +156,10 @@ lesson() {
     [ "$status" -eq 0 ]
     [ "$output" = 'tensor([0., 0.])' ]
 }
+
+@test "python: ops follow their tensors' device; programs start on the CPU whatever TG_DEVICE says" {
+    tdevice --check cuda 2>/dev/null || skip "cuda is not usable here (make check-cuda-emulated runs this)"
+    run env TG_DEVICE=cuda tgrad $'x = torch.tensor([1.0, 2.0])\ny = x.cuda() * 2\nprint(x.device, y.device, torch.exp(y).device, y.sum().cpu().device)'
+    [ "$status" -eq 0 ]
+    [ "$output" = 'cpu cuda:0 cuda:0 cpu' ]
+}
