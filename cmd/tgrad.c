@@ -41,7 +41,8 @@ static const char usage[] =
     "                      others run as usual (TG_JIT=0: no compiler, the same numbers)\n"
     "  --batch[=NAMES]     vmap: dim 0 of every variable (or of NAMES) indexes points; one\n"
     "                      vectorised pass gives each point's value and gradient (vmap(grad(f)))\n"
-    "  -f, --file FILE     read the expression (statements, one per line) from FILE, - for stdin\n"
+    "  -f, --file FILE     read the expression (statements, one per line) from FILE, - for stdin;\n"
+    "                      a .py file (or Python statements) is a PyTorch program (tg-expr(5))\n"
     "  --wrt NAMES         differentiate only these (comma-separated); default: every float variable\n"
     "  --grad-output VALUE the upstream gradient for a non-scalar result (backward(gradient=...))\n"
     "  --jacobian[=fwd]    the Jacobian of the result in each variable (jacrev; fwd: jacfwd), key \"jacobian\"\n"
@@ -74,6 +75,7 @@ typedef struct {
     const char *inputs, *out, *file, *out_dir, *graph, *explain;
     char *text; /* --file's */
     bool jacobian, hessian, check, graph_values, lines, unbuffered;
+    bool python; /* a Python-subset program (tg_python_program) */
     tg_lines_opts lines_opts; /* --id, --keep-going, --line-offset; flush from --unbuffered */
     long order;
     tg_transform_opts transform; /* --jacobian, --jvp, --hessian, --order */
@@ -173,10 +175,14 @@ static tg_status run_lines(tg_program *prog, const tg_env *env, const options *o
 
 static int run(const options *o)
 {
-    tg_program *prog = tg_program_parse(o->expr);
+    tg_program *prog = o->python ? NULL : tg_program_parse(o->expr);
     tg_env env = {0};
     tg_buf out = {0}, none = {0}; /* (--lines, --explain and --graph write as they go) */
     int status;
+    if (o->python) {
+        tg_program_free(prog);
+        return print(tg_python_run(o->expr, o->run.pretty, &out), &out);
+    }
     if (!prog)
         return tg_cli_fail(TOOL);
     tg_set_vmap(o->run.bind.batch != NULL);
@@ -347,6 +353,24 @@ static tg_status check_options(const options *o)
     return TG_OK;
 }
 
+/* a Python program makes its own tensors and prints what it wants: it
+ * takes the options that set defaults (--dtype, --seed) and
+ * --pretty for the JSON of a program that prints nothing */
+static tg_status check_python_options(const options *o)
+{
+    const char *opt = o->nat ? "--at" : o->inputs ? "--inputs" : o->nmore ? "a second expression"
+                    : o->run.bind.wrt ? "--wrt" : o->run.bind.no_grad ? "--no-grad" : o->run.grad_output ? "--grad-output"
+                    : o->lines ? "--lines" : o->run.bind.batch ? "--batch" : o->run.compile ? "--compile"
+                    : o->out || o->out_dir ? "-o and --out-dir" : o->graph ? "--graph" : o->explain ? "--explain"
+                    : o->check ? "--check" : o->jacobian || o->hessian || o->order || o->njvp ? "the transforms"
+                    : o->run.detect_anomaly ? "--detect-anomaly" : NULL;
+    if (!opt)
+        return TG_OK;
+    return tg_error(TG_EUSAGE, "%s does not apply to a Python program, which makes its own tensors "
+                    "(torch.tensor(..., requires_grad=True)), calls backward() and prints (see tg-expr(5), "
+                    "PYTHON PROGRAMS)", opt);
+}
+
 /* --file: the expression's text (main frees it) */
 static tg_status read_expression(options *o)
 {
@@ -383,6 +407,9 @@ static int parse_args(options *o, int argc, char **argv)
     o->more = argv + optind;
     o->nmore = argc - optind;
     if (check_options(o) != TG_OK || (o->file && read_expression(o) != TG_OK))
+        return tg_cli_fail(TOOL);
+    o->python = tg_python_program(o->file, o->expr);
+    if (o->python && check_python_options(o) != TG_OK)
         return tg_cli_fail(TOOL);
     return -1;
 }

@@ -3,19 +3,26 @@
 # backward() adds into x.grad until it is zeroed (x.grad.zero_(),
 # optimizer.zero_grad()).
 #
-# Every tgrad run starts from zero gradients: a run is zero_grad() followed
-# by backward().  So accumulation is shown the way autograd defines it:
-# x.grad after loss1.backward() and loss2.backward() equals the gradient of
-# loss1 + loss2 after a single backward(); and tgrad --accumulate runs
-# several expressions' backward passes one after another without zeroing
-# in between.  (The C library keeps x.grad between passes as PyTorch does:
-# see examples/c/grad.c, where a second tg_backward doubles it and
-# tg_zero_grad clears it.)
+# A Python program shows it as the lesson writes it: x.grad grows with
+# each backward() until x.grad.zero_() (tgrad -f, examples/lesson).  An
+# expression, on the other hand, is one run: it starts from zero
+# gradients (zero_grad() then backward()).  For expressions, accumulation
+# is shown the way autograd defines it: x.grad after loss1.backward() and
+# loss2.backward() equals the gradient of loss1 + loss2 after a single
+# backward(); and tgrad --accumulate runs several expressions' backward
+# passes one after another without zeroing in between.  (The C library
+# keeps x.grad between passes as PyTorch does: see examples/c/grad.c,
+# where a second tg_backward doubles it and tg_zero_grad clears it.)
 . "$(dirname "$0")/common.sh"
 
 title "04 Gradient accumulation and zeroing"
 
-say "Two losses of the same x = 3: loss1 = x**2 (gradient 2x = 6) and loss2 = 3*x (gradient 3)."
+say "The lesson's code, run as it is: loss1 = x**2 at x = 3 leaves x.grad = 6, loss2 = 3*x adds 3," \
+    "zero_() clears it, and two backward passes of x**2 (retain_graph=True) leave 12."
+run "cat \"\$examples_dir/lesson/05-accumulation.py\""
+run "tgrad -f \"\$examples_dir/lesson/05-accumulation.py\""
+
+say "As expressions: two losses of the same x = 3: loss1 = x**2 (gradient 2x = 6) and loss2 = 3*x (gradient 3)."
 run "tgrad 'x**2' --at 3"
 run "tgrad '3*x' --at 3"
 

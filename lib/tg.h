@@ -721,4 +721,16 @@ tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o,
 tg_status tg_run_several(tg_program *const *progs, int np, tg_env *env, const tg_run_opts *o, tg_buf *out,
                          int *failed);
 
+/* ---- Python programs (tg-expr(5), PYTHON PROGRAMS; pyprog.c) ---- */
+/* Is this a Python-subset program rather than an expression?  A file
+ * named *.py, or a source with a line starting with import, from, print(,
+ * def, with or if, or holding .backward( or requires_grad=.  file may be
+ * NULL. */
+bool tg_python_program(const char *file, const char *src);
+/* Runs a Python-subset program with PyTorch's meaning and appends its
+ * output to out: what it printed, or when it printed nothing the
+ * {"value":...,"grad":{...}} of the last tensor it computed at the top
+ * level and of the leaves it named (pretty: indented).  Nothing is appended on failure. */
+tg_status tg_python_run(const char *src, bool pretty, tg_buf *out);
+
 #endif

@@ -1,0 +1,16 @@
+import torch
+
+a = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+b = torch.tensor([10.0, 20.0, 30.0])
+print(a + b)
+print(a * 2)
+print(a @ a.T)
+print(a.sum(), a.mean())
+print(a.sum(dim=0))
+print(a.max())
+col = torch.tensor([[1.0], [2.0]])
+print(col + b)
+print((a > 2.5).sum())
+print(torch.exp(torch.tensor([0.0, 1.0])))
+print(a.reshape(3, 2))
+print(a.T.shape)
