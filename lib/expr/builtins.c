@@ -158,10 +158,10 @@ static tg_tensor *h_t(call *c)
                     "(use .mT or transpose(d0, d1))", c->a[0]->ndim);
         return NULL;
     }
-    return tg_t(A(0));
+    return tg_name_grad_fn(tg_t(A(0)), "TBackward0");
 }
 static tg_tensor *h_cast(call *c) { return tg_cast(A(0), (tg_dtype)c->b->op); }
-static tg_tensor *h_square(call *c) { return tg_mul(A(0), A(0)); }
+static tg_tensor *h_square(call *c) { return tg_name_grad_fn(tg_mul(A(0), A(0)), "PowBackward0"); }
 
 /* gelu(x) = x * 0.5 * (1 + erf(x / sqrt(2))), PyTorch's exact form */
 static tg_tensor *h_gelu(call *c)
@@ -174,7 +174,7 @@ static tg_tensor *h_gelu(call *c)
     tg_dtype dt = x->dtype;
     tg_tensor *e = tg_apply(TG_OP_ERF, 1, (tg_tensor *[]){tg_mul(tg_ref(x), tg_scalar(M_SQRT1_2, dt))}, NULL);
     tg_tensor *half_x = tg_mul(x, tg_scalar(0.5, dt));
-    return tg_mul(half_x, tg_add(tg_scalar(1, dt), e));
+    return tg_name_grad_fn(tg_mul(half_x, tg_add(tg_scalar(1, dt), e)), "GeluBackward0");
 }
 
 static tg_tensor *h_clamp(call *c)
@@ -494,7 +494,10 @@ static tg_tensor *h_reshape(call *c)
     int nd = get_shape(c, shape);
     if (nd < 0)
         return NULL;
-    return c->b->op ? tg_expand(A(0), nd, shape) : tg_reshape(A(0), nd, shape);
+    if (c->b->op == 1)
+        return tg_expand(A(0), nd, shape);
+    tg_tensor *r = tg_reshape(A(0), nd, shape);
+    return c->b->op == 2 ? tg_name_grad_fn(r, "ViewBackward0") : r;
 }
 
 /* flatten(x, start_dim=0, end_dim=-1): dims start..end merged into one */
@@ -779,7 +782,7 @@ static const builtin builtins[] = {
     {"bmm", "x,y", 0, h_matmul, B_BATCHABLE},
     /* shapes and views (no batching rule yet) */
     {"transpose", "x,dim0,dim1", 0, h_transpose, 0}, {"t", "x", 0, h_t, 0},
-    {"reshape", "x,*shape", 0, h_reshape, 0}, {"view", "x,*shape", 0, h_reshape, 0},
+    {"reshape", "x,*shape", 0, h_reshape, 0}, {"view", "x,*shape", 2, h_reshape, 0},
     {"expand", "x,*shape", 1, h_reshape, 0}, {"permute", "x,*dims", 0, h_permute, 0},
     {"unsqueeze", "x,dim", 0, h_unsqueeze, 0}, {"squeeze", "x,dim?", 0, h_squeeze, 0},
     {"flatten", "x,start_dim?,end_dim?", 0, h_flatten, 0}, {"detach", "x", 0, h_detach, EW},

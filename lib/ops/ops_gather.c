@@ -454,7 +454,7 @@ tg_tensor *tg_index_tensor(tg_tensor *x, int64_t dim, tg_tensor *idx)
     at.slice.dim = (int)dim;
     tg_tensor *flat = tg_contiguous(tg_reshape(idx, 1, &all));
     tg_tensor *r = tg_apply(TG_OP_INDEX_SELECT, 2, (tg_tensor *[]){tg_contiguous(x), flat}, &at);
-    return tg_reshape(r, nd, shape);
+    return tg_name_grad_fn(tg_reshape(r, nd, shape), "IndexBackward0"); /* x[idx], as PyTorch names it */
 }
 
 /* x indexed at dims dim.. by a bool mask of shape x.shape[dim:dim+mask.ndim]:

@@ -332,6 +332,8 @@ GRAD_EXPRS = [
     "x.double()", "M @ M", "M @ x", "x @ M", "x @ y", "B @ B", "B @ M", "M @ B", "B @ x", "x @ B",
     "x.softmax(0)", "x.log_softmax(0)", "x.logsumexp(0)", "M.logsumexp(1)", "(x * y).sum()",
     "s * x", "s.exp()", "torch.exp(x)", "torch.tanh(M)", "x.matmul(y)", "x.sum() + 1",
+    "M.view(4)", "M.t()", "x.square()", "x.reciprocal()", "x.rsqrt()", "x.prod()", "M.prod(0)",
+    "M.cumsum(1)", "torch.cat([x, y])", "torch.stack([x, y])", "x[[0, 1, 1]]", "x[x > 1]",
 ]
 
 
@@ -343,7 +345,10 @@ def gen_grad_fns():
     for expr in GRAD_EXPRS:
         r = eval(expr, env)
         cases.append({"kind": "grad_fn", "expr": expr, "name": type(r.grad_fn).__name__})
-    for expr, py in [("M.max(0).values", "M.max(0).values"), ("M.min(1)[0]", "M.min(1)[0]"),
+    F = "torch.nn.functional."
+    for expr, py in [("gelu(x)", F + "gelu(x)"), ("silu(x)", F + "silu(x)"), ("leaky_relu(x)", F + "leaky_relu(x)"),
+                     ("elu(x)", F + "elu(x)"), ("M.gather(1, [[0], [1]])", "M.gather(1, torch.tensor([[0], [1]]))"),
+                     ("M.max(0).values", "M.max(0).values"), ("M.min(1)[0]", "M.min(1)[0]"),
                      ("M.max(1, keepdim=True).values", "M.max(1, keepdim=True).values")]:
         r = eval(py, env)
         cases.append({"kind": "grad_fn", "expr": expr, "py": py, "name": type(r.grad_fn).__name__})
