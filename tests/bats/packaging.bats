@@ -78,3 +78,28 @@ comp() {
     zsh -n completions/_tgrad
     [ "$(head -1 completions/_tgrad)" = "#compdef tgrad tmatmul tbroadcast tdevice" ]
 }
+
+@test "make deb: the packages unpack (dpkg -x) into a folder where the seed example runs; lintian finds no error" {
+    [ -z "${TG_BIN:-}" ] || skip "TG_BIN is set: make deb builds its own tools"
+    command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null ||
+        skip "dpkg-buildpackage or debhelper is not installed (apt-get install dpkg-dev debhelper)"
+    # unoptimised, no unit tests, no debug packages: the packaging is tested here
+    DEB_BUILD_OPTIONS="nocheck noopt noautodbgsym" make -s deb >"$TMP/log" 2>&1 || { tail -30 "$TMP/log"; return 1; }
+    local d
+    for d in build/deb/tgrad_*.deb build/deb/libtg0_*.deb build/deb/libtg-dev_*.deb; do
+        dpkg -x "$d" "$TMP/root"
+    done
+    local lib=$TMP/root/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+    [ -f "$TMP/root/usr/share/man/man1/tgrad.1.gz" ] && [ -f "$TMP/root/usr/include/tg.h" ]
+    [ -f "$TMP/root/usr/share/bash-completion/completions/tgrad" ]
+    [ -f "$TMP/root/usr/share/zsh/vendor-completions/_tgrad" ]
+    [ -f "$lib/pkgconfig/tg.pc" ] && [ -f "$lib/libtg.so.0.1.0" ] && [ -L "$lib/libtg.so" ]
+    run --separate-stderr env PATH="$TMP/root/usr/bin:/usr/bin:/bin" tgrad 'x**3+2*x**2-5*x+3' --at 2
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"value":9,"grad":{"x":15}}' ]
+    if command -v lintian >/dev/null; then
+        run lintian --fail-on error build/deb/tgrad_*.changes
+        echo "$output"
+        [ "$status" -eq 0 ]
+    fi
+}
