@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
+/* a zip archive's first local header: what numpy.savez writes (.npz) */
+#define ZIP_MAGIC "PK\x03\x04"
 #define EMPTY_INPUT "empty input: expected a JSON tensor or a .npy file"
 
 /* ---- reading whole files ---- */
@@ -157,7 +159,10 @@ static tg_tensor *load_bytes(const char *buf, size_t len, int dtype_hint, int *r
         tg_error(TG_EINPUT, EMPTY_INPUT " (%s is empty)", source);
         return NULL;
     }
-    if (len >= 6 && !memcmp(buf, NPY_MAGIC, 6)) {
+    if (len >= 4 && !memcmp(buf, ZIP_MAGIC, 4)) {
+        tg_error(TG_EINPUT, "npz archives are not supported; unzip it and pass the .npy files");
+        t = NULL;
+    } else if (len >= 6 && !memcmp(buf, NPY_MAGIC, 6)) {
         t = tg_npy_read(buf, len);
         if (t && dtype_hint >= 0 && dtype_hint < TG_NDTYPES && (tg_dtype)dtype_hint != t->dtype)
             t = tg_cast(t, (tg_dtype)dtype_hint);
