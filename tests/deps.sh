@@ -11,6 +11,12 @@ while :; do
         *) break ;;
     esac
 done
+# not Debian: nothing to check by package name (the compiler says what lacks)
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    [ $check = 1 ] && exit 0
+    echo "deps: dpkg-query not found: install the equivalents of $* by hand" >&2
+    exit 1
+fi
 missing=""
 for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -10,8 +10,6 @@
 #include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
-/* a zip archive's first local header: what numpy.savez writes (.npz) */
-#define ZIP_MAGIC "PK\x03\x04"
 #define EMPTY_INPUT "empty input: expected a JSON tensor or a .npy file"
 
 /* ---- reading whole files ---- */
@@ -150,6 +148,11 @@ static bool path_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+bool tg_is_zip(const char *buf, size_t len)
+{
+    return len >= 4 && !memcmp(buf, "PK\x03\x04", 4);
+}
+
 /* The content of a file or of standard input: .npy by its magic, else JSON. */
 static tg_tensor *load_bytes(const char *buf, size_t len, int dtype_hint, int *requires_grad,
                              const char *source)
@@ -159,8 +162,8 @@ static tg_tensor *load_bytes(const char *buf, size_t len, int dtype_hint, int *r
         tg_error(TG_EINPUT, EMPTY_INPUT " (%s is empty)", source);
         return NULL;
     }
-    if (len >= 4 && !memcmp(buf, ZIP_MAGIC, 4)) {
-        tg_error(TG_EINPUT, "npz archives are not supported; unzip it and pass the .npy files");
+    if (tg_is_zip(buf, len)) {
+        tg_error(TG_EINPUT, TG_NPZ_REFUSED);
         t = NULL;
     } else if (len >= 6 && !memcmp(buf, NPY_MAGIC, 6)) {
         t = tg_npy_read(buf, len);

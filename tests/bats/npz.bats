@@ -12,4 +12,6 @@ load helper
     fails_with 3 "^tgrad: $TMP/a\.npz: $msg" tgrad x --at "$TMP/a.npz"
     fails_with 3 "^tmatmul: $TMP/a\.npz: $msg" tmatmul '[1]' "$TMP/a.npz"
     fails_with 3 "^tbroadcast: standard input: $msg" tbroadcast - <"$TMP/a.npz"
+    # the file of --inputs is a JSON object: an archive there gets the same line
+    fails_with 3 "^tgrad: $msg" tgrad x --inputs "$TMP/a.npz"
 }
