@@ -1,6 +1,18 @@
 # tgrad toolkit -- GNU Make only.  `make help` lists the targets.
 PREFIX ?= /usr/local
 DESTDIR ?=
+# where make install puts things (Debian's rules set LIBDIR to the multiarch
+# folder); CPPFLAGS and LDFLAGS (dpkg-buildflags' hardening) are honoured
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+# the library's version; the shared library's soname is libtg.so.$(SOVERSION)
+VERSION := 0.1.0
+SOVERSION := 0
 CC ?= cc
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
@@ -29,14 +41,21 @@ BINS := $(TOOLS:%=bin/%)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := build/tests/unit_tests
 
-.PHONY: all deps test demo install clean bench help unit bats check-cuda-emulated
+.PHONY: all deps deps-check test demo install uninstall clean bench help unit bats check-cuda-emulated
 CUDA_LIB := $(if $(NVCC),lib/libtg_cuda.so)
-all: deps-check $(BINS) $(CUDA_LIB)
-	@echo "built: $(BINS) lib/libtg.a $(CUDA_LIB) (nvcc: $(if $(NVCC),yes,no))"
+SHARED_LIB := lib/libtg.so
+all: deps-check $(BINS) $(SHARED_LIB) $(CUDA_LIB)
+	@echo "built: $(BINS) lib/libtg.a $(SHARED_LIB) $(CUDA_LIB) (nvcc: $(if $(NVCC),yes,no))"
 
 lib/libtg.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# the shared library: the same sources compiled position-independent into
+# build/pic/ (the tools stay linked statically to libtg.a)
+PIC_OBJ := $(LIB_SRC:lib/%.c=build/pic/lib/%.o)
+$(SHARED_LIB): $(PIC_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libtg.so.$(SOVERSION) $^ $(LDLIBS) -o $@
 
 # the CUDA backend, loaded at run time by lib/backend/cuda.c; it opens cuBLAS and
 # NVRTC itself when first needed, so nothing links against them
@@ -51,9 +70,14 @@ NVCC_GENCODE := $(foreach a,$(NVCC_SM),-gencode arch=compute_$a$(comma)code=sm_$
 lib/libtg_cuda.so: $(wildcard kernels/*.cu kernels/*.cuh kernels/*.h) lib/ops/ops.def
 	$(NVCC) -O2 -fmad=false $(NVCC_GENCODE) -Xcompiler -fPIC -shared -o $@ $(filter %.cu,$^)
 
-build/lib/%.o: lib/%.c
+# (deps-check first: a missing package is named before any compiler error)
+build/lib/%.o: lib/%.c | deps-check
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+build/pic/lib/%.o: lib/%.c | deps-check
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
 
 # the text of the CUDA sources that compiled evaluation's generated kernels
 # start with (lib/compile/fused_cuda.c), as C strings: NAME_src for kernels/NAME.EXT,
@@ -67,43 +91,54 @@ build/gen/tg_cuda_text.h: $(CUDA_TEXT) kernels/tg_formulas.h lib/ops/ops.def
 	                                while ((getline l < g) > 0) print l; close(g); next } { print }' $$f | \
 	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/'; echo ";"; done > $@.tmp
 	mv $@.tmp $@
-build/lib/compile/fused_cuda.o: build/gen/tg_cuda_text.h
-build/lib/compile/fused_cuda.o: CFLAGS += -Ibuild/gen
+build/lib/compile/fused_cuda.o build/pic/lib/compile/fused_cuda.o: build/gen/tg_cuda_text.h
+build/lib/compile/fused_cuda.o build/pic/lib/compile/fused_cuda.o: CFLAGS += -Ibuild/gen
 
 # the hot loops: vectorised, with libmvec's vector math (see cpu_kernels.c);
 # no FMA contraction, so that every operation rounds once, as in PyTorch's
 # kernels and in the unfused formulas
-build/lib/backend/cpu_kernels.o build/lib/core/loop.o build/lib/ops/ops_reduce.o build/lib/train/optim.o: CFLAGS += -O3 -fopenmp-simd -fno-math-errno -ffp-contract=off
+HOT_OBJ := build/lib/backend/cpu_kernels.o build/lib/core/loop.o build/lib/ops/ops_reduce.o build/lib/train/optim.o
+$(HOT_OBJ) $(HOT_OBJ:build/%=build/pic/%): CFLAGS += -O3 -fopenmp-simd -fno-math-errno -ffp-contract=off
 
-build/cmd/%.o: cmd/%.c
+build/cmd/%.o: cmd/%.c | deps-check
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 bin/%: build/cmd/%.o lib/libtg.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< lib/libtg.a $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $< lib/libtg.a $(LDLIBS) -o $@
 
 $(UNIT_BIN): $(UNIT_SRC) lib/libtg.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRC) lib/libtg.a $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $(UNIT_SRC) lib/libtg.a $(LDLIBS) -o $@
 
-# Dependencies: Debian packages.  Installed with apt-get as root; otherwise
-# the exact command is printed and the build stops.
-DEB_PKGS := libcjson-dev libopenblas-dev bats
+# Dependencies: Debian packages.  Building needs BUILD_PKGS only, and a
+# plain make or make install never installs anything: a missing package
+# stops it with the exact apt-get command.  make deps, make demo and make
+# test install what is missing with apt-get when run as root (the test
+# packages too: bats, and the tools the packaging tests use, which skip
+# where they are missing).
+BUILD_PKGS := libcjson-dev libopenblas-dev
+TEST_PKGS := bats pkg-config bash-completion zsh debhelper
 deps:
-	@./tests/deps.sh $(DEB_PKGS)
+	@./tests/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
+# (one target for all goals, so that with -j it runs once, before any
+# compiler: make test installs, make alone only checks)
+DEPS_INSTALL := $(filter deps demo test,$(MAKECMDGOALS))
 deps-check:
-	@[ -n "$(TG_DEPS_PREFIX)" ] || ./tests/deps.sh --quiet $(DEB_PKGS)
+	@[ -n "$(TG_DEPS_PREFIX)" ] || ./tests/deps.sh --quiet $(if $(DEPS_INSTALL),,--check) \
+	    $(BUILD_PKGS) $(if $(filter deps test,$(MAKECMDGOALS)),$(TEST_PKGS))
 
 unit: deps-check $(UNIT_BIN)
 	./$(UNIT_BIN)
 
-bats: deps-check $(BINS)
+bats: deps-check $(BINS) $(SHARED_LIB)
 	tests/run_bats.sh
 
 # the Bats files run side by side, one per processor (tests/run_bats.sh;
-# TG_BATS_JOBS=1: one at a time)
-test: deps-check $(BINS) $(UNIT_BIN)
+# TG_BATS_JOBS=1: one at a time); everything make install installs is
+# built first, as several of them run make install at once
+test: deps-check $(BINS) $(SHARED_LIB) $(UNIT_BIN)
 	./$(UNIT_BIN)
 	tests/run_bats.sh
 
@@ -115,7 +150,7 @@ test: deps-check $(BINS) $(UNIT_BIN)
 # (files whose setup pins the cpu, export TG_DEVICE=cpu, would only run
 # again as in make test: left out)
 EMULATED_BATS = $(filter-out $(shell grep -l '^ *export TG_DEVICE=cpu' tests/bats/*.bats),$(wildcard tests/bats/*.bats))
-check-cuda-emulated: deps-check $(BINS) $(CUDA_LIB)
+check-cuda-emulated: deps-check $(BINS) $(SHARED_LIB) $(CUDA_LIB)
 ifneq ($(CUDA_LIB),)
 	TG_DEVICE=cuda TG_CUDA_EMULATE=ulp TG_CUDA_LIBRARY=$(CURDIR)/$(CUDA_LIB) tests/run_bats.sh $(EMULATED_BATS)
 else
@@ -125,25 +160,45 @@ endif
 demo: deps-check $(BINS)
 	@./examples/demo.sh
 
+# the shared library as libtg.so.VERSION, with the soname's link and the
+# development link beside it; bash completion as one file per tool (the
+# loader of bash-completion looks for the command's name)
+SO_REAL := libtg.so.$(VERSION)
+MAN_PAGES := $(wildcard man/man1/*.1 man/man5/*.5)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
-	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 lib/libtg.a $(DESTDIR)$(PREFIX)/lib/
-	$(if $(CUDA_LIB),install -m 755 $(CUDA_LIB) $(DESTDIR)$(PREFIX)/lib/)
-	install -m 644 lib/tg.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|' lib/tg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tg.pc
-	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 man/man5/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 644 lib/libtg.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/libtg.so.$(SOVERSION)
+	ln -sf libtg.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libtg.so
+	$(if $(CUDA_LIB),install -m 644 $(CUDA_LIB) $(DESTDIR)$(LIBDIR)/)
+	install -m 644 lib/tg.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    lib/tg.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tg.pc
+	install -m 644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/man5/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 completions/tgrad.bash $(DESTDIR)$(BASHCOMPDIR)/tgrad
+	for t in $(filter-out tgrad,$(TOOLS)); do ln -sf tgrad $(DESTDIR)$(BASHCOMPDIR)/$$t; done
+	install -m 644 completions/_tgrad $(DESTDIR)$(ZSHCOMPDIR)/_tgrad
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) \
+	    $(addprefix $(DESTDIR)$(LIBDIR)/,libtg.a $(SO_REAL) libtg.so.$(SOVERSION) libtg.so libtg_cuda.so pkgconfig/tg.pc) \
+	    $(DESTDIR)$(INCLUDEDIR)/tg.h $(MAN_PAGES:man/%=$(DESTDIR)$(MANDIR)/%) \
+	    $(TOOLS:%=$(DESTDIR)$(BASHCOMPDIR)/%) $(DESTDIR)$(ZSHCOMPDIR)/_tgrad
 
 clean:
-	rm -rf build bin lib/libtg.a lib/libtg_cuda.so
+	rm -rf build bin lib/libtg.a lib/libtg.so lib/libtg_cuda.so
 
 help:
-	@echo "make [all|test|demo|deps|install PREFIX=... DESTDIR=...|bench|clean]"
+	@echo "make [all|test|demo|deps|install|uninstall|deb|bench|clean]"
+	@echo "     install/uninstall: PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR,"
+	@echo "     BASHCOMPDIR, ZSHCOMPDIR; CPPFLAGS, CFLAGS and LDFLAGS are honoured"
 	@echo "     check-cuda-emulated: the Bats suite with cuda as the default device, emulated"
 
--include $(LIB_OBJ:.o=.d) $(BINS:bin/%=build/cmd/%.d)
+-include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(BINS:bin/%=build/cmd/%.d)
 
 # further targets (benchmarks, sanitizers, fuzzing), one file each
 include $(wildcard mk/*.mk)

@@ -79,7 +79,7 @@ $(SAN_UNIT): $(UNIT_SRC) $(SAN_DIR)/libtg.a
 san-build: $(SAN_BINS) $(SAN_UNIT)
 
 # Runs everything even when a step fails, then reports sanitizer logs.
-check-sanitize: deps-check san-build
+check-sanitize: deps-check san-build $(BINS) $(SHARED_LIB)
 	@rm -rf $(SAN_LOG) && mkdir -p $(SAN_LOG)
 	@st=0; \
 	echo "== unit tests (ASan+UBSan)"; $(SAN_ENV) ./$(SAN_UNIT) >$(SAN_LOG)/unit.out 2>&1 || st=1; tail -1 $(SAN_LOG)/unit.out; \

@@ -148,6 +148,11 @@ static bool path_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+bool tg_is_zip(const char *buf, size_t len)
+{
+    return len >= 4 && !memcmp(buf, "PK\x03\x04", 4);
+}
+
 /* The content of a file or of standard input: .npy by its magic, else JSON. */
 static tg_tensor *load_bytes(const char *buf, size_t len, int dtype_hint, int *requires_grad,
                              const char *source)
@@ -157,7 +162,10 @@ static tg_tensor *load_bytes(const char *buf, size_t len, int dtype_hint, int *r
         tg_error(TG_EINPUT, EMPTY_INPUT " (%s is empty)", source);
         return NULL;
     }
-    if (len >= 6 && !memcmp(buf, NPY_MAGIC, 6)) {
+    if (tg_is_zip(buf, len)) {
+        tg_error(TG_EINPUT, TG_NPZ_REFUSED);
+        t = NULL;
+    } else if (len >= 6 && !memcmp(buf, NPY_MAGIC, 6)) {
         t = tg_npy_read(buf, len);
         if (t && dtype_hint >= 0 && dtype_hint < TG_NDTYPES && (tg_dtype)dtype_hint != t->dtype)
             t = tg_cast(t, (tg_dtype)dtype_hint);

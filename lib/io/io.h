@@ -33,4 +33,9 @@ void tg_fileset_abort(tg_fileset *f);
 /* TG_OK, or an error when writing t would go over that limit (an
  * expand()ed result larger than memory) */
 tg_status tg_check_write_size(const tg_tensor *t);
+
+/* .npz (numpy.savez: a zip archive of .npy files) is not read; its bytes
+ * start with a zip file's first local header (io.c) */
+bool tg_is_zip(const char *buf, size_t len);
+#define TG_NPZ_REFUSED "npz archives are not supported; unzip it and pass the .npy files"
 #endif

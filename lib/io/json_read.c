@@ -1166,6 +1166,8 @@ static tg_status set_aside(jp *p, tg_json_aside *aside, size_t at)
 static tg_status scan_named(jp *p, members *ms, tg_json_aside *aside)
 {
     char name[MAX_KEY_BYTES];
+    if (p->pos == 0 && tg_is_zip(p->s, p->len))
+        return tg_error(TG_EINPUT, TG_NPZ_REFUSED);
     if (peek(p) != '{')
         return expected(p, "an object mapping names to tensors");
     p->pos++;

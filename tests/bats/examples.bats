@@ -137,25 +137,39 @@ no_usable_gpu() {
     [ "$stderr" = "99-bad.sh: unexpected exit status 0 (expected 3): tgrad x --at 1" ]
 }
 
-@test "examples/c/grad.c: built through pkg-config against 'make install DESTDIR=... PREFIX=/usr', it prints 9 and 15" {
+@test "examples/c/grad.c: built through pkg-config against 'make install DESTDIR=... PREFIX=/usr', shared and static, it prints 9 and 15" {
     command -v pkg-config >/dev/null || skip "pkg-config is not installed (apt-get install pkg-config)"
     local root=$TMP/root cc=${CC:-cc}
     make -s install DESTDIR="$root" PREFIX=/usr >"$TMP/install.log" 2>&1 || { cat "$TMP/install.log"; return 1; }
     [ -f "$root/usr/lib/pkgconfig/tg.pc" ]
     [ -f "$root/usr/lib/libtg.a" ]
     [ -f "$root/usr/include/tg.h" ]
+    # the shared library under its full version, with the soname's link
+    # and the development link
+    [ "$(readlink "$root/usr/lib/libtg.so")" = libtg.so.0 ]
+    [ "$(readlink "$root/usr/lib/libtg.so.0")" = libtg.so.0.1.0 ]
+    readelf -d "$root/usr/lib/libtg.so.0.1.0" | grep -q 'SONAME.*\[libtg\.so\.0\]'
     local flags
-    flags=$(PKG_CONFIG_PATH="$root/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" pkg-config --cflags --libs --static tg)
+    flags=$(PKG_CONFIG_PATH="$root/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" pkg-config --cflags --libs tg)
     echo "pkg-config: $flags"
     # the installed copy, not one elsewhere on the system
     [[ " $flags " == *" -I$root/usr/include "* ]]
     [[ " $flags " == *" -L$root/usr/lib "* ]]
+    # linked dynamically, as pkg-config's flags give it: libtg.so.0 is needed
     # shellcheck disable=SC2086 # the flags are words
     "$cc" -std=gnu11 -Wall -Wextra -Werror -o "$TMP/grad" examples/c/grad.c $flags
-    run --separate-stderr "$TMP/grad"
+    readelf -d "$TMP/grad" | grep -q 'NEEDED.*\[libtg\.so\.0\]'
+    run --separate-stderr env LD_LIBRARY_PATH="$root/usr/lib" "$TMP/grad"
     [ "$status" -eq 0 ]
     [ -z "$stderr" ]
     printf '%s\n' "$output" >"$TMP/out"
+    diff -u examples/expected/c-grad.out "$TMP/out"
+    # and statically, from libtg.a with --static's private libraries
+    flags=$(PKG_CONFIG_PATH="$root/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" pkg-config --cflags --libs --static tg)
+    # shellcheck disable=SC2086 # the flags are words
+    "$cc" -std=gnu11 -Wall -Wextra -Werror -o "$TMP/grad-static" examples/c/grad.c ${flags/-ltg/-Wl,-Bstatic -ltg -Wl,-Bdynamic}
+    ! readelf -d "$TMP/grad-static" | grep -q 'NEEDED.*libtg'
+    "$TMP/grad-static" >"$TMP/out"
     diff -u examples/expected/c-grad.out "$TMP/out"
 }
 
