@@ -104,9 +104,12 @@ build/cmd/%.o: cmd/%.c | deps-check
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# a tool is cmd/TOOL.c, and its other files where it has them
+TGRAD_EXTRA := tgrad_args
 bin/%: build/cmd/%.o lib/libtg.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< lib/libtg.a $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o,$^) lib/libtg.a $(LDLIBS) -o $@
+bin/tgrad: $(TGRAD_EXTRA:%=build/cmd/%.o)
 
 $(UNIT_BIN): $(UNIT_SRC) lib/libtg.a
 	@mkdir -p $(@D)
@@ -198,7 +201,7 @@ help:
 	@echo "     BASHCOMPDIR, ZSHCOMPDIR; CPPFLAGS, CFLAGS and LDFLAGS are honoured"
 	@echo "     check-cuda-emulated: the Bats suite with cuda as the default device, emulated"
 
--include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(BINS:bin/%=build/cmd/%.d)
+-include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(wildcard build/cmd/*.d)
 
 # further targets (benchmarks, sanitizers, fuzzing), one file each
 include $(wildcard mk/*.mk)

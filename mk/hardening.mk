@@ -69,7 +69,8 @@ $(SAN_DIR)/libtg.a: $(SAN_LIB_OBJ)
 
 $(SAN_DIR)/bin/%: $(SAN_DIR)/cmd/%.o $(SAN_DIR)/libtg.a
 	@mkdir -p $(@D)
-	$(SAN_CC) $(SAN_CFLAGS) $^ $(LDLIBS) -o $@
+	$(SAN_CC) $(SAN_CFLAGS) $(filter %.o,$^) $(SAN_DIR)/libtg.a $(LDLIBS) -o $@
+$(SAN_DIR)/bin/tgrad: $(TGRAD_EXTRA:%=$(SAN_DIR)/cmd/%.o)
 
 $(SAN_UNIT): $(UNIT_SRC) $(SAN_DIR)/libtg.a
 	@mkdir -p $(@D)
@@ -122,7 +123,8 @@ FUZZ_CFLAGS := $(H_WARN) -O1 -g $(H_SAN) -fsanitize-recover=undefined -fsanitize
 # The harnesses cap allocations (a small machine) by wrapping the allocator.
 FUZZ_WRAP := -Wl,--wrap=tg_malloc,--wrap=tg_calloc,--wrap=tg_realloc
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(FUZZ_DIR)/lib/%.o)
-FUZZ_CMD_OBJ := $(FUZZ_DIR)/cmd/tgrad.o $(FUZZ_DIR)/cmd/tmatmul.o $(FUZZ_DIR)/cmd/tbroadcast.o
+FUZZ_CMD_OBJ := $(FUZZ_DIR)/cmd/tgrad.o $(TGRAD_EXTRA:%=$(FUZZ_DIR)/cmd/%.o) $(FUZZ_DIR)/cmd/tmatmul.o \
+	$(FUZZ_DIR)/cmd/tbroadcast.o
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_HDR := tests/fuzz/fuzz_common.h lib/tg.h
 # per target: the longest input
@@ -203,5 +205,5 @@ fuzz-known: fuzz-build
 
 check-hardening: check-sanitize check-alloc fuzz-regress
 
--include $(SAN_LIB_OBJ:.o=.d) $(SAN_BINS:$(SAN_DIR)/bin/%=$(SAN_DIR)/cmd/%.d)
+-include $(SAN_LIB_OBJ:.o=.d) $(wildcard $(SAN_DIR)/cmd/*.d)
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_CMD_OBJ:.o=.d) $(FUZZ_DIR)/common.d
