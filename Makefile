@@ -110,6 +110,9 @@ bin/%: build/cmd/%.o lib/libtg.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o,$^) lib/libtg.a $(LDLIBS) -o $@
 bin/tgrad: $(TGRAD_EXTRA:%=build/cmd/%.o)
+# kept (not intermediate): a later make, or one a test runs while other
+# tests use bin/, must find the tools up to date rather than relink them
+.SECONDARY: $(TOOLS:%=build/cmd/%.o) $(TGRAD_EXTRA:%=build/cmd/%.o)
 
 $(UNIT_BIN): $(UNIT_SRC) lib/libtg.a
 	@mkdir -p $(@D)

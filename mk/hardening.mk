@@ -71,6 +71,7 @@ $(SAN_DIR)/bin/%: $(SAN_DIR)/cmd/%.o $(SAN_DIR)/libtg.a
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) $(filter %.o,$^) $(SAN_DIR)/libtg.a $(LDLIBS) -o $@
 $(SAN_DIR)/bin/tgrad: $(TGRAD_EXTRA:%=$(SAN_DIR)/cmd/%.o)
+.SECONDARY: $(TOOLS:%=$(SAN_DIR)/cmd/%.o) $(TGRAD_EXTRA:%=$(SAN_DIR)/cmd/%.o)
 
 $(SAN_UNIT): $(UNIT_SRC) $(SAN_DIR)/libtg.a
 	@mkdir -p $(@D)
