@@ -22,21 +22,24 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/tg-bats.XXXXXX") || exit 4
 trap 'rm -rf "$logs"' EXIT
 trap 'exit 130' INT TERM HUP
 
+# the largest files (roughly the longest) start first, so that the last
+# ones to finish are short
 i=0
 for f in "$@"; do
     i=$((i + 1))
-    printf '%s\n' "$(printf '%03d' $i) $f"
-done | xargs -P "$jobs" -L 1 sh -c '
+    printf '%s %s\n' "$(wc -c <"$f")" "$(printf '%03d' $i) $f"
+done | sort -rn | cut -d' ' -f2- | xargs -P "$jobs" -L 1 sh -c '
+    start=$(date +%s)
     if bats --tap "$2" >"$0/$1.out" 2>&1; then : >"$0/$1.ok"; fi
-    printf "%s %s\n" "$2" "$(test -e "$0/$1.ok" && echo ok || echo FAILED)" >&2
-' "$logs" 2>/dev/null
+    echo $(($(date +%s) - start)) >"$0/$1.time"
+' "$logs"
 
 st=0
 i=0
 for f in "$@"; do
     i=$((i + 1))
     n=$(printf '%03d' $i)
-    echo "# $f"
+    echo "# $f ($(cat "$logs/$n.time" 2>/dev/null || echo ?) s)"
     cat "$logs/$n.out"
     [ -e "$logs/$n.ok" ] || { st=1; failed="${failed:-} $f"; }
 done

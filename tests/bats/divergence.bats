@@ -2,6 +2,7 @@
 # Issue #18: no silent divergence from PyTorch on the command line.  The
 # values and errors of expressions are pinned against PyTorch itself in
 # tests/torch/fixtures.jsonl ("divergence" cases); these are the tools' side.
+# not under check-cuda-emulated: command-line and language rules, the same on every device
 load helper
 
 @test "tbroadcast --op sub refuses a bool operand, as torch.sub does" {

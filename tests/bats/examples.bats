@@ -27,6 +27,7 @@
 # After a deliberate change, `make examples-update` rewrites the expected
 # files from the scripts (keeping the "~ " lines that still match); review
 # the change with git diff before committing it.
+# not under check-sanitize: the example scripts run the tools of bin/ (make test runs them)
 load helper
 
 # check_example NAME [EXPECTED [VAR=VALUE...]]: runs examples/NAME.sh with the

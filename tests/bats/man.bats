@@ -2,6 +2,7 @@
 # man.bats -- the man pages: mandoc has nothing to say about them, every
 # option a tool's --help prints is in its page, and every marked example
 # runs and prints exactly what the page shows.
+# not under check-cuda-emulated: its examples pin the cpu
 #
 # The example convention (in the page source):
 #     .\" example                  (or: .\" example status=3)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # .npz archives (numpy.savez: a zip file of .npy files) are refused with one
 # clear line (issue #20), as a file and on standard input, by every tool.
+# not under check-cuda-emulated: a refused file format
 load helper
 
 @test ".npz: 'npz archives are not supported; unzip it and pass the .npy files', status 3" {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Output files are written whole or not at all, and never through someone
 # else's symbolic link (tgrad(1), FILES; lib/io/outfile.c).
+# not under check-cuda-emulated: files written whole: no device work
 load helper
 
 # the entries of folder $1, one a line, hidden ones too

@@ -4,6 +4,7 @@
 # shell completions, and the Debian packages (make deb; skipped where
 # dpkg-buildpackage or debhelper is missing).  The shared library linked
 # through pkg-config is tested in examples.bats.
+# not under check-sanitize: installing, packages and completions: no library code of its own
 load helper
 
 setup() {

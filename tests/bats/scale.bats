@@ -2,6 +2,7 @@
 # Sizes come from the data: long programs, many names, results too large
 # for memory refused before the work, and no hang under ulimit -v.  No
 # timing assertions: `timeout` only guards against hangs.
+# not under check-cuda-emulated: program size and memory limits, the same on every device
 load helper
 
 # chain N FILE: "y0 = x*1.0001" and N-1 more statements, each on the last
