@@ -6,6 +6,8 @@
 # random inputs.  On a GPU, tests/gpu/run.sh runs the same file with
 # TG_TEST_REAL_CUDA=1: the same comparisons on the device itself.  Skipped
 # where the backend is not built (no nvcc).
+# not under check-sanitize: the emulated kernels are nvcc's host code, not sanitized;
+# check-cuda-emulated runs this file (about 100 s under ASan)
 load helper
 
 setup_file() {
