@@ -285,8 +285,8 @@ int main(int argc, char **argv)
     if (tg_device_from_env() != TG_OK)
         return tg_cli_fail(TOOL);
     tg_cli_start(TOOL);
-    argv = tg_cli_operands_last(argc, argv, ":o:h", longopts, &argc);
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    argv = tg_cli_operands_last(argc, argv, ":o:hV", longopts, &argc);
+    while ((c = getopt_long(argc, argv, ":o:hV", longopts, NULL)) != -1) {
         switch (c) {
         case O_OP: o.op = optarg; break;
         case O_GRAD: o.grad = true; break;

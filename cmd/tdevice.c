@@ -30,8 +30,8 @@ int main(int argc, char **argv)
     opterr = 0;
     int c;
     tg_cli_start(TOOL);
-    argv = tg_cli_operands_last(argc, argv, ":h", longopts, &argc);
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    argv = tg_cli_operands_last(argc, argv, ":hV", longopts, &argc);
+    while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
         switch (c) {
         case O_CHECK: check = optarg; break;
         case O_DEFAULT: dflt = true; break;

@@ -247,11 +247,11 @@ int tgrad_parse_args(options *o, int argc, char **argv)
         return tg_cli_fail(TOOL);
     tg_cli_letter_operands = true;
     tg_cli_start(TOOL);
-    argv = tg_cli_operands_last(argc, argv, ":o:f:h", longopts, &argc);
+    argv = tg_cli_operands_last(argc, argv, ":o:f:hV", longopts, &argc);
     if (!(o->at = calloc(2 * (size_t)argc, sizeof *o->at))) /* and o->jvp: argc entries each */
         return tg_error(TG_ERESOURCE, "out of memory"), tg_cli_fail(TOOL);
     o->jvp = o->at + argc;
-    while ((c = getopt_long(argc, argv, ":o:f:h", longopts, NULL)) != -1)
+    while ((c = getopt_long(argc, argv, ":o:f:hV", longopts, NULL)) != -1)
         if ((status = parse_option(o, c, argv)) >= 0)
             return status;
     if (optind < argc)

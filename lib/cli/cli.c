@@ -238,6 +238,7 @@ int tg_cli_common_option(const char *tool, const char *usage, int c, char **argv
     case TG_OPT_TYPED:
         tg_json_set_typed(true);
         return -1;
+    case 'V':
     case TG_OPT_VERSION:
         printf("%s %s\n", tool, TG_VERSION);
         return tg_cli_finish_output() == TG_OK ? 0 : tg_cli_fail(tool);

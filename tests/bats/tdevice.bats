@@ -62,3 +62,18 @@ load helper
     fails_with 2 "unknown device 'tpu'" tgrad x --at 1 --device tpu
     fails_with 2 "unknown device 'tpu'" tdevice --check tpu
 }
+
+@test "-V and --version: every tool prints its name and the version, status 0" {
+    local t v
+    v=$(sed -n 's/^#define TG_VERSION "\(.*\)"$/\1/p' lib/tg.h)
+    [ -n "$v" ]
+    for t in tgrad tmatmul tbroadcast tdevice; do
+        run -0 "$t" -V
+        [ "$output" = "$t $v" ]
+        run -0 "$t" --version
+        [ "$output" = "$t $v" ]
+    done
+    # an expression that starts with a minus sign is still one
+    run -0 tgrad -x --at 2
+    [ "$output" = '{"value":-2,"grad":{"x":-1}}' ]
+}
