@@ -88,11 +88,7 @@ static tg_status explain_hook(tg_tensor *node, tg_tensor *g, tg_tensor **gin, vo
     const char *nm = name_of(c->g, node);
     /* the local derivatives: the backward rule applied to ones */
     tg_tensor *loc[3] = {0};
-    bool old = tg_set_grad_enabled(false);
-    tg_tensor *ones = tg_ones_like(g);
-    tg_status st = ones ? node->op->backward(node, ones, loc) : tg_errcode();
-    tg_release(ones);
-    tg_set_grad_enabled(old);
+    tg_status st = tg_node_local_derivatives(node, g, loc);
     if (st != TG_OK)
         return st;
     if (c->json) {

@@ -222,26 +222,30 @@ static void dot_op_label(FILE *f, const tg_graph *g, const tg_tensor *t)
         fprintf(f, "\\n%s", fn);
 }
 
-/* What flows along the edge from input k into node t in the backward pass,
- * with --graph-values: the local derivative (t's backward rule applied to
- * ones) and the gradient it passes (applied to t's upstream gradient). */
-static void dot_edge_values(FILE *f, tg_tensor *t, int k)
+tg_status tg_node_local_derivatives(tg_tensor *node, const tg_tensor *g, tg_tensor **loc)
 {
-    tg_tensor *loc[3] = {0}, *pass[3] = {0};
     bool old = tg_set_grad_enabled(false);
-    tg_tensor *ones = t->grad ? tg_ones_like(t->grad) : NULL;
-    if (ones && t->op->backward(t, ones, loc) == TG_OK && t->op->backward(t, t->grad, pass) == TG_OK) {
-        if (loc[k])
-            dot_tensor(f, "local", loc[k]);
-        if (pass[k])
-            dot_tensor(f, "passes", pass[k]);
-    }
-    tg_error_clear(); /* a rule that cannot run here leaves the edge plain */
+    tg_tensor *ones = tg_ones_like(g);
+    tg_status st = ones ? node->op->backward(node, ones, loc) : tg_errcode();
     tg_release(ones);
-    for (int i = 0; i < 3; i++) {
-        tg_release(loc[i]);
-        tg_release(pass[i]);
-    }
+    tg_set_grad_enabled(old);
+    return st;
+}
+
+/* What flows along the edges into op t in the backward pass, with
+ * --graph-values, once per node: the local derivative for each input and
+ * the gradient it passes back (the rule applied to t's upstream gradient).
+ * A rule that cannot run here leaves the edges plain (all NULL). */
+static void edge_values(tg_tensor *t, tg_tensor **loc, tg_tensor **pass)
+{
+    bool old = tg_set_grad_enabled(false);
+    if (tg_node_local_derivatives(t, t->grad, loc) != TG_OK || t->op->backward(t, t->grad, pass) != TG_OK)
+        for (int i = 0; i < 3; i++) {
+            tg_release(loc[i]);
+            tg_release(pass[i]);
+            loc[i] = pass[i] = NULL;
+        }
+    tg_error_clear();
     tg_set_grad_enabled(old);
 }
 
@@ -268,16 +272,24 @@ tg_status tg_graph_write_dot(FILE *f, const tg_graph *g, bool values)
         fprintf(f, "\"%s];\n", i == g->n - 1 ? ", peripheries=2" : "");
     }
     for (int i = 0; i < g->n; i++) {
-        tg_tensor *t = g->nodes[i];
+        tg_tensor *t = g->nodes[i], *loc[3] = {0}, *pass[3] = {0};
+        if (values && t->op && t->grad)
+            edge_values(t, loc, pass);
         for (int k = 0; k < t->nin; k++) {
             const tg_tensor *in = t->in[k];
             if (folded(in))
                 continue;
             fprintf(f, "  n%d -> n%d [label=\"", tg_graph_index(g, in), i);
             dot_shape(f, in);
-            if (values && in->requires_grad && t->grad)
-                dot_edge_values(f, t, k);
+            if (in->requires_grad) {
+                dot_tensor(f, "local", loc[k]);
+                dot_tensor(f, "passes", pass[k]);
+            }
             fprintf(f, "\"];\n");
+        }
+        for (int k = 0; k < 3; k++) {
+            tg_release(loc[k]);
+            tg_release(pass[k]);
         }
     }
     fprintf(f, "}\n");
