@@ -31,10 +31,11 @@ load helper
 }
 
 @test "--graph dot: PyTorch's node names, constants folded, shapes and gradients on edges, big values summarised" {
-    # w's gradient, as the JSON result gives it
+    # x's and w's gradients, as the JSON result gives them (on the device)
     run -0 tgrad 'h = (x * w).tanh(); h.sum() * 2' --at x='[0.5,-1,2]' --at w=1.5
-    local gw=${output##*\"w\":}
+    local gw=${output##*\"w\":} gx=${output##*\"x\":}
     gw=${gw%%\}*}
+    gx=${gx%%\]*}]
     run -0 tgrad 'h = (x * w).tanh(); h.sum() * 2' --at x='[0.5,-1,2]' --at w=1.5 --graph dot --graph-values
     # the constant 2 is no node of its own: it is in its op's label
     [ "$(grep -c 'shape=box' <<<"$output")" -eq 2 ]
@@ -45,7 +46,7 @@ load helper
     # it passes back: for w, its gradient
     [[ "$output" == *" -> n2 [label=\"scalar\\nlocal 1.5\\npasses $gw\"];"* ]]
     # x's edge: d(x*w)/dx = w for each element, and x's gradient
-    [[ "$output" == *' -> n2 [label="[3]\nlocal [1.5,1.5,1.5]\npasses [1.7897575,0.54211986,0.029597998]"];'* ]]
+    [[ "$output" == *" -> n2 [label=\"[3]\\nlocal [1.5,1.5,1.5]\\npasses $gx\"];"* ]]
     # a big tensor is summarised by its size, never shown as a one-element tensor
     tgrad 'randn(5000)' --seed 1 --no-grad -o "$TMP/big.npy" >/dev/null
     run tgrad 'x.sum()' --at x="$TMP/big.npy" --graph dot --graph-values
