@@ -111,6 +111,8 @@ static int run(const options *o)
     tg_set_vmap(o->run.bind.batch != NULL);
     if (o->train.names)
         status = print(tg_run_train(prog, o->at, o->nat, o->inputs, &o->train, &out), &out);
+    else if (o->plot)
+        status = print(tg_run_plot(prog, o->at, o->nat, o->inputs, &o->plot_opts, stdout), &none);
     else if (o->nmore)
         status = run_several(prog, o);
     else if (bind(prog, &env, o, !o->lines) != TG_OK)
@@ -134,9 +136,9 @@ int main(int argc, char **argv)
 {
     options o = {0};
     tg_train_opts_init(&o.train);
-    o.train.progress_stream = stderr; /* on a terminal, or with --progress */
     int status = tgrad_parse_args(&o, argc, argv);
     if (status < 0) {
+        tg_progress_setup(stderr, TOOL, o.progress); /* on a terminal, or with --progress */
         tg_cli_set_source(o.expr);
         status = run(&o);
         tg_cli_set_source(NULL);

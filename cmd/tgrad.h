@@ -5,6 +5,9 @@
 #include "tg.h"
 #include "cli/cli.h"
 #include "train/train.h"
+#include "expr/plot.h"
+#include "core/progress.h"
+#include "core/core.h" /* tg_strtod_c */
 
 #define TOOL "tgrad"
 
@@ -23,6 +26,9 @@ typedef struct {
     tg_transform_opts transform; /* --jacobian, --jvp, --hessian, --order */
     tg_run_opts run;             /* --wrt, --batch, --no-grad, --grad-output, --compile, ... */
     tg_train_opts train;         /* --train and its options */
+    const char *plot;            /* --plot LO:HI, as given */
+    tg_plot_opts plot_opts;      /* its interval, --plot-points, -o */
+    bool progress;               /* --progress: progress lines also when stderr is not a terminal */
 } options;
 
 /* argv into o (tgrad_args.c): -1 to run, else the exit status */

@@ -3,6 +3,7 @@
 #include "tgrad.h"
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,10 @@ static const char usage[] =
     "  --out-dir DIR       write DIR/value.npy and DIR/grad_NAME.npy; the JSON names the files\n"
     "  --pretty            indent the output object\n"
     "  --typed             print each tensor as {\"data\":...,\"shape\":...,\"dtype\":...}\n"
+    "  --plot LO:HI        draw f and f' over [LO,HI] (one variable), the tangent at each --at VALUE:\n"
+    "                      a text chart, or with -o FILE an SVG (FILE.svg) or PNG (FILE.png, gnuplot)\n"
+    "  --plot-points N     samples for --plot (201)\n"
+    "  --progress          progress lines on standard error also when it is not a terminal\n"
     TG_TRAIN_USAGE
     "See tgrad(1) and tg-expr(5).\n";
 
@@ -63,6 +68,7 @@ static const char usage[] =
 enum { O_AT = 256, O_ACCUMULATE, O_JVP, O_OUT_DIR, O_COMPILE, O_BATCH, O_LINES, O_GRAPH, O_GRAPH_VALUES,
        O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD,
        O_DTYPE, O_SEED, O_PRETTY, O_ID, O_KEEP_GOING, O_LINE_OFFSET, O_UNBUFFERED };
+enum { O_PLOT = 0x7d00, O_PLOT_POINTS, O_PROGRESS }; /* (a range of their own) */
 static const struct option longopts[] = {
     {"at", required_argument, 0, O_AT}, {"lines", no_argument, 0, O_LINES},
     {"id", required_argument, 0, O_ID}, {"keep-going", no_argument, 0, O_KEEP_GOING},
@@ -77,7 +83,23 @@ static const struct option longopts[] = {
     {"wrt", required_argument, 0, O_WRT}, {"grad-output", required_argument, 0, O_GRAD_OUTPUT},
     {"no-grad", no_argument, 0, O_NO_GRAD}, {"dtype", required_argument, 0, O_DTYPE},
     {"seed", required_argument, 0, O_SEED}, TG_CLI_DEVICE_OPTION, {"out", required_argument, 0, 'o'},
+    {"plot", required_argument, 0, O_PLOT}, {"plot-points", required_argument, 0, O_PLOT_POINTS},
+    {"progress", no_argument, 0, O_PROGRESS},
     {"file", required_argument, 0, 'f'}, {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, TG_TRAIN_LONGOPTS, {0, 0, 0, 0}};
+
+/* --plot LO:HI */
+static tg_status parse_interval(const char *s, tg_plot_opts *p)
+{
+    char *end;
+    p->lo = tg_strtod_c(s, &end);
+    if (end != s && *end == ':') {
+        const char *hi = end + 1;
+        p->hi = tg_strtod_c(hi, &end);
+        if (end != hi && !*end && isfinite(p->lo) && isfinite(p->hi) && p->lo < p->hi)
+            return TG_OK;
+    }
+    return tg_error(TG_EUSAGE, "--plot expects LO:HI, two finite numbers with LO < HI (e.g. -3:3), not '%.40s'", s);
+}
 
 /* one option: -1 to go on, else the exit status */
 static int parse_option(options *o, int c, char **argv)
@@ -150,6 +172,16 @@ static int parse_option(options *o, int c, char **argv)
     case 'o': o->out = optarg; break;
     case 'f': o->file = optarg; break;
     case O_PRETTY: o->run.pretty = true; break;
+    case O_PLOT:
+        if (parse_interval(optarg, &o->plot_opts) != TG_OK)
+            return tg_cli_fail(TOOL);
+        o->plot = optarg;
+        break;
+    case O_PLOT_POINTS:
+        if (tg_cli_parse_long("--plot-points", optarg, 2, 1000000, &o->plot_opts.points) != TG_OK)
+            return tg_cli_fail(TOOL);
+        break;
+    case O_PROGRESS: o->progress = true; break;
     default:
         if (c >= TG_TRAIN_OPT_FIRST && c <= TG_TRAIN_OPT_LAST)
             return tg_train_option(&o->train, c, optarg) == TG_OK ? -1 : tg_cli_fail(TOOL);
@@ -206,6 +238,26 @@ static tg_status check_options(const options *o)
     return TG_OK;
 }
 
+/* --plot draws f and f' of one variable: the modes and the options of
+ * the gradients of many variables do not go with it */
+static tg_status check_plot_options(options *o)
+{
+    if (!o->plot && o->plot_opts.points)
+        return tg_error(TG_EUSAGE, "--plot-points goes with --plot");
+    if (!o->plot)
+        return TG_OK;
+    if (o->jacobian || o->njvp || o->hessian || o->order || o->graph || o->explain || o->check || o->lines ||
+        o->nmore || o->train.names || o->out_dir || o->run.bind.batch || o->run.bind.no_grad || o->run.bind.wrt ||
+        o->run.grad_output || o->run.compile || o->run.detect_anomaly)
+        return tg_error(TG_EUSAGE, "--plot draws f and f' of one variable: it does not combine with the transforms, "
+                        "--graph, --explain, --check, --lines, --train, several expressions, --out-dir, --batch, "
+                        "--no-grad, --wrt, --grad-output, --compile or --detect-anomaly");
+    if (!o->plot_opts.points)
+        o->plot_opts.points = 201;
+    o->plot_opts.out = o->out;
+    return tg_plot_check_out(o->out);
+}
+
 /* a Python program makes its own tensors and prints what it wants: it
  * takes the options that set defaults (--dtype, --seed) and
  * --pretty for the JSON of a program that prints nothing */
@@ -258,11 +310,13 @@ int tgrad_parse_args(options *o, int argc, char **argv)
         o->expr = argv[optind++];
     o->more = argv + optind;
     o->nmore = argc - optind;
-    if (check_options(o) != TG_OK || (o->file && read_expression(o) != TG_OK))
+    if (check_options(o) != TG_OK || check_plot_options(o) != TG_OK || (o->file && read_expression(o) != TG_OK))
         return tg_cli_fail(TOOL);
     o->python = tg_python_program(o->file, o->expr);
     if (o->python && check_python_options(o) != TG_OK)
         return tg_cli_fail(TOOL);
+    if (o->python && o->plot)
+        return USAGE_ERROR("--plot draws an expression of one variable, not a Python program");
     return -1;
 }
 

@@ -2,6 +2,7 @@
  *   tmatmul '[[1,2],[3,4]]' '[[5,6],[7,8]]'   ->   [[19,22],[43,50]]  */
 #include "tg.h"
 #include "cli/cli.h"
+#include "core/progress.h"
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 
 static const char usage[] =
     "usage: tmatmul A B [--ta] [--tb] [--grad] [--grad-output G] [--dtype DTYPE]\n"
-    "               [--threads N] [--time] [--repeat N] [--device DEV] [-o FILE] [--pretty] [--typed] [--help] [--version]\n"
+    "               [--threads N] [--time] [--repeat N] [--device DEV] [-o FILE] [--pretty] [--typed] [--progress]\n"
+    "               [--help] [--version]\n"
     "Prints A @ B (torch.matmul: 1-D dot, 2-D product, batched with broadcast batch dims).\n"
     "A, B and G are JSON, .npy or .json files, or - for standard input.\n"
     "  --ta, --tb          use A.mT / B.mT (the last two dims swapped; handed to BLAS as a transpose)\n"
@@ -26,11 +28,13 @@ static const char usage[] =
     "                      printing it (--grad: the object names the file)\n"
     "  --pretty            indent the --grad object\n"
     "  --typed             print each tensor as {\"data\":...,\"shape\":...,\"dtype\":...}\n"
+    "  --progress          \"working...\" lines on standard error for a product over a second, also when\n"
+    "                      standard error is not a terminal\n"
     "See tmatmul(1).\n";
 
 typedef struct {
     const char *a, *b, *grad_output, *out;
-    bool ta, tb, grad, time, pretty;
+    bool ta, tb, grad, time, pretty, progress;
     int dtype; /* -1: as given */
     int repeat;
 } options;
@@ -68,6 +72,7 @@ static int run(const options *o)
     int status = 0;
     tg_tensor *a = NULL, *b = NULL, *c = NULL, *leaf_a = NULL, *leaf_b = NULL;
     tg_tensor *grads[2] = {0};
+    tg_progress_ticker *ticker = NULL; /* "working..." lines while a long product runs */
     a = load(o->a, o->dtype, o->grad, o->ta);
     b = a ? load(o->b, o->dtype, o->grad, o->tb) : NULL;
     if (!a || !b)
@@ -83,6 +88,10 @@ static int run(const options *o)
     if (tg_prefetch(leaf_a) != TG_OK || tg_prefetch(leaf_b) != TG_OK)
         goto fail;
     double dt = 0;
+    char what[160]; /* the work, for the progress lines of a long product (core/progress.h) */
+    snprintf(what, sizeof what, "computing %s%lldx%lld @ %lldx%lld", o->repeat > 1 ? "each product " : "",
+             (long long)n, (long long)k, (long long)k, (long long)m);
+    ticker = tg_progress_ticker_start(what);
     for (int r = 0; r < o->repeat; r++) { /* the last product is the result */
         tg_release(c);
         double t0 = tg_now();
@@ -92,6 +101,8 @@ static int run(const options *o)
             goto fail;
         dt = r == 0 || t < dt ? t : dt;
     }
+    tg_progress_ticker_stop(ticker);
+    ticker = NULL;
     if (o->time) {
         double batches = c->numel / (double)(n * m > 0 ? n * m : 1);
         double flops = 2.0 * (double)n * (double)m * (double)k * batches;
@@ -109,8 +120,11 @@ static int run(const options *o)
             goto fail;
         if (!g && !(g = tg_full(c->dtype, c->ndim, c->shape, 1))) /* L = sum(A@B) */
             goto fail;
+        ticker = tg_progress_ticker_start("computing the gradients");
         if (tg_backward(c, g, false, false) != TG_OK)
             goto fail;
+        tg_progress_ticker_stop(ticker);
+        ticker = NULL;
         grads[0] = tg_ref(leaf_a->grad);
         grads[1] = tg_ref(leaf_b->grad);
         const char *names[2] = {"a", "b"};
@@ -123,6 +137,7 @@ static int run(const options *o)
         goto fail;
     goto done;
 fail:
+    tg_progress_ticker_stop(ticker); /* its last line before the message */
     status = tg_cli_fail(TOOL);
 done:
     tg_release(grads[0]);
@@ -137,12 +152,12 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { O_TA = 256, O_TB, O_GRAD, O_GRAD_OUTPUT, O_DTYPE, O_THREADS, O_TIME, O_REPEAT, O_PRETTY };
+    enum { O_TA = 256, O_TB, O_GRAD, O_GRAD_OUTPUT, O_DTYPE, O_THREADS, O_TIME, O_REPEAT, O_PRETTY, O_PROGRESS };
     static const struct option longopts[] = {
         {"ta", no_argument, 0, O_TA}, {"tb", no_argument, 0, O_TB}, {"grad", no_argument, 0, O_GRAD},
         {"grad-output", required_argument, 0, O_GRAD_OUTPUT}, {"dtype", required_argument, 0, O_DTYPE},
         {"threads", required_argument, 0, O_THREADS}, {"time", no_argument, 0, O_TIME},
-        {"repeat", required_argument, 0, O_REPEAT},
+        {"repeat", required_argument, 0, O_REPEAT}, {"progress", no_argument, 0, O_PROGRESS},
         TG_CLI_DEVICE_OPTION, {"out", required_argument, 0, 'o'},
         {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     options o = {.dtype = -1, .repeat = 1};
@@ -181,6 +196,7 @@ int main(int argc, char **argv)
             break;
         case 'o': o.out = optarg; break;
         case O_PRETTY: o.pretty = true; break;
+        case O_PROGRESS: o.progress = true; break;
         default: /* --device, --help, --version, errors */
             if ((status = tg_cli_common_option(TOOL, usage, c, argv)) >= 0)
                 return status;
@@ -192,5 +208,6 @@ int main(int argc, char **argv)
     }
     o.a = argv[optind];
     o.b = argv[optind + 1];
+    tg_progress_setup(stderr, TOOL, o.progress); /* on a terminal, or with --progress */
     return run(&o);
 }

@@ -53,7 +53,7 @@ _tgrad() {
         --out-dir)
             compopt -o filenames 2>/dev/null
             mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
-        --seed|--order|--threads|--repeat|--line-offset|--wrt|--names|--id|--jvp)
+        --seed|--order|--threads|--repeat|--line-offset|--wrt|--names|--id|--jvp|--plot|--plot-points)
             return ;;
     esac
     if [[ $cur == -* ]]; then

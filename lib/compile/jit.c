@@ -31,6 +31,7 @@
 #define _GNU_SOURCE
 #include "fused.h"
 #include "jit_cache.h"
+#include "core/progress.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -255,15 +256,24 @@ static cc_result wait_compiler(pid_t pid)
 {
     int status = 0;
     long long deadline = now_ms() + jit_timeout() * 1000LL;
+    tg_progress pr; /* a compilation over a second says so (core/progress.h) */
+    tg_progress_begin(&pr, 1.0);
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
+        if (r == pid) {
+            if (pr.shown)
+                tg_progress_show(&pr, "compiled in %.1fs (cached for the next runs)", tg_progress_elapsed(&pr));
+            tg_progress_end(&pr);
             return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? CC_DONE : CC_FAILED;
+        }
+        if (tg_progress_due(&pr))
+            tg_progress_show(&pr, "compiling... %.0fs (first run; cached afterwards)", tg_progress_elapsed(&pr));
         bool stop = tg_cache_stop_signal() != 0;
         if ((r < 0 && errno != EINTR) || stop || now_ms() >= deadline) {
             kill(-pid, SIGKILL);
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
+            tg_progress_end(&pr);
             return stop ? CC_STOPPED : CC_FAILED;
         }
         nanosleep(&(struct timespec){0, 5000000}, NULL);

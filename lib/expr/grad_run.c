@@ -4,6 +4,7 @@
  * JSON text (result.c); the tool only parses options and prints. */
 #include "internal.h"
 #include "io/json.h"
+#include "core/progress.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -393,6 +394,15 @@ static tg_status lines_failed(lines_state *s)
                     s->first.data, s->nfailed);
 }
 
+/* "N lines, R lines/s" on standard error (core/progress.h) */
+static void lines_progress(tg_progress *pr, const lines_state *s, long first)
+{
+    double t = tg_progress_elapsed(pr);
+    long done = s->lineno - first;
+    tg_progress_show(pr, "%ld lines, %.0f lines/s%s", done, t > 0 ? (double)done / t : 0.0,
+                     s->nfailed ? " (some failed)" : "");
+}
+
 tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o, const tg_lines_opts *lo,
                        FILE *in, FILE *out)
 {
@@ -401,7 +411,11 @@ tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o,
     ssize_t len;
     lines_state s = {.lineno = lo->line_offset};
     tg_status st = TG_OK;
+    tg_progress pr; /* after a quiet second: a run that short prints nothing */
+    tg_progress_begin(&pr, 1.0);
     while (st == TG_OK && (len = getline(&line, &cap, in)) >= 0) {
+        if (tg_progress_due(&pr))
+            lines_progress(&pr, &s, lo->line_offset);
         if (s.lineno == LONG_MAX) {
             st = tg_error(TG_EINPUT, "line numbers beyond %ld (see --line-offset)", LONG_MAX);
             break;
@@ -412,6 +426,9 @@ tg_status tg_run_lines(tg_program *p, const tg_env *fixed, const tg_run_opts *o,
     }
     if (st == TG_OK && ferror(in))
         st = tg_error(TG_ERESOURCE, "cannot read standard input: %s", strerror(errno ? errno : EIO));
+    if (pr.shown) /* the count at the end */
+        lines_progress(&pr, &s, lo->line_offset);
+    tg_progress_end(&pr);
     if (st == TG_OK && s.nfailed)
         st = lines_failed(&s);
     tg_buf_free(&s.first);

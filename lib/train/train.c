@@ -8,12 +8,12 @@
  * no parsing and no file work per step: a step costs what its ops cost. */
 #include "internal.h"
 #include "train.h"
+#include "core/progress.h"
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- the options ---- */
 
@@ -86,7 +86,6 @@ tg_status tg_train_option(tg_train_opts *o, int code, const char *arg)
     case TG_TOPT_LOG_GRAD_NORM: o->log_grad_norm = true; return TG_OK;
     case TG_TOPT_SAVE: o->save = arg; return TG_OK;
     case TG_TOPT_RESUME: o->resume = arg; return TG_OK;
-    case TG_TOPT_PROGRESS: o->progress = true; return TG_OK;
     default: return tg_error(TG_EUSAGE, "unknown training option");
     }
 }
@@ -97,7 +96,7 @@ bool tg_train_options_given(const tg_train_opts *o)
     return p->kind != TG_OPTIM_SGD || !isnan(p->lr) || !isnan(p->momentum) || !isnan(p->dampening) ||
            p->nesterov || !isnan(p->beta1) || !isnan(p->eps) || !isnan(p->weight_decay) || o->steps ||
            o->epochs || o->batch_size || o->accumulate != 1 || o->shuffle || o->log || o->log_grad_norm ||
-           o->save || o->resume || o->progress;
+           o->save || o->resume;
 }
 
 static void set_default(double *v, double d)
@@ -448,27 +447,25 @@ typedef struct {
     int64_t total;     /* steps this run makes */
     double loss;       /* the last pass's */
     tg_dtype loss_dtype;
-    double start, shown; /* when the run started, when progress was last shown */
     tg_fileset *logset;
     FILE *log;
-    FILE *progress; /* where the progress line goes, or NULL */
-    bool tty;       /* a terminal: the line rewritten in place, ten times a second at most */
+    tg_progress progress; /* the progress line (core/progress.h) */
 } run_state;
 
+/* a line now and then, and the last step's always (when progress is shown) */
 static void show_progress(const tg_train_opts *o, run_state *r, bool last)
 {
-    double now = tg_now(), every = r->tty ? 0.1 : 1.0;
-    if (!r->progress || (!last && now - r->shown < every))
+    if (!r->progress.out || (!last && !tg_progress_due(&r->progress)))
         return;
-    r->shown = now;
-    double elapsed = now - r->start, rate = elapsed > 0 ? (double)r->steps_run / elapsed : 0;
+    double elapsed = tg_progress_elapsed(&r->progress), rate = elapsed > 0 ? (double)r->steps_run / elapsed : 0;
     double left = rate > 0 ? (double)(r->total - r->steps_run) / rate : 0;
     char loss[32];
     tg_format_number(loss, r->loss, r->loss_dtype);
-    fprintf(r->progress, "%sstep %lld/%lld  loss %s  %.0f steps/s  %.0fs left%s", r->tty ? "\r" : "",
-            (long long)tg_optim_steps(r->opt), (long long)(tg_optim_steps(r->opt) - r->steps_run + r->total),
-            loss, rate, left, r->tty ? (last ? "\033[K\n" : "\033[K") : "\n");
-    fflush(r->progress);
+    tg_progress_show(&r->progress, "step %lld/%lld  loss %s  %.0f steps/s  %.0fs left",
+                     (long long)tg_optim_steps(r->opt),
+                     (long long)(tg_optim_steps(r->opt) - r->steps_run + r->total), loss, rate, left);
+    if (last)
+        tg_progress_end(&r->progress);
 }
 
 /* the 2-norm of all the gradients together (clip_grad_norm_'s total norm) */
@@ -544,15 +541,14 @@ static tg_status train_loop(tg_program *p, trainer *t, const tg_train_opts *o, r
     if (!grads)
         return TG_ERESOURCE;
     tg_status st = TG_OK;
-    r->start = r->shown = tg_now();
+    tg_progress_begin(&r->progress, 1.0);
     for (int64_t left = passes; left > 0 && st == TG_OK; left -= o->accumulate) {
         st = one_step(p, t, o, r, left < o->accumulate ? left : o->accumulate, grads);
         r->steps_run++;
         if (st == TG_OK)
             show_progress(o, r, left <= o->accumulate);
     }
-    if (st != TG_OK && r->progress && r->tty)
-        fputc('\n', r->progress); /* the error goes on a line of its own */
+    tg_progress_end(&r->progress); /* an error goes on a line of its own */
     tg_free(grads);
     return st;
 }
@@ -628,8 +624,6 @@ tg_status tg_run_train(tg_program *p, const char *const *at, int nat, const char
     r.ps.compiled = o->compile;
     for (int k = 0; k < t.nparams; k++)
         r.ps.compiled = r.ps.compiled && t.params[k]->numel > 1;
-    r.tty = o->progress_stream && isatty(fileno(o->progress_stream));
-    r.progress = r.tty || o->progress ? o->progress_stream : NULL;
     if (st == TG_OK)
         st = start_log(o, &r);
     if (st == TG_OK)

@@ -30,8 +30,6 @@ typedef struct tg_train_opts {
     bool log_grad_norm;
     const char *save, *resume; /* checkpoint folders */
     bool compile;           /* tg_compiled_eval where the program allows */
-    FILE *progress_stream;  /* the progress line's stream (NULL: none), used when it is a terminal */
-    bool progress;          /* --progress: also when it is not (a line a second then) */
 } tg_train_opts;
 
 /* The long options, for getopt_long tables: codes from TG_TRAIN_OPT_FIRST */
@@ -39,7 +37,7 @@ enum {
     TG_TRAIN_OPT_FIRST = 0x7e00, TG_TOPT_TRAIN = TG_TRAIN_OPT_FIRST, TG_TOPT_OPTIMIZER, TG_TOPT_LR, TG_TOPT_STEPS,
     TG_TOPT_EPOCHS, TG_TOPT_MOMENTUM, TG_TOPT_DAMPENING, TG_TOPT_NESTEROV, TG_TOPT_BETAS, TG_TOPT_EPS,
     TG_TOPT_WEIGHT_DECAY, TG_TOPT_BATCH_SIZE, TG_TOPT_SHUFFLE, TG_TOPT_ACCUMULATE, TG_TOPT_LOG,
-    TG_TOPT_LOG_GRAD_NORM, TG_TOPT_SAVE, TG_TOPT_RESUME, TG_TOPT_PROGRESS, TG_TRAIN_OPT_LAST = TG_TOPT_PROGRESS
+    TG_TOPT_LOG_GRAD_NORM, TG_TOPT_SAVE, TG_TOPT_RESUME, TG_TRAIN_OPT_LAST = TG_TOPT_RESUME
 };
 #define TG_TRAIN_LONGOPTS                                                                                          \
     {"train", required_argument, 0, TG_TOPT_TRAIN}, {"optimizer", required_argument, 0, TG_TOPT_OPTIMIZER},       \
@@ -51,14 +49,13 @@ enum {
         {"batch-size", required_argument, 0, TG_TOPT_BATCH_SIZE}, {"shuffle", no_argument, 0, TG_TOPT_SHUFFLE},   \
         {"accumulate-steps", required_argument, 0, TG_TOPT_ACCUMULATE},                                           \
         {"log", required_argument, 0, TG_TOPT_LOG}, {"log-grad-norm", no_argument, 0, TG_TOPT_LOG_GRAD_NORM},     \
-        {"save", required_argument, 0, TG_TOPT_SAVE}, {"resume", required_argument, 0, TG_TOPT_RESUME},           \
-        {"progress", no_argument, 0, TG_TOPT_PROGRESS}
+        {"save", required_argument, 0, TG_TOPT_SAVE}, {"resume", required_argument, 0, TG_TOPT_RESUME}
 #define TG_TRAIN_USAGE                                                                                             \
     "  --train NAMES       optimise these variables to minimise the scalar result (tgrad(1) TRAINING):\n"         \
     "                      [--optimizer sgd|adam|adamw] [--lr LR] --steps N | --epochs E [--momentum M]\n"        \
     "                      [--dampening D] [--nesterov] [--betas B1,B2] [--eps E] [--weight-decay W]\n"           \
     "                      [--batch-size B [--shuffle]] [--accumulate-steps K] [--log FILE\n"                    \
-    "                      [--log-grad-norm]] [--save DIR] [--resume DIR] [--progress]\n"
+    "                      [--log-grad-norm]] [--save DIR] [--resume DIR]\n"
 
 /* Starts o with nothing given (the optimizer's defaults come later). */
 void tg_train_opts_init(tg_train_opts *o);
