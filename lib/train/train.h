@@ -110,4 +110,17 @@ tg_status tg_train_resume_state(const char *dir, tg_optim *opt, const char *cons
 tg_status tg_train_save(const char *dir, const char *const *names, tg_tensor *const *params, int n,
                         const tg_optim *opt, int64_t passes, tg_fileset **set, tg_buf *files);
 
+/* ---- train_fused.c: the step of a full-batch elementwise loss ---- */
+typedef struct tg_train_fused tg_train_fused;
+/* The program's step evaluated in one pass over the data, when the loss
+ * is elementwise ops summed over the variables' elements (every variable
+ * of one value or of the data's size, on the CPU, contiguous) and
+ * params[0..n) (borrowed, in env) are variables of env; NULL (no error)
+ * otherwise: the eager path runs it. */
+tg_train_fused *tg_train_fused_new(tg_program *p, const tg_env *env, tg_tensor *const *params, int n);
+/* One forward and backward pass: the gradients into the parameters'
+ * .grad (written when first, else added), *loss the loss. */
+tg_status tg_train_fused_pass(tg_train_fused *f, bool first, double *loss, tg_dtype *dt);
+void tg_train_fused_free(tg_train_fused *f);
+
 #endif
