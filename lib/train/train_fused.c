@@ -42,6 +42,10 @@ typedef struct {
     bool late;           /* computed after the sums (depends on one) */
     int owner;           /* F_ALIAS: the node whose values these are */
     int in[3], nin;
+    /* where input k's values for the chunk at c are: base[k] + c * step[k],
+     * their stride stride[k] (set once the chunks are placed) */
+    const char *base[3];
+    int64_t step[3], stride[3];
     tg_kernel_fn kernel; /* F_OP */
     const char *data;    /* F_LEAF: the variable's values; F_OP full: its chunk */
     union {
@@ -186,14 +190,25 @@ static const void *values_at(tg_train_fused *f, int i, int64_t c, int64_t *strid
     return N->full ? (const void *)N->data : (const void *)&N->one;
 }
 
-static void run_op(tg_train_fused *f, int i, int64_t c, int64_t len)
+/* the op's inputs located once: a leaf's chunk moves with c, an op's
+ * chunk buffer and a one-value stay */
+static void locate_inputs(tg_train_fused *f, fnode *N)
 {
-    fnode *N = &f->nodes[i];
+    for (int k = 0; k < N->nin; k++) {
+        N->base[k] = values_at(f, N->in[k], 0, &N->stride[k]);
+        const fnode *A = &f->nodes[N->in[k]];
+        if (A->kind == F_ALIAS)
+            A = &f->nodes[A->owner];
+        N->step[k] = A->kind == F_LEAF && A->full ? (int64_t)tg_dtype_size(A->t->dtype) : 0;
+    }
+}
+
+static void run_op(fnode *N, int64_t c, int64_t len)
+{
     const void *in[3];
-    int64_t st[3];
     for (int k = 0; k < N->nin; k++)
-        in[k] = values_at(f, N->in[k], c, &st[k]);
-    N->kernel(len, N->full ? (void *)N->data : (void *)&N->one, in, st, &N->t->attrs);
+        in[k] = N->base[k] + c * N->step[k];
+    N->kernel(len, N->full ? (void *)N->data : (void *)&N->one, in, N->stride, &N->t->attrs);
 }
 
 /* one-value ops, before the chunks (!late) or after them */
@@ -201,7 +216,7 @@ static void run_ones(tg_train_fused *f, bool late)
 {
     for (int i = 0; i < f->nn; i++)
         if (f->nodes[i].kind == F_OP && !f->nodes[i].full && f->nodes[i].late == late)
-            run_op(f, i, 0, 1);
+            run_op(&f->nodes[i], 0, 1);
 }
 
 /* len values into dst: written (the step's first pass), or added as the
@@ -230,7 +245,7 @@ tg_status tg_train_fused_pass(tg_train_fused *f, bool first, double *loss, tg_dt
         for (int i = 0; i < f->nn; i++) {
             fnode *N = &f->nodes[i];
             if (N->kind == F_OP && N->full)
-                run_op(f, i, c, len);
+                run_op(N, c, len);
             else if (N->kind == F_SUM)
                 tg_sum_stream_add(&N->sum, values_at(f, N->in[0], c, &st), len);
         }
@@ -353,6 +368,9 @@ static bool build(tg_train_fused *f, tg_program *p, const tg_env *env)
     for (int i = 0, k = 0; i < f->nn; i++)
         if (f->nodes[i].kind == F_OP && f->nodes[i].full)
             f->nodes[i].data = f->chunks + (size_t)k++ * CHUNK * 8;
+    for (int i = 0; i < f->nn; i++)
+        if (f->nodes[i].kind == F_OP)
+            locate_inputs(f, &f->nodes[i]);
     return true;
 }
 
