@@ -288,14 +288,59 @@ tg_status tg_train_fused_pass(tg_train_fused *f, bool first, double *loss, tg_dt
 
 /* ---- making it ---- */
 
+/* A copy of the variables' values and versions, to put back when the
+ * probe wrote one in place (x += 1: each eager pass does, so the first
+ * must find the values as they were) */
+typedef struct {
+    uint64_t *version;
+    char **bytes;
+    int n;
+} snapshot;
+
+static bool snapshot_take(snapshot *s, const tg_env *env)
+{
+    s->n = env->n;
+    s->version = tg_calloc((size_t)env->n + 1, sizeof *s->version);
+    s->bytes = tg_calloc((size_t)env->n + 1, sizeof *s->bytes);
+    bool ok = s->version && s->bytes;
+    for (int i = 0; ok && i < env->n; i++) {
+        const tg_tensor *v = env->values[i];
+        size_t len = (size_t)v->numel * tg_dtype_size(v->dtype); /* <= MAX_ELEMENTS: no overflow */
+        s->version[i] = v->storage->version;
+        ok = (s->bytes[i] = tg_malloc(len ? len : 1)) != NULL;
+        if (ok)
+            memcpy(s->bytes[i], tg_data(v), len);
+    }
+    return ok;
+}
+
+/* puts back what the probe wrote; false when it wrote anything */
+static bool snapshot_restore(snapshot *s, const tg_env *env)
+{
+    bool same = true;
+    for (int i = 0; s->bytes && i < s->n; i++) {
+        tg_tensor *v = env->values[i];
+        if (s->bytes[i] && v->storage->version != s->version[i]) {
+            memcpy(tg_data(v), s->bytes[i], (size_t)v->numel * tg_dtype_size(v->dtype));
+            same = false;
+        }
+        tg_free(s->bytes[i]);
+    }
+    tg_free(s->bytes);
+    tg_free(s->version);
+    return same;
+}
+
 /* The probe: the program once, eagerly, with differentiable gradients
  * and every op recorded; roots[0] the value, roots[1 + k] parameter k's
- * gradient. */
+ * gradient.  A program that writes a variable in place is not of the
+ * form. */
 static bool probe(tg_train_fused *f, tg_program *p, const tg_env *env)
 {
     tg_env e = {0};
     tg_tensor **g = tg_calloc((size_t)env->n + 1, sizeof *g);
-    bool ok = g != NULL;
+    snapshot snap = {0};
+    bool ok = g != NULL && snapshot_take(&snap, env);
     for (int i = 0; ok && i < env->n; i++)
         ok = tg_env_set(&e, env->names[i], tg_ref(env->values[i])) == TG_OK;
     tg_tensor *value = NULL;
@@ -305,7 +350,8 @@ static bool probe(tg_train_fused *f, tg_program *p, const tg_env *env)
         value = tg_grad_eval(p, &e, env->n, &po, g);
         tg_set_trace(was_tracing);
     }
-    ok = value && value->numel == 1 && tg_dtype_is_float(value->dtype) && value->requires_grad;
+    ok = snapshot_restore(&snap, env) && value && value->numel == 1 && tg_dtype_is_float(value->dtype) &&
+         value->requires_grad;
     f->roots[f->nroots++] = value;
     for (int k = 0; k < f->nparams; k++) {
         int v = -1;

@@ -23,4 +23,7 @@ load helper
     check '((x*w+b-y)**2).mean()' "$TMP/in64.json" --optimizer adam --lr 0.05 --accumulate-steps 3
     check '(tanh(x*w+b) - y/4).abs().sum() / 100 + 0.01*w*w' "$TMP/in.json" --lr 0.1
     check 'torch.where(x > 0, (x*w+b-y)**2, sigmoid(x*w-y)).mean()' "$TMP/in.json" --optimizer adamw --lr 0.01
+    # a program that writes its data in place does so once a pass, the
+    # first pass included: the step before the loop must not have done it
+    check 'x += 0.001; ((x*w+b-y)**2).mean()' "$TMP/in.json" --lr 0.1
 }
