@@ -146,6 +146,8 @@ static bool classify(tg_train_fused *f, const tg_env *env, int i)
         return tg_is_contiguous(t) && (t->numel == 1 || is_variable(env, t));
     }
     int op = (int)(t->op - tg_ops);
+    if (t->nin < 1 || t->nin > 3)
+        return false;
     N->nin = t->nin;
     for (int k = 0; k < t->nin; k++) {
         if ((N->in[k] = node_index(f, t->in[k])) < 0 || N->in[k] >= i)
@@ -400,10 +402,12 @@ static bool build(tg_train_fused *f, tg_program *p, const tg_env *env)
     f->value = node_index(f, f->roots[0]);
     for (int k = 0; k < f->nparams; k++) {
         f->grad[k] = node_index(f, f->roots[1 + k]);
-        /* a parameter's gradient has its size: one value, or the data's */
-        if (f->grad[k] < 0 || f->nodes[f->grad[k]].full != (f->params[k]->numel > 1))
-            return false;
+        /* a parameter's gradient has its size (one value, or the data's)
+         * and dtype */
         tg_tensor *pk = f->params[k];
+        if (f->grad[k] < 0 || f->nodes[f->grad[k]].full != (pk->numel > 1) ||
+            f->nodes[f->grad[k]].t->dtype != pk->dtype)
+            return false;
         if (!(f->grads[k] = tg_empty(pk->dtype, pk->ndim, pk->shape)))
             return false;
     }
