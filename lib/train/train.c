@@ -5,7 +5,9 @@
  * the loss with the graph on, and runs one backward pass, the parameters'
  * .grad adding up over --accumulate-steps passes; the optimizer (optim.c)
  * then updates the parameters in place, as torch.optim does.  No process,
- * no parsing and no file work per step: a step costs what its ops cost. */
+ * no parsing and no file work per step: a step costs what its ops cost.
+ * A full-batch elementwise loss skips the environment and the graph: its
+ * passes run in one pass over the data (train_fused.c), the same numbers. */
 #include "internal.h"
 #include "train.h"
 #include <errno.h>

@@ -1,7 +1,8 @@
 /* train.h -- training as a tool (tgrad --train, tgrad(1) TRAINING): a
  * loss program, the variables it optimises, torch.optim's SGD, Adam and
  * AdamW, mini-batches over the data variables, logs, checkpoints.  The
- * loop is train.c, the optimizers optim.c, checkpoints train_state.c. */
+ * loop is train.c, the optimizers optim.c, checkpoints train_state.c,
+ * the one-pass step of an elementwise loss train_fused.c. */
 #ifndef TG_TRAIN_H
 #define TG_TRAIN_H
 #include "tg.h"
