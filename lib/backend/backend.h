@@ -45,7 +45,8 @@ bool tg_cpu_src_calls(const char *src);
 const char *tg_blas_unavailable_reason(void);
 
 /* the sum of n contiguous float32 or float64 values, accumulated in double
- * in a fixed order (eight lanes, element i to lane i % 8, then a fixed tree):
+ * in a fixed order (lanes, element i to lane i % 32 for float32, i % 8 for
+ * float64, then a fixed tree; ops_reduce.c):
  * the block sums of the whole-tensor sum and of compiled evaluation */
 double tg_cpu_sum_run(const void *x, int64_t n, tg_dtype dt);
 

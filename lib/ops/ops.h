@@ -81,4 +81,23 @@ tg_tensor *tg_name_grad_fn(tg_tensor *t, const char *name);
 
 /* one more reference to in[i] of a node (borrowed) */
 #define IN(self, i) tg_ref((self)->in[i])
+/* ---- the sum of all of a contiguous float tensor, fed in pieces
+ * (ops_reduce.c; the training loop's fused step): the same order, so the
+ * same value, as sum() of the whole.  Each piece but the last is a
+ * multiple of TG_SUM_PIECE elements and no piece crosses a multiple of
+ * TG_SUM_BLOCK. ---- */
+#define TG_SUM_PIECE 64
+#define TG_SUM_BLOCK 16384
+typedef struct {
+    tg_dtype dt;
+    bool lanes;      /* by lanes over blocks, or one running sum */
+    int64_t pos;     /* elements added */
+    double acc[TG_SUM_PIECE], total;
+} tg_sum_stream;
+/* a sum of n elements of float dtype dt */
+void tg_sum_stream_init(tg_sum_stream *s, tg_dtype dt, int64_t n);
+void tg_sum_stream_add(tg_sum_stream *s, const void *x, int64_t len);
+/* the sum, in double (the tensor's dtype rounds it) */
+double tg_sum_stream_end(tg_sum_stream *s);
+
 #endif

@@ -87,26 +87,93 @@ enum { R_SUM, R_MAX, R_MIN };
 /* The whole of a contiguous tensor: fixed blocks reduced in parallel, then
  * combined in block order, so the result is the same for any number of
  * threads.  float32 sums accumulate in double. */
-#define BLOCK 16384
-#define SUM_LANES 8
-#define LANE_SUM(T)                                                           \
+#define BLOCK TG_SUM_BLOCK
+#define SUM_LANES TG_SUM_PIECE
+/* float32's lanes: eight independent vectors of double, as the additions'
+ * latency, not the loads, bounds a sum; float64 keeps eight (its sums'
+ * digits stay what they were) */
+#define LANES(dt) ((dt) == TG_FLOAT32 ? SUM_LANES : 8)
+#define LANE_SUM(T, L)                                                        \
     do {                                                                      \
         const T *v = x;                                                       \
-        for (; i + SUM_LANES <= n; i += SUM_LANES)                            \
-            for (int j = 0; j < SUM_LANES; j++)                               \
+        for (; i + (L) <= n; i += (L))                                        \
+            for (int j = 0; j < (L); j++)                                     \
                 acc[j] += v[i + j];                                           \
         for (; i < n; i++)                                                    \
             acc[0] += v[i];                                                   \
     } while (0)
-TG_CLONES double tg_cpu_sum_run(const void *x, int64_t n, tg_dtype dt)
+/* adds n values into the lanes (element i to lane i % LANES, a last group
+ * of fewer to lane 0 in order) */
+TG_CLONES static void lanes_add(double *lanes, const void *x, int64_t n, tg_dtype dt)
 {
-    double acc[SUM_LANES] = {0};
+    double acc[SUM_LANES];
+    memcpy(acc, lanes, sizeof acc);
     int64_t i = 0;
     if (dt == TG_FLOAT32)
-        LANE_SUM(float);
+        LANE_SUM(float, SUM_LANES);
     else
-        LANE_SUM(double);
+        LANE_SUM(double, 8);
+    memcpy(lanes, acc, sizeof acc);
+}
+
+/* the lanes' total, in a fixed tree */
+static double lanes_total(const double *lanes, tg_dtype dt)
+{
+    double acc[8];
+    for (int j = 0; j < 8; j++)
+        acc[j] = dt == TG_FLOAT32 ? ((lanes[j] + lanes[j + 8]) + (lanes[j + 16] + lanes[j + 24])) +
+                                        ((lanes[j + 32] + lanes[j + 40]) + (lanes[j + 48] + lanes[j + 56]))
+                                  : lanes[j];
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+double tg_cpu_sum_run(const void *x, int64_t n, tg_dtype dt)
+{
+    double acc[SUM_LANES] = {0};
+    lanes_add(acc, x, n, dt);
+    return lanes_total(acc, dt);
+}
+
+/* Does the sum of all of a contiguous tensor of n elements of dtype dt
+ * add lanes over blocks (reduce_all_contiguous), or one running sum? */
+static bool sum_by_lanes(tg_dtype dt, int64_t n)
+{
+    /* float32 from 256 elements: the lanes' double sums round to the same
+     * float32 as one running sum (a training step's sums of 10^4 elements
+     * are then not bound by the latency of one addition after another) */
+    return n >= (dt == TG_FLOAT32 ? 256 : 2 * BLOCK);
+}
+
+void tg_sum_stream_init(tg_sum_stream *s, tg_dtype dt, int64_t n)
+{
+    *s = (tg_sum_stream){.dt = dt, .lanes = sum_by_lanes(dt, n)};
+}
+
+/* a block's lanes into the total, in block order */
+static void stream_block_done(tg_sum_stream *s)
+{
+    s->total += lanes_total(s->acc, s->dt);
+    memset(s->acc, 0, sizeof s->acc);
+}
+
+void tg_sum_stream_add(tg_sum_stream *s, const void *x, int64_t len)
+{
+    if (!s->lanes) { /* the running sum of reduce()'s loop */
+        for (int64_t i = 0; i < len; i++)
+            s->total += s->dt == TG_FLOAT32 ? (double)((const float *)x)[i] : ((const double *)x)[i];
+        return;
+    }
+    lanes_add(s->acc, x, len, s->dt);
+    s->pos += len;
+    if (s->pos % BLOCK == 0)
+        stream_block_done(s);
+}
+
+double tg_sum_stream_end(tg_sum_stream *s)
+{
+    if (s->lanes && s->pos % BLOCK)
+        stream_block_done(s); /* the last block, shorter */
+    return s->total;
 }
 
 typedef struct {
@@ -125,11 +192,7 @@ static void sum_item(int64_t b, void *ctx, int tid)
 
 static bool reduce_all_contiguous(int kind, const tg_tensor *x, tg_tensor *out)
 {
-    /* float32 from 256 elements: the lanes' double sums round to the same
-     * float32 as one running sum (a training step's sums of 10^4 elements
-     * are then not bound by the latency of one addition after another) */
-    int64_t from = x->dtype == TG_FLOAT32 ? 256 : 2 * BLOCK;
-    if (kind != 0 || !tg_dtype_is_float(x->dtype) || !tg_is_contiguous(x) || x->numel < from)
+    if (kind != 0 || !tg_dtype_is_float(x->dtype) || !tg_is_contiguous(x) || !sum_by_lanes(x->dtype, x->numel))
         return false;
     int64_t nb = (x->numel + BLOCK - 1) / BLOCK;
     double *part = tg_malloc((size_t)nb * sizeof *part);

@@ -5,7 +5,9 @@
  * the loss with the graph on, and runs one backward pass, the parameters'
  * .grad adding up over --accumulate-steps passes; the optimizer (optim.c)
  * then updates the parameters in place, as torch.optim does.  No process,
- * no parsing and no file work per step: a step costs what its ops cost. */
+ * no parsing and no file work per step: a step costs what its ops cost.
+ * A full-batch elementwise loss skips the environment and the graph: its
+ * passes run in one pass over the data (train_fused.c), the same numbers. */
 #include "internal.h"
 #include "train.h"
 #include "core/progress.h"
@@ -379,6 +381,7 @@ static tg_status check_loss(const tg_tensor *loss, bool graph)
 
 typedef struct {
     bool compiled;     /* --compile's plan serves this program */
+    tg_train_fused *fused; /* or the fused step does (train_fused.c) */
 } pass_state;
 
 /* One forward and backward pass over the current batch; the parameters'
@@ -387,6 +390,8 @@ typedef struct {
  * *loss gets the loss. */
 static tg_status one_pass(tg_program *p, trainer *t, pass_state *ps, bool first, double *loss, tg_dtype *dt)
 {
+    if (ps->fused)
+        return tg_train_fused_pass(ps->fused, first, loss, dt);
     tg_env e = {0};
     tg_tensor *value = NULL;
     tg_status st = pass_env(t, &e);
@@ -624,6 +629,9 @@ tg_status tg_run_train(tg_program *p, const char *const *at, int nat, const char
     r.ps.compiled = o->compile;
     for (int k = 0; k < t.nparams; k++)
         r.ps.compiled = r.ps.compiled && t.params[k]->numel > 1;
+    /* the whole data each step: an elementwise loss's step in one pass */
+    if (st == TG_OK && !r.ps.compiled && !o->batch_size)
+        r.ps.fused = tg_train_fused_new(p, &t.env, t.params, t.nparams);
     if (st == TG_OK)
         st = start_log(o, &r);
     if (st == TG_OK)
@@ -644,6 +652,7 @@ tg_status tg_run_train(tg_program *p, const char *const *at, int nat, const char
     tg_fileset_abort(saveset);
     tg_buf_free(&saved);
     tg_optim_free(r.opt);
+    tg_train_fused_free(r.ps.fused);
     trainer_free(&t);
     return st;
 }

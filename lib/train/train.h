@@ -1,7 +1,8 @@
 /* train.h -- training as a tool (tgrad --train, tgrad(1) TRAINING): a
  * loss program, the variables it optimises, torch.optim's SGD, Adam and
  * AdamW, mini-batches over the data variables, logs, checkpoints.  The
- * loop is train.c, the optimizers optim.c, checkpoints train_state.c. */
+ * loop is train.c, the optimizers optim.c, checkpoints train_state.c,
+ * the one-pass step of an elementwise loss train_fused.c. */
 #ifndef TG_TRAIN_H
 #define TG_TRAIN_H
 #include "tg.h"
@@ -106,5 +107,18 @@ tg_status tg_train_resume_state(const char *dir, tg_optim *opt, const char *cons
  * parameters' file names. */
 tg_status tg_train_save(const char *dir, const char *const *names, tg_tensor *const *params, int n,
                         const tg_optim *opt, int64_t passes, tg_fileset **set, tg_buf *files);
+
+/* ---- train_fused.c: the step of a full-batch elementwise loss ---- */
+typedef struct tg_train_fused tg_train_fused;
+/* The program's step evaluated in one pass over the data, when the loss
+ * is elementwise ops summed over the variables' elements (every variable
+ * of one value or of the data's size, on the CPU, contiguous) and
+ * params[0..n) (borrowed, in env) are variables of env; NULL (no error)
+ * otherwise: the eager path runs it. */
+tg_train_fused *tg_train_fused_new(tg_program *p, const tg_env *env, tg_tensor *const *params, int n);
+/* One forward and backward pass: the gradients into the parameters'
+ * .grad (written when first, else added), *loss the loss. */
+tg_status tg_train_fused_pass(tg_train_fused *f, bool first, double *loss, tg_dtype *dt);
+void tg_train_fused_free(tg_train_fused *f);
 
 #endif
