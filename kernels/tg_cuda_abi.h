@@ -56,7 +56,9 @@ enum {
     TGC_CUMSUM,       /* out [outer, len, inner] = running sums of x along len (from the end: reverse) */
     TGC_PROD,         /* out [outer, inner] = products of x [outer, len, inner] along len */
     TGC_ONE_HOT,      /* out int64 [nidx, len] = index[i] == c */
-    TGC_ZERO          /* numel bytes of out = 0 */
+    TGC_ZERO,         /* numel bytes of out = 0 */
+    TGC_COUNT,        /* out int64 [1] = the number of true elements of x (bool, nidx of them) */
+    TGC_NONZERO       /* out int64 [that number] = their positions, in order */
 };
 
 typedef struct {

@@ -19,6 +19,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <cuda_runtime.h>
 
@@ -196,6 +197,49 @@ template <typename T, typename ACC> struct Prod { // t: a line along len, an ele
     }
 };
 
+// a mask's true positions: chunks of it counted, their counts turned into
+// offsets (one thread, in order), then each chunk's positions written from
+// its offset -- row-major order, as the CPU's loop
+#define MASK_CHUNK 1024
+struct ChunkCount { // t: a chunk of the mask; aux[t]: its count
+    HD void operator()(const tgc_move_args &a, long long t, u64 *aux) const
+    {
+        const bool *m = (const bool *)a.x;
+        long long from = t * MASK_CHUNK, to = from + MASK_CHUNK < a.nidx ? from + MASK_CHUNK : a.nidx;
+        u64 n = 0;
+        for (long long i = from; i < to; i++)
+            n += m[i];
+        aux[t] = n;
+    }
+};
+
+struct ChunkOffsets { // one thread: aux[c] becomes the count before chunk c
+    HD void operator()(const tgc_move_args &a, long long, u64 *aux) const
+    {
+        long long chunks = (a.nidx + MASK_CHUNK - 1) / MASK_CHUNK;
+        u64 total = 0;
+        for (long long c = 0; c < chunks; c++) {
+            u64 n = aux[c];
+            aux[c] = total;
+            total += n;
+        }
+        if (a.kind == TGC_COUNT)
+            *(int64_t *)a.out = (int64_t)total;
+    }
+};
+
+struct ChunkPositions { // t: a chunk of the mask
+    HD void operator()(const tgc_move_args &a, long long t, u64 *aux) const
+    {
+        const bool *m = (const bool *)a.x;
+        long long from = t * MASK_CHUNK, to = from + MASK_CHUNK < a.nidx ? from + MASK_CHUNK : a.nidx;
+        int64_t *o = (int64_t *)a.out + aux[t];
+        for (long long i = from; i < to; i++)
+            if (m[i])
+                *o++ = i;
+    }
+};
+
 struct OneHot { // t: an element of out [nidx, len]
     HD void operator()(const tgc_move_args &a, long long t, u64 *) const
     {
@@ -317,6 +361,41 @@ static int scan(const tgc_move_args &a, long long n, bool host, char *err, int e
     }
 }
 
+// the mask's chunks counted and their offsets (aux: one per chunk), then
+// for TGC_NONZERO the positions written
+static int mask_passes(const tgc_move_args &a, bool host, u64 *aux, char *err, int en)
+{
+    long long chunks = (a.nidx + MASK_CHUNK - 1) / MASK_CHUNK;
+    if (each<ChunkCount>(a, chunks, host, aux, err, en) != 0 || each<ChunkOffsets>(a, 1, host, aux, err, en) != 0)
+        return -1;
+    return a.kind == TGC_NONZERO ? each<ChunkPositions>(a, chunks, host, aux, err, en) : 0;
+}
+
+static int mask(const tgc_move_args &a, bool host, char *err, int en)
+{
+    if (a.nidx == 0) {
+        if (a.kind == TGC_COUNT && host)
+            *(int64_t *)a.out = 0;
+        else if (a.kind == TGC_COUNT)
+            CHECK(cudaMemset(a.out, 0, sizeof(int64_t)));
+        return 0;
+    }
+    size_t bytes = (size_t)((a.nidx + MASK_CHUNK - 1) / MASK_CHUNK) * sizeof(u64);
+    u64 *aux = nullptr;
+    if (host) {
+        aux = (u64 *)malloc(bytes);
+        if (!aux)
+            return snprintf(err, (size_t)en, "out of memory"), -1;
+    } else
+        CHECK(cudaMalloc(&aux, bytes));
+    int rc = mask_passes(a, host, aux, err, en);
+    if (host)
+        free(aux);
+    else
+        cudaFree(aux);
+    return rc;
+}
+
 static bool is_dtype(int dt) { return dt >= DT_F32 && dt <= DT_BOOL; }
 
 static bool move_supported(const tgc_move_args *a)
@@ -335,6 +414,8 @@ static bool move_supported(const tgc_move_args *a)
     case TGC_INDEX_ADD:
     case TGC_ONE_HOT:
     case TGC_ZERO: return true;
+    case TGC_COUNT:
+    case TGC_NONZERO: return a->dtype == DT_BOOL;
     default: return false;
     }
 }
@@ -367,6 +448,8 @@ static int move(const tgc_move_args &a, bool host, long long *bad, char *err, in
     case TGC_CUMSUM:
     case TGC_PROD: rc = scan(a, a.outer * a.inner, host, err, en); break;
     case TGC_ZERO: rc = 0; break;
+    case TGC_COUNT:
+    case TGC_NONZERO: rc = mask(a, host, err, en); break;
     default: rc = each<OneHot>(a, a.numel, host, nullptr, err, en); break;
     }
     if (rc == 0 && !host)

@@ -29,6 +29,9 @@ tg_status tg_cuda_index(int op, const tg_tensor *src, const tg_tensor *idx, int 
 tg_status tg_cuda_scan(int op, const tg_tensor *x, int dim, bool reverse, tg_tensor *out);
 /* out [t.numel, n] int64 = one_hot(t, n) */
 tg_status tg_cuda_one_hot(const tg_tensor *t, int64_t n, tg_tensor *out, int64_t *bad);
+/* *pos: a new 1-D int64 tensor on cuda, the positions (row-major) of the
+ * true elements of the bool mask */
+tg_status tg_cuda_nonzero(const tg_tensor *mask, tg_tensor **pos);
 /* Is the cuda device emulated on the host (TG_CUDA_EMULATE)? */
 bool tg_cuda_emulated(void);
 /* A kernel of compiled evaluation (fused_cuda.c): dev_src compiled by

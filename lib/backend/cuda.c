@@ -397,6 +397,38 @@ tg_status tg_cuda_one_hot(const tg_tensor *t, int64_t n, tg_tensor *out, int64_t
     return run_move(&m, bad, "one_hot");
 }
 
+/* counted first, for the size of *pos (read by the host: managed memory) */
+tg_status tg_cuda_nonzero(const tg_tensor *mask, tg_tensor **pos)
+{
+    *pos = NULL;
+    if (probe() || !on_cuda(mask) || mask->dtype != TG_BOOL || !tg_is_contiguous(mask))
+        return TG_NO;
+    tgc_move_args m = {.kind = TGC_COUNT, .dtype = TG_BOOL, .nidx = mask->numel, .x = tg_data(mask)};
+    int64_t *count = tg_cuda_alloc(sizeof *count);
+    if (!count)
+        return TG_ERESOURCE;
+    m.out = count;
+    tg_status st = run_move(&m, NULL, "count");
+    int64_t n = *count;
+    tg_cuda_free(count, sizeof *count);
+    if (st != TG_OK)
+        return st;
+    tg_device old = tg_get_device();
+    tg_set_device(TG_DEV_CUDA);
+    *pos = tg_empty(TG_INT64, 1, &n);
+    tg_set_device(old);
+    if (!*pos)
+        return TG_ERESOURCE;
+    m.kind = TGC_NONZERO;
+    m.out = tg_data(*pos);
+    st = run_move(&m, NULL, "nonzero");
+    if (st != TG_OK) {
+        tg_release(*pos);
+        *pos = NULL;
+    }
+    return st;
+}
+
 /* ---- compiled evaluation's kernels (fused_cuda.c) ---- */
 
 bool tg_cuda_emulated(void) { return !probe() && emulating; }

@@ -512,6 +512,23 @@ tg_tensor *tg_index_tensor(tg_tensor *x, int64_t dim, tg_tensor *idx)
     return tg_name_grad_fn(tg_reshape(r, nd, shape), "IndexBackward0"); /* x[idx], as PyTorch names it */
 }
 
+/* *pos: a new 1-D int64 tensor of the positions (row-major) of mask's
+ * non-zero elements */
+static tg_status true_positions(const tg_tensor *mask, tg_tensor **pos)
+{
+    int64_t count = 0;
+    for (int64_t i = 0; i < mask->numel; i++)
+        count += tg_get_i64(mask, i) != 0;
+    *pos = tg_empty(TG_INT64, 1, &count);
+    if (!*pos)
+        return tg_errcode();
+    int64_t *pv = tg_data(*pos), j = 0;
+    for (int64_t i = 0; i < mask->numel; i++)
+        if (tg_get_i64(mask, i))
+            pv[j++] = i;
+    return TG_OK;
+}
+
 /* x indexed at dims dim.. by a bool mask of shape x.shape[dim:dim+mask.ndim]:
  * those dims become one, of the mask's true positions (row-major) */
 tg_tensor *tg_index_mask(tg_tensor *x, int64_t dim, tg_tensor *mask)
@@ -539,19 +556,14 @@ tg_tensor *tg_index_mask(tg_tensor *x, int64_t dim, tg_tensor *mask)
             tg_release(x);
             return fail(mask);
         }
-    int64_t count = 0;
-    for (int64_t i = 0; i < mask->numel; i++)
-        count += tg_get_i64(mask, i) != 0;
-    tg_tensor *pos = tg_empty(TG_INT64, 1, &count);
-    if (!pos) {
-        tg_release(x);
-        return fail(mask);
-    }
-    int64_t *pv = tg_data(pos), j = 0;
-    for (int64_t i = 0; i < mask->numel; i++)
-        if (tg_get_i64(mask, i))
-            pv[j++] = i;
+    mask = tg_contiguous(mask);
+    tg_tensor *pos = NULL;
+    tg_status st = mask ? tg_cuda_nonzero(mask, &pos) : TG_ERESOURCE; /* where the mask is on cuda */
+    if (st == TG_NO)
+        st = true_positions(mask, &pos);
     tg_release(mask);
+    if (st != TG_OK)
+        return fail(x);
     /* the mask's dims merged into one */
     int64_t shape[TG_MAX_DIMS + 1];
     int nd = 0;

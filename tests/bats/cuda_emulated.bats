@@ -281,6 +281,9 @@ index_lines() {
         + binary_cross_entropy_with_logits(x, sigmoid(z * y)) + mse_loss(x, z * y) + l1_loss(x, y)
         + sum(softmax(x, 1)[tensor([0, 2])] * y) + cross_entropy(x, softmax(z * y, 1)) + x.norm() + x.std()'
     same 'sum(cat([x, z], 1).cumsum(0).prod(1) * stack([z, z], 0).sum()) + sum(gather(x, 0, tensor([[2, 0, 1, 1]])))' --dtype float64
+    # masks of several of the device's chunks (1024 elements) of true positions
+    tgrad 'randn(5, 1000)' --seed 19 --no-grad -o "$TMP/x.npy" >/dev/null
+    same 'sum(x[x > 0.3] * 2) + sum(x.cumsum(1)[x < -1]) + sum(x[:, 3:900].prod(0)) + sum(y) + sum(z)'
 }
 
 @test "emulated cuda: int64 indices and bool masks on the cpu index a tensor on cuda (copied over), not the other way" {
