@@ -300,6 +300,8 @@ tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_te
 
 /* ---- moves by position and scans (kernels/tg_cuda_move.cu) ---- */
 
+/* (the operands' devices are looked at first: CUDA is probed only where a
+ * tensor is on cuda, not by every copy of a run on the cpu) */
 static bool on_cuda(const tg_tensor *t) { return t->storage->device == TG_DEV_CUDA; }
 
 /* runs m; *bad (if given): the first position of its index out of range, or -1 */
@@ -324,7 +326,7 @@ static int64_t span(const int64_t *shape, int from, int to)
 
 tg_status tg_cuda_copy(tg_tensor *dst, tg_tensor *src)
 {
-    if (probe() || !on_cuda(dst) || !on_cuda(src) || dst->numel != src->numel)
+    if (!on_cuda(dst) || !on_cuda(src) || dst->numel != src->numel || probe())
         return TG_NO;
     tgc_move_args m = {.kind = TGC_COPY, .dtype = src->dtype, .out_dtype = dst->dtype, .numel = dst->numel,
                        .x = tg_data(src), .out = tg_data(dst)};
@@ -336,7 +338,7 @@ tg_status tg_cuda_copy(tg_tensor *dst, tg_tensor *src)
 
 tg_status tg_cuda_zero(tg_tensor *t)
 {
-    if (probe() || !on_cuda(t))
+    if (!on_cuda(t) || probe())
         return TG_NO;
     tgc_move_args m = {.kind = TGC_ZERO, .dtype = TG_BOOL, .numel = (int64_t)t->storage->nbytes,
                        .out = t->storage->data};
@@ -345,7 +347,7 @@ tg_status tg_cuda_zero(tg_tensor *t)
 
 tg_status tg_cuda_cat(const tg_tensor *a, const tg_tensor *b, int dim, tg_tensor *out)
 {
-    if (probe() || !on_cuda(a) || !on_cuda(b) || !on_cuda(out))
+    if (!on_cuda(a) || !on_cuda(b) || !on_cuda(out) || probe())
         return TG_NO;
     tgc_move_args m = {.kind = TGC_CAT, .dtype = out->dtype, .outer = span(out->shape, 0, dim),
                        .len = a->shape[dim], .len2 = b->shape[dim],
@@ -357,7 +359,7 @@ tg_status tg_cuda_cat(const tg_tensor *a, const tg_tensor *b, int dim, tg_tensor
 tg_status tg_cuda_index(int op, const tg_tensor *src, const tg_tensor *idx, int dim, tg_tensor *out, int64_t *bad)
 {
     *bad = -1;
-    if (probe() || !on_cuda(src) || !on_cuda(idx) || !on_cuda(out) || idx->dtype != TG_INT64)
+    if (!on_cuda(src) || !on_cuda(idx) || !on_cuda(out) || idx->dtype != TG_INT64 || probe())
         return TG_NO;
     bool gather = op == TG_OP_GATHER || op == TG_OP_SCATTER_ADD;
     const tg_tensor *big = op == TG_OP_GATHER || op == TG_OP_INDEX_SELECT ? src : out;
@@ -378,7 +380,7 @@ tg_status tg_cuda_index(int op, const tg_tensor *src, const tg_tensor *idx, int 
 
 tg_status tg_cuda_scan(int op, const tg_tensor *x, int dim, bool reverse, tg_tensor *out)
 {
-    if (probe() || !on_cuda(x) || !on_cuda(out) || x->dtype == TG_BOOL)
+    if (!on_cuda(x) || !on_cuda(out) || x->dtype == TG_BOOL || probe())
         return TG_NO;
     tgc_move_args m = {.kind = op == TG_OP_CUMSUM ? TGC_CUMSUM : TGC_PROD, .dtype = x->dtype,
                        .reverse = reverse, .outer = span(x->shape, 0, dim), .len = x->ndim ? x->shape[dim] : 1,
@@ -390,7 +392,7 @@ tg_status tg_cuda_scan(int op, const tg_tensor *x, int dim, bool reverse, tg_ten
 tg_status tg_cuda_one_hot(const tg_tensor *t, int64_t n, tg_tensor *out, int64_t *bad)
 {
     *bad = -1;
-    if (probe() || !on_cuda(t) || !on_cuda(out) || t->dtype != TG_INT64)
+    if (!on_cuda(t) || !on_cuda(out) || t->dtype != TG_INT64 || probe())
         return TG_NO;
     tgc_move_args m = {.kind = TGC_ONE_HOT, .dtype = TG_INT64, .len = n, .nidx = t->numel, .numel = out->numel,
                        .index = tg_data(t), .out = tg_data(out)};
@@ -401,7 +403,7 @@ tg_status tg_cuda_one_hot(const tg_tensor *t, int64_t n, tg_tensor *out, int64_t
 tg_status tg_cuda_nonzero(const tg_tensor *mask, tg_tensor **pos)
 {
     *pos = NULL;
-    if (probe() || !on_cuda(mask) || mask->dtype != TG_BOOL || !tg_is_contiguous(mask))
+    if (!on_cuda(mask) || mask->dtype != TG_BOOL || !tg_is_contiguous(mask) || probe())
         return TG_NO;
     tgc_move_args m = {.kind = TGC_COUNT, .dtype = TG_BOOL, .nidx = mask->numel, .x = tg_data(mask)};
     int64_t *count = tg_cuda_alloc(sizeof *count);
