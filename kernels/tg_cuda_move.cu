@@ -9,7 +9,9 @@
 // (scatter_add, index_add, cumsum, prod) one thread adds one output's terms
 // in the CPU's order, in the CPU's accumulator type: the CPU's numbers, bit
 // for bit, on every run (no atomic additions of values, whose order would
-// vary).  Indices are checked by a pass of their own before anything is
+// vary) -- but for a cumsum or prod of few long lines, which goes in
+// chunks (SCAN_CHUNK below): the same on every run too, within rounding of
+// the CPU's for floats.  Indices are checked by a pass of their own before anything is
 // written: one out of range is reported as its position in the index (the
 // first in row-major order, the one the CPU's loop stops at), for the
 // library to say so in the CPU path's words -- never a device fault.
@@ -197,6 +199,73 @@ template <typename T, typename ACC> struct Prod { // t: a line along len, an ele
     }
 };
 
+// Few long lines (a cumsum or prod of a whole 1-D tensor) would leave the
+// device idle with one thread a line: each line goes in chunks of
+// SCAN_CHUNK instead, each chunk's total first (aux[line * chunks + c]),
+// then per line the totals before each chunk (cumsum) or their product
+// (prod), in order, then each chunk's running sums from its offset.  The
+// same on every run; int64's exact, floats' within rounding of the CPU's
+// one running sum (float32's cumsum in double, as there).
+#define SCAN_CHUNK 1024
+HD inline long long scan_chunks(const tgc_move_args &a) { return (a.len + SCAN_CHUNK - 1) / SCAN_CHUNK; }
+HD inline bool scan_in_chunks(const tgc_move_args &a)
+{
+    return a.outer * a.inner > 0 && a.outer * a.inner < 4096 && a.len >= 4 * SCAN_CHUNK;
+}
+
+// element j (in the order of the scan) of line t's
+HD inline long long scan_at(const tgc_move_args &a, long long line, long long j)
+{
+    long long i = line % a.inner, o = line / a.inner;
+    return (o * a.len + (a.reverse ? a.len - 1 - j : j)) * a.inner + i;
+}
+
+template <typename T, typename ACC> struct ChunkTotal { // t: chunk t % chunks of line t / chunks
+    HD void operator()(const tgc_move_args &a, long long t, u64 *aux) const
+    {
+        long long chunks = scan_chunks(a), line = t / chunks, from = t % chunks * SCAN_CHUNK;
+        long long to = from + SCAN_CHUNK < a.len ? from + SCAN_CHUNK : a.len;
+        ACC acc = a.kind == TGC_CUMSUM ? 0 : 1;
+        for (long long j = from; j < to; j++) {
+            ACC v = (ACC)((const T *)a.x)[scan_at(a, line, j)];
+            acc = a.kind == TGC_CUMSUM ? acc + v : acc * v;
+        }
+        ((ACC *)aux)[t] = acc;
+    }
+};
+
+template <typename T, typename ACC> struct LineTotals { // t: a line
+    HD void operator()(const tgc_move_args &a, long long t, u64 *aux) const
+    {
+        long long chunks = scan_chunks(a);
+        ACC *c = (ACC *)aux + t * chunks, acc = a.kind == TGC_CUMSUM ? 0 : 1;
+        for (long long k = 0; k < chunks; k++) {
+            ACC v = c[k];
+            if (a.kind == TGC_CUMSUM) {
+                c[k] = acc; // the sum before chunk k
+                acc = acc + v;
+            } else
+                acc = acc * v;
+        }
+        if (a.kind == TGC_PROD)
+            ((T *)a.out)[t] = (T)acc;
+    }
+};
+
+template <typename T, typename ACC> struct ChunkCumsum { // t: chunk t % chunks of line t / chunks
+    HD void operator()(const tgc_move_args &a, long long t, u64 *aux) const
+    {
+        long long chunks = scan_chunks(a), line = t / chunks, from = t % chunks * SCAN_CHUNK;
+        long long to = from + SCAN_CHUNK < a.len ? from + SCAN_CHUNK : a.len;
+        ACC acc = ((const ACC *)aux)[t];
+        for (long long j = from; j < to; j++) {
+            long long at = scan_at(a, line, j);
+            acc += (ACC)((const T *)a.x)[at];
+            ((T *)a.out)[at] = (T)acc;
+        }
+    }
+};
+
 // a mask's true positions: chunks of it counted, their counts turned into
 // offsets (one thread, in order), then each chunk's positions written from
 // its offset -- row-major order, as the CPU's loop
@@ -345,19 +414,14 @@ static int copy(const tgc_move_args &a, bool host, char *err, int en)
 }
 
 // cumsum's (prod's) accumulators, as ops_scan.c's: bool is cast to int64 before
-static int scan(const tgc_move_args &a, long long n, bool host, char *err, int en)
+template <typename T, typename ACC> static int scan_as(const tgc_move_args &a, bool host, char *err, int en);
+static int scan(const tgc_move_args &a, bool host, char *err, int en)
 {
     bool sum = a.kind == TGC_CUMSUM;
     switch (a.dtype) {
-    case DT_F32:
-        return sum ? each<Cumsum<float, double>>(a, n, host, nullptr, err, en)
-                   : each<Prod<float, float>>(a, n, host, nullptr, err, en);
-    case DT_F64:
-        return sum ? each<Cumsum<double, double>>(a, n, host, nullptr, err, en)
-                   : each<Prod<double, double>>(a, n, host, nullptr, err, en);
-    default:
-        return sum ? each<Cumsum<int64_t, u64>>(a, n, host, nullptr, err, en)
-                   : each<Prod<int64_t, u64>>(a, n, host, nullptr, err, en);
+    case DT_F32: return sum ? scan_as<float, double>(a, host, err, en) : scan_as<float, float>(a, host, err, en);
+    case DT_F64: return scan_as<double, double>(a, host, err, en);
+    default: return scan_as<int64_t, u64>(a, host, err, en);
     }
 }
 
@@ -371,6 +435,28 @@ static int mask_passes(const tgc_move_args &a, bool host, u64 *aux, char *err, i
     return a.kind == TGC_NONZERO ? each<ChunkPositions>(a, chunks, host, aux, err, en) : 0;
 }
 
+// scratch of n 8-byte slots, on the host or the device (null: err says why)
+static u64 *aux_alloc(size_t n, bool host, char *err, int en)
+{
+    void *p = nullptr;
+    if (host && !(p = malloc(n * sizeof(u64))))
+        snprintf(err, (size_t)en, "out of memory");
+    cudaError_t e = host ? cudaSuccess : cudaMalloc(&p, n * sizeof(u64));
+    if (e != cudaSuccess) {
+        snprintf(err, (size_t)en, "cudaMalloc: %s", cudaGetErrorString(e));
+        p = nullptr;
+    }
+    return (u64 *)p;
+}
+
+static void aux_free(u64 *p, bool host)
+{
+    if (host)
+        free(p);
+    else
+        cudaFree(p);
+}
+
 static int mask(const tgc_move_args &a, bool host, char *err, int en)
 {
     if (a.nidx == 0) {
@@ -380,19 +466,35 @@ static int mask(const tgc_move_args &a, bool host, char *err, int en)
             CHECK(cudaMemset(a.out, 0, sizeof(int64_t)));
         return 0;
     }
-    size_t bytes = (size_t)((a.nidx + MASK_CHUNK - 1) / MASK_CHUNK) * sizeof(u64);
-    u64 *aux = nullptr;
-    if (host) {
-        aux = (u64 *)malloc(bytes);
-        if (!aux)
-            return snprintf(err, (size_t)en, "out of memory"), -1;
-    } else
-        CHECK(cudaMalloc(&aux, bytes));
+    u64 *aux = aux_alloc((size_t)((a.nidx + MASK_CHUNK - 1) / MASK_CHUNK), host, err, en);
+    if (!aux)
+        return -1;
     int rc = mask_passes(a, host, aux, err, en);
-    if (host)
-        free(aux);
-    else
-        cudaFree(aux);
+    aux_free(aux, host);
+    return rc;
+}
+
+template <typename T, typename ACC> static int scan_passes(const tgc_move_args &a, bool host, u64 *aux, char *err, int en)
+{
+    long long lines = a.outer * a.inner, chunks = scan_chunks(a);
+    if (each<ChunkTotal<T, ACC>>(a, lines * chunks, host, aux, err, en) != 0 ||
+        each<LineTotals<T, ACC>>(a, lines, host, aux, err, en) != 0)
+        return -1;
+    return a.kind == TGC_CUMSUM ? each<ChunkCumsum<T, ACC>>(a, lines * chunks, host, aux, err, en) : 0;
+}
+
+// one thread a line, or few long lines in chunks
+template <typename T, typename ACC> static int scan_as(const tgc_move_args &a, bool host, char *err, int en)
+{
+    long long lines = a.outer * a.inner;
+    if (!scan_in_chunks(a))
+        return a.kind == TGC_CUMSUM ? each<Cumsum<T, ACC>>(a, lines, host, nullptr, err, en)
+                                    : each<Prod<T, ACC>>(a, lines, host, nullptr, err, en);
+    u64 *aux = aux_alloc((size_t)(lines * scan_chunks(a)), host, err, en);
+    if (!aux)
+        return -1;
+    int rc = scan_passes<T, ACC>(a, host, aux, err, en);
+    aux_free(aux, host);
     return rc;
 }
 
@@ -446,7 +548,7 @@ static int move(const tgc_move_args &a, bool host, long long *bad, char *err, in
     case TGC_INDEX_SELECT: rc = moved<IndexSelect>(a, a.numel, host, err, en); break;
     case TGC_INDEX_ADD: rc = added<IndexAdd>(a, a.outer * a.inner, host, err, en); break;
     case TGC_CUMSUM:
-    case TGC_PROD: rc = scan(a, a.outer * a.inner, host, err, en); break;
+    case TGC_PROD: rc = scan(a, host, err, en); break;
     case TGC_ZERO: rc = 0; break;
     case TGC_COUNT:
     case TGC_NONZERO: rc = mask(a, host, err, en); break;

@@ -284,6 +284,13 @@ index_lines() {
     # masks of several of the device's chunks (1024 elements) of true positions
     tgrad 'randn(5, 1000)' --seed 19 --no-grad -o "$TMP/x.npy" >/dev/null
     same 'sum(x[x > 0.3] * 2) + sum(x.cumsum(1)[x < -1]) + sum(x[:, 3:900].prod(0)) + sum(y) + sum(z)'
+    # a line of 5000: scanned in chunks on the device (its gradient: from the end)
+    same 'sum(x.reshape(-1).cumsum(0) * x.reshape(-1) * 0.01) + (x.reshape(-1) * 0.001 + 1).prod() + sum(y) + sum(z)'
+    # and int64's exactly
+    tgrad 'randint(-3, 4, (9000,))' --seed 8 --no-grad -o "$TMP/k.npy" >/dev/null
+    local e='cat([k.cumsum(0), (k.abs() + 1).prod().reshape(1), k.reshape(3, 3000).cumsum(1).reshape(-1)])'
+    tgrad "$e" --at k="$TMP/k.npy" --no-grad --device cpu >"$TMP/k.json"
+    on_cuda tgrad "$e" --at k="$TMP/k.npy" --no-grad --device cuda | cmp - "$TMP/k.json"
 }
 
 @test "emulated cuda: int64 indices and bool masks on the cpu index a tensor on cuda (copied over), not the other way" {
