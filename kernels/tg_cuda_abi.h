@@ -58,7 +58,9 @@ enum {
     TGC_ONE_HOT,      /* out int64 [nidx, len] = index[i] == c */
     TGC_ZERO,         /* numel bytes of out = 0 */
     TGC_COUNT,        /* out int64 [1] = the number of true elements of x (bool, nidx of them) */
-    TGC_NONZERO       /* out int64 [that number] = their positions, in order */
+    TGC_NONZERO,      /* out int64 [that number] = their positions, in order */
+    TGC_TARGETS       /* class indices index (nidx) of len classes: out int64 = index, 0 where it is
+                         ignore; out2 (dtype) = 0 there, 1 elsewhere */
 };
 
 typedef struct {
@@ -77,6 +79,8 @@ typedef struct {
     const void *x, *y;
     const int64_t *index;
     void *out;
+    void *out2;        /* TGC_TARGETS' second output */
+    int64_t ignore;    /* TGC_TARGETS' ignore_index */
 } tgc_move_args;
 
 #endif

@@ -102,6 +102,7 @@ struct CheckIndex { // t: an element of the index
         int64_t k = a.index[t];
         bool ok = a.kind == TGC_GATHER || a.kind == TGC_SCATTER_ADD ? in_range(k, a.big[a.dim], false)
                   : a.kind == TGC_ONE_HOT                          ? in_range(k, a.len, false)
+                  : a.kind == TGC_TARGETS                          ? k == a.ignore || in_range(k, a.len, false)
                                                                    : in_range(k, a.len, true);
         if (!ok)
             note_bad(bad, (u64)t);
@@ -316,6 +317,15 @@ struct OneHot { // t: an element of out [nidx, len]
     }
 };
 
+template <typename T> struct Targets { // t: a target (the class losses' safe targets and mask)
+    HD void operator()(const tgc_move_args &a, long long t, u64 *) const
+    {
+        bool ignored = a.index[t] == a.ignore;
+        ((int64_t *)a.out)[t] = ignored ? 0 : a.index[t];
+        ((T *)a.out2)[t] = !ignored;
+    }
+};
+
 // ---- running them ----
 #define THREADS 256
 
@@ -518,6 +528,7 @@ static bool move_supported(const tgc_move_args *a)
     case TGC_ZERO: return true;
     case TGC_COUNT:
     case TGC_NONZERO: return a->dtype == DT_BOOL;
+    case TGC_TARGETS: return a->dtype == DT_F32 || a->dtype == DT_F64;
     default: return false;
     }
 }
@@ -552,6 +563,10 @@ static int move(const tgc_move_args &a, bool host, long long *bad, char *err, in
     case TGC_ZERO: rc = 0; break;
     case TGC_COUNT:
     case TGC_NONZERO: rc = mask(a, host, err, en); break;
+    case TGC_TARGETS:
+        rc = a.dtype == DT_F32 ? each<Targets<float>>(a, a.nidx, host, nullptr, err, en)
+                               : each<Targets<double>>(a, a.nidx, host, nullptr, err, en);
+        break;
     default: rc = each<OneHot>(a, a.numel, host, nullptr, err, en); break;
     }
     if (rc == 0 && !host)

@@ -32,6 +32,11 @@ tg_status tg_cuda_one_hot(const tg_tensor *t, int64_t n, tg_tensor *out, int64_t
 /* *pos: a new 1-D int64 tensor on cuda, the positions (row-major) of the
  * true elements of the bool mask */
 tg_status tg_cuda_nonzero(const tg_tensor *mask, tg_tensor **pos);
+/* the class losses' targets (ops_loss.c): safe = t, 0 where t is ignore;
+ * keep (float) = 0 there, 1 elsewhere; a target out of [0, nclass) that is
+ * not ignore: *bad */
+tg_status tg_cuda_targets(const tg_tensor *t, int64_t nclass, int64_t ignore, tg_tensor *safe, tg_tensor *keep,
+                          int64_t *bad);
 /* Is the cuda device emulated on the host (TG_CUDA_EMULATE)? */
 bool tg_cuda_emulated(void);
 /* A kernel of compiled evaluation (fused_cuda.c): dev_src compiled by

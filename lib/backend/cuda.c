@@ -399,6 +399,18 @@ tg_status tg_cuda_one_hot(const tg_tensor *t, int64_t n, tg_tensor *out, int64_t
     return run_move(&m, bad, "one_hot");
 }
 
+tg_status tg_cuda_targets(const tg_tensor *t, int64_t nclass, int64_t ignore, tg_tensor *safe, tg_tensor *keep,
+                          int64_t *bad)
+{
+    *bad = -1;
+    if (!on_cuda(t) || !on_cuda(safe) || !on_cuda(keep) || t->dtype != TG_INT64 || !tg_is_contiguous(t) ||
+        probe())
+        return TG_NO;
+    tgc_move_args m = {.kind = TGC_TARGETS, .dtype = keep->dtype, .len = nclass, .nidx = t->numel,
+                       .index = tg_data(t), .out = tg_data(safe), .out2 = tg_data(keep), .ignore = ignore};
+    return run_move(&m, bad, "targets");
+}
+
 /* counted first, for the size of *pos (read by the host: managed memory) */
 tg_status tg_cuda_nonzero(const tg_tensor *mask, tg_tensor **pos)
 {

@@ -114,6 +114,12 @@ static tg_status safe_targets(const tg_tensor *t, int64_t nclass, int64_t ignore
     *keep = tg_empty(dt, t->ndim, t->shape);
     if (!*safe || !*keep)
         return tg_errcode();
+    int64_t bad;
+    tg_status st = tg_cuda_targets(t, nclass, ignore, *safe, *keep, &bad); /* where all are on cuda */
+    if (st == TG_OK && bad >= 0)
+        return tg_error(TG_EINPUT, "Target %lld is out of bounds.", (long long)tg_get_i64(t, bad));
+    if (st != TG_NO)
+        return st;
     int64_t *sv = tg_data(*safe);
     for (int64_t i = 0; i < t->numel; i++) {
         int64_t k = tg_get_i64(t, i);

@@ -279,7 +279,11 @@ index_lines() {
     same 'cross_entropy(x, tensor([0, 3, 1])) + cross_entropy(x, tensor([2, 1, 1]), label_smoothing=0.1, reduction="sum")
         + nll_loss(log_softmax(x, 1), tensor([1, 0, 3])) + binary_cross_entropy(sigmoid(x), sigmoid(z * y))
         + binary_cross_entropy_with_logits(x, sigmoid(z * y)) + mse_loss(x, z * y) + l1_loss(x, y)
-        + sum(softmax(x, 1)[tensor([0, 2])] * y) + cross_entropy(x, softmax(z * y, 1)) + x.norm() + x.std()'
+        + sum(softmax(x, 1)[tensor([0, 2])] * y) + cross_entropy(x, softmax(z * y, 1)) + x.norm() + x.std()
+        + cross_entropy(x, tensor([0, -100, 1])) + nll_loss(log_softmax(x, 1), tensor([1, 1, 3]), ignore_index=1)'
+    run --separate-stderr on_cuda tgrad 'cross_entropy(x, tensor([0, 4, 1]))' --at x="$TMP/x.npy" --device cuda
+    [ "$status" -eq 3 ]
+    [[ "$stderr" == "tgrad: Target 4 is out of bounds."* ]]
     same 'sum(cat([x, z], 1).cumsum(0).prod(1) * stack([z, z], 0).sum()) + sum(gather(x, 0, tensor([[2, 0, 1, 1]])))' --dtype float64
     # masks of several of the device's chunks (1024 elements) of true positions
     tgrad 'randn(5, 1000)' --seed 19 --no-grad -o "$TMP/x.npy" >/dev/null
