@@ -12,6 +12,31 @@ void *tg_cuda_alloc(size_t bytes);
 void tg_cuda_free(void *p, size_t bytes);
 tg_status tg_cuda_map(int op, int nin, tg_tensor **in, const tg_attrs *a, tg_tensor *out);
 tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_tensor *out);
+/* The ops that move elements by position or run along a dim, on device
+ * tensors (kernels/tg_cuda_move.cu), each the CPU loop's numbers exactly;
+ * TG_NO where an operand is not on cuda (or the kernels do not do it): the
+ * caller's host loop runs.  Operands contiguous, but copy's (any layouts
+ * of the same shape, converting between dtypes).  Where an index is
+ * checked, *bad is its first position (row-major) out of range, or -1;
+ * then nothing is written and the caller reports it as its loop would. */
+tg_status tg_cuda_copy(tg_tensor *dst, tg_tensor *src);
+tg_status tg_cuda_zero(tg_tensor *t); /* all of t's storage */
+tg_status tg_cuda_cat(const tg_tensor *a, const tg_tensor *b, int dim, tg_tensor *out);
+/* op: TG_OP_GATHER, _SCATTER_ADD (into zeros), _INDEX_SELECT or _INDEX_ADD
+ * (into zeros; a 1-D index, negatives from the end), as ops_gather.c's */
+tg_status tg_cuda_index(int op, const tg_tensor *src, const tg_tensor *idx, int dim, tg_tensor *out, int64_t *bad);
+/* op: TG_OP_CUMSUM (reverse: from the end) or TG_OP_PROD along dim */
+tg_status tg_cuda_scan(int op, const tg_tensor *x, int dim, bool reverse, tg_tensor *out);
+/* out [t.numel, n] int64 = one_hot(t, n) */
+tg_status tg_cuda_one_hot(const tg_tensor *t, int64_t n, tg_tensor *out, int64_t *bad);
+/* *pos: a new 1-D int64 tensor on cuda, the positions (row-major) of the
+ * true elements of the bool mask */
+tg_status tg_cuda_nonzero(const tg_tensor *mask, tg_tensor **pos);
+/* the class losses' targets (ops_loss.c): safe = t, 0 where t is ignore;
+ * keep (float) = 0 there, 1 elsewhere; a target out of [0, nclass) that is
+ * not ignore: *bad */
+tg_status tg_cuda_targets(const tg_tensor *t, int64_t nclass, int64_t ignore, tg_tensor *safe, tg_tensor *keep,
+                          int64_t *bad);
 /* Is the cuda device emulated on the host (TG_CUDA_EMULATE)? */
 bool tg_cuda_emulated(void);
 /* A kernel of compiled evaluation (fused_cuda.c): dev_src compiled by

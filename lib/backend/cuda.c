@@ -30,6 +30,7 @@ typedef struct {
     int (*fused_launch)(void *, unsigned, unsigned, void **, char *, int);
     int (*fused_available)(char *, int);
     int (*prefetch)(void *, size_t, char *, int);
+    int (*move)(const tgc_move_args *, long long *, char *, int);
 } backend;
 
 static backend be;
@@ -43,6 +44,7 @@ static bool probed;
 static bool emulating;
 static int (*emulate_map)(const tgc_map_args *);
 static int (*emulate_reduce)(const tgc_reduce_args *);
+static int (*emulate_move)(const tgc_move_args *, long long *);
 
 static void *open_backend(void)
 {
@@ -100,18 +102,20 @@ static const char *probe(void)
     *(void **)&be.fused_launch = dlsym(be.h, "tgc_fused_launch");
     *(void **)&be.fused_available = dlsym(be.h, "tgc_fused_available");
     *(void **)&be.prefetch = dlsym(be.h, "tgc_prefetch");
+    *(void **)&be.move = dlsym(be.h, "tgc_move");
     if (!be.device_count || !be.device_info || !be.gemm || !be.bench || !be.abi_version || !be.alloc ||
         !be.free || !be.map || !be.reduce || !be.fused_arch || !be.fused_nvrtc || !be.fused_load ||
         !be.fused_launch ||
-        !be.fused_available || !be.prefetch || be.abi_version() != TGC_ABI_VERSION) {
+        !be.fused_available || !be.prefetch || !be.move || be.abi_version() != TGC_ABI_VERSION) {
         snprintf(why, sizeof why, "the CUDA backend library is incomplete or of another version (rebuild "
                  "it with make)");
         return why;
     }
     *(void **)&emulate_map = dlsym(be.h, "tgc_emulate_map");
     *(void **)&emulate_reduce = dlsym(be.h, "tgc_emulate_reduce");
+    *(void **)&emulate_move = dlsym(be.h, "tgc_emulate_move");
     if (emulating) {
-        if (!emulate_map || !emulate_reduce)
+        if (!emulate_map || !emulate_reduce || !emulate_move)
             snprintf(why, sizeof why, "the CUDA backend library cannot emulate (rebuild it with make)");
         return why[0] ? why : NULL;
     }
@@ -292,6 +296,151 @@ tg_status tg_cuda_reduce(int kind, const tg_tensor *x, const int64_t *ost, tg_te
         return TG_NO;
     char err[256] = "";
     return kernel_result(emulating ? emulate_reduce(&r) : be.reduce(&r, err, sizeof err), "reduction", err);
+}
+
+/* ---- moves by position and scans (kernels/tg_cuda_move.cu) ---- */
+
+/* (the operands' devices are looked at first: CUDA is probed only where a
+ * tensor is on cuda, not by every copy of a run on the cpu) */
+static bool on_cuda(const tg_tensor *t) { return t->storage->device == TG_DEV_CUDA; }
+
+/* runs m; *bad (if given): the first position of its index out of range, or -1 */
+static tg_status run_move(tgc_move_args *m, int64_t *bad, const char *what)
+{
+    long long first = -1;
+    char err[256] = "";
+    int rc = emulating ? emulate_move(m, &first) : be.move(m, &first, err, sizeof err);
+    if (bad)
+        *bad = first;
+    return kernel_result(rc, what, err);
+}
+
+/* the product of shape[from..to) */
+static int64_t span(const int64_t *shape, int from, int to)
+{
+    int64_t n = 1;
+    for (int d = from; d < to; d++)
+        n *= shape[d];
+    return n;
+}
+
+tg_status tg_cuda_copy(tg_tensor *dst, tg_tensor *src)
+{
+    if (!on_cuda(dst) || !on_cuda(src) || dst->numel != src->numel || probe())
+        return TG_NO;
+    tgc_move_args m = {.kind = TGC_COPY, .dtype = src->dtype, .out_dtype = dst->dtype, .numel = dst->numel,
+                       .x = tg_data(src), .out = tg_data(dst)};
+    int64_t st[1][TG_MAX_DIMS + 1];
+    m.m = tg_loop_plan(dst, 1, &src, m.shape, m.ost, st);
+    memcpy(m.st, st[0], sizeof m.st);
+    return run_move(&m, NULL, "copy");
+}
+
+tg_status tg_cuda_zero(tg_tensor *t)
+{
+    if (!on_cuda(t) || probe())
+        return TG_NO;
+    tgc_move_args m = {.kind = TGC_ZERO, .dtype = TG_BOOL, .numel = (int64_t)t->storage->nbytes,
+                       .out = t->storage->data};
+    return run_move(&m, NULL, "fill");
+}
+
+tg_status tg_cuda_cat(const tg_tensor *a, const tg_tensor *b, int dim, tg_tensor *out)
+{
+    if (!on_cuda(a) || !on_cuda(b) || !on_cuda(out) || probe())
+        return TG_NO;
+    tgc_move_args m = {.kind = TGC_CAT, .dtype = out->dtype, .outer = span(out->shape, 0, dim),
+                       .len = a->shape[dim], .len2 = b->shape[dim],
+                       .inner = span(out->shape, dim + 1, out->ndim), .numel = out->numel,
+                       .x = tg_data(a), .y = tg_data(b), .out = tg_data(out)};
+    return run_move(&m, NULL, "cat");
+}
+
+tg_status tg_cuda_index(int op, const tg_tensor *src, const tg_tensor *idx, int dim, tg_tensor *out, int64_t *bad)
+{
+    *bad = -1;
+    if (!on_cuda(src) || !on_cuda(idx) || !on_cuda(out) || idx->dtype != TG_INT64 || probe())
+        return TG_NO;
+    bool gather = op == TG_OP_GATHER || op == TG_OP_SCATTER_ADD;
+    const tg_tensor *big = op == TG_OP_GATHER || op == TG_OP_INDEX_SELECT ? src : out;
+    tgc_move_args m = {.dtype = out->dtype, .ndim = big->ndim, .dim = dim, .outer = span(big->shape, 0, dim),
+                       .len = big->shape[dim], .inner = span(big->shape, dim + 1, big->ndim),
+                       .nidx = idx->numel, .numel = out->numel, .x = tg_data(src), .index = tg_data(idx),
+                       .out = tg_data(out)};
+    m.kind = op == TG_OP_GATHER ? TGC_GATHER : op == TG_OP_SCATTER_ADD ? TGC_SCATTER_ADD
+             : op == TG_OP_INDEX_SELECT ? TGC_INDEX_SELECT : TGC_INDEX_ADD;
+    if (gather && (idx->ndim != big->ndim || big->ndim < 1))
+        return TG_NO;
+    for (int d = 0; gather && d < big->ndim; d++) {
+        m.shape[d] = idx->shape[d];
+        m.big[d] = big->shape[d];
+    }
+    return run_move(&m, bad, tg_ops[op].name);
+}
+
+tg_status tg_cuda_scan(int op, const tg_tensor *x, int dim, bool reverse, tg_tensor *out)
+{
+    if (!on_cuda(x) || !on_cuda(out) || x->dtype == TG_BOOL || probe())
+        return TG_NO;
+    tgc_move_args m = {.kind = op == TG_OP_CUMSUM ? TGC_CUMSUM : TGC_PROD, .dtype = x->dtype,
+                       .reverse = reverse, .outer = span(x->shape, 0, dim), .len = x->ndim ? x->shape[dim] : 1,
+                       .inner = span(x->shape, dim + 1, x->ndim), .numel = out->numel, .x = tg_data(x),
+                       .out = tg_data(out)};
+    return run_move(&m, NULL, tg_ops[op].name);
+}
+
+tg_status tg_cuda_one_hot(const tg_tensor *t, int64_t n, tg_tensor *out, int64_t *bad)
+{
+    *bad = -1;
+    if (!on_cuda(t) || !on_cuda(out) || t->dtype != TG_INT64 || probe())
+        return TG_NO;
+    tgc_move_args m = {.kind = TGC_ONE_HOT, .dtype = TG_INT64, .len = n, .nidx = t->numel, .numel = out->numel,
+                       .index = tg_data(t), .out = tg_data(out)};
+    return run_move(&m, bad, "one_hot");
+}
+
+tg_status tg_cuda_targets(const tg_tensor *t, int64_t nclass, int64_t ignore, tg_tensor *safe, tg_tensor *keep,
+                          int64_t *bad)
+{
+    *bad = -1;
+    if (!on_cuda(t) || !on_cuda(safe) || !on_cuda(keep) || t->dtype != TG_INT64 || !tg_is_contiguous(t) ||
+        probe())
+        return TG_NO;
+    tgc_move_args m = {.kind = TGC_TARGETS, .dtype = keep->dtype, .len = nclass, .nidx = t->numel,
+                       .index = tg_data(t), .out = tg_data(safe), .out2 = tg_data(keep), .ignore = ignore};
+    return run_move(&m, bad, "targets");
+}
+
+/* counted first, for the size of *pos (read by the host: managed memory) */
+tg_status tg_cuda_nonzero(const tg_tensor *mask, tg_tensor **pos)
+{
+    *pos = NULL;
+    if (!on_cuda(mask) || mask->dtype != TG_BOOL || !tg_is_contiguous(mask) || probe())
+        return TG_NO;
+    tgc_move_args m = {.kind = TGC_COUNT, .dtype = TG_BOOL, .nidx = mask->numel, .x = tg_data(mask)};
+    int64_t *count = tg_cuda_alloc(sizeof *count);
+    if (!count)
+        return TG_ERESOURCE;
+    m.out = count;
+    tg_status st = run_move(&m, NULL, "count");
+    int64_t n = *count;
+    tg_cuda_free(count, sizeof *count);
+    if (st != TG_OK)
+        return st;
+    tg_device old = tg_get_device();
+    tg_set_device(TG_DEV_CUDA);
+    *pos = tg_empty(TG_INT64, 1, &n);
+    tg_set_device(old);
+    if (!*pos)
+        return TG_ERESOURCE;
+    m.kind = TGC_NONZERO;
+    m.out = tg_data(*pos);
+    st = run_move(&m, NULL, "nonzero");
+    if (st != TG_OK) {
+        tg_release(*pos);
+        *pos = NULL;
+    }
+    return st;
 }
 
 /* ---- compiled evaluation's kernels (fused_cuda.c) ---- */

@@ -51,6 +51,19 @@ static tg_status out_of_bounds(int64_t k, int dim, int64_t size)
                     (long long)size);
 }
 
+/* op on the device (kernels/tg_cuda_move.cu) where its operands are
+ * there, else TG_NO; an index out of range is reported as the host loops
+ * report it */
+static tg_status index_on_device(int op, tg_tensor *src, tg_tensor *idx, int dim, tg_tensor *out)
+{
+    int64_t bad;
+    tg_status st = tg_cuda_index(op, src, idx, dim, out, &bad);
+    if (st != TG_OK || bad < 0)
+        return st;
+    const tg_tensor *big = op == TG_OP_GATHER || op == TG_OP_INDEX_SELECT ? src : out;
+    return out_of_bounds(((const int64_t *)tg_data(idx))[bad], dim, big->shape[dim]);
+}
+
 /* ---- cat of two tensors along attrs.slice.dim ---- */
 tg_status op_infer_cat(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
 {
@@ -65,6 +78,9 @@ tg_status op_fwd_cat(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     if (need_contiguous("cat", in, 2) != TG_OK)
         return TG_EINPUT;
     int dim = a->slice.dim;
+    tg_status st = tg_cuda_cat(in[0], in[1], dim, out);
+    if (st != TG_NO)
+        return st;
     size_t sz = tg_dtype_size(out->dtype);
     int64_t outer = span(out->shape, 0, dim), inner = span(out->shape, dim + 1, out->ndim);
     size_t na = (size_t)(in[0]->shape[dim] * inner) * sz, nb = (size_t)(in[1]->shape[dim] * inner) * sz;
@@ -156,6 +172,9 @@ tg_status op_fwd_gather(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *ou
     (void)op;
     if (need_contiguous("gather", in, 2) != TG_OK)
         return TG_EINPUT;
+    tg_status st = index_on_device(op, in[0], in[1], a->slice.dim, out);
+    if (st != TG_NO)
+        return st;
     move_ctx m = {tg_data(out), tg_data(in[0]), tg_dtype_size(out->dtype), out->dtype};
     return walk_index(in[1], in[0]->ndim, in[0]->shape, a->slice.dim, gather_one, &m);
 }
@@ -182,6 +201,9 @@ tg_status op_fwd_scatter_add(int op, tg_tensor **in, const tg_attrs *a, tg_tenso
     (void)op;
     if (need_contiguous("scatter_add", in, 2) != TG_OK)
         return TG_EINPUT;
+    tg_status st = index_on_device(op, in[0], in[1], a->slice.dim, out);
+    if (st != TG_NO)
+        return st;
     memset(tg_data(out), 0, (size_t)out->numel * tg_dtype_size(out->dtype));
     move_ctx m = {tg_data(out), tg_data(in[0]), tg_dtype_size(out->dtype), out->dtype};
     return walk_index(in[1], out->ndim, out->shape, a->slice.dim, scatter_one, &m);
@@ -239,6 +261,9 @@ tg_status op_fwd_index_select(int op, tg_tensor **in, const tg_attrs *a, tg_tens
     (void)op;
     if (need_contiguous("index", in, 2) != TG_OK)
         return TG_EINPUT;
+    tg_status st = index_on_device(op, in[0], in[1], a->slice.dim, out);
+    if (st != TG_NO)
+        return st;
     return index_rows(in[1], in[0]->shape, in[0]->ndim, a->slice.dim, tg_data(in[0]), tg_data(out), out->dtype,
                       false);
 }
@@ -262,6 +287,9 @@ tg_status op_fwd_index_add(int op, tg_tensor **in, const tg_attrs *a, tg_tensor 
     (void)op;
     if (need_contiguous("index_add", in, 2) != TG_OK)
         return TG_EINPUT;
+    tg_status st = index_on_device(op, in[0], in[1], a->slice.dim, out);
+    if (st != TG_NO)
+        return st;
     memset(tg_data(out), 0, (size_t)out->numel * tg_dtype_size(out->dtype));
     return index_rows(in[1], out->shape, out->ndim, a->slice.dim, tg_data(out), tg_data(in[0]), out->dtype, true);
 }
@@ -275,6 +303,31 @@ tg_status op_bw_index_add(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 
 /* ---- the public functions ---- */
 static bool is_index_dtype(const tg_tensor *t) { return t->dtype == TG_INT64; }
+
+/* PyTorch takes indices on the cpu for a tensor on cuda (they are copied
+ * over), not the other way */
+static tg_status check_index_device(const tg_tensor *x, const tg_tensor *idx)
+{
+    tg_device dx = x->storage->device, di = idx->storage->device;
+    if (di != dx && di != TG_DEV_CPU)
+        return tg_error(TG_EINPUT, "indices should be either on cpu or on the same device as the indexed "
+                        "tensor (%s)", tg_device_name(dx));
+    return TG_OK;
+}
+
+/* idx (consumed) on x's device */
+static tg_tensor *index_on_device_of(const tg_tensor *x, tg_tensor *idx)
+{
+    if (check_index_device(x, idx) != TG_OK)
+        return fail(idx);
+    if (idx->storage->device == x->storage->device)
+        return idx;
+    tg_device old = tg_get_device();
+    tg_set_device(x->storage->device);
+    tg_tensor *r = tg_apply(TG_OP_CONTIGUOUS, 1, &idx, NULL);
+    tg_set_device(old);
+    return r;
+}
 
 static tg_status check_cat_pair(const tg_tensor *a, const tg_tensor *b, int dim, int pos)
 {
@@ -434,6 +487,8 @@ tg_tensor *tg_index_tensor(tg_tensor *x, int64_t dim, tg_tensor *idx)
     }
     tg_status st;
     dim = tg_norm_dim(dim, x->ndim, "index", &st);
+    if (st == TG_OK)
+        st = check_index_device(x, idx);
     if (st == TG_OK && x->ndim - 1 + idx->ndim > TG_MAX_DIMS)
         st = tg_error(TG_EINPUT, "index: the result would have more than %d dimensions", TG_MAX_DIMS);
     if (st != TG_OK) {
@@ -452,9 +507,26 @@ tg_tensor *tg_index_tensor(tg_tensor *x, int64_t dim, tg_tensor *idx)
     tg_attrs at;
     memset(&at, 0, sizeof at);
     at.slice.dim = (int)dim;
-    tg_tensor *flat = tg_contiguous(tg_reshape(idx, 1, &all));
+    tg_tensor *flat = tg_contiguous(tg_reshape(index_on_device_of(x, idx), 1, &all));
     tg_tensor *r = tg_apply(TG_OP_INDEX_SELECT, 2, (tg_tensor *[]){tg_contiguous(x), flat}, &at);
     return tg_name_grad_fn(tg_reshape(r, nd, shape), "IndexBackward0"); /* x[idx], as PyTorch names it */
+}
+
+/* *pos: a new 1-D int64 tensor of the positions (row-major) of mask's
+ * non-zero elements */
+static tg_status true_positions(const tg_tensor *mask, tg_tensor **pos)
+{
+    int64_t count = 0;
+    for (int64_t i = 0; i < mask->numel; i++)
+        count += tg_get_i64(mask, i) != 0;
+    *pos = tg_empty(TG_INT64, 1, &count);
+    if (!*pos)
+        return tg_errcode();
+    int64_t *pv = tg_data(*pos), j = 0;
+    for (int64_t i = 0; i < mask->numel; i++)
+        if (tg_get_i64(mask, i))
+            pv[j++] = i;
+    return TG_OK;
 }
 
 /* x indexed at dims dim.. by a bool mask of shape x.shape[dim:dim+mask.ndim]:
@@ -466,6 +538,10 @@ tg_tensor *tg_index_mask(tg_tensor *x, int64_t dim, tg_tensor *mask)
         return fail(mask);
     }
     int k = mask->ndim;
+    if (check_index_device(x, mask) != TG_OK) {
+        tg_release(x);
+        return fail(mask);
+    }
     if (dim + k > x->ndim) {
         tg_error(TG_EINPUT, "too many indices for tensor of dimension %d", x->ndim);
         tg_release(x);
@@ -480,19 +556,14 @@ tg_tensor *tg_index_mask(tg_tensor *x, int64_t dim, tg_tensor *mask)
             tg_release(x);
             return fail(mask);
         }
-    int64_t count = 0;
-    for (int64_t i = 0; i < mask->numel; i++)
-        count += tg_get_i64(mask, i) != 0;
-    tg_tensor *pos = tg_empty(TG_INT64, 1, &count);
-    if (!pos) {
-        tg_release(x);
-        return fail(mask);
-    }
-    int64_t *pv = tg_data(pos), j = 0;
-    for (int64_t i = 0; i < mask->numel; i++)
-        if (tg_get_i64(mask, i))
-            pv[j++] = i;
+    mask = tg_contiguous(mask);
+    tg_tensor *pos = NULL;
+    tg_status st = mask ? tg_cuda_nonzero(mask, &pos) : TG_ERESOURCE; /* where the mask is on cuda */
+    if (st == TG_NO)
+        st = true_positions(mask, &pos);
     tg_release(mask);
+    if (st != TG_OK)
+        return fail(x);
     /* the mask's dims merged into one */
     int64_t shape[TG_MAX_DIMS + 1];
     int nd = 0;
@@ -525,6 +596,8 @@ tg_tensor *tg_index_tensors(tg_tensor *x, int64_t dim, tg_tensor **ts, int k)
         if (!ts[j] || ts[j]->dtype != TG_INT64)
             st = ts[j] ? tg_error(TG_EINPUT, "tensors used as indices must be long, byte or bool tensors")
                        : TG_EINPUT;
+        else if ((st = check_index_device(x, ts[j])) != TG_OK)
+            break;
         else /* its message names both shapes */
             st = tg_broadcast_shapes(nd, shape, ts[j]->ndim, ts[j]->shape, &nd, shape);
     }

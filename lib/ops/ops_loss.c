@@ -114,6 +114,12 @@ static tg_status safe_targets(const tg_tensor *t, int64_t nclass, int64_t ignore
     *keep = tg_empty(dt, t->ndim, t->shape);
     if (!*safe || !*keep)
         return tg_errcode();
+    int64_t bad;
+    tg_status st = tg_cuda_targets(t, nclass, ignore, *safe, *keep, &bad); /* where all are on cuda */
+    if (st == TG_OK && bad >= 0)
+        return tg_error(TG_EINPUT, "Target %lld is out of bounds.", (long long)tg_get_i64(t, bad));
+    if (st != TG_NO)
+        return st;
     int64_t *sv = tg_data(*safe);
     for (int64_t i = 0; i < t->numel; i++) {
         int64_t k = tg_get_i64(t, i);
@@ -368,6 +374,23 @@ tg_tensor *tg_dropout(tg_tensor *x, double p, bool training)
     return tg_mul(x, mask);
 }
 
+/* r = one_hot(t, n) for a contiguous t, or *bad: the position of the
+ * first class out of range */
+static tg_status one_hot_host(const tg_tensor *t, int64_t n, tg_tensor *r, int64_t *bad)
+{
+    const int64_t *tv = tg_data(t);
+    for (int64_t i = 0; i < t->numel; i++)
+        if (tv[i] < 0 || tv[i] >= n) {
+            *bad = i;
+            return TG_OK;
+        }
+    int64_t *rv = tg_data(r);
+    memset(rv, 0, (size_t)r->numel * sizeof *rv);
+    for (int64_t i = 0; i < t->numel; i++)
+        rv[i * n + tv[i]] = 1;
+    return TG_OK;
+}
+
 tg_tensor *tg_one_hot(tg_tensor *t, int64_t num_classes)
 {
     if (!t)
@@ -389,14 +412,6 @@ tg_tensor *tg_one_hot(tg_tensor *t, int64_t num_classes)
         tg_error(TG_EINPUT, "num_classes should be -1 or a non-negative number, got %lld", (long long)n);
         return fail2(t, NULL);
     }
-    for (int64_t i = 0; i < t->numel; i++) {
-        int64_t k = tg_get_i64(t, i);
-        if (k < 0 || k >= n) {
-            tg_error(TG_EINPUT, k < 0 ? "Class values must be non-negative."
-                                      : "Class values must be smaller than num_classes.");
-            return fail2(t, NULL);
-        }
-    }
     if (t->ndim + 1 > TG_MAX_DIMS) {
         tg_error(TG_EINPUT, "one_hot: the result would have more than %d dimensions", TG_MAX_DIMS);
         return fail2(t, NULL);
@@ -404,9 +419,19 @@ tg_tensor *tg_one_hot(tg_tensor *t, int64_t num_classes)
     int64_t shape[TG_MAX_DIMS];
     memcpy(shape, t->shape, t->ndim * sizeof *shape);
     shape[t->ndim] = n;
-    tg_tensor *r = tg_zeros(TG_INT64, t->ndim + 1, shape);
-    for (int64_t i = 0; r && i < t->numel; i++)
-        ((int64_t *)tg_data(r))[i * n + tg_get_i64(t, i)] = 1;
+    t = tg_contiguous(t);
+    tg_tensor *r = t ? tg_empty(TG_INT64, t->ndim + 1, shape) : NULL;
+    int64_t bad = -1;
+    tg_status st = r ? tg_cuda_one_hot(t, n, r, &bad) : TG_ERESOURCE; /* where t and r are on cuda */
+    if (st == TG_NO)
+        st = one_hot_host(t, n, r, &bad);
+    if (st == TG_OK && bad >= 0)
+        st = tg_error(TG_EINPUT, tg_get_i64(t, bad) < 0 ? "Class values must be non-negative."
+                                                        : "Class values must be smaller than num_classes.");
     tg_release(t);
+    if (st != TG_OK) {
+        tg_release(r);
+        return NULL;
+    }
     return r;
 }

@@ -54,6 +54,11 @@ tg_status op_fwd_prod(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     if (!c)
         return tg_error(TG_ERESOURCE, "%s: out of memory", tg_ops[op].name);
     around_dim s = split_at(c, (int)a->reduce.dims[0]);
+    tg_status st = tg_cuda_scan(op, c, (int)a->reduce.dims[0], false, out);
+    if (st != TG_NO) {
+        tg_release(c);
+        return st;
+    }
     switch (c->dtype) {
     case TG_FLOAT32: PROD_LOOP(float, float, TIMES); break;
     case TG_FLOAT64: PROD_LOOP(double, double, TIMES); break;
@@ -152,6 +157,11 @@ tg_status op_fwd_cumsum(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *ou
     if (!c)
         return tg_error(TG_ERESOURCE, "%s: out of memory", tg_ops[op].name);
     around_dim s = split_at(c, a->slice.dim);
+    tg_status st = tg_cuda_scan(op, c, a->slice.dim, a->slice.step < 0, out);
+    if (st != TG_NO) {
+        tg_release(c);
+        return st;
+    }
     switch (c->dtype) {
     case TG_FLOAT32: CUMSUM_LOOP(float, double); break; /* PyTorch's CPU accumulates in double */
     case TG_FLOAT64: CUMSUM_LOOP(double, double); break;

@@ -108,20 +108,23 @@ tg_status op_infer_slice_bw(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     return op_infer_reshape(in, a, out);
 }
 
-static void copy_into(tg_tensor *dst, tg_tensor *src);
+static tg_status copy_into(tg_tensor *dst, tg_tensor *src);
 
 tg_status op_fwd_slice_bw(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
 {
     (void)op;
-    memset(tg_data(out), 0, out->storage->nbytes);
+    tg_status st = tg_cuda_zero(out); /* on the device where out is there */
+    if (st == TG_NO)
+        memset(tg_data(out), 0, out->storage->nbytes);
+    else if (st != TG_OK)
+        return st;
     tg_tensor view = *out; /* the slice of out, as a view on the stack */
     view.shape[a->slice.dim] = in[0]->shape[a->slice.dim];
     if (view.shape[a->slice.dim] > 0)
         view.offset += a->slice.start * out->stride[a->slice.dim];
     view.stride[a->slice.dim] *= a->slice.step;
     view.numel = in[0]->numel;
-    copy_into(&view, in[0]);
-    return TG_OK;
+    return copy_into(&view, in[0]);
 }
 
 tg_status op_bw_slice_bw(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
@@ -139,12 +142,16 @@ tg_status op_infer_cast(tg_tensor **in, const tg_attrs *a, tg_tensor *out)
 }
 
 /* ---- copies between layouts and dtypes (the conversion kernels: cpu_kernels.c) ---- */
-/* dst may be a strided view when src is contiguous of the same shape */
-static void copy_into(tg_tensor *dst, tg_tensor *src)
+/* dst may be a strided view when src is contiguous of the same shape; on
+ * the device where both are there (a copy between devices: on the host) */
+static tg_status copy_into(tg_tensor *dst, tg_tensor *src)
 {
+    tg_status st = tg_cuda_copy(dst, src);
+    if (st != TG_NO)
+        return st;
     if (tg_is_contiguous(dst)) {
         tg_loop(dst, 1, &src, tg_cpu_conv[src->dtype][dst->dtype], NULL);
-        return;
+        return TG_OK;
     }
     /* scatter: walk dst's view element by element (slice_backward only) */
     size_t sz = tg_dtype_size(dst->dtype);
@@ -164,13 +171,13 @@ static void copy_into(tg_tensor *dst, tg_tensor *src)
         default: *(bool *)p = v != 0; break;
         }
     }
+    return TG_OK;
 }
 
 tg_status op_fwd_copy(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
 {
     (void)op, (void)a;
-    copy_into(out, in[0]);
-    return TG_OK;
+    return copy_into(out, in[0]);
 }
 
 tg_status op_bw_cast(tg_tensor *self, tg_tensor *g, tg_tensor **gin)

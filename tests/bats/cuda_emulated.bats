@@ -214,3 +214,112 @@ host_kernels() {
         CD=d same_compiled "$e"
     done
 }
+
+# lines N SEED: N lines of --lines input with integer-valued floats x (3x4)
+# and y (4), so that every sum and product is exact in any order, and int64
+# indices i (6, for 3x2), j and j2 (5, rows and columns of x, negatives
+# from the end), k (6 classes of 5) and a bool mask m (12); in about a
+# third of the lines one index is out of range
+index_lines() {
+    awk -v n="$1" -v seed="$2" '
+    function r(lo, hi) { return lo + int(rand() * (hi - lo + 1)) }
+    function floats(rows, cols,   s, a, b) {
+        s = "["
+        for (a = 0; a < rows; a++) {
+            s = s (a ? "," : "") (cols ? "[" : "")
+            for (b = 0; b < (cols ? cols : 1); b++) s = s (b ? "," : "") r(-3, 3) ".0"
+            s = s (cols ? "]" : "")
+        }
+        return s "]"
+    }
+    function ints(len, lo, hi, bad,   s, a, v) {
+        s = "{\"dtype\":\"int64\",\"data\":["
+        for (a = 0; a < len; a++) {
+            v = a == bad ? (rand() < 0.5 ? hi + 1 : lo - 1) : r(lo, hi)
+            s = s (a ? "," : "") v
+        }
+        return s "]}"
+    }
+    BEGIN {
+        srand(seed)
+        for (l = 0; l < n; l++) {
+            which = rand() < 0.3 ? r(1, 4) : 0
+            m = "{\"dtype\":\"bool\",\"data\":["
+            for (a = 0; a < 12; a++) m = m (a ? "," : "") (rand() < 0.5 ? "true" : "false")
+            printf "{\"x\":%s,\"y\":%s,\"i\":%s,\"j\":%s,\"j2\":%s,\"k\":%s,\"m\":%s]}}\n", floats(3, 4),
+                floats(4, 0), ints(6, 0, 3, which == 1 ? r(0, 5) : -1), ints(5, -3, 2, which == 2 ? r(0, 4) : -1),
+                ints(5, -4, 3, which == 3 ? r(0, 4) : -1), ints(6, 0, 4, which == 4 ? r(0, 5) : -1), m
+        }
+    }'
+}
+
+@test "emulated cuda: cat, stack, gather, indexing, one_hot, cumsum, prod and copies give the CPU's numbers and index errors exactly" {
+    needs_backend
+    index_lines 40 3 >"$TMP/lines"
+    # gather's backward is scatter_add, an index's index_add, cumsum's a
+    # cumsum from the end, a slice's slice_backward; double() is a cast
+    local e='sum(cat([x, x.T.reshape(3, 4) * 2], 1).cumsum(1) * 3) + sum(stack([x, y.expand(3, 4)], 0).prod(0))
+        + sum(gather(x, 1, i.reshape(3, 2)) ** 2) + sum(x[j] * y) + sum(x[m.reshape(3, 4)] * 2) + sum(x[j, j2])
+        + sum(one_hot(k, 5) * 2) + sum(x[:, 1:3] * x[:, 2:4]) + sum(double(x) * 2) + x.prod()'
+    for dt in float32 float64; do
+        tgrad "$e" --lines --keep-going --dtype $dt --device cpu <"$TMP/lines" >"$TMP/cpu" 2>/dev/null || true
+        run on_cuda tgrad "$e" --lines --keep-going --dtype $dt --device cuda <"$TMP/lines"
+        [ "$status" -eq 3 ] # out-of-range indices are bad input, as on the CPU, not a device fault
+        diff "$TMP/cpu" <(printf '%s\n' "$output" | grep '^{')
+    done
+    # the lines' errors: each kind of index, as the CPU words them
+    grep -q '"error":"index -\?[0-9]* is out of bounds for dimension 1 with size 4"' "$TMP/cpu"
+    grep -q '"error":"index -\?[0-9]* is out of bounds for dimension 0 with size 3"' "$TMP/cpu"
+    grep -q '"error":"Class values must be' "$TMP/cpu"
+    [ "$(grep -c '"value"' "$TMP/cpu")" -ge 20 ]
+}
+
+@test "emulated cuda: the losses (gathers, one_hot, casts inside) and their gradients match the CPU" {
+    needs_backend
+    random_inputs 9
+    same 'cross_entropy(x, tensor([0, 3, 1])) + cross_entropy(x, tensor([2, 1, 1]), label_smoothing=0.1, reduction="sum")
+        + nll_loss(log_softmax(x, 1), tensor([1, 0, 3])) + binary_cross_entropy(sigmoid(x), sigmoid(z * y))
+        + binary_cross_entropy_with_logits(x, sigmoid(z * y)) + mse_loss(x, z * y) + l1_loss(x, y)
+        + sum(softmax(x, 1)[tensor([0, 2])] * y) + cross_entropy(x, softmax(z * y, 1)) + x.norm() + x.std()
+        + cross_entropy(x, tensor([0, -100, 1])) + nll_loss(log_softmax(x, 1), tensor([1, 1, 3]), ignore_index=1)'
+    run --separate-stderr on_cuda tgrad 'cross_entropy(x, tensor([0, 4, 1]))' --at x="$TMP/x.npy" --device cuda
+    [ "$status" -eq 3 ]
+    [[ "$stderr" == "tgrad: Target 4 is out of bounds."* ]]
+    same 'sum(cat([x, z], 1).cumsum(0).prod(1) * stack([z, z], 0).sum()) + sum(gather(x, 0, tensor([[2, 0, 1, 1]])))' --dtype float64
+    # masks of several of the device's chunks (1024 elements) of true positions
+    tgrad 'randn(5, 1000)' --seed 19 --no-grad -o "$TMP/x.npy" >/dev/null
+    same 'sum(x[x > 0.3] * 2) + sum(x.cumsum(1)[x < -1]) + sum(x[:, 3:900].prod(0)) + sum(y) + sum(z)'
+    # a line of 5000: scanned in chunks on the device (its gradient: from the end)
+    same 'sum(x.reshape(-1).cumsum(0) * x.reshape(-1) * 0.01) + (x.reshape(-1) * 0.001 + 1).prod() + sum(y) + sum(z)'
+    # and int64's exactly
+    tgrad 'randint(-3, 4, (9000,))' --seed 8 --no-grad -o "$TMP/k.npy" >/dev/null
+    local e='cat([k.cumsum(0), (k.abs() + 1).prod().reshape(1), k.reshape(3, 3000).cumsum(1).reshape(-1)])'
+    tgrad "$e" --at k="$TMP/k.npy" --no-grad --device cpu >"$TMP/k.json"
+    on_cuda tgrad "$e" --at k="$TMP/k.npy" --no-grad --device cuda | cmp - "$TMP/k.json"
+}
+
+@test "emulated cuda: int64 indices and bool masks on the cpu index a tensor on cuda (copied over), not the other way" {
+    needs_backend
+    cat >"$TMP/p.py" <<'PY'
+import torch
+x = torch.tensor([1., 2, 3, 4], requires_grad=True)
+xc = x.cuda()
+i = torch.tensor([0, 2, -1])
+m = torch.tensor([True, False, True, True])
+y = xc[i] * 2 + xc[m]
+print(y.device, y.tolist())
+y.sum().backward()
+print(x.grad.tolist())
+print(xc[m.cuda()].device, torch.gather(xc, 0, i[:2].cuda()).tolist(), torch.nn.functional.one_hot(i[:2].cuda(), 3).device)
+PY
+    run on_cuda tgrad -f "$TMP/p.py"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "cuda:0 [3.0, 9.0, 12.0]" ]
+    [ "${lines[1]}" = "[3.0, 0.0, 3.0, 3.0]" ]
+    [ "${lines[2]}" = "cuda:0 [1.0, 3.0] cuda:0" ]
+    printf 'import torch\nx = torch.tensor([1., 2])\nprint(x[torch.tensor([1]).cuda()])\n' >"$TMP/q.py"
+    run --separate-stderr on_cuda tgrad -f "$TMP/q.py"
+    [ "$status" -eq 3 ]
+    [ -z "$output" ]
+    [[ "$stderr" == "tgrad: indices should be either on cpu or on the same device as the indexed tensor (cpu)"* ]]
+}

@@ -2,9 +2,11 @@
 # run.sh -- the checks that need a GPU, in one run (the device tool lends a
 # machine with one to some sessions).  Builds with CUDA, lists the devices,
 # compares tmatmul's products and every op, reduction and gradient, eager
-# and compiled (tests/bats/cuda_emulated.bats on the real device) with the
+# and compiled (tests/bats/cuda_emulated.bats on the real device: cat,
+# gathers, indexing, scans, one_hot and their index errors too) with the
 # CPU's on random inputs, times the elementwise autograd workloads at 10^8
-# elements against PyTorch on the same card, eager and compiled, runs the whole test suite with cuda as the
+# elements against PyTorch on the same card, eager and compiled, and the
+# moves and scans against the CPU, runs the whole test suite with cuda as the
 # default device (its Bats files side by side: every tool run starts CUDA),
 # and measures the card (tdevice --bench).
 set -eu
@@ -89,6 +91,19 @@ for e in 'sum(tanh(x)**2)' 'sum(x**3+2*x**2-5*x+3)'; do
         awk '{ print } NR == 1 && $2 + 0 > 0 { printf "   %.0f GB/s\n", 8e8 / $2 / 1e9 }' || fail=1
 done
 echo "(the device-to-device copy bandwidth to compare with is in tdevice --bench above)"
+echo "== moves, gathers and scans (kernels/tg_cuda_move.cu), value+grad at 10^7 float32 elements:"
+echo "   cuda, then the CPU (seconds per repetition; the last two reduce one long line, one thread)"
+for e in 'sum(cat([x, x * 2], 0) * 3)' 'sum(x.reshape(-1, 1000).cumsum(1) * x.reshape(-1, 1000))' \
+         'sum(x.reshape(-1, 1000).prod(1))' 'sum(x[x > 0] * 2)' 'sum(x.reshape(-1, 1000)[:, 1:500] ** 2)' \
+         'cross_entropy(x.reshape(-1, 10), argmax(x.reshape(-1, 10), 1))' \
+         'sum(gather(x.reshape(-1, 100), 1, argmax(x.reshape(-1, 100), 1, keepdim=True)) * 2)' \
+         'sum(x.cumsum(0) * x)' 'x.prod()'; do
+    echo "-- $e"
+    for d in cuda cpu; do
+        BENCH_DEVICE=$d BENCH_MIN_REPS=3 build/bench/bench_autograd grad "$e" 1e7 | sort -k2 -n | head -1 ||
+            { fail=1; echo "FAILED on $d"; }
+    done
+done
 echo "== 10^6 elements through files: cuda against the CPU"
 ./bin/tgrad 'randn(1000000)' --seed 1 --no-grad -o "$T/x6.npy" >/dev/null
 for d in cuda cpu; do
