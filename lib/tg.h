@@ -424,7 +424,7 @@ bool tg_program_calls(const tg_program *p, const char *prefix);
 bool tg_program_elementwise(const tg_program *p);
 /* {"value":...,"grad":{name:...}} as one line (or indented); names[i]
  * with a NULL grads[i] are skipped; names NULL leaves the grad key out.
- * tg_result_grad's object, made whole before it is written (not flushed). */
+ * tg_result_grad_write's object, written as it is produced (not flushed). */
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
                           tg_tensor *const *grads, int n, bool pretty);
 
@@ -599,6 +599,12 @@ double tg_now(void);
  * further members (",\"check\":{...}") put before the closing brace. */
 tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *names, tg_tensor *const *grads,
                          int n, bool pretty, const char *extra);
+/* tg_result_grad's object written to f as it is produced, never held
+ * whole (not flushed); a tensor that cannot be written, or memory, fails
+ * before the first byte, so that only a failed write can leave part of
+ * the object out. */
+tg_status tg_result_grad_write(FILE *f, const tg_tensor *value, const char *const *names,
+                               tg_tensor *const *grads, int n, bool pretty, const char *extra);
 /* {"value":V,"WHAT":{"x":T,...}EXTRA} (--jacobian, --order) */
 tg_status tg_result_named(tg_buf *b, const tg_tensor *value, const char *what, const char *const *names,
                           tg_tensor *const *t, int n, const char *extra);
@@ -688,6 +694,10 @@ tg_status tg_run_transform(tg_program *p, tg_env *env, const tg_transform_opts *
  * whether it passed (true without check). */
 tg_status tg_run_result(tg_program *p, tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
                         const tg_run_opts *o, bool check, tg_buf *out, bool *passed);
+/* tg_run_result's object written to f as it is produced
+ * (tg_result_grad_write). */
+tg_status tg_run_result_write(tg_program *p, tg_env *env, int nvars, const tg_tensor *value,
+                              tg_tensor *const *grads, const tg_run_opts *o, bool check, FILE *f, bool *passed);
 /* tgrad --graph: evaluates p over env and writes the graph that leads to
  * its value to out, as Graphviz DOT or JSON (tg_graph_write_dot/json).
  * values: each node's value and gradient too, from a backward pass (for a

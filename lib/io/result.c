@@ -5,6 +5,7 @@
  * --accumulate, --lines) and for tmatmul and tbroadcast. */
 #include "internal.h"
 #include "json.h"
+#include <limits.h>
 #include <string.h>
 
 /* the error for a buffer that ran out of memory, or st */
@@ -238,4 +239,63 @@ tg_status tg_result_error(tg_buf *b, const char *key, const char *id, size_t idl
     json_string(b, msg);
     tg_buf_add(b, "}\n", 2);
     return finish(b, TG_OK);
+}
+
+/* ---- results written as they are produced ----
+ * A result of 10^7 numbers is some 100 MB of text: written straight to
+ * the stream, never held whole.  Everything that can fail but the writing
+ * itself (a tensor that cannot be written, memory) is done before the
+ * first byte, so that a refusal still leaves nothing on the output. */
+#define STREAM_CHUNK ((size_t)1 << 16) /* the numbers' buffer */
+
+typedef struct {
+    FILE *f;
+    char *buf;
+} stream_ctx;
+
+/* tg_result_grad_with's entry for a stream: the text built so far out to
+ * the stream, then the tensor */
+static tg_status stream_entry(tg_buf *b, const char *name, const tg_tensor *t, void *ctx)
+{
+    stream_ctx *s = ctx;
+    tg_status st = tg_buf_write(b, s->f);
+    b->len = 0;
+    return st == TG_OK ? tg_json_write_with(s->f, t, s->buf, STREAM_CHUNK) : st;
+}
+
+/* Room in b for text bytes, taken now (b is left empty) */
+static void reserve_text(tg_buf *b, size_t text)
+{
+    tg_buf_printf(b, "%*s", (int)text, "");
+    b->len = 0;
+}
+
+tg_status tg_result_grad_write(FILE *f, const tg_tensor *value, const char *const *names,
+                               tg_tensor *const *grads, int n, bool pretty, const char *extra)
+{
+    /* the text between two tensors: keys, brackets and indentation (at
+     * most 32 bytes) and a name, or extra at the end */
+    size_t text = 32 + (extra ? strlen(extra) : 0);
+    tg_status st = tg_json_writable(value);
+    for (int i = 0; names && i < n && st == TG_OK; i++)
+        if (grads[i]) {
+            st = tg_json_writable(grads[i]);
+            text += 32 + strlen(names[i]);
+        }
+    if (st != TG_OK)
+        return st;
+    if (text > INT_MAX / 2)
+        return tg_error(TG_ERESOURCE, "out of memory");
+    stream_ctx s = {f, tg_malloc(STREAM_CHUNK)};
+    tg_buf b = {0};
+    if (s.buf)
+        reserve_text(&b, text);
+    st = !s.buf || b.failed ? tg_error(TG_ERESOURCE, "out of memory") : TG_OK;
+    if (st == TG_OK)
+        st = tg_result_grad_with(&b, value, names, grads, n, pretty, extra, stream_entry, &s);
+    if (st == TG_OK)
+        st = tg_buf_write(&b, f);
+    tg_buf_free(&b);
+    tg_free(s.buf);
+    return st;
 }
