@@ -125,7 +125,7 @@ $(UNIT_BIN): $(UNIT_SRC) lib/libtg.a
 # packages too: bats, and the tools the packaging tests use, which skip
 # where they are missing).
 BUILD_PKGS := libcjson-dev libopenblas-dev
-TEST_PKGS := bats pkg-config bash-completion zsh debhelper
+TEST_PKGS := bats pkg-config bash-completion zsh debhelper parallel
 deps:
 	@./tests/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
 # (one target for all goals, so that with -j it runs once, before any

@@ -605,6 +605,13 @@ tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *n
  * the object out. */
 tg_status tg_result_grad_write(FILE *f, const tg_tensor *value, const char *const *names,
                                tg_tensor *const *grads, int n, bool pretty, const char *extra);
+/* tgrad --batch --jsonl: for each point i < npoints, one line to f,
+ * tg_result_grad's compact object of row i (dim 0) of value (all of value
+ * when !value_batched) and of each grads[k] that is not NULL.  Lines are
+ * written as they are made (not flushed); the tensors are checked first
+ * (writable, npoints rows each), so that a refusal writes nothing. */
+tg_status tg_result_points(FILE *f, const tg_tensor *value, bool value_batched, const char *const *names,
+                           tg_tensor *const *grads, int n, int64_t npoints);
 /* {"value":V,"WHAT":{"x":T,...}EXTRA} (--jacobian, --order) */
 tg_status tg_result_named(tg_buf *b, const tg_tensor *value, const char *what, const char *const *names,
                           tg_tensor *const *t, int n, const char *extra);
@@ -698,6 +705,12 @@ tg_status tg_run_result(tg_program *p, tg_env *env, int nvars, const tg_tensor *
  * (tg_result_grad_write). */
 tg_status tg_run_result_write(tg_program *p, tg_env *env, int nvars, const tg_tensor *value,
                               tg_tensor *const *grads, const tg_run_opts *o, bool check, FILE *f, bool *passed);
+/* tgrad --batch --jsonl: the result of tg_run_eval over env (o->bind.batch
+ * set) as one line per point to f (tg_result_points).  A differentiated
+ * variable that is not batched is shared by the points and has no
+ * gradient of each: that is TG_EUSAGE. */
+tg_status tg_run_points(tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
+                        const tg_run_opts *o, FILE *f);
 /* tgrad --graph: evaluates p over env and writes the graph that leads to
  * its value to out, as Graphviz DOT or JSON (tg_graph_write_dot/json).
  * values: each node's value and gradient too, from a backward pass (for a

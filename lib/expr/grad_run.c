@@ -266,6 +266,26 @@ tg_status tg_run_result_write(tg_program *p, tg_env *env, int nvars, const tg_te
     return run_result(p, env, nvars, value, grads, o, check, NULL, f, passed);
 }
 
+/* ---- --batch --jsonl ---- */
+tg_status tg_run_points(tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
+                        const tg_run_opts *o, FILE *f)
+{
+    int64_t npoints = -1;
+    for (int i = 0; i < nvars; i++) {
+        const tg_tensor *t = env->values[i];
+        if (t->batched && npoints < 0)
+            npoints = t->shape[0];
+        else if (!t->batched && grads[i] && !o->bind.no_grad)
+            return tg_error(TG_EUSAGE, "--jsonl gives each point its own gradient, but %s is not batched: it is "
+                            "shared by the points and gets the sum of their gradients; leave it out with --wrt, "
+                            "or drop --jsonl", env->names[i]);
+    }
+    if (npoints < 0)
+        return tg_error(TG_EUSAGE, "--jsonl: no variable is batched, so there are no points");
+    return tg_result_points(f, value, value->batched, o->bind.no_grad ? NULL : (const char *const *)env->names,
+                            grads, nvars, npoints);
+}
+
 /* ---- --lines ---- */
 /* the error st again, its message after "line N: " */
 static tg_status on_line(tg_status st, long lineno)

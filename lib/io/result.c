@@ -299,3 +299,70 @@ tg_status tg_result_grad_write(FILE *f, const tg_tensor *value, const char *cons
     tg_free(s.buf);
     return st;
 }
+
+/* Row 0 of t along dim 0 as a view on the stack, for the JSON writer
+ * only: it takes no reference and is not a tensor of the graph (tg_select
+ * would make a graph node and two allocations per row); row i is then the
+ * same with offset row_offset(t, i) */
+static tg_tensor row_view(const tg_tensor *t)
+{
+    tg_tensor r = *t;
+    r.ndim = t->ndim - 1;
+    memmove(r.shape, t->shape + 1, (size_t)r.ndim * sizeof *r.shape);
+    memmove(r.stride, t->stride + 1, (size_t)r.ndim * sizeof *r.stride);
+    r.numel = t->shape[0] ? t->numel / t->shape[0] : 0;
+    r.batched = false;
+    return r;
+}
+
+static int64_t row_offset(const tg_tensor *t, int64_t i)
+{
+    return t->offset + i * t->stride[0];
+}
+
+/* does t have dim 0 of size npoints, as a tensor of points must? */
+static tg_status check_points(const tg_tensor *t, const char *what, int64_t npoints)
+{
+    if (t->ndim >= 1 && t->shape[0] == npoints)
+        return TG_OK;
+    char s[256];
+    return tg_error(TG_EINPUT, "--jsonl: %s has shape %s, not one row for each of the %lld points", what,
+                    tg_shape_str(t, s, sizeof s), (long long)npoints);
+}
+
+tg_status tg_result_points(FILE *f, const tg_tensor *value, bool value_batched, const char *const *names,
+                           tg_tensor *const *grads, int n, int64_t npoints)
+{
+    tg_status st = tg_json_writable(value);
+    if (st == TG_OK && value_batched)
+        st = check_points(value, "the value", npoints);
+    for (int k = 0; names && k < n && st == TG_OK; k++)
+        if (grads[k] && (st = tg_json_writable(grads[k])) == TG_OK)
+            st = check_points(grads[k], names[k], npoints);
+    if (st != TG_OK)
+        return st;
+    tg_tensor vrow = value_batched ? row_view(value) : *value, *rows = tg_calloc((size_t)n + 1, sizeof *rows);
+    tg_tensor **row_of = tg_calloc((size_t)n + 1, sizeof *row_of);
+    tg_buf line = {0};
+    st = rows && row_of ? TG_OK : TG_ERESOURCE;
+    for (int k = 0; names && k < n && st == TG_OK; k++)
+        if (grads[k]) {
+            rows[k] = row_view(grads[k]);
+            row_of[k] = &rows[k];
+        }
+    for (int64_t i = 0; i < npoints && st == TG_OK; i++) {
+        if (value_batched)
+            vrow.offset = row_offset(value, i);
+        for (int k = 0; names && k < n; k++)
+            if (grads[k])
+                rows[k].offset = row_offset(grads[k], i);
+        line.len = 0;
+        st = tg_result_grad(&line, &vrow, names, row_of, n, false, NULL);
+        if (st == TG_OK)
+            st = tg_buf_write(&line, f);
+    }
+    tg_buf_free(&line);
+    tg_free(rows);
+    tg_free(row_of);
+    return st;
+}

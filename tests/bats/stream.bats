@@ -31,3 +31,31 @@ load helper
     run --separate-stderr bash -c "trap '' PIPE; tgrad 'x.expand(1000000)' --at '[2.0]' --no-grad | head -c 10 >/dev/null; exit \${PIPESTATUS[0]}"
     [ "$status" -eq 4 ] && [ "${#stderr_lines[@]}" -eq 1 ] && [[ "$stderr" =~ ^tgrad:\ cannot\ write.*Broken\ pipe ]]
 }
+
+@test "--batch --jsonl prints the lines --lines prints for the same points" {
+    # 300 points of 3 numbers: one --batch run against one --lines run
+    awk -v json="$TMP/x.json" 'BEGIN {
+        for (i = 0; i < 300; i++) {
+            p = sprintf("[%d,%g,%g]", i - 150, i / 7, -i / 3)
+            printf "%s%s", i ? "," : "[", p >json
+            printf "{\"x\":%s}\n", p
+        }
+        print "]" >json }' >"$TMP/x.jsonl"
+    tgrad '(x*x*x).sum() - 2*x.max()' --at "$TMP/x.json" --batch --jsonl >"$TMP/batch.out"
+    tgrad '(x*x*x).sum() - 2*x.max()' --lines <"$TMP/x.jsonl" >"$TMP/lines.out"
+    [ "$(wc -l <"$TMP/batch.out")" -eq 300 ]
+    cmp "$TMP/batch.out" "$TMP/lines.out"
+}
+
+@test "--batch --jsonl: shared variables, --no-grad, and what it refuses" {
+    run tgrad '(x*w).sum()' --at x='[[1,2],[3,4]]' --at w='[10,20]' --batch=x --wrt x --jsonl
+    [ "$output" = '{"value":50,"grad":{"x":[10,20]}}
+{"value":110,"grad":{"x":[10,20]}}' ]
+    run tgrad '(x*w).sum()' --at x='[[1,2],[3,4]]' --at w='[10,20]' --batch=x --no-grad --jsonl
+    [ "$output" = '{"value":50}
+{"value":110}' ]
+    # a shared variable's gradient is the sum over the points: no line can hold its own
+    fails_with 2 "w is not batched.*--wrt" tgrad '(x*w).sum()' --at x='[[1,2]]' --at w='[10,20]' --batch=x --jsonl
+    fails_with 2 "--jsonl .* needs --batch" tgrad x --at 1 --jsonl
+    fails_with 2 "--jsonl .*--pretty" tgrad x --at '[1]' --batch --jsonl --pretty
+}
