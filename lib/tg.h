@@ -566,6 +566,14 @@ char *tg_read_file(const char *path, size_t *len);
  * symbolic link not owned by you or root is replaced, never followed.  The
  * rules are outfile.c's; tgrad(1) FILES tells them to users. */
 tg_status tg_save(const char *path, const tg_tensor *t); /* borrows */
+/* tbroadcast --cat: the tensors args[0..n) (tg_load_arg arguments, the
+ * shards; dtype_hint as there) joined along dim (negative: from the end)
+ * as torch.cat joins them, saved to out as tg_save does (NULL: "-").
+ * They must have one dtype, a rank of at least 1 and the same sizes but
+ * in dim (else TG_EINPUT naming two of them), checked from the .npy
+ * shards' headers before any data is read.  A .npy out is written as it
+ * is made, along dim 0 with one shard in memory at a time. */
+tg_status tg_cat_files(const char *const *args, int n, int64_t dim, int dtype_hint, const char *out);
 /* tg_write_result's object with tensors in files: value_file (not NULL or
  * "-") gets the value, dir (made if missing) gets DIR/grad_NAME.npy for
  * each gradient and DIR/value.npy unless value_file is given; a tensor in a
