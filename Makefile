@@ -123,9 +123,10 @@ $(UNIT_BIN): $(UNIT_SRC) lib/libtg.a
 # stops it with the exact apt-get command.  make deps, make demo and make
 # test install what is missing with apt-get when run as root (the test
 # packages too: bats, and the tools the packaging tests use, which skip
-# where they are missing; gnuplot-nox: tgrad --plot's PNG).
+# where they are missing; gnuplot-nox: tgrad --plot's PNG; parallel: the
+# sharding recipe's test).
 BUILD_PKGS := libcjson-dev libopenblas-dev
-TEST_PKGS := bats pkg-config bash-completion zsh debhelper gnuplot-nox
+TEST_PKGS := bats pkg-config bash-completion zsh debhelper gnuplot-nox parallel
 deps:
 	@./tests/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
 # (one target for all goals, so that with -j it runs once, before any

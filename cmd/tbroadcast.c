@@ -17,6 +17,7 @@ static const char usage[] =
     "                  [--dtype DTYPE] [--device DEV] [-o FILE] [--pretty] [--typed]\n"
     "       tbroadcast --shapes SHAPE SHAPE [...] [--explain]\n"
     "       tbroadcast A B [...] --explain\n"
+    "       tbroadcast --cat SHARD... [--dim D] [-o FILE]\n"
     "Combines the operands elementwise, broadcast together by NumPy's rules.\n"
     "  --op OP          add (default), sub, mul, div, pow, maximum, minimum,\n"
     "                   or (two operands) eq, ne, lt, le, gt, ge, giving bool\n"
@@ -31,6 +32,9 @@ static const char usage[] =
     "                   printing it (--grad: the object names the file)\n"
     "  --pretty         indent the --grad object\n"
     "  --typed          print each tensor as {\"data\":...,\"shape\":...,\"dtype\":...}\n"
+    "  --cat            join the operands (shards: .npy or JSON) along a dimension, as torch.cat;\n"
+    "                   a .npy FILE is written as it is made, one shard in memory at a time\n"
+    "  --dim D          the dimension --cat joins along (default 0)\n"
     "See tbroadcast(1).\n";
 
 static const struct { const char *name, *infix, *fn; bool two_only; } op_forms[] = {
@@ -47,6 +51,8 @@ typedef struct {
     const char *op, *names, *grad_output, *out;
     bool grad, shapes, explain, pretty;
     int dtype;
+    bool cat, has_dim; /* --cat, along dim */
+    long dim;
 } options;
 
 /* "3,1", "[3,1]", "(3,1)", "3" or "" (0-D) */
@@ -268,13 +274,30 @@ done:
     return status;
 }
 
+/* --cat: any number of shards, not only MAX_OPERANDS */
+static int run_cat(const options *o, const char *const *shards, int n)
+{
+    const char *other = o->grad ? "--grad" : o->names ? "--names" : o->shapes ? "--shapes"
+                      : o->explain ? "--explain" : o->pretty ? "--pretty" : strcmp(o->op, "add") ? "--op" : NULL;
+    if (!o->cat)
+        tg_error(TG_EUSAGE, "--dim goes with --cat");
+    else if (other)
+        tg_error(TG_EUSAGE, "--cat joins its shards into one tensor: %s does not apply", other);
+    else if (n < 1)
+        tg_error(TG_EUSAGE, "--cat: no shards given (usage: tbroadcast --cat SHARD... [--dim D] [-o FILE])");
+    else if (tg_cat_files(shards, n, o->dim, o->dtype, o->out) == TG_OK && tg_cli_finish_output() == TG_OK)
+        return 0;
+    return tg_cli_fail(TOOL);
+}
+
 int main(int argc, char **argv)
 {
-    enum { O_OP = 256, O_GRAD, O_GRAD_OUTPUT, O_NAMES, O_SHAPES, O_EXPLAIN, O_DTYPE, O_PRETTY };
+    enum { O_OP = 256, O_GRAD, O_GRAD_OUTPUT, O_NAMES, O_SHAPES, O_EXPLAIN, O_DTYPE, O_PRETTY, O_CAT, O_DIM };
     static const struct option longopts[] = {
         {"op", required_argument, 0, O_OP}, {"grad", no_argument, 0, O_GRAD},
         {"grad-output", required_argument, 0, O_GRAD_OUTPUT}, {"names", required_argument, 0, O_NAMES},
         {"shapes", no_argument, 0, O_SHAPES}, {"explain", no_argument, 0, O_EXPLAIN},
+        {"cat", no_argument, 0, O_CAT}, {"dim", required_argument, 0, O_DIM},
         {"dtype", required_argument, 0, O_DTYPE}, TG_CLI_DEVICE_OPTION,
         {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY},
         TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
@@ -304,11 +327,19 @@ int main(int argc, char **argv)
             break;
         case 'o': o.out = optarg; break;
         case O_PRETTY: o.pretty = true; break;
+        case O_CAT: o.cat = true; break;
+        case O_DIM:
+            if (tg_cli_parse_long("--dim", optarg, -TG_MAX_DIMS, TG_MAX_DIMS, &o.dim) != TG_OK)
+                return tg_cli_fail(TOOL);
+            o.has_dim = true;
+            break;
         default: /* --device, --help, --version, errors */
             if ((status = tg_cli_common_option(TOOL, usage, c, argv)) >= 0)
                 return status;
         }
     }
+    if (o.cat || o.has_dim)
+        return run_cat(&o, (const char *const *)argv + optind, argc - optind);
     o.n = argc - optind;
     if (o.n < 1 || o.n > MAX_OPERANDS) {
         tg_error(TG_EUSAGE, "expected 1 to %d operands, got %d (usage: tbroadcast A B [C ...])", MAX_OPERANDS, o.n);

@@ -44,8 +44,10 @@ static int run_eval(tg_program *prog, tg_env *env, const options *o)
         st = tg_write_result_files(stdout, o->out, o->out_dir, value, /* the JSON names the files */
                                    o->run.bind.no_grad ? NULL : (const char *const *)env->names, grads, nvars,
                                    o->run.pretty);
-    else if (st == TG_OK)
-        st = tg_run_result(prog, env, nvars, value, grads, &o->run, o->check, &out, &passed);
+    else if (st == TG_OK && o->jsonl)
+        st = tg_run_points(env, nvars, value, grads, &o->run, stdout);
+    else if (st == TG_OK) /* written as it is produced: a result may be 100 MB of text */
+        st = tg_run_result_write(prog, env, nvars, value, grads, &o->run, o->check, stdout, &passed);
     int status = print(st, &out);
     if (status == 0 && !passed) {
         fprintf(stderr, "%s: gradient check failed: the analytic gradient differs from finite differences "

@@ -21,6 +21,7 @@ typedef struct {
     char *text; /* --file's */
     bool jacobian, hessian, check, graph_values, lines, unbuffered;
     bool python; /* a Python-subset program (tg_python_program) */
+    bool jsonl;  /* --batch --jsonl: one line per point */
     tg_lines_opts lines_opts; /* --id, --keep-going, --line-offset; flush from --unbuffered */
     long order;
     tg_transform_opts transform; /* --jacobian, --jvp, --hessian, --order */

@@ -33,6 +33,7 @@ static const char usage[] =
     "                      others run as usual (TG_JIT=0: no compiler, the same numbers)\n"
     "  --batch[=NAMES]     vmap: dim 0 of every variable (or of NAMES) indexes points; one\n"
     "                      vectorised pass gives each point's value and gradient (vmap(grad(f)))\n"
+    "    --jsonl           one line per point instead, {\"value\":V,\"grad\":{\"x\":G}} as --lines prints it\n"
     "  -f, --file FILE     read the expression (statements, one per line) from FILE, - for stdin;\n"
     "                      a .py file (or Python statements) is a PyTorch program (tg-expr(5))\n"
     "  --wrt NAMES         differentiate only these (comma-separated); default: every float variable\n"
@@ -67,13 +68,14 @@ static const char usage[] =
 
 enum { O_AT = 256, O_ACCUMULATE, O_JVP, O_OUT_DIR, O_COMPILE, O_BATCH, O_LINES, O_GRAPH, O_GRAPH_VALUES,
        O_EXPLAIN, O_CHECK, O_ANOMALY, O_JACOBIAN, O_HESSIAN, O_ORDER, O_INPUTS, O_WRT, O_GRAD_OUTPUT, O_NO_GRAD,
-       O_DTYPE, O_SEED, O_PRETTY, O_ID, O_KEEP_GOING, O_LINE_OFFSET, O_UNBUFFERED };
+       O_DTYPE, O_SEED, O_PRETTY, O_ID, O_KEEP_GOING, O_LINE_OFFSET, O_UNBUFFERED, O_JSONL };
 enum { O_PLOT = 0x7d00, O_PLOT_POINTS, O_PROGRESS }; /* (a range of their own) */
 static const struct option longopts[] = {
     {"at", required_argument, 0, O_AT}, {"lines", no_argument, 0, O_LINES},
     {"id", required_argument, 0, O_ID}, {"keep-going", no_argument, 0, O_KEEP_GOING},
     {"line-offset", required_argument, 0, O_LINE_OFFSET}, {"unbuffered", no_argument, 0, O_UNBUFFERED},
-    {"batch", optional_argument, 0, O_BATCH}, {"compile", no_argument, 0, O_COMPILE},
+    {"batch", optional_argument, 0, O_BATCH}, {"jsonl", no_argument, 0, O_JSONL},
+    {"compile", no_argument, 0, O_COMPILE},
     {"out-dir", required_argument, 0, O_OUT_DIR}, {"jacobian", optional_argument, 0, O_JACOBIAN},
     {"jvp", required_argument, 0, O_JVP}, {"accumulate", no_argument, 0, O_ACCUMULATE},
     {"hessian", no_argument, 0, O_HESSIAN}, {"graph", required_argument, 0, O_GRAPH},
@@ -129,6 +131,7 @@ static int parse_option(options *o, int c, char **argv)
         break;
     case O_UNBUFFERED: o->unbuffered = true; break;
     case O_BATCH: o->run.bind.batch = optarg ? optarg : ""; break;
+    case O_JSONL: o->jsonl = true; break;
     case O_COMPILE: o->run.compile = o->train.compile = true; break;
     case O_OUT_DIR: o->out_dir = optarg; break;
     case O_GRAPH:
@@ -217,6 +220,10 @@ static tg_status check_options(const options *o)
                         "--check and --lines");
     if (!o->lines && (o->lines_opts.id || o->lines_opts.keep_going || o->lines_opts.line_offset || o->unbuffered))
         return tg_error(TG_EUSAGE, "--id, --keep-going, --line-offset and --unbuffered go with --lines");
+    if (o->jsonl && (!o->run.bind.batch || transform || o->graph || o->explain || o->check || o->out ||
+                     o->out_dir || o->run.pretty))
+        return tg_error(TG_EUSAGE, "--jsonl writes the points of --batch one per line: it needs --batch, and does "
+                        "not combine with the transforms, --graph, --explain, --check, -o, --out-dir or --pretty");
     if ((o->out || o->out_dir) && (transform || o->graph || o->explain || o->check))
         return tg_error(TG_EUSAGE, "-o and --out-dir write the value of a plain evaluation: they do not "
                         "combine with --jacobian, --hessian, --order, --graph, --explain or --check");

@@ -424,7 +424,7 @@ bool tg_program_calls(const tg_program *p, const char *prefix);
 bool tg_program_elementwise(const tg_program *p);
 /* {"value":...,"grad":{name:...}} as one line (or indented); names[i]
  * with a NULL grads[i] are skipped; names NULL leaves the grad key out.
- * tg_result_grad's object, made whole before it is written (not flushed). */
+ * tg_result_grad_write's object, written as it is produced (not flushed). */
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
                           tg_tensor *const *grads, int n, bool pretty);
 
@@ -566,6 +566,14 @@ char *tg_read_file(const char *path, size_t *len);
  * symbolic link not owned by you or root is replaced, never followed.  The
  * rules are outfile.c's; tgrad(1) FILES tells them to users. */
 tg_status tg_save(const char *path, const tg_tensor *t); /* borrows */
+/* tbroadcast --cat: the tensors args[0..n) (tg_load_arg arguments, the
+ * shards; dtype_hint as there) joined along dim (negative: from the end)
+ * as torch.cat joins them, saved to out as tg_save does (NULL: "-").
+ * They must have one dtype, a rank of at least 1 and the same sizes but
+ * in dim (else TG_EINPUT naming two of them), checked from the .npy
+ * shards' headers before any data is read.  A .npy out is written as it
+ * is made, along dim 0 with one shard in memory at a time. */
+tg_status tg_cat_files(const char *const *args, int n, int64_t dim, int dtype_hint, const char *out);
 /* tg_write_result's object with tensors in files: value_file (not NULL or
  * "-") gets the value, dir (made if missing) gets DIR/grad_NAME.npy for
  * each gradient and DIR/value.npy unless value_file is given; a tensor in a
@@ -599,6 +607,19 @@ double tg_now(void);
  * further members (",\"check\":{...}") put before the closing brace. */
 tg_status tg_result_grad(tg_buf *b, const tg_tensor *value, const char *const *names, tg_tensor *const *grads,
                          int n, bool pretty, const char *extra);
+/* tg_result_grad's object written to f as it is produced, never held
+ * whole (not flushed); a tensor that cannot be written, or memory, fails
+ * before the first byte, so that only a failed write can leave part of
+ * the object out. */
+tg_status tg_result_grad_write(FILE *f, const tg_tensor *value, const char *const *names,
+                               tg_tensor *const *grads, int n, bool pretty, const char *extra);
+/* tgrad --batch --jsonl: for each point i < npoints, one line to f,
+ * tg_result_grad's compact object of row i (dim 0) of value (all of value
+ * when !value_batched) and of each grads[k] that is not NULL.  Lines are
+ * written as they are made (not flushed); the tensors are checked first
+ * (writable, npoints rows each), so that a refusal writes nothing. */
+tg_status tg_result_points(FILE *f, const tg_tensor *value, bool value_batched, const char *const *names,
+                           tg_tensor *const *grads, int n, int64_t npoints);
 /* {"value":V,"WHAT":{"x":T,...}EXTRA} (--jacobian, --order) */
 tg_status tg_result_named(tg_buf *b, const tg_tensor *value, const char *what, const char *const *names,
                           tg_tensor *const *t, int n, const char *extra);
@@ -688,6 +709,16 @@ tg_status tg_run_transform(tg_program *p, tg_env *env, const tg_transform_opts *
  * whether it passed (true without check). */
 tg_status tg_run_result(tg_program *p, tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
                         const tg_run_opts *o, bool check, tg_buf *out, bool *passed);
+/* tg_run_result's object written to f as it is produced
+ * (tg_result_grad_write). */
+tg_status tg_run_result_write(tg_program *p, tg_env *env, int nvars, const tg_tensor *value,
+                              tg_tensor *const *grads, const tg_run_opts *o, bool check, FILE *f, bool *passed);
+/* tgrad --batch --jsonl: the result of tg_run_eval over env (o->bind.batch
+ * set) as one line per point to f (tg_result_points).  A differentiated
+ * variable that is not batched is shared by the points and has no
+ * gradient of each: that is TG_EUSAGE. */
+tg_status tg_run_points(tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
+                        const tg_run_opts *o, FILE *f);
 /* tgrad --graph: evaluates p over env and writes the graph that leads to
  * its value to out, as Graphviz DOT or JSON (tg_graph_write_dot/json).
  * values: each node's value and gradient too, from a backward pass (for a

@@ -82,14 +82,10 @@ out:
     return value;
 }
 
-/* the builder's object, written whole (tg-formats(5), EXIT STATUS) */
+/* the builder's object, written as it is produced (tg-formats(5), EXIT
+ * STATUS) */
 tg_status tg_write_result(FILE *f, const tg_tensor *value, const char *const *names,
                           tg_tensor *const *grads, int n, bool pretty)
 {
-    tg_buf b = {0};
-    tg_status st = tg_result_grad(&b, value, names, grads, n, pretty, NULL);
-    if (st == TG_OK)
-        st = tg_buf_write(&b, f);
-    tg_buf_free(&b);
-    return st;
+    return tg_result_grad_write(f, value, names, grads, n, pretty, NULL);
 }

@@ -235,21 +235,56 @@ static tg_status run_check(tg_program *p, tg_env *env, int nvars, tg_buf *member
     return st;
 }
 
-tg_status tg_run_result(tg_program *p, tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
-                        const tg_run_opts *o, bool check, tg_buf *out, bool *passed)
+/* the result to out, or written to f when out is NULL */
+static tg_status run_result(tg_program *p, tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
+                            const tg_run_opts *o, bool check, tg_buf *out, FILE *f, bool *passed)
 {
     tg_buf member = {0};
     tg_status st = TG_OK;
+    const char *const *names = o->bind.no_grad ? NULL : (const char *const *)env->names;
     *passed = true;
     if (check)
         st = run_check(p, env, nvars, &member, passed);
     if (st == TG_OK && member.failed) /* else the result would go out without its "check" */
         st = tg_error(TG_ERESOURCE, "out of memory");
-    if (st == TG_OK)
-        st = tg_result_grad(out, value, o->bind.no_grad ? NULL : (const char *const *)env->names, grads, nvars,
-                            o->pretty, check ? member.data : NULL);
+    if (st == TG_OK && out)
+        st = tg_result_grad(out, value, names, grads, nvars, o->pretty, check ? member.data : NULL);
+    else if (st == TG_OK)
+        st = tg_result_grad_write(f, value, names, grads, nvars, o->pretty, check ? member.data : NULL);
     tg_buf_free(&member);
     return st;
+}
+
+tg_status tg_run_result(tg_program *p, tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
+                        const tg_run_opts *o, bool check, tg_buf *out, bool *passed)
+{
+    return run_result(p, env, nvars, value, grads, o, check, out, NULL, passed);
+}
+
+tg_status tg_run_result_write(tg_program *p, tg_env *env, int nvars, const tg_tensor *value,
+                              tg_tensor *const *grads, const tg_run_opts *o, bool check, FILE *f, bool *passed)
+{
+    return run_result(p, env, nvars, value, grads, o, check, NULL, f, passed);
+}
+
+/* ---- --batch --jsonl ---- */
+tg_status tg_run_points(tg_env *env, int nvars, const tg_tensor *value, tg_tensor *const *grads,
+                        const tg_run_opts *o, FILE *f)
+{
+    int64_t npoints = -1;
+    for (int i = 0; i < nvars; i++) {
+        const tg_tensor *t = env->values[i];
+        if (t->batched && npoints < 0)
+            npoints = t->shape[0];
+        else if (!t->batched && grads[i] && !o->bind.no_grad)
+            return tg_error(TG_EUSAGE, "--jsonl gives each point its own gradient, but %s is not batched: it is "
+                            "shared by the points and gets the sum of their gradients; leave it out with --wrt, "
+                            "or drop --jsonl", env->names[i]);
+    }
+    if (npoints < 0)
+        return tg_error(TG_EUSAGE, "--jsonl: no variable is batched, so there are no points");
+    return tg_result_points(f, value, value->batched, o->bind.no_grad ? NULL : (const char *const *)env->names,
+                            grads, nvars, npoints);
 }
 
 /* ---- --lines ---- */

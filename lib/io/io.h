@@ -30,6 +30,16 @@ FILE *tg_fileset_stream(tg_fileset *f, const char *path); /* NULL: the error set
 tg_status tg_fileset_commit(tg_fileset *f);
 void tg_fileset_abort(tg_fileset *f);
 
+/* .npy in parts (npy.c), for a file written piece by piece: the header
+ * of an array of that dtype and shape; then elements [start, start+count)
+ * of a contiguous t, in order */
+tg_status tg_npy_write_header(FILE *f, tg_dtype dtype, int ndim, const int64_t *shape);
+tg_status tg_npy_write_range(FILE *f, const tg_tensor *t, int64_t start, int64_t count);
+/* The dtype and shape that the .npy header at the start of bytes[0..len)
+ * gives, the data neither read nor checked (tg_npy_read does that); an
+ * error when the header is malformed or longer than len. */
+tg_status tg_npy_peek(const void *bytes, size_t len, tg_dtype *dtype, int *ndim, int64_t *shape);
+
 /* TG_OK, or an error when writing t would go over that limit (an
  * expand()ed result larger than memory) */
 tg_status tg_check_write_size(const tg_tensor *t);

@@ -21,6 +21,17 @@ tg_status tg_json_parse_named(const char *text, size_t len, int dtype_hint,
                                         void *ctx),
                               void *ctx);
 
+/* TG_OK when tg_json_write can write t, else the error it would give
+ * (before writing anything): a NULL t, a tensor too large, an empty one
+ * whose text would be absurdly long.  A writer that streams several
+ * tensors checks them all first, so that a refusal leaves nothing out. */
+tg_status tg_json_writable(const tg_tensor *t);
+
+/* tg_json_write through the caller's buffer buf[0..cap), cap >= 4096,
+ * and without the fflush: it allocates nothing, so that after
+ * tg_json_writable only writing itself can fail */
+tg_status tg_json_write_with(FILE *f, const tg_tensor *t, char *buf, size_t cap);
+
 /* The length of the well-formed UTF-8 sequence at s (n > 0 bytes there),
  * 0 when there is none. */
 size_t tg_utf8_len(const unsigned char *s, size_t n);

@@ -480,8 +480,7 @@ static void put_typed_tail(wbuf *w, const tg_tensor *t)
     put_text(w, "\"}");
 }
 
-/* to f, or appended to `to` when it is not NULL */
-static tg_status write_json(FILE *f, tg_buf *to, const tg_tensor *t)
+tg_status tg_json_writable(const tg_tensor *t)
 {
     if (!t) /* as the ops do: a NULL from a failed call passes its error on */
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to write");
@@ -498,16 +497,12 @@ static tg_status write_json(FILE *f, tg_buf *to, const tg_tensor *t)
                                 "empty arrays in JSON: write it as .npy instead", tg_shape_str(t, s, sizeof s));
             }
     }
-    /* into a tg_buf (a --lines result, a few numbers), a buffer on the
-     * stack: no 64 KiB block taken and given back for each tensor */
-    char small[4096];
-    wbuf local = {.f = f, .to = to, .cap = sizeof small, .buf = small}, *w = &local;
-    if (!to) {
-        w = tg_malloc(sizeof *w + WBUF_FILE);
-        if (!w)
-            return TG_ERESOURCE;
-        *w = (wbuf){.f = f, .cap = WBUF_FILE, .buf = (char *)(w + 1)};
-    }
+    return TG_OK;
+}
+
+/* t's text through w (t checked by tg_json_writable), w flushed */
+static void put_tensor(wbuf *w, const tg_tensor *t)
+{
     errno = 0;
     if (json_typed)
         put_text(w, "{\"data\":");
@@ -518,14 +513,44 @@ static tg_status write_json(FILE *f, tg_buf *to, const tg_tensor *t)
     if (json_typed)
         put_typed_tail(w, t);
     flush(w);
+}
+
+static tg_status write_error(int err)
+{
+    return tg_error(TG_ERESOURCE, "cannot write output: %s", strerror(err));
+}
+
+/* to f, or appended to `to` when it is not NULL */
+static tg_status write_json(FILE *f, tg_buf *to, const tg_tensor *t)
+{
+    if (tg_json_writable(t) != TG_OK)
+        return tg_errcode();
+    /* into a tg_buf (a --lines result, a few numbers), a buffer on the
+     * stack: no 64 KiB block taken and given back for each tensor */
+    char small[4096];
+    wbuf local = {.f = f, .to = to, .cap = sizeof small, .buf = small}, *w = &local;
+    if (!to) {
+        w = tg_malloc(sizeof *w + WBUF_FILE);
+        if (!w)
+            return TG_ERESOURCE;
+        *w = (wbuf){.f = f, .cap = WBUF_FILE, .buf = (char *)(w + 1)};
+    }
+    put_tensor(w, t);
     if (!to && !w->err && (fflush(f) != 0 || ferror(f)))
         w->err = errno ? errno : EIO;
     int err = w->err;
     if (w != &local)
         tg_free(w);
-    if (err)
-        return tg_error(TG_ERESOURCE, "cannot write output: %s", strerror(err));
-    return TG_OK;
+    return err ? write_error(err) : TG_OK;
+}
+
+tg_status tg_json_write_with(FILE *f, const tg_tensor *t, char *buf, size_t cap)
+{
+    if (tg_json_writable(t) != TG_OK)
+        return tg_errcode();
+    wbuf w = {.f = f, .cap = cap, .buf = buf};
+    put_tensor(&w, t);
+    return w.err ? write_error(w.err) : TG_OK;
 }
 
 tg_status tg_json_write(FILE *f, const tg_tensor *t) { return write_json(f, NULL, t); }

@@ -422,14 +422,14 @@ static const char *descr_of(tg_dtype dt)
 
 /* The whole header (magic to '\n') into buf; returns its length.  As NumPy:
  * padded with spaces so that the data starts at a multiple of 64. */
-static size_t format_header(char buf[1024], const tg_tensor *t)
+static size_t format_header(char buf[1024], tg_dtype dtype, int ndim, const int64_t *shape)
 {
     char dict[512];
     size_t n = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                                descr_of(t->dtype));
-    for (int i = 0; i < t->ndim; i++)
-        n += (size_t)snprintf(dict + n, sizeof dict - n, i ? ", %lld" : "%lld", (long long)t->shape[i]);
-    n += (size_t)snprintf(dict + n, sizeof dict - n, "%s), }", t->ndim == 1 ? "," : "");
+                                descr_of(dtype));
+    for (int i = 0; i < ndim; i++)
+        n += (size_t)snprintf(dict + n, sizeof dict - n, i ? ", %lld" : "%lld", (long long)shape[i]);
+    n += (size_t)snprintf(dict + n, sizeof dict - n, "%s), }", ndim == 1 ? "," : "");
     size_t hlen = n + 1; /* with the '\n' */
     size_t pad = NPY_ALIGN - (10 + hlen) % NPY_ALIGN; /* 1..64, exactly as NumPy computes it */
     hlen += pad;
@@ -472,23 +472,20 @@ static tg_status write_strided(FILE *f, const tg_tensor *t)
     return st;
 }
 
-tg_status tg_npy_write(FILE *f, const tg_tensor *t)
+tg_status tg_npy_write_header(FILE *f, tg_dtype dtype, int ndim, const int64_t *shape)
 {
-    if (!t)
-        return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to write");
-    if (tg_check_write_size(t) != TG_OK)
-        return tg_errcode();
     char hdr[1024];
-    size_t hn = format_header(hdr, t);
+    size_t hn = format_header(hdr, dtype, ndim, shape);
     errno = 0;
-    if (fwrite(hdr, 1, hn, f) != hn)
-        return write_error();
-    if (t->numel == 0)
+    return fwrite(hdr, 1, hn, f) == hn ? TG_OK : write_error();
+}
+
+tg_status tg_npy_write_range(FILE *f, const tg_tensor *t, int64_t start, int64_t count)
+{
+    size_t size = tg_dtype_size(t->dtype), bytes = size * (size_t)count;
+    const char *data = (const char *)tg_data(t) + size * (size_t)start;
+    if (count <= 0)
         return TG_OK;
-    if (!tg_is_contiguous(t))
-        return write_strided(f, t);
-    size_t bytes = tg_dtype_size(t->dtype) * (size_t)t->numel;
-    const char *data = tg_data(t);
     if (t->storage->device == TG_DEV_CUDA) {
         /* through a host buffer: some sandboxes' write() refuses managed
          * memory (EFAULT under gVisor, as GPU machines may run) */
@@ -510,5 +507,33 @@ tg_status tg_npy_write(FILE *f, const tg_tensor *t)
     errno = 0;
     if (fwrite(data, 1, bytes, f) != bytes)
         return write_error();
+    return TG_OK;
+}
+
+tg_status tg_npy_write(FILE *f, const tg_tensor *t)
+{
+    if (!t)
+        return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to write");
+    if (tg_check_write_size(t) != TG_OK)
+        return tg_errcode();
+    if (tg_npy_write_header(f, t->dtype, t->ndim, t->shape) != TG_OK)
+        return tg_errcode();
+    if (t->numel == 0)
+        return TG_OK;
+    if (!tg_is_contiguous(t))
+        return write_strided(f, t);
+    return tg_npy_write_range(f, t, 0, t->numel);
+}
+
+tg_status tg_npy_peek(const void *bytes, size_t len, tg_dtype *dtype, int *ndim, int64_t *shape)
+{
+    npy_header h = {0};
+    size_t data_off = 0;
+    if (parse_prefix(bytes, len, &h, &data_off) != TG_OK || parse_dict(&h) != TG_OK ||
+        tg_shape_check(h.ndim, h.shape, NULL) != TG_OK)
+        return tg_errcode();
+    *dtype = kinds[h.kind].dtype;
+    *ndim = h.ndim;
+    memcpy(shape, h.shape, (size_t)h.ndim * sizeof *shape);
     return TG_OK;
 }

@@ -5,6 +5,7 @@
  * --accumulate, --lines) and for tmatmul and tbroadcast. */
 #include "internal.h"
 #include "json.h"
+#include <limits.h>
 #include <string.h>
 
 /* the error for a buffer that ran out of memory, or st */
@@ -238,4 +239,130 @@ tg_status tg_result_error(tg_buf *b, const char *key, const char *id, size_t idl
     json_string(b, msg);
     tg_buf_add(b, "}\n", 2);
     return finish(b, TG_OK);
+}
+
+/* ---- results written as they are produced ----
+ * A result of 10^7 numbers is some 100 MB of text: written straight to
+ * the stream, never held whole.  Everything that can fail but the writing
+ * itself (a tensor that cannot be written, memory) is done before the
+ * first byte, so that a refusal still leaves nothing on the output. */
+#define STREAM_CHUNK ((size_t)1 << 16) /* the numbers' buffer */
+
+typedef struct {
+    FILE *f;
+    char *buf;
+} stream_ctx;
+
+/* tg_result_grad_with's entry for a stream: the text built so far out to
+ * the stream, then the tensor */
+static tg_status stream_entry(tg_buf *b, const char *name, const tg_tensor *t, void *ctx)
+{
+    stream_ctx *s = ctx;
+    tg_status st = tg_buf_write(b, s->f);
+    b->len = 0;
+    return st == TG_OK ? tg_json_write_with(s->f, t, s->buf, STREAM_CHUNK) : st;
+}
+
+/* Room in b for text bytes, taken now (b is left empty) */
+static void reserve_text(tg_buf *b, size_t text)
+{
+    tg_buf_printf(b, "%*s", (int)text, "");
+    b->len = 0;
+}
+
+tg_status tg_result_grad_write(FILE *f, const tg_tensor *value, const char *const *names,
+                               tg_tensor *const *grads, int n, bool pretty, const char *extra)
+{
+    /* the text between two tensors: keys, brackets and indentation (at
+     * most 32 bytes) and a name, or extra at the end */
+    size_t text = 32 + (extra ? strlen(extra) : 0);
+    tg_status st = tg_json_writable(value);
+    for (int i = 0; names && i < n && st == TG_OK; i++)
+        if (grads[i]) {
+            st = tg_json_writable(grads[i]);
+            text += 32 + strlen(names[i]);
+        }
+    if (st != TG_OK)
+        return st;
+    if (text > INT_MAX / 2)
+        return tg_error(TG_ERESOURCE, "out of memory");
+    stream_ctx s = {f, tg_malloc(STREAM_CHUNK)};
+    tg_buf b = {0};
+    if (s.buf)
+        reserve_text(&b, text);
+    st = !s.buf || b.failed ? tg_error(TG_ERESOURCE, "out of memory") : TG_OK;
+    if (st == TG_OK)
+        st = tg_result_grad_with(&b, value, names, grads, n, pretty, extra, stream_entry, &s);
+    if (st == TG_OK)
+        st = tg_buf_write(&b, f);
+    tg_buf_free(&b);
+    tg_free(s.buf);
+    return st;
+}
+
+/* Row 0 of t along dim 0 as a view on the stack, for the JSON writer
+ * only: it takes no reference and is not a tensor of the graph (tg_select
+ * would make a graph node and two allocations per row); row i is then the
+ * same with offset row_offset(t, i) */
+static tg_tensor row_view(const tg_tensor *t)
+{
+    tg_tensor r = *t;
+    r.ndim = t->ndim - 1;
+    memmove(r.shape, t->shape + 1, (size_t)r.ndim * sizeof *r.shape);
+    memmove(r.stride, t->stride + 1, (size_t)r.ndim * sizeof *r.stride);
+    r.numel = t->shape[0] ? t->numel / t->shape[0] : 0;
+    r.batched = false;
+    return r;
+}
+
+static int64_t row_offset(const tg_tensor *t, int64_t i)
+{
+    return t->offset + i * t->stride[0];
+}
+
+/* does t have dim 0 of size npoints, as a tensor of points must? */
+static tg_status check_points(const tg_tensor *t, const char *what, int64_t npoints)
+{
+    if (t->ndim >= 1 && t->shape[0] == npoints)
+        return TG_OK;
+    char s[256];
+    return tg_error(TG_EINPUT, "--jsonl: %s has shape %s, not one row for each of the %lld points", what,
+                    tg_shape_str(t, s, sizeof s), (long long)npoints);
+}
+
+tg_status tg_result_points(FILE *f, const tg_tensor *value, bool value_batched, const char *const *names,
+                           tg_tensor *const *grads, int n, int64_t npoints)
+{
+    tg_status st = tg_json_writable(value);
+    if (st == TG_OK && value_batched)
+        st = check_points(value, "the value", npoints);
+    for (int k = 0; names && k < n && st == TG_OK; k++)
+        if (grads[k] && (st = tg_json_writable(grads[k])) == TG_OK)
+            st = check_points(grads[k], names[k], npoints);
+    if (st != TG_OK)
+        return st;
+    tg_tensor vrow = value_batched ? row_view(value) : *value, *rows = tg_calloc((size_t)n + 1, sizeof *rows);
+    tg_tensor **row_of = tg_calloc((size_t)n + 1, sizeof *row_of);
+    tg_buf line = {0};
+    st = rows && row_of ? TG_OK : TG_ERESOURCE;
+    for (int k = 0; names && k < n && st == TG_OK; k++)
+        if (grads[k]) {
+            rows[k] = row_view(grads[k]);
+            row_of[k] = &rows[k];
+        }
+    for (int64_t i = 0; i < npoints && st == TG_OK; i++) {
+        if (value_batched)
+            vrow.offset = row_offset(value, i);
+        for (int k = 0; names && k < n; k++)
+            if (grads[k])
+                rows[k].offset = row_offset(grads[k], i);
+        line.len = 0;
+        st = tg_result_grad(&line, &vrow, names, row_of, n, false, NULL);
+        if (st == TG_OK)
+            st = tg_buf_write(&line, f);
+    }
+    tg_buf_free(&line);
+    tg_free(rows);
+    tg_free(row_of);
+    return st;
 }
