@@ -64,7 +64,46 @@ pv *py_arg(const args *A, int k, const char *name)
     return NULL;
 }
 
-tg_status py_no_args(const args *A, const char *fn, int pos)
+
+/* the error for arguments that do not fit s: its usage, or how many it
+ * takes, or (detail non-NULL) what is wrong */
+static tg_status misfit(const py_sig *s, int pos, const char *detail, const char *name)
 {
-    return A->n ? tg_error_at(pos, TG_EINPUT, "%s() takes no arguments", fn) : TG_OK;
+    static const char *const words[] = {"no", "one", "two", "three"};
+    if (s->usage)
+        return tg_error_at(pos, TG_EINPUT, "%s", s->usage);
+    if (detail)
+        return tg_error_at(pos, TG_EINPUT, "%s() %s '%s'", s->name, detail, name);
+    const char *most = words[s->most], *plural = s->most == 1 ? "" : "s";
+    if (s->least == s->most)
+        return tg_error_at(pos, TG_EINPUT, "%s() takes %s argument%s", s->name, most, plural);
+    if (!s->least)
+        return tg_error_at(pos, TG_EINPUT, "%s() takes at most %s argument%s", s->name, most, plural);
+    return tg_error_at(pos, TG_EINPUT, "%s() takes %s to %s arguments", s->name, words[s->least], most);
+}
+
+tg_status py_check_args(const args *A, const py_sig *s, int pos)
+{
+    if (s->most == PY_ANY)
+        return TG_OK;
+    if (!s->most)
+        return A->n ? misfit(s, pos, NULL, NULL) : TG_OK;
+    int given = 0;
+    for (int k = 0; k < A->n; k++)
+        given += !A->kw[k];
+    if (given > s->most)
+        return misfit(s, pos, NULL, NULL);
+    for (int k = 0; k < A->n; k++) {
+        int p = 0;
+        while (A->kw[k] && p < s->most && strcmp(s->params[p], A->kw[k]))
+            p++;
+        if (A->kw[k] && p == s->most)
+            return misfit(s, pos, "got an unexpected keyword argument", A->kw[k]);
+        if (A->kw[k] && p < given)
+            return misfit(s, pos, "got multiple values for argument", A->kw[k]);
+    }
+    for (int p = given; p < s->least; p++)
+        if (!py_arg(A, p, s->params[p]))
+            return misfit(s, pos, NULL, NULL);
+    return TG_OK;
 }

@@ -259,14 +259,12 @@ pv *py_call_value(interp *I, pv *fn, args *A, int pos)
             return python_call(I, fn->name, A, pos);
         if (!strcmp(fn->mod, "torch.func") || !strcmp(fn->mod, "functorch"))
             return func_call(fn->mod, fn->name, A, pos);
-        if (!strcmp(fn->mod, "numpy"))
-            return py_numpy_call(fn->name, A, pos);
         if (!strcmp(fn->mod, "torch.nn")) {
             tg_error_at(pos, TG_EINPUT, "torch.nn.%s is not in the subset tgrad runs (it has the functions of "
                         "torch.nn.functional)", fn->name);
             return NULL;
         }
-        return py_torch_call(I, fn->mod, fn->name, A, pos);
+        return py_module_call(I, fn->mod, fn->name, A, pos);
     default:
         tg_error_at(pos, TG_EINPUT, "'%s' object is not callable", py_type_name(fn));
         return NULL;

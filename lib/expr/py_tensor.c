@@ -56,16 +56,13 @@ static pv *tolist(const tg_tensor *t, int dim, int64_t *at)
     return l;
 }
 
-static pv *backward(interp *I, pv *y, args *A, int pos)
+/* y.backward(gradient, retain_graph, create_graph) */
+static pv *backward(interp *I, pv *y, const args *A, int pos)
 {
-    pv *g = py_take_kw(A, "gradient"), *rg = py_take_kw(A, "retain_graph"), *cg = py_take_kw(A, "create_graph");
-    if (!g && A->n && !A->kw[0])
-        g = pv_ref(A->v[0]);
+    pv *g = py_arg(A, 0, "gradient"), *rg = py_arg(A, 1, "retain_graph"), *cg = py_arg(A, 2, "create_graph");
     bool retain = false, create = false;
     tg_status st = TG_OK;
-    if (A->n > (g && !A->kw[0] ? 1 : 0))
-        st = tg_error_at(pos, TG_EINPUT, "backward() takes gradient, retain_graph and create_graph");
-    if (st == TG_OK && ((rg && !py_truth(rg, pos, &retain)) || (cg && !py_truth(cg, pos, &create))))
+    if ((rg && !py_truth(rg, pos, &retain)) || (cg && !py_truth(cg, pos, &create)))
         st = tg_errcode();
     retain = retain || create;
     tg_tensor *gt = NULL;
@@ -86,9 +83,6 @@ static pv *backward(interp *I, pv *y, args *A, int pos)
         gt = NULL;
     }
     tg_release(gt);
-    pv_unref(g);
-    pv_unref(rg);
-    pv_unref(cg);
     if (st != TG_OK) {
         py_error_at(pos);
         return NULL;
@@ -151,157 +145,218 @@ pv *py_set_requires_grad(pv *x, const pv *flag, int pos)
     return pv_ref(x);
 }
 
-static const char *const tensor_attrs[] = {"grad", "requires_grad", "is_leaf", "grad_fn", "dtype", "device",
-                                           "shape", "ndim", "T", "mT", "data", "is_cuda", NULL};
+/* ---- attributes ---- */
+static pv *attr_grad(const tg_tensor *t) { return t->grad ? pv_tensor(tg_ref(t->grad)) : pv_new(V_NONE); }
+static pv *attr_requires_grad(const tg_tensor *t) { return pv_bool(t->requires_grad); }
+static pv *attr_is_leaf(const tg_tensor *t) { return pv_bool(!t->op || !t->requires_grad); }
+static pv *attr_dtype(const tg_tensor *t) { return pv_dtype(t->dtype); }
+static pv *attr_shape(const tg_tensor *t) { return pv_size(t); }
+static pv *attr_ndim(const tg_tensor *t) { return pv_int(t->ndim); }
+static pv *attr_is_cuda(const tg_tensor *t) { return pv_bool(t->storage->device == TG_DEV_CUDA); }
+static pv *attr_device(const tg_tensor *t) { return pv_device(t->storage->device == TG_DEV_CUDA ? "cuda:0" : "cpu"); }
+
+static pv *attr_grad_fn(const tg_tensor *t)
+{
+    const char *fn = tg_grad_fn_name(t);
+    return fn ? pv_named(V_GRADFN, NULL, fn) : pv_new(V_NONE);
+}
+
+/* the attributes of a tensor; NULL get: eval.c's attribute of that name */
+static const struct {
+    const char *name;
+    pv *(*get)(const tg_tensor *t);
+} tensor_attrs[] = {
+    {"grad", attr_grad}, {"requires_grad", attr_requires_grad}, {"is_leaf", attr_is_leaf},
+    {"grad_fn", attr_grad_fn}, {"dtype", attr_dtype}, {"device", attr_device}, {"shape", attr_shape},
+    {"ndim", attr_ndim}, {"T", NULL}, {"mT", NULL}, {"data", NULL}, {"is_cuda", attr_is_cuda},
+};
+enum { N_TENSOR_ATTRS = sizeof tensor_attrs / sizeof *tensor_attrs };
+
+typedef struct method method;
+static const method *find_method(const char *name);
+
+/* x.name where a tensor has no attribute name: say what it is */
+static void no_attribute(const char *name, int pos)
+{
+    /* x.size is PyTorch's method, x.shape the attribute */
+    const char *near = !strcmp(name, "size") ? "shape' or 'size()" : NULL;
+    if (!near && (tg_builtin_find(name) || find_method(name))) {
+        tg_error_at(pos, TG_EINPUT, "'.%s' is a method: call it, as in x.%s()", name, name);
+        return;
+    }
+    const char *names[N_TENSOR_ATTRS];
+    for (int k = 0; k < N_TENSOR_ATTRS; k++)
+        names[k] = tensor_attrs[k].name;
+    if (!near)
+        near = tg_nearest_name(name, names, N_TENSOR_ATTRS);
+    if (near)
+        tg_error_at(pos, TG_EINPUT, "'Tensor' object has no attribute '%s' (did you mean '%s'?)", name, near);
+    else
+        tg_error_at(pos, TG_EINPUT, "'Tensor' object has no attribute '%s'", name);
+}
 
 pv *py_tensor_attr(interp *I, const pv *x, const char *name, int pos)
 {
-    tg_tensor *t = x->t;
-    if (!strcmp(name, "grad"))
-        return t->grad ? pv_tensor(tg_ref(t->grad)) : pv_new(V_NONE);
-    if (!strcmp(name, "requires_grad"))
-        return pv_bool(t->requires_grad);
-    if (!strcmp(name, "is_leaf"))
-        return pv_bool(!t->op || !t->requires_grad);
-    if (!strcmp(name, "is_cuda"))
-        return pv_bool(t->storage->device == TG_DEV_CUDA);
-    if (!strcmp(name, "grad_fn")) {
-        const char *fn = tg_grad_fn_name(t);
-        return fn ? pv_named(V_GRADFN, NULL, fn) : pv_new(V_NONE);
-    }
-    if (!strcmp(name, "dtype"))
-        return pv_dtype(t->dtype);
-    if (!strcmp(name, "device"))
-        return pv_device(t->storage->device == TG_DEV_CUDA ? "cuda:0" : "cpu");
-    if (!strcmp(name, "shape"))
-        return pv_size(t);
-    if (!strcmp(name, "ndim"))
-        return pv_int(t->ndim);
-    if (!strcmp(name, "T") || !strcmp(name, "mT") || !strcmp(name, "data")) {
+    for (int k = 0; k < N_TENSOR_ATTRS; k++) {
+        if (strcmp(tensor_attrs[k].name, name))
+            continue;
+        if (tensor_attrs[k].get)
+            return tensor_attrs[k].get(x->t);
         tg_env env = {0};
         node *a = py_synth(I, N_ATTR, pos, name);
         if (a && !(a->obj = py_operand(I, &env, x, pos)))
             a = NULL;
         return py_run_node(a, &env);
     }
-    if (tg_builtin_find(name))
-        tg_error_at(pos, TG_EINPUT, "'.%s' is a method: call it, as in x.%s()", name, name);
-    else {
-        const char *near = tg_nearest_name(name, tensor_attrs, (int)(sizeof tensor_attrs / sizeof *tensor_attrs) - 1);
-        if (!strcmp(name, "size"))
-            near = "shape' or 'size()";
-        if (near)
-            tg_error_at(pos, TG_EINPUT, "'Tensor' object has no attribute '%s' (did you mean '%s'?)", name, near);
-        else
-            tg_error_at(pos, TG_EINPUT, "'Tensor' object has no attribute '%s'", name);
-    }
+    no_attribute(name, pos);
     return NULL;
 }
 
-/* the in-place methods and the operator each applies */
-static int inplace_op(const char *name)
+/* ---- methods ---- */
+/* a method's call: the arguments fit the method's signature */
+typedef struct {
+    interp *I;
+    scope *S;
+    pv *x; /* the tensor */
+    args *A;
+    int pos;
+    const method *m;
+} mcall;
+
+/* a method eval.c does not have: its signature, what runs it, and for
+ * the in-place ones the operator they apply */
+struct method {
+    py_sig sig;
+    pv *(*run)(const mcall *c);
+    int op;
+};
+
+static pv *m_backward(const mcall *c) { return backward(c->I, c->x, c->A, c->pos); }
+static pv *m_requires_grad(const mcall *c) { return py_set_requires_grad(c->x, py_arg(c->A, 0, "requires_grad"), c->pos); }
+static pv *m_dim(const mcall *c) { return pv_int(c->x->t->ndim); }
+static pv *m_numel(const mcall *c) { return pv_int(c->x->t->numel); }
+static pv *m_update(const mcall *c);
+
+/* x.cuda(), x.cpu() */
+static pv *m_device(const mcall *c)
 {
-    static const struct { const char *name; int op; } ops[] = {
-        {"add_", OP_ADD}, {"sub_", OP_SUB}, {"mul_", OP_MUL}, {"div_", OP_DIV}, {"pow_", OP_POW},
-    };
-    for (size_t k = 0; k < sizeof ops / sizeof *ops; k++)
-        if (!strcmp(ops[k].name, name))
-            return ops[k].op;
-    return 0;
+    tg_device dev = TG_DEV_CPU;
+    if (!strcmp(c->m->sig.name, "cuda")) {
+        pv *d = pv_device("cuda");
+        tg_status st = d ? py_parse_device(d, &dev, c->pos) : TG_ERESOURCE;
+        pv_unref(d);
+        if (st != TG_OK)
+            return NULL;
+    }
+    return pv_tensor(py_to_device(tg_ref(c->x->t), dev));
+}
+
+static pv *m_to(const mcall *c) { return tensor_to(c->x, c->A, c->pos); }
+
+static pv *m_numpy(const mcall *c)
+{
+    tg_tensor *t = c->x->t;
+    if (t->requires_grad) {
+        tg_error_at(c->pos, TG_EINPUT, "Can't call numpy() on Tensor that requires grad. Use "
+                    "tensor.detach().numpy() instead.");
+        return NULL;
+    }
+    if (t->storage->device != TG_DEV_CPU) {
+        tg_error_at(c->pos, TG_EINPUT, "can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to "
+                    "copy the tensor to host memory first.");
+        return NULL;
+    }
+    pv *r = pv_tensor(tg_ref(t));
+    if (r)
+        r->numpy = true;
+    return r;
+}
+
+/* x.tolist(), and x.item(): the list of a one-element tensor's innermost
+ * dimension */
+static pv *m_tolist(const mcall *c)
+{
+    tg_tensor *t = c->x->t;
+    bool item = !strcmp(c->m->sig.name, "item");
+    if (item && t->numel != 1) {
+        tg_error_at(c->pos, TG_EINPUT, "a Tensor with %lld elements cannot be converted to Scalar",
+                    (long long)t->numel);
+        return NULL;
+    }
+    int64_t at = 0;
+    tg_tensor *contig = tg_contiguous(tg_ref(t));
+    pv *r = contig ? tolist(contig, item ? contig->ndim : 0, &at) : NULL;
+    tg_release(contig);
+    return r;
+}
+
+static pv *m_size(const mcall *c)
+{
+    tg_tensor *t = c->x->t;
+    pv *d = py_arg(c->A, 0, "dim");
+    if (!d)
+        return pv_size(t);
+    tg_status st = d->kind == V_INT ? TG_OK : tg_error_at(c->pos, TG_EINPUT, "size(): dim must be an int");
+    int64_t k = st == TG_OK ? tg_norm_dim(d->i, t->ndim, "size", &st) : 0;
+    if (st != TG_OK) {
+        py_error_at(c->pos);
+        return NULL;
+    }
+    return pv_int(t->shape[k]);
+}
+
+static pv *m_zero(const mcall *c)
+{
+    tg_tensor *t = c->x->t;
+    tg_tensor *r = tg_inplace(tg_ref(t), tg_zeros_like(t)); /* the leaf rule applies */
+    if (r && py_scope_rebind(c->S, t, r) != TG_OK) {
+        tg_release(r);
+        r = NULL;
+    }
+    return pv_tensor(r);
+}
+
+static const method methods[] = {
+    {{.name = "backward", .most = 3, .params = {"gradient", "retain_graph", "create_graph"}}, m_backward, 0},
+    {{.name = "requires_grad_", .most = 1, .params = {"requires_grad"}}, m_requires_grad, 0},
+    {{.name = "to", .most = PY_ANY}, m_to, 0},
+    {{.name = "cuda"}, m_device, 0},
+    {{.name = "cpu"}, m_device, 0},
+    {{.name = "numpy"}, m_numpy, 0},
+    {{.name = "item"}, m_tolist, 0},
+    {{.name = "tolist"}, m_tolist, 0},
+    {{.name = "dim"}, m_dim, 0},
+    {{.name = "ndimension"}, m_dim, 0},
+    {{.name = "numel"}, m_numel, 0},
+    {{.name = "nelement"}, m_numel, 0},
+    {{.name = "size", .most = 1, .params = {"dim"}}, m_size, 0},
+    {{.name = "zero_"}, m_zero, 0},
+    {{.name = "add_", .least = 1, .most = 1, .params = {"other"}}, m_update, OP_ADD},
+    {{.name = "sub_", .least = 1, .most = 1, .params = {"other"}}, m_update, OP_SUB},
+    {{.name = "mul_", .least = 1, .most = 1, .params = {"other"}}, m_update, OP_MUL},
+    {{.name = "div_", .least = 1, .most = 1, .params = {"other"}}, m_update, OP_DIV},
+    {{.name = "pow_", .least = 1, .most = 1, .params = {"other"}}, m_update, OP_POW},
+};
+
+static pv *m_update(const mcall *c) { return py_update(c->I, c->S, c->x, c->m->op, py_arg(c->A, 0, "other"), c->pos); }
+
+static const method *find_method(const char *name)
+{
+    for (size_t k = 0; k < sizeof methods / sizeof *methods; k++)
+        if (!strcmp(methods[k].sig.name, name))
+            return &methods[k];
+    return NULL;
 }
 
 pv *py_tensor_method(interp *I, scope *S, pv *x, const char *name, args *A, int pos)
 {
-    tg_tensor *t = x->t;
-    if (!strcmp(name, "backward"))
-        return backward(I, x, A, pos);
-    if (!strcmp(name, "requires_grad_"))
-        return py_set_requires_grad(x, py_arg(A, 0, "requires_grad"), pos);
-    if (!strcmp(name, "to"))
-        return tensor_to(x, A, pos);
-    if (!strcmp(name, "cuda") || !strcmp(name, "cpu")) {
-        tg_device dev = TG_DEV_CPU;
-        pv *d = pv_device(name);
-        tg_status st = d ? py_no_args(A, name, pos) : TG_ERESOURCE;
-        if (st == TG_OK && name[1] == 'u')
-            st = py_parse_device(d, &dev, pos);
-        pv_unref(d);
-        return st == TG_OK ? pv_tensor(py_to_device(tg_ref(t), dev)) : NULL;
-    }
-    if (!strcmp(name, "numpy")) {
-        if (py_no_args(A, name, pos) != TG_OK)
-            return NULL;
-        if (t->requires_grad) {
-            tg_error_at(pos, TG_EINPUT, "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
-                        "instead.");
-            return NULL;
-        }
-        if (t->storage->device != TG_DEV_CPU) {
-            tg_error_at(pos, TG_EINPUT, "can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy "
-                        "the tensor to host memory first.");
-            return NULL;
-        }
-        pv *r = pv_tensor(tg_ref(t));
-        if (r)
-            r->numpy = true;
-        return r;
-    }
-    if (!strcmp(name, "item")) {
-        if (py_no_args(A, name, pos) != TG_OK)
-            return NULL;
-        if (t->numel != 1) {
-            tg_error_at(pos, TG_EINPUT, "a Tensor with %lld elements cannot be converted to Scalar", (long long)t->numel);
-            return NULL;
-        }
-        int64_t at = 0;
-        tg_tensor *c = tg_contiguous(tg_ref(t));
-        pv *r = c ? tolist(c, c->ndim, &at) : NULL;
-        tg_release(c);
-        return r;
-    }
-    if (!strcmp(name, "tolist")) {
-        int64_t at = 0;
-        tg_tensor *c = py_no_args(A, name, pos) == TG_OK ? tg_contiguous(tg_ref(t)) : NULL;
-        pv *r = c ? tolist(c, 0, &at) : NULL;
-        tg_release(c);
-        return r;
-    }
-    if (!strcmp(name, "dim") || !strcmp(name, "ndimension"))
-        return py_no_args(A, name, pos) == TG_OK ? pv_int(t->ndim) : NULL;
-    if (!strcmp(name, "numel") || !strcmp(name, "nelement"))
-        return py_no_args(A, name, pos) == TG_OK ? pv_int(t->numel) : NULL;
-    if (!strcmp(name, "size")) {
-        pv *d = py_arg(A, 0, "dim");
-        if (!d)
-            return A->n ? (tg_error_at(pos, TG_EINPUT, "size() takes one dim"), NULL) : pv_size(t);
-        tg_status st = d->kind == V_INT ? TG_OK : tg_error_at(pos, TG_EINPUT, "size(): dim must be an int");
-        int64_t k = st == TG_OK ? tg_norm_dim(d->i, t->ndim, "size", &st) : 0;
-        if (st != TG_OK) {
-            py_error_at(pos);
-            return NULL;
-        }
-        return pv_int(t->shape[k]);
-    }
-    if (!strcmp(name, "zero_")) {
-        if (py_no_args(A, name, pos) != TG_OK)
-            return NULL;
-        tg_tensor *r = tg_inplace(tg_ref(t), tg_zeros_like(t)); /* the leaf rule applies */
-        if (r && py_scope_rebind(S, t, r) != TG_OK) {
-            tg_release(r);
-            r = NULL;
-        }
-        return pv_tensor(r);
-    }
-    int op = inplace_op(name);
-    if (op) {
-        pv *y = py_arg(A, 0, "other");
-        if (!y || A->n != 1) {
-            tg_error_at(pos, TG_EINPUT, "%s() takes one argument", name);
-            return NULL;
-        }
-        return py_update(I, S, x, op, y, pos);
-    }
-    return py_builtin_call(I, name, x, A, pos);
+    const method *m = find_method(name);
+    if (!m)
+        return py_builtin_call(I, name, x, A, pos);
+    if (py_check_args(A, &m->sig, pos) != TG_OK)
+        return NULL;
+    mcall c = {.I = I, .S = S, .x = x, .A = A, .pos = pos, .m = m};
+    return m->run(&c);
 }
 
 /* x.grad.zero_(): the leaf's gradient is replaced by zeros (a gradient is

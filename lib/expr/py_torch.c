@@ -1,7 +1,8 @@
 /* py_torch.c -- the functions of torch and NumPy in the Python program
  * mode (pyprog.h): creation functions with dtype=, device= and
- * requires_grad=, grad modes, devices, seeds, .npy files; the rest of
- * torch's functions are the expression language's (py_builtin_call). */
+ * requires_grad=, grad modes, devices, seeds, .npy files, each with its
+ * signature in one table; the rest of torch's functions are the
+ * expression language's (py_builtin_call). */
 #include "pyprog.h"
 #include <string.h>
 
@@ -85,107 +86,149 @@ static pv *creation_call(interp *I, const char *name, args *A, int pos)
     return r;
 }
 
-static pv *grad_mode(const args *A, bool enable, int pos)
+/* a call of one of the functions below: the arguments fit its signature */
+typedef struct module_fn module_fn;
+typedef struct {
+    const args *A;
+    int pos;
+    const module_fn *f;
+} fcall;
+
+/* a function of a module that the expression language does not have */
+struct module_fn {
+    const char *mod;
+    py_sig sig;
+    pv *(*run)(const fcall *c);
+};
+
+/* the arguments' error: the function's usage */
+static pv *misused(const fcall *c)
 {
-    if (py_no_args(A, enable ? "enable_grad" : "no_grad", pos) != TG_OK)
-        return NULL;
+    tg_error_at(c->pos, TG_EINPUT, "%s", c->f->sig.usage);
+    return NULL;
+}
+
+static pv *f_cuda_available(const fcall *c) { return pv_bool(py_cuda_available()); }
+static pv *f_device_count(const fcall *c) { return pv_int(py_cuda_available() ? tg_cuda_device_count() : 0); }
+static pv *f_is_grad_enabled(const fcall *c) { return pv_bool(tg_grad_enabled()); }
+
+/* torch.no_grad(), torch.enable_grad(): what a with statement takes */
+static pv *f_grad_mode(const fcall *c)
+{
     pv *v = pv_new(V_GRADMODE);
     if (v)
-        v->i = enable;
+        v->i = !strcmp(c->f->sig.name, "enable_grad");
     return v;
 }
 
-pv *py_torch_call(interp *I, const char *mod, const char *name, args *A, int pos)
+static pv *f_device(const fcall *c)
 {
-    bool torch = !strcmp(mod, "torch");
-    if (!strcmp(mod, "torch.cuda")) {
-        if (!strcmp(name, "is_available") && py_no_args(A, name, pos) == TG_OK)
-            return pv_bool(py_cuda_available());
-        if (!strcmp(name, "device_count") && py_no_args(A, name, pos) == TG_OK)
-            return pv_int(py_cuda_available() ? tg_cuda_device_count() : 0);
-        if (!tg_errcode())
-            tg_error_at(pos, TG_EINPUT, "torch.cuda.%s is not in the subset (it has is_available() and "
-                        "device_count())", name);
+    pv *d = py_arg(c->A, 0, "type");
+    tg_device dev;
+    if (d->kind != V_STR)
+        return misused(c);
+    if (strcmp(d->s, "cpu") && strcmp(d->s, "cuda") && strcmp(d->s, "cuda:0") && py_parse_device(d, &dev, c->pos))
+        return NULL;
+    return pv_device(d->s);
+}
+
+static pv *f_manual_seed(const fcall *c)
+{
+    pv *s = py_arg(c->A, 0, "seed");
+    if (s->kind != V_INT || s->i < 0)
+        return misused(c);
+    tg_seed((uint64_t)s->i); /* the generator is tgrad's (--seed): not PyTorch's numbers */
+    return pv_new(V_NONE);
+}
+
+static pv *f_is_tensor(const fcall *c)
+{
+    pv *x = py_arg(c->A, 0, "obj");
+    return pv_bool(x->kind == V_TENSOR && !x->numpy);
+}
+
+static pv *f_from_numpy(const fcall *c)
+{
+    pv *a = py_arg(c->A, 0, "ndarray");
+    if (a->kind != V_TENSOR || !a->numpy)
+        return misused(c);
+    return pv_tensor(tg_ref(a->t)); /* shares the memory, as PyTorch's does */
+}
+
+static pv *f_np_load(const fcall *c)
+{
+    pv *p = py_arg(c->A, 0, "file");
+    size_t len;
+    if (p->kind != V_STR)
+        return misused(c);
+    char *bytes = tg_read_file(p->s, &len);
+    tg_tensor *t = bytes ? tg_npy_read(bytes, len) : NULL;
+    tg_free(bytes);
+    pv *r = pv_tensor(t);
+    if (r)
+        r->numpy = true;
+    else
+        py_error_at(c->pos);
+    return r;
+}
+
+static pv *f_np_save(const fcall *c)
+{
+    pv *p = py_arg(c->A, 0, "file"), *a = py_arg(c->A, 1, "arr");
+    if (p->kind != V_STR || a->kind != V_TENSOR)
+        return misused(c);
+    tg_buf path = {0};
+    size_t n = strlen(p->s);
+    tg_buf_printf(&path, "%s%s", p->s, n >= 4 && !strcmp(p->s + n - 4, ".npy") ? "" : ".npy");
+    tg_status st = path.failed ? tg_error(TG_ERESOURCE, "out of memory") : tg_save(path.data, a->t);
+    tg_buf_free(&path);
+    if (st != TG_OK) {
+        py_error_at(c->pos);
         return NULL;
     }
-    if (torch && (!strcmp(name, "no_grad") || !strcmp(name, "enable_grad")))
-        return grad_mode(A, name[0] == 'e', pos);
-    if (torch && !strcmp(name, "is_grad_enabled"))
-        return py_no_args(A, name, pos) == TG_OK ? pv_bool(tg_grad_enabled()) : NULL;
-    if (torch && !strcmp(name, "device")) {
-        pv *d = py_arg(A, 0, "type");
-        tg_device dev;
-        if (!d || A->n != 1 || d->kind != V_STR) {
-            tg_error_at(pos, TG_EINPUT, "torch.device() takes one string, 'cpu' or 'cuda'");
-            return NULL;
-        }
-        if (strcmp(d->s, "cpu") && strcmp(d->s, "cuda") && strcmp(d->s, "cuda:0") && py_parse_device(d, &dev, pos))
-            return NULL;
-        return pv_device(d->s);
+    return pv_new(V_NONE);
+}
+
+/* the modules' functions that the expression language does not have */
+static const module_fn module_fns[] = {
+    {"torch.cuda", {.name = "is_available"}, f_cuda_available},
+    {"torch.cuda", {.name = "device_count"}, f_device_count},
+    {"torch", {.name = "no_grad"}, f_grad_mode},
+    {"torch", {.name = "enable_grad"}, f_grad_mode},
+    {"torch", {.name = "is_grad_enabled"}, f_is_grad_enabled},
+    {"torch", {.name = "device", .least = 1, .most = 1, .params = {"type"},
+               .usage = "torch.device() takes one string, 'cpu' or 'cuda'"}, f_device},
+    {"torch", {.name = "manual_seed", .least = 1, .most = 1, .params = {"seed"},
+               .usage = "manual_seed() takes a non-negative int"}, f_manual_seed},
+    {"torch", {.name = "is_tensor", .least = 1, .most = 1, .params = {"obj"}}, f_is_tensor},
+    {"torch", {.name = "from_numpy", .least = 1, .most = 1, .params = {"ndarray"},
+               .usage = "from_numpy() expects a NumPy array (np.load('file.npy'), or x.numpy())"}, f_from_numpy},
+    {"numpy", {.name = "load", .least = 1, .most = 1, .params = {"file"},
+               .usage = "np.load() takes the name of a .npy file"}, f_np_load},
+    {"numpy", {.name = "save", .least = 2, .most = 2, .params = {"file", "arr"},
+               .usage = "np.save() takes a file name and an array"}, f_np_save},
+};
+
+pv *py_module_call(interp *I, const char *mod, const char *name, args *A, int pos)
+{
+    for (size_t k = 0; k < sizeof module_fns / sizeof *module_fns; k++) {
+        const module_fn *f = &module_fns[k];
+        if (strcmp(f->mod, mod) || strcmp(f->sig.name, name))
+            continue;
+        fcall c = {.A = A, .pos = pos, .f = f};
+        return py_check_args(A, &f->sig, pos) == TG_OK ? f->run(&c) : NULL;
     }
-    if (torch && !strcmp(name, "manual_seed")) {
-        pv *s = py_arg(A, 0, "seed");
-        if (!s || s->kind != V_INT || s->i < 0) {
-            tg_error_at(pos, TG_EINPUT, "manual_seed() takes a non-negative int");
-            return NULL;
-        }
-        tg_seed((uint64_t)s->i); /* the generator is tgrad's (--seed): not PyTorch's numbers */
-        return pv_new(V_NONE);
+    if (!strcmp(mod, "torch.cuda")) {
+        tg_error_at(pos, TG_EINPUT, "torch.cuda.%s is not in the subset (it has is_available() and "
+                    "device_count())", name);
+        return NULL;
     }
-    if (torch && !strcmp(name, "is_tensor")) {
-        pv *x = py_arg(A, 0, "obj");
-        return x ? pv_bool(x->kind == V_TENSOR && !x->numpy) : NULL;
-    }
-    if (torch && !strcmp(name, "from_numpy")) {
-        pv *a = py_arg(A, 0, "ndarray");
-        if (!a || A->n != 1 || a->kind != V_TENSOR || !a->numpy) {
-            tg_error_at(pos, TG_EINPUT, "from_numpy() expects a NumPy array (np.load('file.npy'), or x.numpy())");
-            return NULL;
-        }
-        return pv_tensor(tg_ref(a->t)); /* shares the memory, as PyTorch's does */
+    if (!strcmp(mod, "numpy")) {
+        tg_error_at(pos, TG_EINPUT, "np.%s is not in the subset: tgrad takes NumPy arrays from .npy files "
+                    "(np.load('a.npy'), torch.from_numpy, x.numpy(), np.save)", name);
+        return NULL;
     }
     if (is_creation(name))
         return creation_call(I, name, A, pos);
     return py_builtin_call(I, name, NULL, A, pos);
-}
-
-pv *py_numpy_call(const char *name, args *A, int pos)
-{
-    if (!strcmp(name, "load")) {
-        pv *p = py_arg(A, 0, "file");
-        size_t len;
-        if (!p || A->n != 1 || p->kind != V_STR) {
-            tg_error_at(pos, TG_EINPUT, "np.load() takes the name of a .npy file");
-            return NULL;
-        }
-        char *bytes = tg_read_file(p->s, &len);
-        tg_tensor *t = bytes ? tg_npy_read(bytes, len) : NULL;
-        tg_free(bytes);
-        pv *r = pv_tensor(t);
-        if (r)
-            r->numpy = true;
-        else
-            py_error_at(pos);
-        return r;
-    }
-    if (!strcmp(name, "save")) {
-        pv *p = py_arg(A, 0, "file"), *a = py_arg(A, 1, "arr");
-        if (!p || !a || A->n != 2 || p->kind != V_STR || a->kind != V_TENSOR) {
-            tg_error_at(pos, TG_EINPUT, "np.save() takes a file name and an array");
-            return NULL;
-        }
-        tg_buf path = {0};
-        size_t n = strlen(p->s);
-        tg_buf_printf(&path, "%s%s", p->s, n >= 4 && !strcmp(p->s + n - 4, ".npy") ? "" : ".npy");
-        tg_status st = path.failed ? tg_error(TG_ERESOURCE, "out of memory") : tg_save(path.data, a->t);
-        tg_buf_free(&path);
-        if (st != TG_OK) {
-            py_error_at(pos);
-            return NULL;
-        }
-        return pv_new(V_NONE);
-    }
-    tg_error_at(pos, TG_EINPUT, "np.%s is not in the subset: tgrad takes NumPy arrays from .npy files "
-                "(np.load('a.npy'), torch.from_numpy, x.numpy(), np.save)", name);
-    return NULL;
 }

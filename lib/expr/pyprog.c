@@ -132,7 +132,8 @@ static pv *eval_call(interp *I, scope *S, const pnode *n)
     }
     if (recv && recv->kind == V_TENSOR)
         r = py_tensor_method(I, S, recv, callee->name, &A, callee->pos);
-    else if (recv && recv->kind == V_GRADFN && !strcmp(callee->name, "name") && py_no_args(&A, "name", n->pos) == TG_OK)
+    else if (recv && recv->kind == V_GRADFN && !strcmp(callee->name, "name") &&
+             py_check_args(&A, &(py_sig){.name = "name"}, n->pos) == TG_OK)
         r = pv_str(recv->name, strlen(recv->name));
     else if (recv && recv->kind == V_MODULE)
         fn = module_attr(recv, callee->name, callee->pos);

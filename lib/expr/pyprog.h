@@ -167,15 +167,25 @@ pv *py_binary_op(int op, const pv *a, const pv *b, int pos);
 pv *py_compare(interp *I, scope *S, const pnode *n);
 
 /* arguments (py_args.c) */
+/* what a function or method takes: at most `most` arguments, each by
+ * position or by its keyword in params, the first `least` of them
+ * required.  A signature that is all zeros but for the name takes no
+ * arguments; most PY_ANY: the function checks its own. */
+enum { PY_ANY = -1, PY_MAX_PARAMS = 3 };
+typedef struct {
+    const char *name;
+    int least, most;
+    const char *params[PY_MAX_PARAMS];
+    const char *usage; /* the message when the arguments do not fit; NULL: Python's words */
+} py_sig;
+tg_status py_check_args(const args *A, const py_sig *s, int pos);
 tg_status py_args_eval(interp *I, scope *S, const pnode *call, args *A);
 void py_args_free(args *A);
 pv *py_take_kw(args *A, const char *name);
 pv *py_arg(const args *A, int k, const char *name);
-tg_status py_no_args(const args *A, const char *fn, int pos);
 
 /* functions (py_torch.c: torch's and NumPy's; py_call.c: the rest) */
-pv *py_torch_call(interp *I, const char *mod, const char *name, args *A, int pos);
-pv *py_numpy_call(const char *name, args *A, int pos);
+pv *py_module_call(interp *I, const char *mod, const char *name, args *A, int pos);
 pv *py_call_value(interp *I, pv *fn, args *A, int pos);
 
 /* tensors' methods and attributes (py_tensor.c) */

@@ -163,3 +163,16 @@ lesson() {
     [ "$status" -eq 0 ]
     [ "$output" = 'cpu cuda:0 cuda:0 cpu' ]
 }
+
+@test "python: methods and torch functions check their arguments against one signature each" {
+    # these were accepted, the extra arguments dropped (size, requires_grad_), or
+    # printed an empty line with status 0 (is_tensor())
+    fails_with 3 "^tgrad: size\(\) takes at most one argument \(at position" tgrad $'import torch\nprint(torch.ones(2, 3).size(1, 2))'
+    fails_with 3 "^tgrad: requires_grad_\(\) takes at most one argument" tgrad $'import torch\ntorch.ones(2).requires_grad_(True, 5)'
+    fails_with 3 "^tgrad: is_tensor\(\) takes one argument" tgrad $'import torch\nprint(torch.is_tensor())'
+    fails_with 3 "^tgrad: mul_\(\) got an unexpected keyword argument 'y'" tgrad $'import torch\ntorch.ones(2).mul_(y=3)'
+    fails_with 3 "^tgrad: '\.backward' is a method: call it" tgrad $'import torch\nprint(torch.ones(2).backward)'
+    run tgrad $'import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\ny.backward(None, True)\ny.backward()\nprint(x.grad, x.size(dim=0))'
+    [ "$status" -eq 0 ]
+    [ "$output" = 'tensor([4., 4.]) 2' ]
+}
