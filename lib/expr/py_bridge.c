@@ -5,10 +5,11 @@
 #include "builtins.h"
 #include <string.h>
 
+/* torch.tensor's data, flattened: each number as a double and as an
+ * int64 (which one the tensor takes depends on the dtype) */
 typedef struct {
-    double *f;
-    int64_t *i;
-    int64_t n, cap;
+    tg_buf f, i;
+    int64_t n;
     int64_t shape[TG_MAX_DIMS];
     int ndim;
     int category; /* 0 bool, 1 int, 2 float */
@@ -16,19 +17,11 @@ typedef struct {
 
 static tg_status flat_push(flat *F, double f, int64_t i)
 {
-    if (F->n == F->cap) {
-        int64_t nc = F->cap ? F->cap * 2 : 16;
-        double *nf = tg_realloc(F->f, (size_t)nc * sizeof *nf);
-        if (nf)
-            F->f = nf;
-        int64_t *ni = nf ? tg_realloc(F->i, (size_t)nc * sizeof *ni) : NULL;
-        if (!ni)
-            return TG_ERESOURCE;
-        F->i = ni;
-        F->cap = nc;
-    }
-    F->f[F->n] = f;
-    F->i[F->n++] = i;
+    tg_buf_add(&F->f, &f, sizeof f);
+    tg_buf_add(&F->i, &i, sizeof i);
+    if (F->f.failed || F->i.failed)
+        return tg_error(TG_ERESOURCE, "out of memory");
+    F->n++;
     return TG_OK;
 }
 
@@ -82,21 +75,21 @@ tg_tensor *py_tensor_of(const pv *v, int dt)
     tg_tensor *t = NULL;
     if (flatten(&F, v, 0) == TG_OK) {
         tg_dtype d = dt >= 0 ? (tg_dtype)dt : F.category == 2 ? tg_default_float : F.category ? TG_INT64 : TG_BOOL;
-        if (F.ndim == 0 && F.n == 0 && v->kind != V_LIST)
-            F.ndim = 0;
+        const double *f = (const double *)F.f.data;
+        const int64_t *i = (const int64_t *)F.i.data;
         t = tg_empty(d, F.ndim, F.shape);
         for (int64_t k = 0; t && k < F.n; k++) {
             void *p = (char *)tg_data(t) + k * (int64_t)tg_dtype_size(d);
             switch (d) {
-            case TG_FLOAT32: *(float *)p = (float)F.f[k]; break;
-            case TG_FLOAT64: *(double *)p = F.f[k]; break;
-            case TG_INT64: *(int64_t *)p = F.i[k]; break;
-            default: *(bool *)p = F.f[k] != 0; break;
+            case TG_FLOAT32: *(float *)p = (float)f[k]; break;
+            case TG_FLOAT64: *(double *)p = f[k]; break;
+            case TG_INT64: *(int64_t *)p = i[k]; break;
+            default: *(bool *)p = f[k] != 0; break;
             }
         }
     }
-    tg_free(F.f);
-    tg_free(F.i);
+    tg_buf_free(&F.f);
+    tg_buf_free(&F.i);
     return t;
 }
 

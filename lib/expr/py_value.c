@@ -135,8 +135,8 @@ void py_error_at(int pos)
 pv **py_scope_slot(scope *S, const char *name)
 {
     for (int i = S->n; i-- > 0;)
-        if (!strcmp(S->names[i], name))
-            return &S->vals[i];
+        if (!strcmp(S->b[i].name, name))
+            return &S->b[i].v;
     return NULL;
 }
 
@@ -161,28 +161,23 @@ tg_status py_scope_set(scope *S, const char *name, pv *v)
     }
     if (S->n == S->cap) {
         int nc = S->cap ? S->cap * 2 : 16;
-        const char **nn = tg_realloc(S->names, (size_t)nc * sizeof *nn);
-        if (nn)
-            S->names = nn;
-        pv **nv = nn ? tg_realloc(S->vals, (size_t)nc * sizeof *nv) : NULL;
-        if (!nv) {
+        binding *nb = tg_realloc(S->b, (size_t)nc * sizeof *nb);
+        if (!nb) {
             pv_unref(v);
             return TG_ERESOURCE;
         }
-        S->vals = nv;
+        S->b = nb;
         S->cap = nc;
     }
-    S->names[S->n] = name;
-    S->vals[S->n++] = v;
+    S->b[S->n++] = (binding){name, v};
     return TG_OK;
 }
 
 void py_scope_free(scope *S)
 {
     for (int i = 0; i < S->n; i++)
-        pv_unref(S->vals[i]);
-    tg_free(S->names);
-    tg_free(S->vals);
+        pv_unref(S->b[i].v);
+    tg_free(S->b);
 }
 
 /* every name bound to tensor old, in S and the globals, is bound to now
@@ -191,13 +186,13 @@ tg_status py_scope_rebind(scope *S, const tg_tensor *old, tg_tensor *now)
 {
     for (scope *s = S; s; s = s == S ? S->globals : NULL)
         for (int i = 0; i < s->n; i++)
-            if (s->vals[i]->kind == V_TENSOR && s->vals[i]->t == old) {
+            if (s->b[i].v->kind == V_TENSOR && s->b[i].v->t == old) {
                 pv *v = pv_tensor(tg_ref(now));
                 if (!v)
                     return TG_ERESOURCE;
-                v->numpy = s->vals[i]->numpy;
-                pv_unref(s->vals[i]);
-                s->vals[i] = v;
+                v->numpy = s->b[i].v->numpy;
+                pv_unref(s->b[i].v);
+                s->b[i].v = v;
             }
     return TG_OK;
 }

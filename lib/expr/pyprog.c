@@ -533,9 +533,9 @@ static tg_status result_json(interp *I, bool pretty, tg_buf *out)
     int n = 0;
     tg_status st = names && grads ? TG_OK : TG_ERESOURCE;
     for (int k = 0; k < G->n && st == TG_OK; k++) {
-        const pv *v = G->vals[k];
+        const pv *v = G->b[k].v;
         if (v->kind == V_TENSOR && !v->t->op && v->t->grad) {
-            names[n] = G->names[k];
+            names[n] = G->b[k].name;
             grads[n++] = v->t->grad;
         }
     }

@@ -93,10 +93,14 @@ typedef struct pv {
     struct pv *inner;
 } pv;
 
+typedef struct {
+    const char *name; /* the program's or static */
+    pv *v;
+} binding;
+
 typedef struct scope {
     struct scope *globals; /* NULL for the globals themselves */
-    const char **names;
-    pv **vals;
+    binding *b;
     int n, cap;
 } scope;
 
