@@ -6,43 +6,25 @@
 #include "pyprog.h"
 #include <string.h>
 
-/* dtype=, requires_grad= and device= of a creation function: the tensor
- * made by make(c), cast, moved and made a leaf */
-static pv *created(pv *r, pv *dtv, pv *rgv, pv *dv, int pos)
+/* dtype=, device= and requires_grad= of a creation function: t (consumed)
+ * cast, moved and made a leaf */
+static pv *created(tg_tensor *t, const pv *dtv, const pv *rgv, const pv *dv, int pos)
 {
     tg_device dev;
-    if (r && dtv && dtv->kind == V_DTYPE && r->t->dtype != dtv->dt) {
-        tg_tensor *t = tg_cast(tg_ref(r->t), dtv->dt);
-        pv_unref(r);
-        r = pv_tensor(t);
-    }
-    if (r && dv && dv->kind != V_NONE) {
-        if (py_parse_device(dv, &dev, pos) != TG_OK) {
-            pv_unref(r);
-            return NULL;
-        }
-        tg_tensor *t = py_to_device(tg_ref(r->t), dev);
-        pv_unref(r);
-        r = pv_tensor(t);
-    }
     bool rg = false;
-    if (r && rgv && !py_truth(rgv, pos, &rg)) {
-        pv_unref(r);
-        return NULL;
+    if (t && dtv && dtv->kind == V_DTYPE && t->dtype != dtv->dt)
+        t = tg_cast(t, dtv->dt);
+    if (t && dv && dv->kind != V_NONE)
+        t = py_parse_device(dv, &dev, pos) == TG_OK ? py_to_device(t, dev) : (tg_release(t), NULL);
+    if (t && rgv && !py_truth(rgv, pos, &rg))
+        t = (tg_release(t), NULL);
+    if (t && rg && !tg_dtype_is_float(t->dtype)) {
+        tg_error_at(pos, TG_EINPUT, "Only Tensors of floating point and complex dtype can require gradients");
+        t = (tg_release(t), NULL);
     }
-    if (r && rg) {
-        if (!tg_dtype_is_float(r->t->dtype)) {
-            tg_error_at(pos, TG_EINPUT, "Only Tensors of floating point and complex dtype can require gradients");
-            pv_unref(r);
-            return NULL;
-        }
-        tg_tensor *leaf = tg_detach(tg_ref(r->t)); /* a fresh leaf */
-        pv_unref(r);
-        r = pv_tensor(leaf);
-        if (r)
-            tg_set_requires_grad(r->t, true);
-    }
-    return r;
+    if (t && rg && (t = tg_detach(t))) /* a fresh leaf */
+        tg_set_requires_grad(t, true);
+    return pv_tensor(t);
 }
 
 static bool is_creation(const char *name)
@@ -57,7 +39,8 @@ static bool is_creation(const char *name)
 
 static pv *creation_call(interp *I, const char *name, args *A, int pos)
 {
-    pv *dtv = py_take_kw(A, "dtype"), *rgv = py_take_kw(A, "requires_grad"), *dv = py_take_kw(A, "device"), *r = NULL;
+    pv *dtv = py_take_kw(A, "dtype"), *rgv = py_take_kw(A, "requires_grad"), *dv = py_take_kw(A, "device");
+    tg_tensor *t = NULL;
     if (dtv && dtv->kind != V_DTYPE && dtv->kind != V_NONE)
         tg_error_at(pos, TG_EINPUT, "%s(): dtype must be a torch dtype (torch.float32, ...), not %s", name,
                     py_type_name(dtv));
@@ -65,21 +48,20 @@ static pv *creation_call(interp *I, const char *name, args *A, int pos)
         pv *data = py_arg(A, 0, "data");
         if (!data || A->n != 1)
             tg_error_at(pos, TG_EINPUT, "%s() takes one argument, the data", name);
-        else {
-            r = pv_tensor(py_tensor_of(data, dtv && dtv->kind == V_DTYPE ? (int)dtv->dt : -1));
-            if (!r)
-                py_error_at(A->node[0]->pos);
-        }
+        else if (!(t = py_tensor_of(data, dtv && dtv->kind == V_DTYPE ? (int)dtv->dt : -1)))
+            py_error_at(A->node[0]->pos);
     } else {
         /* a float dtype is the default float while the tensor is made, so
          * that arange(0, 1, 0.1, dtype=torch.float64) is computed in it */
         tg_dtype old = tg_default_float;
         if (dtv && dtv->kind == V_DTYPE && tg_dtype_is_float(dtv->dt))
             tg_default_float = dtv->dt;
-        r = py_builtin_call(I, name, NULL, A, pos);
+        pv *r = py_builtin_call(I, name, NULL, A, pos);
         tg_default_float = old;
+        t = r ? tg_ref(r->t) : NULL;
+        pv_unref(r);
     }
-    r = created(r, dtv, rgv, dv, pos);
+    pv *r = created(t, dtv, rgv, dv, pos);
     pv_unref(dtv);
     pv_unref(rgv);
     pv_unref(dv);
