@@ -136,6 +136,23 @@ static tg_status expected(const jp *p, const char *what)
     return fail("expected %s at offset %zu, found %s", what, p->pos, describe(p, p->pos, d, sizeof d));
 }
 
+/* After an element of an array or a member of an object that close
+ * ends: a ',' (not before close: JSON has no trailing comma), consumed
+ * with the white space after it, or close, left for the caller. */
+static tg_status after_item(jp *p, char close, const char *what)
+{
+    skip_ws(p);
+    if (peek(p) == close)
+        return TG_OK;
+    if (peek(p) != ',')
+        return expected(p, what);
+    p->pos++;
+    skip_ws(p);
+    if (peek(p) == close)
+        return fail("trailing comma before '%c' at offset %zu", close, p->pos);
+    return TG_OK;
+}
+
 static tg_status enter(jp *p)
 {
     if (++p->depth > TG_MAX_JSON_DEPTH)
@@ -753,18 +770,12 @@ static tg_status parse_array(builder *b, int level)
             if (parse_item(b, level + 1) != TG_OK)
                 return TG_EINPUT;
             count++;
-            skip_ws(p);
-            int c = peek(p);
-            p->pos++;
-            if (c == ']')
+            if (after_item(p, ']', "',' or ']' after an array element") != TG_OK)
+                return TG_EINPUT;
+            if (peek(p) == ']') {
+                p->pos++;
                 break;
-            if (c != ',') {
-                p->pos--;
-                return expected(p, "',' or ']' after an array element");
             }
-            skip_ws(p);
-            if (peek(p) == ']')
-                return fail("trailing comma before ']' at offset %zu", p->pos);
         }
     }
     if (b->shape[level] >= 0 && b->shape[level] != count)
@@ -863,18 +874,10 @@ static tg_status skip_members(jp *p, bool object)
                 return expected(p, "':' after the key");
             p->pos++;
         }
-        if (skip_value(p) != TG_OK)
+        if (skip_value(p) != TG_OK || after_item(p, close, object ? "',' or '}'" : "',' or ']'") != TG_OK)
             return TG_EINPUT;
-        skip_ws(p);
-        int c = peek(p);
-        if (c == close)
-            break;
-        if (c != ',')
-            return expected(p, object ? "',' or '}'" : "',' or ']'");
-        p->pos++;
-        skip_ws(p);
         if (peek(p) == close)
-            return fail("trailing comma before '%c' at offset %zu", close, p->pos);
+            break;
     }
     p->pos++;
     p->depth--;
@@ -938,17 +941,8 @@ static tg_status scan_tensor_object(jp *p, size_t off[M_COUNT])
         p->pos++;
         skip_ws(p);
         off[m] = p->pos;
-        if (skip_value(p) != TG_OK)
+        if (skip_value(p) != TG_OK || after_item(p, '}', "',' or '}' in the tensor object") != TG_OK)
             return TG_EINPUT;
-        skip_ws(p);
-        if (peek(p) == ',') {
-            p->pos++;
-            skip_ws(p);
-            if (peek(p) == '}')
-                return fail("trailing comma before '}' at offset %zu", p->pos);
-        } else if (peek(p) != '}') {
-            return expected(p, "',' or '}' in the tensor object");
-        }
     }
     p->pos++;
     p->depth--;
@@ -1197,15 +1191,8 @@ static tg_status scan_named(jp *p, members *ms, tg_json_aside *aside)
             if (skip_value(p) != TG_OK)
                 return TG_EINPUT;
         }
-        skip_ws(p);
-        if (peek(p) == ',') {
-            p->pos++;
-            skip_ws(p);
-            if (peek(p) == '}')
-                return fail("trailing comma before '}' at offset %zu", p->pos);
-        } else if (peek(p) != '}') {
-            return expected(p, "',' or '}'");
-        }
+        if (after_item(p, '}', "',' or '}'") != TG_OK)
+            return TG_EINPUT;
     }
     p->pos++;
     p->depth = 0;
