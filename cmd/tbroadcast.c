@@ -295,11 +295,8 @@ int main(int argc, char **argv)
         case O_SHAPES: o.shapes = true; break;
         case O_EXPLAIN: o.explain = true; break;
         case O_DTYPE:
-            if (tg_dtype_parse(optarg, &dt) != TG_OK) {
-                tg_error_clear();
-                tg_error(TG_EUSAGE, "--dtype expects float32, float64, int64 or bool, not '%.40s'", optarg);
+            if (tg_cli_parse_dtype(optarg, TG_BOOL, &dt) != TG_OK)
                 return tg_cli_fail(TOOL);
-            }
             o.dtype = dt;
             break;
         case 'o': o.out = optarg; break;

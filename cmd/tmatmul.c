@@ -161,11 +161,8 @@ int main(int argc, char **argv)
         case O_GRAD: o.grad = true; break;
         case O_GRAD_OUTPUT: o.grad_output = optarg; o.grad = true; break;
         case O_DTYPE:
-            if (tg_dtype_parse(optarg, &dt) != TG_OK || dt == TG_BOOL) {
-                tg_error_clear();
-                tg_error(TG_EUSAGE, "--dtype expects float32, float64 or int64, not '%.40s'", optarg);
+            if (tg_cli_parse_dtype(optarg, TG_INT64, &dt) != TG_OK)
                 return tg_cli_fail(TOOL);
-            }
             o.dtype = dt;
             break;
         case O_THREADS:
