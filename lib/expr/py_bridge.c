@@ -194,17 +194,12 @@ pv *py_builtin_call(interp *I, const char *name, const pv *self, const args *A, 
             c = NULL;
             break;
         }
-        if (c->nargs == cap) {
-            cap = cap ? cap * 2 : 4;
-            node **na = prog_alloc(I->arena, (size_t)cap * sizeof *na);
-            if (!na) {
-                c = NULL;
-                break;
-            }
-            if (c->nargs)
-                memcpy(na, c->args, (size_t)c->nargs * sizeof *na);
-            c->args = na;
+        node **na = prog_grow(I->arena, c->args, c->nargs, &cap, sizeof *na);
+        if (!na) {
+            c = NULL;
+            break;
         }
+        c->args = na;
         c->args[c->nargs++] = a;
     }
     if (!c) {

@@ -317,16 +317,10 @@ static bool push(lexer *L, pnode *n, pnode *item, int *cap)
 {
     if (!item)
         return false;
-    if (n->nv == *cap) {
-        int nc = *cap ? *cap * 2 : 4;
-        pnode **nv = prog_alloc(L->arena, (size_t)nc * sizeof *nv);
-        if (!nv)
-            return false;
-        if (n->nv)
-            memcpy(nv, n->v, (size_t)n->nv * sizeof *nv);
-        n->v = nv;
-        *cap = nc;
-    }
+    pnode **nv = prog_grow(L->arena, n->v, n->nv, cap, sizeof *nv);
+    if (!nv)
+        return false;
+    n->v = nv;
     n->v[n->nv++] = item;
     return true;
 }
@@ -792,16 +786,8 @@ static pnode *parse_comparison(lexer *L)
             if (!(c = mk(L, P_COMPARE, first->pos)) || !push(L, c, first, &cap))
                 return NULL;
         }
-        if (c->nv - 1 == opcap) {
-            int nc = opcap ? opcap * 2 : 4;
-            int *no = prog_alloc(L->arena, (size_t)nc * sizeof *no);
-            if (!no)
-                return NULL;
-            if (opcap)
-                memcpy(no, c->ops, (size_t)opcap * sizeof *no);
-            c->ops = no;
-            opcap = nc;
-        }
+        if (!(c->ops = prog_grow(L->arena, c->ops, c->nv - 1, &opcap, sizeof *c->ops)))
+            return NULL;
         c->ops[c->nv - 1] = op;
         if (!push(L, c, parse_arith(L), &cap))
             return NULL;
