@@ -39,14 +39,17 @@ static pv *vmap_call(interp *I, pv *f, tg_tensor *x, int pos)
         pv *r = call1(I, f, tg_select(tg_ref(x), 0, i), pos);
         tg_tensor *c = r ? tg_contiguous(tg_detach(tg_ref(r->t))) : NULL;
         pv_unref(r);
-        if (c && !out) {
+        if (c && !out && c->ndim + 1 > TG_MAX_DIMS)
+            tg_error_at(pos, TG_EINPUT, "vmap: the result would have %d dimensions (tgrad's tensors have at "
+                        "most %d)", c->ndim + 1, TG_MAX_DIMS);
+        else if (c && !out) {
             int64_t shape[TG_MAX_DIMS];
             shape[0] = n;
             memcpy(shape + 1, c->shape, (size_t)c->ndim * sizeof *shape);
-            out = c->ndim + 1 > TG_MAX_DIMS ? (tg_error(TG_EINPUT, "vmap: too many dimensions"), NULL)
-                                            : tg_empty(c->dtype, c->ndim + 1, shape);
+            out = tg_empty(c->dtype, c->ndim + 1, shape);
         }
-        if (c && out && (c->dtype != out->dtype || c->numel * n != out->numel)) {
+        if (c && out && (c->dtype != out->dtype || c->ndim + 1 != out->ndim ||
+                         memcmp(c->shape, out->shape + 1, (size_t)c->ndim * sizeof *c->shape))) {
             tg_error_at(pos, TG_EINPUT, "vmap: the function returned tensors of different shapes or dtypes");
             tg_release(c);
             c = NULL;

@@ -176,3 +176,13 @@ lesson() {
     [ "$status" -eq 0 ]
     [ "$output" = 'tensor([4., 4.]) 2' ]
 }
+
+@test "python: vmap refuses a result with more dimensions than a tensor has (no stack overflow)" {
+    # f gives 16 dims per point: the stacked result would have 17; the
+    # shape was copied into a 16-slot array before the check (ASan saw it)
+    fails_with 3 "^tgrad: vmap: the result would have 17 dimensions \(tgrad's tensors have at most 16\)" \
+        tgrad $'from torch.func import vmap\nx = torch.ones(2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)\nvmap(lambda t: t.unsqueeze(0))(x)'
+    # points of the same size but another shape are refused, not stacked
+    fails_with 3 "^tgrad: vmap: the function returned tensors of different shapes" \
+        tgrad $'from torch.func import vmap\nvmap(lambda t: t.view(2, 3) if t.sum().item() > 6 else t.view(3, 2))(torch.ones(2, 6) * torch.tensor([[1.0], [2.0]]))'
+}
