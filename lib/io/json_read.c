@@ -846,6 +846,26 @@ done:
     return t;
 }
 
+/* An object's key or name, a string, into o; what: what the error
+ * says was expected otherwise. */
+static tg_status scan_key(jp *p, jstr *o, const char *what)
+{
+    if (peek(p) != '"')
+        return expected(p, what);
+    return scan_string(p, o) == TG_OK ? TG_OK : TG_EINPUT;
+}
+
+/* The ':' after a key, and the white space around it. */
+static tg_status colon(jp *p, const char *what)
+{
+    skip_ws(p);
+    if (peek(p) != ':')
+        return expected(p, what);
+    p->pos++;
+    skip_ws(p);
+    return TG_OK;
+}
+
 /* ---- skipping a value (checked, not stored) ---- */
 static tg_status skip_value(jp *p);
 
@@ -865,14 +885,8 @@ static tg_status skip_members(jp *p, bool object)
         skip_ws(p);
         if (object) {
             jstr o = {0};
-            if (peek(p) != '"')
-                return expected(p, "a key (a string)");
-            if (scan_string(p, &o) != TG_OK)
+            if (scan_key(p, &o, "a key (a string)") != TG_OK || colon(p, "':' after the key") != TG_OK)
                 return TG_EINPUT;
-            skip_ws(p);
-            if (peek(p) != ':')
-                return expected(p, "':' after the key");
-            p->pos++;
         }
         if (skip_value(p) != TG_OK || after_item(p, close, object ? "',' or '}'" : "',' or ']'") != TG_OK)
             return TG_EINPUT;
@@ -923,9 +937,7 @@ static tg_status scan_tensor_object(jp *p, size_t off[M_COUNT])
     while (peek(p) != '}') {
         size_t at = p->pos;
         jstr o = {key, sizeof key, 0, false};
-        if (peek(p) != '"')
-            return expected(p, "a key (a string) in the tensor object");
-        if (scan_string(p, &o) != TG_OK)
+        if (scan_key(p, &o, "a key (a string) in the tensor object") != TG_OK)
             return TG_EINPUT;
         int m = 0;
         while (m < M_COUNT && (o.nul || o.len >= sizeof key || strcmp(key, member_names[m])))
@@ -935,11 +947,8 @@ static tg_status scan_tensor_object(jp *p, size_t off[M_COUNT])
                         "dtype, requires_grad)", printable(shown, 41, key, strlen(key)), at);
         if (off[m] != SIZE_MAX)
             return fail("duplicate key '%s' at offset %zu in the tensor object", member_names[m], at);
-        skip_ws(p);
-        if (peek(p) != ':')
-            return expected(p, "':' after the key");
-        p->pos++;
-        skip_ws(p);
+        if (colon(p, "':' after the key") != TG_OK)
+            return TG_EINPUT;
         off[m] = p->pos;
         if (skip_value(p) != TG_OK || after_item(p, '}', "',' or '}' in the tensor object") != TG_OK)
             return TG_EINPUT;
@@ -1169,18 +1178,13 @@ static tg_status scan_named(jp *p, members *ms, tg_json_aside *aside)
     while (peek(p) != '}') {
         size_t at = p->pos;
         jstr o = {name, sizeof name, 0, false};
-        if (peek(p) != '"')
-            return expected(p, "a name (a string)");
-        if (scan_string(p, &o) != TG_OK)
+        if (scan_key(p, &o, "a name (a string)") != TG_OK)
             return TG_EINPUT;
         if (o.len >= sizeof name || o.nul)
             return fail("name at offset %zu is %s", at,
                         o.nul ? "not allowed to contain \\u0000" : "too long (the limit is 255 bytes)");
-        skip_ws(p);
-        if (peek(p) != ':')
-            return expected(p, "':' after the name");
-        p->pos++;
-        skip_ws(p);
+        if (colon(p, "':' after the name") != TG_OK)
+            return TG_EINPUT;
         if (aside && !strcmp(name, aside->name)) {
             if (set_aside(p, aside, at) != TG_OK)
                 return TG_EINPUT;
