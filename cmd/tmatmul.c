@@ -146,14 +146,11 @@ int main(int argc, char **argv)
         TG_CLI_DEVICE_OPTION, {"out", required_argument, 0, 'o'},
         {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     options o = {.dtype = -1, .repeat = 1};
-    opterr = 0;
     int c, status;
     long threads, repeat;
     tg_dtype dt;
-    if (tg_device_from_env() != TG_OK)
+    if (!(argv = tg_cli_begin(TOOL, &argc, argv, ":o:hV", longopts)))
         return tg_cli_fail(TOOL);
-    tg_cli_start(TOOL);
-    argv = tg_cli_operands_last(argc, argv, ":o:hV", longopts, &argc);
     while ((c = getopt_long(argc, argv, ":o:hV", longopts, NULL)) != -1) {
         switch (c) {
         case O_TA: o.ta = true; break;

@@ -127,6 +127,16 @@ static const struct option *long_option(const struct option *longopts, const cha
     return *count == 1 ? found : NULL;
 }
 
+char **tg_cli_begin(const char *tool, int *argc, char **argv, const char *shortopts,
+                    const struct option *longopts)
+{
+    opterr = 0; /* tg_cli_common_option reports getopt's errors */
+    if (tg_device_from_env() != TG_OK)
+        return NULL;
+    tg_cli_start(tool);
+    return tg_cli_operands_last(*argc, argv, shortopts, longopts, argc);
+}
+
 char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
                             const struct option *longopts, int *new_argc)
 {

@@ -39,5 +39,11 @@ struct option;
  * (see cli.c); the array is malloc'd and lives until exit. */
 char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
                             const struct option *longopts, int *new_argc);
+/* The start of a computing tool's main: TG_DEVICE read, getopt's own
+ * messages off, tg_cli_start, and argv (*argc updated) as
+ * tg_cli_operands_last gives it; NULL when TG_DEVICE is wrong (the error
+ * is set: return tg_cli_fail(tool)). */
+char **tg_cli_begin(const char *tool, int *argc, char **argv, const char *shortopts,
+                    const struct option *longopts);
 
 #endif
