@@ -134,56 +134,61 @@ static pv *func_call(const char *mod, const char *name, args *A, int pos)
     return t;
 }
 
-static pv *python_call(interp *I, const char *name, args *A, int pos)
+/* print(*values, sep=' ', end='\n') */
+static pv *print_call(interp *I, const char *name, args *A, int pos)
 {
-    if (!strcmp(name, "print")) {
-        pv *sep = py_take_kw(A, "sep"), *end = py_take_kw(A, "end");
-        tg_status st = TG_OK;
-        for (int k = 0; k < A->n && st == TG_OK; k++) {
-            if (A->kw[k])
-                st = tg_error_at(pos, TG_EINPUT, "print() got an unexpected keyword argument '%s'", A->kw[k]);
-            else if (k && sep && sep->kind == V_STR)
-                tg_buf_add(I->out, sep->s, sep->slen);
-            else if (k)
-                tg_buf_add(I->out, " ", 1);
-            if (st == TG_OK)
-                st = py_put_value(I->out, A->v[k], false);
-        }
-        if (st == TG_OK && end && end->kind == V_STR)
-            tg_buf_add(I->out, end->s, end->slen);
-        else if (st == TG_OK)
-            tg_buf_add(I->out, "\n", 1);
-        pv_unref(sep);
-        pv_unref(end);
-        I->printed = true;
-        if (st != TG_OK)
-            py_error_at(A->n ? A->node[0]->pos : pos);
-        return st == TG_OK ? pv_new(V_NONE) : NULL;
+    pv *sep = py_take_kw(A, "sep"), *end = py_take_kw(A, "end");
+    tg_status st = TG_OK;
+    for (int k = 0; k < A->n && st == TG_OK; k++) {
+        if (A->kw[k])
+            st = tg_error_at(pos, TG_EINPUT, "print() got an unexpected keyword argument '%s'", A->kw[k]);
+        else if (k && sep && sep->kind == V_STR)
+            tg_buf_add(I->out, sep->s, sep->slen);
+        else if (k)
+            tg_buf_add(I->out, " ", 1);
+        if (st == TG_OK)
+            st = py_put_value(I->out, A->v[k], false);
     }
-    pv *x = A->n == 1 && !A->kw[0] ? A->v[0] : NULL;
-    if (!x) {
-        tg_error_at(pos, TG_EINPUT, "%s() takes one argument in the subset tgrad runs", name);
-        return NULL;
-    }
-    if (!strcmp(name, "len")) {
-        if (x->kind == V_TENSOR && x->t->ndim == 0)
-            tg_error_at(pos, TG_EINPUT, "len() of a 0-d tensor");
-        else if (x->kind == V_TENSOR)
-            return pv_int(x->t->shape[0]);
-        else if (x->kind == V_STR)
-            return pv_int((int64_t)x->slen);
-        else if (x->kind == V_LIST || x->kind == V_TUPLE || x->kind == V_SIZE)
-            return pv_int(x->n);
-        else
-            tg_error_at(pos, TG_EINPUT, "object of type '%s' has no len()", py_type_name(x));
-        return NULL;
-    }
-    if (!strcmp(name, "str") || !strcmp(name, "repr")) {
-        tg_buf b = {0};
-        pv *r = py_put_value(&b, x, name[0] == 'r') == TG_OK ? pv_str(b.data ? b.data : "", b.len) : NULL;
-        tg_buf_free(&b);
-        return r;
-    }
+    if (st == TG_OK && end && end->kind == V_STR)
+        tg_buf_add(I->out, end->s, end->slen);
+    else if (st == TG_OK)
+        tg_buf_add(I->out, "\n", 1);
+    pv_unref(sep);
+    pv_unref(end);
+    I->printed = true;
+    if (st != TG_OK)
+        py_error_at(A->n ? A->node[0]->pos : pos);
+    return st == TG_OK ? pv_new(V_NONE) : NULL;
+}
+
+static pv *len_of(const char *name, const pv *x, int pos)
+{
+    if (x->kind == V_TENSOR && x->t->ndim == 0)
+        tg_error_at(pos, TG_EINPUT, "len() of a 0-d tensor");
+    else if (x->kind == V_TENSOR)
+        return pv_int(x->t->shape[0]);
+    else if (x->kind == V_STR)
+        return pv_int((int64_t)x->slen);
+    else if (x->kind == V_LIST || x->kind == V_TUPLE || x->kind == V_SIZE)
+        return pv_int(x->n);
+    else
+        tg_error_at(pos, TG_EINPUT, "object of type '%s' has no len()", py_type_name(x));
+    return NULL;
+}
+
+/* str(x), repr(x) */
+static pv *text_of(const char *name, const pv *x, int pos)
+{
+    tg_buf b = {0};
+    pv *r = py_put_value(&b, x, name[0] == 'r') == TG_OK ? pv_str(b.data ? b.data : "", b.len) : NULL;
+    tg_buf_free(&b);
+    return r;
+}
+
+/* float(x), bool(x), abs(x), int(x), round(x) of a number or a
+ * one-element tensor */
+static pv *number_of(const char *name, const pv *x, int pos)
+{
     double v = 0;
     if (x->kind == V_TENSOR && x->t->numel == 1)
         v = tg_item(x->t);
@@ -199,15 +204,47 @@ static pv *python_call(interp *I, const char *name, args *A, int pos)
     if (!strcmp(name, "bool"))
         return pv_bool(v != 0);
     if (!strcmp(name, "abs"))
-        return x->kind == V_FLOAT || x->kind == V_TENSOR ? pv_float(fabs(v)) : py_int_result(x->i < 0 ? -(__int128)x->i : x->i, pos);
-    if (!strcmp(name, "int") || !strcmp(name, "round")) {
-        double r = name[0] == 'i' ? trunc(v) : nearbyint(v);
-        if (!(r >= -9.2233720368547758e18 && r < 9.2233720368547758e18)) {
-            tg_error_at(pos, TG_EINPUT, "cannot convert %g to an integer", v);
-            return NULL;
-        }
-        return x->kind == V_INT ? pv_int(x->i) : pv_int((int64_t)r);
+        return x->kind == V_FLOAT || x->kind == V_TENSOR ? pv_float(fabs(v))
+                                                         : py_int_result(x->i < 0 ? -(__int128)x->i : x->i, pos);
+    double r = !strcmp(name, "int") ? trunc(v) : nearbyint(v);
+    if (!(r >= -9.2233720368547758e18 && r < 9.2233720368547758e18)) {
+        tg_error_at(pos, TG_EINPUT, "cannot convert %g to an integer", v);
+        return NULL;
     }
+    return x->kind == V_INT ? pv_int(x->i) : pv_int((int64_t)r);
+}
+
+/* Python's functions that a program may name: print takes any arguments,
+ * the others one; NULL: named, but not in the subset */
+static const struct {
+    const char *name;
+    pv *(*of)(const char *name, const pv *x, int pos);
+} python_fns[] = {
+    {"print", NULL}, {"len", len_of}, {"float", number_of}, {"int", number_of}, {"str", text_of},
+    {"bool", number_of}, {"abs", number_of}, {"round", number_of}, {"repr", text_of}, {"type", NULL},
+    {"isinstance", NULL},
+};
+
+const char *py_python_function(const char *name)
+{
+    for (size_t k = 0; k < sizeof python_fns / sizeof *python_fns; k++)
+        if (!strcmp(python_fns[k].name, name))
+            return python_fns[k].name;
+    return NULL;
+}
+
+static pv *python_call(interp *I, const char *name, args *A, int pos)
+{
+    if (!strcmp(name, "print"))
+        return print_call(I, name, A, pos);
+    pv *x = A->n == 1 && !A->kw[0] ? A->v[0] : NULL;
+    if (!x) {
+        tg_error_at(pos, TG_EINPUT, "%s() takes one argument in the subset tgrad runs", name);
+        return NULL;
+    }
+    for (size_t k = 0; k < sizeof python_fns / sizeof *python_fns; k++)
+        if (!strcmp(python_fns[k].name, name) && python_fns[k].of)
+            return python_fns[k].of(name, x, pos);
     tg_error_at(pos, TG_EINPUT, "%s() is not in the subset tgrad runs", name);
     return NULL;
 }

@@ -18,9 +18,6 @@
 #include <string.h>
 
 /* ---- names ---- */
-static const char *const python_builtins[] = {"print", "len", "float", "int", "str", "bool", "abs", "round",
-                                              "repr", "type", "isinstance", NULL};
-
 static pv *eval_name(interp *I, scope *S, const pnode *n)
 {
     if (!strcmp(n->name, "None"))
@@ -30,10 +27,9 @@ static pv *eval_name(interp *I, scope *S, const pnode *n)
     pv *v = py_scope_get(S, n->name);
     if (v)
         return pv_ref(v);
-    for (int k = 0; python_builtins[k]; k++)
-        if (!strcmp(python_builtins[k], n->name))
-            return pv_named(V_BUILTIN, NULL, python_builtins[k]);
-    (void)I;
+    const char *fn = py_python_function(n->name);
+    if (fn)
+        return pv_named(V_BUILTIN, NULL, fn);
     tg_error_at(n->pos, TG_EINPUT, "name '%s' is not defined (a Python program makes its own tensors, as in "
                 "%s = torch.tensor(2.0, requires_grad=True); --at gives values to an expression)",
                 n->name, n->name);
@@ -41,16 +37,25 @@ static pv *eval_name(interp *I, scope *S, const pnode *n)
 }
 
 /* ---- modules ---- */
-static const struct { const char *name, *top; } modules[] = {
+/* the modules a program may import, and the name "import NAME" binds */
+static const struct module {
+    const char *name, *top;
+} modules[] = {
     {"torch", "torch"}, {"torch.nn", "torch"}, {"torch.nn.functional", "torch"}, {"torch.func", "torch"},
     {"torch.cuda", "torch"}, {"functorch", "functorch"}, {"numpy", "numpy"},
 };
 
-static const char *module_name(const char *name)
+/* the module NAME, or with parent non-NULL, PARENT.NAME */
+static const struct module *find_module(const char *parent, const char *name)
 {
-    for (size_t k = 0; k < sizeof modules / sizeof *modules; k++)
-        if (!strcmp(modules[k].name, name))
-            return modules[k].name;
+    size_t n = parent ? strlen(parent) : 0;
+    for (size_t k = 0; k < sizeof modules / sizeof *modules; k++) {
+        const char *m = modules[k].name;
+        if (parent && (strncmp(m, parent, n) || m[n] != '.'))
+            continue;
+        if (!strcmp(parent ? m + n + 1 : m, name))
+            return &modules[k];
+    }
     return NULL;
 }
 
@@ -70,11 +75,9 @@ static bool dtype_name(const char *name, tg_dtype *dt)
 
 static pv *module_attr(const pv *m, const char *name, int pos)
 {
-    char full[64];
-    snprintf(full, sizeof full, "%s.%s", m->name, name);
-    const char *sub = strlen(m->name) + strlen(name) + 2 <= sizeof full ? module_name(full) : NULL;
+    const struct module *sub = find_module(m->name, name);
     if (sub)
-        return pv_named(V_MODULE, NULL, sub);
+        return pv_named(V_MODULE, NULL, sub->name);
     tg_dtype dt;
     if (!strcmp(m->name, "torch") && dtype_name(name, &dt))
         return pv_dtype(dt);
@@ -95,17 +98,13 @@ static pv *module_attr(const pv *m, const char *name, int pos)
 
 static tg_status exec_import(interp *I, scope *S, const pnode *n)
 {
-    const char *mod = module_name(n->name);
+    const struct module *mod = find_module(NULL, n->name);
     if (!mod)
         return tg_error_at(n->pos, TG_EINPUT, "module '%s' is not in the subset tgrad runs (it has torch, "
                            "torch.nn.functional, torch.func, functorch and numpy)", n->name);
-    if (n->kind == S_IMPORT) {
-        if (n->str)
-            return py_scope_set(S, n->str, pv_named(V_MODULE, NULL, mod));
-        const char *top = strchr(mod, '.') ? "torch" : mod;
-        return py_scope_set(S, top, pv_named(V_MODULE, NULL, top));
-    }
-    pv *m = pv_named(V_MODULE, NULL, mod);
+    if (n->kind == S_IMPORT) /* import torch.nn.functional binds torch; with "as F", F */
+        return py_scope_set(S, n->str ? n->str : mod->top, pv_named(V_MODULE, NULL, n->str ? mod->name : mod->top));
+    pv *m = pv_named(V_MODULE, NULL, mod->name);
     tg_status st = m ? TG_OK : TG_ERESOURCE;
     for (int k = 0; k < n->nv && st == TG_OK; k++) {
         const pnode *p = n->v[k];

@@ -191,6 +191,8 @@ pv *py_arg(const args *A, int k, const char *name);
 /* functions (py_torch.c: torch's and NumPy's; py_call.c: the rest) */
 pv *py_module_call(interp *I, const char *mod, const char *name, args *A, int pos);
 pv *py_call_value(interp *I, pv *fn, args *A, int pos);
+/* name's static copy when it is one of Python's functions, else NULL */
+const char *py_python_function(const char *name);
 
 /* tensors' methods and attributes (py_tensor.c) */
 pv *py_tensor_method(interp *I, scope *S, pv *x, const char *name, args *A, int pos);
