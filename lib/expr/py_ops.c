@@ -28,7 +28,8 @@ static pv *number_op(int op, const pv *a, const pv *b, int pos)
     case OP_FLOORDIV:
     case OP_MOD:
         if (y == 0) {
-            tg_error_at(pos, TG_EINPUT, "%s by zero", ints && op != OP_DIV ? "integer division or modulo" : "float division");
+            tg_error_at(pos, TG_EINPUT, "%s by zero",
+                        ints && op != OP_DIV ? "integer division or modulo" : "float division");
             return NULL;
         }
         if (op == OP_DIV)

@@ -232,10 +232,19 @@ struct method {
 };
 
 static pv *m_backward(const mcall *c) { return backward(c->I, c->x, c->A, c->pos); }
-static pv *m_requires_grad(const mcall *c) { return py_set_requires_grad(c->x, py_arg(c->A, 0, "requires_grad"), c->pos); }
+static pv *m_to(const mcall *c) { return tensor_to(c->x, c->A, c->pos); }
+
+static pv *m_requires_grad(const mcall *c)
+{
+    return py_set_requires_grad(c->x, py_arg(c->A, 0, "requires_grad"), c->pos);
+}
+
+static pv *m_update(const mcall *c)
+{
+    return py_update(c->I, c->S, c->x, c->m->op, py_arg(c->A, 0, "other"), c->pos);
+}
 static pv *m_dim(const mcall *c) { return pv_int(c->x->t->ndim); }
 static pv *m_numel(const mcall *c) { return pv_int(c->x->t->numel); }
-static pv *m_update(const mcall *c);
 
 /* x.cuda(), x.cpu() */
 static pv *m_device(const mcall *c)
@@ -250,8 +259,6 @@ static pv *m_device(const mcall *c)
     }
     return pv_tensor(py_to_device(tg_ref(c->x->t), dev));
 }
-
-static pv *m_to(const mcall *c) { return tensor_to(c->x, c->A, c->pos); }
 
 static pv *m_numpy(const mcall *c)
 {
@@ -337,8 +344,6 @@ static const method methods[] = {
     {{.name = "div_", .least = 1, .most = 1, .params = {"other"}}, m_update, OP_DIV},
     {{.name = "pow_", .least = 1, .most = 1, .params = {"other"}}, m_update, OP_POW},
 };
-
-static pv *m_update(const mcall *c) { return py_update(c->I, c->S, c->x, c->m->op, py_arg(c->A, 0, "other"), c->pos); }
 
 static const method *find_method(const char *name)
 {

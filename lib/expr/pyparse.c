@@ -36,7 +36,7 @@ typedef struct {
     int paren;
     bool line_start, nested; /* nested: an f-string's field, no indentation */
     tkind last;
-    int *indents, nind, capind;
+    int *indents, nind, capind; /* in the arena */
     int dedents; /* DEDENT tokens still to give */
     int depth;
 } lexer;
@@ -80,14 +80,10 @@ static tg_status expect(lexer *L, const char *op)
 
 static tg_status push_indent(lexer *L, int col)
 {
-    if (L->nind == L->capind) {
-        int nc = L->capind ? L->capind * 2 : 8;
-        int *ni = tg_realloc(L->indents, (size_t)nc * sizeof *ni);
-        if (!ni)
-            return TG_ERESOURCE;
-        L->indents = ni;
-        L->capind = nc;
-    }
+    int *ni = prog_grow(L->arena, L->indents, L->nind, &L->capind, sizeof *ni);
+    if (!ni)
+        return TG_ERESOURCE;
+    L->indents = ni;
     L->indents[L->nind++] = col;
     return TG_OK;
 }
@@ -1176,6 +1172,5 @@ pnode *tg_py_parse(tg_program *arena, const char *src)
     }
     lexer L = {.arena = arena, .s = src, .len = (int)len, .line_start = true, .last = K_NEWLINE};
     pnode *b = lx_next(&L) == TG_OK ? parse_block(&L, false) : NULL;
-    tg_free(L.indents);
     return b;
 }
