@@ -302,13 +302,10 @@ int main(int argc, char **argv)
         {"out", required_argument, 0, 'o'}, {"pretty", no_argument, 0, O_PRETTY},
         TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     options o = {.op = "add", .dtype = -1};
-    opterr = 0;
     int c, status;
     tg_dtype dt;
-    if (tg_device_from_env() != TG_OK)
+    if (!(argv = tg_cli_begin(TOOL, &argc, argv, ":o:hV", longopts)))
         return tg_cli_fail(TOOL);
-    tg_cli_start(TOOL);
-    argv = tg_cli_operands_last(argc, argv, ":o:hV", longopts, &argc);
     while ((c = getopt_long(argc, argv, ":o:hV", longopts, NULL)) != -1) {
         switch (c) {
         case O_OP: o.op = optarg; break;
@@ -318,11 +315,8 @@ int main(int argc, char **argv)
         case O_SHAPES: o.shapes = true; break;
         case O_EXPLAIN: o.explain = true; break;
         case O_DTYPE:
-            if (tg_dtype_parse(optarg, &dt) != TG_OK) {
-                tg_error_clear();
-                tg_error(TG_EUSAGE, "--dtype expects float32, float64, int64 or bool, not '%.40s'", optarg);
+            if (tg_cli_parse_dtype(optarg, TG_BOOL, &dt) != TG_OK)
                 return tg_cli_fail(TOOL);
-            }
             o.dtype = dt;
             break;
         case 'o': o.out = optarg; break;

@@ -161,14 +161,11 @@ int main(int argc, char **argv)
         TG_CLI_DEVICE_OPTION, {"out", required_argument, 0, 'o'},
         {"pretty", no_argument, 0, O_PRETTY}, TG_CLI_TYPED_OPTION, TG_CLI_OPTIONS, {0, 0, 0, 0}};
     options o = {.dtype = -1, .repeat = 1};
-    opterr = 0;
     int c, status;
     long threads, repeat;
     tg_dtype dt;
-    if (tg_device_from_env() != TG_OK)
+    if (!(argv = tg_cli_begin(TOOL, &argc, argv, ":o:hV", longopts)))
         return tg_cli_fail(TOOL);
-    tg_cli_start(TOOL);
-    argv = tg_cli_operands_last(argc, argv, ":o:hV", longopts, &argc);
     while ((c = getopt_long(argc, argv, ":o:hV", longopts, NULL)) != -1) {
         switch (c) {
         case O_TA: o.ta = true; break;
@@ -176,11 +173,8 @@ int main(int argc, char **argv)
         case O_GRAD: o.grad = true; break;
         case O_GRAD_OUTPUT: o.grad_output = optarg; o.grad = true; break;
         case O_DTYPE:
-            if (tg_dtype_parse(optarg, &dt) != TG_OK || dt == TG_BOOL) {
-                tg_error_clear();
-                tg_error(TG_EUSAGE, "--dtype expects float32, float64 or int64, not '%.40s'", optarg);
+            if (tg_cli_parse_dtype(optarg, TG_INT64, &dt) != TG_OK)
                 return tg_cli_fail(TOOL);
-            }
             o.dtype = dt;
             break;
         case O_THREADS:

@@ -63,6 +63,19 @@ tg_status tg_cli_parse_long(const char *opt, const char *s, long lo, long hi, lo
     return TG_OK;
 }
 
+tg_status tg_cli_parse_dtype(const char *s, tg_dtype last, tg_dtype *out)
+{
+    static const char *const names[TG_NDTYPES] = {"float32", "float32 or float64", "float32, float64 or int64",
+                                                  "float32, float64, int64 or bool"};
+    tg_dtype dt;
+    if (tg_dtype_parse(s, &dt) == TG_OK && dt <= last) {
+        *out = dt;
+        return TG_OK;
+    }
+    tg_error_clear();
+    return tg_error(TG_EUSAGE, "--dtype expects %s, not '%.40s'", names[last], s);
+}
+
 tg_status tg_cli_finish_output(void)
 {
     if (fflush(stdout) != 0 || ferror(stdout))
@@ -112,6 +125,16 @@ static const struct option *long_option(const struct option *longopts, const cha
         found = found ? found : o;
     }
     return *count == 1 ? found : NULL;
+}
+
+char **tg_cli_begin(const char *tool, int *argc, char **argv, const char *shortopts,
+                    const struct option *longopts)
+{
+    opterr = 0; /* tg_cli_common_option reports getopt's errors */
+    if (tg_device_from_env() != TG_OK)
+        return NULL;
+    tg_cli_start(tool);
+    return tg_cli_operands_last(*argc, argv, shortopts, longopts, argc);
 }
 
 char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,

@@ -13,6 +13,9 @@ void tg_cli_start(const char *tool);
 int tg_cli_fail(const char *tool);
 void tg_cli_set_source(const char *src); /* the expression, for carets */
 tg_status tg_cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
+/* --dtype S: float32 up to last in tg_dtype's order (float32, float64,
+ * int64, bool), or a usage error that names those */
+tg_status tg_cli_parse_dtype(const char *s, tg_dtype last, tg_dtype *out);
 tg_status tg_cli_finish_output(void); /* flushes stdout, reports write errors */
 /* Reports getopt's ':' or '?' answer as a usage error; returns status 2. */
 int tg_cli_bad_option(const char *tool, int c, char **argv);
@@ -36,5 +39,11 @@ struct option;
  * (see cli.c); the array is malloc'd and lives until exit. */
 char **tg_cli_operands_last(int argc, char **argv, const char *shortopts,
                             const struct option *longopts, int *new_argc);
+/* The start of a computing tool's main: TG_DEVICE read, getopt's own
+ * messages off, tg_cli_start, and argv (*argc updated) as
+ * tg_cli_operands_last gives it; NULL when TG_DEVICE is wrong (the error
+ * is set: return tg_cli_fail(tool)). */
+char **tg_cli_begin(const char *tool, int *argc, char **argv, const char *shortopts,
+                    const struct option *longopts);
 
 #endif

@@ -52,4 +52,7 @@ struct tg_program {
 };
 
 void *prog_alloc(struct tg_program *p, size_t n);
+/* items, an array of n in p's arena, with room for one more: the same or a
+ * copy twice as large (*cap updated); NULL with the error set */
+void *prog_grow(struct tg_program *p, void *items, int n, int *cap, size_t size);
 #endif

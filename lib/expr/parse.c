@@ -18,6 +18,7 @@
 #include "expr.h"
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,24 @@ void *prog_alloc(struct tg_program *p, size_t n)
     b->used += n;
     memset(r, 0, n);
     return r;
+}
+
+void *prog_grow(struct tg_program *p, void *items, int n, int *cap, size_t size)
+{
+    if (n < *cap)
+        return items;
+    if (*cap > INT_MAX / 2) {
+        tg_error(TG_ERESOURCE, "out of memory: too many items");
+        return NULL;
+    }
+    int nc = *cap ? *cap * 2 : 4;
+    void *grown = prog_alloc(p, (size_t)nc * size);
+    if (!grown)
+        return NULL;
+    if (n)
+        memcpy(grown, items, (size_t)n * size);
+    *cap = nc;
+    return grown;
 }
 
 /* ---- lexer ---- */
@@ -218,16 +237,10 @@ static bool enter(parser *p)
 
 static bool push_arg(parser *p, node *n, node *a, int *cap)
 {
-    if (n->nargs == *cap) {
-        int nc = *cap ? *cap * 2 : 4;
-        node **na = prog_alloc(p->prog, nc * sizeof *na);
-        if (!na)
-            return false;
-        if (n->nargs)
-            memcpy(na, n->args, n->nargs * sizeof *na);
-        n->args = na;
-        *cap = nc;
-    }
+    node **na = prog_grow(p->prog, n->args, n->nargs, cap, sizeof *na);
+    if (!na)
+        return false;
+    n->args = na;
     n->args[n->nargs++] = a;
     int d = a->depth + 1;
     if (d > n->depth)
@@ -740,13 +753,12 @@ tg_program *tg_program_parse(const char *src)
             ok = false;
             break;
         }
-        if (prog->nstmts == cap) {
-            cap = cap ? cap * 2 : 8;
-            node **ns = prog_alloc(prog, cap * sizeof *ns);
-            if (!ns) { ok = false; break; }
-            if (prog->nstmts) memcpy(ns, prog->stmts, prog->nstmts * sizeof *ns);
-            prog->stmts = ns;
+        node **ns = prog_grow(prog, prog->stmts, prog->nstmts, &cap, sizeof *ns);
+        if (!ns) {
+            ok = false;
+            break;
         }
+        prog->stmts = ns;
         prog->stmts[prog->nstmts++] = s;
         if (p.kind != T_SEP && p.kind != T_END) {
             char b[40];

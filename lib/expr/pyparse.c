@@ -36,7 +36,7 @@ typedef struct {
     int paren;
     bool line_start, nested; /* nested: an f-string's field, no indentation */
     tkind last;
-    int *indents, nind, capind;
+    int *indents, nind, capind; /* in the arena */
     int dedents; /* DEDENT tokens still to give */
     int depth;
 } lexer;
@@ -80,14 +80,10 @@ static tg_status expect(lexer *L, const char *op)
 
 static tg_status push_indent(lexer *L, int col)
 {
-    if (L->nind == L->capind) {
-        int nc = L->capind ? L->capind * 2 : 8;
-        int *ni = tg_realloc(L->indents, (size_t)nc * sizeof *ni);
-        if (!ni)
-            return TG_ERESOURCE;
-        L->indents = ni;
-        L->capind = nc;
-    }
+    int *ni = prog_grow(L->arena, L->indents, L->nind, &L->capind, sizeof *ni);
+    if (!ni)
+        return TG_ERESOURCE;
+    L->indents = ni;
     L->indents[L->nind++] = col;
     return TG_OK;
 }
@@ -317,16 +313,10 @@ static bool push(lexer *L, pnode *n, pnode *item, int *cap)
 {
     if (!item)
         return false;
-    if (n->nv == *cap) {
-        int nc = *cap ? *cap * 2 : 4;
-        pnode **nv = prog_alloc(L->arena, (size_t)nc * sizeof *nv);
-        if (!nv)
-            return false;
-        if (n->nv)
-            memcpy(nv, n->v, (size_t)n->nv * sizeof *nv);
-        n->v = nv;
-        *cap = nc;
-    }
+    pnode **nv = prog_grow(L->arena, n->v, n->nv, cap, sizeof *nv);
+    if (!nv)
+        return false;
+    n->v = nv;
     n->v[n->nv++] = item;
     return true;
 }
@@ -792,16 +782,8 @@ static pnode *parse_comparison(lexer *L)
             if (!(c = mk(L, P_COMPARE, first->pos)) || !push(L, c, first, &cap))
                 return NULL;
         }
-        if (c->nv - 1 == opcap) {
-            int nc = opcap ? opcap * 2 : 4;
-            int *no = prog_alloc(L->arena, (size_t)nc * sizeof *no);
-            if (!no)
-                return NULL;
-            if (opcap)
-                memcpy(no, c->ops, (size_t)opcap * sizeof *no);
-            c->ops = no;
-            opcap = nc;
-        }
+        if (!(c->ops = prog_grow(L->arena, c->ops, c->nv - 1, &opcap, sizeof *c->ops)))
+            return NULL;
         c->ops[c->nv - 1] = op;
         if (!push(L, c, parse_arith(L), &cap))
             return NULL;
@@ -1190,6 +1172,5 @@ pnode *tg_py_parse(tg_program *arena, const char *src)
     }
     lexer L = {.arena = arena, .s = src, .len = (int)len, .line_start = true, .last = K_NEWLINE};
     pnode *b = lx_next(&L) == TG_OK ? parse_block(&L, false) : NULL;
-    tg_free(L.indents);
     return b;
 }

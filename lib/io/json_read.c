@@ -136,6 +136,23 @@ static tg_status expected(const jp *p, const char *what)
     return fail("expected %s at offset %zu, found %s", what, p->pos, describe(p, p->pos, d, sizeof d));
 }
 
+/* After an element of an array or a member of an object that close
+ * ends: a ',' (not before close: JSON has no trailing comma), consumed
+ * with the white space after it, or close, left for the caller. */
+static tg_status after_item(jp *p, char close, const char *what)
+{
+    skip_ws(p);
+    if (peek(p) == close)
+        return TG_OK;
+    if (peek(p) != ',')
+        return expected(p, what);
+    p->pos++;
+    skip_ws(p);
+    if (peek(p) == close)
+        return fail("trailing comma before '%c' at offset %zu", close, p->pos);
+    return TG_OK;
+}
+
 static tg_status enter(jp *p)
 {
     if (++p->depth > TG_MAX_JSON_DEPTH)
@@ -753,18 +770,12 @@ static tg_status parse_array(builder *b, int level)
             if (parse_item(b, level + 1) != TG_OK)
                 return TG_EINPUT;
             count++;
-            skip_ws(p);
-            int c = peek(p);
-            p->pos++;
-            if (c == ']')
+            if (after_item(p, ']', "',' or ']' after an array element") != TG_OK)
+                return TG_EINPUT;
+            if (peek(p) == ']') {
+                p->pos++;
                 break;
-            if (c != ',') {
-                p->pos--;
-                return expected(p, "',' or ']' after an array element");
             }
-            skip_ws(p);
-            if (peek(p) == ']')
-                return fail("trailing comma before ']' at offset %zu", p->pos);
         }
     }
     if (b->shape[level] >= 0 && b->shape[level] != count)
@@ -835,6 +846,26 @@ done:
     return t;
 }
 
+/* An object's key or name, a string, into o; what: what the error
+ * says was expected otherwise. */
+static tg_status scan_key(jp *p, jstr *o, const char *what)
+{
+    if (peek(p) != '"')
+        return expected(p, what);
+    return scan_string(p, o) == TG_OK ? TG_OK : TG_EINPUT;
+}
+
+/* The ':' after a key, and the white space around it. */
+static tg_status colon(jp *p, const char *what)
+{
+    skip_ws(p);
+    if (peek(p) != ':')
+        return expected(p, what);
+    p->pos++;
+    skip_ws(p);
+    return TG_OK;
+}
+
 /* ---- skipping a value (checked, not stored) ---- */
 static tg_status skip_value(jp *p);
 
@@ -854,27 +885,13 @@ static tg_status skip_members(jp *p, bool object)
         skip_ws(p);
         if (object) {
             jstr o = {0};
-            if (peek(p) != '"')
-                return expected(p, "a key (a string)");
-            if (scan_string(p, &o) != TG_OK)
+            if (scan_key(p, &o, "a key (a string)") != TG_OK || colon(p, "':' after the key") != TG_OK)
                 return TG_EINPUT;
-            skip_ws(p);
-            if (peek(p) != ':')
-                return expected(p, "':' after the key");
-            p->pos++;
         }
-        if (skip_value(p) != TG_OK)
+        if (skip_value(p) != TG_OK || after_item(p, close, object ? "',' or '}'" : "',' or ']'") != TG_OK)
             return TG_EINPUT;
-        skip_ws(p);
-        int c = peek(p);
-        if (c == close)
-            break;
-        if (c != ',')
-            return expected(p, object ? "',' or '}'" : "',' or ']'");
-        p->pos++;
-        skip_ws(p);
         if (peek(p) == close)
-            return fail("trailing comma before '%c' at offset %zu", close, p->pos);
+            break;
     }
     p->pos++;
     p->depth--;
@@ -920,9 +937,7 @@ static tg_status scan_tensor_object(jp *p, size_t off[M_COUNT])
     while (peek(p) != '}') {
         size_t at = p->pos;
         jstr o = {key, sizeof key, 0, false};
-        if (peek(p) != '"')
-            return expected(p, "a key (a string) in the tensor object");
-        if (scan_string(p, &o) != TG_OK)
+        if (scan_key(p, &o, "a key (a string) in the tensor object") != TG_OK)
             return TG_EINPUT;
         int m = 0;
         while (m < M_COUNT && (o.nul || o.len >= sizeof key || strcmp(key, member_names[m])))
@@ -932,23 +947,11 @@ static tg_status scan_tensor_object(jp *p, size_t off[M_COUNT])
                         "dtype, requires_grad)", printable(shown, 41, key, strlen(key)), at);
         if (off[m] != SIZE_MAX)
             return fail("duplicate key '%s' at offset %zu in the tensor object", member_names[m], at);
-        skip_ws(p);
-        if (peek(p) != ':')
-            return expected(p, "':' after the key");
-        p->pos++;
-        skip_ws(p);
-        off[m] = p->pos;
-        if (skip_value(p) != TG_OK)
+        if (colon(p, "':' after the key") != TG_OK)
             return TG_EINPUT;
-        skip_ws(p);
-        if (peek(p) == ',') {
-            p->pos++;
-            skip_ws(p);
-            if (peek(p) == '}')
-                return fail("trailing comma before '}' at offset %zu", p->pos);
-        } else if (peek(p) != '}') {
-            return expected(p, "',' or '}' in the tensor object");
-        }
+        off[m] = p->pos;
+        if (skip_value(p) != TG_OK || after_item(p, '}', "',' or '}' in the tensor object") != TG_OK)
+            return TG_EINPUT;
     }
     p->pos++;
     p->depth--;
@@ -1175,18 +1178,13 @@ static tg_status scan_named(jp *p, members *ms, tg_json_aside *aside)
     while (peek(p) != '}') {
         size_t at = p->pos;
         jstr o = {name, sizeof name, 0, false};
-        if (peek(p) != '"')
-            return expected(p, "a name (a string)");
-        if (scan_string(p, &o) != TG_OK)
+        if (scan_key(p, &o, "a name (a string)") != TG_OK)
             return TG_EINPUT;
         if (o.len >= sizeof name || o.nul)
             return fail("name at offset %zu is %s", at,
                         o.nul ? "not allowed to contain \\u0000" : "too long (the limit is 255 bytes)");
-        skip_ws(p);
-        if (peek(p) != ':')
-            return expected(p, "':' after the name");
-        p->pos++;
-        skip_ws(p);
+        if (colon(p, "':' after the name") != TG_OK)
+            return TG_EINPUT;
         if (aside && !strcmp(name, aside->name)) {
             if (set_aside(p, aside, at) != TG_OK)
                 return TG_EINPUT;
@@ -1197,15 +1195,8 @@ static tg_status scan_named(jp *p, members *ms, tg_json_aside *aside)
             if (skip_value(p) != TG_OK)
                 return TG_EINPUT;
         }
-        skip_ws(p);
-        if (peek(p) == ',') {
-            p->pos++;
-            skip_ws(p);
-            if (peek(p) == '}')
-                return fail("trailing comma before '}' at offset %zu", p->pos);
-        } else if (peek(p) != '}') {
-            return expected(p, "',' or '}'");
-        }
+        if (after_item(p, '}', "',' or '}'") != TG_OK)
+            return TG_EINPUT;
     }
     p->pos++;
     p->depth = 0;

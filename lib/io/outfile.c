@@ -439,24 +439,32 @@ static outset *outset_new(void)
     return tg_calloc(1, sizeof(outset));
 }
 
+/* a new file of s, not open yet; NULL when out of memory */
+static outfile *outset_add(outset *s)
+{
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 4;
+        outfile **files = tg_realloc(s->files, (size_t)cap * sizeof *files);
+        if (!files)
+            return NULL;
+        s->files = files;
+        s->cap = cap;
+    }
+    outfile *o = tg_calloc(1, sizeof *o);
+    if (o)
+        s->files[s->n++] = o;
+    return o;
+}
+
 /* Writes t to a temporary for path, whole and synced; it replaces path at
  * outset_commit. */
 static tg_status outset_save(outset *s, const char *path, const tg_tensor *t)
 {
     if (!t)
         return tg_errcode() ? tg_errcode() : tg_error(TG_EINPUT, "no tensor to save");
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 4;
-        outfile **files = tg_realloc(s->files, (size_t)cap * sizeof *files);
-        if (!files)
-            return TG_ERESOURCE;
-        s->files = files;
-        s->cap = cap;
-    }
-    outfile *o = tg_calloc(1, sizeof *o);
+    outfile *o = outset_add(s);
     if (!o)
         return TG_ERESOURCE;
-    s->files[s->n++] = o;
     if (open_output(o, path) != TG_OK)
         return tg_errcode();
     tg_status st = write_tensor(o->f, path, t);
@@ -673,18 +681,9 @@ tg_status tg_fileset_save(tg_fileset *f, const char *path, const tg_tensor *t)
 FILE *tg_fileset_stream(tg_fileset *f, const char *path)
 {
     outset *s = f->s;
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 4;
-        outfile **files = tg_realloc(s->files, (size_t)cap * sizeof *files);
-        if (!files)
-            return NULL;
-        s->files = files;
-        s->cap = cap;
-    }
-    outfile *o = tg_calloc(1, sizeof *o);
+    outfile *o = outset_add(s);
     if (!o)
         return NULL;
-    s->files[s->n++] = o;
     return open_output(o, path) == TG_OK ? o->f : NULL;
 }
 

@@ -163,3 +163,26 @@ lesson() {
     [ "$status" -eq 0 ]
     [ "$output" = 'cpu cuda:0 cuda:0 cpu' ]
 }
+
+@test "python: methods and torch functions check their arguments against one signature each" {
+    # these were accepted, the extra arguments dropped (size, requires_grad_), or
+    # printed an empty line with status 0 (is_tensor())
+    fails_with 3 "^tgrad: size\(\) takes at most one argument \(at position" tgrad $'import torch\nprint(torch.ones(2, 3).size(1, 2))'
+    fails_with 3 "^tgrad: requires_grad_\(\) takes at most one argument" tgrad $'import torch\ntorch.ones(2).requires_grad_(True, 5)'
+    fails_with 3 "^tgrad: is_tensor\(\) takes one argument" tgrad $'import torch\nprint(torch.is_tensor())'
+    fails_with 3 "^tgrad: mul_\(\) got an unexpected keyword argument 'y'" tgrad $'import torch\ntorch.ones(2).mul_(y=3)'
+    fails_with 3 "^tgrad: '\.backward' is a method: call it" tgrad $'import torch\nprint(torch.ones(2).backward)'
+    run tgrad $'import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\ny.backward(None, True)\ny.backward()\nprint(x.grad, x.size(dim=0))'
+    [ "$status" -eq 0 ]
+    [ "$output" = 'tensor([4., 4.]) 2' ]
+}
+
+@test "python: vmap refuses a result with more dimensions than a tensor has (no stack overflow)" {
+    # f gives 16 dims per point: the stacked result would have 17; the
+    # shape was copied into a 16-slot array before the check (ASan saw it)
+    fails_with 3 "^tgrad: vmap: the result would have 17 dimensions \(tgrad's tensors have at most 16\)" \
+        tgrad $'from torch.func import vmap\nx = torch.ones(2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)\nvmap(lambda t: t.unsqueeze(0))(x)'
+    # points of the same size but another shape are refused, not stacked
+    fails_with 3 "^tgrad: vmap: the function returned tensors of different shapes" \
+        tgrad $'from torch.func import vmap\nvmap(lambda t: t.view(2, 3) if t.sum().item() > 6 else t.view(3, 2))(torch.ones(2, 6) * torch.tensor([[1.0], [2.0]]))'
+}
