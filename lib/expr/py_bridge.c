@@ -136,9 +136,38 @@ node *py_synth(interp *I, node_kind k, int pos, const char *name)
     return n;
 }
 
-/* binds v as a fresh name in env and returns a name node for it */
+/* a list or tuple holding a tensor is a list of operands (torch.cat([a,
+ * b])), not tensor data: torch.tensor([a, b]) is data only for 0-d ones */
+static bool holds_tensor(const pv *v)
+{
+    if (v->kind != V_LIST && v->kind != V_TUPLE)
+        return false;
+    for (int k = 0; k < v->n; k++)
+        if (v->items[k]->kind == V_TENSOR)
+            return true;
+    return false;
+}
+
+/* binds v as a fresh name in env and returns a name node for it; a
+ * string is a string node (reduction='sum'), a list of tensors a list
+ * node of operands */
 node *py_operand(interp *I, tg_env *env, const pv *v, int pos)
 {
+    if (v->kind == V_STR)
+        return py_synth(I, N_STR, pos, v->s);
+    if (holds_tensor(v)) {
+        node *l = py_synth(I, v->kind == V_LIST ? N_LIST : N_TUPLE, pos, NULL);
+        int cap = 0;
+        for (int k = 0; l && k < v->n; k++) {
+            node *item = py_operand(I, env, v->items[k], pos);
+            node **items = item ? prog_grow(I->arena, l->args, l->nargs, &cap, sizeof *items) : NULL;
+            if (!items)
+                return NULL;
+            l->args = items;
+            l->args[l->nargs++] = item;
+        }
+        return l;
+    }
     char name[24];
     snprintf(name, sizeof name, "_%d", env->n);
     if (tg_env_set(env, name, py_to_tensor(v, pos)) != TG_OK)

@@ -66,6 +66,9 @@ static pv *backward(interp *I, pv *y, const args *A, int pos)
         st = tg_errcode();
     retain = retain || create;
     tg_tensor *gt = NULL;
+    if (st == TG_OK && g && g->kind != V_NONE && g->kind != V_TENSOR) /* PyTorch makes no tensor of it */
+        st = tg_error_at(pos, TG_EINPUT, "gradients can be either Tensors or None, but got %s (write "
+                         "torch.tensor(...) around it)", py_type_name(g));
     if (st == TG_OK && g && g->kind != V_NONE && !(gt = py_to_tensor(g, pos)))
         st = tg_errcode();
     if (st == TG_OK && !y->t->requires_grad)

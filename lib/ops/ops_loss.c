@@ -68,7 +68,7 @@ tg_tensor *tg_linear(tg_tensor *x, tg_tensor *w, tg_tensor *b)
 tg_tensor *tg_mse_loss(tg_tensor *x, tg_tensor *y, tg_reduction r)
 {
     tg_tensor *d = tg_sub(x, y);
-    return reduce(tg_mul(tg_ref(d), d), r);
+    return tg_name_grad_fn(reduce(tg_mul(tg_ref(d), d), r), "MseLossBackward0");
 }
 
 tg_tensor *tg_l1_loss(tg_tensor *x, tg_tensor *y, tg_reduction r)
@@ -186,7 +186,7 @@ static tg_tensor *class_loss(tg_tensor *logp, const tg_tensor *t, const tg_class
         tg_release(wt);
         tg_release(keep);
         tg_release(logp);
-        return loss;
+        return tg_name_grad_fn(loss, "NllLossBackward0");
     }
     /* PyTorch: (1 - s) * nll + s / C * smooth, smooth_i = -sum_c w_c logp_ic
      * where kept, reduced as nll is */
@@ -250,7 +250,8 @@ static tg_tensor *prob_loss(tg_tensor *logp, tg_tensor *t, const tg_class_loss_o
     case TG_RED_NONE: return tg_neg(tg_sum(prod, (int64_t[]){cd}, 1, false));
     case TG_RED_SUM: return tg_neg(tg_sum(prod, NULL, 0, false));
     default: /* an empty input gives NaN, as 0/0 */
-        return tg_div(tg_neg(tg_sum(prod, NULL, 0, false)), tg_scalar((double)samples, dt));
+        return tg_name_grad_fn(tg_div(tg_neg(tg_sum(prod, NULL, 0, false)), tg_scalar((double)samples, dt)),
+                               "DivBackward1"); /* PyTorch divides by a Python number */
     }
 }
 
@@ -324,7 +325,7 @@ tg_tensor *tg_binary_cross_entropy(tg_tensor *x, tg_tensor *y, tg_tensor *weight
     tg_tensor *log_1mx = safe_log(tg_sub(tg_ref(one), x));
     /* -(y log x + (1 - y) log(1 - x)) */
     tg_tensor *loss = tg_neg(tg_add(tg_mul(tg_ref(y), log_x), tg_mul(tg_sub(one, y), log_1mx)));
-    return reduce(weighted(loss, weight), r);
+    return tg_name_grad_fn(reduce(weighted(loss, weight), r), "BinaryCrossEntropyBackward0");
 }
 
 tg_tensor *tg_bce_with_logits(tg_tensor *x, tg_tensor *y, tg_tensor *weight, tg_tensor *pos_weight,
@@ -345,7 +346,7 @@ tg_tensor *tg_bce_with_logits(tg_tensor *x, tg_tensor *y, tg_tensor *weight, tg_
         core = tg_mul(core, tg_add(tg_mul(tg_sub(tg_ref(pos_weight), tg_scalar(1, dt)), tg_ref(y)),
                                    tg_scalar(1, dt)));
     tg_tensor *loss = tg_add(tg_mul(tg_sub(tg_scalar(1, dt), y), x), core);
-    return reduce(weighted(loss, weight), r);
+    return tg_name_grad_fn(reduce(weighted(loss, weight), r), "BinaryCrossEntropyWithLogitsBackward0");
 }
 
 /* ---- dropout and one_hot ---- */

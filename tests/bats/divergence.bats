@@ -115,3 +115,47 @@ load helper
     run tgrad 'x' --at "$TMP/p.json" --typed --no-grad
     [ "$output" = '{"value":{"data":[[11]],"shape":[1,1],"dtype":"float64"}}' ]
 }
+
+@test "Python programs: lists of tensors as arguments, strings as keywords, the losses' grad_fn names" {
+    # the program and its output from PyTorch 1.13 (/usr/bin/python3)
+    cat >"$BATS_TEST_TMPDIR/p.py" <<'EOF'
+import torch
+import torch.nn.functional as F
+x = torch.tensor([[1.0, 2.0, 0.5], [0.1, 0.2, 0.3]], requires_grad=True)
+t = torch.tensor([2, 0])
+y = x.detach() * 0.5
+c = torch.cat([x, y], dim=1)
+s = torch.stack((x, x))
+print(c.shape, s.shape, c.grad_fn.name(), s.grad_fn.name())
+print(F.cross_entropy(x, t, reduction='sum'))
+print(F.nll_loss(x, t, reduction='none'))
+print(F.mse_loss(x, y, reduction='sum'))
+print(F.cross_entropy(x, y.softmax(1)))
+print(F.binary_cross_entropy(torch.sigmoid(x), y, reduction='sum'))
+print(F.binary_cross_entropy_with_logits(x, y, reduction='none'))
+loss = F.cross_entropy(c, t) + s.sum()
+loss.backward()
+print(x.grad)
+EOF
+    cat >"$BATS_TEST_TMPDIR/want" <<'EOF'
+torch.Size([2, 6]) torch.Size([2, 2, 3]) CatBackward0 StackBackward0
+tensor(3.1663, grad_fn=<NllLossBackward0>)
+tensor([-0.5000, -0.1000], grad_fn=<NllLossBackward0>)
+tensor(1.3475, grad_fn=<MseLossBackward0>)
+tensor(1.0978, grad_fn=<DivBackward1>)
+tensor(4.1162, grad_fn=<BinaryCrossEntropyBackward0>)
+tensor([[0.8133, 0.1269, 0.8491],
+        [0.7394, 0.7781, 0.8094]],
+       grad_fn=<BinaryCrossEntropyWithLogitsBackward0>)
+tensor([[2.0781, 2.2122, 1.5474],
+        [1.5790, 2.0873, 2.0965]])
+EOF
+    run tgrad -f "$BATS_TEST_TMPDIR/p.py"
+    [ "$status" -eq 0 ]
+    diff <(printf '%s\n' "$output") "$BATS_TEST_TMPDIR/want"
+}
+
+@test "Python programs: backward() with a number as the gradient is refused, as PyTorch refuses it" {
+    fails_with 3 "gradients can be either Tensors or None, but got int" \
+        tgrad "x = torch.tensor(2.0, requires_grad=True); y = x * x; y.backward(1)"
+}
