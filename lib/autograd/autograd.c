@@ -195,8 +195,9 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
         tg_anomaly_set_backward(t);
         /* a hook reads gt after the rule: not handed over then */
         lent_grad = tg_backward_hook ? NULL : gt;
+        bool lent = lent_grad != NULL;
         st = t->op->backward(t, gt, gin);
-        bool taken = gt && !lent_grad;
+        bool taken = lent && !lent_grad;
         lent_grad = NULL;
         tg_anomaly_set_backward(NULL);
         if (st == TG_OK && tg_backward_hook)
