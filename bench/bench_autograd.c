@@ -13,7 +13,7 @@
  *                                      over a chain of N scalar products
  *                                      y = y * 1.0001 (y float32 requiring
  *                                      grad, the number a wrapped literal),
- *                                      divided by N: "N<TAB>BYTES"
+ *                                      divided by N: "N<TAB>BYTES" (N as given)
  *   bench_autograd bandwidth           memory bandwidth (best of memcpy and a
  *                                      streaming add, 1 and BENCH_THREADS
  *                                      threads): "NAME<TAB>GB/s"; and the
@@ -164,7 +164,7 @@ static double tanh_rate(int threads)
 }
 
 /* "node N": bytes of RSS per recorded node, as ref_torch.py's "node" */
-static void node_memory(int64_t n)
+static void node_memory(const char *label, int64_t n)
 {
     tg_tensor *x = tg_scalar(1, TG_FLOAT32);
     if (!x)
@@ -180,7 +180,7 @@ static void node_memory(int64_t n)
     }
     if (!y)
         die_tg("node");
-    printf("%lld\t%.1f\n", (long long)n, (double)(rss_now_kb() - r0) * 1024 / (double)n);
+    printf("%s\t%.1f\n", label, (double)(rss_now_kb() - r0) * 1024 / (double)n);
     tg_release(y);
     tg_release(x);
 }
@@ -217,7 +217,7 @@ int main(int argc, char **argv)
         printf("%ld\t%ld\n", base, rss_peak_kb());
         done(&c);
     } else if (!strcmp(mode, "node") && argc == 3) {
-        node_memory(parse_count(argv[2]));
+        node_memory(argv[2], parse_count(argv[2]));
     } else if (!strcmp(mode, "bandwidth")) {
         int th = (int)env_num("BENCH_THREADS", 2);
         th = th < 1 ? 1 : th > 64 ? 64 : th;

@@ -70,7 +70,7 @@ def main(mode, *args):
         base, y = timing.rss_now_kb(), x
         for _ in range(n):
             y = y * 1.0001
-        print(f"{n}\t{(timing.rss_now_kb() - base) * 1024 / n:.1f}")
+        print(f"{args[0]}\t{(timing.rss_now_kb() - base) * 1024 / n:.1f}")
     elif mode == "add":
         a, b = torch.from_numpy(np.load(args[0])), torch.from_numpy(np.load(args[1]))
         timing.run(args[2], lambda: a + b)
