@@ -9,6 +9,11 @@
  *   bench_autograd peak EXPR SIZE      two evaluations, then "BASE_KB<TAB>PEAK_KB":
  *                                      RSS before x exists, and peak RSS
  *   bench_autograd cpeak EXPR SIZE     the same, compiled
+ *   bench_autograd node N              memory of a graph node: RSS growth
+ *                                      over a chain of N scalar products
+ *                                      y = y * 1.0001 (y float32 requiring
+ *                                      grad, the number a wrapped literal),
+ *                                      divided by N: "N<TAB>BYTES" (N as given)
  *   bench_autograd bandwidth           memory bandwidth (best of memcpy and a
  *                                      streaming add, 1 and BENCH_THREADS
  *                                      threads): "NAME<TAB>GB/s"; and the
@@ -158,6 +163,28 @@ static double tanh_rate(int threads)
     return best;
 }
 
+/* "node N": bytes of RSS per recorded node, as ref_torch.py's "node" */
+static void node_memory(const char *label, int64_t n)
+{
+    tg_tensor *x = tg_scalar(1, TG_FLOAT32);
+    if (!x)
+        die_tg("scalar");
+    tg_set_requires_grad(x, true);
+    long r0 = rss_now_kb();
+    tg_tensor *y = tg_ref(x);
+    for (int64_t i = 0; i < n && y; i++) {
+        tg_tensor *c = tg_scalar(1.0001, TG_FLOAT64);
+        if (c)
+            c->wrapped_number = true;
+        y = tg_mul(y, c);
+    }
+    if (!y)
+        die_tg("node");
+    printf("%s\t%.1f\n", label, (double)(rss_now_kb() - r0) * 1024 / (double)n);
+    tg_release(y);
+    tg_release(x);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -189,6 +216,8 @@ int main(int argc, char **argv)
             die_tg(argv[2]);
         printf("%ld\t%ld\n", base, rss_peak_kb());
         done(&c);
+    } else if (!strcmp(mode, "node") && argc == 3) {
+        node_memory(argv[2], parse_count(argv[2]));
     } else if (!strcmp(mode, "bandwidth")) {
         int th = (int)env_num("BENCH_THREADS", 2);
         th = th < 1 ? 1 : th > 64 ? 64 : th;
@@ -198,7 +227,7 @@ int main(int argc, char **argv)
         printf("bw_detail\tmemcpy %.1f/%.1f, add %.1f/%.1f GB/s (1/%d threads)\n", c1, cn, s1, sn, th);
         printf("tanh_Gps\t%.3f\n", tanh_rate(th));
     } else {
-        fprintf(stderr, "usage: bench_autograd grad|cgrad EXPR SIZE... | net | peak|cpeak EXPR SIZE | bandwidth\n");
+        fprintf(stderr, "usage: bench_autograd grad|cgrad EXPR SIZE... | net | peak|cpeak EXPR SIZE | node N | bandwidth\n");
         return 2;
     }
     return 0;

@@ -7,6 +7,9 @@
                       grads in w1, w2
   vmap SIZE           functorch.vmap(functorch.grad(sin(t)*t**2)) over SIZE points
   peak EXPR SIZE      two evaluations, then "BASE_KB<TAB>PEAK_KB"
+  node N              memory of a graph node: RSS growth over a chain of N
+                      products y = y * 1.0001 (y float32, requires_grad),
+                      divided by N: "N<TAB>BYTES"
   add A B LABEL       a + b of two loaded .npy tensors
   matmul-file A B C   whole process: C = A @ B, .npy in and out
   add-file A B C      whole process: C = A + B, .npy in and out
@@ -60,6 +63,14 @@ def main(mode, *args):
         f()
         f()
         print(f"{base}\t{timing.rss_peak_kb()}")
+    elif mode == "node":
+        n = timing.count(args[0])
+        x = torch.tensor(1.0, requires_grad=True)
+        (x * 1.0001).backward()  # the autograd engine's own start-up, before the count
+        base, y = timing.rss_now_kb(), x
+        for _ in range(n):
+            y = y * 1.0001
+        print(f"{args[0]}\t{(timing.rss_now_kb() - base) * 1024 / n:.1f}")
     elif mode == "add":
         a, b = torch.from_numpy(np.load(args[0])), torch.from_numpy(np.load(args[1]))
         timing.run(args[2], lambda: a + b)

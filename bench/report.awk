@@ -5,7 +5,7 @@
 #   X SIDE REASON                        a reference that cannot run
 #   C WORKLOAD SIZE UNIT REFS FLOOR AMT  a case, in table order
 #   F SIDE WORKLOAD CMD                  a failed command
-#   T SIDE WORKLOAD SIZE VALUE           one sample (seconds or MB)
+#   T SIDE WORKLOAD SIZE VALUE           one sample (seconds, MB or bytes: B)
 BEGIN { FS = "\t" }
 # a key given twice: the floors (GB/s, GFLOP/s) keep the better, others the first
 $1 == "M" {
@@ -22,6 +22,7 @@ function med(k) { return n[k] % 2 ? v[k, (n[k] + 1) / 2] : (v[k, n[k] / 2] + v[k
 function fmt(x, u) {
     if (x == "") return "-"
     if (u == "MB") return sprintf("%.0f MB", x)
+    if (u == "B") return sprintf("%.0f B", x)
     if (x < 1e-3) return sprintf("%.1f us", x * 1e6)
     if (x < 1) return sprintf("%.2f ms", x * 1e3)
     return sprintf("%.3f s", x)

@@ -177,42 +177,49 @@ typedef struct tg_tensor {
     int refcount;
     tg_dtype dtype;
     int ndim;
+    int nin;                     /* autograd: how many of in[] the node holds */
     int64_t shape[TG_MAX_DIMS];
     int64_t stride[TG_MAX_DIMS]; /* in elements */
     int64_t offset;              /* in elements, into storage */
     int64_t numel;
     tg_storage *storage;
-    bool wrapped_number; /* a Python-style literal: weakest in promotion */
-    bool batched;        /* vmap: dim 0 indexes independent points (tgrad --batch) */
 
     /* autograd: a tensor made by an op while grad mode is on records the op,
      * its inputs (one reference each) and attributes: that is its grad_fn.
      * The op table says which of those the backward needs (saved). */
-    bool requires_grad;
     const struct tg_opdef *op;       /* NULL for a leaf */
     const char *grad_fn_name;        /* PyTorch's grad_fn class where op alone does not
                                         tell it (a composite), static; see tg_name_grad_fn */
     struct tg_tensor *in[3];
-    int nin;
-    tg_attrs attrs;
+    /* the op's attributes: tg_no_attrs (all zero) unless the node was
+     * recorded with some, then its own copy (a node is kept small: most
+     * ops have none); NULL only in a struct not made by the library */
+    const tg_attrs *attrs;
     struct tg_tensor *grad;          /* leaves: accumulated gradient */
     /* the tape's own bookkeeping: the library's, never read or written
      * by users (it may change between versions) */
     struct {
-        uint64_t saved_version[4];   /* versions of in[0..2] and of itself */
-        bool graph_freed;            /* backward ran without retain_graph */
-        bool grad_view;              /* a view recorded in a graph (counted in storage) */
+        uint32_t saved_version[4];   /* versions of in[0..2] and of itself (the low
+                                        32 bits: tg_version_changed) */
         struct tg_tensor *grad_acc;  /* scratch during one backward pass */
         int pending;                 /* scratch during one backward pass */
         int graph_refs;              /* how many recorded nodes hold it as an input */
         int data_needed;             /* how many of those (or its own node) read its values */
+        bool graph_freed;            /* backward ran without retain_graph */
+        bool grad_view;              /* a view recorded in a graph (counted in storage) */
     } tape;
 
     /* for messages, graphs and explanations */
     char *name;  /* variable or intermediate name, or NULL */
     int pos;     /* position in the expression, -1 when none */
     int id;      /* creation order */
+    bool wrapped_number; /* a Python-style literal: weakest in promotion */
+    bool batched;        /* vmap: dim 0 indexes independent points (tgrad --batch) */
+    bool requires_grad;
 } tg_tensor;
+
+/* the attributes of a node recorded without any (all zero) */
+extern const tg_attrs tg_no_attrs;
 
 tg_tensor *tg_ref(tg_tensor *t);   /* borrows; returns t with one more reference */
 void tg_release(tg_tensor *t);     /* NULL is fine */

@@ -85,14 +85,14 @@ static tg_status check_saved(tg_tensor *t)
             need |= TG_SAVES_FOR(t->op->saves, i);
     const char *what = NULL;
     const tg_tensor *culprit = NULL;
-    uint64_t expected = 0;
+    uint32_t expected = 0;
     for (int i = 0; i < t->nin && !what; i++)
-        if ((need & (1u << i)) && t->in[i]->storage->version != t->tape.saved_version[i]) {
+        if ((need & (1u << i)) && tg_version_changed(t->in[i]->storage, t->tape.saved_version[i])) {
             culprit = t->in[i];
             expected = t->tape.saved_version[i];
             what = "an input";
         }
-    if (!what && (need & TG_S_OUT) && t->storage->version != t->tape.saved_version[3]) {
+    if (!what && (need & TG_S_OUT) && tg_version_changed(t->storage, t->tape.saved_version[3])) {
         culprit = t;
         expected = t->tape.saved_version[3];
         what = "the output";
@@ -106,6 +106,19 @@ static tg_status check_saved(tg_tensor *t)
                     "expected version %llu instead (write that update out of place, into a new name)",
                     what, t->op->name, tg_dtype_name(culprit->dtype), tg_shape_str(culprit, s, sizeof s),
                     (unsigned long long)culprit->storage->version, (unsigned long long)expected);
+}
+
+/* the upstream gradient of the rule tg_backward is running, while the
+ * pass's reference to it may still be handed over (tg_grad_take) */
+static _Thread_local tg_tensor *lent_grad;
+
+tg_tensor *tg_grad_take(tg_tensor *g)
+{
+    if (g && g == lent_grad) {
+        lent_grad = NULL;
+        return g;
+    }
+    return tg_ref(g);
 }
 
 tg_backward_hook_fn tg_backward_hook;
@@ -180,7 +193,12 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
         }
         tg_tensor *gin[3] = {0};
         tg_anomaly_set_backward(t);
+        /* a hook reads gt after the rule: not handed over then */
+        lent_grad = tg_backward_hook ? NULL : gt;
+        bool lent = lent_grad != NULL;
         st = t->op->backward(t, gt, gin);
+        bool taken = lent && !lent_grad;
+        lent_grad = NULL;
         tg_anomaly_set_backward(NULL);
         if (st == TG_OK && tg_backward_hook)
             st = tg_backward_hook(t, gt, gin, tg_backward_hook_data);
@@ -190,7 +208,8 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
             else
                 tg_release(gin[i]);
         }
-        tg_release(gt);
+        if (!taken)
+            tg_release(gt);
         if (!retain_graph) {
             /* without retain_graph a node's inputs are let go once its
              * backward has run: intermediates nobody else holds are freed

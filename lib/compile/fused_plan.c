@@ -249,7 +249,7 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
                 R->op = op;
                 R->nin = t->nin;
                 R->kdtype = t->in[t->nin - 1]->dtype;
-                R->attrs = t->attrs;
+                R->attrs = *t->attrs;
                 for (int k = 0; k < t->nin && ok; k++)
                     ok = (R->in[k] = find(nodes, i, t->in[k])) >= 0;
                 R->kernel = op == TG_OP_CAST ? tg_cpu_conv[R->kdtype][R->dtype] : tg_cpu_kernels[op][R->kdtype];

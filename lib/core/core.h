@@ -129,6 +129,10 @@ bool tg_set_in_backward(bool on);
 bool tg_set_free_unsaved(bool on);
 bool tg_vmap_active(void);
 
+/* whether a storage was written since its version was saved in a node
+ * (which keeps the low 32 bits, to keep nodes small) */
+static inline bool tg_version_changed(const tg_storage *s, uint32_t saved) { return (uint32_t)s->version != saved; }
+
 /* a node no longer holds its input t (autograd.c, tensor.c) */
 static inline void tg_graph_unref(tg_tensor *t)
 {

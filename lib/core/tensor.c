@@ -5,6 +5,7 @@
 #include <string.h>
 
 static int64_t next_id;
+const tg_attrs tg_no_attrs;
 int64_t tg_next_id(void) { return __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED); }
 
 tg_tensor *tg_ref(tg_tensor *t)
@@ -46,12 +47,20 @@ static void spare_put(spare_list *l, void *p)
 }
 
 /* Every CPU storage has room for a few elements after it, used when the
- * data fits: one block for a small tensor instead of two. */
+ * data fits: one block for a small tensor instead of two.  Two sizes, each
+ * with its spare list: a number (the constants of an expression, one per
+ * node of the graph) takes the small one. */
+#define INLINE_SMALL 8
 #define INLINE_BYTES 64
 typedef struct {
     tg_storage s;
     _Alignas(16) unsigned char data[INLINE_BYTES];
 } cpu_storage;
+typedef struct {
+    tg_storage s;
+    _Alignas(8) unsigned char data[INLINE_SMALL]; /* one element of any dtype */
+} cpu_storage_small;
+static _Thread_local spare_list spare_small_storages;
 
 static void storage_free(tg_storage *s)
 {
@@ -60,9 +69,33 @@ static void storage_free(tg_storage *s)
         tg_free(s);
         return;
     }
+    if (s->nbytes <= INLINE_SMALL) { /* cpu_storage_new's small block */
+        spare_put(&spare_small_storages, s);
+        return;
+    }
     if (s->data != ((cpu_storage *)s)->data)
         tg_free(s->data);
     spare_put(&spare_storages, s);
+}
+
+/* a CPU storage struct for nbytes of data (inline when they fit) */
+static tg_storage *cpu_storage_new(size_t nbytes)
+{
+    if (nbytes <= INLINE_SMALL) {
+        cpu_storage_small *c = spare_take(&spare_small_storages, sizeof *c);
+        if (c)
+            c->s.data = c->data;
+        return c ? &c->s : NULL;
+    }
+    cpu_storage *c = spare_take(&spare_storages, sizeof *c);
+    if (!c)
+        return NULL;
+    c->s.data = nbytes <= INLINE_BYTES ? c->data : tg_malloc(nbytes);
+    if (!c->s.data) {
+        spare_put(&spare_storages, c);
+        return NULL;
+    }
+    return &c->s;
 }
 
 void tg_storage_release(tg_storage *s)
@@ -78,6 +111,19 @@ void tg_share_storage(tg_tensor *dst, const tg_tensor *src)
     dst->offset = src->offset;
 }
 
+/* In free_unsaved mode (core.h), an intermediate that only the graph holds
+ * now, whose values no backward reads, gives up its memory when its last
+ * other holder lets go (tg_apply drops it at once when that holder was the
+ * op consuming it).  Views keep theirs: it is another tensor's. */
+static void drop_if_graph_only(tg_tensor *u, int refs)
+{
+    if (tg_mode.free_unsaved && !tg_mode.tracing && u->op && !u->tape.grad_view && u->storage &&
+        u->tape.data_needed == 0 && refs == __atomic_load_n(&u->tape.graph_refs, __ATOMIC_ACQUIRE)) {
+        tg_storage_release(u->storage);
+        u->storage = NULL;
+    }
+}
+
 /* Releasing walks the graph with an explicit stack: a long chain of
  * intermediates must not recurse once per node. */
 void tg_release(tg_tensor *t)
@@ -89,8 +135,11 @@ void tg_release(tg_tensor *t)
     stack[n++] = t;
     while (n) {
         tg_tensor *u = stack[--n];
-        if (tg_atomic_dec(&u->refcount) > 0)
+        int left = tg_atomic_dec(&u->refcount);
+        if (left > 0) {
+            drop_if_graph_only(u, left);
             continue;
+        }
         for (int i = 0; i < u->nin; i++) {
             if (!u->in[i])
                 continue;
@@ -113,6 +162,8 @@ void tg_release(tg_tensor *t)
         tg_release(u->tape.grad_acc);
         tg_storage_release(u->storage);
         tg_free(u->name);
+        if (u->attrs != &tg_no_attrs)
+            tg_free((void *)u->attrs);
         spare_put(&spare_tensors, u);
     }
     if (stack != stack_buf)
@@ -164,6 +215,7 @@ tg_tensor *tg_new_meta(tg_dtype dt, int ndim, const int64_t *shape)
     t->numel = numel;
     t->pos = -1;
     t->id = (int)tg_next_id();
+    t->attrs = &tg_no_attrs;
     tg_set_contiguous_strides(t);
     return t;
 }
@@ -174,22 +226,19 @@ tg_status tg_alloc_storage(tg_tensor *t)
     if (tg_mul_overflows(t->numel, (int64_t)tg_dtype_size(t->dtype), &nbytes))
         return tg_error(TG_EINPUT, "tensor byte size overflows");
     tg_device dev = tg_get_device();
-    tg_storage *s = dev != TG_DEV_CPU ? tg_calloc(1, sizeof *s) : spare_take(&spare_storages, sizeof(cpu_storage));
-    if (!s)
-        return TG_ERESOURCE;
-    /* on cuda, managed memory: the kernels and the host code share it */
-    s->device = dev;
-    if (dev != TG_DEV_CPU)
-        s->data = tg_device_memory_of(dev)->alloc((size_t)nbytes);
-    else
-        s->data = nbytes <= INLINE_BYTES ? ((cpu_storage *)s)->data : tg_malloc((size_t)nbytes);
-    if (!s->data) {
-        if (dev != TG_DEV_CPU)
+    tg_storage *s;
+    if (dev == TG_DEV_CPU) {
+        if (!(s = cpu_storage_new((size_t)nbytes)))
+            return TG_ERESOURCE;
+    } else { /* on cuda, managed memory: the kernels and the host code share it */
+        if (!(s = tg_calloc(1, sizeof *s)))
+            return TG_ERESOURCE;
+        if (!(s->data = tg_device_memory_of(dev)->alloc((size_t)nbytes))) {
             tg_free(s);
-        else
-            spare_put(&spare_storages, s);
-        return TG_ERESOURCE;
+            return TG_ERESOURCE;
+        }
     }
+    s->device = dev;
     s->nbytes = (size_t)nbytes;
     s->refcount = 1;
     t->storage = s;

@@ -18,6 +18,10 @@ tg_tensor *tg_grad_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opt
         inputs[i] = tg_ref(env->values[i]);
         any = any || inputs[i]->requires_grad;
     }
+    /* the gradients of an earlier pass go before the forward, not after it:
+     * held through it they would add a tensor per variable to the peak */
+    for (int i = 0; i < n && !o->accumulate && !o->no_grad && any; i++)
+        tg_zero_grad(inputs[i]);
     tg_modes saved = tg_modes_get();
     tg_mode.grad = !o->no_grad;
     /* one backward pass, no graph kept or built: intermediates nothing

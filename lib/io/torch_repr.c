@@ -454,7 +454,7 @@ static const char *grad_fn_variant(const tg_tensor *t, int op)
     case TG_OP_SUB: return t->in[0]->wrapped_number ? "RsubBackward1" : NULL;  /* 2 - x */
     case TG_OP_DIV: return t->in[0]->wrapped_number ? "MulBackward0" : NULL;   /* 2 / x: x.reciprocal() * 2 */
     case TG_OP_POW: return t->in[1]->wrapped_number ? "PowBackward0" : NULL;   /* x ** 2 */
-    case TG_OP_SUM: return t->attrs.reduce.all ? "SumBackward0" : NULL;        /* x.sum() */
+    case TG_OP_SUM: return t->attrs && t->attrs->reduce.all ? "SumBackward0" : NULL;        /* x.sum() */
     case TG_OP_MATMUL: /* batched: the product of folded batches, viewed back */
         if (t->in[0]->ndim > 2)
             return "UnsafeViewBackward0";

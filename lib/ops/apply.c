@@ -47,13 +47,27 @@ static void release_all(int n, tg_tensor **in)
 
 static bool differentiable(const tg_tensor *t) { return tg_dtype_is_float(t->dtype); }
 
+/* The node keeps its own copy of the op's attributes, unless there are none
+ * (all zero): then the shared tg_no_attrs, which costs the node nothing. */
+static tg_status keep_attrs(tg_tensor *out, const tg_attrs *attrs)
+{
+    if (!attrs || !memcmp(attrs, &tg_no_attrs, sizeof *attrs))
+        return TG_OK;
+    tg_attrs *copy = tg_malloc(sizeof *copy);
+    if (!copy)
+        return TG_ERESOURCE;
+    *copy = *attrs;
+    out->attrs = copy;
+    return TG_OK;
+}
+
 /* In-place writes bump the storage's version; a node remembers the versions
  * of what its backward reads, as PyTorch's saved variables do. */
 static void record_versions(tg_tensor *out)
 {
-    for (int i = 0; i < out->nin; i++)
-        out->tape.saved_version[i] = out->in[i]->storage->version;
-    out->tape.saved_version[3] = out->storage->version;
+    for (int i = 0; i < out->nin; i++) /* an input whose memory went to out has none */
+        out->tape.saved_version[i] = out->in[i]->storage ? (uint32_t)out->in[i]->storage->version : 0;
+    out->tape.saved_version[3] = (uint32_t)out->storage->version;
 }
 
 /* vmap's rule for broadcasting: a batched operand's dims after the batch
@@ -128,6 +142,17 @@ static tg_status check_work(const tg_opdef *def, int n, tg_tensor **args, const 
 }
 
 
+/* what the node out of def would read of each input (TG_S_IN0...) and of
+ * itself (TG_S_OUT): the values the gradients to be computed need */
+static unsigned saved_needs(const tg_opdef *def, int n, tg_tensor **args)
+{
+    unsigned need = 0;
+    for (int i = 0; i < n; i++)
+        if (args[i]->requires_grad)
+            need |= TG_SAVES_FOR(def->saves, i);
+    return need;
+}
+
 /* Lets an intermediate's storage go when only the graph holds it and no
  * backward reads its values (the nodes keep it for the graph's structure:
  * shape, dtype, its own inputs).  Views are left alone: their memory is
@@ -146,10 +171,7 @@ static void drop_unsaved_values(tg_tensor *t)
  * needed. */
 static void record_uses(tg_tensor *out)
 {
-    unsigned need = 0;
-    for (int i = 0; i < out->nin; i++)
-        if (out->in[i]->requires_grad)
-            need |= TG_SAVES_FOR(out->op->saves, i);
+    unsigned need = saved_needs(out->op, out->nin, out->in);
     if (need & TG_S_OUT)
         out->tape.data_needed++;
     for (int i = 0; i < out->nin; i++) {
@@ -202,6 +224,41 @@ static bool apply_uniform(int op, int n, tg_tensor **args, const tg_attrs *attrs
     }
     *result = out ? tg_expand(out, shaped->ndim, shaped->shape) : NULL;
     return true;
+}
+
+/* whether t's memory is exactly its values, laid out as out's are */
+static bool same_layout(const tg_tensor *t, const tg_tensor *out)
+{
+    return t->dtype == out->dtype && t->ndim == out->ndim && t->storage && t->offset == 0 &&
+           t->storage->device == TG_DEV_CPU && !memcmp(t->shape, out->shape, out->ndim * sizeof *out->shape) &&
+           t->storage->nbytes == (size_t)out->numel * tg_dtype_size(out->dtype) && tg_is_contiguous(t);
+}
+
+/* An elementwise op may write its result over an operand whose values
+ * nobody reads again: a temporary only this call holds, or (in
+ * free_unsaved mode) an intermediate only the graph holds whose values no
+ * backward reads, the new node included.  Its memory becomes the result's,
+ * and a chain of elementwise ops over large tensors needs one buffer, not
+ * one per op (peak memory, and no page faults on fresh blocks).  Returns
+ * the operand's index, or -1. */
+static int memory_donor(const tg_opdef *def, int n, tg_tensor **args, const tg_tensor *out, bool node)
+{
+    if (def->forward != op_fwd_map || tg_mode.tracing || tg_anomaly_enabled() || (node && !tg_mode.free_unsaved))
+        return -1;
+    unsigned need = node ? saved_needs(def, n, args) : 0;
+    for (int i = 0; i < n; i++) {
+        const tg_tensor *a = args[i];
+        int refs = __atomic_load_n(&a->refcount, __ATOMIC_ACQUIRE);
+        if (!same_layout(a, out) || a->storage->refcount != 1 || a->storage->grad_views || a->tape.grad_view)
+            continue;
+        if (!node && refs == 1 && a->tape.graph_refs == 0)
+            return i;
+        /* a leaf that needs a gradient keeps its values: the user's variable */
+        if (node && !(need & (1u << i)) && refs == a->tape.graph_refs + 1 && a->tape.data_needed == 0 &&
+            (a->op || !a->requires_grad))
+            return i;
+    }
+    return -1;
 }
 
 /* PyTorch lets a 0-d cpu tensor that needs no gradient (a number) take part
@@ -318,7 +375,15 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
         release_all(n, args);
         return expanded;
     }
-    if (!(def->flags & TG_F_VIEW) && tg_alloc_storage(out) != TG_OK) {
+    bool needs_grad = false;
+    if (tg_grad_enabled() && !(def->flags & TG_F_NODIFF) && differentiable(out))
+        for (int i = 0; i < n; i++)
+            needs_grad = needs_grad || args[i]->requires_grad;
+    int donor = memory_donor(def, n, args, out, needs_grad);
+    if (donor >= 0) {
+        tg_share_storage(out, args[donor]);
+        tg_set_contiguous_strides(out);
+    } else if (!(def->flags & TG_F_VIEW) && tg_alloc_storage(out) != TG_OK) {
         tg_release(out);
         release_all(n, args);
         return NULL;
@@ -328,29 +393,37 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
         release_all(n, args);
         return NULL;
     }
+    if (donor >= 0) { /* its values are out's now */
+        tg_storage_release(args[donor]->storage);
+        args[donor]->storage = NULL;
+    }
 
     tg_anomaly_check(def->name, out, n, args);
     for (int i = 0; i < n; i++)
         out->batched = out->batched || args[i]->batched;
-    bool needs_grad = false;
-    if (tg_grad_enabled() && !(def->flags & TG_F_NODIFF) && differentiable(out))
-        for (int i = 0; i < n; i++)
-            needs_grad = needs_grad || args[i]->requires_grad;
     if (!needs_grad && tg_mode.tracing) {
         /* recorded, not differentiated: the backward never visits a node
          * that does not require grad, the trace reader (fused_plan.c) sees
          * it -- ops on constants too, so that a value computed from the
          * probe's shape (a sum of a broadcast one) shows as the op it is */
+        if (keep_attrs(out, attrs) != TG_OK) {
+            tg_release(out);
+            release_all(n, args);
+            return NULL;
+        }
         out->op = def;
         out->nin = n;
         memcpy(out->in, args, n * sizeof *args);
-        if (attrs)
-            out->attrs = *attrs;
         return out;
     }
     if (!needs_grad) {
         release_all(n, args);
         return out;
+    }
+    if (keep_attrs(out, attrs) != TG_OK) {
+        tg_release(out);
+        release_all(n, args);
+        return NULL;
     }
     out->requires_grad = true;
     out->op = def;
@@ -360,8 +433,6 @@ tg_tensor *tg_apply(int op, int n, tg_tensor **in, const tg_attrs *attrs)
     }
     out->nin = n;
     memcpy(out->in, args, n * sizeof *args);
-    if (attrs)
-        out->attrs = *attrs;
     record_versions(out);
     record_uses(out);
     return out;

@@ -19,7 +19,7 @@ static void live_in(tg_tensor *t, const tg_tensor *home)
     tg_storage *own = t->storage;
     tg_share_storage(t, home);
     memcpy(t->stride, home->stride, sizeof t->stride);
-    t->tape.saved_version[3] = home->storage->version;
+    t->tape.saved_version[3] = (uint32_t)home->storage->version;
     tg_storage_release(own);
 }
 
@@ -117,15 +117,15 @@ static tg_tensor *unview(const tg_tensor *v, tg_tensor *d)
 {
     const tg_tensor *in = v->in[0];
     if (v->op == &tg_ops[TG_OP_SLICE]) {
-        tg_attrs a = v->attrs;
+        tg_attrs a = *v->attrs;
         a.shape.ndim = in->ndim;
         memcpy(a.shape.shape, in->shape, sizeof a.shape.shape);
         return tg_apply(TG_OP_SLICE_BACKWARD, 1, &d, &a);
     }
     if (v->op == &tg_ops[TG_OP_PERMUTE]) {
         int inv[TG_MAX_DIMS];
-        for (int k = 0; k < v->attrs.perm.ndim; k++)
-            inv[v->attrs.perm.perm[k]] = k;
+        for (int k = 0; k < v->attrs->perm.ndim; k++)
+            inv[v->attrs->perm.perm[k]] = k;
         return tg_permute(d, inv);
     }
     if (v->op == &tg_ops[TG_OP_RESHAPE])
@@ -192,7 +192,7 @@ tg_tensor *tg_inplace_view(tg_tensor *view, tg_tensor *result, tg_tensor **base_
     tg_tensor *nv = tg_ref(nb);
     for (int k = depth - 1; k >= 0 && nv; k--) {
         tg_tensor *arg = nv;
-        nv = tg_apply((int)(chain[k]->op - tg_ops), 1, &arg, &chain[k]->attrs);
+        nv = tg_apply((int)(chain[k]->op - tg_ops), 1, &arg, chain[k]->attrs);
     }
     tg_release(result);
     if (!nv) {

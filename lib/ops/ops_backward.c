@@ -58,7 +58,7 @@ tg_status op_bw_sigmoid_bw(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 tg_status op_bw_pow_bw(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *grad_arg = self->in[0], *y = self->in[1];
-    double e = self->attrs.pow.exponent;
+    double e = self->attrs->pow.exponent;
     if (NEED(0)) gin[0] = TO_IN(0, tg_pow_backward(tg_ref(g), tg_ref(y), e));
     if (NEED(1)) {
         double em1 = self->dtype == TG_FLOAT32 ? (double)((float)e - 1.0f) : e - 1;

@@ -68,7 +68,7 @@ tg_status op_bw_pow(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
         if (exponent == 0)
             gin[0] = TO_IN(0, tg_zeros_like(g));
         else /* g * (b * a**(b-1)) in one pass (ops_backward.c) */
-            gin[0] = TO_IN(0, tg_pow_backward(tg_ref(g), tg_ref(a), exponent));
+            gin[0] = TO_IN(0, tg_pow_backward(tg_grad_take(g), tg_ref(a), exponent)); /* its last use */
     } else if (NEED(0)) {
         tg_tensor *d = tg_mul(tg_ref(g), tg_mul(tg_ref(b), tg_pow(tg_ref(a), tg_sub(tg_ref(b), K(1)))));
         gin[0] = TO_IN(0, tg_where(CMP(EQ, tg_ref(b), K(0)), K(0), d));

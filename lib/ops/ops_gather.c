@@ -98,7 +98,7 @@ tg_status op_fwd_cat(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
 
 tg_status op_bw_cat(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    int dim = self->attrs.slice.dim;
+    int dim = self->attrs->slice.dim;
     int64_t n0 = self->in[0]->shape[dim];
     gin[0] = tg_slice(tg_ref(g), dim, 0, n0, 1);
     gin[1] = tg_slice(tg_ref(g), dim, n0, self->shape[dim], 1);
@@ -181,7 +181,7 @@ tg_status op_fwd_gather(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *ou
 
 tg_status op_bw_gather(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    tg_attrs a = self->attrs;
+    tg_attrs a = *self->attrs;
     a.shape.ndim = self->in[0]->ndim;
     memcpy(a.shape.shape, self->in[0]->shape, sizeof a.shape.shape);
     gin[0] = tg_apply(TG_OP_SCATTER_ADD, 2, (tg_tensor *[]){tg_contiguous(tg_ref(g)), IN(self, 1)}, &a);
@@ -211,7 +211,7 @@ tg_status op_fwd_scatter_add(int op, tg_tensor **in, const tg_attrs *a, tg_tenso
 
 tg_status op_bw_scatter_add(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_apply(TG_OP_GATHER, 2, (tg_tensor *[]){tg_contiguous(tg_ref(g)), IN(self, 1)}, &self->attrs);
+    gin[0] = tg_apply(TG_OP_GATHER, 2, (tg_tensor *[]){tg_contiguous(tg_ref(g)), IN(self, 1)}, self->attrs);
     return TG_OK;
 }
 
@@ -270,7 +270,7 @@ tg_status op_fwd_index_select(int op, tg_tensor **in, const tg_attrs *a, tg_tens
 
 tg_status op_bw_index_select(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    tg_attrs a = self->attrs;
+    tg_attrs a = *self->attrs;
     a.shape.ndim = self->in[0]->ndim;
     memcpy(a.shape.shape, self->in[0]->shape, sizeof a.shape.shape);
     gin[0] = tg_apply(TG_OP_INDEX_ADD, 2, (tg_tensor *[]){tg_contiguous(tg_ref(g)), IN(self, 1)}, &a);
@@ -297,7 +297,7 @@ tg_status op_fwd_index_add(int op, tg_tensor **in, const tg_attrs *a, tg_tensor 
 tg_status op_bw_index_add(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     gin[0] = tg_apply(TG_OP_INDEX_SELECT, 2, (tg_tensor *[]){tg_contiguous(tg_ref(g)), IN(self, 1)},
-                      &self->attrs);
+                      self->attrs);
     return TG_OK;
 }
 

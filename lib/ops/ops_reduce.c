@@ -322,7 +322,7 @@ static tg_tensor *keepdim_view(tg_tensor *t, const tg_tensor *x, const tg_attrs 
 tg_status op_bw_sum(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     const tg_tensor *x = self->in[0];
-    gin[0] = tg_expand(keepdim_view(tg_ref(g), x, &self->attrs), x->ndim, x->shape);
+    gin[0] = tg_expand(keepdim_view(tg_ref(g), x, self->attrs), x->ndim, x->shape);
     return TG_OK;
 }
 
@@ -331,7 +331,7 @@ tg_status op_bw_sum(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 tg_status op_bw_aminmax(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     const tg_tensor *x = self->in[0];
-    const tg_attrs *a = &self->attrs;
+    const tg_attrs *a = self->attrs;
     tg_tensor *mask = tg_apply(TG_OP_EQ, 2, (tg_tensor *[]){IN(self, 0), keepdim_view(tg_ref(self), x, a)}, NULL);
     tg_tensor *count = tg_sum(tg_ref(mask), a->reduce.all ? NULL : a->reduce.dims,
                               a->reduce.all ? 0 : a->reduce.ndims, true);
@@ -377,7 +377,7 @@ static tg_tensor *first_extremum_mask(const tg_tensor *x, const tg_tensor *res, 
 tg_status op_bw_minmax_dim(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     const tg_tensor *x = self->in[0];
-    const tg_attrs *a = &self->attrs;
+    const tg_attrs *a = self->attrs;
     tg_tensor *res = keepdim_view(tg_ref(self), x, a);
     tg_tensor *mask = res ? first_extremum_mask(x, res, (int)a->reduce.dims[0]) : NULL;
     tg_release(res);

@@ -88,7 +88,7 @@ static tg_tensor *keep_dim(tg_tensor *t, const tg_tensor *x, const tg_attrs *a)
 tg_status op_bw_prod(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *x = self->in[0];
-    const tg_attrs *a = &self->attrs;
+    const tg_attrs *a = self->attrs;
     int64_t dim = a->reduce.dims[0];
     tg_tensor *zero = tg_apply(TG_OP_EQ, 2, (tg_tensor *[]){tg_ref(x), tg_scalar_like(0, x)}, NULL);
     tg_tensor *safe = tg_where(tg_ref(zero), tg_scalar_like(1, x), tg_ref(x));
@@ -175,7 +175,7 @@ tg_status op_fwd_cumsum(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *ou
  * that one's is the forward one again) */
 tg_status op_bw_cumsum(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    tg_attrs at = self->attrs;
+    tg_attrs at = *self->attrs;
     at.slice.step = -at.slice.step;
     tg_tensor *gr = tg_ref(g);
     gin[0] = tg_apply(TG_OP_CUMSUM, 1, &gr, &at);

@@ -78,13 +78,13 @@ tg_status op_bw_tan(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 
 tg_status op_bw_tanh(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_tanh_backward(tg_ref(g), tg_ref(self));
+    gin[0] = tg_tanh_backward(tg_grad_take(g), tg_ref(self));
     return TG_OK;
 }
 
 tg_status op_bw_sigmoid(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_sigmoid_backward(tg_ref(g), tg_ref(self));
+    gin[0] = tg_sigmoid_backward(tg_grad_take(g), tg_ref(self));
     return TG_OK;
 }
 
@@ -152,7 +152,7 @@ tg_status op_bw_softplus(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 tg_status op_bw_clamp(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *x = self->in[0];
-    const tg_attrs *a = &self->attrs;
+    const tg_attrs *a = self->attrs;
     tg_tensor *in_range = tg_full(TG_BOOL, g->ndim, g->shape, 1);
     if (a->clamp.has_lo)
         in_range = tg_mul(in_range, tg_apply(TG_OP_GE, 2,

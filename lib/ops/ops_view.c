@@ -85,8 +85,8 @@ tg_status op_bw_expand(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 tg_status op_bw_permute(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     int inv[TG_MAX_DIMS];
-    for (int d = 0; d < self->attrs.perm.ndim; d++)
-        inv[self->attrs.perm.perm[d]] = d;
+    for (int d = 0; d < self->attrs->perm.ndim; d++)
+        inv[self->attrs->perm.perm[d]] = d;
     gin[0] = tg_permute(G, inv);
     return TG_OK;
 }
@@ -95,7 +95,7 @@ tg_status op_bw_permute(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
  * its own backward is the slice again. */
 tg_status op_bw_slice(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
-    tg_attrs a = self->attrs;
+    tg_attrs a = *self->attrs;
     a.shape.ndim = self->in[0]->ndim;
     memcpy(a.shape.shape, self->in[0]->shape, sizeof a.shape.shape);
     tg_tensor *gg = G;
@@ -130,7 +130,7 @@ tg_status op_fwd_slice_bw(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *
 tg_status op_bw_slice_bw(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *gg = G;
-    gin[0] = tg_apply(TG_OP_SLICE, 1, &gg, &self->attrs);
+    gin[0] = tg_apply(TG_OP_SLICE, 1, &gg, self->attrs);
     return TG_OK;
 }
 
