@@ -210,7 +210,7 @@ static void run_op(fnode *N, int64_t c, int64_t len)
     const void *in[3];
     for (int k = 0; k < N->nin; k++)
         in[k] = N->base[k] + c * N->step[k];
-    N->kernel(len, N->full ? (void *)N->data : (void *)&N->one, in, N->stride, &N->t->attrs);
+    N->kernel(len, N->full ? (void *)N->data : (void *)&N->one, in, N->stride, N->t->attrs);
 }
 
 /* one-value ops, before the chunks (!late) or after them */
