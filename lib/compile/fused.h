@@ -61,7 +61,8 @@ struct tg_fused_plan {
     char *key;
     size_t keylen;
     bool fusable;       /* false: the program does not fuse (TG_NO, cached too) */
-    bool jit_tried;
+    bool jit_tried;     /* the generated loop compiled, or found not to be */
+    bool jit_looked;    /* looked for in the cache (the default path) */
     tg_fused F;
     tg_dtype out_dtype;
     bool cuda_tried;    /* on cuda: the kernel below compiled (or not) once */
@@ -70,12 +71,16 @@ struct tg_fused_plan {
 
 /* The plan for this call: the program's kept one when it fits, else a new
  * one (kept in its place).  TG_NO (no error set) when the program does not
- * fuse; another status is an error of this call's. */
+ * fuse; another status is an error of this call's.  exact: only programs
+ * whose sums are the eager ones (a plain final sum, one-value variables'
+ * gradients that are plain sums), not sums of sums or sums times
+ * constants, which fuse by adding or multiplying before summing. */
 tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout,
-                            int64_t n, struct tg_fused_plan **out);
+                            int64_t n, bool exact, struct tg_fused_plan **out);
 /* Attaches the plan's generated loop, compiled once (jit.c); without a C
- * compiler the registers keep running through the eager kernels. */
-void tg_fused_plan_jit(struct tg_fused_plan *pl);
+ * compiler the registers keep running through the eager kernels.  Without
+ * may_compile only a loop kept in the cache is loaded (tg_jit_lookup). */
+void tg_fused_plan_jit(struct tg_fused_plan *pl, bool may_compile);
 
 /* An input of the plan (R_STREAM register s): a full-size variable, or the
  * upstream gradient, in the probe's order */
@@ -116,6 +121,9 @@ char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes);
  * when that cannot be done (no compiler, no usable cache folder, TG_JIT=0),
  * no error left set. */
 void *tg_jit(const char *src, const char *symbol);
+/* The same when it is loaded already or kept in an existing cache folder;
+ * NULL, nothing compiled, made or said, otherwise. */
+void *tg_jit_lookup(const char *src, const char *symbol);
 /* false under TG_JIT=0: no generated code at all, the kernels run op by op */
 bool tg_jit_enabled(void);
 /* Bytes made elsewhere (NVRTC's machine code for a kernel), kept in the
