@@ -25,6 +25,11 @@
 #endif
 
 #define TG_FUSE_RUN 32     /* consecutive blocks a thread takes at a time */
+/* A scratch block's bytes, with a gap of a few cache lines after it: blocks
+ * a whole number of 4 KiB pages apart would all start at the same offset
+ * in a page as the inputs' blocks do, and the processor takes a load from
+ * an address 4 KiB from a pending store's for one that must wait for it. */
+#define SLOT_BYTES (TG_FUSE_BLOCK * 8 + 5 * 64)
 /* The eager whole-tensor sum (lib/ops/ops_reduce.c) adds blocks of this
  * many elements, each in SUM_LANES running double sums (lane j takes the
  * elements j, j + 8, ...; a last odd few go to lane 0), combined pairwise,
@@ -33,7 +38,7 @@
  * whole number of those blocks, so a fused sum can add the same numbers in
  * the same order: the eager sum to the last bit. */
 #define SUM_BLOCK 16384
-#define SUM_LANES 8
+#define SUM_LANES TG_SUM_LANES
 #define SUM_EXACT_F32 256
 #define SUM_EXACT_F64 (2 * SUM_BLOCK)
 _Static_assert(TG_FUSE_RUN * TG_FUSE_BLOCK % SUM_BLOCK == 0 && SUM_BLOCK % TG_FUSE_BLOCK == 0,
@@ -76,7 +81,7 @@ static void locate(const tg_fused *F, const tg_fused_stream *S, const scratch *W
         W->stride[i] = W->stride[R->alias];
         break;
     default:
-        W->ptr[i] = W->blocks + (size_t)R->slot * TG_FUSE_BLOCK * 8;
+        W->ptr[i] = W->blocks + (size_t)R->slot * SLOT_BYTES;
     }
 }
 
@@ -92,12 +97,21 @@ static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams,
         for (int s = 0; s < nstreams; s++)
             in[s] = (const char *)S[s].data + start * (int64_t)S[s].esz;
         for (int k = 0; k < F->nouts; k++)
-            out[k] = W->blocks + (size_t)F->r[F->outs[k]].slot * TG_FUSE_BLOCK * 8;
+            out[k] = W->blocks + (size_t)F->r[F->outs[k]].slot * SLOT_BYTES;
         F->jit(len, in, out, F->kernels, F->attrs, W->jit_tmp);
         locate(F, S, W, F->value_reg, start); /* the outputs only: no walk of every register */
         for (int v = 0; v < F->nvars; v++)
             if (F->grad_reg[v] >= 0)
                 locate(F, S, W, F->grad_reg[v], start);
+        return;
+    }
+    if (F->vm && len == TG_FUSE_BLOCK) {
+        /* only the streams move from block to block (run_on_cpu located
+         * the rest) */
+        for (int i = 0; i < F->n; i++)
+            if (F->r[i].kind == R_STREAM || (F->r[i].kind == R_ALIAS && F->r[tg_fused_owner(F, i)].kind == R_STREAM))
+                locate(F, S, W, i, start);
+        tg_fused_vm_run(F, W->ptr, W->stride);
         return;
     }
     for (int i = 0; i < F->n; i++) {
@@ -164,31 +178,6 @@ static double block_sum(const void *p, int64_t stride, int64_t len, tg_dtype dt)
     return tg_cpu_sum_run(p, len, dt);
 }
 
-/* adds a block's len values (one value len times, stride 0) to the lanes
- * of the eager sum, as it adds them (see SUM_BLOCK) */
-#define ADD_TO_LANES(T)                                                       \
-    do {                                                                      \
-        const T *v = p;                                                       \
-        int64_t i = 0;                                                        \
-        if (stride)                                                           \
-            for (; i + SUM_LANES <= len; i += SUM_LANES)                      \
-                for (int j = 0; j < SUM_LANES; j++)                           \
-                    acc[j] += v[i + j];                                       \
-        else                                                                  \
-            for (; i + SUM_LANES <= len; i += SUM_LANES)                      \
-                for (int j = 0; j < SUM_LANES; j++)                           \
-                    acc[j] += v[0];                                           \
-        for (; i < len; i++)                                                  \
-            acc[0] += v[i * stride];                                          \
-    } while (0)
-static void add_to_lanes(double *acc, const void *p, int64_t stride, int64_t len, tg_dtype dt)
-{
-    if (dt == TG_FLOAT32)
-        ADD_TO_LANES(float);
-    else
-        ADD_TO_LANES(double);
-}
-
 static double lanes_total(const double *acc)
 {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
@@ -235,11 +224,11 @@ static void run_one_block(int64_t b, void *ctx, int tid)
     const scratch *W = &J->work[tid];
     int64_t start = b * TG_FUSE_BLOCK, len = J->n - start < TG_FUSE_BLOCK ? J->n - start : TG_FUSE_BLOCK;
     if (!F->jit) /* the generated loop asks for its inputs itself */
-        prefetch_block(J, start + TG_FUSE_BLOCK);
+        prefetch_block(J, start + 2 * TG_FUSE_BLOCK);
     run_block(F, J->S, J->nstreams, W, start, len);
     int vi = F->value_reg;
     if (F->sum_root && J->lanes)
-        add_to_lanes(W->lanes, W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
+        tg_fused_add_to_lanes(W->lanes, W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
     else if (F->sum_root)
         J->partial[b] = block_sum(W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
     else
@@ -247,7 +236,7 @@ static void run_one_block(int64_t b, void *ctx, int tid)
     for (int i = 0; i < J->nvars; i++) {
         int gi = F->grad_reg[i];
         if (gi >= 0 && F->grad_sum[i] && J->lanes)
-            add_to_lanes(W->lanes + (1 + i) * SUM_LANES, W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
+            tg_fused_add_to_lanes(W->lanes + (1 + i) * SUM_LANES, W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
         else if (gi >= 0 && F->grad_sum[i]) /* partial sums: the value's, then each summed gradient's */
             J->partial[(1 + i) * J->nblocks + b] = block_sum(W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
         else if (gi >= 0)
@@ -329,7 +318,7 @@ static tg_status run_on_cpu(const tg_fused *F, const tg_fused_stream *S, int nst
     tg_status st = TG_OK;
     /* scratch per thread, as the scratch type lays it out */
     int nt = tg_threads();
-    size_t blocks = (size_t)F->nslots * TG_FUSE_BLOCK * 8, tmp = F->jit ? F->jit_tmp : 0;
+    size_t blocks = (size_t)F->nslots * SLOT_BYTES, tmp = F->jit ? F->jit_tmp : 0;
     size_t per_reg = sizeof(double) + sizeof(void *) + sizeof(int64_t);
     size_t lane_bytes = (size_t)(nvars + 1) * SUM_LANES * sizeof(double);
     scratch *work = tg_calloc((size_t)nt, sizeof *work);
@@ -346,6 +335,9 @@ static tg_status run_on_cpu(const tg_fused *F, const tg_fused_stream *S, int nst
         tg_error_clear();
         st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
     } else {
+        for (int t = 0; F->vm && t < nt; t++) /* the constants and the blocks stay where they are */
+            for (int i = 0; i < F->n; i++)
+                locate(F, S, &work[t], i, 0);
         block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks, lanes, nparts};
         tg_parallel_for((nblocks + TG_FUSE_RUN - 1) / TG_FUSE_RUN, run_blocks, &J);
     }

@@ -31,6 +31,14 @@ typedef struct {
     tg_attrs attrs;
 } tg_reg;
 
+/* an instruction of the interpreted blocks (fused_vm.c) */
+typedef struct {
+    uint16_t code;
+    int reg;          /* the register whose values it reads or writes, or whose op it runs */
+    float F_c;        /* the constant it reads, as float32 */
+    double D_c;       /* and as float64 */
+} tg_vm_ins;
+
 /* the generated loop: n elements of every input stream in[s] to the
  * output registers' blocks out[k] (tg_fused.outs); register i's kernel and
  * attributes, for the ops it calls, are kernels[i] and attrs[i]; tmp is
@@ -53,6 +61,8 @@ typedef struct {
     size_t jit_tmp;
     tg_kernel_fn *kernels;     /* per register, for jit */
     const tg_attrs **attrs;
+    tg_vm_ins *vm;      /* without jit, a whole block runs these (NULL: op by op) */
+    int nvm;
 } tg_fused;
 
 /* A program's plan for calls with variables of given names, dtypes,
@@ -89,6 +99,21 @@ typedef struct {
     size_t esz;
     tg_dtype dtype;
 } tg_fused_stream;
+
+/* The instructions of F's blocks (fused_vm.c): chains of arithmetic in
+ * registers, the other ops through their kernels; false (F->vm NULL)
+ * when memory ran out or no op chains. */
+bool tg_fused_vm_build(tg_fused *F);
+/* F's instructions over one whole block (TG_FUSE_BLOCK elements), every
+ * register's values at ptr[i] with stride[i] (compile.c's locate) */
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride);
+
+/* Adds len values at p (stride 1, or 0: one value len times) to the
+ * TG_SUM_LANES running double sums acc as the eager whole-tensor sum adds
+ * them: element j of each group of TG_SUM_LANES to acc[j], a last odd few
+ * to acc[0] (fused_vm.c, with the kernels' flags; compile.c's SUM_BLOCK) */
+#define TG_SUM_LANES 8
+void tg_fused_add_to_lanes(double *acc, const void *p, int64_t stride, int64_t len, tg_dtype dt);
 
 /* t's one value: the partial sums added in order, in double (compile.c) */
 void tg_fused_set_sum(tg_tensor *t, const double *partial, int64_t count);

@@ -267,6 +267,8 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
         for (int i = 0; i < nvars; i++)
             F->grad_reg[i] = grads[i] ? find(nodes, n, roots[1 + i]) : -1;
         ok = assign_slots(F);
+        if (ok)
+            tg_fused_vm_build(F); /* else op by op */
     }
     tg_free(nodes);
     for (int i = 0; i <= nvars; i++)
@@ -280,6 +282,7 @@ void tg_fused_plan_free(struct tg_fused_plan *pl)
         tg_free(pl->F.r);
         tg_free(pl->F.kernels);
         tg_free(pl->F.attrs);
+        tg_free(pl->F.vm);
         tg_free(pl->key);
         tg_free(pl);
     }
