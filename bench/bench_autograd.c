@@ -6,7 +6,9 @@
  *   bench_autograd cgrad EXPR SIZE...  the same through tg_compiled_eval (--compile)
  *   bench_autograd dgrad EXPR SIZE...  the same as tgrad's default path evaluates
  *                                      it: tg_fused_default_eval, else tg_grad_eval
- *   bench_autograd dvalue EXPR SIZE... the same, value only (no gradient)
+ *   bench_autograd value|cvalue|dvalue EXPR SIZE...
+ *                                      the value alone (x needs no gradient): eager,
+ *                                      compiled, the default path
  *   bench_autograd net                 sum(tanh(x@w1)@w2), x 256x512,
  *                                      w1 512x512, w2 512x10; grads in w1, w2
  *   bench_autograd peak EXPR SIZE      two evaluations, then "BASE_KB<TAB>PEAK_KB":
@@ -182,12 +184,12 @@ int main(int argc, char **argv)
     const char *dev = getenv("BENCH_DEVICE"); /* cuda: the inputs, and so the work, on the GPU */
     if (dev && *dev && tg_device_select(dev) != TG_OK)
         die_tg(dev);
-    if ((!strcmp(mode, "grad") || !strcmp(mode, "cgrad") || !strcmp(mode, "dgrad") || !strcmp(mode, "dvalue")) &&
-        argc > 3) {
+    const char *kind = mode[0] == 'c' || mode[0] == 'd' ? mode + 1 : mode; /* grad or value */
+    if ((!strcmp(kind, "grad") || !strcmp(kind, "value")) && argc > 3) {
         for (int i = 3; i < argc; i++) {
             gcase c = setup(argv[2]);
             int64_t n = parse_count(argv[i]);
-            input(&c, "x", 1, &n, strcmp(mode, "dvalue") != 0);
+            input(&c, "x", 1, &n, !strcmp(kind, "grad"));
             bench_run(argv[i], mode[0] == 'c' ? cgrad_once : mode[0] == 'd' ? dgrad_once : grad_once, &c);
             done(&c);
         }
@@ -217,7 +219,7 @@ int main(int argc, char **argv)
         printf("bw_detail\tmemcpy %.1f/%.1f, add %.1f/%.1f GB/s (1/%d threads)\n", c1, cn, s1, sn, th);
         printf("tanh_Gps\t%.3f\n", tanh_rate(th));
     } else {
-        fprintf(stderr, "usage: bench_autograd grad|cgrad|dgrad|dvalue EXPR SIZE... | net | peak|cpeak EXPR SIZE | bandwidth\n");
+        fprintf(stderr, "usage: bench_autograd [c|d]grad|[c|d]value EXPR SIZE... | net | peak|cpeak EXPR SIZE | bandwidth\n");
         return 2;
     }
     return 0;
