@@ -89,7 +89,8 @@ static void locate(const tg_fused *F, const tg_fused_stream *S, const scratch *W
  * generated loop when there is one, else op by op through the eager
  * kernels.  Then the outputs' values (the value's, the gradients') are at
  * W->ptr of their registers. */
-static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams, const scratch *W, int64_t start, int64_t len)
+static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams, const scratch *W, int64_t start,
+                      int64_t len, void *const *outp)
 {
     if (F->jit) {
         const void *in[TG_FUSE_MAXVARS + 1];
@@ -111,7 +112,7 @@ static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams,
         for (int i = 0; i < F->n; i++)
             if (F->r[i].kind == R_STREAM || (F->r[i].kind == R_ALIAS && F->r[tg_fused_owner(F, i)].kind == R_STREAM))
                 locate(F, S, W, i, start);
-        tg_fused_vm_run(F, W->ptr, W->stride);
+        tg_fused_vm_run(F, W->ptr, W->stride, outp);
         return;
     }
     for (int i = 0; i < F->n; i++) {
@@ -194,6 +195,7 @@ typedef struct {
     scratch *work; /* per thread */
     int64_t nblocks;
     bool lanes;      /* sums as the eager sum adds (SUM_BLOCK); else a partial sum per block */
+    bool direct;     /* the instructions (fused_vm.c) write the outputs they can to their tensors */
     int64_t nparts;  /* partial sums per summed output: nblocks, or eager sum blocks */
 } block_job;
 
@@ -225,13 +227,20 @@ static void run_one_block(int64_t b, void *ctx, int tid)
     int64_t start = b * TG_FUSE_BLOCK, len = J->n - start < TG_FUSE_BLOCK ? J->n - start : TG_FUSE_BLOCK;
     if (!F->jit) /* the generated loop asks for its inputs itself */
         prefetch_block(J, start + 2 * TG_FUSE_BLOCK);
-    run_block(F, J->S, J->nstreams, W, start, len);
+    /* where the instructions write an output to its tensor themselves */
+    void *outp[TG_FUSE_MAXVARS + 1];
+    bool direct = J->direct && len == TG_FUSE_BLOCK;
+    for (int k = 0; direct && k <= J->nvars; k++) {
+        tg_tensor *t = k ? J->grads[k - 1] : J->out;
+        outp[k] = F->vm_out[k] ? (char *)tg_data(t) + start * (int64_t)tg_dtype_size(t->dtype) : NULL;
+    }
+    run_block(F, J->S, J->nstreams, W, start, len, direct ? outp : NULL);
     int vi = F->value_reg;
     if (F->sum_root && J->lanes)
         tg_fused_add_to_lanes(W->lanes, W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
     else if (F->sum_root)
         J->partial[b] = block_sum(W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
-    else
+    else if (!(direct && F->vm_out[0]))
         store(J->out, start, len, W->ptr[vi], W->stride[vi]);
     for (int i = 0; i < J->nvars; i++) {
         int gi = F->grad_reg[i];
@@ -239,7 +248,7 @@ static void run_one_block(int64_t b, void *ctx, int tid)
             tg_fused_add_to_lanes(W->lanes + (1 + i) * SUM_LANES, W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
         else if (gi >= 0 && F->grad_sum[i]) /* partial sums: the value's, then each summed gradient's */
             J->partial[(1 + i) * J->nblocks + b] = block_sum(W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
-        else if (gi >= 0)
+        else if (gi >= 0 && !(direct && F->vm_out[1 + i]))
             store(J->grads[i], start, len, W->ptr[gi], W->stride[gi]);
     }
 }
@@ -338,7 +347,12 @@ static tg_status run_on_cpu(const tg_fused *F, const tg_fused_stream *S, int nst
         for (int t = 0; F->vm && t < nt; t++) /* the constants and the blocks stay where they are */
             for (int i = 0; i < F->n; i++)
                 locate(F, S, &work[t], i, 0);
-        block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks, lanes, nparts};
+        /* the instructions' non-temporal stores need outputs aligned to
+         * 16 bytes (tg_empty's are) */
+        bool direct = F->vm && !F->jit && (F->sum_root || (uintptr_t)tg_data(out) % 16 == 0);
+        for (int i = 0; i < nvars; i++)
+            direct = direct && (F->grad_reg[i] < 0 || F->grad_sum[i] || (uintptr_t)tg_data(grads[i]) % 16 == 0);
+        block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks, lanes, direct, nparts};
         tg_parallel_for((nblocks + TG_FUSE_RUN - 1) / TG_FUSE_RUN, run_blocks, &J);
     }
     for (int t = 0; work && t < nt; t++)

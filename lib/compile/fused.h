@@ -35,6 +35,7 @@ typedef struct {
 typedef struct {
     uint16_t code;
     int reg;          /* the register whose values it reads or writes, or whose op it runs */
+    int out;          /* STORE_OUT: the output (0 the value, 1 + i variable i's gradient) */
     float F_c;        /* the constant it reads, as float32 */
     double D_c;       /* and as float64 */
 } tg_vm_ins;
@@ -63,6 +64,7 @@ typedef struct {
     const tg_attrs **attrs;
     tg_vm_ins *vm;      /* without jit, a whole block runs these (NULL: op by op) */
     int nvm;
+    bool *vm_out;       /* per output (value, gradients): the instructions write it to its tensor */
 } tg_fused;
 
 /* A program's plan for calls with variables of given names, dtypes,
@@ -105,8 +107,11 @@ typedef struct {
  * when memory ran out or no op chains. */
 bool tg_fused_vm_build(tg_fused *F);
 /* F's instructions over one whole block (TG_FUSE_BLOCK elements), every
- * register's values at ptr[i] with stride[i] (compile.c's locate) */
-void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride);
+ * register's values at ptr[i] with stride[i] (compile.c's locate); output
+ * k with vm_out[k] to outp[k] (aligned to 16 bytes; the block's first
+ * element) where outp and outp[k] are not NULL, else to its register's
+ * scratch block */
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp);
 
 /* Adds len values at p (stride 1, or 0: one value len times) to the
  * TG_SUM_LANES running double sums acc as the eager whole-tensor sum adds

@@ -283,6 +283,7 @@ void tg_fused_plan_free(struct tg_fused_plan *pl)
         tg_free(pl->F.kernels);
         tg_free(pl->F.attrs);
         tg_free(pl->F.vm);
+        tg_free(pl->F.vm_out);
         tg_free(pl->key);
         tg_free(pl);
     }

@@ -17,6 +17,9 @@
  * values are the kernels' to the last bit, NaN's payload included. */
 #include "fused.h"
 #include <string.h>
+#ifdef __SSE2__
+#include <immintrin.h>
+#endif
 
 _Static_assert(TG_FUSE_BLOCK % 64 == 0, "a block is whole chunks");
 
@@ -29,7 +32,7 @@ _Static_assert(TG_FUSE_BLOCK % 64 == 0, "a block is whole chunks");
     X(T##SUB_A_R) X(T##SUB_R_A) X(T##SUB_A_C) X(T##SUB_C_A) X(T##SUB_A_A)                    \
     X(T##MUL_A_R) X(T##MUL_R_A) X(T##MUL_A_C) X(T##MUL_C_A) X(T##MUL_A_A)                    \
     X(T##DIV_A_R) X(T##DIV_R_A) X(T##DIV_A_C) X(T##DIV_C_A) X(T##DIV_A_A)
-#define VM_TYPED(X, T) X(T##LOAD_R) X(T##LOAD_C) X(T##STORE) X(T##NEG) X(T##SQ) X(T##CUBE) X(T##RECIP) \
+#define VM_TYPED(X, T) X(T##LOAD_R) X(T##LOAD_C) X(T##STORE) X(T##STORE_OUT) X(T##NEG) X(T##SQ) X(T##CUBE) X(T##RECIP) \
     X(T##RECIP_SQ) VM_BINARY(X, T)
 /* the same names without a prefix, for fused_vm_chain.h */
 #define VM_TYPED_NAMES(X) VM_TYPED(X, )
@@ -57,8 +60,11 @@ static int binary_code(int op, bool f64)
 /* M(k, ...) for each of an accumulator's vectors */
 #define REP4_(M, a, X, Y) M(0, a, X, Y) M(1, a, X, Y) M(2, a, X, Y) M(3, a, X, Y)
 #define REP8_(M, a, X, Y) REP4_(M, a, X, Y) M(4, a, X, Y) M(5, a, X, Y) M(6, a, X, Y) M(7, a, X, Y)
+#define REP16_(M, a, X, Y) REP8_(M, a, X, Y) M(8, a, X, Y) M(9, a, X, Y) M(10, a, X, Y) M(11, a, X, Y) \
+    M(12, a, X, Y) M(13, a, X, Y) M(14, a, X, Y) M(15, a, X, Y)
 #define LOAD_R_(k, a, V, _) memcpy(&a##k, p + k * sizeof(V), sizeof(V));
 #define STORE_(k, a, V, _) memcpy(p + k * sizeof(V), &a##k, sizeof(V));
+#define STREAM_(k, a, V, _) VM_STREAM(q + k * sizeof(V), a##k);
 #define SET_(k, a, cv, _) a##k = cv;
 #define UN_(k, a, F, one) a##k = F(a##k, one);
 #define NEG_(x, one) (-(x))
@@ -79,6 +85,28 @@ static int binary_code(int op, bool f64)
     case VM_##T##NAME##_C_A: CSET REP(C_A_, a, cv, OP) break;                 \
     case VM_##T##NAME##_A_A: REP(A_A_, a, V, OP) break;
 
+/* a vector to q (16-byte aligned: the tensors' data are) with
+ * non-temporal stores of 16 bytes, its bits as they are */
+#ifdef __SSE2__
+#define STREAM_128(q, v) _mm_stream_ps((float *)(q), (__m128)(v))
+#define STREAM_256(q, v)                                                      \
+    do {                                                                      \
+        __m256 w_ = (__m256)(v);                                              \
+        _mm_stream_ps((float *)(q), _mm256_extractf128_ps(w_, 0));            \
+        _mm_stream_ps((float *)(q) + 4, _mm256_extractf128_ps(w_, 1));        \
+    } while (0)
+#define STREAM_512(q, v)                                                      \
+    do {                                                                      \
+        __m512 w_ = (__m512)(v);                                              \
+        _mm_stream_ps((float *)(q), _mm512_extractf32x4_ps(w_, 0));           \
+        _mm_stream_ps((float *)(q) + 4, _mm512_extractf32x4_ps(w_, 1));       \
+        _mm_stream_ps((float *)(q) + 8, _mm512_extractf32x4_ps(w_, 2));       \
+        _mm_stream_ps((float *)(q) + 12, _mm512_extractf32x4_ps(w_, 3));      \
+    } while (0)
+#else
+#define STREAM_128(q, v) memcpy((q), &(v), sizeof(v))
+#endif
+
 static float F_c_of(const tg_vm_ins *I) { return I->F_c; }
 static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 
@@ -86,14 +114,19 @@ static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 #if defined(__x86_64__) && !defined(TG_NO_CLONES) && !defined(__clang__)
 #define VM_TARGET __attribute__((target("avx512f")))
 #define VM_VBYTES 64
+#define VM_NACC 16 /* of its 32 registers */
+#define VM_REP REP16_
 #define VM_CHAIN chain_avx512_f32
+#define VM_STREAM STREAM_512
 #define VM_T float
 #define VM_P F_
 #include "fused_vm_chain.h"
 #undef VM_CHAIN
 #undef VM_T
 #undef VM_P
+#undef VM_STREAM
 #define VM_CHAIN chain_avx512_f64
+#define VM_STREAM STREAM_512
 #define VM_T double
 #define VM_P D_
 #include "fused_vm_chain.h"
@@ -102,16 +135,24 @@ static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 #undef VM_P
 #undef VM_TARGET
 #undef VM_VBYTES
+#undef VM_NACC
+#undef VM_REP
 #define VM_TARGET __attribute__((target("avx2")))
 #define VM_VBYTES 32
+#define VM_NACC 8 /* of its 16 */
+#define VM_REP REP8_
+#undef VM_STREAM
 #define VM_CHAIN chain_avx2_f32
+#define VM_STREAM STREAM_256
 #define VM_T float
 #define VM_P F_
 #include "fused_vm_chain.h"
 #undef VM_CHAIN
 #undef VM_T
 #undef VM_P
+#undef VM_STREAM
 #define VM_CHAIN chain_avx2_f64
+#define VM_STREAM STREAM_256
 #define VM_T double
 #define VM_P D_
 #include "fused_vm_chain.h"
@@ -120,22 +161,30 @@ static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 #undef VM_P
 #undef VM_TARGET
 #undef VM_VBYTES
+#undef VM_NACC
+#undef VM_REP
 #endif
 #define VM_TARGET
 #define VM_VBYTES 16
+#define VM_NACC 8
+#define VM_REP REP8_
+#undef VM_STREAM
 #define VM_CHAIN chain_base_f32
+#define VM_STREAM STREAM_128
 #define VM_T float
 #define VM_P F_
 #include "fused_vm_chain.h"
 #undef VM_CHAIN
 #undef VM_T
 #undef VM_P
+#undef VM_STREAM
 #define VM_CHAIN chain_base_f64
+#define VM_STREAM STREAM_128
 #define VM_T double
 #define VM_P D_
 #include "fused_vm_chain.h"
 
-typedef void (*chain_fn)(const tg_vm_ins *, const void *const *);
+typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, void *const *);
 typedef struct {
     chain_fn f32, f64;
 } chain_fns;
@@ -154,7 +203,7 @@ static chain_fns pick_chain(void)
 }
 
 /* the run of instructions from ins to its VM_END, chunk by chunk */
-static void run_chain(const tg_vm_ins *ins, const void *const *ptr)
+static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const *outp)
 {
     static chain_fn chosen[2];
     chain_fn fn = __atomic_load_n(&chosen[ins->code >= VM_D_LOAD_R], __ATOMIC_RELAXED);
@@ -164,10 +213,10 @@ static void run_chain(const tg_vm_ins *ins, const void *const *ptr)
         __atomic_store_n(&chosen[1], c.f64, __ATOMIC_RELAXED);
         fn = ins->code >= VM_D_LOAD_R ? c.f64 : c.f32;
     }
-    fn(ins, ptr);
+    fn(ins, ptr, outp);
 }
 
-void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride)
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp)
 {
     for (int pc = 0; pc < F->nvm;) {
         const tg_vm_ins *I = &F->vm[pc];
@@ -186,7 +235,7 @@ void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride)
         int end = pc;
         while (F->vm[end].code != VM_END)
             end++;
-        run_chain(I, ptr);
+        run_chain(I, ptr, outp);
         pc = end + 1;
     }
 }
@@ -254,6 +303,7 @@ static void emit(prog *P, int code, int reg, double c)
     tg_vm_ins *I = &P->ins[P->n++];
     I->code = (uint16_t)code;
     I->reg = reg;
+    I->out = -1;
     I->F_c = (float)c;
     I->D_c = c;
 }
@@ -381,10 +431,13 @@ bool tg_fused_vm_build(tg_fused *F)
     int n = F->n;
     bool *chain = tg_calloc((size_t)n + 1, sizeof *chain);
     int *uses = tg_calloc((size_t)n + 1, sizeof *uses);
-    /* at most 5 instructions an op (pow's backward: load, f, two products)
-     * and its store */
-    prog P = {tg_calloc((size_t)n * 6 + 1, sizeof *P.ins), 0};
-    if (!chain || !uses || !P.ins) {
+    /* at most 5 instructions an op (pow's backward: load, f, two products),
+     * its store and a store for each output it is */
+    prog P = {tg_calloc((size_t)n * 6 + (size_t)F->nvars + 2, sizeof *P.ins), 0};
+    F->vm_out = tg_calloc((size_t)F->nvars + 1, sizeof *F->vm_out);
+    if (!chain || !uses || !P.ins || !F->vm_out) {
+        tg_free(F->vm_out);
+        F->vm_out = NULL;
         tg_free(chain);
         tg_free(uses);
         tg_free(P.ins);
@@ -398,11 +451,6 @@ bool tg_fused_vm_build(tg_fused *F)
         for (int k = 0; F->r[i].kind == R_OP && k < F->r[i].nin; k++)
             uses[tg_fused_owner(F, F->r[i].in[k])]++;
     }
-    /* the outputs are stored whatever reads them */
-    uses[tg_fused_owner(F, F->value_reg)] += n;
-    for (int v = 0; v < F->nvars; v++)
-        if (F->grad_reg[v] >= 0)
-            uses[tg_fused_owner(F, F->grad_reg[v])] += n;
     int acc = -1; /* the op whose value the accumulator holds */
     for (int i = 0; i < n; i++) {
         const tg_reg *R = &F->r[i];
@@ -415,12 +463,28 @@ bool tg_fused_vm_build(tg_fused *F)
         }
         emit_op(&P, F, i, acc);
         acc = i;
-        /* stored unless the next op alone reads it, from the accumulator */
+        /* stored where another op reads it, unless the next op alone does,
+         * from the accumulator, and where it is summed (compile.c adds
+         * the scratch block); an output of all the elements goes to its
+         * tensor (STORE_OUT) */
         int j = next_op(F, i), reads = 0;
+        bool f64 = R->dtype == TG_FLOAT64, summed = false;
         for (int k = 0; j < n && k < F->r[j].nin; k++)
             reads += tg_fused_owner(F, F->r[j].in[k]) == i;
-        if (!continues(F, chain, j, i) || uses[i] != reads)
-            emit(&P, typed(VM_F_STORE, R->dtype == TG_FLOAT64), i, 0);
+        for (int k = 0; k <= F->nvars; k++) {
+            int o = k == 0 ? F->value_reg : F->grad_reg[k - 1];
+            if (o < 0 || tg_fused_owner(F, o) != i)
+                continue;
+            if (k == 0 ? F->sum_root : F->grad_sum[k - 1])
+                summed = true;
+            else {
+                emit(&P, typed(VM_F_STORE_OUT, f64), i, 0);
+                P.ins[P.n - 1].out = k;
+                F->vm_out[k] = true;
+            }
+        }
+        if (summed || (uses[i] && (!continues(F, chain, j, i) || uses[i] != reads)))
+            emit(&P, typed(VM_F_STORE, f64), i, 0);
         if (!continues(F, chain, j, i))
             acc = -1;
     }
@@ -437,6 +501,8 @@ bool tg_fused_vm_build(tg_fused *F)
     }
     tg_free(P.ins);
     if (!all) { /* nothing gained over the kernels, or out of memory */
+        tg_free(F->vm_out);
+        F->vm_out = NULL;
         tg_error_clear();
         return false;
     }
