@@ -14,7 +14,8 @@
  * Every instruction is its op's kernel expression (cpu_kernels.c) over
  * the same operands in the same order, in the op's type, compiled with
  * the kernels' flags (no contraction: each operation rounds once), so the
- * values are the kernels' to the last bit, NaN's payload included. */
+ * values are the kernels' to the last bit (but for which of two NaNs an
+ * operation keeps, which is the compiler's choice in the kernels too). */
 #include "fused.h"
 #include <string.h>
 #ifdef __SSE2__
@@ -32,8 +33,8 @@ _Static_assert(TG_FUSE_BLOCK % 64 == 0, "a block is whole chunks");
     X(T##SUB_A_R) X(T##SUB_R_A) X(T##SUB_A_C) X(T##SUB_C_A) X(T##SUB_A_A)                    \
     X(T##MUL_A_R) X(T##MUL_R_A) X(T##MUL_A_C) X(T##MUL_C_A) X(T##MUL_A_A)                    \
     X(T##DIV_A_R) X(T##DIV_R_A) X(T##DIV_A_C) X(T##DIV_C_A) X(T##DIV_A_A)
-#define VM_TYPED(X, T) X(T##LOAD_R) X(T##LOAD_C) X(T##STORE) X(T##STORE_OUT) X(T##NEG) X(T##SQ) X(T##CUBE) X(T##RECIP) \
-    X(T##RECIP_SQ) VM_BINARY(X, T)
+#define VM_TYPED(X, T) X(T##LOAD_R) X(T##LOAD_C) X(T##STORE) X(T##STORE_OUT) X(T##NEG) X(T##SQ) \
+    X(T##CUBE) X(T##RECIP) X(T##RECIP_SQ) VM_BINARY(X, T)
 /* the same names without a prefix, for fused_vm_chain.h */
 #define VM_TYPED_NAMES(X) VM_TYPED(X, )
 #define VM_NAME(c) VM_##c,
