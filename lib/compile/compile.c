@@ -89,6 +89,8 @@ static void locate(const tg_fused *F, const tg_fused_stream *S, const scratch *W
  * generated loop when there is one, else op by op through the eager
  * kernels.  Then the outputs' values (the value's, the gradients') are at
  * W->ptr of their registers. */
+#define VM_PREFETCH_STREAMS 8 /* streams whose later blocks the instructions ask for */
+
 static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams, const scratch *W, int64_t start,
                       int64_t len, void *const *outp)
 {
@@ -112,7 +114,12 @@ static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams,
         for (int i = 0; i < F->n; i++)
             if (F->r[i].kind == R_STREAM || (F->r[i].kind == R_ALIAS && F->r[tg_fused_owner(F, i)].kind == R_STREAM))
                 locate(F, S, W, i, start);
-        tg_fused_vm_run(F, W->ptr, W->stride, outp);
+        tg_vm_prefetch pf[VM_PREFETCH_STREAMS];
+        int npf = 0;
+        for (int s = 0; s < nstreams && npf < VM_PREFETCH_STREAMS; s++) /* (past the end: harmless) */
+            pf[npf++] = (tg_vm_prefetch){(const char *)S[s].data + (start + 2 * TG_FUSE_BLOCK) * (int64_t)S[s].esz,
+                                         (int)S[s].esz};
+        tg_fused_vm_run(F, W->ptr, W->stride, outp, pf, npf);
         return;
     }
     for (int i = 0; i < F->n; i++) {
@@ -225,7 +232,7 @@ static void run_one_block(int64_t b, void *ctx, int tid)
     const tg_fused *F = J->F;
     const scratch *W = &J->work[tid];
     int64_t start = b * TG_FUSE_BLOCK, len = J->n - start < TG_FUSE_BLOCK ? J->n - start : TG_FUSE_BLOCK;
-    if (!F->jit) /* the generated loop asks for its inputs itself */
+    if (!F->jit && !(F->vm && len == TG_FUSE_BLOCK)) /* the generated loop and the instructions ask themselves */
         prefetch_block(J, start + 2 * TG_FUSE_BLOCK);
     /* where the instructions write an output to its tensor themselves */
     void *outp[TG_FUSE_MAXVARS + 1];

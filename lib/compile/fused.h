@@ -110,8 +110,15 @@ bool tg_fused_vm_build(tg_fused *F);
  * register's values at ptr[i] with stride[i] (compile.c's locate); output
  * k with vm_out[k] to outp[k] (aligned to 16 bytes; the block's first
  * element) where outp and outp[k] are not NULL, else to its register's
- * scratch block */
-void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp);
+ * scratch block; the first run of chunked instructions asks for
+ * pf[0..npf) (the inputs two blocks on) a chunk's share at a time, so
+ * that the reads overlap the work */
+typedef struct {
+    const char *p; /* a stream's element 0 of a later block */
+    int esz;
+} tg_vm_prefetch;
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp,
+                     const tg_vm_prefetch *pf, int npf);
 
 /* Adds len values at p (stride 1, or 0: one value len times) to the
  * TG_SUM_LANES running double sums acc as the eager whole-tensor sum adds

@@ -185,7 +185,7 @@ static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 #define VM_P D_
 #include "fused_vm_chain.h"
 
-typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, void *const *);
+typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, void *const *, const tg_vm_prefetch *, int);
 typedef struct {
     chain_fn f32, f64;
 } chain_fns;
@@ -204,7 +204,8 @@ static chain_fns pick_chain(void)
 }
 
 /* the run of instructions from ins to its VM_END, chunk by chunk */
-static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const *outp)
+static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const *outp, const tg_vm_prefetch *pf,
+                      int npf)
 {
     static chain_fn chosen[2];
     chain_fn fn = __atomic_load_n(&chosen[ins->code >= VM_D_LOAD_R], __ATOMIC_RELAXED);
@@ -214,10 +215,11 @@ static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const 
         __atomic_store_n(&chosen[1], c.f64, __ATOMIC_RELAXED);
         fn = ins->code >= VM_D_LOAD_R ? c.f64 : c.f32;
     }
-    fn(ins, ptr, outp);
+    fn(ins, ptr, outp, pf, npf);
 }
 
-void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp)
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp,
+                     const tg_vm_prefetch *pf, int npf)
 {
     for (int pc = 0; pc < F->nvm;) {
         const tg_vm_ins *I = &F->vm[pc];
@@ -236,7 +238,8 @@ void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride,
         int end = pc;
         while (F->vm[end].code != VM_END)
             end++;
-        run_chain(I, ptr, outp);
+        run_chain(I, ptr, outp, pf, npf);
+        npf = 0; /* asked for once */
         pc = end + 1;
     }
 }

@@ -11,7 +11,8 @@
 #define CAT(a, b) CAT_(a, b)
 #define CODE(name) CAT(CAT(VM_, VM_P), name)
 #define LABEL(name) CAT(CAT(L_, VM_P), name)
-VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, void *const *outp)
+VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, void *const *outp,
+                               const tg_vm_prefetch *pf, int npf)
 {
     typedef VM_T V __attribute__((vector_size(VM_VBYTES)));
     enum { CH = VM_NACC * VM_VBYTES / (int)sizeof(VM_T) };
@@ -30,6 +31,9 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
     int64_t off;
     for (int64_t c = 0; c < TG_FUSE_BLOCK; c += CH) {
         off = c * (int64_t)sizeof(VM_T);
+        for (int s = 0; s < npf; s++) /* this chunk's share of a later block's inputs */
+            for (int64_t b = c * pf[s].esz; b < (c + CH) * pf[s].esz; b += 64)
+                __builtin_prefetch(pf[s].p + b);
         I = ins;
         goto *code[I->code];
 #define NEXT                                                                  \
