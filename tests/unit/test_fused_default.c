@@ -90,7 +90,7 @@ static tg_tensor *values(tg_dtype dt, int64_t n, bool grad)
         else if (dt == TG_FLOAT64)
             ((double *)tg_data(t))[i] = v;
         else
-            ((int64_t *)tg_data(t))[i] = (int64_t)v;
+            ((int64_t *)tg_data(t))[i] = isfinite(v) ? (int64_t)v : 0; /* (NaN has no int64) */
     }
     if (t && grad)
         tg_set_requires_grad(t, true);
