@@ -97,7 +97,8 @@ build/lib/compile/fused_cuda.o build/pic/lib/compile/fused_cuda.o: CFLAGS += -Ib
 # the hot loops: vectorised, with libmvec's vector math (see cpu_kernels.c);
 # no FMA contraction, so that every operation rounds once, as in PyTorch's
 # kernels and in the unfused formulas
-HOT_OBJ := build/lib/backend/cpu_kernels.o build/lib/core/loop.o build/lib/ops/ops_reduce.o build/lib/train/optim.o
+HOT_OBJ := build/lib/backend/cpu_kernels.o build/lib/core/loop.o build/lib/ops/ops_reduce.o build/lib/train/optim.o \
+           build/lib/compile/fused_vm.o
 $(HOT_OBJ) $(HOT_OBJ:build/%=build/pic/%): CFLAGS += -O3 -fopenmp-simd -fno-math-errno -ffp-contract=off
 
 build/cmd/%.o: cmd/%.c | deps-check

@@ -126,8 +126,36 @@ if [ "${BENCH_ONLY:-}" = training ]; then
     exit 0
 fi
 
+# the default path (no --compile): the polynomial fused automatically,
+# without a compiler (an empty cache folder of its own: the interpreted
+# blocks), against --compile's generated loop, the eager path (TG_FUSE=0)
+# and PyTorch; and the polynomial's value alone, not summed
+fused_rows() {
+    local e WL k s FUSE_CACHE=$OUT/fuse-cache-empty
+    rm -rf "$FUSE_CACHE"
+    for e in "sum($POLY)" "$POLY"; do
+        if [[ $e == sum* ]]; then WL="default path (no --compile) value+grad $e, float32" k=grad
+        else WL="default path (no --compile) value of $e, float32" k=value; fi
+        for s in 1e6 1e7; do case_ "$WL" $s s compiled,eager,torch bytes "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
+        alternate "$WL" "ours=TG_CACHE_DIR=$FUSE_CACHE $B/bench_autograd d$k '$e' 1e6 1e7" \
+            "compiled=$B/bench_autograd c$k '$e' 1e6 1e7" "eager=TG_FUSE=0 $B/bench_autograd d$k '$e' 1e6 1e7" \
+            "torch=$PY bench/ref_torch.py $k '$e' 1e6 1e7"
+    done
+    # it never makes a cache folder
+    [ ! -e "$FUSE_CACHE" ] || { note "the default path made $FUSE_CACHE"; rec F ours "$WL" "$FUSE_CACHE"; }
+}
+
 # ---- 1. start-up ----
 POLY='x**3+2*x**2-5*x+3'
+# BENCH_ONLY=fused: the default path's rows alone, their table on standard
+# output and in $OUT/fused.json
+if [ "${BENCH_ONLY:-}" = fused ]; then
+    fused_rows
+    rec M load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+    { grep -v '^T' "$RAW"; grep '^T' "$RAW" | sort -t$'\t' -k5,5g; } | awk -f bench/report.awk -v json=$OUT/fused.json
+    ! grep -q '^F' "$RAW" || { note "some commands failed (F lines in $RAW)"; exit 1; }
+    exit 0
+fi
 ONELINER='import torch; x=torch.tensor(2.,requires_grad=True); y=x**3+2*x**2-5*x+3; y.backward(); print(y.item(), x.grad.item())'
 WL="start-up: tgrad '$POLY' --at 2 (whole process)"
 case_ "$WL" scalar s torch - 0
@@ -169,6 +197,7 @@ for e in 'sum(tanh(x)**2)' "sum($POLY)"; do
     for s in 1e6 1e7; do case_ "$WL" $s s torch $fl "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
     alternate "$WL" "ours=$B/bench_autograd cgrad '$e' 1e6 1e7" "torch=$PY bench/ref_torch.py grad '$e' 1e6 1e7"
 done
+fused_rows
 WL="vmap-like: grad of sum(sin(x)*x**2) at 1e6 points"
 case_ "$WL" 1e6 s torch,torch-vmap bytes 8000000
 alternate "$WL" "ours=$B/bench_autograd grad 'sum(sin(x)*x**2)' 1e6" \

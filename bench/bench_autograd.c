@@ -4,6 +4,11 @@
  *                                      program is parsed once and
  *                                      tg_grad_eval (value + backward) timed
  *   bench_autograd cgrad EXPR SIZE...  the same through tg_compiled_eval (--compile)
+ *   bench_autograd dgrad EXPR SIZE...  the same as tgrad's default path evaluates
+ *                                      it: tg_fused_default_eval, else tg_grad_eval
+ *   bench_autograd value|cvalue|dvalue EXPR SIZE...
+ *                                      the value alone (x needs no gradient): eager,
+ *                                      compiled, the default path
  *   bench_autograd net                 sum(tanh(x@w1)@w2), x 256x512,
  *                                      w1 512x512, w2 512x10; grads in w1, w2
  *   bench_autograd peak EXPR SIZE      two evaluations, then "BASE_KB<TAB>PEAK_KB":
@@ -55,6 +60,21 @@ static bool cgrad_once(void *p)
         tg_release(grads[i]);
     tg_release(v);
     return st == TG_OK;
+}
+
+/* the default path's evaluation (tg_run_eval without --compile) */
+static bool dgrad_once(void *p)
+{
+    gcase *c = p;
+    tg_tensor *grads[4] = {0}, *v = NULL;
+    tg_grad_opts o = {0};
+    tg_status st = tg_fused_default_eval(c->prog, &c->env, c->nvars, &o, &v, grads);
+    if (st == TG_NO)
+        v = tg_grad_eval(c->prog, &c->env, c->nvars, &o, grads);
+    for (int i = 0; i < c->nvars; i++)
+        tg_release(grads[i]);
+    tg_release(v);
+    return v != NULL;
 }
 
 /* adds a seeded randn input to the case */
@@ -191,12 +211,13 @@ int main(int argc, char **argv)
     const char *dev = getenv("BENCH_DEVICE"); /* cuda: the inputs, and so the work, on the GPU */
     if (dev && *dev && tg_device_select(dev) != TG_OK)
         die_tg(dev);
-    if ((!strcmp(mode, "grad") || !strcmp(mode, "cgrad")) && argc > 3) {
+    const char *kind = mode[0] == 'c' || mode[0] == 'd' ? mode + 1 : mode; /* grad or value */
+    if ((!strcmp(kind, "grad") || !strcmp(kind, "value")) && argc > 3) {
         for (int i = 3; i < argc; i++) {
             gcase c = setup(argv[2]);
             int64_t n = parse_count(argv[i]);
-            input(&c, "x", 1, &n, true);
-            bench_run(argv[i], mode[0] == 'c' ? cgrad_once : grad_once, &c);
+            input(&c, "x", 1, &n, !strcmp(kind, "grad"));
+            bench_run(argv[i], mode[0] == 'c' ? cgrad_once : mode[0] == 'd' ? dgrad_once : grad_once, &c);
             done(&c);
         }
     } else if (!strcmp(mode, "net")) {
@@ -227,7 +248,9 @@ int main(int argc, char **argv)
         printf("bw_detail\tmemcpy %.1f/%.1f, add %.1f/%.1f GB/s (1/%d threads)\n", c1, cn, s1, sn, th);
         printf("tanh_Gps\t%.3f\n", tanh_rate(th));
     } else {
-        fprintf(stderr, "usage: bench_autograd grad|cgrad EXPR SIZE... | net | peak|cpeak EXPR SIZE | node N | bandwidth\n");
+        fprintf(stderr, "usage: bench_autograd [c|d]grad|[c|d]value EXPR SIZE... | net | peak|cpeak EXPR SIZE | node N | "
+                        "bandwidth
+");
         return 2;
     }
     return 0;

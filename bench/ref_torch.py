@@ -3,6 +3,7 @@
   grad EXPR SIZE...   x = randn(SIZE, requires_grad) float32; EXPR (the
                       same text as ours, evaluated by Python with torch's
                       sum/tanh/sin) forward + backward, x.grad = None each time
+  value EXPR SIZE...  the same without gradients: EXPR's value alone
   net                 sum(tanh(x@w1)@w2), x 256x512, w1 512x512, w2 512x10;
                       grads in w1, w2
   vmap SIZE           functorch.vmap(functorch.grad(sin(t)*t**2)) over SIZE points
@@ -46,6 +47,12 @@ def main(mode, *args):
         for size in args[1:]:
             x = torch.randn(timing.count(size), device=DEVICE, requires_grad=True)
             timing.run(size, grad_fn(args[0], {"x": x}, [x]))
+    elif mode == "value":
+        code = compile(args[0], "<expr>", "eval")
+        for size in args[1:]:
+            x = torch.randn(timing.count(size), device=DEVICE)
+            ns = dict(NS, x=x)
+            timing.run(size, lambda: eval(code, ns))
     elif mode == "net":
         x = torch.randn(256, 512)
         w1 = torch.randn(512, 512, requires_grad=True)

@@ -12,6 +12,9 @@
 #   make bench-training  the training rows alone (tgrad --train against
 #                        torch.optim): a table on standard output and
 #                        bench/out/training.json
+#   make bench-fused     the default path's fusion rows alone (ours, without
+#                        --compile, against --compile, TG_FUSE=0 and PyTorch):
+#                        a table on standard output and bench/out/fused.json
 #   make bench-compare   ours-column changes between results.prev.json and
 #                        results.json (or BENCH_OLD=... BENCH_NEW=...)
 #
@@ -28,7 +31,7 @@ $(BENCH_DIR)/%: bench/%.c bench/bench.h lib/libtg.a
 # bench_gemm calls cblas itself (the library opens OpenBLAS at run time)
 $(BENCH_DIR)/bench_gemm: LDLIBS += -lopenblas
 
-.PHONY: bench-build bench-compare bench-startup bench-training
+.PHONY: bench-build bench-compare bench-startup bench-training bench-fused
 bench-build: deps-check $(BINS) $(BENCH_BINS)
 
 bench: bench-build
@@ -36,6 +39,9 @@ bench: bench-build
 
 bench-startup: deps-check $(BINS)
 	BENCH_ONLY=startup bench/bench.sh
+
+bench-fused: bench-build
+	BENCH_ONLY=fused bench/bench.sh
 
 bench-training: deps-check $(BINS)
 	BENCH_ONLY=training bench/bench.sh

@@ -25,6 +25,24 @@
 #endif
 
 #define TG_FUSE_RUN 32     /* consecutive blocks a thread takes at a time */
+/* A scratch block's bytes, with a gap of a few cache lines after it: blocks
+ * a whole number of 4 KiB pages apart would all start at the same offset
+ * in a page as the inputs' blocks do, and the processor takes a load from
+ * an address 4 KiB from a pending store's for one that must wait for it. */
+#define SLOT_BYTES (TG_FUSE_BLOCK * 8 + 5 * 64)
+/* The eager whole-tensor sum (lib/ops/ops_reduce.c) adds blocks of this
+ * many elements, each in SUM_LANES running double sums (lane j takes the
+ * elements j, j + 8, ...; a last odd few go to lane 0), combined pairwise,
+ * then the blocks' sums one after another; from SUM_EXACT_F32 elements of
+ * float32 and SUM_EXACT_F64 of float64.  A thread's run of blocks is a
+ * whole number of those blocks, so a fused sum can add the same numbers in
+ * the same order: the eager sum to the last bit. */
+#define SUM_BLOCK 16384
+#define SUM_LANES TG_SUM_LANES
+#define SUM_EXACT_F32 256
+#define SUM_EXACT_F64 (2 * SUM_BLOCK)
+_Static_assert(TG_FUSE_RUN * TG_FUSE_BLOCK % SUM_BLOCK == 0 && SUM_BLOCK % TG_FUSE_BLOCK == 0,
+               "a run of blocks is whole eager sum blocks");
 
 /* A thread's scratch: the op blocks, the generated loop's own memory,
  * then per register a constant's value, its values' address and stride. */
@@ -34,6 +52,7 @@ typedef struct {
     double *consts;
     const void **ptr;
     int64_t *stride;
+    double *lanes; /* per summed output (the value, then each variable's gradient): SUM_LANES running sums */
 } scratch;
 
 /* Sets where register i's values are for the block at start: a stream's
@@ -62,7 +81,7 @@ static void locate(const tg_fused *F, const tg_fused_stream *S, const scratch *W
         W->stride[i] = W->stride[R->alias];
         break;
     default:
-        W->ptr[i] = W->blocks + (size_t)R->slot * TG_FUSE_BLOCK * 8;
+        W->ptr[i] = W->blocks + (size_t)R->slot * SLOT_BYTES;
     }
 }
 
@@ -70,7 +89,10 @@ static void locate(const tg_fused *F, const tg_fused_stream *S, const scratch *W
  * generated loop when there is one, else op by op through the eager
  * kernels.  Then the outputs' values (the value's, the gradients') are at
  * W->ptr of their registers. */
-static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams, const scratch *W, int64_t start, int64_t len)
+#define VM_PREFETCH_STREAMS 8 /* streams whose later blocks the instructions ask for */
+
+static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams, const scratch *W, int64_t start,
+                      int64_t len, void *const *outp)
 {
     if (F->jit) {
         const void *in[TG_FUSE_MAXVARS + 1];
@@ -78,12 +100,26 @@ static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams,
         for (int s = 0; s < nstreams; s++)
             in[s] = (const char *)S[s].data + start * (int64_t)S[s].esz;
         for (int k = 0; k < F->nouts; k++)
-            out[k] = W->blocks + (size_t)F->r[F->outs[k]].slot * TG_FUSE_BLOCK * 8;
+            out[k] = W->blocks + (size_t)F->r[F->outs[k]].slot * SLOT_BYTES;
         F->jit(len, in, out, F->kernels, F->attrs, W->jit_tmp);
         locate(F, S, W, F->value_reg, start); /* the outputs only: no walk of every register */
         for (int v = 0; v < F->nvars; v++)
             if (F->grad_reg[v] >= 0)
                 locate(F, S, W, F->grad_reg[v], start);
+        return;
+    }
+    if (F->vm && len == TG_FUSE_BLOCK) {
+        /* only the streams move from block to block (run_on_cpu located
+         * the rest) */
+        for (int i = 0; i < F->n; i++)
+            if (F->r[i].kind == R_STREAM || (F->r[i].kind == R_ALIAS && F->r[tg_fused_owner(F, i)].kind == R_STREAM))
+                locate(F, S, W, i, start);
+        tg_vm_prefetch pf[VM_PREFETCH_STREAMS];
+        int npf = 0;
+        for (int s = 0; s < nstreams && npf < VM_PREFETCH_STREAMS; s++) /* (past the end: harmless) */
+            pf[npf++] = (tg_vm_prefetch){(const char *)S[s].data + (start + 2 * TG_FUSE_BLOCK) * (int64_t)S[s].esz,
+                                         (int)S[s].esz};
+        tg_fused_vm_run(F, W->ptr, W->stride, outp, pf, npf);
         return;
     }
     for (int i = 0; i < F->n; i++) {
@@ -150,6 +186,11 @@ static double block_sum(const void *p, int64_t stride, int64_t len, tg_dtype dt)
     return tg_cpu_sum_run(p, len, dt);
 }
 
+static double lanes_total(const double *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 typedef struct {
     const tg_fused *F;
     const tg_fused_stream *S;
@@ -160,6 +201,9 @@ typedef struct {
     int64_t n;
     scratch *work; /* per thread */
     int64_t nblocks;
+    bool lanes;      /* sums as the eager sum adds (SUM_BLOCK); else a partial sum per block */
+    bool direct;     /* the instructions (fused_vm.c) write the outputs they can to their tensors */
+    int64_t nparts;  /* partial sums per summed output: nblocks, or eager sum blocks */
 } block_job;
 
 /* Asks for the next block's inputs while this one computes: the hardware
@@ -188,21 +232,57 @@ static void run_one_block(int64_t b, void *ctx, int tid)
     const tg_fused *F = J->F;
     const scratch *W = &J->work[tid];
     int64_t start = b * TG_FUSE_BLOCK, len = J->n - start < TG_FUSE_BLOCK ? J->n - start : TG_FUSE_BLOCK;
-    if (!F->jit) /* the generated loop asks for its inputs itself */
-        prefetch_block(J, start + TG_FUSE_BLOCK);
-    run_block(F, J->S, J->nstreams, W, start, len);
+    if (!F->jit && !(F->vm && len == TG_FUSE_BLOCK)) /* the generated loop and the instructions ask themselves */
+        prefetch_block(J, start + 2 * TG_FUSE_BLOCK);
+    /* where the instructions write an output to its tensor themselves */
+    void *outp[TG_FUSE_MAXVARS + 1];
+    bool direct = J->direct && len == TG_FUSE_BLOCK;
+    for (int k = 0; direct && k <= J->nvars; k++) {
+        tg_tensor *t = k ? J->grads[k - 1] : J->out;
+        outp[k] = F->vm_out[k] ? (char *)tg_data(t) + start * (int64_t)tg_dtype_size(t->dtype) : NULL;
+    }
+    run_block(F, J->S, J->nstreams, W, start, len, direct ? outp : NULL);
     int vi = F->value_reg;
-    if (F->sum_root)
+    if (F->sum_root && J->lanes)
+        tg_fused_add_to_lanes(W->lanes, W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
+    else if (F->sum_root)
         J->partial[b] = block_sum(W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
-    else
+    else if (!(direct && F->vm_out[0]))
         store(J->out, start, len, W->ptr[vi], W->stride[vi]);
     for (int i = 0; i < J->nvars; i++) {
         int gi = F->grad_reg[i];
-        if (gi >= 0 && F->grad_sum[i]) /* partial sums: the value's, then each summed gradient's */
+        if (gi >= 0 && F->grad_sum[i] && J->lanes)
+            tg_fused_add_to_lanes(W->lanes + (1 + i) * SUM_LANES, W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
+        else if (gi >= 0 && F->grad_sum[i]) /* partial sums: the value's, then each summed gradient's */
             J->partial[(1 + i) * J->nblocks + b] = block_sum(W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
-        else if (gi >= 0)
+        else if (gi >= 0 && !(direct && F->vm_out[1 + i]))
             store(J->grads[i], start, len, W->ptr[gi], W->stride[gi]);
     }
+}
+
+/* the summed outputs' lanes: k = 0 the value's, 1 + i variable i's gradient's */
+static bool summed(const tg_fused *F, int k)
+{
+    return k == 0 ? F->sum_root : F->grad_reg[k - 1] >= 0 && F->grad_sum[k - 1];
+}
+
+/* With lanes, each eager sum block starts from zero lanes and ends as
+ * one partial sum. */
+static void lanes_begin(const block_job *J, int64_t b, int tid)
+{
+    if (J->lanes && b * TG_FUSE_BLOCK % SUM_BLOCK == 0)
+        for (int k = 0; k <= J->nvars; k++)
+            if (summed(J->F, k))
+                memset(J->work[tid].lanes + k * SUM_LANES, 0, SUM_LANES * sizeof(double));
+}
+
+static void lanes_end(const block_job *J, int64_t b, int tid)
+{
+    if (J->lanes && ((b + 1) * TG_FUSE_BLOCK % SUM_BLOCK == 0 || b == J->nblocks - 1))
+        for (int k = 0; k <= J->nvars; k++)
+            if (summed(J->F, k))
+                J->partial[k * J->nparts + b * TG_FUSE_BLOCK / SUM_BLOCK] =
+                    lanes_total(J->work[tid].lanes + k * SUM_LANES);
 }
 
 /* A thread takes TG_FUSE_RUN consecutive blocks at a time: its reads and
@@ -211,8 +291,11 @@ static void run_one_block(int64_t b, void *ctx, int tid)
 static void run_blocks(int64_t item, void *ctx, int tid)
 {
     const block_job *J = ctx;
-    for (int64_t b = item * TG_FUSE_RUN; b < J->nblocks && b < (item + 1) * TG_FUSE_RUN; b++)
+    for (int64_t b = item * TG_FUSE_RUN; b < J->nblocks && b < (item + 1) * TG_FUSE_RUN; b++) {
+        lanes_begin(J, b, tid);
         run_one_block(b, ctx, tid);
+        lanes_end(J, b, tid);
+    }
 #ifdef __SSE2__
     _mm_sfence(); /* the non-temporal stores are done before the pool hears this item is */
 #endif
@@ -236,40 +319,57 @@ static tg_status run_on_cpu(const tg_fused *F, const tg_fused_stream *S, int nst
 {
     const int64_t B = TG_FUSE_BLOCK;
     int64_t nblocks = (n + B - 1) / B;
-    /* block partial sums: the value's (when summed), then each variable's
-     * (when its gradient is summed), nblocks each */
-    double *partial = tg_calloc((size_t)(nvars + 1) * (size_t)nblocks, sizeof *partial);
+    /* the eager sum's order where the eager sum has it at this size */
+    bool lanes = true;
+    for (int k = 0; k <= nvars; k++)
+        if (summed(F, k))
+            lanes = lanes && n >= (F->r[k ? F->grad_reg[k - 1] : F->value_reg].dtype == TG_FLOAT32 ? SUM_EXACT_F32
+                                                                                               : SUM_EXACT_F64);
+    int64_t nparts = lanes ? (n + SUM_BLOCK - 1) / SUM_BLOCK : nblocks;
+    /* partial sums: the value's (when summed), then each variable's (when
+     * its gradient is summed), nparts each */
+    double *partial = tg_calloc((size_t)(nvars + 1) * (size_t)nparts, sizeof *partial);
     if (!partial)
         return TG_ERESOURCE;
     tg_status st = TG_OK;
     /* scratch per thread, as the scratch type lays it out */
     int nt = tg_threads();
-    size_t blocks = (size_t)F->nslots * TG_FUSE_BLOCK * 8, tmp = F->jit ? F->jit_tmp : 0;
+    size_t blocks = (size_t)F->nslots * SLOT_BYTES, tmp = F->jit ? F->jit_tmp : 0;
     size_t per_reg = sizeof(double) + sizeof(void *) + sizeof(int64_t);
+    size_t lane_bytes = (size_t)(nvars + 1) * SUM_LANES * sizeof(double);
     scratch *work = tg_calloc((size_t)nt, sizeof *work);
     bool nomem = !work;
     for (int t = 0; work && t < nt && !nomem; t++) {
-        char *m = tg_malloc(blocks + tmp + (size_t)F->n * per_reg), *regs = m + blocks + tmp;
+        char *m = tg_malloc(blocks + tmp + lane_bytes + (size_t)F->n * per_reg), *regs = m + blocks + tmp + lane_bytes;
         nomem = !m;
         if (m)
             work[t] = (scratch){m, m + blocks, (double *)regs, (const void **)(regs + (size_t)F->n * sizeof(double)),
-                                (int64_t *)(regs + (size_t)F->n * (sizeof(double) + sizeof(void *)))};
+                                (int64_t *)(regs + (size_t)F->n * (sizeof(double) + sizeof(void *))),
+                                (double *)(m + blocks + tmp)};
     }
     if (nomem) {
         tg_error_clear();
         st = tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
     } else {
-        block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks};
+        for (int t = 0; F->vm && t < nt; t++) /* the constants and the blocks stay where they are */
+            for (int i = 0; i < F->n; i++)
+                locate(F, S, &work[t], i, 0);
+        /* the instructions' non-temporal stores need outputs aligned to
+         * 16 bytes (tg_empty's are) */
+        bool direct = F->vm && !F->jit && (F->sum_root || (uintptr_t)tg_data(out) % 16 == 0);
+        for (int i = 0; i < nvars; i++)
+            direct = direct && (F->grad_reg[i] < 0 || F->grad_sum[i] || (uintptr_t)tg_data(grads[i]) % 16 == 0);
+        block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks, lanes, direct, nparts};
         tg_parallel_for((nblocks + TG_FUSE_RUN - 1) / TG_FUSE_RUN, run_blocks, &J);
     }
     for (int t = 0; work && t < nt; t++)
         tg_free(work[t].blocks);
     tg_free(work);
     if (st == TG_OK && F->sum_root)
-        tg_fused_set_sum(out, partial, nblocks);
+        tg_fused_set_sum(out, partial, nparts);
     for (int i = 0; i < nvars && st == TG_OK; i++)
         if (F->grad_reg[i] >= 0 && F->grad_sum[i])
-            tg_fused_set_sum(grads[i], partial + (1 + i) * nblocks, nblocks);
+            tg_fused_set_sum(grads[i], partial + (1 + i) * nparts, nparts);
     tg_free(partial);
     return st;
 }
@@ -284,8 +384,16 @@ static bool same_shape(const tg_tensor *a, const tg_tensor *b)
     return true;
 }
 
-tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
-                           tg_tensor **grads)
+/* How a fused evaluation is asked for: --compile (generated code, compiled
+ * when needed), or the default path (exact: the eager bytes, sums
+ * included; from min_n elements; generated code only when kept already). */
+typedef struct {
+    bool exact, may_compile;
+    int64_t min_n;
+} fuse_mode;
+
+static tg_status fused_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
+                            tg_tensor **grads, const fuse_mode *m)
 {
     *value = NULL;
     for (int i = 0; i < nvars; i++)
@@ -311,11 +419,13 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
         first = first ? first : v;
         n = v->numel;
     }
-    if (st == TG_OK && (n < 4 * TG_FUSE_BLOCK || (gout && (!same_shape(gout, first) || !tg_is_contiguous(gout)))))
+    if (dev != TG_DEV_CPU && !m->may_compile)
+        st = TG_NO; /* the cuda kernel is compiled (NVRTC): --compile's */
+    if (st == TG_OK && (n < m->min_n || (gout && (!same_shape(gout, first) || !tg_is_contiguous(gout)))))
         st = TG_NO;
     struct tg_fused_plan *pl = NULL;
     if (st == TG_OK)
-        st = tg_fused_plan_get(p, env, nvars, o, gout, n, &pl);
+        st = tg_fused_plan_get(p, env, nvars, o, gout, n, m->exact, &pl);
     /* the inputs, in the probe's order: full-size variables, then the upstream gradient */
     tg_fused_stream S[TG_FUSE_MAXVARS + 1];
     int nstreams = 0;
@@ -332,7 +442,7 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
         return st;
     }
     if (dev == TG_DEV_CPU)
-        tg_fused_plan_jit(pl);
+        tg_fused_plan_jit(pl, m->may_compile);
     const tg_fused *F = &pl->F;
 
     /* the outputs, on the variables' device */
@@ -356,4 +466,31 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
     }
     *value = out;
     return TG_OK;
+}
+
+tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
+                           tg_tensor **grads)
+{
+    const fuse_mode m = {.exact = false, .may_compile = true, .min_n = 4 * TG_FUSE_BLOCK};
+    return fused_eval(p, env, nvars, o, value, grads, &m);
+}
+
+bool tg_fuse_enabled(void)
+{
+    const char *e = getenv("TG_FUSE");
+    return !(e && !strcmp(e, "0"));
+}
+
+tg_status tg_fused_default_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
+                                tg_tensor **grads)
+{
+    const fuse_mode m = {.exact = true, .may_compile = false, .min_n = TG_FUSE_DEFAULT_MIN};
+    if (!tg_fuse_enabled()) {
+        *value = NULL;
+        for (int i = 0; i < nvars; i++)
+            grads[i] = NULL;
+        tg_release(o->grad_output);
+        return TG_NO;
+    }
+    return fused_eval(p, env, nvars, o, value, grads, &m);
 }

@@ -31,6 +31,15 @@ typedef struct {
     tg_attrs attrs;
 } tg_reg;
 
+/* an instruction of the interpreted blocks (fused_vm.c) */
+typedef struct {
+    uint16_t code;
+    int reg;          /* the register whose values it reads or writes, or whose op it runs */
+    int out;          /* STORE_OUT: the output (0 the value, 1 + i variable i's gradient) */
+    float F_c;        /* the constant it reads, as float32 */
+    double D_c;       /* and as float64 */
+} tg_vm_ins;
+
 /* the generated loop: n elements of every input stream in[s] to the
  * output registers' blocks out[k] (tg_fused.outs); register i's kernel and
  * attributes, for the ops it calls, are kernels[i] and attrs[i]; tmp is
@@ -53,6 +62,9 @@ typedef struct {
     size_t jit_tmp;
     tg_kernel_fn *kernels;     /* per register, for jit */
     const tg_attrs **attrs;
+    tg_vm_ins *vm;      /* without jit, a whole block runs these (NULL: op by op) */
+    int nvm;
+    bool *vm_out;       /* per output (value, gradients): the instructions write it to its tensor */
 } tg_fused;
 
 /* A program's plan for calls with variables of given names, dtypes,
@@ -61,7 +73,8 @@ struct tg_fused_plan {
     char *key;
     size_t keylen;
     bool fusable;       /* false: the program does not fuse (TG_NO, cached too) */
-    bool jit_tried;
+    bool jit_tried;     /* the generated loop compiled, or found not to be */
+    bool jit_looked;    /* looked for in the cache (the default path) */
     tg_fused F;
     tg_dtype out_dtype;
     bool cuda_tried;    /* on cuda: the kernel below compiled (or not) once */
@@ -70,12 +83,16 @@ struct tg_fused_plan {
 
 /* The plan for this call: the program's kept one when it fits, else a new
  * one (kept in its place).  TG_NO (no error set) when the program does not
- * fuse; another status is an error of this call's. */
+ * fuse; another status is an error of this call's.  exact: only programs
+ * whose sums are the eager ones (a plain final sum, one-value variables'
+ * gradients that are plain sums), not sums of sums or sums times
+ * constants, which fuse by adding or multiplying before summing. */
 tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout,
-                            int64_t n, struct tg_fused_plan **out);
+                            int64_t n, bool exact, struct tg_fused_plan **out);
 /* Attaches the plan's generated loop, compiled once (jit.c); without a C
- * compiler the registers keep running through the eager kernels. */
-void tg_fused_plan_jit(struct tg_fused_plan *pl);
+ * compiler the registers keep running through the eager kernels.  Without
+ * may_compile only a loop kept in the cache is loaded (tg_jit_lookup). */
+void tg_fused_plan_jit(struct tg_fused_plan *pl, bool may_compile);
 
 /* An input of the plan (R_STREAM register s): a full-size variable, or the
  * upstream gradient, in the probe's order */
@@ -84,6 +101,31 @@ typedef struct {
     size_t esz;
     tg_dtype dtype;
 } tg_fused_stream;
+
+/* The instructions of F's blocks (fused_vm.c): chains of arithmetic in
+ * registers, the other ops through their kernels; false (F->vm NULL)
+ * when memory ran out or no op chains. */
+bool tg_fused_vm_build(tg_fused *F);
+/* F's instructions over one whole block (TG_FUSE_BLOCK elements), every
+ * register's values at ptr[i] with stride[i] (compile.c's locate); output
+ * k with vm_out[k] to outp[k] (aligned to 16 bytes; the block's first
+ * element) where outp and outp[k] are not NULL, else to its register's
+ * scratch block; the first run of chunked instructions asks for
+ * pf[0..npf) (the inputs two blocks on) a chunk's share at a time, so
+ * that the reads overlap the work */
+typedef struct {
+    const char *p; /* a stream's element 0 of a later block */
+    int esz;
+} tg_vm_prefetch;
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp,
+                     const tg_vm_prefetch *pf, int npf);
+
+/* Adds len values at p (stride 1, or 0: one value len times) to the
+ * TG_SUM_LANES running double sums acc as the eager whole-tensor sum adds
+ * them: element j of each group of TG_SUM_LANES to acc[j], a last odd few
+ * to acc[0] (fused_vm.c, with the kernels' flags; compile.c's SUM_BLOCK) */
+#define TG_SUM_LANES 8
+void tg_fused_add_to_lanes(double *acc, const void *p, int64_t stride, int64_t len, tg_dtype dt);
 
 /* t's one value: the partial sums added in order, in double (compile.c) */
 void tg_fused_set_sum(tg_tensor *t, const double *partial, int64_t count);
@@ -116,6 +158,9 @@ char *tg_fused_source(const tg_fused *F, size_t *tmp_bytes);
  * when that cannot be done (no compiler, no usable cache folder, TG_JIT=0),
  * no error left set. */
 void *tg_jit(const char *src, const char *symbol);
+/* The same when it is loaded already or kept in an existing cache folder;
+ * NULL, nothing compiled, made or said, otherwise. */
+void *tg_jit_lookup(const char *src, const char *symbol);
 /* false under TG_JIT=0: no generated code at all, the kernels run op by op */
 bool tg_jit_enabled(void);
 /* Bytes made elsewhere (NVRTC's machine code for a kernel), kept in the

@@ -139,14 +139,16 @@ static bool assign_slots(tg_fused *F)
  * times a constant, whose summands are then added or multiplied here, in
  * the probe's graph (tracing is on).  A gradient that is a constant alone
  * (the sum of a broadcast one: the block's size) is not one: NULL. */
-static tg_tensor *summand_of(tg_tensor *t, int64_t block)
+static tg_tensor *summand_of(tg_tensor *t, int64_t block, bool exact)
 {
     while (t && t->op == &tg_ops[TG_OP_RESHAPE])
         t = t->in[0];
     if (t && t->op == &tg_ops[TG_OP_SUM] && t->numel == 1 && t->in[0]->numel == block)
         return tg_ref(t->in[0]);
+    if (exact) /* no sum made otherwise than the eager path makes it */
+        return NULL;
     if (t && t->op == &tg_ops[TG_OP_ADD] && t->numel == 1) {
-        tg_tensor *a = summand_of(t->in[0], block), *b = a ? summand_of(t->in[1], block) : NULL;
+        tg_tensor *a = summand_of(t->in[0], block, exact), *b = a ? summand_of(t->in[1], block, exact) : NULL;
         if (a && b && a->dtype == b->dtype)
             return tg_add(a, b);
         tg_release(a);
@@ -155,7 +157,7 @@ static tg_tensor *summand_of(tg_tensor *t, int64_t block)
     /* a sum times a constant (w * b * x's gradient in w: b * sum(g * x)) */
     for (int k = 0; t && t->op == &tg_ops[TG_OP_MUL] && t->numel == 1 && k < 2; k++)
         if (!t->in[1 - k]->op) {
-            tg_tensor *a = summand_of(t->in[k], block);
+            tg_tensor *a = summand_of(t->in[k], block, exact);
             if (a && a->dtype == t->in[1 - k]->dtype)
                 return tg_mul(a, tg_ref(t->in[1 - k]));
             tg_release(a);
@@ -166,19 +168,19 @@ static tg_tensor *summand_of(tg_tensor *t, int64_t block)
 /* Turns the probe's DAG into registers; false when it does not fuse.
  * streams[s] are the probe's full-block leaves (variables, upstream grad). */
 static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, tg_tensor **streams,
-                  int nstreams, int64_t block)
+                  int nstreams, int64_t block, bool exact)
 {
     tg_tensor *roots[TG_FUSE_MAXVARS + 1], *summands[TG_FUSE_MAXVARS + 1] = {0};
     int nroots = 0;
     bool ok = true;
-    summands[0] = summand_of(value, block);
+    summands[0] = summand_of(value, block, exact);
     F->sum_root = summands[0] != NULL;
     roots[nroots++] = F->sum_root ? summands[0] : value;
     for (int i = 0; i < nvars; i++) {
         /* a one-value variable's gradient sums the block's contributions
          * (broadcasting's backward): the summand is the output, summed as
          * a final sum is */
-        tg_tensor *sm = grads[i] && grads[i]->numel == 1 ? summand_of(grads[i], block) : NULL;
+        tg_tensor *sm = grads[i] && grads[i]->numel == 1 ? summand_of(grads[i], block, exact) : NULL;
         ok = ok && !(grads[i] && grads[i]->numel == 1 && !sm);
         F->grad_sum[i] = sm != NULL;
         summands[1 + i] = sm;
@@ -265,6 +267,8 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
         for (int i = 0; i < nvars; i++)
             F->grad_reg[i] = grads[i] ? find(nodes, n, roots[1 + i]) : -1;
         ok = assign_slots(F);
+        if (ok)
+            tg_fused_vm_build(F); /* else op by op */
     }
     tg_free(nodes);
     for (int i = 0; i <= nvars; i++)
@@ -278,6 +282,8 @@ void tg_fused_plan_free(struct tg_fused_plan *pl)
         tg_free(pl->F.r);
         tg_free(pl->F.kernels);
         tg_free(pl->F.attrs);
+        tg_free(pl->F.vm);
+        tg_free(pl->F.vm_out);
         tg_free(pl->key);
         tg_free(pl);
     }
@@ -294,9 +300,11 @@ static void key_tensor(tg_buf *k, const tg_tensor *t, bool value)
 }
 
 /* everything of the call, other than the program, a plan depends on */
-static bool plan_key(tg_buf *k, const tg_env *env, int nvars, const tg_grad_opts *o, const tg_tensor *gout)
+static bool plan_key(tg_buf *k, const tg_env *env, int nvars, const tg_grad_opts *o, const tg_tensor *gout,
+                     bool exact)
 {
     tg_buf_add(k, &nvars, sizeof nvars);
+    tg_buf_add(k, &exact, sizeof exact);
     tg_device dev = tg_get_device(); /* the kernel kept with the plan is for one device */
     tg_buf_add(k, &dev, sizeof dev);
     tg_buf_add(k, &o->no_grad, sizeof o->no_grad);
@@ -314,7 +322,7 @@ static bool plan_key(tg_buf *k, const tg_env *env, int nvars, const tg_grad_opts
 /* Runs the program on the probe -- the first block of every full-size
  * variable, as leaves -- and turns what it recorded into registers. */
 static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout,
-                           int64_t n, struct tg_fused_plan *pl)
+                           int64_t n, bool exact, struct tg_fused_plan *pl)
 {
     /* the probe sees each variable as one flat block: only a program that
      * means the same on any flat run of elements fuses (this is kept with
@@ -358,7 +366,7 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
             tg_release(pg[i]);
             pg[i] = NULL;
         }
-    pl->fusable = st == TG_OK && build(&pl->F, pv, pg, nvars, streams, nstreams, B) &&
+    pl->fusable = st == TG_OK && build(&pl->F, pv, pg, nvars, streams, nstreams, B, exact) &&
                   (pl->F.sum_root || pv->numel == B);
     tg_set_trace(was_tracing);
     if (pl->fusable)
@@ -378,10 +386,10 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
 /* The plan for this call: the program's kept one when its key matches,
  * else a new one (kept in its place). */
 tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout, int64_t n,
-                            struct tg_fused_plan **out)
+                            bool exact, struct tg_fused_plan **out)
 {
     tg_buf k = {0};
-    if (!plan_key(&k, env, nvars, o, gout)) {
+    if (!plan_key(&k, env, nvars, o, gout, exact)) {
         tg_free(k.data);
         return tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's plan)");
     }
@@ -397,7 +405,7 @@ tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad
     }
     pl->key = k.data;
     pl->keylen = k.len;
-    tg_status st = make_plan(p, env, nvars, o, gout, n, pl);
+    tg_status st = make_plan(p, env, nvars, o, gout, n, exact, pl);
     if (st == TG_ERESOURCE) { /* out of memory now, not the program's doing: not kept */
         tg_fused_plan_free(pl);
         return st;
@@ -414,24 +422,29 @@ tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad
 
 /* The plan's generated loop, compiled once (jit.c); without a compiler the
  * registers keep running through the eager kernels. */
-void tg_fused_plan_jit(struct tg_fused_plan *pl)
+void tg_fused_plan_jit(struct tg_fused_plan *pl, bool may_compile)
 {
-    if (pl->jit_tried)
+    if (pl->jit_tried || (!may_compile && pl->jit_looked))
         return;
-    pl->jit_tried = true;
+    pl->jit_looked = true;
+    pl->jit_tried = may_compile; /* a look in the cache leaves compiling to a later --compile call */
     tg_fused *F = &pl->F;
     if (F->n > TG_FUSE_MAX_JIT)
         return;
-    F->kernels = tg_calloc((size_t)F->n, sizeof *F->kernels);
-    F->attrs = tg_calloc((size_t)F->n, sizeof *F->attrs);
+    if (!F->kernels)
+        F->kernels = tg_calloc((size_t)F->n, sizeof *F->kernels);
+    if (!F->attrs)
+        F->attrs = tg_calloc((size_t)F->n, sizeof *F->attrs);
     size_t tmp = 0;
     char *src = F->kernels && F->attrs ? tg_fused_source(F, &tmp) : NULL;
     for (int i = 0; src && i < F->n; i++) {
         F->kernels[i] = F->r[i].kernel;
         F->attrs[i] = &F->r[i].attrs;
     }
-    if (src && (F->jit = (tg_fused_fn)tg_jit(src, "tg_fused_block")))
+    if (src && (F->jit = (tg_fused_fn)(may_compile ? tg_jit : tg_jit_lookup)(src, "tg_fused_block"))) {
         F->jit_tmp = tmp;
+        pl->jit_tried = true;
+    }
     tg_free(src);
     tg_error_clear(); /* without the loop, the kernels run the blocks */
 }

@@ -373,7 +373,8 @@ static void *compile_and_keep(int dir, const char *obj, const char *rec, const c
     return fn;
 }
 
-static void *build(int dir, uint64_t key, const char *cc, const char *src, const char *symbol, bool cxx)
+static void *build(int dir, uint64_t key, const char *cc, const char *src, const char *symbol, bool cxx,
+                   bool may_compile)
 {
     char obj[64], rec[64];
     snprintf(obj, sizeof obj, "fused-%016" PRIx64 ".so", key);
@@ -382,7 +383,7 @@ static void *build(int dir, uint64_t key, const char *cc, const char *src, const
     void *fn = load_kept(dir, obj, rec, src, symbol);
     /* compiled again also when the kept object is sound but cannot be
      * loaded: another system sharing the cache may have made it */
-    if (!fn)
+    if (!fn && may_compile)
         fn = compile_and_keep(dir, obj, rec, cc, src, symbol, cxx, &unloadable);
     if (!fn && unloadable)
         tg_cache_warn(TG_WARN_LOAD, "compiled code in the compile cache cannot be loaded (%s); running without "
@@ -390,7 +391,9 @@ static void *build(int dir, uint64_t key, const char *cc, const char *src, const
     return fn;
 }
 
-static void *jit(const char *src, const char *symbol, bool cxx)
+/* may_compile false: only what is loaded already or kept in an existing
+ * cache folder, silently (the default path, tg_jit_lookup) */
+static void *jit(const char *src, const char *symbol, bool cxx, bool may_compile)
 {
     const char *cc = compiler();
     if (!tg_jit_enabled())
@@ -410,9 +413,9 @@ static void *jit(const char *src, const char *symbol, bool cxx)
         if (loaded[i].key == key && !strcmp(loaded[i].symbol, symbol) && !strcmp(loaded[i].src, src))
             fn = loaded[i].fn;
     bool known = fn != NULL;
-    int dir = fn ? -1 : tg_cache_open();
+    int dir = fn ? -1 : may_compile ? tg_cache_open() : tg_cache_open_existing();
     if (dir >= 0) {
-        fn = build(dir, key, cc, src, symbol, cxx);
+        fn = build(dir, key, cc, src, symbol, cxx, may_compile);
         close(dir);
     }
     if (fn && !known && nloaded < NLOADED) {
@@ -428,9 +431,11 @@ static void *jit(const char *src, const char *symbol, bool cxx)
     return fn;
 }
 
-void *tg_jit(const char *src, const char *symbol) { return jit(src, symbol, false); }
+void *tg_jit(const char *src, const char *symbol) { return jit(src, symbol, false, true); }
 
-void *tg_jit_cxx(const char *src, const char *symbol) { return jit(src, symbol, true); }
+void *tg_jit_lookup(const char *src, const char *symbol) { return jit(src, symbol, false, false); }
+
+void *tg_jit_cxx(const char *src, const char *symbol) { return jit(src, symbol, true, true); }
 
 /* ---- machine code made elsewhere (NVRTC's, fused_cuda.c), kept the same way ---- */
 

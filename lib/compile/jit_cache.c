@@ -332,6 +332,25 @@ int tg_cache_open(void)
     return fd;
 }
 
+/* The cache folder when it exists and passes the checks, else -1, with
+ * nothing made and nothing said: the default path's look-up of code that
+ * --compile made (jit.c's tg_jit_lookup). */
+int tg_cache_open_existing(void)
+{
+    char *path = tg_cache_path();
+    if (!path) {
+        tg_error_clear();
+        return -1;
+    }
+    reason r = {NULL};
+    int fd = walk(path, false, &r);
+    if (fd >= 0)
+        test_hook();
+    tg_free(r.text);
+    tg_free(path);
+    return fd >= 0 ? fd : -1;
+}
+
 /* ---- files in it ---- */
 
 int tg_cache_tmp_make(int dir, char *name, size_t cap)

@@ -17,6 +17,8 @@ char *tg_cache_path(void);
  * the caller; -1 when there is none, or when it is refused (then a
  * warning on stderr says why, once per process). */
 int tg_cache_open(void);
+/* The same without making it or saying why it is refused: -1 then. */
+int tg_cache_open_existing(void);
 
 /* Would the folder at path be used (it may not exist yet)?  Makes
  * nothing; false with the reason in why. */

@@ -83,10 +83,13 @@ tg_tensor *tg_run_eval(tg_program *p, tg_env *env, const tg_run_opts *o, tg_tens
     if (o->grad_output && !(go.grad_output = tg_load_arg(o->grad_output, -1, NULL)))
         return NULL;
     tg_anomaly_enable(o->detect_anomaly);
-    if (o->compile && !o->keep_graph && !o->bind.batch && !o->detect_anomaly) {
+    /* fused evaluation: asked for (--compile), or the default path's for
+     * large elementwise programs (tg_fused_default_eval: the eager bytes) */
+    if (!o->keep_graph && !o->bind.batch && !o->detect_anomaly) {
         tg_grad_opts co = go;
         co.grad_output = tg_ref(go.grad_output);
-        tg_status cs = tg_compiled_eval(p, env, nvars, &co, &value, grads);
+        tg_status cs = o->compile ? tg_compiled_eval(p, env, nvars, &co, &value, grads)
+                                  : tg_fused_default_eval(p, env, nvars, &co, &value, grads);
         if (cs != TG_OK && cs != TG_NO) {
             tg_release(go.grad_output);
             tg_anomaly_enable(false);

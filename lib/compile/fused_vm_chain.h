@@ -1,0 +1,87 @@
+/* fused_vm_chain.h -- the chunk loop of fused_vm.c's instructions of one
+ * float type, included there once per type and vector width: VM_CHAIN
+ * names the function, VM_TARGET its target attribute, VM_T the element
+ * type, VM_P its codes' prefix (F_, D_), VM_VBYTES the processor's vector
+ * size in bytes, VM_NACC (8 or 16) and VM_REP the accumulator's vectors,
+ * kept in registers, VM_STREAM a non-temporal store of one;
+ * each instruction jumps straight to the next one's code (threaded code:
+ * the processor predicts each jump from where it is), and VM_END ends a
+ * chunk. */
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define CODE(name) CAT(CAT(VM_, VM_P), name)
+#define LABEL(name) CAT(CAT(L_, VM_P), name)
+VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, void *const *outp,
+                               const tg_vm_prefetch *pf, int npf)
+{
+    typedef VM_T V __attribute__((vector_size(VM_VBYTES)));
+    enum { CH = VM_NACC * VM_VBYTES / (int)sizeof(VM_T) };
+    static void *const code[VM_NCODES] = {
+#define LABEL_OF(name) [CODE(name)] = &&LABEL(name),
+        VM_TYPED_NAMES(LABEL_OF) [VM_END] = &&L_END,
+#undef LABEL_OF
+    };
+    V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, cv;
+#if VM_NACC == 16
+    V a8 = {0}, a9 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0}, a14 = {0}, a15 = {0};
+#endif
+    const V one = (VM_T)1 - (V){0};
+    const tg_vm_ins *I;
+    char *p, *q;
+    int64_t off;
+    for (int64_t c = 0; c < TG_FUSE_BLOCK; c += CH) {
+        off = c * (int64_t)sizeof(VM_T);
+        for (int s = 0; s < npf; s++) /* this chunk's share of a later block's inputs */
+            for (int64_t b = c * pf[s].esz; b < (c + CH) * pf[s].esz; b += 64)
+                __builtin_prefetch(pf[s].p + b);
+        I = ins;
+        goto *code[I->code];
+#define NEXT                                                                  \
+    do {                                                                      \
+        I++;                                                                  \
+        goto *code[I->code];                                                  \
+    } while (0)
+/* p: the register's values for this chunk; cv: the constant in every lane
+ * (c - 0 is c, -0 and NaN included) */
+#define P_ p = (char *)ptr[I->reg] + off;
+#define CV_ cv = CAT(VM_P, c_of)(I) - (V){0};
+#define BIN_LABELS(NAME, OP)                                                  \
+    LABEL(NAME##_A_R) : P_ VM_REP(A_R_, a, V, OP) NEXT;                        \
+    LABEL(NAME##_R_A) : P_ VM_REP(R_A_, a, V, OP) NEXT;                        \
+    LABEL(NAME##_A_C) : CV_ VM_REP(A_C_, a, cv, OP) NEXT;                      \
+    LABEL(NAME##_C_A) : CV_ VM_REP(C_A_, a, cv, OP) NEXT;                      \
+    LABEL(NAME##_A_A) : VM_REP(A_A_, a, V, OP) NEXT;
+    LABEL(LOAD_R) : P_ VM_REP(LOAD_R_, a, V, ) NEXT;
+    LABEL(LOAD_C) : CV_ VM_REP(SET_, a, cv, ) NEXT;
+    LABEL(STORE) : P_ VM_REP(STORE_, a, V, ) NEXT;
+    /* an output: to its tensor, with non-temporal stores (written once,
+     * not read here: no read of its lines into the cache first), or where
+     * the caller has none for it, to the scratch block */
+    LABEL(STORE_OUT) :
+        if ((q = outp ? outp[I->out] : NULL)) {
+            q += off;
+            VM_REP(STREAM_, a, V, )
+        } else {
+            P_ VM_REP(STORE_, a, V, )
+        }
+        NEXT;
+    LABEL(NEG) : VM_REP(UN_, a, NEG_, ) NEXT;
+    LABEL(SQ) : VM_REP(UN_, a, SQ_, ) NEXT;
+    LABEL(CUBE) : VM_REP(UN_, a, CUBE_, ) NEXT;
+    LABEL(RECIP) : VM_REP(UN_, a, RECIP_, one) NEXT;
+    LABEL(RECIP_SQ) : VM_REP(UN_, a, RECIP_SQ_, one) NEXT;
+    BIN_LABELS(ADD, +)
+    BIN_LABELS(SUB, -)
+    BIN_LABELS(MUL, *)
+    BIN_LABELS(DIV, /)
+#undef BIN_LABELS
+#undef P_
+#undef CV_
+#undef NEXT
+    L_END:;
+    }
+}
+#undef CAT_
+#undef CAT
+#undef CODE
+#undef LABEL

@@ -1,0 +1,210 @@
+/* test_fused_default.c -- the default path's fused evaluation
+ * (tg_fused_default_eval, lib/compile/compile.c and fused_vm.c) gives the
+ * eager path's bytes: random elementwise programs of float32 and float64
+ * variables, with NaN and infinities among the values, summed or with an
+ * upstream gradient, one-value constants, an int64 variable, sizes below
+ * and above TG_FUSE_DEFAULT_MIN; and it fuses what it should. */
+#include "test.h"
+#include "internal.h"
+#include <stdlib.h>
+
+typedef struct {
+    char *text;
+    size_t len, cap;
+} str;
+
+static void put(str *s, const char *t)
+{
+    size_t n = strlen(t);
+    if (s->len + n + 1 > s->cap) {
+        s->cap = (s->len + n + 1) * 2;
+        s->text = realloc(s->text, s->cap);
+        if (!s->text)
+            abort();
+    }
+    memcpy(s->text + s->len, t, n + 1);
+    s->len += n;
+}
+
+static const char *pick(const char *const *a, size_t n) { return a[test_rand() % n]; }
+#define PICK(a) pick(a, sizeof a / sizeof *a)
+
+/* a random expression over x, y and c, depth levels at most: mostly the
+ * arithmetic the interpreter chains, and ops that run through kernels */
+static void expr(str *s, int depth)
+{
+    static const char *const leaves[] = {"x", "y", "x", "c", "2", "0.5", "-1.5", "3"};
+    static const char *const binary[] = {" + ", " - ", " * ", " / ", " + ", " * "};
+    static const char *const powers[] = {"2", "3", "1", "-1", "-2", "0.5", "2.5", "0"};
+    static const char *const funcs[] = {"tanh", "exp", "abs", "relu", "sigmoid", "sin", "neg"};
+    int kind = depth <= 0 ? 0 : (int)(test_rand() % 8);
+    switch (kind) {
+    case 0:
+        put(s, PICK(leaves));
+        break;
+    case 1: case 2: case 3:
+        put(s, "(");
+        expr(s, depth - 1);
+        put(s, PICK(binary));
+        expr(s, depth - 1);
+        put(s, ")");
+        break;
+    case 4:
+        put(s, "(");
+        expr(s, depth - 1);
+        put(s, ")**");
+        put(s, PICK(powers));
+        break;
+    case 5:
+        put(s, test_rand() % 2 ? "-(" : "(-");
+        expr(s, depth - 1);
+        put(s, ")");
+        break;
+    case 6:
+        put(s, PICK(funcs));
+        put(s, "(");
+        expr(s, depth - 1);
+        put(s, ")");
+        break;
+    default:
+        put(s, "where(");
+        expr(s, depth - 1);
+        put(s, " > 0, ");
+        expr(s, depth - 1);
+        put(s, ", ");
+        expr(s, depth - 1);
+        put(s, ")");
+    }
+}
+
+/* n values of dtype dt, some of them NaN, infinities or zeros */
+static tg_tensor *values(tg_dtype dt, int64_t n, bool grad)
+{
+    tg_tensor *t = tg_empty(dt, 1, &n);
+    for (int64_t i = 0; t && i < n; i++) {
+        double v = test_uniform(-3, 3);
+        uint64_t r = test_rand() % 2000;
+        v = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? 0.0 : r == 4 ? -0.0 : v;
+        if (dt == TG_FLOAT32)
+            ((float *)tg_data(t))[i] = (float)v;
+        else if (dt == TG_FLOAT64)
+            ((double *)tg_data(t))[i] = v;
+        else
+            ((int64_t *)tg_data(t))[i] = isfinite(v) ? (int64_t)v : 0; /* (NaN has no int64) */
+    }
+    if (t && grad)
+        tg_set_requires_grad(t, true);
+    return t;
+}
+
+/* the same shape, dtype and values to the last bit, element by element
+ * (an eager gradient may be a broadcast view); a NaN is any NaN: which
+ * operand's NaN an addition keeps is the compiler's choice in the eager
+ * kernels too */
+static bool same_bytes(const tg_tensor *a, const tg_tensor *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->numel != b->numel || a->dtype != b->dtype || a->ndim != b->ndim ||
+        memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof *a->shape))
+        return false;
+    for (int64_t i = 0; i < a->numel; i++) {
+        double u = tg_get(a, i), v = tg_get(b, i);
+        if (memcmp(&u, &v, sizeof u) && !(u != u && v != v))
+            return false;
+    }
+    return true;
+}
+
+/* one program over x, y (dt, or int64) and c: the default path against
+ * the eager one, byte for byte; true when it fused */
+static bool one_case(const char *src, tg_dtype dt, bool int_y, int64_t n, bool summed)
+{
+    tg_program *p = tg_program_parse(src);
+    CHECK(p != NULL);
+    if (!p)
+        return false;
+    tg_tensor *x = values(dt, n, true), *y = values(int_y ? TG_INT64 : dt, n, !int_y),
+              *c = tg_scalar(test_uniform(-2, 2), dt);
+    tg_tensor *gout = summed ? NULL : values(dt, n, false);
+    tg_env env = {0}, env2 = {0};
+    const char *names[] = {"x", "y", "c"};
+    tg_tensor *vals[] = {x, y, c};
+    for (int i = 0; i < 3; i++) {
+        tg_env_set(&env, names[i], tg_ref(vals[i]));
+        tg_env_set(&env2, names[i], vals[i]);
+    }
+    tg_grad_opts o = {.grad_output = gout ? tg_ref(gout) : NULL}, o2 = {.grad_output = gout};
+    tg_tensor *dv = NULL, *dg[3] = {0}, *eg[3] = {0};
+    tg_status st = tg_fused_default_eval(p, &env, 3, &o, &dv, dg);
+    tg_error_clear();
+    tg_tensor *ev = tg_grad_eval(p, &env2, 3, &o2, eg);
+    if (!ev) /* (a broadcast or dtype error: the eager path's to report) */
+        tg_error_clear();
+    CHECK(st == TG_OK || st == TG_NO);
+    bool same = st != TG_OK || (same_bytes(dv, ev) && same_bytes(dg[0], eg[0]) && same_bytes(dg[1], eg[1]) &&
+                                same_bytes(dg[2], eg[2]));
+    if (!same) {
+        test_failures++;
+        fprintf(stderr, "  %s (%s%s, %lld elements, %s): the default path's bytes differ from the eager ones\n", src,
+                dt == TG_FLOAT32 ? "float32" : "float64", int_y ? ", y int64" : "", (long long)n,
+                summed ? "summed" : "upstream gradient");
+    }
+    for (int i = 0; i < 3; i++) {
+        tg_release(dg[i]);
+        tg_release(eg[i]);
+    }
+    tg_release(dv);
+    tg_release(ev);
+    tg_env_free(&env);
+    tg_env_free(&env2);
+    tg_program_free(p);
+    return st == TG_OK;
+}
+
+TEST(fused_default_random_programs_give_the_eager_bytes)
+{
+    int fused = 0, cases = 0;
+    for (int k = 0; k < 160; k++) {
+        str s = {0};
+        bool summed = k % 2 == 0;
+        put(&s, summed ? "sum(" : "(");
+        expr(&s, 1 + k % 4);
+        put(&s, " + x * ");
+        expr(&s, k % 3);
+        put(&s, ")");
+        tg_dtype dt = k % 4 < 2 ? TG_FLOAT32 : TG_FLOAT64;
+        /* above the threshold with a partial last block, exactly at it, and below */
+        int64_t n = k % 5 == 0 ? TG_FUSE_DEFAULT_MIN : k % 5 == 1 ? 3000 : TG_FUSE_DEFAULT_MIN + 1000 + k;
+        bool int_y = k % 11 == 3;
+        bool f = one_case(s.text, dt, int_y, n, summed);
+        CHECK(!(f && (n < TG_FUSE_DEFAULT_MIN || int_y))); /* those stay eager */
+        fused += f;
+        cases++;
+        free(s.text);
+    }
+    /* most float programs above the threshold fuse */
+    CHECK(fused > cases / 2);
+}
+
+TEST(fused_default_seed_programs_fuse_and_give_the_eager_bytes)
+{
+    static const char *const progs[] = {
+        "sum(x**3 + 2*x**2 - 5*x + 3)", "sum(tanh(x)**2)", "x * sin(x) - x / 3", "sum((x - y)**2 / (1 + y * y))",
+        "sum(-x * 3 + x - 1)", "sum(x**-1 + x**-2 + x**1 + x**0.5)", "sum(where(x > 0, x * y, -x) + c * x)",
+    };
+    for (size_t k = 0; k < sizeof progs / sizeof *progs; k++)
+        for (int d = 0; d < 2; d++)
+            CHECK(one_case(progs[k], d ? TG_FLOAT64 : TG_FLOAT32, false, 3 * TG_FUSE_DEFAULT_MIN + 17,
+                           progs[k][0] == 's'));
+}
+
+TEST(fused_default_off_under_tg_fuse_0_and_for_sums_it_cannot_make_exactly)
+{
+    setenv("TG_FUSE", "0", 1);
+    CHECK(!one_case("sum(x * y)", TG_FLOAT32, false, 2 * TG_FUSE_DEFAULT_MIN, true));
+    unsetenv("TG_FUSE");
+    CHECK(one_case("sum(x * y)", TG_FLOAT32, false, 2 * TG_FUSE_DEFAULT_MIN, true));
+    /* a sum of sums is made by adding first: not the eager bytes, so eager */
+    CHECK(!one_case("sum(x) + sum(y * 2)", TG_FLOAT32, false, 2 * TG_FUSE_DEFAULT_MIN, true));
+}
