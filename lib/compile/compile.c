@@ -31,8 +31,9 @@
  * an address 4 KiB from a pending store's for one that must wait for it. */
 #define SLOT_BYTES (TG_FUSE_BLOCK * 8 + 5 * 64)
 /* The eager whole-tensor sum (lib/ops/ops_reduce.c) adds blocks of this
- * many elements, each in SUM_LANES running double sums (lane j takes the
- * elements j, j + 8, ...; a last odd few go to lane 0), combined pairwise,
+ * many elements, each in TG_SUM_LANES_OF(dtype) running double sums (lane
+ * j takes the elements j, j + 64 or 8, ...; a last odd few go to lane 0),
+ * combined in tg_sum_lanes_total's tree,
  * then the blocks' sums one after another; from SUM_EXACT_F32 elements of
  * float32 and SUM_EXACT_F64 of float64.  A thread's run of blocks is a
  * whole number of those blocks, so a fused sum can add the same numbers in
@@ -186,10 +187,6 @@ static double block_sum(const void *p, int64_t stride, int64_t len, tg_dtype dt)
     return tg_cpu_sum_run(p, len, dt);
 }
 
-static double lanes_total(const double *acc)
-{
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 typedef struct {
     const tg_fused *F;
@@ -282,7 +279,8 @@ static void lanes_end(const block_job *J, int64_t b, int tid)
         for (int k = 0; k <= J->nvars; k++)
             if (summed(J->F, k))
                 J->partial[k * J->nparts + b * TG_FUSE_BLOCK / SUM_BLOCK] =
-                    lanes_total(J->work[tid].lanes + k * SUM_LANES);
+                    tg_sum_lanes_total(J->work[tid].lanes + k * SUM_LANES,
+                                       J->F->r[k ? J->F->grad_reg[k - 1] : J->F->value_reg].dtype);
 }
 
 /* A thread takes TG_FUSE_RUN consecutive blocks at a time: its reads and

@@ -121,10 +121,11 @@ void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride,
                      const tg_vm_prefetch *pf, int npf);
 
 /* Adds len values at p (stride 1, or 0: one value len times) to the
- * TG_SUM_LANES running double sums acc as the eager whole-tensor sum adds
- * them: element j of each group of TG_SUM_LANES to acc[j], a last odd few
- * to acc[0] (fused_vm.c, with the kernels' flags; compile.c's SUM_BLOCK) */
-#define TG_SUM_LANES 8
+ * running double sums acc as the eager whole-tensor sum adds them (L =
+ * TG_SUM_LANES_OF(dt), ops/ops.h): element j of each group of L to acc[j],
+ * a last odd few to acc[0] (fused_vm.c, with the kernels' flags;
+ * compile.c's SUM_BLOCK).  acc holds TG_SUM_LANES. */
+#define TG_SUM_LANES TG_SUM_PIECE
 void tg_fused_add_to_lanes(double *acc, const void *p, int64_t stride, int64_t len, tg_dtype dt);
 
 /* t's one value: the partial sums added in order, in double (compile.c) */

@@ -248,19 +248,19 @@ void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride,
 
 /* adds a block's len values (one value len times, stride 0) to the lanes
  * of the eager sum, as it adds them (see SUM_BLOCK) */
-#define ADD_TO_LANES(T)                                                       \
+#define ADD_TO_LANES(T, L)                                                     \
     do {                                                                      \
         const T *v = p;                                                       \
         double a[TG_SUM_LANES];                                               \
         memcpy(a, acc, sizeof a);                                             \
         int64_t i = 0;                                                        \
         if (stride)                                                           \
-            for (; i + TG_SUM_LANES <= len; i += TG_SUM_LANES)                \
-                for (int j = 0; j < TG_SUM_LANES; j++)                        \
+            for (; i + (L) <= len; i += (L))                                  \
+                for (int j = 0; j < (L); j++)                                 \
                     a[j] += v[i + j];                                         \
         else                                                                  \
-            for (; i + TG_SUM_LANES <= len; i += TG_SUM_LANES)                \
-                for (int j = 0; j < TG_SUM_LANES; j++)                        \
+            for (; i + (L) <= len; i += (L))                                  \
+                for (int j = 0; j < (L); j++)                                 \
                     a[j] += v[0];                                             \
         for (; i < len; i++)                                                  \
             a[0] += v[i * stride];                                            \
@@ -269,9 +269,9 @@ void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride,
 TG_CLONES void tg_fused_add_to_lanes(double *acc, const void *p, int64_t stride, int64_t len, tg_dtype dt)
 {
     if (dt == TG_FLOAT32)
-        ADD_TO_LANES(float);
+        ADD_TO_LANES(float, TG_SUM_LANES_OF(TG_FLOAT32));
     else
-        ADD_TO_LANES(double);
+        ADD_TO_LANES(double, TG_SUM_LANES_OF(TG_FLOAT64));
 }
 
 /* ---- building ---- */

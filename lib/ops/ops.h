@@ -87,6 +87,11 @@ tg_tensor *tg_name_grad_fn(tg_tensor *t, const char *name);
  * multiple of TG_SUM_PIECE elements and no piece crosses a multiple of
  * TG_SUM_BLOCK. ---- */
 #define TG_SUM_PIECE 64
+/* The whole-tensor sum adds float32 in TG_SUM_PIECE running double sums
+ * (lane j takes elements j, j + TG_SUM_PIECE, ...), float64 in 8; the
+ * lanes' total in its fixed tree (a fused sum adds as it does) */
+#define TG_SUM_LANES_OF(dt) ((dt) == TG_FLOAT32 ? TG_SUM_PIECE : 8)
+double tg_sum_lanes_total(const double *lanes, tg_dtype dt);
 #define TG_SUM_BLOCK 16384
 typedef struct {
     tg_dtype dt;

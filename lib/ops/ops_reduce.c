@@ -92,7 +92,7 @@ enum { R_SUM, R_MAX, R_MIN };
 /* float32's lanes: eight independent vectors of double, as the additions'
  * latency, not the loads, bounds a sum; float64 keeps eight (its sums'
  * digits stay what they were) */
-#define LANES(dt) ((dt) == TG_FLOAT32 ? SUM_LANES : 8)
+#define LANES(dt) TG_SUM_LANES_OF(dt)
 #define LANE_SUM(T, L)                                                        \
     do {                                                                      \
         const T *v = x;                                                       \
@@ -116,8 +116,8 @@ TG_CLONES static void lanes_add(double *lanes, const void *x, int64_t n, tg_dtyp
     memcpy(lanes, acc, sizeof acc);
 }
 
-/* the lanes' total, in a fixed tree */
-static double lanes_total(const double *lanes, tg_dtype dt)
+/* the lanes' total, in a fixed tree (compile.c's fused sums use it too) */
+double tg_sum_lanes_total(const double *lanes, tg_dtype dt)
 {
     double acc[8];
     for (int j = 0; j < 8; j++)
@@ -131,7 +131,7 @@ double tg_cpu_sum_run(const void *x, int64_t n, tg_dtype dt)
 {
     double acc[SUM_LANES] = {0};
     lanes_add(acc, x, n, dt);
-    return lanes_total(acc, dt);
+    return tg_sum_lanes_total(acc, dt);
 }
 
 /* Does the sum of all of a contiguous tensor of n elements of dtype dt
@@ -152,7 +152,7 @@ void tg_sum_stream_init(tg_sum_stream *s, tg_dtype dt, int64_t n)
 /* a block's lanes into the total, in block order */
 static void stream_block_done(tg_sum_stream *s)
 {
-    s->total += lanes_total(s->acc, s->dt);
+    s->total += tg_sum_lanes_total(s->acc, s->dt);
     memset(s->acc, 0, sizeof s->acc);
 }
 
