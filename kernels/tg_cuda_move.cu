@@ -29,16 +29,7 @@
 
 #define HD __host__ __device__
 
-enum { DT_F32 = 0, DT_F64 = 1, DT_I64 = 2, DT_BOOL = 3 };
-
-#define CHECK(call)                                                                        \
-    do {                                                                                   \
-        cudaError_t e_ = (call);                                                           \
-        if (e_ != cudaSuccess) {                                                           \
-            snprintf(err, (size_t)en, "%s: %s", #call, cudaGetErrorString(e_));            \
-            return -1;                                                                     \
-        }                                                                                  \
-    } while (0)
+#include "tg_cuda_check.cuh"
 
 typedef unsigned long long u64;
 static const u64 NONE_BAD = ~0ULL;

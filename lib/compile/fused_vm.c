@@ -111,79 +111,34 @@ static int binary_code(int op, bool f64)
 static float F_c_of(const tg_vm_ins *I) { return I->F_c; }
 static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 
-/* the chain loops: per float type, per vector width */
+/* the chain loops: per vector width, one per float type
+ * (fused_vm_isa.h) */
 #if defined(__x86_64__) && !defined(TG_NO_CLONES) && !defined(__clang__)
 #define VM_TARGET __attribute__((target("avx512f")))
 #define VM_VBYTES 64
 #define VM_NACC 16 /* of its 32 registers */
 #define VM_REP REP16_
-#define VM_CHAIN chain_avx512_f32
 #define VM_STREAM STREAM_512
-#define VM_T float
-#define VM_P F_
-#include "fused_vm_chain.h"
-#undef VM_CHAIN
-#undef VM_T
-#undef VM_P
-#undef VM_STREAM
-#define VM_CHAIN chain_avx512_f64
-#define VM_STREAM STREAM_512
-#define VM_T double
-#define VM_P D_
-#include "fused_vm_chain.h"
-#undef VM_CHAIN
-#undef VM_T
-#undef VM_P
-#undef VM_TARGET
-#undef VM_VBYTES
-#undef VM_NACC
-#undef VM_REP
+#define VM_F32 chain_avx512_f32
+#define VM_F64 chain_avx512_f64
+#include "fused_vm_isa.h"
 #define VM_TARGET __attribute__((target("avx2")))
 #define VM_VBYTES 32
 #define VM_NACC 8 /* of its 16 */
 #define VM_REP REP8_
-#undef VM_STREAM
-#define VM_CHAIN chain_avx2_f32
 #define VM_STREAM STREAM_256
-#define VM_T float
-#define VM_P F_
-#include "fused_vm_chain.h"
-#undef VM_CHAIN
-#undef VM_T
-#undef VM_P
-#undef VM_STREAM
-#define VM_CHAIN chain_avx2_f64
-#define VM_STREAM STREAM_256
-#define VM_T double
-#define VM_P D_
-#include "fused_vm_chain.h"
-#undef VM_CHAIN
-#undef VM_T
-#undef VM_P
-#undef VM_TARGET
-#undef VM_VBYTES
-#undef VM_NACC
-#undef VM_REP
+#define VM_F32 chain_avx2_f32
+#define VM_F64 chain_avx2_f64
+#include "fused_vm_isa.h"
 #endif
 #define VM_TARGET
 #define VM_VBYTES 16
 #define VM_NACC 8
 #define VM_REP REP8_
-#undef VM_STREAM
-#define VM_CHAIN chain_base_f32
 #define VM_STREAM STREAM_128
-#define VM_T float
-#define VM_P F_
-#include "fused_vm_chain.h"
-#undef VM_CHAIN
-#undef VM_T
-#undef VM_P
-#undef VM_STREAM
-#define VM_CHAIN chain_base_f64
-#define VM_STREAM STREAM_128
-#define VM_T double
-#define VM_P D_
-#include "fused_vm_chain.h"
+#define VM_F32 chain_base_f32
+#define VM_F64 chain_base_f64
+#include "fused_vm_isa.h"
 
 typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, void *const *, const tg_vm_prefetch *, int);
 typedef struct {
