@@ -140,13 +140,13 @@ deps-check:
 unit: deps-check $(UNIT_BIN)
 	./$(UNIT_BIN)
 
-bats: deps-check $(BINS) $(SHARED_LIB)
+bats: deps-check $(BINS) $(SHARED_LIB) $(CUDA_LIB)
 	tests/run_bats.sh
 
 # the Bats files run side by side, one per processor (tests/run_bats.sh;
 # TG_BATS_JOBS=1: one at a time); everything make install installs is
 # built first, as several of them run make install at once
-test: deps-check $(BINS) $(SHARED_LIB) $(UNIT_BIN)
+test: deps-check $(BINS) $(SHARED_LIB) $(CUDA_LIB) $(UNIT_BIN)
 	./$(UNIT_BIN)
 	tests/run_bats.sh
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# about 43 s under check-cuda-emulated (1 s in make test): run_bats.sh starts the longest first
+# about 45 s: run_bats.sh starts the longest first
 # The cuda path without a GPU: TG_CUDA_EMULATE=1 runs the CUDA backend's
 # own kernel code (kernels/tg_cuda_ops.cu, compiled for the host as well)
 # over host memory, so that the dispatch to it, the plans and strides it is
@@ -7,8 +7,8 @@
 # random inputs.  On a GPU, tests/gpu/run.sh runs the same file with
 # TG_TEST_REAL_CUDA=1: the same comparisons on the device itself.  Skipped
 # where the backend is not built (no nvcc).
-# not under check-sanitize: the emulated kernels are nvcc's host code, not sanitized;
-# check-cuda-emulated runs this file (about 100 s under ASan)
+# not under check-sanitize: the emulated kernels are nvcc's host code, not sanitized (about 100 s under ASan)
+# not under check-cuda-emulated: it sets the emulation itself, test by test; make test runs it
 load helper
 
 setup_file() {
