@@ -249,8 +249,7 @@ int main(int argc, char **argv)
         printf("tanh_Gps\t%.3f\n", tanh_rate(th));
     } else {
         fprintf(stderr, "usage: bench_autograd [c|d]grad|[c|d]value EXPR SIZE... | net | peak|cpeak EXPR SIZE | node N | "
-                        "bandwidth
-");
+                        "bandwidth\n");
         return 2;
     }
     return 0;
