@@ -189,3 +189,10 @@ no_usable_gpu() {
     done
     [[ "$output" == *"tg_grad_eval:  f(2) = 9, df/dx = 15"* ]]
 }
+
+@test "the benchmarks build (make bench-build): CI does not run them, but they must compile" {
+    [ -z "${TG_BIN:-}" ] || skip "TG_BIN is set: the benchmarks link lib/libtg.a"
+    run make -s bench-build
+    [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+    [ -x build/bench/bench_autograd ]
+}
