@@ -85,6 +85,14 @@ static tg_status check_class_shapes(const tg_tensor *x, const tg_tensor *t, cons
     if (x->ndim == 0)
         return tg_error(TG_EINPUT, "the input must have a class dim: (C) or (N, C, ...), got a 0-D tensor");
     *cd = x->ndim == 1 ? 0 : 1;
+    /* PyTorch's loss kernels take the target and weight on the input's
+     * device only (indexing alone takes cpu indices for a cuda tensor) */
+    const tg_tensor *other = t->storage->device != x->storage->device ? t
+                           : w && w->storage->device != x->storage->device ? w : NULL;
+    if (other)
+        return tg_error(TG_EINPUT, "expected all tensors to be on the same device, but found %s and %s (the %s)",
+                        tg_device_name(x->storage->device), tg_device_name(other->storage->device),
+                        other == t ? "target" : "weight");
     if (t->dtype != TG_INT64)
         return tg_error(TG_EINPUT, "expected scalar type Long but found %s for the target (class indices)",
                         tg_dtype_name(t->dtype));

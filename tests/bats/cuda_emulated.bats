@@ -323,3 +323,18 @@ PY
     [ -z "$output" ]
     [[ "$stderr" == "tgrad: indices should be either on cpu or on the same device as the indexed tensor (cpu)"* ]]
 }
+
+@test "emulated cuda: the class losses want the target and weight on the input's device, as PyTorch's kernels do" {
+    needs_backend
+    local pre='import torch\nimport torch.nn.functional as F\nx = torch.tensor([[1., 2, 3]]).cuda()\nt = torch.tensor([2])\n'
+    printf "${pre}print(F.cross_entropy(x, t.cuda()).item() > 0)\n" >"$TMP/ok.py"
+    run on_cuda tgrad -f "$TMP/ok.py"
+    [ "$status" -eq 0 ] && [ "$output" = True ]
+    for call in 'F.cross_entropy(x, t)' 'F.nll_loss(x, t)' 'F.cross_entropy(x, t.cuda(), weight=torch.ones(3))'; do
+        printf "${pre}print($call)\n" >"$TMP/p.py"
+        run --separate-stderr on_cuda tgrad -f "$TMP/p.py"
+        [ "$status" -eq 3 ] && [ -z "$output" ] || { echo "$call: status $status"; return 1; }
+        [[ "$stderr" == "tgrad: expected all tensors to be on the same device, but found cuda and cpu"* ]] ||
+            { echo "$call: $stderr"; return 1; }
+    done
+}
