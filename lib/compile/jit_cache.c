@@ -313,7 +313,9 @@ static void test_hook(void)
             ;
 }
 
-int tg_cache_open(void)
+/* the cache folder's handle after walk()'s checks, or -1: make says
+ * whether a missing folder is made, warn whether a refusal is said */
+static int cache_open(bool make, bool warn)
 {
     char *path = tg_cache_path();
     if (!path) {
@@ -321,35 +323,23 @@ int tg_cache_open(void)
         return -1;
     }
     reason r = {NULL};
-    int fd = walk(path, true, &r);
-    if (fd < 0)
+    int fd = walk(path, make, &r);
+    if (fd < 0 && warn)
         tg_cache_warn(TG_WARN_FOLDER, "the compile cache %s is not used: %s (see FILES in tgrad(1)); running "
                       "without generated code", path, r.text ? r.text : "it cannot be used");
-    else
+    else if (fd >= 0)
         test_hook();
     tg_free(r.text);
     tg_free(path);
     return fd;
 }
 
+int tg_cache_open(void) { return cache_open(true, true); }
+
 /* The cache folder when it exists and passes the checks, else -1, with
  * nothing made and nothing said: the default path's look-up of code that
  * --compile made (jit.c's tg_jit_lookup). */
-int tg_cache_open_existing(void)
-{
-    char *path = tg_cache_path();
-    if (!path) {
-        tg_error_clear();
-        return -1;
-    }
-    reason r = {NULL};
-    int fd = walk(path, false, &r);
-    if (fd >= 0)
-        test_hook();
-    tg_free(r.text);
-    tg_free(path);
-    return fd >= 0 ? fd : -1;
-}
+int tg_cache_open_existing(void) { return cache_open(false, false); }
 
 /* ---- files in it ---- */
 
