@@ -9,6 +9,7 @@
 #include "builtins.h"
 #include "ops/ops_nn.h"
 #include "ops/nn.h"
+#include "batch_rules.h"
 #include <math.h>
 #include <string.h>
 
@@ -65,12 +66,18 @@ static int batch_dims(const tg_tensor *x, const int64_t *dims, int nd, int64_t *
     return nd;
 }
 
-/* shape ops have no batching rule yet */
+/* the functions without a batching rule */
 static tg_tensor *refuse_batched(call *c)
 {
-    tg_error_at(c->n->pos, TG_EINPUT, "%s is not supported with --batch yet (elementwise ops, "
-                "reductions and matmul are)", c->b->name);
+    tg_error_at(c->n->pos, TG_EINPUT, "%s is not supported with --batch yet (tgrad(1) lists the functions "
+                "that are; --lines evaluates point by point)", c->b->name);
     return NULL;
+}
+
+/* is any tensor argument batched (a --batch point's)? */
+static bool any_batched(const call *c)
+{
+    return tg_batch_any(c->a, MAXP) || tg_batch_any(c->rest, c->nrest);
 }
 
 #define A(i) tg_ref(c->a[i])
@@ -153,11 +160,14 @@ static tg_tensor *h_clone(call *c) { return tg_apply(TG_OP_CONTIGUOUS, 1, (tg_te
 /* t() is for at most 2-D tensors (PyTorch's rule); .T reverses any */
 static tg_tensor *h_t(call *c)
 {
-    if (c->a[0]->ndim > 2) {
+    int r = c->a[0]->ndim - c->a[0]->batched; /* a point's rank */
+    if (r > 2) {
         tg_error_at(c->n->pos, TG_EINPUT, "t() expects a tensor with at most 2 dimensions, got %d-D "
-                    "(use .mT or transpose(d0, d1))", c->a[0]->ndim);
+                    "(use .mT or transpose(d0, d1))", r);
         return NULL;
     }
+    if (c->a[0]->batched)
+        return tg_name_grad_fn(r < 2 ? A(0) : tg_batch_transpose(A(0), 0, 1), "TBackward0");
     return tg_name_grad_fn(tg_t(A(0)), "TBackward0");
 }
 static tg_tensor *h_cast(call *c) { return tg_cast(A(0), (tg_dtype)c->b->op); }
@@ -289,13 +299,23 @@ static tg_tensor *h_cumsum(call *c)
     return get_int(c, 1, &d) ? tg_cumsum(A(0), d) : NULL;
 }
 
-static tg_tensor *h_expand_as(call *c) { return tg_expand(A(0), c->a[1]->ndim, c->a[1]->shape); }
+/* expand_as: to a point's shape of other; x shared by the points stays so */
+static tg_tensor *h_expand_as(call *c)
+{
+    tg_tensor *o = c->a[1];
+    int skip = o->batched ? 1 : 0;
+    if (c->a[0]->batched)
+        return tg_batch_expand(A(0), o->ndim - skip, o->shape + skip);
+    return tg_expand(A(0), o->ndim - skip, o->shape + skip);
+}
 
 static tg_tensor *h_repeat(call *c)
 {
     int64_t reps[TG_MAX_DIMS + 1];
     int n = get_shape(c, reps);
-    return n < 0 ? NULL : tg_repeat(A(0), n, reps);
+    if (n < 0)
+        return NULL;
+    return c->a[0]->batched ? tg_batch_repeat(A(0), n, reps) : tg_repeat(A(0), n, reps);
 }
 
 /* linspace(start, end, steps): the default float dtype */
@@ -471,13 +491,17 @@ static tg_tensor *h_transpose(call *c)
     int64_t d0, d1;
     if (!get_int(c, 1, &d0) || !get_int(c, 2, &d1))
         return NULL;
+    if (c->a[0]->batched)
+        return tg_batch_transpose(A(0), d0, d1);
     return tg_transpose(A(0), d0, d1);
 }
 
 static tg_tensor *h_unsqueeze(call *c)
 {
     int64_t d;
-    return get_int(c, 1, &d) ? tg_unsqueeze(A(0), d) : NULL;
+    if (!get_int(c, 1, &d))
+        return NULL;
+    return c->a[0]->batched ? tg_batch_unsqueeze(A(0), d) : tg_unsqueeze(A(0), d);
 }
 
 static tg_tensor *h_squeeze(call *c)
@@ -485,6 +509,8 @@ static tg_tensor *h_squeeze(call *c)
     int64_t d;
     if (c->a[1] && !get_int(c, 1, &d))
         return NULL;
+    if (c->a[0]->batched)
+        return tg_batch_squeeze(A(0), c->a[1] ? &d : NULL);
     return tg_squeeze(A(0), c->a[1] ? &d : NULL);
 }
 
@@ -494,9 +520,10 @@ static tg_tensor *h_reshape(call *c)
     int nd = get_shape(c, shape);
     if (nd < 0)
         return NULL;
+    bool batched = c->a[0]->batched;
     if (c->b->op == 1)
-        return tg_expand(A(0), nd, shape);
-    tg_tensor *r = tg_reshape(A(0), nd, shape);
+        return batched ? tg_batch_expand(A(0), nd, shape) : tg_expand(A(0), nd, shape);
+    tg_tensor *r = batched ? tg_batch_reshape(A(0), nd, shape) : tg_reshape(A(0), nd, shape);
     return c->b->op == 2 ? tg_name_grad_fn(r, "ViewBackward0") : r;
 }
 
@@ -507,6 +534,8 @@ static tg_tensor *h_flatten(call *c)
     int64_t start = 0, end = -1;
     if ((c->a[1] && !get_int(c, 1, &start)) || (c->a[2] && !get_int(c, 2, &end)))
         return NULL;
+    if (x->batched)
+        return tg_batch_flatten(A(0), start, end);
     tg_status st;
     int s = (int)tg_norm_dim(start, x->ndim, "flatten", &st);
     int e = st == TG_OK ? (int)tg_norm_dim(end, x->ndim, "flatten", &st) : 0;
@@ -537,6 +566,8 @@ static tg_tensor *h_permute(call *c)
     int nd = get_shape(c, dims);
     if (nd < 0)
         return NULL;
+    if (c->a[0]->batched)
+        return tg_batch_permute(A(0), nd, dims);
     if (nd != c->a[0]->ndim) {
         tg_error_at(c->n->pos, TG_EINPUT, "permute: %d dims given for a tensor of dimension %d",
                     nd, c->a[0]->ndim);
@@ -658,11 +689,6 @@ static int eval_list_arg(call *c, int k, tg_tensor ***out)
         return -1;
     for (int i = 0; i < l->nargs; i++) {
         tg_tensor *t = c->eval_arg(c->ctx, l->args[i]);
-        if (t && t->batched) {
-            tg_release(t);
-            refuse_batched(c);
-            t = NULL;
-        }
         if (!t) {
             for (int j = 0; j < i; j++)
                 tg_release((*out)[j]);
@@ -685,7 +711,12 @@ static tg_tensor *h_cat(call *c)
     int n = eval_list_arg(c, 0, &ts);
     if (n < 0)
         return NULL;
-    tg_tensor *r = c->b->op ? tg_name_grad_fn(tg_stack(ts, n, d), "StackBackward0") : tg_cat(ts, n, d);
+    tg_tensor *r;
+    if (tg_batch_any(ts, n))
+        r = tg_batch_cat(ts, n, d, c->b->op);
+    else
+        r = c->b->op ? tg_stack(ts, n, d) : tg_cat(ts, n, d);
+    r = c->b->op ? tg_name_grad_fn(r, "StackBackward0") : r;
     tg_free(ts);
     return r;
 }
@@ -693,7 +724,9 @@ static tg_tensor *h_cat(call *c)
 static tg_tensor *h_gather(call *c)
 {
     int64_t d;
-    return get_int(c, 1, &d) ? tg_gather(A(0), d, A(2)) : NULL;
+    if (!get_int(c, 1, &d))
+        return NULL;
+    return any_batched(c) ? tg_batch_gather(A(0), d, A(2)) : tg_gather(A(0), d, A(2));
 }
 
 static tg_tensor *h_linear(call *c) { return tg_linear(A(0), A(1), c->a[2] ? A(2) : NULL); }
@@ -718,6 +751,8 @@ static tg_tensor *h_loss(call *c)
     tg_reduction r;
     if (!get_reduction(c, rk, &r))
         return NULL;
+    if (any_batched(c))
+        return tg_batch_loss(c->b->op, A(0), A(1), c->a[2], c->a[4], r);
     switch (c->b->op) {
     case L_MSE: return tg_mse_loss(A(0), A(1), r);
     case L_L1: return tg_l1_loss(A(0), A(1), r);
@@ -735,6 +770,8 @@ static tg_tensor *h_class_loss(call *c)
         return NULL;
     if (c->a[5])
         o.label_smoothing = tg_item(c->a[5]);
+    if (any_batched(c))
+        return tg_batch_class_loss(c->b->op, A(0), A(1), &o);
     return c->b->op ? tg_cross_entropy(A(0), A(1), &o) : tg_nll_loss(A(0), A(1), &o);
 }
 
@@ -780,12 +817,12 @@ static const builtin builtins[] = {
     {"matmul", "x,y", 0, h_matmul, B_BATCHABLE}, {"mm", "x,y", 0, h_matmul, B_BATCHABLE},
     {"dot", "x,y", 0, h_matmul, B_BATCHABLE}, {"mv", "x,y", 0, h_matmul, B_BATCHABLE},
     {"bmm", "x,y", 0, h_matmul, B_BATCHABLE},
-    /* shapes and views (no batching rule yet) */
-    {"transpose", "x,dim0,dim1", 0, h_transpose, 0}, {"t", "x", 0, h_t, 0},
-    {"reshape", "x,*shape", 0, h_reshape, 0}, {"view", "x,*shape", 2, h_reshape, 0},
-    {"expand", "x,*shape", 1, h_reshape, 0}, {"permute", "x,*dims", 0, h_permute, 0},
-    {"unsqueeze", "x,dim", 0, h_unsqueeze, 0}, {"squeeze", "x,dim?", 0, h_squeeze, 0},
-    {"flatten", "x,start_dim?,end_dim?", 0, h_flatten, 0}, {"detach", "x", 0, h_detach, EW},
+    /* shapes and views (batch_rules.c) */
+    {"transpose", "x,dim0,dim1", 0, h_transpose, B_BATCHABLE}, {"t", "x", 0, h_t, B_BATCHABLE},
+    {"reshape", "x,*shape", 0, h_reshape, B_BATCHABLE}, {"view", "x,*shape", 2, h_reshape, B_BATCHABLE},
+    {"expand", "x,*shape", 1, h_reshape, B_BATCHABLE}, {"permute", "x,*dims", 0, h_permute, B_BATCHABLE},
+    {"unsqueeze", "x,dim", 0, h_unsqueeze, B_BATCHABLE}, {"squeeze", "x,dim?", 0, h_squeeze, B_BATCHABLE},
+    {"flatten", "x,start_dim?,end_dim?", 0, h_flatten, B_BATCHABLE}, {"detach", "x", 0, h_detach, EW},
     {"contiguous", "x", 0, h_contiguous, EW}, {"clone", "x", 0, h_clone, EW},
     {"float", "x", TG_FLOAT32, h_cast, EW}, {"double", "x", TG_FLOAT64, h_cast, EW},
     {"long", "x", TG_INT64, h_cast, EW}, {"bool", "x", TG_BOOL, h_cast, EW},
@@ -803,20 +840,22 @@ static const builtin builtins[] = {
     /* products and running sums along a dim (ops_scan.c) */
     {"prod", "x,dim?,keepdim?", 0, h_prod, 0}, {"cumsum", "x,dim", 0, h_cumsum, 0},
     /* shapes and creation (ops_shape.c) */
-    {"expand_as", "x,other", 0, h_expand_as, 0}, {"repeat", "x,*sizes", 0, h_repeat, 0},
+    {"expand_as", "x,other", 0, h_expand_as, B_BATCHABLE}, {"repeat", "x,*sizes", 0, h_repeat, B_BATCHABLE},
     {"linspace", "start,end,steps", 0, h_linspace, 0}, {"randint", "low,high?,size?", 0, h_randint, 0},
     {"item", "x", 0, h_item, 0},
     /* lists of tensors, gathers, linear, losses (nn.h) */
-    {"cat", "&tensors,dim?", 0, h_cat, 0}, {"concat", "&tensors,dim?", 0, h_cat, 0},
-    {"stack", "&tensors,dim?", 1, h_cat, 0},
-    {"gather", "input,dim,index", 0, h_gather, 0},
+    {"cat", "&tensors,dim?", 0, h_cat, B_BATCHABLE}, {"concat", "&tensors,dim?", 0, h_cat, B_BATCHABLE},
+    {"stack", "&tensors,dim?", 1, h_cat, B_BATCHABLE},
+    {"gather", "input,dim,index", 0, h_gather, B_BATCHABLE},
     {"linear", "input,weight,bias?", 0, h_linear, 0},
-    {"mse_loss", "input,target,$reduction?", L_MSE, h_loss, 0},
-    {"l1_loss", "input,target,$reduction?", L_L1, h_loss, 0},
-    {"binary_cross_entropy", "input,target,weight?,$reduction?", L_BCE, h_loss, 0},
-    {"binary_cross_entropy_with_logits", "input,target,weight?,$reduction?,pos_weight?", L_BCE_LOGITS, h_loss, 0},
-    {"nll_loss", "input,target,weight?,ignore_index?,$reduction?", 0, h_class_loss, 0},
-    {"cross_entropy", "input,target,weight?,ignore_index?,$reduction?,label_smoothing?", 1, h_class_loss, 0},
+    {"mse_loss", "input,target,$reduction?", L_MSE, h_loss, B_BATCHABLE},
+    {"l1_loss", "input,target,$reduction?", L_L1, h_loss, B_BATCHABLE},
+    {"binary_cross_entropy", "input,target,weight?,$reduction?", L_BCE, h_loss, B_BATCHABLE},
+    {"binary_cross_entropy_with_logits", "input,target,weight?,$reduction?,pos_weight?", L_BCE_LOGITS, h_loss,
+     B_BATCHABLE},
+    {"nll_loss", "input,target,weight?,ignore_index?,$reduction?", 0, h_class_loss, B_BATCHABLE},
+    {"cross_entropy", "input,target,weight?,ignore_index?,$reduction?,label_smoothing?", 1, h_class_loss,
+     B_BATCHABLE},
     {"dropout", "input,p?,training?", 0, h_dropout, 0},
     {"one_hot", "tensor,num_classes?", 0, h_one_hot, 0},
 };
@@ -1012,7 +1051,7 @@ __attribute__((noinline)) tg_tensor *tg_eval_call_pair(tg_env *env, node *n,
                         P.len[k], P.name[k], b->name, b->params);
             ok = false;
         }
-    if (ok && c.a[0] && c.a[0]->batched && !(b->flags & B_BATCHABLE))
+    if (ok && any_batched(&c) && !(b->flags & B_BATCHABLE))
         r = refuse_batched(&c);
     else if (ok)
         r = b->fn(&c);

@@ -3,6 +3,7 @@
 #include "expr.h"
 #include "builtins.h"
 #include "ops/nn.h"
+#include "batch_rules.h"
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -245,6 +246,24 @@ static tg_tensor *pair_item(tg_tensor *values, tg_tensor *indices, int64_t k, in
     return keep;
 }
 
+/* .T, .mT, .shape and .ndim of a --batch point (x consumed) */
+static tg_tensor *batched_attr(tg_tensor *x, const char *name)
+{
+    int64_t r = x->ndim - 1, dims[TG_MAX_DIMS];
+    if (!strcmp(name, "T")) {
+        for (int d = 0; d < r; d++)
+            dims[d] = r - 1 - d;
+        return tg_batch_permute(x, (int)r, dims);
+    }
+    if (!strcmp(name, "mT"))
+        return tg_batch_transpose(x, -2, -1);
+    tg_tensor *v = name[0] == 's' ? tg_from_data(TG_INT64, 1, &r, x->shape + 1) : tg_scalar_i64(r);
+    if (v && name[0] == 'n')
+        v->wrapped_number = true;
+    tg_release(x);
+    return v;
+}
+
 static __attribute__((noinline)) tg_tensor *eval_attr(evalctx *E, node *n)
 {
     tg_tensor *second, *x = eval_maybe_pair(E, n->obj, &second);
@@ -264,11 +283,9 @@ static __attribute__((noinline)) tg_tensor *eval_attr(evalctx *E, node *n)
                     "give a pair with .values and .indices)", n->name);
         return NULL;
     }
-    if (x->batched && strcmp(n->name, "data")) {
-        tg_release(x);
-        tg_error_at(n->pos, TG_EINPUT, ".%s is not supported with --batch yet", n->name);
-        return NULL;
-    }
+    if (x->batched && (!strcmp(n->name, "T") || !strcmp(n->name, "mT") || !strcmp(n->name, "shape") ||
+                       !strcmp(n->name, "ndim")))
+        return batched_attr(x, n->name);
     if (!strcmp(n->name, "T"))
         return tg_t(x);
     if (!strcmp(n->name, "mT"))
@@ -319,9 +336,16 @@ static bool index_int(tg_tensor *t, node *at, int64_t *out)
  * their dims first, which is not done yet. */
 static tg_tensor *too_many_indices(tg_tensor *x, const node *s)
 {
-    tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim);
+    tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim - x->batched);
     tg_release(x);
     return NULL;
+}
+
+/* --batch (batch_rules.c): x indexed by int64 tensors or a mask where x
+ * or a subscript is batched */
+static bool batched_subscripts(const tg_tensor *x, tg_tensor **ts, int k)
+{
+    return x->batched || tg_batch_any(ts, k);
 }
 
 static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *n, int *i, int *dim, bool *tensor_seen)
@@ -334,7 +358,7 @@ static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *n, int *i, int *dim,
         tg_release(x);
         return NULL;
     }
-    if (*dim >= x->ndim && !(t->dtype == TG_BOOL && t->ndim == 0)) {
+    if (*dim >= x->ndim && !(t->dtype == TG_BOOL && t->ndim == 0 && !t->batched)) {
         tg_release(t);
         return too_many_indices(x, s);
     }
@@ -357,6 +381,8 @@ static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *n, int *i, int *dim,
         return NULL;
     }
     *tensor_seen = true;
+    if (t->dtype == TG_BOOL && batched_subscripts(x, &t, 1))
+        return tg_batch_index_mask(x, dim, t);
     if (t->dtype == TG_BOOL) { /* its dims become one */
         x = tg_index_mask(x, *dim, t);
         *dim += 1;
@@ -383,6 +409,8 @@ static tg_tensor *index_one(evalctx *E, tg_tensor *x, node *n, int *i, int *dim,
         run[k++] = v;
         (*i)++;
     }
+    if (batched_subscripts(x, run, k))
+        return tg_batch_index_tensors(x, dim, run, k);
     int bnd = 0; /* their broadcast rank: the dims they leave */
     for (int j = 0; j < k; j++)
         bnd = run[j]->ndim > bnd ? run[j]->ndim : bnd;
@@ -406,17 +434,12 @@ static __attribute__((noinline)) tg_tensor *eval_index(evalctx *E, node *n)
         }
         return pair_item(x, second, k, n->args[0]->pos);
     }
-    if (x && x->batched) {
-        tg_release(x);
-        tg_error_at(n->pos, TG_EINPUT, "indexing is not supported with --batch yet");
-        return NULL;
-    }
-    int dim = 0;
+    int dim = x && x->batched ? 1 : 0; /* --batch: the subscripts index a point's dims */
     bool tensor_seen = false;
     for (int i = 0; i < n->nargs && x; i++) {
         node *s = n->args[i];
         if (s->kind == N_SLICE && dim >= x->ndim) {
-            tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim);
+            tg_error_at(s->pos, TG_EINPUT, "too many indices for a tensor of dimension %d", x->ndim - x->batched);
             tg_release(x);
             return NULL;
         }

@@ -331,8 +331,10 @@ tg_tensor *tg_binary_cross_entropy(tg_tensor *x, tg_tensor *y, tg_tensor *weight
     tg_tensor *one = x ? tg_scalar(1, x->dtype) : NULL;
     tg_tensor *log_x = safe_log(tg_ref(x));
     tg_tensor *log_1mx = safe_log(tg_sub(tg_ref(one), x));
-    /* -(y log x + (1 - y) log(1 - x)) */
-    tg_tensor *loss = tg_neg(tg_add(tg_mul(tg_ref(y), log_x), tg_mul(tg_sub(one, y), log_1mx)));
+    /* -(y log x + (1 - y) log(1 - x)); y log x first: the other term
+     * consumes y (C leaves the order of a call's arguments open) */
+    tg_tensor *y_log_x = tg_mul(tg_ref(y), log_x);
+    tg_tensor *loss = tg_neg(tg_add(y_log_x, tg_mul(tg_sub(one, y), log_1mx)));
     return tg_name_grad_fn(reduce(weighted(loss, weight), r), "BinaryCrossEntropyBackward0");
 }
 
