@@ -561,3 +561,85 @@ tg_tensor *tg_batch_repeat(tg_tensor *x, int n, const int64_t *reps)
     memcpy(all + 1, reps, (size_t)n * sizeof *all);
     return mark(tg_repeat(x, n + 1, all));
 }
+
+/* ---- reductions, scans and indices along a point's dims ---- */
+int tg_batch_reduce_dims(tg_tensor **x, const int64_t *dims, int nd, const char *op, int64_t *out)
+{
+    int r = prank(*x);
+    for (int i = 0; i < nd; i++)
+        if (!batch_dim(dims[i], r, op, &out[i]))
+            return -1;
+    if (r == 0) { /* a 0-D point as one element along dim 1 */
+        if (!(*x = mark(tg_unsqueeze(*x, 1))))
+            return -1;
+        out[0] = 1;
+        return 1;
+    }
+    for (int d = 0; d < r && nd == 0; d++)
+        out[d] = d + 1;
+    return nd ? nd : r;
+}
+
+/* each point flattened: [N, P] */
+static tg_tensor *flat_points(tg_tensor *x)
+{
+    int64_t shape[2] = {x->shape[0], 1};
+    for (int d = 1; d < x->ndim; d++)
+        shape[1] *= x->shape[d]; /* at most x's numel, or 0 */
+    return mark(tg_reshape(x, 2, shape));
+}
+
+tg_tensor *tg_batch_argext(tg_tensor *x, const int64_t *dim, bool keepdim, bool is_max)
+{
+    int r = prank(x);
+    const char *name = is_max ? "argmax" : "argmin";
+    int64_t d = 1, shape[TG_MAX_DIMS];
+    if (dim && !batch_dim(*dim, r, name, &d))
+        return fail(x);
+    if (!dim || r == 0) { /* over the point's elements, as if flattened */
+        if (x->shape[0] > 0 && x->numel == 0) {
+            tg_error(TG_EINPUT, "%s(): Expected reduction dim to be specified for input.numel() == 0.", name);
+            return fail(x);
+        }
+        tg_tensor *flat = flat_points(x);
+        tg_tensor *i = flat ? tg_arg_extremum(flat, &d, false, is_max) : NULL;
+        tg_release(flat);
+        shape[0] = i ? i->shape[0] : 0;
+        for (int k = 1; k <= r; k++)
+            shape[k] = 1;
+        return mark(keepdim && !dim ? tg_reshape(i, r + 1, shape) : i);
+    }
+    tg_tensor *i = tg_arg_extremum(x, &d, keepdim, is_max);
+    tg_release(x);
+    return mark(i);
+}
+
+tg_tensor *tg_batch_prod(tg_tensor *x, const int64_t *dim, bool keepdim)
+{
+    int64_t d = 1;
+    if (dim && !batch_dim(*dim, prank(x), "prod", &d))
+        return fail(x);
+    if (!dim || prank(x) == 0) /* the product of the point's elements */
+        return mark(tg_prod(flat_points(x), &d, keepdim && dim));
+    return mark(tg_prod(x, &d, keepdim));
+}
+
+tg_tensor *tg_batch_cumsum(tg_tensor *x, int64_t dim)
+{
+    int64_t d;
+    if (!batch_dim(dim, prank(x), "cumsum", &d))
+        return fail(x);
+    if (prank(x) == 0) /* a 0-D point's running sum is itself */
+        return mark(tg_apply(TG_OP_CONTIGUOUS, 1, &x, NULL));
+    return mark(tg_cumsum(x, d));
+}
+
+tg_tensor *tg_batch_one_hot(tg_tensor *t, int64_t num_classes)
+{
+    if (num_classes < 0) {
+        tg_error(TG_EINPUT, "one_hot with --batch needs num_classes= (inferred from the data, the number of "
+                 "classes could differ from point to point, which torch.func.vmap refuses too)");
+        return fail(t);
+    }
+    return mark(tg_one_hot(t, num_classes));
+}

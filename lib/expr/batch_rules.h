@@ -42,4 +42,15 @@ tg_tensor *tg_batch_unsqueeze(tg_tensor *x, int64_t dim);
 tg_tensor *tg_batch_squeeze(tg_tensor *x, const int64_t *dim);
 tg_tensor *tg_batch_flatten(tg_tensor *x, int64_t start, int64_t end);
 tg_tensor *tg_batch_repeat(tg_tensor *x, int n, const int64_t *reps);
+
+/* the point's dims dims[0..nd) (all of them when nd is 0) of the batched
+ * *x as its dims into out[]; a 0-D point is viewed as one element along
+ * dim 1 (*x replaced; still the caller's, NULL when that failed).  The
+ * count, or -1 on error. */
+int tg_batch_reduce_dims(tg_tensor **x, const int64_t *dims, int nd, const char *op, int64_t *out);
+/* argmax/argmin, prod, cumsum, one_hot of a point */
+tg_tensor *tg_batch_argext(tg_tensor *x, const int64_t *dim, bool keepdim, bool is_max);
+tg_tensor *tg_batch_prod(tg_tensor *x, const int64_t *dim, bool keepdim);
+tg_tensor *tg_batch_cumsum(tg_tensor *x, int64_t dim);
+tg_tensor *tg_batch_one_hot(tg_tensor *t, int64_t num_classes);
 #endif

@@ -74,6 +74,20 @@ static tg_tensor *refuse_batched(call *c)
     return NULL;
 }
 
+/* --batch: a point's dims (all when nd is 0) as the batched *x's, in
+ * dims; the count, or -1 (*x released) */
+static int batch_point_dims(tg_tensor **x, int64_t *dims, int nd, const char *op)
+{
+    int64_t bd[TG_MAX_DIMS];
+    nd = tg_batch_reduce_dims(x, dims, nd, op, bd);
+    if (nd < 0) {
+        tg_release(*x);
+        return -1;
+    }
+    memcpy(dims, bd, (size_t)nd * sizeof *dims);
+    return nd;
+}
+
 /* is any tensor argument batched (a --batch point's)? */
 static bool any_batched(const call *c)
 {
@@ -263,7 +277,10 @@ static tg_tensor *h_varstd(call *c)
     if (c->a[4] && !get_int(c, 4, &correction))
         return NULL;
     bool keep = get_bool(c, 3, false);
-    return c->b->op ? tg_std(A(0), dims, nd, correction, keep) : tg_var(A(0), dims, nd, correction, keep);
+    tg_tensor *x = A(0);
+    if (x->batched && (nd = batch_point_dims(&x, dims, nd, c->b->name)) < 0)
+        return NULL;
+    return c->b->op ? tg_std(x, dims, nd, correction, keep) : tg_var(x, dims, nd, correction, keep);
 }
 
 /* norm(x, [p], [dim], [keepdim]): p a number, 2 by default ('fro') */
@@ -281,7 +298,10 @@ static tg_tensor *h_norm(call *c)
     }
     if (c->a[2] && (nd = get_dims(c, 2, dims)) < 0)
         return NULL;
-    return tg_norm(A(0), p, dims, nd, get_bool(c, 3, false));
+    tg_tensor *x = A(0);
+    if (x->batched && (nd = batch_point_dims(&x, dims, nd, "norm")) < 0)
+        return NULL;
+    return tg_norm(x, p, dims, nd, get_bool(c, 3, false));
 }
 
 /* prod(x, [dim], [keepdim]): dim one int, as torch.prod */
@@ -290,13 +310,17 @@ static tg_tensor *h_prod(call *c)
     int64_t d;
     if (c->a[1] && !get_int(c, 1, &d))
         return NULL;
+    if (c->a[0]->batched)
+        return tg_batch_prod(A(0), c->a[1] ? &d : NULL, get_bool(c, 2, false));
     return tg_prod(A(0), c->a[1] ? &d : NULL, get_bool(c, 2, false));
 }
 
 static tg_tensor *h_cumsum(call *c)
 {
     int64_t d;
-    return get_int(c, 1, &d) ? tg_cumsum(A(0), d) : NULL;
+    if (!get_int(c, 1, &d))
+        return NULL;
+    return c->a[0]->batched ? tg_batch_cumsum(A(0), d) : tg_cumsum(A(0), d);
 }
 
 /* expand_as: to a point's shape of other; x shared by the points stays so */
@@ -437,6 +461,8 @@ static tg_tensor *h_argext(call *c)
         tg_error_at(c->n->pos, TG_EINPUT, "\"%s_cpu\" not implemented for 'Bool'", c->b->name);
         return NULL;
     }
+    if (c->a[0]->batched)
+        return tg_batch_argext(A(0), c->a[1] ? &d : NULL, get_bool(c, 2, false), c->b->op);
     return tg_arg_extremum(c->a[0], c->a[1] ? &d : NULL, get_bool(c, 2, false), c->b->op);
 }
 
@@ -729,7 +755,15 @@ static tg_tensor *h_gather(call *c)
     return any_batched(c) ? tg_batch_gather(A(0), d, A(2)) : tg_gather(A(0), d, A(2));
 }
 
-static tg_tensor *h_linear(call *c) { return tg_linear(A(0), A(1), c->a[2] ? A(2) : NULL); }
+static tg_tensor *h_linear(call *c)
+{
+    if (c->a[1]->batched) { /* x @ w.T would move the points' dim */
+        tg_error_at(call_pos(c, 1), TG_EINPUT, "linear: a weight that differs from point to point is not "
+                    "supported with --batch (write x @ w.mT + b, or evaluate point by point with --lines)");
+        return NULL;
+    }
+    return tg_linear(A(0), A(1), c->a[2] ? A(2) : NULL);
+}
 
 static bool get_reduction(call *c, int k, tg_reduction *r)
 {
@@ -786,7 +820,7 @@ static tg_tensor *h_one_hot(call *c)
     int64_t n = -1;
     if (c->a[1] && !get_int(c, 1, &n))
         return NULL;
-    return tg_one_hot(A(0), n);
+    return c->a[0]->batched ? tg_batch_one_hot(A(0), n) : tg_one_hot(A(0), n);
 }
 
 /* The functions of ops.def's call column (its elementwise ops), in its
@@ -811,7 +845,7 @@ static const builtin builtins[] = {
     {"logsumexp", "x,dim?,keepdim?", R_LSE, h_reduce, B_BATCHABLE},
     {"max", "x,dim?,keepdim?", TG_OP_MAXIMUM, h_maxmin, B_BATCHABLE},
     {"min", "x,dim?,keepdim?", TG_OP_MINIMUM, h_maxmin, B_BATCHABLE},
-    {"argmax", "x,dim?,keepdim?", 1, h_argext, 0}, {"argmin", "x,dim?,keepdim?", 0, h_argext, 0},
+    {"argmax", "x,dim?,keepdim?", 1, h_argext, B_BATCHABLE}, {"argmin", "x,dim?,keepdim?", 0, h_argext, B_BATCHABLE},
     {"softmax", "x,dim", 0, h_softmax, B_BATCHABLE}, {"log_softmax", "x,dim", 1, h_softmax, B_BATCHABLE},
     /* products */
     {"matmul", "x,y", 0, h_matmul, B_BATCHABLE}, {"mm", "x,y", 0, h_matmul, B_BATCHABLE},
@@ -834,11 +868,11 @@ static const builtin builtins[] = {
     {"full", "size,fill_value", 0, h_full, 0}, {"arange", "start,end?,step?", 0, h_arange, 0},
     {"eye", "n,m?", 0, h_eye, 0}, {"tensor", "data", 0, h_tensor, 0},
     /* statistics (ops_stats.c) */
-    {"var", "x,dim?,unbiased?,keepdim?,correction?", 0, h_varstd, 0},
-    {"std", "x,dim?,unbiased?,keepdim?,correction?", 1, h_varstd, 0},
-    {"norm", "x,p?,dim?,keepdim?", 0, h_norm, 0},
+    {"var", "x,dim?,unbiased?,keepdim?,correction?", 0, h_varstd, B_BATCHABLE},
+    {"std", "x,dim?,unbiased?,keepdim?,correction?", 1, h_varstd, B_BATCHABLE},
+    {"norm", "x,p?,dim?,keepdim?", 0, h_norm, B_BATCHABLE},
     /* products and running sums along a dim (ops_scan.c) */
-    {"prod", "x,dim?,keepdim?", 0, h_prod, 0}, {"cumsum", "x,dim", 0, h_cumsum, 0},
+    {"prod", "x,dim?,keepdim?", 0, h_prod, B_BATCHABLE}, {"cumsum", "x,dim", 0, h_cumsum, B_BATCHABLE},
     /* shapes and creation (ops_shape.c) */
     {"expand_as", "x,other", 0, h_expand_as, B_BATCHABLE}, {"repeat", "x,*sizes", 0, h_repeat, B_BATCHABLE},
     {"linspace", "start,end,steps", 0, h_linspace, 0}, {"randint", "low,high?,size?", 0, h_randint, 0},
@@ -847,7 +881,7 @@ static const builtin builtins[] = {
     {"cat", "&tensors,dim?", 0, h_cat, B_BATCHABLE}, {"concat", "&tensors,dim?", 0, h_cat, B_BATCHABLE},
     {"stack", "&tensors,dim?", 1, h_cat, B_BATCHABLE},
     {"gather", "input,dim,index", 0, h_gather, B_BATCHABLE},
-    {"linear", "input,weight,bias?", 0, h_linear, 0},
+    {"linear", "input,weight,bias?", 0, h_linear, B_BATCHABLE},
     {"mse_loss", "input,target,$reduction?", L_MSE, h_loss, B_BATCHABLE},
     {"l1_loss", "input,target,$reduction?", L_L1, h_loss, B_BATCHABLE},
     {"binary_cross_entropy", "input,target,weight?,$reduction?", L_BCE, h_loss, B_BATCHABLE},
@@ -857,7 +891,7 @@ static const builtin builtins[] = {
     {"cross_entropy", "input,target,weight?,ignore_index?,$reduction?,label_smoothing?", 1, h_class_loss,
      B_BATCHABLE},
     {"dropout", "input,p?,training?", 0, h_dropout, 0},
-    {"one_hot", "tensor,num_classes?", 0, h_one_hot, 0},
+    {"one_hot", "tensor,num_classes?", 0, h_one_hot, B_BATCHABLE},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof *builtins)
 
