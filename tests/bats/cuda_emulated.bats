@@ -338,3 +338,43 @@ PY
             { echo "$call: $stderr"; return 1; }
     done
 }
+
+@test "emulated cuda: a copy between devices passes its gradient back to its input's device, as PyTorch's ToCopyBackward0" {
+    needs_backend
+    # (the expected lines are PyTorch 1.13's for the same program: each
+    # gradient on its leaf's device, x.grad of a cpu leaf on the cpu)
+    cat >"$TMP/p.py" <<'PY'
+import torch
+dev = torch.device('cuda')
+x = torch.tensor([1., 2, 3], requires_grad=True)
+y = (x.cuda() ** 2).sum()
+y.backward()
+print(x.grad, x.grad.device)
+w = torch.tensor([1., -2], requires_grad=True)
+a = (w * 3).to('cuda')
+b = (a.exp() * 2).cpu()
+(b * w).sum().backward()
+print(w.grad, w.grad.device)
+v = torch.tensor([0.5, 1.5], requires_grad=True)
+u = v.to(dev, torch.float64)
+z = (u.to('cpu') * u.to(dev).cpu() * 2).sum() + (u ** 3).sum().cpu()
+z.backward(create_graph=True)
+print(v.grad, v.grad.device, v.grad.requires_grad)
+h = torch.tensor([0.5, 1.5], requires_grad=True)
+(h.cuda() ** 3).sum().backward(create_graph=True)
+s = (h.grad.cuda() * 2).sum()
+h.grad = None
+s.backward()
+print(h.grad, h.grad.device)
+q = torch.tensor([[1., 2], [3, 4]], device=dev, requires_grad=True)
+(q.cpu() * torch.tensor([1., -1])).sum().backward()
+print(q.grad.tolist(), q.grad.device, q.cpu().grad_fn.name())
+PY
+    run on_cuda tgrad -f "$TMP/p.py"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "tensor([2., 4., 6.]) cpu" ]
+    [ "${lines[1]}" = "tensor([ 1.6068e+02, -2.4788e-02]) cpu" ]
+    [ "${lines[2]}" = "tensor([ 2.7500, 12.7500], grad_fn=<ToCopyBackward0>) cpu True" ]
+    [ "${lines[3]}" = "tensor([ 6., 18.]) cpu" ]
+    [ "${lines[4]}" = "[[1.0, -1.0], [1.0, -1.0]] cuda:0 ToCopyBackward0" ]
+}
