@@ -9,12 +9,15 @@
 // (scatter_add, index_add, cumsum, prod) one thread adds one output's terms
 // in the CPU's order, in the CPU's accumulator type: the CPU's numbers, bit
 // for bit, on every run (no atomic additions of values, whose order would
-// vary) -- but for a cumsum or prod of few long lines, which goes in
-// chunks (SCAN_CHUNK below): the same on every run too, within rounding of
-// the CPU's for floats.  Indices are checked by a pass of their own before anything is
-// written: one out of range is reported as its position in the index (the
-// first in row-major order, the one the CPU's loop stops at), for the
-// library to say so in the CPU path's words -- never a device fault.
+// vary).  A scatter_add or index_add of few long lines first buckets its
+// terms by destination (a stable sort on the device, SORT_CHUNK below):
+// still one thread a destination, the CPU's order and bits.  A cumsum or
+// prod of few long lines goes in chunks (SCAN_CHUNK below): the same on
+// every run too, within rounding of the CPU's for floats.  Indices are
+// checked by a pass of their own before anything is written: one out of
+// range is reported as its position in the index (the first in row-major
+// order, the one the CPU's loop stops at), for the library to say so in
+// the CPU path's words -- never a device fault.
 //
 // tgc_emulate_move runs the same thread functions on the host, one after
 // another (TG_CUDA_EMULATE).
@@ -163,6 +166,166 @@ template <typename T> struct IndexAdd { // t: a line of out [outer, len, inner] 
             k = k < 0 ? k + a.len : k;
             add_to<T>((T *)a.out + (o * a.len + k) * a.inner + i, ((const T *)a.x)[(o * a.nidx + j) * a.inner + i]);
         }
+    }
+};
+
+// Few long lines (a scatter_add or index_add into a 1-D tensor: one line)
+// would leave the device idle with one thread a line.  Their terms are
+// bucketed by destination instead -- a stable radix sort, on the device,
+// of (destination, term) pairs in the CPU's order of the terms -- then one
+// thread a destination adds its bucket's terms, in that order: still the
+// CPU's sums, bit for bit.  The sort goes a digit (8 bits) a pass, over
+// chunks of SORT_CHUNK pairs: each chunk's count of each digit, those
+// counts' running totals (digit by digit, chunk by chunk: where each
+// chunk's pairs of a digit go), then each chunk's pairs placed in order.
+#define SORT_CHUNK 1024
+#define DIGITS 256
+#define FEW_LINES 4096
+#define LONG_LINE 2048
+
+// the sort's arrays (device or host memory), in one block of 8-byte slots:
+// pairs key[b][i], term[b][i] (b: the pass's source, 1 - b its target),
+// count[d * chunks + c] for digit d of chunk c, and the scan's totals
+struct Buckets {
+    u64 *key[2], *term[2], *count, *total;
+    long long n, chunks, ncount; // pairs, their chunks, digits * chunks
+    int shift, from;             // this pass's digit, its source arrays
+};
+
+HD inline long long chunk_end(long long c, long long n)
+{
+    return (c + 1) * SORT_CHUNK < n ? (c + 1) * SORT_CHUNK : n;
+}
+
+// scatter_add's lines: line t's first element in the index (coordinate 0
+// along dim), and the step between its elements
+HD inline long long line_step(const tgc_move_args &a)
+{
+    long long step = 1;
+    for (int d = a.dim + 1; d < a.ndim; d++)
+        step *= a.shape[d];
+    return step;
+}
+HD inline long long line_first(const tgc_move_args &a, long long t, long long step)
+{
+    return t / step * (a.shape[a.dim] * step) + t % step;
+}
+
+struct BucketKeys { // t: a term, in the CPU's order within each destination
+    Buckets b;
+    HD void operator()(const tgc_move_args &a, long long t, u64 *) const
+    {
+        if (a.kind == TGC_SCATTER_ADD) { // key: line * size + index; term: its place in x
+            long long len = a.shape[a.dim], step = line_step(a), line = t / len;
+            long long p = line_first(a, line, step) + t % len * step;
+            b.key[0][t] = (u64)(line * a.big[a.dim] + a.index[p]);
+            b.term[0][t] = (u64)p;
+        } else { // key: the index, wrapped; term: its position j
+            int64_t k = a.index[t];
+            b.key[0][t] = (u64)(k < 0 ? k + a.len : k);
+            b.term[0][t] = (u64)t;
+        }
+    }
+};
+
+struct DigitCount { // t: a chunk of pairs
+    Buckets b;
+    HD void operator()(const tgc_move_args &, long long t, u64 *) const
+    {
+        for (int d = 0; d < DIGITS; d++)
+            b.count[d * b.chunks + t] = 0;
+        for (long long i = t * SORT_CHUNK; i < chunk_end(t, b.n); i++)
+            b.count[(b.key[b.from][i] >> b.shift & (DIGITS - 1)) * b.chunks + t]++;
+    }
+};
+
+struct CountTotal { // t: a chunk of the counts
+    Buckets b;
+    HD void operator()(const tgc_move_args &, long long t, u64 *) const
+    {
+        u64 sum = 0;
+        for (long long i = t * SORT_CHUNK; i < chunk_end(t, b.ncount); i++)
+            sum += b.count[i];
+        b.total[t] = sum;
+    }
+};
+
+struct CountOffsets { // one thread: total[c] becomes the count before chunk c
+    Buckets b;
+    HD void operator()(const tgc_move_args &, long long, u64 *) const
+    {
+        u64 sum = 0;
+        for (long long c = 0; c < (b.ncount + SORT_CHUNK - 1) / SORT_CHUNK; c++) {
+            u64 v = b.total[c];
+            b.total[c] = sum;
+            sum += v;
+        }
+    }
+};
+
+struct CountScan { // t: a chunk of the counts, each becoming the count before it
+    Buckets b;
+    HD void operator()(const tgc_move_args &, long long t, u64 *) const
+    {
+        u64 sum = b.total[t];
+        for (long long i = t * SORT_CHUNK; i < chunk_end(t, b.ncount); i++) {
+            u64 v = b.count[i];
+            b.count[i] = sum;
+            sum += v;
+        }
+    }
+};
+
+struct DigitPlace { // t: a chunk of pairs, placed in their order
+    Buckets b;
+    HD void operator()(const tgc_move_args &, long long t, u64 *) const
+    {
+        for (long long i = t * SORT_CHUNK; i < chunk_end(t, b.n); i++) {
+            u64 k = b.key[b.from][i], at = b.count[(k >> b.shift & (DIGITS - 1)) * b.chunks + t]++;
+            b.key[1 - b.from][at] = k;
+            b.term[1 - b.from][at] = b.term[b.from][i];
+        }
+    }
+};
+
+// the first of the sorted keys that is not below k
+HD inline long long first_of(const Buckets &b, u64 k)
+{
+    const u64 *key = b.key[b.from];
+    long long lo = 0, hi = b.n;
+    while (lo < hi) {
+        long long mid = lo + (hi - lo) / 2;
+        if (key[mid] < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+template <typename T> struct ScatterBucket { // t: a destination, line t / size at t % size along dim
+    Buckets b;
+    HD void operator()(const tgc_move_args &a, long long t, u64 *) const
+    {
+        const u64 *key = b.key[b.from], *term = b.term[b.from];
+        T acc = 0;
+        for (long long i = first_of(b, (u64)t); i < b.n && key[i] == (u64)t; i++)
+            add_to<T>(&acc, ((const T *)a.x)[term[i]]);
+        long long size = a.big[a.dim], line = t / size;
+        ((T *)a.out)[big_offset(a, line_first(a, line, line_step(a)), t % size)] = acc;
+    }
+};
+
+template <typename T> struct IndexBucket { // t: an element of out [outer, len, inner]
+    Buckets b;
+    HD void operator()(const tgc_move_args &a, long long t, u64 *) const
+    {
+        const u64 *key = b.key[b.from], *term = b.term[b.from];
+        long long i = t % a.inner, r = t / a.inner, k = r % a.len, o = r / a.len;
+        T acc = 0;
+        for (long long s = first_of(b, (u64)k); s < b.n && key[s] == (u64)k; s++)
+            add_to<T>(&acc, ((const T *)a.x)[(o * a.nidx + (long long)term[s]) * a.inner + i]);
+        ((T *)a.out)[t] = acc;
     }
 };
 
@@ -320,29 +483,33 @@ template <typename T> struct Targets { // t: a target (the class losses' safe ta
 // ---- running them ----
 #define THREADS 256
 
-template <typename F> __global__ void each_kernel(tgc_move_args a, long long n, u64 *bad)
+template <typename F> __global__ void each_kernel(F f, tgc_move_args a, long long n, u64 *bad)
 {
-    F f;
     const long long step = (long long)gridDim.x * blockDim.x;
     for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < n; t += step)
         f(a, t, bad);
 }
 
-// F for t < n: on the device (bad: device memory), or on the host
-template <typename F> static int each(const tgc_move_args &a, long long n, bool host, u64 *bad, char *err, int en)
+// f for t < n: on the device (bad: device memory), or on the host
+template <typename F>
+static int each(const F &f, const tgc_move_args &a, long long n, bool host, u64 *bad, char *err, int en)
 {
     if (n <= 0)
         return 0;
     if (host) {
-        F f;
         for (long long t = 0; t < n; t++)
             f(a, t, bad);
         return 0;
     }
     long long blocks = (n + THREADS - 1) / THREADS;
-    each_kernel<F><<<(unsigned)(blocks < 65536 ? blocks : 65536), THREADS>>>(a, n, bad);
+    each_kernel<F><<<(unsigned)(blocks < 65536 ? blocks : 65536), THREADS>>>(f, a, n, bad);
     CHECK(cudaGetLastError());
     return 0;
+}
+
+template <typename F> static int each(const tgc_move_args &a, long long n, bool host, u64 *bad, char *err, int en)
+{
+    return each(F(), a, n, host, bad, err, en);
 }
 
 static int check_on_device(const tgc_move_args &a, u64 *d, u64 *first, char *err, int en)
@@ -499,6 +666,113 @@ template <typename T, typename ACC> static int scan_as(const tgc_move_args &a, b
     return rc;
 }
 
+// ---- scatter_add and index_add: one thread a line, or few long lines bucketed ----
+// lines and their length: scatter_add's along dim, index_add's [outer, inner] of nidx terms
+static void add_lines(const tgc_move_args &a, long long *lines, long long *len)
+{
+    *len = a.kind == TGC_SCATTER_ADD ? a.shape[a.dim] : a.nidx;
+    *lines = a.kind == TGC_SCATTER_ADD ? (*len ? a.nidx / *len : 0) : a.outer * a.inner;
+}
+
+// few long lines?  and then *keys, how many destinations the terms are bucketed by
+static bool few_long_lines(const tgc_move_args &a, long long *keys)
+{
+    long long lines, len;
+    add_lines(a, &lines, &len);
+    if (lines <= 0 || lines >= FEW_LINES || len < LONG_LINE || a.nidx >= (1LL << 56))
+        return false;
+    long long size = a.kind == TGC_SCATTER_ADD ? a.big[a.dim] : a.len;
+    if (size <= 0 || lines > LLONG_MAX / size)
+        return false;
+    *keys = a.kind == TGC_SCATTER_ADD ? lines * size : size;
+    return true;
+}
+
+// b's arrays for n pairs in one block of memory, or null where there is no
+// room for them (then one thread a line does, needing none)
+static u64 *buckets_alloc(Buckets &b, long long n, bool host)
+{
+    b.n = n;
+    b.chunks = (n + SORT_CHUNK - 1) / SORT_CHUNK;
+    b.ncount = DIGITS * b.chunks;
+    size_t slots = (size_t)(4 * n + b.ncount + (b.ncount + SORT_CHUNK - 1) / SORT_CHUNK);
+    void *p = nullptr;
+    if (host)
+        p = malloc(slots * sizeof(u64));
+    else if (cudaMalloc(&p, slots * sizeof(u64)) != cudaSuccess) {
+        (void)cudaGetLastError(); // the failed allocation's error, not the next launch's
+        p = nullptr;
+    }
+    u64 *block = (u64 *)p;
+    if (block) {
+        b.key[0] = block;
+        b.term[0] = block + n;
+        b.key[1] = block + 2 * n;
+        b.term[1] = block + 3 * n;
+        b.count = block + 4 * n;
+        b.total = b.count + b.ncount;
+    }
+    return block;
+}
+
+// the pairs made and sorted by key, a digit a pass; b.from: where they end
+static int sort_pairs(const tgc_move_args &a, Buckets &b, long long keys, bool host, char *err, int en)
+{
+    if (each(BucketKeys{b}, a, b.n, host, nullptr, err, en) != 0)
+        return -1;
+    long long count_chunks = (b.ncount + SORT_CHUNK - 1) / SORT_CHUNK;
+    for (u64 rest = (u64)(keys - 1); rest; rest >>= 8, b.shift += 8) { // the digits keys need
+        if (each(DigitCount{b}, a, b.chunks, host, nullptr, err, en) != 0 ||
+            each(CountTotal{b}, a, count_chunks, host, nullptr, err, en) != 0 ||
+            each(CountOffsets{b}, a, 1, host, nullptr, err, en) != 0 ||
+            each(CountScan{b}, a, count_chunks, host, nullptr, err, en) != 0 ||
+            each(DigitPlace{b}, a, b.chunks, host, nullptr, err, en) != 0)
+            return -1;
+        b.from = 1 - b.from;
+    }
+    return 0;
+}
+
+template <typename T> static int add_buckets(const tgc_move_args &a, const Buckets &b, long long keys, bool host,
+                                             char *err, int en)
+{
+    return a.kind == TGC_SCATTER_ADD ? each(ScatterBucket<T>{b}, a, keys, host, nullptr, err, en)
+                                     : each(IndexBucket<T>{b}, a, a.numel, host, nullptr, err, en);
+}
+
+static int bucketed(const tgc_move_args &a, Buckets &b, long long keys, bool host, char *err, int en)
+{
+    if (sort_pairs(a, b, keys, host, err, en) != 0)
+        return -1;
+    switch (a.dtype) {
+    case DT_F32: return add_buckets<float>(a, b, keys, host, err, en);
+    case DT_F64: return add_buckets<double>(a, b, keys, host, err, en);
+    case DT_I64: return add_buckets<int64_t>(a, b, keys, host, err, en);
+    default: return add_buckets<bool>(a, b, keys, host, err, en);
+    }
+}
+
+// out (zeroed) += x at the index: scatter_add's or index_add's terms
+static int add_at_index(const tgc_move_args &a, bool host, char *err, int en)
+{
+    long long keys = 0, lines, len;
+    Buckets b = {};
+    u64 *block = few_long_lines(a, &keys) ? buckets_alloc(b, a.nidx, host) : nullptr;
+    if (!block) {
+        add_lines(a, &lines, &len);
+        return a.kind == TGC_SCATTER_ADD ? added<ScatterAdd>(a, lines, host, err, en)
+                                         : added<IndexAdd>(a, lines, host, err, en);
+    }
+    int rc = bucketed(a, b, keys, host, err, en);
+    if (host)
+        free(block);
+    else if (rc == 0)
+        CHECK(cudaFree(block)); // (waits for the kernels that use it)
+    else
+        cudaFree(block); // (err says the first failure)
+    return rc;
+}
+
 static bool is_dtype(int dt) { return dt >= DT_F32 && dt <= DT_BOOL; }
 
 static bool move_supported(const tgc_move_args *a)
@@ -545,10 +819,8 @@ static int move(const tgc_move_args &a, bool host, long long *bad, char *err, in
     case TGC_CAT: rc = moved<Cat>(a, a.numel, host, err, en); break;
     case TGC_GATHER: rc = moved<Gather>(a, a.nidx, host, err, en); break;
     case TGC_SCATTER_ADD:
-        rc = added<ScatterAdd>(a, a.shape[a.dim] ? a.nidx / a.shape[a.dim] : 0, host, err, en);
-        break;
+    case TGC_INDEX_ADD: rc = add_at_index(a, host, err, en); break;
     case TGC_INDEX_SELECT: rc = moved<IndexSelect>(a, a.numel, host, err, en); break;
-    case TGC_INDEX_ADD: rc = added<IndexAdd>(a, a.outer * a.inner, host, err, en); break;
     case TGC_CUMSUM:
     case TGC_PROD: rc = scan(a, host, err, en); break;
     case TGC_ZERO: rc = 0; break;

@@ -161,6 +161,7 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
     vec order = {0};
     tg_status st = topo_order(root, &order);
     tg_modes saved = tg_modes_get();
+    tg_device device = tg_get_device();
     tg_mode.grad = create_graph;
     tg_mode.vmap = false; /* gradients already have their inputs' shapes */
     tg_mode.in_backward = !create_graph;
@@ -174,6 +175,9 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
         if (!gt)
             continue;
         t->tape.grad_acc = NULL;
+        /* each rule runs where its node's gradient is: a copy between
+         * devices passes its gradient back to its input's (ops_view.c) */
+        tg_set_device(gt->storage->device);
         if (!t->op) { /* a leaf: gradients accumulate across passes */
             if (tg_dtype_is_float(t->dtype))
                 st = accumulate(&t->grad, gt);
@@ -227,6 +231,7 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
         }
     }
     tg_modes_set(saved);
+    tg_set_device(device);
     for (size_t k = 0; k < order.n; k++) {
         if (!order.v[k])
             continue;

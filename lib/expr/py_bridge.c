@@ -261,7 +261,7 @@ tg_status py_parse_device(const pv *v, tg_device *dev, int pos)
 }
 
 /* x.to(dev): the same tensor when it is there, else a copy that passes
- * gradients back */
+ * gradients back (to x's device: ops_view.c), PyTorch's ToCopyBackward0 */
 tg_tensor *py_to_device(tg_tensor *t, tg_device dev)
 {
     if (!t || t->storage->device == dev)
@@ -270,5 +270,5 @@ tg_tensor *py_to_device(tg_tensor *t, tg_device dev)
     tg_set_device(dev);
     tg_tensor *r = tg_apply(TG_OP_CONTIGUOUS, 1, &t, NULL);
     tg_set_device(old);
-    return r;
+    return tg_name_grad_fn(r, "ToCopyBackward0");
 }

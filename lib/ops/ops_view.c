@@ -180,6 +180,27 @@ tg_status op_fwd_copy(int op, tg_tensor **in, const tg_attrs *a, tg_tensor *out)
     return copy_into(out, in[0]);
 }
 
+/* A copy (x.contiguous(), or x.to(device): the copy made on another
+ * device) passes its gradient back to its input's device, as PyTorch's
+ * ToCopyBackward does: the gradient of a cpu leaf sent to cuda is on the
+ * cpu.  The move is this op again, so that it is differentiable too. */
+tg_status op_bw_contiguous(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
+{
+    /* (an input whose values were let go, free_unsaved, is the CLI's, on
+     * the device of the whole run) */
+    const tg_storage *from = self->in[0]->storage;
+    tg_device dev = from ? from->device : g->storage->device;
+    if (g->storage->device == dev) {
+        gin[0] = G;
+        return TG_OK;
+    }
+    tg_device old = tg_get_device();
+    tg_set_device(dev);
+    gin[0] = tg_name_grad_fn(tg_apply(TG_OP_CONTIGUOUS, 1, (tg_tensor *[]){G}, NULL), "ToCopyBackward0");
+    tg_set_device(old);
+    return gin[0] ? TG_OK : tg_errcode();
+}
+
 tg_status op_bw_cast(tg_tensor *self, tg_tensor *g, tg_tensor **gin)
 {
     gin[0] = tg_cast(G, self->in[0]->dtype);

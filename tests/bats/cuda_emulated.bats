@@ -338,3 +338,110 @@ PY
             { echo "$call: $stderr"; return 1; }
     done
 }
+
+@test "emulated cuda: a copy between devices passes its gradient back to its input's device, as PyTorch's ToCopyBackward0" {
+    needs_backend
+    # (the expected lines are PyTorch 1.13's for the same program: each
+    # gradient on its leaf's device, x.grad of a cpu leaf on the cpu)
+    cat >"$TMP/p.py" <<'PY'
+import torch
+dev = torch.device('cuda')
+x = torch.tensor([1., 2, 3], requires_grad=True)
+y = (x.cuda() ** 2).sum()
+y.backward()
+print(x.grad, x.grad.device)
+w = torch.tensor([1., -2], requires_grad=True)
+a = (w * 3).to('cuda')
+b = (a.exp() * 2).cpu()
+(b * w).sum().backward()
+print(w.grad, w.grad.device)
+v = torch.tensor([0.5, 1.5], requires_grad=True)
+u = v.to(dev, torch.float64)
+z = (u.to('cpu') * u.to(dev).cpu() * 2).sum() + (u ** 3).sum().cpu()
+z.backward(create_graph=True)
+print(v.grad, v.grad.device, v.grad.requires_grad)
+h = torch.tensor([0.5, 1.5], requires_grad=True)
+(h.cuda() ** 3).sum().backward(create_graph=True)
+s = (h.grad.cuda() * 2).sum()
+h.grad = None
+s.backward()
+print(h.grad, h.grad.device)
+q = torch.tensor([[1., 2], [3, 4]], device=dev, requires_grad=True)
+(q.cpu() * torch.tensor([1., -1])).sum().backward()
+print(q.grad.tolist(), q.grad.device, q.cpu().grad_fn.name())
+PY
+    run on_cuda tgrad -f "$TMP/p.py"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "tensor([2., 4., 6.]) cpu" ]
+    [ "${lines[1]}" = "tensor([ 1.6068e+02, -2.4788e-02]) cpu" ]
+    [ "${lines[2]}" = "tensor([ 2.7500, 12.7500], grad_fn=<ToCopyBackward0>) cpu True" ]
+    [ "${lines[3]}" = "tensor([ 6., 18.]) cpu" ]
+    [ "${lines[4]}" = "[[1.0, -1.0], [1.0, -1.0]] cuda:0 ToCopyBackward0" ]
+}
+
+# long_index_lines N SEED: N lines of --lines input for scatter_add and
+# index_add along few long lines (the device buckets their terms by
+# destination when a line has 2048 terms or more): a float a (D rows, C
+# columns), an int64 i (L rows, C2 <= C columns, values below D) and
+# float weights w (i's shape) for gather along either dim; a float b (E
+# rows, F columns), an int64 j (M, negatives from the end) and weights v
+# (M, F) for b[j].  Few destinations (many terms each), many, and more
+# than 65536 (three digits to sort by) are drawn; in a few lines one
+# index is out of range.
+long_index_lines() {
+    awk -v n="$1" -v seed="$2" '
+    function r(lo, hi) { return lo + int(rand() * (hi - lo + 1)) }
+    function size(  u) { u = rand(); return u < 0.5 ? r(1, 6) : u < 0.9 ? r(7, 3000) : r(66000, 70000) }
+    function len() { return rand() < 0.25 ? r(1, 2047) : r(2048, 5000) }
+    # (printed as they are drawn: awk joins long strings slowly)
+    function floats(name, rows, cols,   a, b) {
+        printf "\"%s\":[", name
+        for (a = 0; a < rows; a++) {
+            printf "%s[", a ? "," : ""
+            for (b = 0; b < cols; b++) printf "%s%.6f", b ? "," : "", rand() * 4 - 2
+            printf "]"
+        }
+        printf "]"
+    }
+    function ints(name, rows, cols, lo, hi, bad,   a, b, v) {
+        printf "\"%s\":{\"dtype\":\"int64\",\"data\":[", name
+        for (a = 0; a < rows; a++) {
+            printf "%s%s", a ? "," : "", cols ? "[" : ""
+            for (b = 0; b < (cols ? cols : 1); b++) {
+                v = a == bad && b == 0 ? (rand() < 0.5 ? hi + 1 : lo - 1) : r(lo, hi)
+                printf "%s%d", b ? "," : "", v
+            }
+            printf "%s", cols ? "]" : ""
+        }
+        printf "]}"
+    }
+    BEGIN {
+        srand(seed)
+        for (l = 0; l < n; l++) {
+            which = rand() < 0.15 ? r(1, 2) : 0
+            D = size(); C = D > 65535 ? 1 : r(1, 3); C2 = r(1, C); L = len()
+            E = size(); F = E > 65535 ? 1 : r(1, 3); M = len()
+            printf "{"; floats("a", D, C); printf ","
+            ints("i", L, C2, 0, D - 1, which == 1 ? r(0, L - 1) : -1); printf ","
+            floats("w", L, C2); printf ","; floats("b", E, F); printf ","
+            ints("j", M, 0, -E, E - 1, which == 2 ? r(0, M - 1) : -1); printf ","
+            floats("v", M, F); printf "}\n"
+        }
+    }'
+}
+
+@test "emulated cuda: scatter_add and index_add along few long lines (bucketed on the device) give the CPU's bits" {
+    needs_backend
+    long_index_lines 14 5 >"$TMP/lines"
+    # gather's gradient is a scatter_add (along dim 0, and along dim 1 of
+    # the transposes), b[j]'s an index_add
+    local e='sum(gather(a, 0, i) * w) + sum(gather(a.T, 1, i.T) * w.T * 3) + sum(b[j] * v)'
+    for dt in float32 float64; do
+        tgrad "$e" --lines --keep-going --dtype $dt --device cpu <"$TMP/lines" >"$TMP/cpu" 2>/dev/null || true
+        run on_cuda tgrad "$e" --lines --keep-going --dtype $dt --device cuda <"$TMP/lines"
+        [ "$status" -eq 3 ] # the lines with an index out of range, as on the CPU
+        cmp "$TMP/cpu" <(printf '%s\n' "$output" | grep '^{') # (lines of a megabyte: not diff)
+    done
+    grep -q '"error":"index -\?[0-9]* is out of bounds for dimension 0 with size' "$TMP/cpu"
+    [ "$(grep -c '"value"' "$TMP/cpu")" -ge 8 ]
+}

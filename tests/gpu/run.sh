@@ -92,12 +92,15 @@ for e in 'sum(tanh(x)**2)' 'sum(x**3+2*x**2-5*x+3)'; do
 done
 echo "(the device-to-device copy bandwidth to compare with is in tdevice --bench above)"
 echo "== moves, gathers and scans (kernels/tg_cuda_move.cu), value+grad at 10^7 float32 elements:"
-echo "   cuda, then the CPU (seconds per repetition; the last two reduce one long line, one thread)"
+echo "   cuda, then the CPU (seconds per repetition; the last four: one long line, a cumsum and a prod"
+echo "   in chunks, then the gradients of a gather and an index, a scatter_add of 10^7 terms into"
+echo "   1000 places and an index_add into 10^6, bucketed by place on the device)"
 for e in 'sum(cat([x, x * 2], 0) * 3)' 'sum(x.reshape(-1, 1000).cumsum(1) * x.reshape(-1, 1000))' \
          'sum(x.reshape(-1, 1000).prod(1))' 'sum(x[x > 0] * 2)' 'sum(x.reshape(-1, 1000)[:, 1:500] ** 2)' \
          'cross_entropy(x.reshape(-1, 10), argmax(x.reshape(-1, 10), 1))' \
          'sum(gather(x.reshape(-1, 100), 1, argmax(x.reshape(-1, 100), 1, keepdim=True)) * 2)' \
-         'sum(x.cumsum(0) * x)' 'x.prod()'; do
+         'sum(x.cumsum(0) * x)' 'x.prod()' 'sum(gather(x[:1000], 0, clamp(abs(x) * 300, max=999).long()) * x)' \
+         'sum(x[:1000000][clamp(abs(x) * 300000, max=999999).long()] * x)'; do
     echo "-- $e"
     for d in cuda cpu; do
         BENCH_DEVICE=$d BENCH_MIN_REPS=3 build/bench/bench_autograd grad "$e" 1e7 | sort -k2 -n | head -1 ||
