@@ -2,8 +2,9 @@
  * float type, included there once per type and vector width: VM_CHAIN
  * names the function, VM_TARGET its target attribute, VM_T the element
  * type, VM_P its codes' prefix (F_, D_), VM_VBYTES the processor's vector
- * size in bytes, VM_NACC (8 or 16) and VM_REP the accumulator's vectors,
- * kept in registers, VM_STREAM a non-temporal store of one;
+ * size in bytes, VM_NACC (4 or 8) and VM_REP the accumulator's vectors,
+ * kept in registers, as are the VM_NBANKS banks' (as many each),
+ * VM_STREAM a non-temporal store of one;
  * each instruction jumps straight to the next one's code (threaded code:
  * the processor predicts each jump from where it is), and VM_END ends a
  * chunk. */
@@ -21,10 +22,12 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
         VM_TYPED_NAMES(LABEL_OF) [VM_END] = &&L_END,
 #undef LABEL_OF
     };
-    V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, cv;
-#if VM_NACC == 16
-    V a8 = {0}, a9 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0}, a14 = {0}, a15 = {0};
-#endif
+#define DECL_(k, a, V, _) V a##k = {0};
+    VM_REP(DECL_, a, V, ) /* the accumulator */
+    VM_REP(DECL_, b0_, V, ) /* the banks */
+    VM_REP(DECL_, b1_, V, )
+#undef DECL_
+    V cv;
     const V one = (VM_T)1 - (V){0};
     const tg_vm_ins *I;
     char *p, *q;
@@ -50,9 +53,17 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
     LABEL(NAME##_R_A) : P_ VM_REP(R_A_, a, V, OP) NEXT;                        \
     LABEL(NAME##_A_C) : CV_ VM_REP(A_C_, a, cv, OP) NEXT;                      \
     LABEL(NAME##_C_A) : CV_ VM_REP(C_A_, a, cv, OP) NEXT;                      \
-    LABEL(NAME##_A_A) : VM_REP(A_A_, a, V, OP) NEXT;
+    LABEL(NAME##_A_A) : VM_REP(A_A_, a, V, OP) NEXT;                        \
+    LABEL(NAME##_A_B0) : VM_REP(A_B_, a, b0_, OP) NEXT;                      \
+    LABEL(NAME##_B0_A) : VM_REP(B_A_, a, b0_, OP) NEXT;                      \
+    LABEL(NAME##_A_B1) : VM_REP(A_B_, a, b1_, OP) NEXT;                      \
+    LABEL(NAME##_B1_A) : VM_REP(B_A_, a, b1_, OP) NEXT;
     LABEL(LOAD_R) : P_ VM_REP(LOAD_R_, a, V, ) NEXT;
     LABEL(LOAD_C) : CV_ VM_REP(SET_, a, cv, ) NEXT;
+    LABEL(LOAD_B0) : VM_REP(MOVE_, a, b0_, ) NEXT;
+    LABEL(LOAD_B1) : VM_REP(MOVE_, a, b1_, ) NEXT;
+    LABEL(SAVE_B0) : VM_REP(MOVE_, b0_, a, ) NEXT;
+    LABEL(SAVE_B1) : VM_REP(MOVE_, b1_, a, ) NEXT;
     LABEL(STORE) : P_ VM_REP(STORE_, a, V, ) NEXT;
     /* an output: to its tensor, with non-temporal stores (written once,
      * not read here: no read of its lines into the cache first), or where

@@ -208,3 +208,22 @@ TEST(fused_default_off_under_tg_fuse_0_and_for_sums_it_cannot_make_exactly)
     /* a sum of sums is made by adding first: not the eager bytes, so eager */
     CHECK(!one_case("sum(x) + sum(y * 2)", TG_FLOAT32, false, 2 * TG_FUSE_DEFAULT_MIN, true));
 }
+
+/* Programs whose chains keep several values for later ops at once: the
+ * interpreter's banks (fused_vm.c) hold two, the others go to memory;
+ * and values read again after a kernel, or by pow's backward. */
+TEST(fused_default_many_live_values_give_the_eager_bytes)
+{
+    static const char *const progs[] = {
+        "sum((x + 1) * ((x - 2) * ((x * 3 + y) * ((x / 4 - y) * (x + y)))))",
+        "(x * 2 + 1) / ((x * 3 - 1) * ((x + 4) - (y * 5 + x)))",
+        "sum((x * y) * (x * y - 1) + ((x + y) * (x - y) - (x * y) / (y * y + 1)))",
+        "sum((x**2 + y) * (tanh(x) + (x - y)) * (x**3 - y**2))",
+        "sum((x - 1)**2 * (x + 1)**3 + (y + 2)**-1 * (y - 2)**-2)",
+        "(2 * x - y) * (3 * y - x) * (x + y + 1) * (x - y - 1) + exp(-x * x) * (y * y - x)",
+    };
+    for (size_t k = 0; k < sizeof progs / sizeof *progs; k++)
+        for (int d = 0; d < 2; d++)
+            CHECK(one_case(progs[k], d ? TG_FLOAT64 : TG_FLOAT32, false, 2 * TG_FUSE_DEFAULT_MIN + 4 * 1024 + 5,
+                           progs[k][0] == 's'));
+}
