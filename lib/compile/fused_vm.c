@@ -33,7 +33,7 @@ _Static_assert(TG_FUSE_BLOCK % 64 == 0, "a block is whole chunks");
     X(T##NAME##_A_A) X(T##NAME##_A_B0) X(T##NAME##_B0_A) X(T##NAME##_A_B1) X(T##NAME##_B1_A)
 #define VM_BINARY(X, T) VM_FORMS(X, T, ADD) VM_FORMS(X, T, SUB) VM_FORMS(X, T, MUL) VM_FORMS(X, T, DIV)
 #define VM_TYPED(X, T) X(T##LOAD_R) X(T##LOAD_C) X(T##LOAD_B0) X(T##LOAD_B1) X(T##SAVE_B0) X(T##SAVE_B1) \
-    X(T##STORE) X(T##STORE_OUT) X(T##NEG) X(T##SQ) X(T##CUBE) X(T##RECIP) X(T##RECIP_SQ) VM_BINARY(X, T)
+    X(T##STORE) X(T##STORE_OUT) X(T##SUM) X(T##NEG) X(T##SQ) X(T##CUBE) X(T##RECIP) X(T##RECIP_SQ) VM_BINARY(X, T)
 /* the same names without a prefix, for fused_vm_chain.h */
 #define VM_TYPED_NAMES(X) VM_TYPED(X, )
 #define VM_NAME(c) VM_##c,
@@ -81,6 +81,9 @@ static int binary_code(int op, bool f64)
 #define A_B_(k, a, b, OP) a##k = a##k OP b##k;
 #define B_A_(k, a, b, OP) a##k = b##k OP a##k;
 #define MOVE_(k, to, from, _) to##k = from##k;
+/* adds accumulator vector k (its VM_HALVES halves, as doubles) to the
+ * chunk's lane vectors lv, in element order (fused_vm_chain.h's SUM) */
+#define SUM_ADD_(k, a, lv, _) SUM_HALF_(k, a, lv, 0) SUM_HALF_IF2_(k, a, lv)
 /* a vector to q (16-byte aligned: the tensors' data are) with
  * non-temporal stores of 16 bytes, its bits as they are */
 #ifdef __SSE2__
@@ -135,7 +138,7 @@ static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 #define VM_F64 chain_base_f64
 #include "fused_vm_isa.h"
 
-typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, void *const *, const tg_vm_prefetch *, int);
+typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, void *const *, double *, const tg_vm_prefetch *, int);
 typedef struct {
     chain_fn f32, f64;
 } chain_fns;
@@ -154,8 +157,8 @@ static chain_fns pick_chain(void)
 }
 
 /* the run of instructions from ins to its VM_END, chunk by chunk */
-static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const *outp, const tg_vm_prefetch *pf,
-                      int npf)
+static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const *outp, double *lanes,
+                      const tg_vm_prefetch *pf, int npf)
 {
     static chain_fn chosen[2];
     chain_fn fn = __atomic_load_n(&chosen[ins->code >= VM_D_LOAD_R], __ATOMIC_RELAXED);
@@ -165,10 +168,10 @@ static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const 
         __atomic_store_n(&chosen[1], c.f64, __ATOMIC_RELAXED);
         fn = ins->code >= VM_D_LOAD_R ? c.f64 : c.f32;
     }
-    fn(ins, ptr, outp, pf, npf);
+    fn(ins, ptr, outp, lanes, pf, npf);
 }
 
-void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp,
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp, double *lanes,
                      const tg_vm_prefetch *pf, int npf)
 {
     for (int pc = 0; pc < F->nvm;) {
@@ -188,7 +191,7 @@ void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride,
         int end = pc;
         while (F->vm[end].code != VM_END)
             end++;
-        run_chain(I, ptr, outp, pf, npf);
+        run_chain(I, ptr, outp, lanes, pf, npf);
         npf = 0; /* asked for once */
         pc = end + 1;
     }
@@ -429,10 +432,10 @@ static void find_runs(const tg_fused *F, const bool *chain, int *run, bool *mem)
 }
 
 /* After op i: keeps its values where its later readers find them.  Where
- * they are summed (compile.c adds the scratch block) or read outside this
- * run, they go to memory; else, unless the next op alone reads them, from
- * the accumulator, to a free bank, or memory when none is. */
-static void keep(prog *P, const tg_fused *F, const bool *chain, const int *uses, const bool *mem, bool summed, int i)
+ * they are read outside this run, they go to memory; else, unless the
+ * next op alone reads them, from the accumulator, to a free bank, or
+ * memory when none is. */
+static void keep(prog *P, const tg_fused *F, const bool *chain, const int *uses, const bool *mem, int i)
 {
     const tg_reg *R = &F->r[i];
     bool f64 = R->dtype == TG_FLOAT64;
@@ -440,7 +443,7 @@ static void keep(prog *P, const tg_fused *F, const bool *chain, const int *uses,
     for (int k = 0; j < F->n && k < F->r[j].nin; k++)
         reads += tg_fused_owner(F, F->r[j].in[k]) == i;
     bool later = uses[i] && (!continues(F, chain, j, i) || uses[i] != reads);
-    if (summed || mem[i]) {
+    if (mem[i]) {
         emit(P, typed(VM_F_STORE, f64), i, 0);
         return;
     }
@@ -474,10 +477,12 @@ bool tg_fused_vm_build(tg_fused *F)
     /* at most 5 instructions an op (pow's backward: load, f, two products),
      * its store or save and a store for each output it is */
     prog P = {tg_calloc((size_t)n * 6 + (size_t)F->nvars + 2, sizeof *P.ins), 0, -1, {-1, -1}};
-    F->vm_out = tg_calloc((size_t)F->nvars + 1, sizeof *F->vm_out);
+    /* vm_out, then vm_sum */
+    F->vm_out = tg_calloc(2 * ((size_t)F->nvars + 1), sizeof *F->vm_out);
+    F->vm_sum = F->vm_out ? F->vm_out + F->nvars + 1 : NULL;
     if (!chain || !mem || !uses || !left || !run || !P.ins || !F->vm_out) {
         tg_free(F->vm_out);
-        F->vm_out = NULL;
+        F->vm_out = F->vm_sum = NULL;
         tg_free(chain);
         tg_free(mem);
         tg_free(uses);
@@ -512,20 +517,17 @@ bool tg_fused_vm_build(tg_fused *F)
         emit_op(&P, F, i);
         release(&P, F, left, i);
         /* an output of all the elements goes to its tensor (STORE_OUT) */
-        bool f64 = R->dtype == TG_FLOAT64, summed = false;
+        bool f64 = R->dtype == TG_FLOAT64;
         for (int k = 0; k <= F->nvars; k++) {
             int o = k == 0 ? F->value_reg : F->grad_reg[k - 1];
             if (o < 0 || tg_fused_owner(F, o) != i)
                 continue;
-            if (k == 0 ? F->sum_root : F->grad_sum[k - 1])
-                summed = true;
-            else {
-                emit(&P, typed(VM_F_STORE_OUT, f64), i, 0);
-                P.ins[P.n - 1].out = k;
-                F->vm_out[k] = true;
-            }
+            bool summed = k == 0 ? F->sum_root : F->grad_sum[k - 1];
+            emit(&P, typed(summed ? VM_F_SUM : VM_F_STORE_OUT, f64), i, 0);
+            P.ins[P.n - 1].out = k;
+            (summed ? F->vm_sum : F->vm_out)[k] = true;
         }
-        keep(&P, F, chain, uses, mem, summed, i);
+        keep(&P, F, chain, uses, mem, i);
     }
     tg_free(chain);
     tg_free(mem);
@@ -544,7 +546,7 @@ bool tg_fused_vm_build(tg_fused *F)
     tg_free(P.ins);
     if (!all) { /* nothing gained over the kernels, or out of memory */
         tg_free(F->vm_out);
-        F->vm_out = NULL;
+        F->vm_out = F->vm_sum = NULL;
         tg_error_clear();
         return false;
     }

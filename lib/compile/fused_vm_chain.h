@@ -8,15 +8,34 @@
  * each instruction jumps straight to the next one's code (threaded code:
  * the processor predicts each jump from where it is), and VM_END ends a
  * chunk. */
+/* half h of accumulator vector k as doubles, added to lane vector
+ * (k * VM_HALVES + h) % NLV */
+#define SUM_HALF_(k, a, lv, h)                                                \
+    {                                                                         \
+        VD d_; /* (element by element: no address taken, no ICE of gcc 12) */  \
+        for (int e_ = 0; e_ < DPV; e_++)                                      \
+            d_[e_] = a##k[(h) * DPV + e_];                                    \
+        lv[((k) * VM_HALVES + (h)) % NLV] += d_;                              \
+    }
+#if VM_HALVES == 2
+#define SUM_HALF_IF2_(k, a, lv) SUM_HALF_(k, a, lv, 1)
+#else
+#define SUM_HALF_IF2_(k, a, lv)
+#endif
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #define CODE(name) CAT(CAT(VM_, VM_P), name)
 #define LABEL(name) CAT(CAT(L_, VM_P), name)
-VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, void *const *outp,
+VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, void *const *outp, double *lanes,
                                const tg_vm_prefetch *pf, int npf)
 {
     typedef VM_T V __attribute__((vector_size(VM_VBYTES)));
+    typedef double VD __attribute__((vector_size(VM_VBYTES)));
     enum { CH = VM_NACC * VM_VBYTES / (int)sizeof(VM_T) };
+    /* the eager sum's lanes (TG_SUM_LANES_OF), doubles a VD holds, the
+     * lane vectors a chunk adds to */
+    enum { NL = VM_HALVES == 2 ? 64 : 8, DPV = VM_VBYTES / 8, NLV = (CH < NL ? CH : NL) / DPV };
+    _Static_assert(NL == TG_SUM_LANES_OF(VM_HALVES == 2 ? TG_FLOAT32 : TG_FLOAT64), "the eager sum's lanes");
     static void *const code[VM_NCODES] = {
 #define LABEL_OF(name) [CODE(name)] = &&LABEL(name),
         VM_TYPED_NAMES(LABEL_OF) [VM_END] = &&L_END,
@@ -76,6 +95,22 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
             P_ VM_REP(STORE_, a, V, )
         }
         NEXT;
+    /* a summed output: added to its lanes, each lane's elements in
+     * order, the chunk's lane vectors held in registers meanwhile; where
+     * the caller has no lanes, to the scratch block */
+    LABEL(SUM) :
+        if (lanes) {
+            double *l = lanes + (int64_t)I->out * TG_SUM_LANES + c % NL;
+            VD lv[NLV];
+            for (int v = 0; v < NLV; v++)
+                memcpy(&lv[v], l + v * DPV, sizeof(VD));
+            VM_REP(SUM_ADD_, a, lv, )
+            for (int v = 0; v < NLV; v++)
+                memcpy(l + v * DPV, &lv[v], sizeof(VD));
+        } else {
+            P_ VM_REP(STORE_, a, V, )
+        }
+        NEXT;
     LABEL(NEG) : VM_REP(UN_, a, NEG_, ) NEXT;
     LABEL(SQ) : VM_REP(UN_, a, SQ_, ) NEXT;
     LABEL(CUBE) : VM_REP(UN_, a, CUBE_, ) NEXT;
@@ -96,3 +131,5 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
 #undef CAT
 #undef CODE
 #undef LABEL
+#undef SUM_HALF_
+#undef SUM_HALF_IF2_
