@@ -7,9 +7,12 @@
  * set the pace.  Here consecutive ops of plain arithmetic (+ - * /, neg,
  * pow by 2, 3, 1, -1, -2 and pow's backward for them, in float32 or
  * float64) that each read the one before become a chain of instructions
- * over an accumulator of a few vector registers (fused_vm_chain.h): a
- * value goes to memory only where another op, a kernel or an output needs
- * it.  An instruction is dispatched once per chunk, not per element.
+ * over an accumulator of a few vector registers, with two banks of as
+ * many that keep a value for a later op of the same chain
+ * (fused_vm_chain.h): a value goes to memory only where a kernel or
+ * another chain reads it, or both banks are taken; an output goes
+ * straight to its tensor, a summed one into the eager sum's lanes.  An
+ * instruction is dispatched once per chunk, not per element.
  *
  * Every instruction is its op's kernel expression (cpu_kernels.c) over
  * the same operands in the same order, in the op's type, compiled with
@@ -27,8 +30,10 @@ _Static_assert(TG_FUSE_BLOCK % 64 == 0, "a block is whole chunks");
 /* The instructions: KERNEL runs register reg's op through its kernel over
  * the whole block; the others run chunk by chunk, on the float32
  * accumulator (F_) or the float64 one (D_).  For a binary op, A is the
- * accumulator, R register reg's values, C the constant: ADD_A_R is
- * acc = acc + r, ADD_R_A acc = r + acc, and so on. */
+ * accumulator, R register reg's values, C the constant, Bk bank k:
+ * ADD_A_R is acc = acc + r, ADD_R_A acc = r + acc, and so on; SAVE_Bk
+ * copies the accumulator to bank k, LOAD_Bk back; SUM adds it to the
+ * lanes of output out's sum. */
 #define VM_FORMS(X, T, NAME) X(T##NAME##_A_R) X(T##NAME##_R_A) X(T##NAME##_A_C) X(T##NAME##_C_A) \
     X(T##NAME##_A_A) X(T##NAME##_A_B0) X(T##NAME##_B0_A) X(T##NAME##_A_B1) X(T##NAME##_B1_A)
 #define VM_BINARY(X, T) VM_FORMS(X, T, ADD) VM_FORMS(X, T, SUB) VM_FORMS(X, T, MUL) VM_FORMS(X, T, DIV)
