@@ -93,7 +93,7 @@ static void locate(const tg_fused *F, const tg_fused_stream *S, const scratch *W
 #define VM_PREFETCH_STREAMS 8 /* streams whose later blocks the instructions ask for */
 
 static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams, const scratch *W, int64_t start,
-                      int64_t len, void *const *outp)
+                      int64_t len, void *const *outp, double *lanes)
 {
     if (F->jit) {
         const void *in[TG_FUSE_MAXVARS + 1];
@@ -120,7 +120,7 @@ static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams,
         for (int s = 0; s < nstreams && npf < VM_PREFETCH_STREAMS; s++) /* (past the end: harmless) */
             pf[npf++] = (tg_vm_prefetch){(const char *)S[s].data + (start + 2 * TG_FUSE_BLOCK) * (int64_t)S[s].esz,
                                          (int)S[s].esz};
-        tg_fused_vm_run(F, W->ptr, W->stride, outp, pf, npf);
+        tg_fused_vm_run(F, W->ptr, W->stride, outp, lanes, pf, npf);
         return;
     }
     for (int i = 0; i < F->n; i++) {
@@ -238,9 +238,13 @@ static void run_one_block(int64_t b, void *ctx, int tid)
         tg_tensor *t = k ? J->grads[k - 1] : J->out;
         outp[k] = F->vm_out[k] ? (char *)tg_data(t) + start * (int64_t)tg_dtype_size(t->dtype) : NULL;
     }
-    run_block(F, J->S, J->nstreams, W, start, len, direct ? outp : NULL);
+    /* where the instructions add the sums to the lanes themselves */
+    bool vm_sums = J->lanes && F->vm && !F->jit && len == TG_FUSE_BLOCK;
+    run_block(F, J->S, J->nstreams, W, start, len, direct ? outp : NULL, vm_sums ? W->lanes : NULL);
     int vi = F->value_reg;
-    if (F->sum_root && J->lanes)
+    if (F->sum_root && vm_sums && F->vm_sum[0])
+        ;
+    else if (F->sum_root && J->lanes)
         tg_fused_add_to_lanes(W->lanes, W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
     else if (F->sum_root)
         J->partial[b] = block_sum(W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
@@ -248,7 +252,9 @@ static void run_one_block(int64_t b, void *ctx, int tid)
         store(J->out, start, len, W->ptr[vi], W->stride[vi]);
     for (int i = 0; i < J->nvars; i++) {
         int gi = F->grad_reg[i];
-        if (gi >= 0 && F->grad_sum[i] && J->lanes)
+        if (gi >= 0 && F->grad_sum[i] && vm_sums && F->vm_sum[1 + i])
+            ;
+        else if (gi >= 0 && F->grad_sum[i] && J->lanes)
             tg_fused_add_to_lanes(W->lanes + (1 + i) * SUM_LANES, W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
         else if (gi >= 0 && F->grad_sum[i]) /* partial sums: the value's, then each summed gradient's */
             J->partial[(1 + i) * J->nblocks + b] = block_sum(W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);

@@ -65,6 +65,7 @@ typedef struct {
     tg_vm_ins *vm;      /* without jit, a whole block runs these (NULL: op by op) */
     int nvm;
     bool *vm_out;       /* per output (value, gradients): the instructions write it to its tensor */
+    bool *vm_sum;       /* per output: the instructions add it to the sum's lanes (vm_out's memory) */
 } tg_fused;
 
 /* A program's plan for calls with variables of given names, dtypes,
@@ -110,14 +111,17 @@ bool tg_fused_vm_build(tg_fused *F);
  * register's values at ptr[i] with stride[i] (compile.c's locate); output
  * k with vm_out[k] to outp[k] (aligned to 16 bytes; the block's first
  * element) where outp and outp[k] are not NULL, else to its register's
- * scratch block; the first run of chunked instructions asks for
+ * scratch block; summed output k with vm_sum[k] is added to the lanes
+ * lanes + k * TG_SUM_LANES as tg_fused_add_to_lanes adds (lanes not
+ * NULL), else written to the scratch block; the first run of chunked
+ * instructions asks for
  * pf[0..npf) (the inputs two blocks on) a chunk's share at a time, so
  * that the reads overlap the work */
 typedef struct {
     const char *p; /* a stream's element 0 of a later block */
     int esz;
 } tg_vm_prefetch;
-void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp,
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp, double *lanes,
                      const tg_vm_prefetch *pf, int npf);
 
 /* Adds len values at p (stride 1, or 0: one value len times) to the

@@ -7,9 +7,12 @@
  * set the pace.  Here consecutive ops of plain arithmetic (+ - * /, neg,
  * pow by 2, 3, 1, -1, -2 and pow's backward for them, in float32 or
  * float64) that each read the one before become a chain of instructions
- * over an accumulator of a few vector registers (fused_vm_chain.h): a
- * value goes to memory only where another op, a kernel or an output needs
- * it.  An instruction is dispatched once per chunk, not per element.
+ * over an accumulator of a few vector registers, with two banks of as
+ * many that keep a value for a later op of the same chain
+ * (fused_vm_chain.h): a value goes to memory only where a kernel or
+ * another chain reads it, or both banks are taken; an output goes
+ * straight to its tensor, a summed one into the eager sum's lanes.  An
+ * instruction is dispatched once per chunk, not per element.
  *
  * Every instruction is its op's kernel expression (cpu_kernels.c) over
  * the same operands in the same order, in the op's type, compiled with
@@ -27,22 +30,26 @@ _Static_assert(TG_FUSE_BLOCK % 64 == 0, "a block is whole chunks");
 /* The instructions: KERNEL runs register reg's op through its kernel over
  * the whole block; the others run chunk by chunk, on the float32
  * accumulator (F_) or the float64 one (D_).  For a binary op, A is the
- * accumulator, R register reg's values, C the constant: ADD_A_R is
- * acc = acc + r, ADD_R_A acc = r + acc, and so on. */
-#define VM_BINARY(X, T) X(T##ADD_A_R) X(T##ADD_R_A) X(T##ADD_A_C) X(T##ADD_C_A) X(T##ADD_A_A) \
-    X(T##SUB_A_R) X(T##SUB_R_A) X(T##SUB_A_C) X(T##SUB_C_A) X(T##SUB_A_A)                    \
-    X(T##MUL_A_R) X(T##MUL_R_A) X(T##MUL_A_C) X(T##MUL_C_A) X(T##MUL_A_A)                    \
-    X(T##DIV_A_R) X(T##DIV_R_A) X(T##DIV_A_C) X(T##DIV_C_A) X(T##DIV_A_A)
-#define VM_TYPED(X, T) X(T##LOAD_R) X(T##LOAD_C) X(T##STORE) X(T##STORE_OUT) X(T##NEG) X(T##SQ) \
-    X(T##CUBE) X(T##RECIP) X(T##RECIP_SQ) VM_BINARY(X, T)
+ * accumulator, R register reg's values, C the constant, Bk bank k:
+ * ADD_A_R is acc = acc + r, ADD_R_A acc = r + acc, and so on; SAVE_Bk
+ * copies the accumulator to bank k, LOAD_Bk back; SUM adds it to the
+ * lanes of output out's sum. */
+#define VM_FORMS(X, T, NAME) X(T##NAME##_A_R) X(T##NAME##_R_A) X(T##NAME##_A_C) X(T##NAME##_C_A) \
+    X(T##NAME##_A_A) X(T##NAME##_A_B0) X(T##NAME##_B0_A) X(T##NAME##_A_B1) X(T##NAME##_B1_A)
+#define VM_BINARY(X, T) VM_FORMS(X, T, ADD) VM_FORMS(X, T, SUB) VM_FORMS(X, T, MUL) VM_FORMS(X, T, DIV)
+#define VM_TYPED(X, T) X(T##LOAD_R) X(T##LOAD_C) X(T##LOAD_B0) X(T##LOAD_B1) X(T##SAVE_B0) X(T##SAVE_B1) \
+    X(T##STORE) X(T##STORE_OUT) X(T##SUM) X(T##NEG) X(T##SQ) X(T##CUBE) X(T##RECIP) X(T##RECIP_SQ) VM_BINARY(X, T)
 /* the same names without a prefix, for fused_vm_chain.h */
 #define VM_TYPED_NAMES(X) VM_TYPED(X, )
 #define VM_NAME(c) VM_##c,
 /* VM_END closes a run of chunked instructions */
 enum { VM_KERNEL, VM_END, VM_TYPED(VM_NAME, F_) VM_TYPED(VM_NAME, D_) VM_NCODES };
 
-/* the binary ops' first codes, in VM_BINARY's order; forms follow */
-enum { FORM_A_R, FORM_R_A, FORM_A_C, FORM_C_A, FORM_A_A, NFORMS };
+/* the binary ops' first codes, in VM_BINARY's order; forms follow (Bk:
+ * bank k, a second set of registers that keeps a value for a later op of
+ * the same run) */
+enum { FORM_A_R, FORM_R_A, FORM_A_C, FORM_C_A, FORM_A_A, FORM_A_B0, FORM_B0_A, FORM_A_B1, FORM_B1_A, NFORMS };
+#define VM_NBANKS 2
 
 static int binary_code(int op, bool f64)
 {
@@ -61,8 +68,6 @@ static int binary_code(int op, bool f64)
 /* M(k, ...) for each of an accumulator's vectors */
 #define REP4_(M, a, X, Y) M(0, a, X, Y) M(1, a, X, Y) M(2, a, X, Y) M(3, a, X, Y)
 #define REP8_(M, a, X, Y) REP4_(M, a, X, Y) M(4, a, X, Y) M(5, a, X, Y) M(6, a, X, Y) M(7, a, X, Y)
-#define REP16_(M, a, X, Y) REP8_(M, a, X, Y) M(8, a, X, Y) M(9, a, X, Y) M(10, a, X, Y) M(11, a, X, Y) \
-    M(12, a, X, Y) M(13, a, X, Y) M(14, a, X, Y) M(15, a, X, Y)
 #define LOAD_R_(k, a, V, _) memcpy(&a##k, p + k * sizeof(V), sizeof(V));
 #define STORE_(k, a, V, _) memcpy(p + k * sizeof(V), &a##k, sizeof(V));
 #define STREAM_(k, a, V, _) VM_STREAM(q + k * sizeof(V), a##k);
@@ -78,14 +83,12 @@ static int binary_code(int op, bool f64)
 #define A_C_(k, a, cv, OP) a##k = a##k OP cv;
 #define C_A_(k, a, cv, OP) a##k = cv OP a##k;
 #define A_A_(k, a, V, OP) a##k = a##k OP a##k;
-/* a binary op's five forms (VM_BINARY) */
-#define BIN_CASES(T, REP, V, a, cv, CSET, NAME, OP)                           \
-    case VM_##T##NAME##_A_R: REP(A_R_, a, V, OP) break;                       \
-    case VM_##T##NAME##_R_A: REP(R_A_, a, V, OP) break;                       \
-    case VM_##T##NAME##_A_C: CSET REP(A_C_, a, cv, OP) break;                 \
-    case VM_##T##NAME##_C_A: CSET REP(C_A_, a, cv, OP) break;                 \
-    case VM_##T##NAME##_A_A: REP(A_A_, a, V, OP) break;
-
+#define A_B_(k, a, b, OP) a##k = a##k OP b##k;
+#define B_A_(k, a, b, OP) a##k = b##k OP a##k;
+#define MOVE_(k, to, from, _) to##k = from##k;
+/* adds accumulator vector k (its VM_HALVES halves, as doubles) to the
+ * chunk's lane vectors lv, in element order (fused_vm_chain.h's SUM) */
+#define SUM_ADD_(k, a, lv, _) SUM_HALF_(k, a, lv, 0) SUM_HALF_IF2_(k, a, lv)
 /* a vector to q (16-byte aligned: the tensors' data are) with
  * non-temporal stores of 16 bytes, its bits as they are */
 #ifdef __SSE2__
@@ -116,16 +119,16 @@ static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 #if defined(__x86_64__) && !defined(TG_NO_CLONES) && !defined(__clang__)
 #define VM_TARGET __attribute__((target("avx512f")))
 #define VM_VBYTES 64
-#define VM_NACC 16 /* of its 32 registers */
-#define VM_REP REP16_
+#define VM_NACC 8 /* and 2 banks of 8: 24 of its 32 registers */
+#define VM_REP REP8_
 #define VM_STREAM STREAM_512
 #define VM_F32 chain_avx512_f32
 #define VM_F64 chain_avx512_f64
 #include "fused_vm_isa.h"
 #define VM_TARGET __attribute__((target("avx2")))
 #define VM_VBYTES 32
-#define VM_NACC 8 /* of its 16 */
-#define VM_REP REP8_
+#define VM_NACC 4 /* and the banks': 12 of its 16 */
+#define VM_REP REP4_
 #define VM_STREAM STREAM_256
 #define VM_F32 chain_avx2_f32
 #define VM_F64 chain_avx2_f64
@@ -133,14 +136,14 @@ static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 #endif
 #define VM_TARGET
 #define VM_VBYTES 16
-#define VM_NACC 8
-#define VM_REP REP8_
+#define VM_NACC 4
+#define VM_REP REP4_
 #define VM_STREAM STREAM_128
 #define VM_F32 chain_base_f32
 #define VM_F64 chain_base_f64
 #include "fused_vm_isa.h"
 
-typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, void *const *, const tg_vm_prefetch *, int);
+typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, void *const *, double *, const tg_vm_prefetch *, int);
 typedef struct {
     chain_fn f32, f64;
 } chain_fns;
@@ -159,8 +162,8 @@ static chain_fns pick_chain(void)
 }
 
 /* the run of instructions from ins to its VM_END, chunk by chunk */
-static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const *outp, const tg_vm_prefetch *pf,
-                      int npf)
+static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const *outp, double *lanes,
+                      const tg_vm_prefetch *pf, int npf)
 {
     static chain_fn chosen[2];
     chain_fn fn = __atomic_load_n(&chosen[ins->code >= VM_D_LOAD_R], __ATOMIC_RELAXED);
@@ -170,10 +173,10 @@ static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const 
         __atomic_store_n(&chosen[1], c.f64, __ATOMIC_RELAXED);
         fn = ins->code >= VM_D_LOAD_R ? c.f64 : c.f32;
     }
-    fn(ins, ptr, outp, pf, npf);
+    fn(ins, ptr, outp, lanes, pf, npf);
 }
 
-void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp,
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp, double *lanes,
                      const tg_vm_prefetch *pf, int npf)
 {
     for (int pc = 0; pc < F->nvm;) {
@@ -193,7 +196,7 @@ void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride,
         int end = pc;
         while (F->vm[end].code != VM_END)
             end++;
-        run_chain(I, ptr, outp, pf, npf);
+        run_chain(I, ptr, outp, lanes, pf, npf);
         npf = 0; /* asked for once */
         pc = end + 1;
     }
@@ -252,9 +255,12 @@ static int pow_shortcut(double e, bool f64)
 /* a float32 code's float64 twin */
 static int typed(int fcode, bool f64) { return f64 ? fcode - VM_F_LOAD_R + VM_D_LOAD_R : fcode; }
 
+/* the instructions so far, and where the values are at their end */
 typedef struct {
     tg_vm_ins *ins;
     int n;
+    int acc;              /* the op whose values the accumulator holds, or -1 */
+    int bank[VM_NBANKS];  /* the op each bank holds, or -1 */
 } prog;
 
 static void emit(prog *P, int code, int reg, double c)
@@ -302,28 +308,51 @@ static bool chainable(const tg_fused *F, int i)
 
 static bool is_const(const tg_fused *F, int r) { return F->r[r].kind == R_CONST; }
 
-/* Puts operand r (an owner) in the accumulator unless it is there (acc) */
-static void load(prog *P, const tg_fused *F, int r, int acc, bool f64)
+/* the bank that holds operand r (an owner), or -1 */
+static int bank_of(const prog *P, int r)
 {
-    if (r == acc)
+    for (int k = 0; k < VM_NBANKS; k++)
+        if (P->bank[k] == r)
+            return k;
+    return -1;
+}
+
+/* Puts operand r (an owner) in the accumulator unless it is there */
+static void load(prog *P, const tg_fused *F, int r, bool f64)
+{
+    int k = bank_of(P, r);
+    if (r == P->acc)
         return;
-    if (is_const(F, r))
+    if (k >= 0)
+        emit(P, typed(VM_F_LOAD_B0 + k, f64), -1, 0);
+    else if (is_const(F, r))
         emit(P, typed(VM_F_LOAD_C, f64), -1, F->r[r].value);
     else
         emit(P, typed(VM_F_LOAD_R, f64), r, 0);
 }
 
-/* acc = a OP b, one of them possibly the accumulator's value acc */
-static void binary(prog *P, const tg_fused *F, int op, int a, int b, int acc, bool f64)
+/* acc = r OP acc (first) or acc OP r, r not the accumulator: from its
+ * bank, as a constant, or from its values in memory */
+static void with(prog *P, const tg_fused *F, int code, int r, bool first)
+{
+    int k = bank_of(P, r);
+    int form = k >= 0 ? (first ? FORM_B0_A : FORM_A_B0) + 2 * k
+               : is_const(F, r) ? (first ? FORM_C_A : FORM_A_C)
+                                : (first ? FORM_R_A : FORM_A_R);
+    emit(P, code + form, k >= 0 ? -1 : r, F->r[r].value);
+}
+
+/* acc = a OP b, one of them possibly the accumulator's value */
+static void binary(prog *P, const tg_fused *F, int op, int a, int b, bool f64)
 {
     int code = binary_code(op, f64);
-    if (a == acc && b == acc)
+    if (a == P->acc && b == P->acc)
         emit(P, code + FORM_A_A, -1, 0);
-    else if (b == acc)
-        emit(P, code + (is_const(F, a) ? FORM_C_A : FORM_R_A), a, F->r[a].value);
+    else if (b == P->acc)
+        with(P, F, code, a, true);
     else {
-        load(P, F, a, acc, f64);
-        emit(P, code + (is_const(F, b) ? FORM_A_C : FORM_A_R), b, F->r[b].value);
+        load(P, F, a, f64);
+        with(P, F, code, b, false);
     }
 }
 
@@ -352,19 +381,19 @@ static int next_op(const tg_fused *F, int i)
 }
 
 /* the instructions of op i, its value left in the accumulator */
-static void emit_op(prog *P, const tg_fused *F, int i, int acc)
+static void emit_op(prog *P, const tg_fused *F, int i)
 {
     const tg_reg *R = &F->r[i];
     bool f64 = R->dtype == TG_FLOAT64;
     int a = tg_fused_owner(F, R->in[0]), b = R->nin > 1 ? tg_fused_owner(F, R->in[1]) : -1;
     switch (R->op) {
     case TG_OP_NEG:
-        load(P, F, a, acc, f64);
+        load(P, F, a, f64);
         emit(P, typed(VM_F_NEG, f64), -1, 0);
         break;
     case TG_OP_POW: {
         int s = pow_shortcut(F->r[b].value, f64);
-        load(P, F, a, acc, f64);
+        load(P, F, a, f64);
         if (s > 0)
             emit(P, typed(s, f64), -1, 0);
         break;
@@ -373,32 +402,97 @@ static void emit_op(prog *P, const tg_fused *F, int i, int acc)
         double e = f64 ? R->attrs.pow.exponent : (double)(float)R->attrs.pow.exponent;
         double em1 = f64 ? e - 1 : (double)((float)e - 1);
         int s = pow_shortcut(em1, f64);
-        load(P, F, b, acc, f64);
+        load(P, F, b, f64);
         if (s > 0)
             emit(P, typed(s, f64), -1, 0);
         emit(P, binary_code(TG_OP_MUL, f64) + FORM_C_A, -1, e);
-        emit(P, binary_code(TG_OP_MUL, f64) + (is_const(F, a) ? FORM_C_A : FORM_R_A), a, F->r[a].value);
+        with(P, F, binary_code(TG_OP_MUL, f64), a, true);
         break;
     }
     default:
-        binary(P, F, R->op, a, b, acc, f64);
+        binary(P, F, R->op, a, b, f64);
     }
+    P->acc = i;
+}
+
+/* The runs of instructions between kernels (and changes of type): run[i]
+ * for op i; a bank keeps a value within its run only.  mem[i]: op i's
+ * values are read by a kernel or another run, so they go to memory. */
+static void find_runs(const tg_fused *F, const bool *chain, int *run, bool *mem)
+{
+    int cur = 0, prev = -1; /* the previous op */
+    for (int i = 0; i < F->n; i++) {
+        if (F->r[i].kind != R_OP)
+            continue;
+        if (!chain[i] || prev < 0 || !chain[prev] || F->r[prev].dtype != F->r[i].dtype)
+            cur++;
+        run[i] = cur;
+        prev = i;
+        for (int k = 0; k < F->r[i].nin; k++) {
+            int o = tg_fused_owner(F, F->r[i].in[k]);
+            if (F->r[o].kind == R_OP && (!chain[i] || run[o] != run[i]))
+                mem[o] = true;
+        }
+    }
+}
+
+/* After op i: keeps its values where its later readers find them.  Where
+ * they are read outside this run, they go to memory; else, unless the
+ * next op alone reads them, from the accumulator, to a free bank, or
+ * memory when none is. */
+static void keep(prog *P, const tg_fused *F, const bool *chain, const int *uses, const bool *mem, int i)
+{
+    const tg_reg *R = &F->r[i];
+    bool f64 = R->dtype == TG_FLOAT64;
+    int j = next_op(F, i), reads = 0;
+    for (int k = 0; j < F->n && k < F->r[j].nin; k++)
+        reads += tg_fused_owner(F, F->r[j].in[k]) == i;
+    bool later = uses[i] && (!continues(F, chain, j, i) || uses[i] != reads);
+    if (mem[i]) {
+        emit(P, typed(VM_F_STORE, f64), i, 0);
+        return;
+    }
+    if (!later)
+        return;
+    int k = bank_of(P, -1);
+    if (k >= 0) {
+        emit(P, typed(VM_F_SAVE_B0 + k, f64), -1, 0);
+        P->bank[k] = i;
+    } else
+        emit(P, typed(VM_F_STORE, f64), i, 0);
+}
+
+/* Frees the banks of values that no later op reads (left: the reads of
+ * each value not yet emitted), once op i has read its operands */
+static void release(prog *P, const tg_fused *F, int *left, int i)
+{
+    for (int k = 0; k < F->r[i].nin; k++)
+        left[tg_fused_owner(F, F->r[i].in[k])]--;
+    for (int k = 0; k < VM_NBANKS; k++)
+        if (P->bank[k] >= 0 && left[P->bank[k]] == 0)
+            P->bank[k] = -1;
 }
 
 bool tg_fused_vm_build(tg_fused *F)
 {
     int n = F->n;
-    bool *chain = tg_calloc((size_t)n + 1, sizeof *chain);
-    int *uses = tg_calloc((size_t)n + 1, sizeof *uses);
+    bool *chain = tg_calloc((size_t)n + 1, sizeof *chain), *mem = tg_calloc((size_t)n + 1, sizeof *mem);
+    int *uses = tg_calloc((size_t)n + 1, sizeof *uses), *left = tg_calloc((size_t)n + 1, sizeof *left);
+    int *run = tg_calloc((size_t)n + 1, sizeof *run);
     /* at most 5 instructions an op (pow's backward: load, f, two products),
-     * its store and a store for each output it is */
-    prog P = {tg_calloc((size_t)n * 6 + (size_t)F->nvars + 2, sizeof *P.ins), 0};
-    F->vm_out = tg_calloc((size_t)F->nvars + 1, sizeof *F->vm_out);
-    if (!chain || !uses || !P.ins || !F->vm_out) {
+     * its store or save and a store for each output it is */
+    prog P = {tg_calloc((size_t)n * 6 + (size_t)F->nvars + 2, sizeof *P.ins), 0, -1, {-1, -1}};
+    /* vm_out, then vm_sum */
+    F->vm_out = tg_calloc(2 * ((size_t)F->nvars + 1), sizeof *F->vm_out);
+    F->vm_sum = F->vm_out ? F->vm_out + F->nvars + 1 : NULL;
+    if (!chain || !mem || !uses || !left || !run || !P.ins || !F->vm_out) {
         tg_free(F->vm_out);
-        F->vm_out = NULL;
+        F->vm_out = F->vm_sum = NULL;
         tg_free(chain);
+        tg_free(mem);
         tg_free(uses);
+        tg_free(left);
+        tg_free(run);
         tg_free(P.ins);
         tg_error_clear();
         return false;
@@ -410,45 +504,41 @@ bool tg_fused_vm_build(tg_fused *F)
         for (int k = 0; F->r[i].kind == R_OP && k < F->r[i].nin; k++)
             uses[tg_fused_owner(F, F->r[i].in[k])]++;
     }
-    int acc = -1; /* the op whose value the accumulator holds */
+    memcpy(left, uses, (size_t)n * sizeof *left);
+    find_runs(F, chain, run, mem);
+    int prev = -1;
     for (int i = 0; i < n; i++) {
         const tg_reg *R = &F->r[i];
         if (R->kind != R_OP)
             continue;
+        if (prev >= 0 && run[prev] != run[i]) /* a new run: nothing in registers */
+            P = (prog){P.ins, P.n, -1, {-1, -1}};
+        prev = i;
         if (!chain[i]) {
             emit(&P, VM_KERNEL, i, 0);
-            acc = -1;
+            release(&P, F, left, i);
             continue;
         }
-        emit_op(&P, F, i, acc);
-        acc = i;
-        /* stored where another op reads it, unless the next op alone does,
-         * from the accumulator, and where it is summed (compile.c adds
-         * the scratch block); an output of all the elements goes to its
-         * tensor (STORE_OUT) */
-        int j = next_op(F, i), reads = 0;
-        bool f64 = R->dtype == TG_FLOAT64, summed = false;
-        for (int k = 0; j < n && k < F->r[j].nin; k++)
-            reads += tg_fused_owner(F, F->r[j].in[k]) == i;
+        emit_op(&P, F, i);
+        release(&P, F, left, i);
+        /* an output of all the elements goes to its tensor (STORE_OUT) */
+        bool f64 = R->dtype == TG_FLOAT64;
         for (int k = 0; k <= F->nvars; k++) {
             int o = k == 0 ? F->value_reg : F->grad_reg[k - 1];
             if (o < 0 || tg_fused_owner(F, o) != i)
                 continue;
-            if (k == 0 ? F->sum_root : F->grad_sum[k - 1])
-                summed = true;
-            else {
-                emit(&P, typed(VM_F_STORE_OUT, f64), i, 0);
-                P.ins[P.n - 1].out = k;
-                F->vm_out[k] = true;
-            }
+            bool summed = k == 0 ? F->sum_root : F->grad_sum[k - 1];
+            emit(&P, typed(summed ? VM_F_SUM : VM_F_STORE_OUT, f64), i, 0);
+            P.ins[P.n - 1].out = k;
+            (summed ? F->vm_sum : F->vm_out)[k] = true;
         }
-        if (summed || (uses[i] && (!continues(F, chain, j, i) || uses[i] != reads)))
-            emit(&P, typed(VM_F_STORE, f64), i, 0);
-        if (!continues(F, chain, j, i))
-            acc = -1;
+        keep(&P, F, chain, uses, mem, i);
     }
     tg_free(chain);
+    tg_free(mem);
     tg_free(uses);
+    tg_free(left);
+    tg_free(run);
     /* a VM_END after each run of instructions of one type */
     tg_vm_ins *all = nchain ? tg_calloc((size_t)P.n * 2 + 1, sizeof *all) : NULL;
     int n_all = 0;
@@ -461,7 +551,7 @@ bool tg_fused_vm_build(tg_fused *F)
     tg_free(P.ins);
     if (!all) { /* nothing gained over the kernels, or out of memory */
         tg_free(F->vm_out);
-        F->vm_out = NULL;
+        F->vm_out = F->vm_sum = NULL;
         tg_error_clear();
         return false;
     }

@@ -2,29 +2,51 @@
  * float type, included there once per type and vector width: VM_CHAIN
  * names the function, VM_TARGET its target attribute, VM_T the element
  * type, VM_P its codes' prefix (F_, D_), VM_VBYTES the processor's vector
- * size in bytes, VM_NACC (8 or 16) and VM_REP the accumulator's vectors,
- * kept in registers, VM_STREAM a non-temporal store of one;
+ * size in bytes, VM_NACC (4 or 8) and VM_REP the accumulator's vectors,
+ * kept in registers, as are the VM_NBANKS banks' (as many each),
+ * VM_STREAM a non-temporal store of one;
  * each instruction jumps straight to the next one's code (threaded code:
  * the processor predicts each jump from where it is), and VM_END ends a
  * chunk. */
+/* half h of accumulator vector k as doubles, added to lane vector
+ * (k * VM_HALVES + h) % NLV */
+#define SUM_HALF_(k, a, lv, h)                                                \
+    {                                                                         \
+        VD d_; /* (element by element: no address taken, no ICE of gcc 12) */  \
+        for (int e_ = 0; e_ < DPV; e_++)                                      \
+            d_[e_] = a##k[(h) * DPV + e_];                                    \
+        lv[((k) * VM_HALVES + (h)) % NLV] += d_;                              \
+    }
+#if VM_HALVES == 2
+#define SUM_HALF_IF2_(k, a, lv) SUM_HALF_(k, a, lv, 1)
+#else
+#define SUM_HALF_IF2_(k, a, lv)
+#endif
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #define CODE(name) CAT(CAT(VM_, VM_P), name)
 #define LABEL(name) CAT(CAT(L_, VM_P), name)
-VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, void *const *outp,
+VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, void *const *outp, double *lanes,
                                const tg_vm_prefetch *pf, int npf)
 {
     typedef VM_T V __attribute__((vector_size(VM_VBYTES)));
+    typedef double VD __attribute__((vector_size(VM_VBYTES)));
     enum { CH = VM_NACC * VM_VBYTES / (int)sizeof(VM_T) };
+    /* the eager sum's lanes (TG_SUM_LANES_OF), doubles a VD holds, the
+     * lane vectors a chunk adds to */
+    enum { NL = VM_HALVES == 2 ? 64 : 8, DPV = VM_VBYTES / 8, NLV = (CH < NL ? CH : NL) / DPV };
+    _Static_assert(NL == TG_SUM_LANES_OF(VM_HALVES == 2 ? TG_FLOAT32 : TG_FLOAT64), "the eager sum's lanes");
     static void *const code[VM_NCODES] = {
 #define LABEL_OF(name) [CODE(name)] = &&LABEL(name),
         VM_TYPED_NAMES(LABEL_OF) [VM_END] = &&L_END,
 #undef LABEL_OF
     };
-    V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, cv;
-#if VM_NACC == 16
-    V a8 = {0}, a9 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0}, a14 = {0}, a15 = {0};
-#endif
+#define DECL_(k, a, V, _) V a##k = {0};
+    VM_REP(DECL_, a, V, ) /* the accumulator */
+    VM_REP(DECL_, b0_, V, ) /* the banks */
+    VM_REP(DECL_, b1_, V, )
+#undef DECL_
+    V cv;
     const V one = (VM_T)1 - (V){0};
     const tg_vm_ins *I;
     char *p, *q;
@@ -50,9 +72,17 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
     LABEL(NAME##_R_A) : P_ VM_REP(R_A_, a, V, OP) NEXT;                        \
     LABEL(NAME##_A_C) : CV_ VM_REP(A_C_, a, cv, OP) NEXT;                      \
     LABEL(NAME##_C_A) : CV_ VM_REP(C_A_, a, cv, OP) NEXT;                      \
-    LABEL(NAME##_A_A) : VM_REP(A_A_, a, V, OP) NEXT;
+    LABEL(NAME##_A_A) : VM_REP(A_A_, a, V, OP) NEXT;                        \
+    LABEL(NAME##_A_B0) : VM_REP(A_B_, a, b0_, OP) NEXT;                      \
+    LABEL(NAME##_B0_A) : VM_REP(B_A_, a, b0_, OP) NEXT;                      \
+    LABEL(NAME##_A_B1) : VM_REP(A_B_, a, b1_, OP) NEXT;                      \
+    LABEL(NAME##_B1_A) : VM_REP(B_A_, a, b1_, OP) NEXT;
     LABEL(LOAD_R) : P_ VM_REP(LOAD_R_, a, V, ) NEXT;
     LABEL(LOAD_C) : CV_ VM_REP(SET_, a, cv, ) NEXT;
+    LABEL(LOAD_B0) : VM_REP(MOVE_, a, b0_, ) NEXT;
+    LABEL(LOAD_B1) : VM_REP(MOVE_, a, b1_, ) NEXT;
+    LABEL(SAVE_B0) : VM_REP(MOVE_, b0_, a, ) NEXT;
+    LABEL(SAVE_B1) : VM_REP(MOVE_, b1_, a, ) NEXT;
     LABEL(STORE) : P_ VM_REP(STORE_, a, V, ) NEXT;
     /* an output: to its tensor, with non-temporal stores (written once,
      * not read here: no read of its lines into the cache first), or where
@@ -61,6 +91,22 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
         if ((q = outp ? outp[I->out] : NULL)) {
             q += off;
             VM_REP(STREAM_, a, V, )
+        } else {
+            P_ VM_REP(STORE_, a, V, )
+        }
+        NEXT;
+    /* a summed output: added to its lanes, each lane's elements in
+     * order, the chunk's lane vectors held in registers meanwhile; where
+     * the caller has no lanes, to the scratch block */
+    LABEL(SUM) :
+        if (lanes) {
+            double *l = lanes + (int64_t)I->out * TG_SUM_LANES + c % NL;
+            VD lv[NLV];
+            for (int v = 0; v < NLV; v++)
+                memcpy(&lv[v], l + v * DPV, sizeof(VD));
+            VM_REP(SUM_ADD_, a, lv, )
+            for (int v = 0; v < NLV; v++)
+                memcpy(l + v * DPV, &lv[v], sizeof(VD));
         } else {
             P_ VM_REP(STORE_, a, V, )
         }
@@ -85,3 +131,5 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
 #undef CAT
 #undef CODE
 #undef LABEL
+#undef SUM_HALF_
+#undef SUM_HALF_IF2_

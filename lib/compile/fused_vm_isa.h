@@ -6,17 +6,21 @@
 #define VM_CHAIN VM_F32
 #define VM_T float
 #define VM_P F_
+#define VM_HALVES 2 /* a vector of float32 is two of float64 */
 #include "fused_vm_chain.h"
 #undef VM_CHAIN
 #undef VM_T
 #undef VM_P
+#undef VM_HALVES
 #define VM_CHAIN VM_F64
 #define VM_T double
 #define VM_P D_
+#define VM_HALVES 1
 #include "fused_vm_chain.h"
 #undef VM_CHAIN
 #undef VM_T
 #undef VM_P
+#undef VM_HALVES
 #undef VM_F32
 #undef VM_F64
 #undef VM_TARGET

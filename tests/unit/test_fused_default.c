@@ -77,6 +77,11 @@ static void expr(str *s, int depth)
     }
 }
 
+/* values +-1e15 at fixed places, which round the small ones a sum adds
+ * to them and then cancel: the order of a sum's additions, and which
+ * lane of the eager sum takes an element, show in its value */
+static bool big_values;
+
 /* n values of dtype dt, some of them NaN, infinities or zeros */
 static tg_tensor *values(tg_dtype dt, int64_t n, bool grad)
 {
@@ -85,6 +90,8 @@ static tg_tensor *values(tg_dtype dt, int64_t n, bool grad)
         double v = test_uniform(-3, 3);
         uint64_t r = test_rand() % 2000;
         v = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? 0.0 : r == 4 ? -0.0 : v;
+        if (big_values) /* pairs that cancel, in other lanes than the small values' */
+            v = i % 256 == 5 ? 1e15 : i % 256 == 42 ? -1e15 : test_uniform(-3, 3);
         if (dt == TG_FLOAT32)
             ((float *)tg_data(t))[i] = (float)v;
         else if (dt == TG_FLOAT64)
@@ -116,6 +123,9 @@ static bool same_bytes(const tg_tensor *a, const tg_tensor *b)
     return true;
 }
 
+/* c requires grad: its gradient is a sum (fused in the eager sum's lanes) */
+static bool c_grad;
+
 /* one program over x, y (dt, or int64) and c: the default path against
  * the eager one, byte for byte; true when it fused */
 static bool one_case(const char *src, tg_dtype dt, bool int_y, int64_t n, bool summed)
@@ -127,6 +137,8 @@ static bool one_case(const char *src, tg_dtype dt, bool int_y, int64_t n, bool s
     tg_tensor *x = values(dt, n, true), *y = values(int_y ? TG_INT64 : dt, n, !int_y),
               *c = tg_scalar(test_uniform(-2, 2), dt);
     tg_tensor *gout = summed ? NULL : values(dt, n, false);
+    if (c && c_grad)
+        tg_set_requires_grad(c, true);
     tg_env env = {0}, env2 = {0};
     const char *names[] = {"x", "y", "c"};
     tg_tensor *vals[] = {x, y, c};
@@ -207,4 +219,42 @@ TEST(fused_default_off_under_tg_fuse_0_and_for_sums_it_cannot_make_exactly)
     CHECK(one_case("sum(x * y)", TG_FLOAT32, false, 2 * TG_FUSE_DEFAULT_MIN, true));
     /* a sum of sums is made by adding first: not the eager bytes, so eager */
     CHECK(!one_case("sum(x) + sum(y * 2)", TG_FLOAT32, false, 2 * TG_FUSE_DEFAULT_MIN, true));
+}
+
+/* Programs whose chains keep several values for later ops at once: the
+ * interpreter's banks (fused_vm.c) hold two, the others go to memory;
+ * and values read again after a kernel, or by pow's backward. */
+TEST(fused_default_many_live_values_give_the_eager_bytes)
+{
+    static const char *const progs[] = {
+        "sum((x + 1) * ((x - 2) * ((x * 3 + y) * ((x / 4 - y) * (x + y)))))",
+        "(x * 2 + 1) / ((x * 3 - 1) * ((x + 4) - (y * 5 + x)))",
+        "sum((x * y) * (x * y - 1) + ((x + y) * (x - y) - (x * y) / (y * y + 1)))",
+        "sum((x**2 + y) * (tanh(x) + (x - y)) * (x**3 - y**2))",
+        "sum((x - 1)**2 * (x + 1)**3 + (y + 2)**-1 * (y - 2)**-2)",
+        "(2 * x - y) * (3 * y - x) * (x + y + 1) * (x - y - 1) + exp(-x * x) * (y * y - x)",
+    };
+    for (size_t k = 0; k < sizeof progs / sizeof *progs; k++)
+        for (int d = 0; d < 2; d++)
+            CHECK(one_case(progs[k], d ? TG_FLOAT64 : TG_FLOAT32, false, 2 * TG_FUSE_DEFAULT_MIN + 4 * 1024 + 5,
+                           progs[k][0] == 's'));
+}
+
+/* Sums the instructions add to the eager sum's lanes themselves: the
+ * value's, and a one-value variable's gradient (c's, c used once: a
+ * sum of sums stays eager), over big and small values, where the order
+ * of the additions shows. */
+TEST(fused_default_sums_in_the_instructions_give_the_eager_bytes)
+{
+    static const char *const progs[] = {
+        "sum(x * c + y)", "sum((x - y) * c - y * 3)", "x * c + y / 3", "sum(c * x + 2 * y / 7)",
+        "sum((x + c) * 0.5 + y * 1.5)", "y - x / c",
+    };
+    c_grad = big_values = true;
+    for (size_t k = 0; k < sizeof progs / sizeof *progs; k++)
+        for (int d = 0; d < 2; d++)
+            for (int m = 0; m < 2; m++) /* whole eager sum blocks, and a partial last one */
+                CHECK(one_case(progs[k], d ? TG_FLOAT64 : TG_FLOAT32, false,
+                               m ? 3 * TG_FUSE_DEFAULT_MIN : 2 * TG_FUSE_DEFAULT_MIN + 7 * 1024 + 33, progs[k][0] == 's'));
+    c_grad = big_values = false;
 }
