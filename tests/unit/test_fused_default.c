@@ -208,3 +208,122 @@ TEST(fused_default_off_under_tg_fuse_0_and_for_sums_it_cannot_make_exactly)
     /* a sum of sums is made by adding first: not the eager bytes, so eager */
     CHECK(!one_case("sum(x) + sum(y * 2)", TG_FLOAT32, false, 2 * TG_FUSE_DEFAULT_MIN, true));
 }
+
+/* ---- small sizes: the plan made on a second call and kept ---- */
+/* n values of dt (as values() makes them) in the shape {1, ..., n} of
+ * ndim dimensions (0: one value, no dimension) */
+static tg_tensor *shaped(tg_dtype dt, int ndim, int64_t n, bool grad)
+{
+    int64_t shape[3] = {1, 1, 1};
+    if (ndim > 0)
+        shape[ndim - 1] = n;
+    tg_tensor *t = tg_detach(tg_reshape(values(dt, n, false), ndim, shape));
+    if (t && grad)
+        tg_set_requires_grad(t, true);
+    return t;
+}
+
+/* src over x, y and c, evaluated `calls` times by the default path at a
+ * small size, with new values of x and y each time (and of c, where every
+ * variable has one value: then all three are the plan's inputs), against
+ * the eager path each time: the same bytes every time.  Returns how many
+ * calls fused. */
+static int repeated_case(const char *src, tg_dtype dt, int ndim, int64_t n, bool summed, int calls)
+{
+    tg_program *p = tg_program_parse(src);
+    CHECK(p != NULL);
+    int fused = 0;
+    tg_tensor *c = tg_scalar(test_uniform(-2, 2), dt);
+    for (int k = 0; p && k < calls; k++) {
+        if (n == 1) {
+            tg_release(c);
+            c = shaped(dt, ndim, 1, true);
+        }
+        tg_tensor *x = shaped(dt, ndim, n, true), *y = shaped(dt, ndim, n, true);
+        tg_tensor *gout = summed ? NULL : shaped(dt, ndim, n, false);
+        tg_env env = {0}, env2 = {0};
+        const char *names[] = {"x", "y", "c"};
+        tg_tensor *vals[] = {x, y, c};
+        for (int i = 0; i < 3; i++) {
+            tg_env_set(&env, names[i], tg_ref(vals[i]));
+            tg_env_set(&env2, names[i], tg_ref(vals[i]));
+        }
+        tg_grad_opts o = {.grad_output = tg_ref(gout)}, o2 = {.grad_output = gout};
+        tg_tensor *dv = NULL, *dg[3] = {0}, *eg[3] = {0};
+        tg_status st = tg_fused_default_eval(p, &env, 3, &o, &dv, dg);
+        tg_error_clear();
+        tg_tensor *ev = tg_grad_eval(p, &env2, 3, &o2, eg);
+        tg_error_clear();
+        CHECK(st == TG_OK || st == TG_NO);
+        fused += st == TG_OK;
+        if (st == TG_OK && !(same_bytes(dv, ev) && same_bytes(dg[0], eg[0]) && same_bytes(dg[1], eg[1]) &&
+                             same_bytes(dg[2], eg[2]))) {
+            test_failures++;
+            fprintf(stderr, "  %s (%s, %d dims, %lld elements, %s, call %d): the default path's bytes differ\n", src,
+                    dt == TG_FLOAT32 ? "float32" : "float64", ndim, (long long)n,
+                    summed ? "summed" : "upstream gradient", k + 1);
+        }
+        for (int i = 0; i < 3; i++) {
+            tg_release(dg[i]);
+            tg_release(eg[i]);
+        }
+        tg_release(dv);
+        tg_release(ev);
+        tg_release(x);
+        tg_release(y);
+        tg_env_free(&env);
+        tg_env_free(&env2);
+    }
+    tg_release(c);
+    tg_program_free(p);
+    return fused;
+}
+
+TEST(fused_default_small_sizes_fuse_from_the_second_call_with_the_eager_bytes)
+{
+    static const int64_t sizes[] = {1, 1, 7, 255, 600, 1000, 1024, 3000, 40000};
+    int fused = 0, cases = 0;
+    for (int k = 0; k < 120; k++) {
+        str s = {0};
+        int64_t n = sizes[k % 9];
+        bool summed = k % 2 == 0 || n == 1; /* (one value each: the upstream gradient stays eager) */
+        put(&s, summed ? "sum(" : "(");
+        expr(&s, 1 + k % 4);
+        put(&s, " + x * ");
+        expr(&s, k % 3);
+        put(&s, ")");
+        int ndim = k % 9 == 0 ? 0 : 1 + k % 3;
+        tg_dtype dt = k % 4 < 2 ? TG_FLOAT32 : TG_FLOAT64;
+        int f = repeated_case(s.text, dt, ndim, n, summed, 3);
+        CHECK(f <= 2); /* never the first call */
+        fused += f == 2;
+        cases++;
+        free(s.text);
+    }
+    CHECK(fused > cases / 2); /* most fuse from the second call on */
+    /* the seed programs, every call from the second */
+    CHECK(repeated_case("sum(x**3 + 2*x**2 - 5*x + 3)", TG_FLOAT32, 1, 1000, true, 4) == 3);
+    CHECK(repeated_case("sum(tanh(x)**2)", TG_FLOAT64, 2, 1000, true, 4) == 3);
+    CHECK(repeated_case("x**3 + 2*x**2 - 5*x + 3", TG_FLOAT32, 0, 1, true, 4) == 3);
+    CHECK(repeated_case("x * sin(x) - x / 3", TG_FLOAT32, 1, 1000, false, 3) == 2);
+}
+
+TEST(fused_default_small_sizes_keep_one_plan_per_key)
+{
+    /* sizes that alternate never fuse: each call replaces the kept key */
+    tg_program *p = tg_program_parse("sum(x * x)");
+    int fused = 0;
+    for (int k = 0; p && k < 6; k++) {
+        int64_t n = k % 2 ? 100 : 200;
+        tg_tensor *x = values(TG_FLOAT32, n, true), *v = NULL, *g[1] = {0};
+        tg_env env = {0};
+        tg_env_set(&env, "x", x);
+        tg_grad_opts o = {0};
+        fused += tg_fused_default_eval(p, &env, 1, &o, &v, g) == TG_OK;
+        tg_release(v);
+        tg_release(g[0]);
+        tg_env_free(&env);
+    }
+    CHECK(fused == 0);
+    tg_program_free(p);
+}
