@@ -406,16 +406,17 @@ static tg_status run_on_cpu(struct tg_fused_plan *pl, const tg_fused_stream *S, 
     const int64_t B = TG_FUSE_BLOCK;
     int64_t nblocks = (n + B - 1) / B;
     /* the eager sum's order where the eager sum has it at this size */
-    bool lanes = true, running = false;
+    bool by_lanes = false, running = false;
     for (int k = 0; k <= nvars; k++)
         if (summed(F, k)) {
-            bool by_lanes = n >= (F->r[k ? F->grad_reg[k - 1] : F->value_reg].dtype == TG_FLOAT32 ? SUM_EXACT_F32
-                                                                                                : SUM_EXACT_F64);
-            lanes = lanes && by_lanes;
-            running = running || !by_lanes;
+            bool l = n >= (F->r[k ? F->grad_reg[k - 1] : F->value_reg].dtype == TG_FLOAT32 ? SUM_EXACT_F32
+                                                                                         : SUM_EXACT_F64);
+            by_lanes = by_lanes || l;
+            running = running || !l;
         }
-    if (running && lanes != !running)
+    if (by_lanes && running)
         return TG_NO; /* sums of both kinds (float32 and float64 ones): the eager path's */
+    bool lanes = !running;
     int64_t nparts = lanes ? (n + SUM_BLOCK - 1) / SUM_BLOCK : 1;
     /* one run of blocks: this thread's, no dispatch (running sums are
      * made so: below the eager sum's lanes' sizes, at most a run) */

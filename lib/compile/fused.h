@@ -82,6 +82,7 @@ struct tg_fused_plan {
     bool made;          /* false: only the key is kept so far (a first small call) */
     int out_ndim;       /* the value's shape when the probe was the whole variables; -1: theirs */
     int64_t out_shape[TG_MAX_DIMS];
+    struct tg_fused_plan *other; /* the plan used before this one, kept too (fused_plan.c) */
     void *small;        /* one thread's scratch and partial sums, kept for the next one-thread call */
     size_t small_bytes;
 };

@@ -281,6 +281,7 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
 void tg_fused_plan_free(struct tg_fused_plan *pl)
 {
     if (pl) {
+        tg_fused_plan_free(pl->other);
         tg_free(pl->F.r);
         tg_free(pl->F.kernels);
         tg_free(pl->F.attrs);
@@ -434,18 +435,56 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
     return st;
 }
 
-/* The plan for this call: the program's kept one when its key matches,
- * else a new one (kept in its place).  With later, a new key is only
- * kept (TG_NO); its plan is made when the key comes again. */
+/* The program keeps two plans: the one used last (p->plan) and the one
+ * before (its other), so that a program evaluated at two sizes in turn
+ * keeps both.  pl, kept or new, goes in front. */
+static void keep_first(tg_program *p, struct tg_fused_plan *pl)
+{
+    struct tg_fused_plan *head = p->plan;
+    if (pl == head)
+        return;
+    if (head && head->other == pl) { /* the one before: the two change places */
+        head->other = NULL;
+        pl->other = head;
+        p->plan = pl;
+        return;
+    }
+    if (head) { /* a new one: the oldest goes */
+        tg_fused_plan_free(head->other);
+        head->other = NULL;
+    }
+    pl->other = head;
+    p->plan = pl;
+}
+
+/* pl no longer kept (wherever it is) and freed */
+static void drop(tg_program *p, struct tg_fused_plan *pl)
+{
+    if (p->plan == pl) {
+        p->plan = pl->other;
+        pl->other = NULL;
+    } else if (p->plan && p->plan->other == pl) {
+        p->plan->other = NULL;
+    }
+    tg_fused_plan_free(pl);
+}
+
+/* The plan for this call: a kept one when its key matches, else a new
+ * one (kept).  With later, a new key is only kept (TG_NO); its plan is
+ * made when the key comes again. */
 tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout, int64_t n,
                             bool exact, bool later, struct tg_fused_plan **out)
 {
     struct tg_fused_plan *pl = p->plan;
-    if (key_matches(pl, env, nvars, o, gout, n, exact) && pl->made) {
+    while (pl && !key_matches(pl, env, nvars, o, gout, n, exact))
+        pl = pl->other;
+    if (pl)
+        keep_first(p, pl);
+    if (pl && pl->made) {
         *out = pl;
         return pl->fusable ? TG_OK : TG_NO;
     }
-    if (key_matches(pl, env, nvars, o, gout, n, exact)) /* seen once: made now, in its place */
+    if (pl) /* seen once: made now, in its place */
         later = false;
     else {
         tg_buf k = {0};
@@ -460,27 +499,21 @@ tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad
         pl->keylen = k.len;
     }
     if (later) {
-        tg_fused_plan_free(p->plan);
-        p->plan = pl;
+        keep_first(p, pl);
         *out = pl;
         return TG_NO;
     }
     pl->made = true;
     tg_status st = make_plan(p, env, nvars, o, gout, n, exact, pl);
     if (st == TG_ERESOURCE) { /* out of memory now, not the program's doing: not kept */
-        if (pl == p->plan)
-            p->plan = NULL;
-        tg_fused_plan_free(pl);
+        drop(p, pl);
         return st;
     }
     if (st != TG_OK) { /* the probe failed: the eager run will say why, if it is an error */
         tg_error_clear();
         st = TG_NO;
     }
-    if (pl != p->plan) {
-        tg_fused_plan_free(p->plan);
-        p->plan = pl;
-    }
+    keep_first(p, pl);
     *out = pl;
     return st;
 }

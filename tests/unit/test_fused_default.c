@@ -308,13 +308,13 @@ TEST(fused_default_small_sizes_fuse_from_the_second_call_with_the_eager_bytes)
     CHECK(repeated_case("x * sin(x) - x / 3", TG_FLOAT32, 1, 1000, false, 3) == 2);
 }
 
-TEST(fused_default_small_sizes_keep_one_plan_per_key)
+/* sum(x * x) at the sizes sizes[k % nsizes], k < calls: the calls that fused */
+static int cycled_sizes(const int64_t *sizes, int nsizes, int calls)
 {
-    /* sizes that alternate never fuse: each call replaces the kept key */
     tg_program *p = tg_program_parse("sum(x * x)");
     int fused = 0;
-    for (int k = 0; p && k < 6; k++) {
-        int64_t n = k % 2 ? 100 : 200;
+    for (int k = 0; p && k < calls; k++) {
+        int64_t n = sizes[k % nsizes];
         tg_tensor *x = values(TG_FLOAT32, n, true), *v = NULL, *g[1] = {0};
         tg_env env = {0};
         tg_env_set(&env, "x", x);
@@ -324,6 +324,57 @@ TEST(fused_default_small_sizes_keep_one_plan_per_key)
         tg_release(g[0]);
         tg_env_free(&env);
     }
-    CHECK(fused == 0);
+    tg_program_free(p);
+    return fused;
+}
+
+TEST(fused_default_small_sizes_keep_the_last_two_plans)
+{
+    /* two sizes in turn: both kept, each fuses from its second call */
+    CHECK(cycled_sizes((const int64_t[]){100, 200}, 2, 8) == 6);
+    /* three in turn: each replaces the oldest, which comes next: none fuses */
+    CHECK(cycled_sizes((const int64_t[]){100, 200, 300}, 3, 9) == 0);
+    /* a large size (made at once) and a small one in turn */
+    CHECK(cycled_sizes((const int64_t[]){TG_FUSE_DEFAULT_MIN, 10}, 2, 6) == 5);
+}
+
+TEST(fused_default_small_sums_of_both_kinds_give_the_eager_bytes)
+{
+    /* the value a float64 sum (one running sum below 32768 elements), c's
+     * gradient a float32 one (in lanes from 256): the default path gives
+     * the eager bytes on every call, or stays eager */
+    tg_program *p = tg_program_parse("sum(x * 2 + c * y)");
+    int64_t n = 1000;
+    for (int k = 0; p && k < 3; k++) {
+        tg_tensor *x = values(TG_FLOAT64, n, true), *y = tg_zeros(TG_FLOAT32, 1, &n);
+        /* c's gradient, sum(y): 0 added in order (the 1 lost beside 2^60),
+         * 1 in lanes (2^60 and -2^60 in one lane, the 1 in another) */
+        ((float *)tg_data(y))[0] = 0x1p60f;
+        ((float *)tg_data(y))[1] = 1;
+        ((float *)tg_data(y))[64] = -0x1p60f;
+        tg_tensor *c = tg_scalar(0.75, TG_FLOAT32); /* (the same each time: one key) */
+        tg_set_requires_grad(c, true);
+        tg_tensor *vals[] = {x, y, c};
+        const char *names[] = {"x", "y", "c"};
+        tg_env env = {0}, env2 = {0};
+        for (int i = 0; i < 3; i++) {
+            tg_env_set(&env, names[i], tg_ref(vals[i]));
+            tg_env_set(&env2, names[i], vals[i]);
+        }
+        tg_grad_opts o = {0}, o2 = {0};
+        tg_tensor *dv = NULL, *dg[3] = {0}, *eg[3] = {0};
+        tg_status st = tg_fused_default_eval(p, &env, 3, &o, &dv, dg);
+        tg_tensor *ev = tg_grad_eval(p, &env2, 3, &o2, eg);
+        CHECK(st == TG_OK || st == TG_NO);
+        CHECK(st != TG_OK || (same_bytes(dv, ev) && same_bytes(dg[0], eg[0]) && same_bytes(dg[2], eg[2])));
+        for (int i = 0; i < 3; i++) {
+            tg_release(dg[i]);
+            tg_release(eg[i]);
+        }
+        tg_release(dv);
+        tg_release(ev);
+        tg_env_free(&env);
+        tg_env_free(&env2);
+    }
     tg_program_free(p);
 }
