@@ -184,10 +184,21 @@ gen $OUT/big.json f32 7 1000 1000
 # ---- 2. elementwise autograd, and 6. the vmap-like batch ----
 SIZES="1e3 1e5 1e6 1e7"
 for e in 'sum(tanh(x)**2)' "sum($POLY)"; do
-    WL="value+grad $e, float32"
+    WL="eager (tg_grad_eval, TG_FUSE=0's path) value+grad $e, float32"
     fl=bytes; [[ $e == *tanh* ]] && fl=bytes_tanh
     for s in $SIZES; do case_ "$WL" $s s torch $fl "$(awk -v s=$s 'BEGIN { printf "%.0f", 8 * s }')"; done
     alternate "$WL" "ours=$B/bench_autograd grad '$e' $SIZES" "torch=$PY bench/ref_torch.py grad '$e' $SIZES"
+done
+# the same at 10^3 as tgrad runs it by default: repeated calls of one
+# program (the loop of bench_autograd, --lines, training) fuse from the
+# second call on, the plan kept (lib/compile/compile.c); the eager path
+# (TG_FUSE=0) alongside
+for e in 'sum(tanh(x)**2)' "sum($POLY)"; do
+    WL="default path (no --compile) value+grad $e, float32, repeated calls"
+    fl=bytes; [[ $e == *tanh* ]] && fl=bytes_tanh
+    case_ "$WL" 1e3 s eager,torch $fl 8000
+    alternate "$WL" "ours=TG_CACHE_DIR=$OUT/fuse-cache-empty $B/bench_autograd dgrad '$e' 1e3" \
+        "eager=TG_FUSE=0 $B/bench_autograd dgrad '$e' 1e3" "torch=$PY bench/ref_torch.py grad '$e' 1e3"
 done
 # compiled evaluation (tgrad --compile): the same programs fused into one
 # pass over memory, against the same PyTorch eager loop
@@ -202,6 +213,28 @@ WL="vmap-like: grad of sum(sin(x)*x**2) at 1e6 points"
 case_ "$WL" 1e6 s torch,torch-vmap bytes 8000000
 alternate "$WL" "ours=$B/bench_autograd grad 'sum(sin(x)*x**2)' 1e6" \
     "torch=$PY bench/ref_torch.py grad 'sum(sin(x)*x**2)' 1e6" "torch-vmap=$PY bench/ref_torch.py vmap 1e6"
+
+# ---- 2b. --lines: the polynomial and its gradient a line at a time,
+# against jq computing the hand-derived formula on the same lines ----
+LINES_N=200000
+awk -v n=$LINES_N 'BEGIN { srand(1); for (i = 0; i < n; i++) printf "{\"x\":%.6f}\n", rand() * 4 - 2 }' \
+    >$OUT/lines.jsonl
+# perline CMD...: the seconds a line of $OUT/lines.jsonl costs CMD (one
+# whole process over all of them), as "2e5<TAB>SECONDS"
+perline() {
+    local t0 t1 us
+    t0=$EPOCHREALTIME
+    "$@" <$OUT/lines.jsonl >/dev/null || return 1
+    t1=$EPOCHREALTIME
+    us=$((${t1/./} - ${t0/./}))
+    awk -v us=$us -v n=$LINES_N 'BEGIN { printf "2e5\t%.9f\n", us / 1e6 / n }'
+}
+jq_poly() { jq -c '{value: (.x*.x*.x + 2*.x*.x - 5*.x + 3), grad: {x: (3*.x*.x + 4*.x - 5)}}'; }
+command -v jq >/dev/null || { SKIP[jq]="jq not found"; rec X jq "${SKIP[jq]}"; }
+WL="--lines: tgrad '$POLY' --lines, per line of {\"x\":...}"
+case_ "$WL" 2e5 s jq,eager - 0
+alternate "$WL" "ours=perline bin/tgrad '$POLY' --lines" "eager=TG_FUSE=0 perline bin/tgrad '$POLY' --lines" \
+    "jq=perline jq_poly"
 
 # ---- 3. small network ----
 WL="net: grad of sum(tanh(x@w1)@w2) in w1,w2"

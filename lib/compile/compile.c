@@ -54,6 +54,7 @@ typedef struct {
     const void **ptr;
     int64_t *stride;
     double *lanes; /* per summed output (the value, then each variable's gradient): SUM_LANES running sums */
+    bool located;  /* every register but the streams located once, for every block */
 } scratch;
 
 /* Sets where register i's values are for the block at start: a stream's
@@ -92,6 +93,12 @@ static void locate(const tg_fused *F, const tg_fused_stream *S, const scratch *W
  * W->ptr of their registers. */
 #define VM_PREFETCH_STREAMS 8 /* streams whose later blocks the instructions ask for */
 
+/* Are register i's values a stream's (they move from block to block)? */
+static bool stream_reg(const tg_fused *F, int i)
+{
+    return F->r[i].kind == R_STREAM || (F->r[i].kind == R_ALIAS && F->r[tg_fused_owner(F, i)].kind == R_STREAM);
+}
+
 static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams, const scratch *W, int64_t start,
                       int64_t len, void *const *outp, double *lanes)
 {
@@ -113,7 +120,7 @@ static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams,
         /* only the streams move from block to block (run_on_cpu located
          * the rest) */
         for (int i = 0; i < F->n; i++)
-            if (F->r[i].kind == R_STREAM || (F->r[i].kind == R_ALIAS && F->r[tg_fused_owner(F, i)].kind == R_STREAM))
+            if (stream_reg(F, i))
                 locate(F, S, W, i, start);
         tg_vm_prefetch pf[VM_PREFETCH_STREAMS];
         int npf = 0;
@@ -125,7 +132,8 @@ static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams,
     }
     for (int i = 0; i < F->n; i++) {
         const tg_reg *R = &F->r[i];
-        locate(F, S, W, i, start);
+        if (!W->located || stream_reg(F, i))
+            locate(F, S, W, i, start);
         if (R->kind == R_OP) {
             const void *in[3];
             int64_t st[3];
@@ -162,12 +170,16 @@ static void stream_copy(char *d, const char *src, size_t n)
 #endif
 }
 
-static void store(tg_tensor *dst, int64_t start, int64_t len, const void *src, int64_t stride)
+/* (stream: with non-temporal stores; a small output stays in the cache
+ * instead, for whoever reads it next) */
+static void store(tg_tensor *dst, int64_t start, int64_t len, const void *src, int64_t stride, bool stream)
 {
     size_t sz = tg_dtype_size(dst->dtype);
     char *d = (char *)tg_data(dst) + start * (int64_t)sz;
-    if (stride)
+    if (stride && stream)
         stream_copy(d, src, (size_t)len * sz);
+    else if (stride)
+        memcpy(d, src, (size_t)len * sz);
     else if (sz == 4)
         for (int64_t i = 0; i < len; i++) /* one value everywhere: a fill */
             ((float *)d)[i] = *(const float *)src;
@@ -179,12 +191,15 @@ static void store(tg_tensor *dst, int64_t start, int64_t len, const void *src, i
             memcpy(d + i * (int64_t)sz, src, sz);
 }
 
-/* a block's sum in double, in the whole-tensor sum's fixed order */
-static double block_sum(const void *p, int64_t stride, int64_t len, tg_dtype dt)
+/* A block's values added to the running sum acc, in double, one after
+ * another: the eager whole-tensor sum below its lanes' sizes
+ * (ops_reduce.c's reduce loop), which a short run of blocks (one thread,
+ * in order) continues from block to block. */
+static double running_sum(double acc, const void *p, int64_t stride, int64_t len, tg_dtype dt)
 {
-    if (stride == 0)
-        return (dt == TG_FLOAT32 ? *(const float *)p : *(const double *)p) * (double)len;
-    return tg_cpu_sum_run(p, len, dt);
+    for (int64_t i = 0; i < len; i++)
+        acc += dt == TG_FLOAT32 ? (double)((const float *)p)[i * stride] : ((const double *)p)[i * stride];
+    return acc;
 }
 
 
@@ -200,7 +215,8 @@ typedef struct {
     int64_t nblocks;
     bool lanes;      /* sums as the eager sum adds (SUM_BLOCK); else a partial sum per block */
     bool direct;     /* the instructions (fused_vm.c) write the outputs they can to their tensors */
-    int64_t nparts;  /* partial sums per summed output: nblocks, or eager sum blocks */
+    bool stream;     /* the outputs written with non-temporal stores (not a small run's) */
+    int64_t nparts;  /* partial sums per summed output: eager sum blocks, or 1 (a running sum) */
 } block_job;
 
 /* Asks for the next block's inputs while this one computes: the hardware
@@ -247,19 +263,19 @@ static void run_one_block(int64_t b, void *ctx, int tid)
     else if (F->sum_root && J->lanes)
         tg_fused_add_to_lanes(W->lanes, W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
     else if (F->sum_root)
-        J->partial[b] = block_sum(W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
+        J->partial[0] = running_sum(J->partial[0], W->ptr[vi], W->stride[vi], len, F->r[vi].dtype);
     else if (!(direct && F->vm_out[0]))
-        store(J->out, start, len, W->ptr[vi], W->stride[vi]);
+        store(J->out, start, len, W->ptr[vi], W->stride[vi], J->stream);
     for (int i = 0; i < J->nvars; i++) {
         int gi = F->grad_reg[i];
         if (gi >= 0 && F->grad_sum[i] && vm_sums && F->vm_sum[1 + i])
             ;
         else if (gi >= 0 && F->grad_sum[i] && J->lanes)
             tg_fused_add_to_lanes(W->lanes + (1 + i) * SUM_LANES, W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
-        else if (gi >= 0 && F->grad_sum[i]) /* partial sums: the value's, then each summed gradient's */
-            J->partial[(1 + i) * J->nblocks + b] = block_sum(W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
+        else if (gi >= 0 && F->grad_sum[i]) /* running sums: the value's, then each summed gradient's */
+            J->partial[1 + i] = running_sum(J->partial[1 + i], W->ptr[gi], W->stride[gi], len, F->r[gi].dtype);
         else if (gi >= 0 && !(direct && F->vm_out[1 + i]))
-            store(J->grads[i], start, len, W->ptr[gi], W->stride[gi]);
+            store(J->grads[i], start, len, W->ptr[gi], W->stride[gi], J->stream);
     }
 }
 
@@ -316,20 +332,109 @@ void tg_fused_set_sum(tg_tensor *t, const double *partial, int64_t count)
         *(double *)tg_data(t) = s;
 }
 
+/* A thread's scratch in m, as the scratch type lays it out: the op
+ * blocks, the generated loop's memory, the lanes, then per register. */
+static size_t scratch_bytes(const tg_fused *F, int nvars)
+{
+    size_t per_reg = sizeof(double) + sizeof(void *) + sizeof(int64_t);
+    return (size_t)F->nslots * SLOT_BYTES + (F->jit ? F->jit_tmp : 0) +
+           (size_t)(nvars + 1) * SUM_LANES * sizeof(double) + (size_t)F->n * per_reg;
+}
+
+static scratch scratch_at(const tg_fused *F, int nvars, char *m)
+{
+    size_t blocks = (size_t)F->nslots * SLOT_BYTES, tmp = F->jit ? F->jit_tmp : 0;
+    size_t lane_bytes = (size_t)(nvars + 1) * SUM_LANES * sizeof(double);
+    char *regs = m + blocks + tmp + lane_bytes;
+    return (scratch){m, m + blocks, (double *)regs, (const void **)(regs + (size_t)F->n * sizeof(double)),
+                     (int64_t *)(regs + (size_t)F->n * (sizeof(double) + sizeof(void *))),
+                     (double *)(m + blocks + tmp), false};
+}
+
+/* Can the instructions write the outputs to their tensors themselves?
+ * Their non-temporal stores need outputs aligned to 16 bytes (tg_empty's
+ * are). */
+static bool direct_ok(const tg_fused *F, const tg_tensor *out, tg_tensor *const *grads, int nvars)
+{
+    bool direct = F->vm && !F->jit && (F->sum_root || (uintptr_t)tg_data(out) % 16 == 0);
+    for (int i = 0; i < nvars; i++)
+        direct = direct && (F->grad_reg[i] < 0 || F->grad_sum[i] || (uintptr_t)tg_data(grads[i]) % 16 == 0);
+    return direct;
+}
+
+/* One run of blocks (one thread): the plan keeps its scratch and partial
+ * sums from call to call, so that a small evaluation repeated (--lines,
+ * a loop) allocates nothing here. */
+static tg_status run_small(struct tg_fused_plan *pl, block_job *J)
+{
+    const tg_fused *F = &pl->F;
+    size_t sb = scratch_bytes(F, J->nvars),
+           need = sb + (size_t)(J->nvars + 1) * (size_t)J->nparts * sizeof(double);
+    bool fresh = pl->small_bytes != need;
+    if (fresh) {
+        tg_free(pl->small);
+        pl->small_bytes = 0;
+        if (!(pl->small = tg_malloc(need))) {
+            tg_error_clear();
+            return tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's registers)");
+        }
+        pl->small_bytes = need;
+    }
+    scratch w = scratch_at(F, J->nvars, pl->small);
+    J->work = &w;
+    J->partial = (double *)((char *)pl->small + sb);
+    memset(J->partial, 0, need - sb);
+    /* the constants and the op blocks stay where they are in the kept
+     * scratch; only the streams are located again */
+    for (int i = 0; fresh && i < F->n; i++)
+        locate(F, J->S, &w, i, 0);
+    w.located = true;
+    run_blocks(0, J, 0);
+    return TG_OK;
+}
+
+/* the summed outputs' totals from their partial sums */
+static void set_sums(const tg_fused *F, const block_job *J)
+{
+    if (F->sum_root)
+        tg_fused_set_sum(J->out, J->partial, J->nparts);
+    for (int i = 0; i < J->nvars; i++)
+        if (F->grad_reg[i] >= 0 && F->grad_sum[i])
+            tg_fused_set_sum(J->grads[i], J->partial + (1 + i) * J->nparts, J->nparts);
+}
+
 /* The plan's blocks on every core, into out and grads (made with their
  * shapes); sums add the blocks' partials in block order. */
-static tg_status run_on_cpu(const tg_fused *F, const tg_fused_stream *S, int nstreams, int64_t n, int nvars,
+static tg_status run_on_cpu(struct tg_fused_plan *pl, const tg_fused_stream *S, int nstreams, int64_t n, int nvars,
                             tg_tensor *out, tg_tensor **grads)
 {
+    const tg_fused *F = &pl->F;
     const int64_t B = TG_FUSE_BLOCK;
     int64_t nblocks = (n + B - 1) / B;
     /* the eager sum's order where the eager sum has it at this size */
-    bool lanes = true;
+    bool by_lanes = false, running = false;
     for (int k = 0; k <= nvars; k++)
-        if (summed(F, k))
-            lanes = lanes && n >= (F->r[k ? F->grad_reg[k - 1] : F->value_reg].dtype == TG_FLOAT32 ? SUM_EXACT_F32
-                                                                                               : SUM_EXACT_F64);
-    int64_t nparts = lanes ? (n + SUM_BLOCK - 1) / SUM_BLOCK : nblocks;
+        if (summed(F, k)) {
+            bool l = n >= (F->r[k ? F->grad_reg[k - 1] : F->value_reg].dtype == TG_FLOAT32 ? SUM_EXACT_F32
+                                                                                         : SUM_EXACT_F64);
+            by_lanes = by_lanes || l;
+            running = running || !l;
+        }
+    if (by_lanes && running)
+        return TG_NO; /* sums of both kinds (float32 and float64 ones): the eager path's */
+    bool lanes = !running;
+    int64_t nparts = lanes ? (n + SUM_BLOCK - 1) / SUM_BLOCK : 1;
+    /* one run of blocks: this thread's, no dispatch (running sums are
+     * made so: below the eager sum's lanes' sizes, at most a run) */
+    if (nblocks <= TG_FUSE_RUN || !lanes) {
+        /* (the instructions' direct writes are non-temporal stores, which
+         * a small output's next reader would wait for) */
+        block_job J = {F, S, nstreams, NULL, out, grads, nvars, n, NULL, nblocks, lanes, false, false, nparts};
+        tg_status st = run_small(pl, &J);
+        if (st == TG_OK)
+            set_sums(F, &J);
+        return st;
+    }
     /* partial sums: the value's (when summed), then each variable's (when
      * its gradient is summed), nparts each */
     double *partial = tg_calloc((size_t)(nvars + 1) * (size_t)nparts, sizeof *partial);
@@ -338,18 +443,13 @@ static tg_status run_on_cpu(const tg_fused *F, const tg_fused_stream *S, int nst
     tg_status st = TG_OK;
     /* scratch per thread, as the scratch type lays it out */
     int nt = tg_threads();
-    size_t blocks = (size_t)F->nslots * SLOT_BYTES, tmp = F->jit ? F->jit_tmp : 0;
-    size_t per_reg = sizeof(double) + sizeof(void *) + sizeof(int64_t);
-    size_t lane_bytes = (size_t)(nvars + 1) * SUM_LANES * sizeof(double);
     scratch *work = tg_calloc((size_t)nt, sizeof *work);
     bool nomem = !work;
     for (int t = 0; work && t < nt && !nomem; t++) {
-        char *m = tg_malloc(blocks + tmp + lane_bytes + (size_t)F->n * per_reg), *regs = m + blocks + tmp + lane_bytes;
+        char *m = tg_malloc(scratch_bytes(F, nvars));
         nomem = !m;
         if (m)
-            work[t] = (scratch){m, m + blocks, (double *)regs, (const void **)(regs + (size_t)F->n * sizeof(double)),
-                                (int64_t *)(regs + (size_t)F->n * (sizeof(double) + sizeof(void *))),
-                                (double *)(m + blocks + tmp)};
+            work[t] = scratch_at(F, nvars, m);
     }
     if (nomem) {
         tg_error_clear();
@@ -358,22 +458,14 @@ static tg_status run_on_cpu(const tg_fused *F, const tg_fused_stream *S, int nst
         for (int t = 0; F->vm && t < nt; t++) /* the constants and the blocks stay where they are */
             for (int i = 0; i < F->n; i++)
                 locate(F, S, &work[t], i, 0);
-        /* the instructions' non-temporal stores need outputs aligned to
-         * 16 bytes (tg_empty's are) */
-        bool direct = F->vm && !F->jit && (F->sum_root || (uintptr_t)tg_data(out) % 16 == 0);
-        for (int i = 0; i < nvars; i++)
-            direct = direct && (F->grad_reg[i] < 0 || F->grad_sum[i] || (uintptr_t)tg_data(grads[i]) % 16 == 0);
-        block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks, lanes, direct, nparts};
+        bool direct = direct_ok(F, out, grads, nvars);
+        block_job J = {F, S, nstreams, partial, out, grads, nvars, n, work, nblocks, lanes, direct, true, nparts};
         tg_parallel_for((nblocks + TG_FUSE_RUN - 1) / TG_FUSE_RUN, run_blocks, &J);
+        set_sums(F, &J);
     }
     for (int t = 0; work && t < nt; t++)
         tg_free(work[t].blocks);
     tg_free(work);
-    if (st == TG_OK && F->sum_root)
-        tg_fused_set_sum(out, partial, nparts);
-    for (int i = 0; i < nvars && st == TG_OK; i++)
-        if (F->grad_reg[i] >= 0 && F->grad_sum[i])
-            tg_fused_set_sum(grads[i], partial + (1 + i) * nparts, nparts);
     tg_free(partial);
     return st;
 }
@@ -390,9 +482,10 @@ static bool same_shape(const tg_tensor *a, const tg_tensor *b)
 
 /* How a fused evaluation is asked for: --compile (generated code, compiled
  * when needed), or the default path (exact: the eager bytes, sums
- * included; from min_n elements; generated code only when kept already). */
+ * included; from min_n elements, or any size with reuse, once the same
+ * call comes a second time; generated code only when kept already). */
 typedef struct {
-    bool exact, may_compile;
+    bool exact, may_compile, reuse;
     int64_t min_n;
 } fuse_mode;
 
@@ -423,13 +516,26 @@ static tg_status fused_eval(tg_program *p, tg_env *env, int nvars, const tg_grad
         first = first ? first : v;
         n = v->numel;
     }
+    /* every variable one value (a --lines line): each is a stream of one
+     * element, with the default path's reuse */
+    for (int i = 0; nvars && n < 0 && m->reuse && !gout && i < nvars && st == TG_OK; i++)
+        if (!tg_dtype_is_float(env->values[i]->dtype))
+            st = TG_NO;
+    if (nvars && n < 0 && m->reuse && !gout)
+        n = 1;
+    /* a one-value variable of more dimensions than the others would give
+     * the result its own; only a probe of the whole variables sees that */
+    for (int i = 0; first && n > TG_FUSE_BLOCK && i < nvars && st == TG_OK; i++)
+        if (env->values[i]->ndim > first->ndim)
+            st = TG_NO;
     if (dev != TG_DEV_CPU && !m->may_compile)
         st = TG_NO; /* the cuda kernel is compiled (NVRTC): --compile's */
-    if (st == TG_OK && (n < m->min_n || (gout && (!same_shape(gout, first) || !tg_is_contiguous(gout)))))
+    if (st == TG_OK && ((n < m->min_n && !(m->reuse && n >= 1)) ||
+                        (gout && (!same_shape(gout, first) || !tg_is_contiguous(gout)))))
         st = TG_NO;
     struct tg_fused_plan *pl = NULL;
     if (st == TG_OK)
-        st = tg_fused_plan_get(p, env, nvars, o, gout, n, m->exact, &pl);
+        st = tg_fused_plan_get(p, env, nvars, o, gout, n, m->exact, n < m->min_n, &pl);
     /* the inputs, in the probe's order: full-size variables, then the upstream gradient */
     tg_fused_stream S[TG_FUSE_MAXVARS + 1];
     int nstreams = 0;
@@ -450,7 +556,9 @@ static tg_status fused_eval(tg_program *p, tg_env *env, int nvars, const tg_grad
     const tg_fused *F = &pl->F;
 
     /* the outputs, on the variables' device */
-    tg_tensor *out = F->sum_root ? tg_empty(pl->out_dtype, 0, NULL) : tg_empty(pl->out_dtype, first->ndim, first->shape);
+    tg_tensor *out = F->sum_root         ? tg_empty(pl->out_dtype, 0, NULL)
+                     : pl->out_ndim >= 0 ? tg_empty(pl->out_dtype, pl->out_ndim, pl->out_shape)
+                                         : tg_empty(pl->out_dtype, first->ndim, first->shape);
     st = out ? TG_OK : TG_ERESOURCE;
     for (int i = 0; i < nvars && st == TG_OK; i++)
         if (F->grad_reg[i] >= 0 &&
@@ -458,7 +566,7 @@ static tg_status fused_eval(tg_program *p, tg_env *env, int nvars, const tg_grad
             st = TG_ERESOURCE;
     if (st == TG_OK)
         st = dev == TG_DEV_CUDA ? tg_fused_cuda_run(pl, S, nstreams, n, out, grads)
-                                : run_on_cpu(F, S, nstreams, n, nvars, out, grads);
+                                : run_on_cpu(pl, S, nstreams, n, nvars, out, grads);
     tg_release(gout);
     if (st != TG_OK) {
         tg_release(out);
@@ -475,7 +583,7 @@ static tg_status fused_eval(tg_program *p, tg_env *env, int nvars, const tg_grad
 tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
                            tg_tensor **grads)
 {
-    const fuse_mode m = {.exact = false, .may_compile = true, .min_n = 4 * TG_FUSE_BLOCK};
+    const fuse_mode m = {.exact = false, .may_compile = true, .reuse = false, .min_n = 4 * TG_FUSE_BLOCK};
     return fused_eval(p, env, nvars, o, value, grads, &m);
 }
 
@@ -488,7 +596,7 @@ bool tg_fuse_enabled(void)
 tg_status tg_fused_default_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
                                 tg_tensor **grads)
 {
-    const fuse_mode m = {.exact = true, .may_compile = false, .min_n = TG_FUSE_DEFAULT_MIN};
+    const fuse_mode m = {.exact = true, .may_compile = false, .reuse = true, .min_n = TG_FUSE_DEFAULT_MIN};
     if (!tg_fuse_enabled()) {
         *value = NULL;
         for (int i = 0; i < nvars; i++)

@@ -20,7 +20,10 @@ void tg_jit_describe(tg_jit_info *info);
  * it the eager path's smaller fixed cost wins (measured: see tgrad(1)). */
 #define TG_FUSE_DEFAULT_MIN 65536
 /* The default path's fused evaluation (tg_run_eval without --compile): as
- * tg_compiled_eval, but only on the CPU, from TG_FUSE_DEFAULT_MIN elements,
+ * tg_compiled_eval, but only on the CPU, from TG_FUSE_DEFAULT_MIN elements
+ * (smaller: from the second call with the same names, dtypes and shapes,
+ * the plan kept on the program; variables all of one element are then its
+ * inputs),
  * with generated code only when --compile left it in the cache (no
  * compiler is run), for programs whose every number it gives as the eager
  * path does, sums included (so not, e.g., a one-value parameter's

@@ -80,16 +80,24 @@ struct tg_fused_plan {
     tg_dtype out_dtype;
     bool cuda_tried;    /* on cuda: the kernel below compiled (or not) once */
     void *cuda_kernel;
+    bool made;          /* false: only the key is kept so far (a first small call) */
+    int out_ndim;       /* the value's shape when the probe was the whole variables; -1: theirs */
+    int64_t out_shape[TG_MAX_DIMS];
+    struct tg_fused_plan *other; /* the plan used before this one, kept too (fused_plan.c) */
+    void *small;        /* one thread's scratch and partial sums, kept for the next one-thread call */
+    size_t small_bytes;
 };
 
 /* The plan for this call: the program's kept one when it fits, else a new
  * one (kept in its place).  TG_NO (no error set) when the program does not
- * fuse; another status is an error of this call's.  exact: only programs
+ * fuse; another status is an error of this call's.  later: a key not seen
+ * before is kept alone (TG_NO) and its plan made when it comes again: a
+ * small evaluation made once costs less eagerly than a plan.  exact: only programs
  * whose sums are the eager ones (a plain final sum, one-value variables'
  * gradients that are plain sums), not sums of sums or sums times
  * constants, which fuse by adding or multiplying before summing. */
 tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout,
-                            int64_t n, bool exact, struct tg_fused_plan **out);
+                            int64_t n, bool exact, bool later, struct tg_fused_plan **out);
 /* Attaches the plan's generated loop, compiled once (jit.c); without a C
  * compiler the registers keep running through the eager kernels.  Without
  * may_compile only a loop kept in the cache is loaded (tg_jit_lookup). */

@@ -180,8 +180,9 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
         /* a one-value variable's gradient sums the block's contributions
          * (broadcasting's backward): the summand is the output, summed as
          * a final sum is */
-        tg_tensor *sm = grads[i] && grads[i]->numel == 1 ? summand_of(grads[i], block, exact) : NULL;
-        ok = ok && !(grads[i] && grads[i]->numel == 1 && !sm);
+        bool one = grads[i] && grads[i]->numel == 1 && block > 1; /* (a block of one: every gradient is) */
+        tg_tensor *sm = one ? summand_of(grads[i], block, exact) : NULL;
+        ok = ok && !(one && !sm);
         F->grad_sum[i] = sm != NULL;
         summands[1 + i] = sm;
         roots[nroots++] = sm ? sm : grads[i];
@@ -198,7 +199,8 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
         tg_tensor *t = nodes[i];
         tg_reg *R = &F->r[i];
         R->dtype = t->dtype;
-        R->scalar = t->numel == 1;
+        /* (a block of one element: the streams' values are its size) */
+        R->scalar = t->numel == 1 && block > 1;
         bool full = t->numel == block;
         if (!R->scalar && !full) {
             ok = false;
@@ -211,7 +213,7 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
         if (s >= 0) {
             R->kind = R_STREAM;
             R->stream = s;
-        } else if (!t->op && (R->scalar || all_equal(t))) {
+        } else if (!t->op && (t->numel == 1 || all_equal(t))) {
             /* a constant: a leaf (the probe traces every op, so what depends
              * on a stream is recorded, with its op) */
             R->kind = R_CONST;
@@ -279,44 +281,77 @@ static bool build(tg_fused *F, tg_tensor *value, tg_tensor **grads, int nvars, t
 void tg_fused_plan_free(struct tg_fused_plan *pl)
 {
     if (pl) {
+        tg_fused_plan_free(pl->other);
         tg_free(pl->F.r);
         tg_free(pl->F.kernels);
         tg_free(pl->F.attrs);
         tg_free(pl->F.vm);
         tg_free(pl->F.vm_out);
         tg_free(pl->key);
+        tg_free(pl->small);
         tg_free(pl);
     }
 }
 
-static void key_tensor(tg_buf *k, const tg_tensor *t, bool value)
+/* A plan's key is written (buf) or, on every later call, compared with
+ * the kept one as it would be written (kept), which allocates nothing. */
+typedef struct {
+    tg_buf *buf;
+    const char *kept;
+    size_t keptlen, at;
+    bool differs;
+} key_sink;
+
+static void key_add(key_sink *k, const void *p, size_t n)
 {
-    tg_buf_add(k, &t->dtype, sizeof t->dtype);
-    tg_buf_add(k, &t->ndim, sizeof t->ndim);
-    tg_buf_add(k, t->shape, (size_t)t->ndim * sizeof *t->shape);
-    tg_buf_add(k, &t->requires_grad, sizeof t->requires_grad);
+    if (k->buf)
+        tg_buf_add(k->buf, p, n);
+    else if (!k->differs && n <= k->keptlen - k->at && !memcmp(k->kept + k->at, p, n))
+        k->at += n;
+    else
+        k->differs = true;
+}
+
+static void key_tensor(key_sink *k, const tg_tensor *t, bool value)
+{
+    key_add(k, &t->dtype, sizeof t->dtype);
+    key_add(k, &t->ndim, sizeof t->ndim);
+    key_add(k, t->shape, (size_t)t->ndim * sizeof *t->shape);
+    key_add(k, &t->requires_grad, sizeof t->requires_grad);
     if (value) /* a constant's value is folded into the plan */
-        tg_buf_add(k, tg_data(t), tg_dtype_size(t->dtype));
+        key_add(k, tg_data(t), tg_dtype_size(t->dtype));
 }
 
 /* everything of the call, other than the program, a plan depends on */
-static bool plan_key(tg_buf *k, const tg_env *env, int nvars, const tg_grad_opts *o, const tg_tensor *gout,
-                     bool exact)
+static void plan_key(key_sink *k, const tg_env *env, int nvars, const tg_grad_opts *o, const tg_tensor *gout,
+                     int64_t n, bool exact)
 {
-    tg_buf_add(k, &nvars, sizeof nvars);
-    tg_buf_add(k, &exact, sizeof exact);
+    key_add(k, &nvars, sizeof nvars);
+    key_add(k, &exact, sizeof exact);
     tg_device dev = tg_get_device(); /* the kernel kept with the plan is for one device */
-    tg_buf_add(k, &dev, sizeof dev);
-    tg_buf_add(k, &o->no_grad, sizeof o->no_grad);
-    tg_buf_add(k, &(bool){gout != NULL}, sizeof(bool));
+    key_add(k, &dev, sizeof dev);
+    key_add(k, &o->no_grad, sizeof o->no_grad);
+    key_add(k, &(bool){gout != NULL}, sizeof(bool));
     if (gout)
         key_tensor(k, gout, false);
     for (int i = 0; i < nvars; i++) {
         const tg_tensor *v = env->values[i];
-        tg_buf_add(k, env->names[i], strlen(env->names[i]) + 1);
-        key_tensor(k, v, v->numel == 1); /* one value: the plan holds it as a constant */
+        key_add(k, env->names[i], strlen(env->names[i]) + 1);
+        /* one value among full-size variables: the plan holds it as a
+         * constant (where every variable has one value, n is 1 and each
+         * is a stream) */
+        key_tensor(k, v, v->numel != n);
     }
-    return !k->failed;
+}
+
+static bool key_matches(const struct tg_fused_plan *pl, const tg_env *env, int nvars, const tg_grad_opts *o,
+                        const tg_tensor *gout, int64_t n, bool exact)
+{
+    if (!pl)
+        return false;
+    key_sink k = {NULL, pl->key, pl->keylen, 0, false};
+    plan_key(&k, env, nvars, o, gout, n, exact);
+    return !k.differs && k.at == k.keptlen;
 }
 
 /* Runs the program on the probe -- the first block of every full-size
@@ -330,7 +365,11 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
     pl->fusable = false;
     if (tg_program_calls(p, "rand") || !tg_program_elementwise(p))
         return TG_NO;
-    const int64_t B = TG_FUSE_BLOCK;
+    /* the probe: the first block of every full-size variable, flat, or
+     * where n is one block at most, the variables as they are (then the
+     * probe's value has the result's shape) */
+    const bool whole = n <= TG_FUSE_BLOCK;
+    const int64_t B = whole ? n : TG_FUSE_BLOCK;
     tg_env penv = {0};
     tg_tensor *streams[TG_FUSE_MAXVARS + 1], *pv = NULL, *pg[TG_FUSE_MAXVARS] = {0};
     int nstreams = 0;
@@ -338,8 +377,9 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
     tg_status st = TG_OK;
     for (int i = 0; i < nvars && st == TG_OK; i++) {
         tg_tensor *v = env->values[i];
-        tg_tensor *leaf = v->numel == n ? tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(v)), 1, &minus1), 0, 0, B, 1))
-                                        : tg_detach(tg_ref(v));
+        tg_tensor *leaf = v->numel == n && !whole
+                              ? tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(v)), 1, &minus1), 0, 0, B, 1))
+                              : tg_detach(tg_ref(v));
         if (!leaf) {
             st = tg_errcode();
             break;
@@ -351,7 +391,8 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
     }
     tg_grad_opts po = {.no_grad = o->no_grad, .create_graph = true, .retain_graph = true};
     if (st == TG_OK && gout) {
-        po.grad_output = tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(gout)), 1, &minus1), 0, 0, B, 1));
+        po.grad_output = whole ? tg_detach(tg_ref(gout))
+                               : tg_detach(tg_slice(tg_reshape(tg_detach(tg_ref(gout)), 1, &minus1), 0, 0, B, 1));
         streams[nstreams++] = po.grad_output;
     }
     tg_grad_opts po_call = po; /* tg_grad_eval consumes the upstream gradient; we keep ours */
@@ -368,9 +409,20 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
         }
     pl->fusable = st == TG_OK && build(&pl->F, pv, pg, nvars, streams, nstreams, B, exact) &&
                   (pl->F.sum_root || pv->numel == B);
+    /* the sum of one value without dimensions is that value (-0 stays -0),
+     * not a sum from 0: the eager path's */
+    for (const tg_tensor *t = pv; pl->fusable && t && t->op; t = t->in[0])
+        if (t->op == &tg_ops[TG_OP_SUM] && t->in[0]->ndim == 0)
+            pl->fusable = false;
+        else if (t->op != &tg_ops[TG_OP_RESHAPE])
+            break;
     tg_set_trace(was_tracing);
-    if (pl->fusable)
+    if (pl->fusable) {
         pl->out_dtype = pv->dtype;
+        pl->out_ndim = whole ? pv->ndim : -1;
+        if (whole)
+            memcpy(pl->out_shape, pv->shape, (size_t)pv->ndim * sizeof *pv->shape);
+    }
     tg_release(pv);
     for (int i = 0; i < nvars; i++)
         tg_release(pg[i]);
@@ -383,39 +435,85 @@ static tg_status make_plan(tg_program *p, tg_env *env, int nvars, const tg_grad_
     return st;
 }
 
-/* The plan for this call: the program's kept one when its key matches,
- * else a new one (kept in its place). */
-tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout, int64_t n,
-                            bool exact, struct tg_fused_plan **out)
+/* The program keeps two plans: the one used last (p->plan) and the one
+ * before (its other), so that a program evaluated at two sizes in turn
+ * keeps both.  pl, kept or new, goes in front. */
+static void keep_first(tg_program *p, struct tg_fused_plan *pl)
 {
-    tg_buf k = {0};
-    if (!plan_key(&k, env, nvars, o, gout, exact)) {
-        tg_free(k.data);
-        return tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's plan)");
+    struct tg_fused_plan *head = p->plan;
+    if (pl == head)
+        return;
+    if (head && head->other == pl) { /* the one before: the two change places */
+        head->other = NULL;
+        pl->other = head;
+        p->plan = pl;
+        return;
     }
+    if (head) { /* a new one: the oldest goes */
+        tg_fused_plan_free(head->other);
+        head->other = NULL;
+    }
+    pl->other = head;
+    p->plan = pl;
+}
+
+/* pl no longer kept (wherever it is) and freed */
+static void drop(tg_program *p, struct tg_fused_plan *pl)
+{
+    if (p->plan == pl) {
+        p->plan = pl->other;
+        pl->other = NULL;
+    } else if (p->plan && p->plan->other == pl) {
+        p->plan->other = NULL;
+    }
+    tg_fused_plan_free(pl);
+}
+
+/* The plan for this call: a kept one when its key matches, else a new
+ * one (kept).  With later, a new key is only kept (TG_NO); its plan is
+ * made when the key comes again. */
+tg_status tg_fused_plan_get(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor *gout, int64_t n,
+                            bool exact, bool later, struct tg_fused_plan **out)
+{
     struct tg_fused_plan *pl = p->plan;
-    if (pl && pl->keylen == k.len && !memcmp(pl->key, k.data, k.len)) {
-        tg_free(k.data);
+    while (pl && !key_matches(pl, env, nvars, o, gout, n, exact))
+        pl = pl->other;
+    if (pl)
+        keep_first(p, pl);
+    if (pl && pl->made) {
         *out = pl;
         return pl->fusable ? TG_OK : TG_NO;
     }
-    if (!(pl = tg_calloc(1, sizeof *pl))) {
-        tg_free(k.data);
-        return TG_ERESOURCE;
+    if (pl) /* seen once: made now, in its place */
+        later = false;
+    else {
+        tg_buf k = {0};
+        key_sink sink = {&k, NULL, 0, 0, false};
+        plan_key(&sink, env, nvars, o, gout, n, exact);
+        if (k.failed || !(pl = tg_calloc(1, sizeof *pl))) {
+            tg_free(k.data);
+            tg_error_clear();
+            return tg_error(TG_ERESOURCE, "out of memory (compiled evaluation's plan)");
+        }
+        pl->key = k.data;
+        pl->keylen = k.len;
     }
-    pl->key = k.data;
-    pl->keylen = k.len;
+    if (later) {
+        keep_first(p, pl);
+        *out = pl;
+        return TG_NO;
+    }
+    pl->made = true;
     tg_status st = make_plan(p, env, nvars, o, gout, n, exact, pl);
     if (st == TG_ERESOURCE) { /* out of memory now, not the program's doing: not kept */
-        tg_fused_plan_free(pl);
+        drop(p, pl);
         return st;
     }
     if (st != TG_OK) { /* the probe failed: the eager run will say why, if it is an error */
         tg_error_clear();
         st = TG_NO;
     }
-    tg_fused_plan_free(p->plan);
-    p->plan = pl;
+    keep_first(p, pl);
     *out = pl;
     return st;
 }

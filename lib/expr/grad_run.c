@@ -316,6 +316,21 @@ static int bind_member(const char *name, tg_tensor *t, int requires_grad, void *
     return tg_env_bind(b->env, name, t, requires_grad, b->o);
 }
 
+/* A line's value and gradients: through the default path's fused plan
+ * (made on the second line of the same names, dtypes and shapes, then
+ * kept: the eager bytes), else eagerly. */
+static tg_tensor *line_eval(tg_program *p, tg_env *env, int nvars, const tg_run_opts *o, tg_tensor **grads)
+{
+    tg_grad_opts go = {.no_grad = o->bind.no_grad};
+    tg_tensor *value = NULL;
+    if (!o->detect_anomaly) {
+        tg_status st = tg_fused_default_eval(p, env, nvars, &go, &value, grads);
+        if (st != TG_NO)
+            return st == TG_OK ? value : NULL;
+    }
+    return tg_grad_eval(p, env, nvars, &go, grads);
+}
+
 /* one line's object of inputs, after fixed's: its result to out; the
  * member id->name (NULL: none) is not bound, id tells where it is */
 static tg_status run_line(tg_program *p, const tg_env *fixed, const tg_run_opts *o, const char *line, size_t len,
@@ -332,9 +347,8 @@ static tg_status run_line(tg_program *p, const tg_env *fixed, const tg_run_opts 
     int nvars = env.n;
     if (st == TG_OK && !(grads = tensor_array((size_t)nvars)))
         st = TG_ERESOURCE;
-    tg_grad_opts go = {.no_grad = o->bind.no_grad};
     tg_anomaly_enable(o->detect_anomaly); /* each line afresh */
-    if (st == TG_OK && !(value = tg_grad_eval(p, &env, nvars, &go, grads)))
+    if (st == TG_OK && !(value = line_eval(p, &env, nvars, o, grads)))
         st = tg_errcode();
     if (st == TG_OK && o->detect_anomaly && anomaly_error("anomaly"))
         st = tg_errcode();

@@ -258,3 +258,173 @@ TEST(fused_default_sums_in_the_instructions_give_the_eager_bytes)
                                m ? 3 * TG_FUSE_DEFAULT_MIN : 2 * TG_FUSE_DEFAULT_MIN + 7 * 1024 + 33, progs[k][0] == 's'));
     c_grad = big_values = false;
 }
+
+/* ---- small sizes: the plan made on a second call and kept ---- */
+/* n values of dt (as values() makes them) in the shape {1, ..., n} of
+ * ndim dimensions (0: one value, no dimension) */
+static tg_tensor *shaped(tg_dtype dt, int ndim, int64_t n, bool grad)
+{
+    int64_t shape[3] = {1, 1, 1};
+    if (ndim > 0)
+        shape[ndim - 1] = n;
+    tg_tensor *t = tg_detach(tg_reshape(values(dt, n, false), ndim, shape));
+    if (t && grad)
+        tg_set_requires_grad(t, true);
+    return t;
+}
+
+/* src over x, y and c, evaluated `calls` times by the default path at a
+ * small size, with new values of x and y each time (and of c, where every
+ * variable has one value: then all three are the plan's inputs), against
+ * the eager path each time: the same bytes every time.  Returns how many
+ * calls fused. */
+static int repeated_case(const char *src, tg_dtype dt, int ndim, int64_t n, bool summed, int calls)
+{
+    tg_program *p = tg_program_parse(src);
+    CHECK(p != NULL);
+    int fused = 0;
+    tg_tensor *c = tg_scalar(test_uniform(-2, 2), dt);
+    for (int k = 0; p && k < calls; k++) {
+        if (n == 1) {
+            tg_release(c);
+            c = shaped(dt, ndim, 1, true);
+        }
+        tg_tensor *x = shaped(dt, ndim, n, true), *y = shaped(dt, ndim, n, true);
+        tg_tensor *gout = summed ? NULL : shaped(dt, ndim, n, false);
+        tg_env env = {0}, env2 = {0};
+        const char *names[] = {"x", "y", "c"};
+        tg_tensor *vals[] = {x, y, c};
+        for (int i = 0; i < 3; i++) {
+            tg_env_set(&env, names[i], tg_ref(vals[i]));
+            tg_env_set(&env2, names[i], tg_ref(vals[i]));
+        }
+        tg_grad_opts o = {.grad_output = tg_ref(gout)}, o2 = {.grad_output = gout};
+        tg_tensor *dv = NULL, *dg[3] = {0}, *eg[3] = {0};
+        tg_status st = tg_fused_default_eval(p, &env, 3, &o, &dv, dg);
+        tg_error_clear();
+        tg_tensor *ev = tg_grad_eval(p, &env2, 3, &o2, eg);
+        tg_error_clear();
+        CHECK(st == TG_OK || st == TG_NO);
+        fused += st == TG_OK;
+        if (st == TG_OK && !(same_bytes(dv, ev) && same_bytes(dg[0], eg[0]) && same_bytes(dg[1], eg[1]) &&
+                             same_bytes(dg[2], eg[2]))) {
+            test_failures++;
+            fprintf(stderr, "  %s (%s, %d dims, %lld elements, %s, call %d): the default path's bytes differ\n", src,
+                    dt == TG_FLOAT32 ? "float32" : "float64", ndim, (long long)n,
+                    summed ? "summed" : "upstream gradient", k + 1);
+        }
+        for (int i = 0; i < 3; i++) {
+            tg_release(dg[i]);
+            tg_release(eg[i]);
+        }
+        tg_release(dv);
+        tg_release(ev);
+        tg_release(x);
+        tg_release(y);
+        tg_env_free(&env);
+        tg_env_free(&env2);
+    }
+    tg_release(c);
+    tg_program_free(p);
+    return fused;
+}
+
+TEST(fused_default_small_sizes_fuse_from_the_second_call_with_the_eager_bytes)
+{
+    static const int64_t sizes[] = {1, 1, 7, 255, 600, 1000, 1024, 3000, 40000};
+    int fused = 0, cases = 0;
+    for (int k = 0; k < 120; k++) {
+        str s = {0};
+        int64_t n = sizes[k % 9];
+        bool summed = k % 2 == 0 || n == 1; /* (one value each: the upstream gradient stays eager) */
+        put(&s, summed ? "sum(" : "(");
+        expr(&s, 1 + k % 4);
+        put(&s, " + x * ");
+        expr(&s, k % 3);
+        put(&s, ")");
+        int ndim = k % 9 == 0 ? 0 : 1 + k % 3;
+        tg_dtype dt = k % 4 < 2 ? TG_FLOAT32 : TG_FLOAT64;
+        int f = repeated_case(s.text, dt, ndim, n, summed, 3);
+        CHECK(f <= 2); /* never the first call */
+        fused += f == 2;
+        cases++;
+        free(s.text);
+    }
+    CHECK(fused > cases / 2); /* most fuse from the second call on */
+    /* the seed programs, every call from the second */
+    CHECK(repeated_case("sum(x**3 + 2*x**2 - 5*x + 3)", TG_FLOAT32, 1, 1000, true, 4) == 3);
+    CHECK(repeated_case("sum(tanh(x)**2)", TG_FLOAT64, 2, 1000, true, 4) == 3);
+    CHECK(repeated_case("x**3 + 2*x**2 - 5*x + 3", TG_FLOAT32, 0, 1, true, 4) == 3);
+    CHECK(repeated_case("x * sin(x) - x / 3", TG_FLOAT32, 1, 1000, false, 3) == 2);
+}
+
+/* sum(x * x) at the sizes sizes[k % nsizes], k < calls: the calls that fused */
+static int cycled_sizes(const int64_t *sizes, int nsizes, int calls)
+{
+    tg_program *p = tg_program_parse("sum(x * x)");
+    int fused = 0;
+    for (int k = 0; p && k < calls; k++) {
+        int64_t n = sizes[k % nsizes];
+        tg_tensor *x = values(TG_FLOAT32, n, true), *v = NULL, *g[1] = {0};
+        tg_env env = {0};
+        tg_env_set(&env, "x", x);
+        tg_grad_opts o = {0};
+        fused += tg_fused_default_eval(p, &env, 1, &o, &v, g) == TG_OK;
+        tg_release(v);
+        tg_release(g[0]);
+        tg_env_free(&env);
+    }
+    tg_program_free(p);
+    return fused;
+}
+
+TEST(fused_default_small_sizes_keep_the_last_two_plans)
+{
+    /* two sizes in turn: both kept, each fuses from its second call */
+    CHECK(cycled_sizes((const int64_t[]){100, 200}, 2, 8) == 6);
+    /* three in turn: each replaces the oldest, which comes next: none fuses */
+    CHECK(cycled_sizes((const int64_t[]){100, 200, 300}, 3, 9) == 0);
+    /* a large size (made at once) and a small one in turn */
+    CHECK(cycled_sizes((const int64_t[]){TG_FUSE_DEFAULT_MIN, 10}, 2, 6) == 5);
+}
+
+TEST(fused_default_small_sums_of_both_kinds_give_the_eager_bytes)
+{
+    /* the value a float64 sum (one running sum below 32768 elements), c's
+     * gradient a float32 one (in lanes from 256): the default path gives
+     * the eager bytes on every call, or stays eager */
+    tg_program *p = tg_program_parse("sum(x * 2 + c * y)");
+    int64_t n = 1000;
+    for (int k = 0; p && k < 3; k++) {
+        tg_tensor *x = values(TG_FLOAT64, n, true), *y = tg_zeros(TG_FLOAT32, 1, &n);
+        /* c's gradient, sum(y): 0 added in order (the 1 lost beside 2^60),
+         * 1 in lanes (2^60 and -2^60 in one lane, the 1 in another) */
+        ((float *)tg_data(y))[0] = 0x1p60f;
+        ((float *)tg_data(y))[1] = 1;
+        ((float *)tg_data(y))[64] = -0x1p60f;
+        tg_tensor *c = tg_scalar(0.75, TG_FLOAT32); /* (the same each time: one key) */
+        tg_set_requires_grad(c, true);
+        tg_tensor *vals[] = {x, y, c};
+        const char *names[] = {"x", "y", "c"};
+        tg_env env = {0}, env2 = {0};
+        for (int i = 0; i < 3; i++) {
+            tg_env_set(&env, names[i], tg_ref(vals[i]));
+            tg_env_set(&env2, names[i], vals[i]);
+        }
+        tg_grad_opts o = {0}, o2 = {0};
+        tg_tensor *dv = NULL, *dg[3] = {0}, *eg[3] = {0};
+        tg_status st = tg_fused_default_eval(p, &env, 3, &o, &dv, dg);
+        tg_tensor *ev = tg_grad_eval(p, &env2, 3, &o2, eg);
+        CHECK(st == TG_OK || st == TG_NO);
+        CHECK(st != TG_OK || (same_bytes(dv, ev) && same_bytes(dg[0], eg[0]) && same_bytes(dg[2], eg[2])));
+        for (int i = 0; i < 3; i++) {
+            tg_release(dg[i]);
+            tg_release(eg[i]);
+        }
+        tg_release(dv);
+        tg_release(ev);
+        tg_env_free(&env);
+        tg_env_free(&env2);
+    }
+    tg_program_free(p);
+}
