@@ -6,7 +6,20 @@
 
 static int64_t next_id;
 const tg_attrs tg_no_attrs;
-int64_t tg_next_id(void) { return __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED); }
+
+/* Ids are handed out to each thread in blocks: unique, and in creation
+ * order within a thread, without an atomic operation per tensor (a
+ * training step makes some fifty). */
+#define ID_BLOCK 4096
+static _Thread_local int64_t id_next, id_end;
+int64_t tg_next_id(void)
+{
+    if (id_next == id_end) {
+        id_next = __atomic_fetch_add(&next_id, ID_BLOCK, __ATOMIC_RELAXED);
+        id_end = id_next + ID_BLOCK;
+    }
+    return id_next++;
+}
 
 tg_tensor *tg_ref(tg_tensor *t)
 {
@@ -178,7 +191,7 @@ tg_status tg_shape_check(int ndim, const int64_t *shape, int64_t *numel)
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return tg_error(TG_EINPUT, "negative dimension %lld in shape", (long long)shape[i]);
-        if (tg_mul_overflows(n, shape[i], &n) || n > TG_MAX_ELEMS)
+        if (__builtin_mul_overflow(n, shape[i], &n) || n > TG_MAX_ELEMS)
             return tg_error(TG_EINPUT, "shape has too many elements (the limit is 2^40)");
     }
     if (numel)
@@ -194,36 +207,60 @@ void tg_set_contiguous_strides(tg_tensor *t)
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         t->stride[i] = s;
-        if (tg_mul_overflows(s, t->shape[i] ? t->shape[i] : 1, &s))
+        if (__builtin_mul_overflow(s, t->shape[i] ? t->shape[i] : 1, &s))
             s = INT64_MAX;
     }
+}
+
+/* The shape's element count into *numel, true when the shape is valid
+ * (no error set: tg_shape_check says what is wrong) */
+static inline bool shape_ok(int ndim, const int64_t *shape, int64_t *numel)
+{
+    if (ndim < 0 || ndim > TG_MAX_DIMS)
+        return false;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0 || __builtin_mul_overflow(n, shape[i], &n) || n > TG_MAX_ELEMS)
+            return false;
+    *numel = n;
+    return true;
 }
 
 tg_tensor *tg_new_meta(tg_dtype dt, int ndim, const int64_t *shape)
 {
     int64_t numel;
-    if (tg_shape_check(ndim, shape, &numel) != TG_OK)
-        return NULL;
+    if (!shape_ok(ndim, shape, &numel)) /* an invalid shape: the message */
+        return tg_shape_check(ndim, shape, &numel), NULL;
     tg_tensor *t = spare_take(&spare_tensors, sizeof *t);
     if (!t)
         return NULL;
     t->refcount = 1;
     t->dtype = dt;
     t->ndim = ndim;
-    if (ndim)
-        memcpy(t->shape, shape, ndim * sizeof *shape);
     t->numel = numel;
     t->pos = -1;
     t->id = (int)tg_next_id();
     t->attrs = &tg_no_attrs;
-    tg_set_contiguous_strides(t);
+    if (numel == 0) { /* strides that may saturate */
+        if (ndim)
+            memcpy(t->shape, shape, ndim * sizeof *shape);
+        tg_set_contiguous_strides(t);
+        return t;
+    }
+    /* with elements, every suffix product is at most numel: no overflow */
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        t->shape[i] = shape[i];
+        t->stride[i] = s;
+        s *= shape[i];
+    }
     return t;
 }
 
 tg_status tg_alloc_storage(tg_tensor *t)
 {
     int64_t nbytes;
-    if (tg_mul_overflows(t->numel, (int64_t)tg_dtype_size(t->dtype), &nbytes))
+    if (__builtin_mul_overflow(t->numel, (int64_t)tg_dtype_size(t->dtype), &nbytes))
         return tg_error(TG_EINPUT, "tensor byte size overflows");
     tg_device dev = tg_get_device();
     tg_storage *s;
@@ -415,6 +452,8 @@ bool tg_is_contiguous(const tg_tensor *t)
 
 void *tg_data(const tg_tensor *t)
 {
+    if (!t->offset) /* most tensors: no size to look up */
+        return t->storage->data;
     return (char *)t->storage->data + t->offset * (int64_t)tg_dtype_size(t->dtype);
 }
 
