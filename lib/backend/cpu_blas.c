@@ -243,25 +243,32 @@ static void small_matmul(tg_dtype dt, int64_t n, int64_t m, int64_t k, CBLAS_TRA
         (fast ? small_f64_fma : small_f64)(&g, A, B, C);
 }
 
+/* t as GEMM takes it: t itself (borrowed, *own NULL), or a contiguous copy
+ * (*own holds it); NULL with the error set */
+static tg_tensor *gemm_operand(tg_tensor *t, CBLAS_TRANSPOSE *tr, int64_t *ld, tg_tensor **own)
+{
+    *own = NULL;
+    if (gemm_layout(t, tr, ld))
+        return t;
+    bool old = tg_set_grad_enabled(false);
+    *own = tg_apply(TG_OP_CONTIGUOUS, 1, (tg_tensor *[]){tg_ref(t)}, NULL);
+    tg_set_grad_enabled(old);
+    if (*own)
+        gemm_layout(*own, tr, ld);
+    return *own;
+}
+
 tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
 {
-    tg_tensor *ac = tg_ref(a), *bc = tg_ref(b);
+    tg_tensor *own_a, *own_b = NULL;
     CBLAS_TRANSPOSE ta = CblasNoTrans, tb = CblasNoTrans;
     int64_t lda = 1, ldb = 1;
-    bool old = tg_set_grad_enabled(false);
-    if (!gemm_layout(ac, &ta, &lda)) {
-        ac = tg_apply(TG_OP_CONTIGUOUS, 1, &ac, NULL);
-        if (ac) gemm_layout(ac, &ta, &lda);
-    }
-    if (bc && !gemm_layout(bc, &tb, &ldb)) {
-        bc = tg_apply(TG_OP_CONTIGUOUS, 1, &bc, NULL);
-        if (bc) gemm_layout(bc, &tb, &ldb);
-    }
-    tg_set_grad_enabled(old);
+    tg_tensor *ac = gemm_operand(a, &ta, &lda, &own_a);
+    tg_tensor *bc = ac ? gemm_operand(b, &tb, &ldb, &own_b) : NULL;
     tg_status st = !ac || !bc ? tg_errcode() : tg_dtype_is_float(out->dtype) ? blas_ready() : TG_OK;
     if (st != TG_OK) {
-        tg_release(ac);
-        tg_release(bc);
+        tg_release(own_a);
+        tg_release(own_b);
         return st;
     }
     int64_t n = out->shape[out->ndim - 2], m = out->shape[out->ndim - 1];
@@ -307,8 +314,8 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
         }
         }
     }
-    tg_release(ac);
-    tg_release(bc);
+    tg_release(own_a);
+    tg_release(own_b);
     return TG_OK;
 }
 

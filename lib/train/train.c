@@ -527,18 +527,21 @@ static tg_status log_step(const tg_train_opts *o, run_state *r, tg_tensor *const
 /* ---- the loop ---- */
 
 /* the gradients the step uses: contiguous, NULL for a parameter the loss
- * did not reach */
-static tg_status step_grads(trainer *t, tg_tensor **grads)
+ * did not reach; .grad itself (borrowed) when it is contiguous, else a
+ * copy that own[k] holds */
+static tg_status step_grads(trainer *t, tg_tensor **grads, tg_tensor **own)
 {
     for (int k = 0; k < t->nparams; k++) {
         tg_tensor *g = t->params[k]->grad;
-        grads[k] = g ? tg_contiguous(tg_ref(g)) : NULL;
+        own[k] = g && !tg_is_contiguous(g) ? tg_contiguous(tg_ref(g)) : NULL;
+        grads[k] = own[k] ? own[k] : g;
         if (g && !grads[k])
             return tg_errcode();
     }
     return TG_OK;
 }
 
+/* grads: 2 * nparams slots, the gradients and the copies step_grads makes */
 static tg_status one_step(tg_program *p, trainer *t, const tg_train_opts *o, run_state *r, int64_t npasses,
                           tg_tensor **grads)
 {
@@ -548,14 +551,15 @@ static tg_status one_step(tg_program *p, trainer *t, const tg_train_opts *o, run
             return tg_errcode();
         r->passes++;
     }
-    tg_status st = step_grads(t, grads);
+    tg_tensor **own = grads + t->nparams;
+    tg_status st = step_grads(t, grads, own);
     if (st == TG_OK)
         st = tg_optim_step(r->opt, grads);
     if (st == TG_OK && r->log)
         st = log_step(o, r, grads, t->nparams);
     for (int k = 0; k < t->nparams; k++) {
-        tg_release(grads[k]);
-        grads[k] = NULL;
+        tg_release(own[k]);
+        grads[k] = own[k] = NULL;
     }
     return st;
 }
@@ -567,7 +571,7 @@ static tg_status train_loop(tg_program *p, trainer *t, const tg_train_opts *o, r
         passes > INT64_MAX - r->passes)
         return tg_error(TG_EUSAGE, "--steps or --epochs asks for more passes than can be counted");
     r->total = (passes + o->accumulate - 1) / o->accumulate;
-    tg_tensor **grads = tg_calloc((size_t)t->nparams, sizeof *grads);
+    tg_tensor **grads = tg_calloc(2 * (size_t)t->nparams, sizeof *grads); /* and the copies they own */
     if (!grads)
         return TG_ERESOURCE;
     tg_status st = TG_OK;
