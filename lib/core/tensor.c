@@ -186,12 +186,15 @@ void tg_release(tg_tensor *t)
             }
             stack[n++] = u->in[i];
         }
-        tg_release(u->grad); /* its own walk: a gradient's graph is separate */
+        if (u->grad) /* its own walk: a gradient's graph is separate */
+            tg_release(u->grad);
         if (u->tape.grad_view && u->storage)
             u->storage->grad_views--;
-        tg_release(u->tape.grad_acc);
+        if (u->tape.grad_acc)
+            tg_release(u->tape.grad_acc);
         tg_storage_release(u->storage);
-        tg_free(u->name);
+        if (u->name)
+            tg_free(u->name);
         if (u->attrs != &tg_no_attrs)
             tg_free((void *)u->attrs);
         spare_put(&spare_tensors, u);
