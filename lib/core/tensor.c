@@ -39,16 +39,18 @@ typedef struct {
 } spare_list;
 static _Thread_local spare_list spare_tensors, spare_storages;
 
-/* size zeroed bytes, a spare block when there is one.  Not inlined: with
- * size a constant the compiler zeroes by rep stos, whose start-up costs
- * more than the C library's vector stores for these few hundred bytes. */
-__attribute__((noipa)) static void *spare_take(spare_list *l, size_t size)
+/* size zeroed bytes, a spare block when there is one */
+static void *spare_take(spare_list *l, size_t size)
 {
     if (!l->n)
         return tg_calloc(1, size);
     if (tg_alloc_injected_failure())
         return NULL;
     void *p = l->p[--l->n];
+    /* size hidden from the compiler: as a constant it is zeroed by rep
+     * stos, whose start-up costs more than the C library's vector stores
+     * for these few hundred bytes */
+    __asm__("" : "+r"(size));
     memset(p, 0, size);
     return p;
 }
