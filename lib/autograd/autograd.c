@@ -6,66 +6,87 @@
 #include "internal.h"
 #include <string.h>
 
+/* A growing array of items of size bytes.  It starts in a buffer the
+ * caller gives (on its stack): a small graph's pass allocates nothing. */
 typedef struct {
-    tg_tensor **v;
-    size_t n, cap;
+    void *v;
+    size_t n, cap, size;
+    bool heap; /* v was allocated here */
 } vec;
+
+static vec vec_on(void *buf, size_t cap, size_t size) { return (vec){buf, 0, cap, size, false}; }
+
+/* room for one more item: its address, NULL when out of memory */
+static void *vec_grow(vec *s)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap * 2;
+        void *nv = nc <= SIZE_MAX / s->size ? tg_malloc(nc * s->size) : NULL;
+        if (!nv)
+            return NULL;
+        memcpy(nv, s->v, s->n * s->size);
+        if (s->heap)
+            tg_free(s->v);
+        s->v = nv;
+        s->cap = nc;
+        s->heap = true;
+    }
+    return (char *)s->v + s->n++ * s->size;
+}
 
 static bool vec_push(vec *s, tg_tensor *t)
 {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 64;
-        tg_tensor **nv = tg_realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return false;
-        s->v = nv;
-        s->cap = nc;
-    }
-    s->v[s->n++] = t;
-    return true;
+    tg_tensor **slot = vec_grow(s);
+    if (slot)
+        *slot = t;
+    return slot != NULL;
 }
+
+static void vec_free(vec *s)
+{
+    if (s->heap)
+        tg_free(s->v);
+}
+
+#define VEC_INLINE 64 /* items of a pass's arrays on the stack */
 
 /* Post-order of the nodes that lead to root and need a gradient.  `pending`
  * marks visited nodes (1) and is cleared again by the caller. */
 static tg_status topo_order(tg_tensor *root, vec *order)
 {
-    vec stack = {0};
+    /* the path from the root: each node and how many of its inputs were pushed */
+    typedef struct {
+        tg_tensor *t;
+        int next;
+    } frame;
+    frame buf[VEC_INLINE];
+    vec stack = vec_on(buf, VEC_INLINE, sizeof *buf);
     tg_status st = TG_OK;
-    if (!vec_push(&stack, root))
-        return TG_ERESOURCE;
+    frame *f = vec_grow(&stack);
+    *f = (frame){root, 0}; /* the first item fits */
     root->tape.pending = 1;
-    /* next[i]: how many inputs of stack entry i have been pushed */
-    size_t *next = NULL, ncap = 0;
     while (stack.n && st == TG_OK) {
-        if (ncap < stack.cap) {
-            size_t *nn = tg_realloc(next, stack.cap * sizeof *nn);
-            if (!nn) { st = TG_ERESOURCE; break; }
-            for (size_t i = ncap; i < stack.cap; i++) nn[i] = 0;
-            next = nn;
-            ncap = stack.cap;
-        }
-        size_t top = stack.n - 1;
-        tg_tensor *t = stack.v[top];
-        if (t->op && next[top] < (size_t)t->nin) {
-            tg_tensor *u = t->in[next[top]++];
+        f = (frame *)stack.v + (stack.n - 1);
+        tg_tensor *t = f->t;
+        if (t->op && f->next < t->nin) {
+            tg_tensor *u = t->in[f->next++];
             if (u->requires_grad && !u->tape.pending) {
                 u->tape.pending = 1;
-                if (!vec_push(&stack, u))
+                frame *g = vec_grow(&stack);
+                if (g)
+                    *g = (frame){u, 0};
+                else
                     st = TG_ERESOURCE;
-                else if (stack.n - 1 < ncap)
-                    next[stack.n - 1] = 0;
             }
             continue;
         }
-        next[top] = 0;
         stack.n--;
         if (!vec_push(order, t))
             st = TG_ERESOURCE;
         else
             tg_ref(t); /* the order holds each node while the pass runs */
     }
-    tg_free(next);
-    tg_free(stack.v);
+    vec_free(&stack);
     return st;
 }
 
@@ -158,8 +179,10 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
             return tg_errcode();
     }
 
-    vec order = {0};
+    tg_tensor *order_buf[VEC_INLINE];
+    vec order = vec_on(order_buf, VEC_INLINE, sizeof *order_buf);
     tg_status st = topo_order(root, &order);
+    tg_tensor **nodes = order.v;
     tg_modes saved = tg_modes_get();
     tg_device device = tg_get_device();
     tg_mode.grad = create_graph;
@@ -170,7 +193,7 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
     else
         tg_release(g);
     for (size_t k = order.n; k-- > 0 && st == TG_OK;) {
-        tg_tensor *t = order.v[k];
+        tg_tensor *t = nodes[k];
         tg_tensor *gt = t->tape.grad_acc;
         if (!gt)
             continue;
@@ -226,22 +249,22 @@ tg_status tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph
             }
             t->nin = 0;
             t->tape.pending = 0;
-            order.v[k] = NULL;
+            nodes[k] = NULL;
             tg_release(t);
         }
     }
     tg_modes_set(saved);
     tg_set_device(device);
     for (size_t k = 0; k < order.n; k++) {
-        if (!order.v[k])
+        if (!nodes[k])
             continue;
-        tg_release(order.v[k]->tape.grad_acc);
-        order.v[k]->tape.grad_acc = NULL;
-        order.v[k]->tape.pending = 0;
+        tg_release(nodes[k]->tape.grad_acc);
+        nodes[k]->tape.grad_acc = NULL;
+        nodes[k]->tape.pending = 0;
     }
     for (size_t k = order.n; k-- > 0;)
-        tg_release(order.v[k]);
-    tg_free(order.v);
+        tg_release(nodes[k]);
+    vec_free(&order);
     return st;
 }
 

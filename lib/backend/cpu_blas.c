@@ -7,6 +7,7 @@
 #include "internal.h"
 #include <cblas.h>
 #include <dlfcn.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -175,25 +176,99 @@ static int64_t batch_offset(const tg_tensor *t, int obnd, const int64_t *oshape,
     return off;
 }
 
+/* ---- products too small for GEMM's fixed cost ----
+ * A call into OpenBLAS costs about a thousand instructions and a lock
+ * before the first multiply: more than the whole product of a 4x2 and a
+ * 2x4 (a training step of a small network makes several such).  With
+ * fewer than SMALL_K terms per element, OpenBLAS's kernels sum each
+ * element's products in order, one fused multiply-add each, from zero
+ * (checked against OpenBLAS in tests/unit/test_small_gemm.c): the loop
+ * below does the same, so the numbers are GEMM's bit for bit.  From
+ * eight terms on the kernels split the sum, and GEMM is called. */
+#define SMALL_K 8
+#define SMALL_WORK 1024 /* multiply-adds below which the loop is cheaper */
+
+typedef struct {
+    int64_t n, m, k;
+    int64_t ar, ac, br, bc; /* element strides of A's rows and columns, B's */
+} small_gemm;
+
+#define SMALL_GEMM_FN(NAME, T, FMA, ATTR)                                                                       \
+    ATTR static void NAME(const small_gemm *g, const T *A, const T *B, T *C)                                   \
+    {                                                                                                            \
+        for (int64_t i = 0; i < g->n; i++)                                                                       \
+            for (int64_t j = 0; j < g->m; j++) {                                                                 \
+                T s = 0;                                                                                         \
+                for (int64_t q = 0; q < g->k; q++)                                                               \
+                    s = FMA(A[i * g->ar + q * g->ac], B[q * g->br + j * g->bc], s);                              \
+                C[i * g->m + j] = s;                                                                             \
+            }                                                                                                    \
+    }
+
+SMALL_GEMM_FN(small_f32, float, fmaf, )
+SMALL_GEMM_FN(small_f64, double, fma, )
+#if defined(__x86_64__) && defined(__GNUC__)
+SMALL_GEMM_FN(small_f32_fma, float, __builtin_fmaf, __attribute__((target("fma"))))
+SMALL_GEMM_FN(small_f64_fma, double, __builtin_fma, __attribute__((target("fma"))))
+static bool have_fma(void)
+{
+    static int known = -1;
+    if (known < 0)
+        known = __builtin_cpu_supports("fma") ? 1 : 0;
+    return known;
+}
+#else
+#define small_f32_fma small_f32
+#define small_f64_fma small_f64
+static bool have_fma(void) { return false; }
+#endif
+
+/* whether the loop takes an n x k by k x m product */
+static bool small_product(int64_t n, int64_t m, int64_t k)
+{
+    return k > 0 && k < SMALL_K && n <= SMALL_WORK && m <= SMALL_WORK && n * m * k <= SMALL_WORK;
+}
+
+/* C = A B for a float product small_product takes, A and B laid out as
+ * gemm_layout says */
+static void small_matmul(tg_dtype dt, int64_t n, int64_t m, int64_t k, CBLAS_TRANSPOSE ta, int64_t lda,
+                         CBLAS_TRANSPOSE tb, int64_t ldb, const void *A, const void *B, void *C)
+{
+    small_gemm g = {n, m, k, ta == CblasNoTrans ? lda : 1, ta == CblasNoTrans ? 1 : lda,
+                    tb == CblasNoTrans ? ldb : 1, tb == CblasNoTrans ? 1 : ldb};
+    bool fast = have_fma();
+    if (dt == TG_FLOAT32)
+        (fast ? small_f32_fma : small_f32)(&g, A, B, C);
+    else
+        (fast ? small_f64_fma : small_f64)(&g, A, B, C);
+}
+
+/* t as GEMM takes it: t itself (borrowed, *own NULL), or a contiguous copy
+ * (*own holds it); NULL with the error set */
+static tg_tensor *gemm_operand(tg_tensor *t, CBLAS_TRANSPOSE *tr, int64_t *ld, tg_tensor **own)
+{
+    *own = NULL;
+    if (gemm_layout(t, tr, ld))
+        return t;
+    bool old = tg_set_grad_enabled(false);
+    *own = tg_apply(TG_OP_CONTIGUOUS, 1, (tg_tensor *[]){tg_ref(t)}, NULL);
+    tg_set_grad_enabled(old);
+    if (*own)
+        gemm_layout(*own, tr, ld);
+    return *own;
+}
+
 tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
 {
-    tg_tensor *ac = tg_ref(a), *bc = tg_ref(b);
+    tg_tensor *own_a, *own_b = NULL;
     CBLAS_TRANSPOSE ta = CblasNoTrans, tb = CblasNoTrans;
     int64_t lda = 1, ldb = 1;
-    bool old = tg_set_grad_enabled(false);
-    if (!gemm_layout(ac, &ta, &lda)) {
-        ac = tg_apply(TG_OP_CONTIGUOUS, 1, &ac, NULL);
-        if (ac) gemm_layout(ac, &ta, &lda);
-    }
-    if (bc && !gemm_layout(bc, &tb, &ldb)) {
-        bc = tg_apply(TG_OP_CONTIGUOUS, 1, &bc, NULL);
-        if (bc) gemm_layout(bc, &tb, &ldb);
-    }
-    tg_set_grad_enabled(old);
+    tg_tensor *ac = gemm_operand(a, &ta, &lda, &own_a);
+    tg_tensor *bc = ac ? gemm_operand(b, &tb, &ldb, &own_b) : NULL;
     tg_status st = !ac || !bc ? tg_errcode() : tg_dtype_is_float(out->dtype) ? blas_ready() : TG_OK;
     if (st != TG_OK) {
-        tg_release(ac);
-        tg_release(bc);
+        tg_release(own_a);
+        tg_release(own_b);
         return st;
     }
     int64_t n = out->shape[out->ndim - 2], m = out->shape[out->ndim - 1];
@@ -209,6 +284,10 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
         char *pa = A + oa * (int64_t)sz, *pb = B + ob * (int64_t)sz, *pc = C + bi * n * m * (int64_t)sz;
         if (k == 0) {
             memset(pc, 0, (size_t)(n * m) * sz);
+            continue;
+        }
+        if (tg_dtype_is_float(out->dtype) && small_product(n, m, k)) {
+            small_matmul(out->dtype, n, m, k, ta, lda, tb, ldb, pa, pb, pc);
             continue;
         }
         switch (out->dtype) {
@@ -235,8 +314,8 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
         }
         }
     }
-    tg_release(ac);
-    tg_release(bc);
+    tg_release(own_a);
+    tg_release(own_b);
     return TG_OK;
 }
 

@@ -98,19 +98,24 @@ int tg_loop_plan(const tg_tensor *out, int nin, tg_tensor *const *in, int64_t *s
 
 void tg_loop_ex(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a, bool heavy)
 {
-    int64_t shape[TG_MAX_DIMS + 1], st[MAXIN][TG_MAX_DIMS + 1], ost[TG_MAX_DIMS + 1];
     if (out->numel == 0)
         return;
-    int m = tg_loop_plan(out, nin, in, shape, ost, st);
-
-    loop_job J = {.k = k, .a = a, .nin = nin, .m = m, .osz = tg_dtype_size(out->dtype), .obase = tg_data(out)};
-    memcpy(J.shape, shape, sizeof shape);
-    memcpy(J.ost, ost, sizeof ost);
-    memcpy(J.st, st, sizeof st);
+    /* planned straight into the job, which is not cleared first: its
+     * arrays are some 700 bytes, more than the work of a small op; what
+     * is read of them (m dims, nin inputs) is written here */
+    loop_job J;
+    J.k = k;
+    J.a = a;
+    J.nin = nin;
+    J.m = tg_loop_plan(out, nin, in, J.shape, J.ost, J.st);
+    J.osz = tg_dtype_size(out->dtype);
+    J.obase = tg_data(out);
     for (int j = 0; j < nin; j++) {
         J.isz[j] = tg_dtype_size(in[j]->dtype);
         J.base[j] = tg_data(in[j]);
     }
+    int m = J.m;
+    const int64_t *shape = J.shape;
     J.inner = shape[m - 1];
 
     /* Work items: the outer index times chunks of the inner run, so that

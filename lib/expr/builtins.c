@@ -898,7 +898,7 @@ static const builtin builtins[] = {
 const builtin *tg_builtin_find(const char *name)
 {
     for (int i = 0; i < NBUILTINS; i++)
-        if (!strcmp(builtins[i].name, name))
+        if (builtins[i].name[0] == name[0] && !strcmp(builtins[i].name, name)) /* most differ at once */
             return &builtins[i];
     return NULL;
 }

@@ -26,16 +26,20 @@ static int combine_categories(int higher, int lower)
 
 static tg_dtype result_type(int n, tg_tensor **in)
 {
-    int tier[3] = {-1, -1, -1};
+    /* the tiers in scalars, not an array the loop stores into and reads
+     * back: it is on every op's path */
+    int dims = -1, zero_d = -1, numbers = -1;
     for (int i = 0; i < n; i++) {
         tg_tensor *t = in[i];
-        int k = t->wrapped_number ? 2 : t->ndim == 0 ? 1 : 0;
         int dt = t->dtype;
-        if (k == 2 && dt == TG_FLOAT64)
-            dt = tg_default_float; /* a Python float takes the default dtype */
-        tier[k] = promote_skip_none(tier[k], dt);
+        if (t->wrapped_number) /* a Python float takes the default dtype */
+            numbers = promote_skip_none(numbers, dt == TG_FLOAT64 ? (int)tg_default_float : dt);
+        else if (t->ndim == 0)
+            zero_d = promote_skip_none(zero_d, dt);
+        else
+            dims = promote_skip_none(dims, dt);
     }
-    int r = combine_categories(tier[0], combine_categories(tier[1], tier[2]));
+    int r = combine_categories(dims, combine_categories(zero_d, numbers));
     return r < 0 ? tg_default_float : (tg_dtype)r;
 }
 

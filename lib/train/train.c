@@ -170,6 +170,7 @@ typedef struct {
     int64_t *perm;      /* this epoch's order of the rows (--shuffle) */
     int64_t perm_epoch; /* the epoch perm is for (-1: none yet) */
     tg_tensor **batch_values; /* per variable: the current batch of a data variable */
+    tg_env pass;        /* the last pass's environment, kept while it can serve the next (pass_env) */
 } trainer;
 
 /* The name's index in the comma-separated list, or -1 */
@@ -280,6 +281,7 @@ static void trainer_free(trainer *t)
     tg_free(t->params);
     tg_free(t->param_names);
     tg_free(t->role);
+    tg_env_free(&t->pass);
     tg_env_free(&t->env);
 }
 
@@ -354,9 +356,28 @@ static tg_status load_batch(trainer *t, const tg_train_opts *o, int64_t k)
 
 /* ---- one pass: forward and backward ---- */
 
-/* the environment of one pass: the variables, data variables as batches */
-static tg_status pass_env(const trainer *t, tg_env *e)
+/* Whether e binds the variables, and nothing else, as pass_env does: a
+ * pass that assigned a name, or rebound a variable, leaves it otherwise */
+static bool pass_env_intact(const trainer *t, const tg_env *e)
 {
+    if (e->n != t->nvars)
+        return false;
+    for (int i = 0; i < t->nvars; i++)
+        if (e->values[i] != (t->role[i] == VAR_DATA ? t->batch_values[i] : t->env.values[i]))
+            return false;
+    return true;
+}
+
+/* The environment of one pass: the variables, data variables as batches.
+ * Without mini-batches the variables are the same tensors at every pass
+ * (the parameters are updated in place), so the last pass's environment
+ * serves again when the program left it as it was: the names and their
+ * index are not made and freed at every step. */
+static tg_status pass_env(trainer *t, tg_env *e)
+{
+    if (!t->batch_values && pass_env_intact(t, e))
+        return TG_OK;
+    tg_env_free(e);
     for (int i = 0; i < t->nvars; i++) {
         tg_tensor *v = t->role[i] == VAR_DATA ? t->batch_values[i] : t->env.values[i];
         if (tg_env_set(e, t->env.names[i], tg_ref(v)) != TG_OK)
@@ -392,7 +413,8 @@ static tg_status one_pass(tg_program *p, trainer *t, pass_state *ps, bool first,
 {
     if (ps->fused)
         return tg_train_fused_pass(ps->fused, first, loss, dt);
-    tg_env e = {0};
+    tg_env e = t->pass;
+    t->pass = (tg_env){0};
     tg_tensor *value = NULL;
     tg_status st = pass_env(t, &e);
     if (st == TG_OK && ps->compiled) {
@@ -438,7 +460,10 @@ static tg_status one_pass(tg_program *p, trainer *t, pass_state *ps, bool first,
         *dt = value->dtype;
     }
     tg_release(value);
-    tg_env_free(&e);
+    if (st == TG_OK && !t->batch_values && pass_env_intact(t, &e))
+        t->pass = e; /* for the next pass */
+    else
+        tg_env_free(&e); /* what the program bound goes now */
     return st;
 }
 
@@ -502,18 +527,21 @@ static tg_status log_step(const tg_train_opts *o, run_state *r, tg_tensor *const
 /* ---- the loop ---- */
 
 /* the gradients the step uses: contiguous, NULL for a parameter the loss
- * did not reach */
-static tg_status step_grads(trainer *t, tg_tensor **grads)
+ * did not reach; .grad itself (borrowed) when it is contiguous, else a
+ * copy that own[k] holds */
+static tg_status step_grads(trainer *t, tg_tensor **grads, tg_tensor **own)
 {
     for (int k = 0; k < t->nparams; k++) {
         tg_tensor *g = t->params[k]->grad;
-        grads[k] = g ? tg_contiguous(tg_ref(g)) : NULL;
+        own[k] = g && !tg_is_contiguous(g) ? tg_contiguous(tg_ref(g)) : NULL;
+        grads[k] = own[k] ? own[k] : g;
         if (g && !grads[k])
             return tg_errcode();
     }
     return TG_OK;
 }
 
+/* grads: 2 * nparams slots, the gradients and the copies step_grads makes */
 static tg_status one_step(tg_program *p, trainer *t, const tg_train_opts *o, run_state *r, int64_t npasses,
                           tg_tensor **grads)
 {
@@ -523,14 +551,15 @@ static tg_status one_step(tg_program *p, trainer *t, const tg_train_opts *o, run
             return tg_errcode();
         r->passes++;
     }
-    tg_status st = step_grads(t, grads);
+    tg_tensor **own = grads + t->nparams;
+    tg_status st = step_grads(t, grads, own);
     if (st == TG_OK)
         st = tg_optim_step(r->opt, grads);
     if (st == TG_OK && r->log)
         st = log_step(o, r, grads, t->nparams);
     for (int k = 0; k < t->nparams; k++) {
-        tg_release(grads[k]);
-        grads[k] = NULL;
+        tg_release(own[k]);
+        grads[k] = own[k] = NULL;
     }
     return st;
 }
@@ -542,7 +571,7 @@ static tg_status train_loop(tg_program *p, trainer *t, const tg_train_opts *o, r
         passes > INT64_MAX - r->passes)
         return tg_error(TG_EUSAGE, "--steps or --epochs asks for more passes than can be counted");
     r->total = (passes + o->accumulate - 1) / o->accumulate;
-    tg_tensor **grads = tg_calloc((size_t)t->nparams, sizeof *grads);
+    tg_tensor **grads = tg_calloc(2 * (size_t)t->nparams, sizeof *grads); /* and the copies they own */
     if (!grads)
         return TG_ERESOURCE;
     tg_status st = TG_OK;
