@@ -184,7 +184,10 @@ static int64_t batch_offset(const tg_tensor *t, int obnd, const int64_t *oshape,
  * element's products in order, one fused multiply-add each, from zero
  * (checked against OpenBLAS in tests/unit/test_small_gemm.c): the loop
  * below does the same, so the numbers are GEMM's bit for bit.  From
- * eight terms on the kernels split the sum, and GEMM is called. */
+ * eight terms on the kernels split the sum, and GEMM is called.
+ * OpenBLAS picks its kernels by the CPU (and OPENBLAS_CORETYPE), and for
+ * some CPUs by the size, so the loop is used for a shape only once the
+ * loaded library has been seen to agree with it (loop_trusted). */
 #define SMALL_K 8
 #define SMALL_WORK 1024 /* multiply-adds below which the loop is cheaper */
 
@@ -243,6 +246,84 @@ static void small_matmul(tg_dtype dt, int64_t n, int64_t m, int64_t k, CBLAS_TRA
         (fast ? small_f64_fma : small_f64)(&g, A, B, C);
 }
 
+/* C = A B through the loaded library's GEMM (float32 or float64) */
+static void gemm_call(tg_dtype dt, int64_t n, int64_t m, int64_t k, CBLAS_TRANSPOSE ta, int64_t lda,
+                      CBLAS_TRANSPOSE tb, int64_t ldb, const void *A, const void *B, void *C)
+{
+    if (dt == TG_FLOAT32)
+        blas.sgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0f, A, (int)lda, B, (int)ldb, 0.0f, C, (int)m);
+    else
+        blas.dgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0, A, (int)lda, B, (int)ldb, 0.0, C, (int)m);
+}
+
+/* a probe value: sign, mantissa and a power of two from -12 to 12 drawn
+ * from *state, zero one time in eight, so that the order, the rounding
+ * and the fusing of the sums show in the last bits */
+static double probe_value(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t r = *state >> 11;
+    if (r % 8 == 0)
+        return 0;
+    return ldexp((double)(r >> 13) / (double)(1ULL << 40) * (r & 16 ? -1 : 1), (int)((r >> 5) % 25) - 12);
+}
+
+/* whether the loop gives GEMM's bytes for an n x k by k x m product of dt
+ * in these layouts: four products of probe values through both, compared
+ * bit for bit (false when the probe's memory cannot be had) */
+static bool loop_agrees(tg_dtype dt, int64_t n, int64_t m, int64_t k, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb)
+{
+    size_t sz = tg_dtype_size(dt), na = (size_t)(n * k), nb = (size_t)(k * m), nc = (size_t)(n * m);
+    char *A = tg_malloc((na + nb + 2 * nc) * sz);
+    if (!A) {
+        tg_error_clear();
+        return false;
+    }
+    char *B = A + na * sz, *C1 = B + nb * sz, *C2 = C1 + nc * sz;
+    int64_t lda = ta == CblasNoTrans ? k : n, ldb = tb == CblasNoTrans ? m : k;
+    uint64_t state = (uint64_t)(n * 1000003 + m * 1009 + k);
+    bool same = true;
+    for (int round = 0; round < 4 && same; round++) {
+        for (size_t i = 0; i < na + nb; i++) {
+            double v = probe_value(&state);
+            if (dt == TG_FLOAT32)
+                ((float *)A)[i] = (float)v;
+            else
+                ((double *)A)[i] = v;
+        }
+        gemm_call(dt, n, m, k, ta, lda, tb, ldb, A, B, C1);
+        small_matmul(dt, n, m, k, ta, lda, tb, ldb, A, B, C2);
+        same = !memcmp(C1, C2, nc * sz);
+    }
+    tg_free(A);
+    return same;
+}
+
+/* The shapes seen so far and whether the loop agreed with GEMM on them
+ * (per thread: no lock).  Past SMALL_SEEN shapes a new one goes to GEMM
+ * unprobed. */
+#define SMALL_SEEN 32
+typedef struct {
+    int64_t n, m, k;
+    tg_dtype dt;
+    CBLAS_TRANSPOSE ta, tb;
+    bool agrees;
+} small_verdict;
+static _Thread_local small_verdict seen[SMALL_SEEN];
+static _Thread_local int nseen;
+
+static bool loop_trusted(tg_dtype dt, int64_t n, int64_t m, int64_t k, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb)
+{
+    for (int i = 0; i < nseen; i++)
+        if (seen[i].n == n && seen[i].m == m && seen[i].k == k && seen[i].dt == dt && seen[i].ta == ta &&
+            seen[i].tb == tb)
+            return seen[i].agrees;
+    if (nseen == SMALL_SEEN)
+        return false;
+    seen[nseen] = (small_verdict){n, m, k, dt, ta, tb, loop_agrees(dt, n, m, k, ta, tb)};
+    return seen[nseen++].agrees;
+}
+
 /* t as GEMM takes it: t itself (borrowed, *own NULL), or a contiguous copy
  * (*own holds it); NULL with the error set */
 static tg_tensor *gemm_operand(tg_tensor *t, CBLAS_TRANSPOSE *tr, int64_t *ld, tg_tensor **own)
@@ -286,18 +367,14 @@ tg_status tg_cpu_matmul(tg_tensor *a, tg_tensor *b, tg_tensor *out)
             memset(pc, 0, (size_t)(n * m) * sz);
             continue;
         }
-        if (tg_dtype_is_float(out->dtype) && small_product(n, m, k)) {
+        if (tg_dtype_is_float(out->dtype) && small_product(n, m, k) && loop_trusted(out->dtype, n, m, k, ta, tb)) {
             small_matmul(out->dtype, n, m, k, ta, lda, tb, ldb, pa, pb, pc);
             continue;
         }
         switch (out->dtype) {
         case TG_FLOAT32:
-            blas.sgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0f, (float *)pa, (int)lda,
-                        (float *)pb, (int)ldb, 0.0f, (float *)pc, (int)m);
-            break;
         case TG_FLOAT64:
-            blas.dgemm(CblasRowMajor, ta, tb, (int)n, (int)m, (int)k, 1.0, (double *)pa, (int)lda,
-                        (double *)pb, (int)ldb, 0.0, (double *)pc, (int)m);
+            gemm_call(out->dtype, n, m, k, ta, lda, tb, ldb, pa, pb, pc);
             break;
         default: { /* int64: a plain loop; wraps on overflow like PyTorch */
             const int64_t *x = (const int64_t *)pa, *y = (const int64_t *)pb;
