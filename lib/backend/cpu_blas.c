@@ -210,20 +210,12 @@ typedef struct {
 
 SMALL_GEMM_FN(small_f32, float, fmaf, )
 SMALL_GEMM_FN(small_f64, double, fma, )
-#if defined(__x86_64__) && defined(__GNUC__)
-SMALL_GEMM_FN(small_f32_fma, float, __builtin_fmaf, __attribute__((target("fma"))))
-SMALL_GEMM_FN(small_f64_fma, double, __builtin_fma, __attribute__((target("fma"))))
-static bool have_fma(void)
-{
-    static int known = -1;
-    if (known < 0)
-        known = __builtin_cpu_supports("fma") ? 1 : 0;
-    return known;
-}
+#if TG_HAVE_FMA_TARGET
+SMALL_GEMM_FN(small_f32_fma, float, __builtin_fmaf, TG_FMA_TARGET)
+SMALL_GEMM_FN(small_f64_fma, double, __builtin_fma, TG_FMA_TARGET)
 #else
 #define small_f32_fma small_f32
 #define small_f64_fma small_f64
-static bool have_fma(void) { return false; }
 #endif
 
 /* whether the loop takes an n x k by k x m product */
@@ -239,7 +231,7 @@ static void small_matmul(tg_dtype dt, int64_t n, int64_t m, int64_t k, CBLAS_TRA
 {
     small_gemm g = {n, m, k, ta == CblasNoTrans ? lda : 1, ta == CblasNoTrans ? 1 : lda,
                     tb == CblasNoTrans ? ldb : 1, tb == CblasNoTrans ? 1 : ldb};
-    bool fast = have_fma();
+    bool fast = tg_cpu_has_fma();
     if (dt == TG_FLOAT32)
         (fast ? small_f32_fma : small_f32)(&g, A, B, C);
     else

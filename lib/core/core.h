@@ -22,6 +22,18 @@ void tg_loop(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_a
 typedef void (*tg_task_fn)(int64_t item, void *ctx, int tid);
 void tg_parallel_for(int64_t items, tg_task_fn fn, void *ctx);
 int tg_threads(void);
+
+/* Loops built twice, with the processor's fused multiply-add instruction
+ * (TG_FMA_TARGET on a function) and through libm's fma() (the same
+ * numbers); tg_cpu_has_fma() (cpu.c) says which one may run. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define TG_FMA_TARGET __attribute__((target("fma")))
+#define TG_HAVE_FMA_TARGET 1
+#else
+#define TG_FMA_TARGET
+#define TG_HAVE_FMA_TARGET 0
+#endif
+bool tg_cpu_has_fma(void);
 /* heavy: worth several threads (math functions), see loop.c */
 void tg_loop_ex(tg_tensor *out, int nin, tg_tensor **in, tg_kernel_fn k, const tg_attrs *a, bool heavy);
 /* The loop's plan: out's shape with size-1 dims dropped and dims that are

@@ -136,42 +136,23 @@ typedef struct {
         ADAM_LOOP(T, FMA, SQRT)                                                                                    \
     }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define FMA_TARGET __attribute__((target("fma")))
-#define HAVE_FMA_TARGET 1
-#else
-#define FMA_TARGET
-#define HAVE_FMA_TARGET 0
-#endif
 SGD_FN(sgd_f32, float, fmaf, )
 SGD_FN(sgd_f64, double, fma, )
 ADAM_FN(adam_f32, float, fmaf, sqrtf, )
 ADAM_FN(adam_f64, double, fma, sqrt, )
-#if HAVE_FMA_TARGET
-SGD_FN(sgd_f32_fma, float, __builtin_fmaf, FMA_TARGET)
-SGD_FN(sgd_f64_fma, double, __builtin_fma, FMA_TARGET)
-ADAM_FN(adam_f32_fma, float, __builtin_fmaf, __builtin_sqrtf, FMA_TARGET)
-ADAM_FN(adam_f64_fma, double, __builtin_fma, __builtin_sqrt, FMA_TARGET)
+#if TG_HAVE_FMA_TARGET
+SGD_FN(sgd_f32_fma, float, __builtin_fmaf, TG_FMA_TARGET)
+SGD_FN(sgd_f64_fma, double, __builtin_fma, TG_FMA_TARGET)
+ADAM_FN(adam_f32_fma, float, __builtin_fmaf, __builtin_sqrtf, TG_FMA_TARGET)
+ADAM_FN(adam_f64_fma, double, __builtin_fma, __builtin_sqrt, TG_FMA_TARGET)
 #endif
-
-static bool have_fma(void)
-{
-#if HAVE_FMA_TARGET
-    static int known = -1;
-    if (known < 0)
-        known = __builtin_cpu_supports("fma") ? 1 : 0;
-    return known;
-#else
-    return false;
-#endif
-}
 
 static void run_sgd(const update *u, tg_tensor *p, const tg_tensor *g, tg_tensor *b)
 {
     void *pd = tg_data(p), *bd = b ? tg_data(b) : NULL;
     const void *gd = tg_data(g);
-#if HAVE_FMA_TARGET
-    if (have_fma()) {
+#if TG_HAVE_FMA_TARGET
+    if (tg_cpu_has_fma()) {
         if (p->dtype == TG_FLOAT32)
             sgd_f32_fma(u, pd, gd, bd);
         else
@@ -189,8 +170,8 @@ static void run_adam(const update *u, tg_tensor *p, const tg_tensor *g, tg_tenso
 {
     void *pd = tg_data(p), *md = tg_data(m), *vd = tg_data(v);
     const void *gd = tg_data(g);
-#if HAVE_FMA_TARGET
-    if (have_fma()) {
+#if TG_HAVE_FMA_TARGET
+    if (tg_cpu_has_fma()) {
         if (p->dtype == TG_FLOAT32)
             adam_f32_fma(u, pd, gd, md, vd);
         else
