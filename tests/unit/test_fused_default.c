@@ -123,6 +123,38 @@ static bool same_bytes(const tg_tensor *a, const tg_tensor *b)
     return true;
 }
 
+/* p over x, y and c (vals; gout the upstream gradient, or NULL) through the
+ * default path and the eager one, each with its own references: the
+ * default path's status (TG_OK: it fused); *same when it did not fuse or
+ * gave the eager bytes */
+static tg_status default_against_eager(tg_program *p, tg_tensor *const vals[3], tg_tensor *gout, bool *same)
+{
+    const char *names[] = {"x", "y", "c"};
+    tg_env env = {0}, env2 = {0};
+    for (int i = 0; i < 3; i++) {
+        tg_env_set(&env, names[i], tg_ref(vals[i]));
+        tg_env_set(&env2, names[i], tg_ref(vals[i]));
+    }
+    tg_grad_opts o = {.grad_output = tg_ref(gout)}, o2 = {.grad_output = tg_ref(gout)};
+    tg_tensor *dv = NULL, *dg[3] = {0}, *eg[3] = {0};
+    tg_status st = tg_fused_default_eval(p, &env, 3, &o, &dv, dg);
+    tg_error_clear();
+    tg_tensor *ev = tg_grad_eval(p, &env2, 3, &o2, eg);
+    tg_error_clear(); /* (a broadcast or dtype error: the eager path's to report) */
+    CHECK(st == TG_OK || st == TG_NO);
+    *same = st != TG_OK ||
+            (same_bytes(dv, ev) && same_bytes(dg[0], eg[0]) && same_bytes(dg[1], eg[1]) && same_bytes(dg[2], eg[2]));
+    for (int i = 0; i < 3; i++) {
+        tg_release(dg[i]);
+        tg_release(eg[i]);
+    }
+    tg_release(dv);
+    tg_release(ev);
+    tg_env_free(&env);
+    tg_env_free(&env2);
+    return st;
+}
+
 /* c requires grad: its gradient is a sum (fused in the eager sum's lanes) */
 static bool c_grad;
 
@@ -139,37 +171,18 @@ static bool one_case(const char *src, tg_dtype dt, bool int_y, int64_t n, bool s
     tg_tensor *gout = summed ? NULL : values(dt, n, false);
     if (c && c_grad)
         tg_set_requires_grad(c, true);
-    tg_env env = {0}, env2 = {0};
-    const char *names[] = {"x", "y", "c"};
     tg_tensor *vals[] = {x, y, c};
-    for (int i = 0; i < 3; i++) {
-        tg_env_set(&env, names[i], tg_ref(vals[i]));
-        tg_env_set(&env2, names[i], vals[i]);
-    }
-    tg_grad_opts o = {.grad_output = gout ? tg_ref(gout) : NULL}, o2 = {.grad_output = gout};
-    tg_tensor *dv = NULL, *dg[3] = {0}, *eg[3] = {0};
-    tg_status st = tg_fused_default_eval(p, &env, 3, &o, &dv, dg);
-    tg_error_clear();
-    tg_tensor *ev = tg_grad_eval(p, &env2, 3, &o2, eg);
-    if (!ev) /* (a broadcast or dtype error: the eager path's to report) */
-        tg_error_clear();
-    CHECK(st == TG_OK || st == TG_NO);
-    bool same = st != TG_OK || (same_bytes(dv, ev) && same_bytes(dg[0], eg[0]) && same_bytes(dg[1], eg[1]) &&
-                                same_bytes(dg[2], eg[2]));
+    bool same;
+    tg_status st = default_against_eager(p, vals, gout, &same);
     if (!same) {
         test_failures++;
         fprintf(stderr, "  %s (%s%s, %lld elements, %s): the default path's bytes differ from the eager ones\n", src,
                 dt == TG_FLOAT32 ? "float32" : "float64", int_y ? ", y int64" : "", (long long)n,
                 summed ? "summed" : "upstream gradient");
     }
-    for (int i = 0; i < 3; i++) {
-        tg_release(dg[i]);
-        tg_release(eg[i]);
-    }
-    tg_release(dv);
-    tg_release(ev);
-    tg_env_free(&env);
-    tg_env_free(&env2);
+    for (int i = 0; i < 3; i++)
+        tg_release(vals[i]);
+    tg_release(gout);
     tg_program_free(p);
     return st == TG_OK;
 }
@@ -291,38 +304,19 @@ static int repeated_case(const char *src, tg_dtype dt, int ndim, int64_t n, bool
         }
         tg_tensor *x = shaped(dt, ndim, n, true), *y = shaped(dt, ndim, n, true);
         tg_tensor *gout = summed ? NULL : shaped(dt, ndim, n, false);
-        tg_env env = {0}, env2 = {0};
-        const char *names[] = {"x", "y", "c"};
         tg_tensor *vals[] = {x, y, c};
-        for (int i = 0; i < 3; i++) {
-            tg_env_set(&env, names[i], tg_ref(vals[i]));
-            tg_env_set(&env2, names[i], tg_ref(vals[i]));
-        }
-        tg_grad_opts o = {.grad_output = tg_ref(gout)}, o2 = {.grad_output = gout};
-        tg_tensor *dv = NULL, *dg[3] = {0}, *eg[3] = {0};
-        tg_status st = tg_fused_default_eval(p, &env, 3, &o, &dv, dg);
-        tg_error_clear();
-        tg_tensor *ev = tg_grad_eval(p, &env2, 3, &o2, eg);
-        tg_error_clear();
-        CHECK(st == TG_OK || st == TG_NO);
+        bool same;
+        tg_status st = default_against_eager(p, vals, gout, &same);
         fused += st == TG_OK;
-        if (st == TG_OK && !(same_bytes(dv, ev) && same_bytes(dg[0], eg[0]) && same_bytes(dg[1], eg[1]) &&
-                             same_bytes(dg[2], eg[2]))) {
+        if (!same) {
             test_failures++;
             fprintf(stderr, "  %s (%s, %d dims, %lld elements, %s, call %d): the default path's bytes differ\n", src,
                     dt == TG_FLOAT32 ? "float32" : "float64", ndim, (long long)n,
                     summed ? "summed" : "upstream gradient", k + 1);
         }
-        for (int i = 0; i < 3; i++) {
-            tg_release(dg[i]);
-            tg_release(eg[i]);
-        }
-        tg_release(dv);
-        tg_release(ev);
         tg_release(x);
         tg_release(y);
-        tg_env_free(&env);
-        tg_env_free(&env2);
+        tg_release(gout);
     }
     tg_release(c);
     tg_program_free(p);
@@ -405,26 +399,11 @@ TEST(fused_default_small_sums_of_both_kinds_give_the_eager_bytes)
         tg_tensor *c = tg_scalar(0.75, TG_FLOAT32); /* (the same each time: one key) */
         tg_set_requires_grad(c, true);
         tg_tensor *vals[] = {x, y, c};
-        const char *names[] = {"x", "y", "c"};
-        tg_env env = {0}, env2 = {0};
-        for (int i = 0; i < 3; i++) {
-            tg_env_set(&env, names[i], tg_ref(vals[i]));
-            tg_env_set(&env2, names[i], vals[i]);
-        }
-        tg_grad_opts o = {0}, o2 = {0};
-        tg_tensor *dv = NULL, *dg[3] = {0}, *eg[3] = {0};
-        tg_status st = tg_fused_default_eval(p, &env, 3, &o, &dv, dg);
-        tg_tensor *ev = tg_grad_eval(p, &env2, 3, &o2, eg);
-        CHECK(st == TG_OK || st == TG_NO);
-        CHECK(st != TG_OK || (same_bytes(dv, ev) && same_bytes(dg[0], eg[0]) && same_bytes(dg[2], eg[2])));
-        for (int i = 0; i < 3; i++) {
-            tg_release(dg[i]);
-            tg_release(eg[i]);
-        }
-        tg_release(dv);
-        tg_release(ev);
-        tg_env_free(&env);
-        tg_env_free(&env2);
+        bool same;
+        default_against_eager(p, vals, NULL, &same);
+        CHECK(same);
+        for (int i = 0; i < 3; i++)
+            tg_release(vals[i]);
     }
     tg_program_free(p);
 }
