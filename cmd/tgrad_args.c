@@ -160,10 +160,8 @@ static int parse_option(options *o, int c, char **argv)
     case O_GRAD_OUTPUT: o->run.grad_output = optarg; break;
     case O_NO_GRAD: o->run.bind.no_grad = true; break;
     case O_DTYPE:
-        if (tg_dtype_parse(optarg, &dt) != TG_OK || !tg_dtype_is_float(dt)) {
-            tg_error_clear();
-            return USAGE_ERROR("--dtype expects float32 or float64, not '%.40s'", optarg);
-        }
+        if (tg_cli_parse_dtype(optarg, TG_FLOAT64, &dt) != TG_OK)
+            return tg_cli_fail(TOOL);
         tg_default_float = dt;
         break;
     case O_SEED:
@@ -301,12 +299,9 @@ static tg_status read_expression(options *o)
 int tgrad_parse_args(options *o, int argc, char **argv)
 {
     int c, status;
-    opterr = 0;
-    if (tg_device_from_env() != TG_OK)
-        return tg_cli_fail(TOOL);
     tg_cli_letter_operands = true;
-    tg_cli_start(TOOL);
-    argv = tg_cli_operands_last(argc, argv, ":o:f:hV", longopts, &argc);
+    if (!(argv = tg_cli_begin(TOOL, &argc, argv, ":o:f:hV", longopts)))
+        return tg_cli_fail(TOOL);
     if (!(o->at = calloc(2 * (size_t)argc, sizeof *o->at))) /* and o->jvp: argc entries each */
         return tg_error(TG_ERESOURCE, "out of memory"), tg_cli_fail(TOOL);
     o->jvp = o->at + argc;
