@@ -8,6 +8,9 @@
 #include "internal.h"
 
 #define TG_FUSE_BLOCK 1024 /* elements per scratch block: the live ones stay in L1/L2 */
+/* the instructions' chunk at the widest (float32 in 8 vectors of 64
+ * bytes): a short block runs over a whole number of these */
+#define TG_VM_CHUNK 128
 #define TG_FUSE_MAXVARS 255
 /* a plan of more registers runs through the kernels: the C compiler's time
  * grows faster than the program (256 registers, a few dozen ops forward
@@ -51,6 +54,7 @@ typedef struct {
     tg_reg *r;
     int n;
     int nslots;         /* scratch blocks per thread */
+    int nstreams;       /* input streams (R_STREAM registers' streams) */
     int value_reg;      /* the result, or the summand when sum_root */
     bool sum_root;
     int nvars;
@@ -66,6 +70,9 @@ typedef struct {
     int nvm;
     bool *vm_out;       /* per output (value, gradients): the instructions write it to its tensor */
     bool *vm_sum;       /* per output: the instructions add it to the sum's lanes (vm_out's memory) */
+    int *vm_streams;    /* the registers whose values are an input stream's (they move from block to block) */
+    int nvm_streams;
+    int vm_chained;     /* ops that run as chunked instructions, not through their kernels */
 } tg_fused;
 
 /* A program's plan for calls with variables of given names, dtypes,
@@ -115,22 +122,33 @@ typedef struct {
  * registers, the other ops through their kernels; false (F->vm NULL)
  * when memory ran out or no op chains. */
 bool tg_fused_vm_build(tg_fused *F);
-/* F's instructions over one whole block (TG_FUSE_BLOCK elements), every
- * register's values at ptr[i] with stride[i] (compile.c's locate); output
- * k with vm_out[k] to outp[k] (aligned to 16 bytes; the block's first
- * element) where outp and outp[k] are not NULL, else to its register's
- * scratch block; summed output k with vm_sum[k] is added to the lanes
- * lanes + k * TG_SUM_LANES as tg_fused_add_to_lanes adds (lanes not
- * NULL), else written to the scratch block; the first run of chunked
- * instructions asks for
- * pf[0..npf) (the inputs two blocks on) a chunk's share at a time, so
- * that the reads overlap the work */
+/* F's instructions over elements [from, to) of one block (whole
+ * chunks: multiples of TG_VM_CHUNK, or the whole TG_FUSE_BLOCK), every
+ * register's values from ptr[i] (the block's first element; an op run
+ * through its kernel: to len, what lies after is left as it was) with
+ * stride[i] (compile.c's locate); output k with vm_out[k] to outp[k] (the
+ * block's first element in its tensor; non-temporal stores if stream,
+ * which need 16-byte alignment) where outp and outp[k] are not NULL, else
+ * to its register's scratch block; summed output k with vm_sum[k] added
+ * to the lanes lanes + k * TG_SUM_LANES as tg_fused_add_to_lanes adds
+ * (lanes not NULL), else written to the scratch block; the first run of
+ * chunked instructions asks for pf[0..npf) (the inputs two blocks on) a
+ * chunk's share at a time, so that the reads overlap the work */
 typedef struct {
     const char *p; /* a stream's element 0 of a later block */
     int esz;
 } tg_vm_prefetch;
-void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp, double *lanes,
-                     const tg_vm_prefetch *pf, int npf);
+typedef struct {
+    int64_t from, to;
+    int64_t len;      /* the block's elements: the kernels stop there (an eager kernel's
+                       * last few elements, past its whole vectors, may round otherwise) */
+    void *const *outp;
+    bool stream;
+    double *lanes;
+    const tg_vm_prefetch *pf;
+    int npf;
+} tg_vm_span;
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, const tg_vm_span *span);
 
 /* Adds len values at p (stride 1, or 0: one value len times) to the
  * running double sums acc as the eager whole-tensor sum adds them (L =

@@ -95,7 +95,10 @@ int tg_fused_owner(const tg_fused *F, int i)
  * op reads: the blocks in use at once, not the ops, set the working set,
  * which then stays in the first-level cache.  An op never writes the block
  * of one of its own inputs (the vectorised loops assume no overlap), and
- * the outputs keep theirs to the end, when they are stored. */
+ * the outputs keep theirs to the end, when they are stored.  A block goes
+ * only to values of the same size: a short block runs its whole chunks
+ * and then its last one (compile.c), and element i of each register must
+ * then have the same bytes of a block in both. */
 static bool assign_slots(tg_fused *F)
 {
     int n = F->n, *last = tg_malloc((size_t)n * 2 * sizeof *last), *free_at;
@@ -113,14 +116,16 @@ static bool assign_slots(tg_fused *F)
     for (int v = 0; v < F->nvars; v++)
         if (F->grad_reg[v] >= 0)
             last[tg_fused_owner(F, F->grad_reg[v])] = n;
-    F->nslots = F->nouts = 0;
+    F->nslots = F->nouts = F->nstreams = 0;
     for (int i = 0; i < n; i++) {
         tg_reg *R = &F->r[i];
+        if (R->kind == R_STREAM && R->stream >= F->nstreams)
+            F->nstreams = R->stream + 1;
         if (R->kind != R_OP)
             continue;
         int slot = -1;
         for (int k = 0; k < F->nslots && slot < 0; k++)
-            if (last[free_at[k]] < i)
+            if (last[free_at[k]] < i && tg_dtype_size(F->r[free_at[k]].dtype) == tg_dtype_size(R->dtype))
                 slot = k;
         if (slot < 0)
             slot = F->nslots++;
@@ -287,6 +292,7 @@ void tg_fused_plan_free(struct tg_fused_plan *pl)
         tg_free(pl->F.attrs);
         tg_free(pl->F.vm);
         tg_free(pl->F.vm_out);
+        tg_free(pl->F.vm_streams);
         tg_free(pl->key);
         tg_free(pl->small);
         tg_free(pl);

@@ -25,7 +25,7 @@
 #include <immintrin.h>
 #endif
 
-_Static_assert(TG_FUSE_BLOCK % 64 == 0, "a block is whole chunks");
+_Static_assert(TG_FUSE_BLOCK % TG_VM_CHUNK == 0, "a block is whole chunks");
 
 /* The instructions: KERNEL runs register reg's op through its kernel over
  * the whole block; the others run chunk by chunk, on the float32
@@ -143,7 +143,7 @@ static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 #define VM_F64 chain_base_f64
 #include "fused_vm_isa.h"
 
-typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, void *const *, double *, const tg_vm_prefetch *, int);
+typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, const tg_vm_span *);
 typedef struct {
     chain_fn f32, f64;
 } chain_fns;
@@ -162,8 +162,7 @@ static chain_fns pick_chain(void)
 }
 
 /* the run of instructions from ins to its VM_END, chunk by chunk */
-static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const *outp, double *lanes,
-                      const tg_vm_prefetch *pf, int npf)
+static void run_chain(const tg_vm_ins *ins, const void *const *ptr, const tg_vm_span *sp)
 {
     static chain_fn chosen[2];
     chain_fn fn = __atomic_load_n(&chosen[ins->code >= VM_D_LOAD_R], __ATOMIC_RELAXED);
@@ -173,31 +172,33 @@ static void run_chain(const tg_vm_ins *ins, const void *const *ptr, void *const 
         __atomic_store_n(&chosen[1], c.f64, __ATOMIC_RELAXED);
         fn = ins->code >= VM_D_LOAD_R ? c.f64 : c.f32;
     }
-    fn(ins, ptr, outp, lanes, pf, npf);
+    fn(ins, ptr, sp);
 }
 
-void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, void *const *outp, double *lanes,
-                     const tg_vm_prefetch *pf, int npf)
+void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, const tg_vm_span *span)
 {
+    tg_vm_span sp = *span;
     for (int pc = 0; pc < F->nvm;) {
         const tg_vm_ins *I = &F->vm[pc];
-        if (I->code == VM_KERNEL) {
+        if (I->code == VM_KERNEL) { /* over the span's elements */
             const tg_reg *R = &F->r[I->reg];
             const void *in[3];
             int64_t st[3];
             for (int k = 0; k < R->nin; k++) {
-                in[k] = ptr[R->in[k]];
+                const tg_reg *A = &F->r[R->in[k]];
                 st[k] = stride[R->in[k]];
+                in[k] = (const char *)ptr[R->in[k]] + sp.from * st[k] * (int64_t)tg_dtype_size(A->dtype);
             }
-            R->kernel(TG_FUSE_BLOCK, (void *)ptr[I->reg], in, st, &R->attrs);
+            R->kernel((sp.to < sp.len ? sp.to : sp.len) - sp.from, (char *)ptr[I->reg] + sp.from * (int64_t)tg_dtype_size(R->dtype), in, st,
+                      &R->attrs);
             pc++;
             continue;
         }
         int end = pc;
         while (F->vm[end].code != VM_END)
             end++;
-        run_chain(I, ptr, outp, lanes, pf, npf);
-        npf = 0; /* asked for once */
+        run_chain(I, ptr, &sp);
+        sp.npf = 0; /* asked for once */
         pc = end + 1;
     }
 }
@@ -549,7 +550,13 @@ bool tg_fused_vm_build(tg_fused *F)
             all[n_all++] = (tg_vm_ins){.code = VM_END, .reg = -1};
     }
     tg_free(P.ins);
-    if (!all) { /* nothing gained over the kernels, or out of memory */
+    /* the streams' registers, located again for every block */
+    int *streams = all ? tg_malloc((size_t)n * sizeof *streams + 1) : NULL, nstreams = 0;
+    for (int i = 0; streams && i < n; i++)
+        if (F->r[tg_fused_owner(F, i)].kind == R_STREAM)
+            streams[nstreams++] = i;
+    if (!streams) { /* nothing gained over the kernels, or out of memory */
+        tg_free(all);
         tg_free(F->vm_out);
         F->vm_out = F->vm_sum = NULL;
         tg_error_clear();
@@ -557,5 +564,8 @@ bool tg_fused_vm_build(tg_fused *F)
     }
     F->vm = all;
     F->nvm = n_all;
+    F->vm_streams = streams;
+    F->nvm_streams = nstreams;
+    F->vm_chained = nchain;
     return true;
 }

@@ -26,9 +26,13 @@
 #define CAT(a, b) CAT_(a, b)
 #define CODE(name) CAT(CAT(VM_, VM_P), name)
 #define LABEL(name) CAT(CAT(L_, VM_P), name)
-VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, void *const *outp, double *lanes,
-                               const tg_vm_prefetch *pf, int npf)
+VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, const tg_vm_span *sp)
 {
+    void *const *outp = sp->outp;
+    double *lanes = sp->lanes;
+    const tg_vm_prefetch *pf = sp->pf;
+    const int npf = sp->npf;
+    const bool nt = sp->stream;
     typedef VM_T V __attribute__((vector_size(VM_VBYTES)));
     typedef double VD __attribute__((vector_size(VM_VBYTES)));
     enum { CH = VM_NACC * VM_VBYTES / (int)sizeof(VM_T) };
@@ -36,6 +40,7 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
      * lane vectors a chunk adds to */
     enum { NL = VM_HALVES == 2 ? 64 : 8, DPV = VM_VBYTES / 8, NLV = (CH < NL ? CH : NL) / DPV };
     _Static_assert(NL == TG_SUM_LANES_OF(VM_HALVES == 2 ? TG_FLOAT32 : TG_FLOAT64), "the eager sum's lanes");
+    _Static_assert(TG_VM_CHUNK % CH == 0, "a short block is whole chunks");
     static void *const code[VM_NCODES] = {
 #define LABEL_OF(name) [CODE(name)] = &&LABEL(name),
         VM_TYPED_NAMES(LABEL_OF) [VM_END] = &&L_END,
@@ -51,7 +56,7 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
     const tg_vm_ins *I;
     char *p, *q;
     int64_t off;
-    for (int64_t c = 0; c < TG_FUSE_BLOCK; c += CH) {
+    for (int64_t c = sp->from; c < sp->to; c += CH) {
         off = c * (int64_t)sizeof(VM_T);
         for (int s = 0; s < npf; s++) /* this chunk's share of a later block's inputs */
             for (int64_t b = c * pf[s].esz; b < (c + CH) * pf[s].esz; b += 64)
@@ -84,13 +89,18 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, voi
     LABEL(SAVE_B0) : VM_REP(MOVE_, b0_, a, ) NEXT;
     LABEL(SAVE_B1) : VM_REP(MOVE_, b1_, a, ) NEXT;
     LABEL(STORE) : P_ VM_REP(STORE_, a, V, ) NEXT;
-    /* an output: to its tensor, with non-temporal stores (written once,
-     * not read here: no read of its lines into the cache first), or where
-     * the caller has none for it, to the scratch block */
+    /* an output: to its tensor, with non-temporal stores where asked
+     * (written once, not read here: no read of its lines into the cache
+     * first), or where the caller has none for it, to the scratch block */
     LABEL(STORE_OUT) :
         if ((q = outp ? outp[I->out] : NULL)) {
             q += off;
-            VM_REP(STREAM_, a, V, )
+            if (nt) {
+                VM_REP(STREAM_, a, V, )
+            } else {
+                p = q;
+                VM_REP(STORE_, a, V, )
+            }
         } else {
             P_ VM_REP(STORE_, a, V, )
         }

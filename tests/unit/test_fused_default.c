@@ -79,8 +79,10 @@ static void expr(str *s, int depth)
 
 /* values +-1e15 at fixed places, which round the small ones a sum adds
  * to them and then cancel: the order of a sum's additions, and which
- * lane of the eager sum takes an element, show in its value */
-static bool big_values;
+ * lane of the eager sum takes an element, show in its value (1: every
+ * 256 elements, in two lanes; 2: every 192, all in lane 5 but where the
+ * eager sum's last odd few go to lane 0) */
+static int big_values;
 
 /* n values of dtype dt, some of them NaN, infinities or zeros */
 static tg_tensor *values(tg_dtype dt, int64_t n, bool grad)
@@ -90,8 +92,10 @@ static tg_tensor *values(tg_dtype dt, int64_t n, bool grad)
         double v = test_uniform(-3, 3);
         uint64_t r = test_rand() % 2000;
         v = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? 0.0 : r == 4 ? -0.0 : v;
-        if (big_values) /* pairs that cancel, in other lanes than the small values' */
+        if (big_values == 1) /* pairs that cancel, in other lanes than the small values' */
             v = i % 256 == 5 ? 1e15 : i % 256 == 42 ? -1e15 : test_uniform(-3, 3);
+        if (big_values == 2)
+            v = i % 192 == 5 ? 1e15 : i % 192 == 133 ? -1e15 : test_uniform(-3, 3);
         if (dt == TG_FLOAT32)
             ((float *)tg_data(t))[i] = (float)v;
         else if (dt == TG_FLOAT64)
@@ -263,13 +267,15 @@ TEST(fused_default_sums_in_the_instructions_give_the_eager_bytes)
         "sum(x * c + y)", "sum((x - y) * c - y * 3)", "x * c + y / 3", "sum(c * x + 2 * y / 7)",
         "sum((x + c) * 0.5 + y * 1.5)", "y - x / c",
     };
-    c_grad = big_values = true;
+    c_grad = true;
+    big_values = 1;
     for (size_t k = 0; k < sizeof progs / sizeof *progs; k++)
         for (int d = 0; d < 2; d++)
             for (int m = 0; m < 2; m++) /* whole eager sum blocks, and a partial last one */
                 CHECK(one_case(progs[k], d ? TG_FLOAT64 : TG_FLOAT32, false,
                                m ? 3 * TG_FUSE_DEFAULT_MIN : 2 * TG_FUSE_DEFAULT_MIN + 7 * 1024 + 33, progs[k][0] == 's'));
-    c_grad = big_values = false;
+    c_grad = false;
+    big_values = 0;
 }
 
 /* ---- small sizes: the plan made on a second call and kept ---- */
@@ -297,6 +303,8 @@ static int repeated_case(const char *src, tg_dtype dt, int ndim, int64_t n, bool
     CHECK(p != NULL);
     int fused = 0;
     tg_tensor *c = tg_scalar(test_uniform(-2, 2), dt);
+    if (c && c_grad)
+        tg_set_requires_grad(c, true);
     for (int k = 0; p && k < calls; k++) {
         if (n == 1) {
             tg_release(c);
@@ -406,4 +414,42 @@ TEST(fused_default_small_sums_of_both_kinds_give_the_eager_bytes)
             tg_release(vals[i]);
     }
     tg_program_free(p);
+}
+
+/* Blocks shorter than the interpreter's (a small tensor's only block, a
+ * large one's last) run their whole chunks through the instructions,
+ * outputs and sums written by them, then the rest as one chunk over a
+ * copy of the inputs: sizes at and around the chunk's 128 elements, and
+ * outputs of every kind (a sum in lanes or running, a gradient written,
+ * a gradient that is an input's values, a one-value variable's summed
+ * gradient), the eager bytes on every call.  big_values puts +-1e15 where
+ * the whole chunks' sums and the rest's meet. */
+TEST(fused_default_short_blocks_give_the_eager_bytes)
+{
+    static const int64_t sizes[] = {128, 129, 200, 255, 256, 257, 383, 384, 385, 999, 1000, 1023, 1025, 2047, 5000};
+    static const char *const progs[] = {
+        "sum(x**3 + 2*x**2 - 5*x + 3)",
+        "(x - 1)**2 / (1 + x*x) + y * x * 3",
+        "sum(x * y + (y - 1)**2 * (y + 2) / 3)", /* x's gradient: y's values */
+        "sum(c * (x * x - x / 3 + (x + 2) * 0.5))", /* c's gradient: a sum */
+        /* kernels (an eager kernel's last few elements, past its whole
+         * vectors, may round otherwise than in a vector) */
+        "tanh(x) * (x * 3 - 1) + exp(y) * x / (y * y + 4)",
+        /* a comparison's one-byte values among float64 ones (the scratch
+         * blocks each hold one size of values) */
+        "(-((-where(where(-1.5 > 0, y, x) > 0, (x * -1.5), (y)**0.5))) + x * ((x - x) / neg(c)))",
+    };
+    for (int b = 0; b < 3; b++) {
+        big_values = b;
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+            for (size_t q = 0; q < sizeof progs / sizeof *progs; q++)
+                for (int d = 0; d < 2; d++) {
+                    tg_dtype dt = d ? TG_FLOAT64 : TG_FLOAT32;
+                    bool summed = progs[q][0] == 's';
+                    c_grad = progs[q][4] == 'c';
+                    CHECK(repeated_case(progs[q], dt, 1, sizes[k], summed, 3) >= 1);
+                }
+    }
+    big_values = 0;
+    c_grad = false;
 }
