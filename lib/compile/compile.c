@@ -683,8 +683,16 @@ tg_status tg_compiled_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_
 
 bool tg_fuse_enabled(void)
 {
-    const char *e = getenv("TG_FUSE");
-    return !(e && !strcmp(e, "0"));
+    /* read once, like TG_NUM_THREADS: a small evaluation repeated paid a
+     * look through the environment every call (0: not read yet) */
+    static int on;
+    int v = __atomic_load_n(&on, __ATOMIC_RELAXED);
+    if (!v) {
+        const char *e = getenv("TG_FUSE");
+        v = e && !strcmp(e, "0") ? 2 : 1;
+        __atomic_store_n(&on, v, __ATOMIC_RELAXED);
+    }
+    return v == 1;
 }
 
 tg_status tg_fused_default_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,

@@ -31,7 +31,7 @@ void tg_jit_describe(tg_jit_info *info);
  * and under TG_FUSE=0.  Consumes o->grad_output in every case. */
 tg_status tg_fused_default_eval(tg_program *p, tg_env *env, int nvars, const tg_grad_opts *o, tg_tensor **value,
                                 tg_tensor **grads);
-/* false under TG_FUSE=0 */
+/* false under TG_FUSE=0 (the environment as it was at the first call) */
 bool tg_fuse_enabled(void);
 
 /* compiled evaluation's plan kept on a program (compile.c); NULL is fine */
