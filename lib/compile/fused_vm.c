@@ -143,7 +143,7 @@ static double D_c_of(const tg_vm_ins *I) { return I->D_c; }
 #define VM_F64 chain_base_f64
 #include "fused_vm_isa.h"
 
-typedef void (*chain_fn)(const tg_vm_ins *, const void *const *, const tg_vm_span *);
+typedef const tg_vm_ins *(*chain_fn)(const tg_vm_ins *, const void *const *, const tg_vm_span *);
 typedef struct {
     chain_fn f32, f64;
 } chain_fns;
@@ -162,7 +162,8 @@ static chain_fns pick_chain(void)
 }
 
 /* the run of instructions from ins to its VM_END, chunk by chunk */
-static void run_chain(const tg_vm_ins *ins, const void *const *ptr, const tg_vm_span *sp)
+/* (returns its VM_END) */
+static const tg_vm_ins *run_chain(const tg_vm_ins *ins, const void *const *ptr, const tg_vm_span *sp)
 {
     static chain_fn chosen[2];
     chain_fn fn = __atomic_load_n(&chosen[ins->code >= VM_D_LOAD_R], __ATOMIC_RELAXED);
@@ -172,7 +173,7 @@ static void run_chain(const tg_vm_ins *ins, const void *const *ptr, const tg_vm_
         __atomic_store_n(&chosen[1], c.f64, __ATOMIC_RELAXED);
         fn = ins->code >= VM_D_LOAD_R ? c.f64 : c.f32;
     }
-    fn(ins, ptr, sp);
+    return fn(ins, ptr, sp);
 }
 
 void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride, const tg_vm_span *span)
@@ -194,12 +195,8 @@ void tg_fused_vm_run(const tg_fused *F, const void **ptr, const int64_t *stride,
             pc++;
             continue;
         }
-        int end = pc;
-        while (F->vm[end].code != VM_END)
-            end++;
-        run_chain(I, ptr, &sp);
+        pc = (int)(run_chain(I, ptr, &sp) - F->vm) + 1;
         sp.npf = 0; /* asked for once */
-        pc = end + 1;
     }
 }
 

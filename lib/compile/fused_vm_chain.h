@@ -7,7 +7,7 @@
  * VM_STREAM a non-temporal store of one;
  * each instruction jumps straight to the next one's code (threaded code:
  * the processor predicts each jump from where it is), and VM_END ends a
- * chunk. */
+ * chunk.  Returns the run's VM_END. */
 /* half h of accumulator vector k as doubles, added to lane vector
  * (k * VM_HALVES + h) % NLV */
 #define SUM_HALF_(k, a, lv, h)                                                \
@@ -26,7 +26,7 @@
 #define CAT(a, b) CAT_(a, b)
 #define CODE(name) CAT(CAT(VM_, VM_P), name)
 #define LABEL(name) CAT(CAT(L_, VM_P), name)
-VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, const tg_vm_span *sp)
+VM_TARGET static const tg_vm_ins *VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, const tg_vm_span *sp)
 {
     void *const *outp = sp->outp;
     double *lanes = sp->lanes;
@@ -53,7 +53,7 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, con
 #undef DECL_
     V cv;
     const V one = (VM_T)1 - (V){0};
-    const tg_vm_ins *I;
+    const tg_vm_ins *I = ins;
     char *p, *q;
     int64_t off;
     for (int64_t c = sp->from; c < sp->to; c += CH) {
@@ -136,6 +136,9 @@ VM_TARGET static void VM_CHAIN(const tg_vm_ins *ins, const void *const *ptr, con
 #undef NEXT
     L_END:;
     }
+    while (I->code != VM_END) /* (no chunk ran) */
+        I++;
+    return I;
 }
 #undef CAT_
 #undef CAT
