@@ -46,7 +46,8 @@ _Static_assert(TG_FUSE_RUN * TG_FUSE_BLOCK % SUM_BLOCK == 0 && SUM_BLOCK % TG_FU
                "a run of blocks is whole eager sum blocks");
 
 /* A thread's scratch: the op blocks, the generated loop's own memory,
- * then per register a constant's value, its values' address and stride. */
+ * the sums' lanes, per register a constant's value, its values' address
+ * and stride, then the input streams' copies of a short block's end. */
 typedef struct {
     char *blocks;
     char *jit_tmp;
@@ -121,13 +122,20 @@ static int64_t vm_direct_len(const tg_fused *F, int64_t len)
     return len >= VM_SHORT_MIN && F->vm_chained >= VM_SHORT_CHAINED ? len / TG_VM_CHUNK * TG_VM_CHUNK : 0;
 }
 
+/* the input stream whose values register i (a stream's, or an alias of
+ * one) has */
+static int stream_of(const tg_fused *F, int i)
+{
+    return F->r[F->r[i].kind == R_ALIAS ? tg_fused_owner(F, i) : i].stream;
+}
+
 /* Points the streams' registers at their values for the block at start
  * (with instructions: F->vm_streams lists them) */
 static void locate_streams(const tg_fused *F, const tg_fused_stream *S, const scratch *W, int64_t start)
 {
     for (int k = 0; k < F->nvm_streams; k++) {
-        int i = F->vm_streams[k], o = F->r[i].kind == R_ALIAS ? tg_fused_owner(F, i) : i;
-        W->ptr[i] = (const char *)S[F->r[o].stream].data + start * (int64_t)S[F->r[o].stream].esz;
+        int i = F->vm_streams[k], s = stream_of(F, i);
+        W->ptr[i] = (const char *)S[s].data + start * (int64_t)S[s].esz;
         W->stride[i] = 1;
     }
 }
@@ -149,8 +157,8 @@ static void run_last_chunk(const tg_fused *F, const tg_fused_stream *S, int nstr
         memset(d + (len - from) * esz, 0, (size_t)(from + TG_VM_CHUNK - len) * esz);
     }
     for (int k = 0; k < F->nvm_streams; k++) {
-        int i = F->vm_streams[k], o = F->r[i].kind == R_ALIAS ? tg_fused_owner(F, i) : i;
-        W->ptr[i] = W->pad + (size_t)F->r[o].stream * SLOT_BYTES;
+        int i = F->vm_streams[k];
+        W->ptr[i] = W->pad + (size_t)stream_of(F, i) * SLOT_BYTES;
         W->stride[i] = 1;
     }
     tg_vm_span sp = {.from = from, .to = from + TG_VM_CHUNK, .len = len};
@@ -400,10 +408,8 @@ void tg_fused_set_sum(tg_tensor *t, const double *partial, int64_t count)
         *(double *)tg_data(t) = s;
 }
 
-/* A thread's scratch in m, as the scratch type lays it out: the op
- * blocks, the generated loop's memory, the lanes, then per register. */
-/* the input streams' copies of a short block (none with generated code,
- * which runs any length) */
+/* the input streams' copies of a short block's end (none with generated
+ * code, which runs any length) */
 static size_t pad_bytes(const tg_fused *F)
 {
     return F->vm && !F->jit ? (size_t)F->nstreams * SLOT_BYTES : 0;
@@ -417,6 +423,7 @@ static size_t reg_bytes(const tg_fused *F)
     return ((size_t)F->n * per_reg + 63) / 64 * 64;
 }
 
+/* A thread's scratch, as the scratch type lays it out */
 static size_t scratch_bytes(const tg_fused *F, int nvars)
 {
     return (size_t)F->nslots * SLOT_BYTES + (F->jit ? F->jit_tmp : 0) +
