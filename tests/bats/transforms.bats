@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# about 11 s, sanitized 10 s: run_bats.sh starts the longest first
+# about 5 s, sanitized 3 s: run_bats.sh starts the longest first
 # tgrad's transforms: Jacobians, Hessians, higher derivatives, vmap, lines.
 load helper
 
