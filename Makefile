@@ -144,11 +144,11 @@ bats: deps-check $(BINS) $(SHARED_LIB) $(CUDA_LIB)
 	tests/run_bats.sh
 
 # the Bats files run side by side, one per processor (tests/run_bats.sh;
-# TG_BATS_JOBS=1: one at a time); everything make install installs is
-# built first, as several of them run make install at once
+# TG_BATS_JOBS=1: one at a time), the unit tests as one more job beside
+# them; everything make install installs is built first, as several of
+# them run make install at once
 test: deps-check $(BINS) $(SHARED_LIB) $(CUDA_LIB) $(UNIT_BIN)
-	./$(UNIT_BIN)
-	tests/run_bats.sh
+	tests/run_bats.sh ./$(UNIT_BIN) tests/bats/*.bats
 
 # the whole Bats suite with cuda as the default device, emulated on the host
 # (TG_CUDA_EMULATE: the backend's kernels and the generated ones run there;

@@ -80,15 +80,16 @@ $(SAN_UNIT): $(UNIT_SRC) $(SAN_DIR)/libtg.a
 .PHONY: san-build check-sanitize check-valgrind check-alloc fuzz fuzz-build fuzz-regress fuzz-known check-hardening
 san-build: $(SAN_BINS) $(SAN_UNIT)
 
-# Runs everything even when a step fails, then reports sanitizer logs.
+# Runs everything even when a step fails, then reports sanitizer logs; the
+# unit tests run as one more job of tests/run_bats.sh, beside the Bats files.
 # every Bats file but those marked "# not under check-sanitize: WHY" (they
 # run no library code of their own under the sanitized tools)
 SANITIZE_BATS = $(filter-out $(shell grep -l '^\# not under check-sanitize' tests/bats/*.bats),$(wildcard tests/bats/*.bats))
 check-sanitize: deps-check san-build $(BINS) $(SHARED_LIB)
 	@rm -rf $(SAN_LOG) && mkdir -p $(SAN_LOG)
 	@st=0; \
-	echo "== unit tests (ASan+UBSan)"; $(SAN_ENV) ./$(SAN_UNIT) >$(SAN_LOG)/unit.out 2>&1 || st=1; tail -1 $(SAN_LOG)/unit.out; \
-	echo "== bats (tools from $(SAN_DIR)/bin)"; $(SAN_ENV) TG_SANITIZE=1 TG_BIN=$(CURDIR)/$(SAN_DIR)/bin tests/run_bats.sh $(SANITIZE_BATS) || st=1; \
+	echo "== unit tests (ASan+UBSan), beside the bats files (tools from $(SAN_DIR)/bin)"; \
+	$(SAN_ENV) TG_SANITIZE=1 TG_BIN=$(CURDIR)/$(SAN_DIR)/bin tests/run_bats.sh ./$(SAN_UNIT) $(SANITIZE_BATS) || st=1; \
 	tests/report_logs.sh "sanitizer" $(SAN_LOG)/asan.* $(SAN_LOG)/ubsan.* || st=1; \
 	exit $$st
 

@@ -3,6 +3,11 @@
 #
 #   tests/run_bats.sh [FILE.bats ...]      (default: every tests/bats/*.bats)
 #
+# An argument that is not a .bats file is a program run as one more job
+# (the unit tests: make test, make check-sanitize), its output printed
+# whole in its place; it starts first, so that it overlaps the Bats files
+# rather than keeping a core waiting alone before them.
+#
 # Each file runs in its own bats process, TG_BATS_JOBS of them at once
 # (default: the number of processors), its TAP output kept in a temporary
 # file and printed whole, in the files' order, when it is done, so that the
@@ -28,14 +33,22 @@ trap 'exit 130' INT TERM HUP
 i=0
 for f in "$@"; do
     i=$((i + 1))
-    cost=$(sed -n 's/^# about \([0-9]*\) s\(, sanitized \([0-9]*\) s\)\{0,1\}.*/\1 \3/p' "$f" | head -1)
-    plain=${cost%% *} sanitized=${cost#* }
-    [ -n "${TG_SANITIZE:-}" ] && [ -n "$sanitized" ] && plain=$sanitized
+    case $f in
+    *.bats)
+        cost=$(sed -n 's/^# about \([0-9]*\) s\(, sanitized \([0-9]*\) s\)\{0,1\}.*/\1 \3/p' "$f" | head -1)
+        plain=${cost%% *} sanitized=${cost#* }
+        [ -n "${TG_SANITIZE:-}" ] && [ -n "$sanitized" ] && plain=$sanitized ;;
+    *) plain=9999 ;;
+    esac
     printf '%s %s\n' "${plain:-5}" "$(printf '%03d' $i) $f"
 done | sort -rn | cut -d' ' -f2- | xargs -P "$jobs" -L 1 sh -c '
-    start=$(date +%s)
-    if bats --tap --timing "$2" >"$0/$1.out" 2>&1; then : >"$0/$1.ok"; fi
-    echo $(($(date +%s) - start)) >"$0/$1.time"
+    start=$(date +%s) n=$1
+    case $2 in
+    *.bats) set -- bats --tap --timing "$2" ;;
+    *) set -- "$2" ;;
+    esac
+    if "$@" >"$0/$n.out" 2>&1; then : >"$0/$n.ok"; fi
+    echo $(($(date +%s) - start)) >"$0/$n.time"
 ' "$logs"
 
 st=0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# about 45 s: run_bats.sh starts the longest first
+# about 29 s: run_bats.sh starts the longest first
 # The cuda path without a GPU: TG_CUDA_EMULATE=1 runs the CUDA backend's
 # own kernel code (kernels/tg_cuda_ops.cu, compiled for the host as well)
 # over host memory, so that the dispatch to it, the plans and strides it is

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# about 22 s, sanitized 30 s: run_bats.sh starts the longest first
+# about 12 s, sanitized 18 s: run_bats.sh starts the longest first
 # determinism.bats -- the same command gives the same bytes: run twice, and
 # with 1, 2 or 4 BLAS / OpenMP threads.  Inputs are large enough that the
 # products and reductions are split across threads.

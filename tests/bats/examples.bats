@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# about 33 s: run_bats.sh starts the longest first
+# about 10 s: run_bats.sh starts the longest first
 # The runnable examples of examples/: the lesson section by section, and the
 # C example built against an installed copy of the library.
 #

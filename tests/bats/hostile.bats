@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# about 48 s, sanitized 62 s: run_bats.sh starts the longest first
+# about 30 s, sanitized 40 s: run_bats.sh starts the longest first
 # hostile.bats -- the bad-input catalogue: one test per class of hostile
 # input, each asserting the exit status of tg-formats(5), an empty standard
 # output and one line on standard error that names the problem.  Cases that

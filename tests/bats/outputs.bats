@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# about 18 s, sanitized 8 s: run_bats.sh starts the longest first
+# about 9 s, sanitized 5 s: run_bats.sh starts the longest first
 # Output files are written whole or not at all, and never through someone
 # else's symbolic link (tgrad(1), FILES; lib/io/outfile.c).
 # not under check-cuda-emulated: files written whole: no device work

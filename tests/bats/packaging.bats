@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# about 64 s: run_bats.sh starts the longest first
+# about 30 s: run_bats.sh starts the longest first
 # Packaging as Debian users expect (issue #20): make install's folders and
 # make uninstall, the build's dependency check that never installs, the
 # shell completions, and the Debian packages (make deb; skipped where

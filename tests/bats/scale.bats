@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# about 12 s, sanitized 35 s: run_bats.sh starts the longest first
+# about 7 s, sanitized 17 s: run_bats.sh starts the longest first
 # Sizes come from the data: long programs, many names, results too large
 # for memory refused before the work, and no hang under ulimit -v.  No
 # timing assertions: `timeout` only guards against hangs.
