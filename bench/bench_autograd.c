@@ -14,6 +14,7 @@
  *   bench_autograd peak EXPR SIZE      two evaluations, then "BASE_KB<TAB>PEAK_KB":
  *                                      RSS before x exists, and peak RSS
  *   bench_autograd cpeak EXPR SIZE     the same, compiled
+ *   bench_autograd dpeak EXPR SIZE     the same, the default path
  *   bench_autograd node N              memory of a graph node: RSS growth
  *                                      over a chain of N scalar products
  *                                      y = y * 1.0001 (y float32 requiring
@@ -227,12 +228,12 @@ int main(int argc, char **argv)
         input(&c, "w2", 2, (int64_t[]){512, 10}, true);
         bench_run("256x512x512x10", grad_once, &c);
         done(&c);
-    } else if ((!strcmp(mode, "peak") || !strcmp(mode, "cpeak")) && argc == 4) {
+    } else if ((!strcmp(mode, "peak") || !strcmp(mode, "cpeak") || !strcmp(mode, "dpeak")) && argc == 4) {
         long base = rss_now_kb();
         gcase c = setup(argv[2]);
         int64_t n = parse_count(argv[3]);
         input(&c, "x", 1, &n, true);
-        bool (*once)(void *) = mode[0] == 'c' ? cgrad_once : grad_once;
+        bool (*once)(void *) = mode[0] == 'c' ? cgrad_once : mode[0] == 'd' ? dgrad_once : grad_once;
         if (!once(&c) || !once(&c))
             die_tg(argv[2]);
         printf("%ld\t%ld\n", base, rss_peak_kb());
@@ -248,7 +249,7 @@ int main(int argc, char **argv)
         printf("bw_detail\tmemcpy %.1f/%.1f, add %.1f/%.1f GB/s (1/%d threads)\n", c1, cn, s1, sn, th);
         printf("tanh_Gps\t%.3f\n", tanh_rate(th));
     } else {
-        fprintf(stderr, "usage: bench_autograd [c|d]grad|[c|d]value EXPR SIZE... | net | peak|cpeak EXPR SIZE | node N | "
+        fprintf(stderr, "usage: bench_autograd [c|d]grad|[c|d]value EXPR SIZE... | net | [c|d]peak EXPR SIZE | node N | "
                         "bandwidth\n");
         return 2;
     }
