@@ -2,6 +2,7 @@
 #include "core/core.h"
 #include <malloc.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -166,6 +167,26 @@ static void tune_malloc(void)
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
+/* A fresh block of tensor data from the kernel costs a page fault per
+ * 4 KiB touched, more than the arithmetic on it for a single pass (a
+ * whole tgrad or tbroadcast run over 10^7 elements spent most of its time
+ * in 30,000 faults): where the kernel allows transparent huge pages on
+ * request (/sys/kernel/mm/transparent_hugepage/enabled: madvise), ask for
+ * them over the block's whole 2 MiB pages, as NumPy does for its arrays
+ * from 4 MiB.  Advice only: nothing changes where it is refused. */
+#define HUGE_FROM ((size_t)4 << 20)
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+static void advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t from = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1), to = ((uintptr_t)p + n) & ~(HUGE_PAGE - 1);
+    if (to > from)
+        madvise((void *)from, to - from, MADV_HUGEPAGE);
+#else
+    (void)p, (void)n;
+#endif
+}
+
 void *tg_malloc(size_t n)
 {
     tune_malloc();
@@ -186,6 +207,8 @@ void *tg_malloc(size_t n)
     }
     if (!p)
         tg_error(TG_ERESOURCE, "out of memory (allocating %zu bytes)", n);
+    else if (n >= HUGE_FROM)
+        advise_huge(p, n);
     remember(p, n);
     return p;
 }
