@@ -3,6 +3,7 @@
 #include "test.h"
 #include "internal.h"
 #include <malloc.h>
+#include <unistd.h>
 
 /* The struct of a tensor, which every node of a graph is: its fields
  * (shape and strides for 16 dims) with the attributes out of line. */
@@ -133,4 +134,46 @@ TEST(gradients_right_where_results_reuse_memory)
     grad_at("sum(exp(-x)*(x+1)*exp(2*x))", 0.25, &v, &g);
     CHECK_CLOSE(v, 4 * 1.25 * exp(0.25), 1e-6, 0);
     CHECK_CLOSE(g, exp(0.25) * (1 + 1.25), 1e-6, 0);
+}
+
+/* the VmFlags line of the mapping of /proc/self/smaps that holds addr
+ * (into line), or false where smaps cannot be read */
+static bool vmflags_of(uintptr_t addr, char *line, size_t n)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return false;
+    bool inside = false, found = false;
+    while (!found && fgets(line, (int)n, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            inside = addr >= lo && addr < hi;
+        else if (inside && !strncmp(line, "VmFlags:", 8))
+            found = true;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Tensor data of 4 MiB and more is advised MADV_HUGEPAGE (lib/core/
+ * alloc.c): the kernel marks the advised range "hg" in its VmFlags.
+ * Skipped where the kernel has no transparent huge pages or no smaps. */
+TEST(large_blocks_asked_for_huge_pages)
+{
+    if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0) {
+        fprintf(stderr, "  (skipped: no transparent huge pages here)\n");
+        return;
+    }
+    size_t n = (size_t)8 << 20;
+    char *p = tg_malloc(n);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    uintptr_t mid = ((uintptr_t)p + n / 2) & ~(uintptr_t)4095;
+    char line[512];
+    if (vmflags_of(mid, line, sizeof line))
+        CHECK(strstr(line, " hg") != NULL);
+    else
+        fprintf(stderr, "  (skipped: /proc/self/smaps not readable)\n");
+    tg_free(p);
 }
