@@ -93,7 +93,10 @@ void tg_set_warning_handler(tg_warning_fn fn, void *data);
 /* ---- Allocation: every byte of tensor data and metadata goes through here.
  * tg_malloc returns NULL and sets TG_ERESOURCE on failure.  Sizes are
  * checked against the machine's physical memory first, since Linux lets an
- * oversized malloc succeed and kills the process later. ---- */
+ * oversized malloc succeed and kills the process later.  Blocks of 1 MiB
+ * and more are kept for reuse when freed (given back when a large one fails);
+ * fresh blocks of 4 MiB and more are advised MADV_HUGEPAGE, as NumPy's
+ * arrays are, where the kernel's transparent huge pages allow it. ---- */
 void *tg_malloc(size_t n);
 void *tg_calloc(size_t count, size_t size);
 void *tg_realloc(void *p, size_t n);
