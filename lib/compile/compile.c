@@ -92,12 +92,6 @@ static void locate(const tg_fused *F, const tg_fused_stream *S, const scratch *W
 
 #define VM_PREFETCH_STREAMS 8 /* streams whose later blocks the instructions ask for */
 
-/* Are register i's values a stream's (they move from block to block)? */
-static bool stream_reg(const tg_fused *F, int i)
-{
-    return F->r[i].kind == R_STREAM || (F->r[i].kind == R_ALIAS && F->r[tg_fused_owner(F, i)].kind == R_STREAM);
-}
-
 /* A block shorter than TG_FUSE_BLOCK (a small tensor's, or the last one)
  * of at least VM_SHORT_MIN elements runs through the instructions too
  * (its whole chunks, then the rest as one chunk over a copy) when at
@@ -122,19 +116,12 @@ static int64_t vm_direct_len(const tg_fused *F, int64_t len)
     return len >= VM_SHORT_MIN && F->vm_chained >= VM_SHORT_CHAINED ? len / TG_VM_CHUNK * TG_VM_CHUNK : 0;
 }
 
-/* the input stream whose values register i (a stream's, or an alias of
- * one) has */
-static int stream_of(const tg_fused *F, int i)
-{
-    return F->r[F->r[i].kind == R_ALIAS ? tg_fused_owner(F, i) : i].stream;
-}
-
 /* Points the streams' registers at their values for the block at start
  * (with instructions: F->vm_streams lists them) */
 static void locate_streams(const tg_fused *F, const tg_fused_stream *S, const scratch *W, int64_t start)
 {
     for (int k = 0; k < F->nvm_streams; k++) {
-        int i = F->vm_streams[k], s = stream_of(F, i);
+        int i = F->vm_streams[k], s = tg_fused_stream_of(F, i);
         W->ptr[i] = (const char *)S[s].data + start * (int64_t)S[s].esz;
         W->stride[i] = 1;
     }
@@ -158,7 +145,7 @@ static void run_last_chunk(const tg_fused *F, const tg_fused_stream *S, int nstr
     }
     for (int k = 0; k < F->nvm_streams; k++) {
         int i = F->vm_streams[k];
-        W->ptr[i] = W->pad + (size_t)stream_of(F, i) * SLOT_BYTES;
+        W->ptr[i] = W->pad + (size_t)tg_fused_stream_of(F, i) * SLOT_BYTES;
         W->stride[i] = 1;
     }
     tg_vm_span sp = {.from = from, .to = from + TG_VM_CHUNK, .len = len};
@@ -207,7 +194,7 @@ static void run_block(const tg_fused *F, const tg_fused_stream *S, int nstreams,
     }
     for (int i = 0; i < F->n; i++) {
         const tg_reg *R = &F->r[i];
-        if (!W->located || stream_reg(F, i))
+        if (!W->located || tg_fused_stream_of(F, i) >= 0)
             locate(F, S, W, i, start);
         if (R->kind == R_OP) {
             const void *in[3];

@@ -178,6 +178,15 @@ const char *tg_fused_ctype(tg_dtype dt);
 
 /* the register whose values register i has (itself unless an alias) */
 int tg_fused_owner(const tg_fused *F, int i);
+/* the input stream whose values register i has (an R_STREAM register's,
+ * or through aliases its owner's), or -1 (inline: run_block asks it of
+ * every register of every block, a --lines line's one element too) */
+static inline int tg_fused_stream_of(const tg_fused *F, int i)
+{
+    while (F->r[i].kind == R_ALIAS)
+        i = F->r[i].alias;
+    return F->r[i].kind == R_STREAM ? F->r[i].stream : -1;
+}
 
 /* The C source of tg_fused_block, a tg_fused_fn computing F, and the
  * bytes of memory it needs per thread; NULL when memory ran out, no error

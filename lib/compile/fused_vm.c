@@ -548,9 +548,9 @@ bool tg_fused_vm_build(tg_fused *F)
     }
     tg_free(P.ins);
     /* the streams' registers, located again for every block */
-    int *streams = all ? tg_malloc((size_t)n * sizeof *streams + 1) : NULL, nstreams = 0;
+    int *streams = all ? tg_malloc((size_t)n * sizeof *streams) : NULL, nstreams = 0;
     for (int i = 0; streams && i < n; i++)
-        if (F->r[tg_fused_owner(F, i)].kind == R_STREAM)
+        if (tg_fused_stream_of(F, i) >= 0)
             streams[nstreams++] = i;
     if (!streams) { /* nothing gained over the kernels, or out of memory */
         tg_free(all);

@@ -146,7 +146,7 @@ static bool vmflags_of(uintptr_t addr, char *line, size_t n)
     bool inside = false, found = false;
     while (!found && fgets(line, (int)n, f)) {
         unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) /* a mapping's first line */
             inside = addr >= lo && addr < hi;
         else if (inside && !strncmp(line, "VmFlags:", 8))
             found = true;
